@@ -1,0 +1,269 @@
+"""Categorical label models: recovery on synthetic votes, the shared contract and edge cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from weaksup.model import DawidSkene, MajorityVote, make_label_model
+from weaksup.votes import SparseVotes
+
+MODELS = ["majority_vote", "dawid_skene"]
+LEARNED = [name for name in MODELS if name != "majority_vote"]
+
+
+def synthetic(n, accuracies, k=2, coverage=0.5, seed=0, balance=None):
+    """Votes of conditionally independent LFs with known accuracies.
+
+    Each LF votes on a ``coverage`` share of rows; a wrong vote is uniform over the
+    other classes.  Returns (L, y).
+    """
+    rng = np.random.default_rng(seed)
+    y = rng.choice(k, size=n, p=balance)
+    m = len(accuracies)
+    correct = rng.random((n, m)) < np.asarray(accuracies)
+    wrong = (y[:, None] + rng.integers(1, k, size=(n, m))) % k
+    L = np.where(correct, y[:, None], wrong)
+    L[rng.random((n, m)) >= coverage] = -1
+    return L, y
+
+
+@pytest.fixture(scope="module")
+def uneven():
+    """n=100k, m=10, accuracies from 0.55 to 0.95, 3 classes, unbalanced."""
+    acc = np.linspace(0.55, 0.95, 10)
+    L, y = synthetic(100_000, acc, k=3, coverage=0.4, seed=1, balance=[0.5, 0.3, 0.2])
+    return L, y, acc
+
+
+def score(model, L, y):
+    return float((model.predict(L) == y).mean())
+
+
+# -- recovery ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", LEARNED)
+def test_recovers_accuracies_and_class_balance(uneven, name):
+    L, y, acc = uneven
+    model = make_label_model(name, cardinality=3).fit(L)
+    assert np.abs(model.accuracies_ - acc).max() < 0.05
+    assert np.abs(model.class_balance_ - [0.5, 0.3, 0.2]).max() < 0.02
+
+
+@pytest.mark.parametrize("name", LEARNED)
+def test_beats_majority_vote_when_accuracies_differ(uneven, name):
+    L, y, _ = uneven
+    mv = score(MajorityVote(cardinality=3).fit(L), L, y)
+    ours = score(make_label_model(name, cardinality=3).fit(L), L, y)
+    assert ours > mv + 0.02, (ours, mv)
+
+
+def test_majority_vote_is_vote_shares():
+    L = np.array([[0, 0, 1], [2, -1, 2], [0, 1, 2]])
+    proba = MajorityVote(cardinality=3).fit(L).predict_proba(L)
+    np.testing.assert_allclose(proba, [[2 / 3, 1 / 3, 0], [0, 0, 1], [1 / 3, 1 / 3, 1 / 3]])
+
+
+def test_dawid_skene_confusion_is_row_stochastic(uneven):
+    L, _, _ = uneven
+    ds = DawidSkene(cardinality=3, max_iter=5).fit(L)
+    assert ds.confusion_.shape == (10, 3, 3)
+    np.testing.assert_allclose(ds.confusion_.sum(axis=2), 1.0)
+    assert 1 <= ds.n_iter_ <= 5
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_class_balance_passed_to_fit_is_used(name):
+    L, _ = synthetic(2000, [0.8, 0.7, 0.6], seed=2)
+    model = make_label_model(name, cardinality=2).fit(L, class_balance=[0.9, 0.1])
+    np.testing.assert_allclose(model.class_balance_, [0.9, 0.1])
+
+
+# -- the contract ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_proba_rows_sum_to_one(name):
+    L, _ = synthetic(3000, [0.8, 0.7, 0.6, 0.9], k=4, coverage=0.3, seed=3)
+    proba = make_label_model(name, cardinality=4).fit(L).predict_proba(L)
+    assert proba.shape == (3000, 4)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_seed_reproduces_tie_breaks(name):
+    L, _ = synthetic(3000, [0.7, 0.7, 0.7], coverage=0.3, seed=4)
+    uniform = [0.5, 0.5]  # so all-abstain rows are ties
+
+    def fitted(seed):
+        return make_label_model(name, cardinality=2, seed=seed).fit(L, class_balance=uniform)
+
+    a, b = fitted(7).predict(L), fitted(7).predict(L)
+    np.testing.assert_array_equal(a, b)
+    proba = fitted(7).predict_proba(L)
+    tied = np.isclose(proba[:, 0], proba[:, 1])
+    assert tied.sum() > 100
+    others = [fitted(s).predict(L) for s in range(8, 11)]
+    assert any((o[tied] != a[tied]).any() for o in others)
+    assert all((o[~tied] == a[~tied]).all() for o in others)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_tie_break_abstain(name):
+    L = np.array([[0, 1, -1], [0, 0, -1], [1, 1, 1], [1, 0, -1]])
+    model = make_label_model(name, cardinality=2).fit(L, class_balance=[0.5, 0.5])
+    labels = model.predict(L, tie_break="abstain")
+    assert labels[1] == 0 and labels[2] == 1
+    with pytest.raises(ValueError, match="tie_break must be 'random' or 'abstain'"):
+        model.predict(L, tie_break="first")
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("suffix", [".json", ".npz"])
+def test_save_load_round_trip(tmp_path, name, suffix):
+    L, _ = synthetic(3000, [0.8, 0.7, 0.6, 0.9], k=3, seed=5)
+    L[:, 3] = -1  # an LF that never votes: NaN accuracy must survive JSON
+    model = make_label_model(name, cardinality=3, seed=3).fit(L)
+    path = tmp_path / f"model{suffix}"
+    model.save(path)
+    loaded = type(model).load(path)
+    assert loaded.get_params() == model.get_params()
+    np.testing.assert_array_equal(loaded.predict_proba(L), model.predict_proba(L))
+    np.testing.assert_array_equal(loaded.predict(L), model.predict(L))
+    np.testing.assert_array_equal(loaded.accuracies_, model.accuracies_)
+
+
+def test_load_checks_the_model_class_and_suffix(tmp_path):
+    L, _ = synthetic(500, [0.8, 0.7, 0.6], seed=6)
+    MajorityVote(cardinality=2).fit(L).save(tmp_path / "mv.json")
+    with pytest.raises(ValueError, match="holds a 'MajorityVote' model, not DawidSkene"):
+        DawidSkene.load(tmp_path / "mv.json")
+    with pytest.raises(ValueError, match="must end in .json or .npz"):
+        MajorityVote(cardinality=2).fit(L).save(tmp_path / "mv.pkl")
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_sparse_and_dense_give_identical_results(name):
+    L, _ = synthetic(5000, [0.8, 0.7, 0.6, 0.9], k=3, coverage=0.3, seed=8)
+    dense = make_label_model(name, cardinality=3).fit(L)
+    sparse = make_label_model(name, cardinality=3).fit(SparseVotes.from_dense(L))
+    np.testing.assert_array_equal(
+        dense.predict_proba(L), sparse.predict_proba(SparseVotes.from_dense(L))
+    )
+    np.testing.assert_array_equal(dense.accuracies_, sparse.accuracies_)
+
+
+def test_make_label_model_rejects_unknown_names():
+    with pytest.raises(ValueError, match="unknown label model 'snorkle'; valid names: .*dawid_skene"):
+        make_label_model("snorkle", cardinality=2)
+
+
+def test_predict_before_fit_is_an_error():
+    with pytest.raises(Exception, match="not fitted"):
+        DawidSkene(cardinality=2).predict_proba(np.zeros((2, 3), dtype=int))
+
+
+# -- edge cases -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_all_abstain_rows_get_the_class_prior(name):
+    L, _ = synthetic(3000, [0.8, 0.7, 0.6], seed=9, balance=[0.8, 0.2])
+    L[:50] = -1
+    model = make_label_model(name, cardinality=2).fit(L)
+    proba = model.predict_proba(L[:50])
+    np.testing.assert_allclose(proba, np.tile(model.class_balance_, (50, 1)))
+    assert model.class_balance_[0] > 0.55
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_lf_that_never_votes_has_nan_accuracy_and_no_effect(name):
+    L, _ = synthetic(3000, [0.8, 0.7, 0.6], seed=10)
+    with_silent = np.hstack([L, np.full((3000, 1), -1)])
+    model = make_label_model(name, cardinality=2).fit(with_silent)
+    assert np.isnan(model.accuracies_[3]) and not np.isnan(model.accuracies_[:3]).any()
+    alone = make_label_model(name, cardinality=2).fit(L)
+    np.testing.assert_allclose(model.predict_proba(with_silent), alone.predict_proba(L))
+
+
+@pytest.mark.parametrize("name", LEARNED)
+def test_too_few_lfs_names_the_model_and_the_fallback(name):
+    L, _ = synthetic(500, [0.8, 0.7, 0.6], seed=11)
+    L[:, 2] = -1
+    model = make_label_model(name, cardinality=2)
+    with pytest.raises(
+        ValueError, match=rf"{type(model).__name__} needs at least 3 LFs that vote.*only 2 of the 3.*MajorityVote"
+    ):
+        model.fit(L)
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("bad", [2, -2])
+def test_out_of_range_votes_name_the_lf_and_row(name, bad):
+    L = np.zeros((4, 3), dtype=int)
+    L[2, 1] = bad
+    with pytest.raises(ValueError, match=rf"LF column 1 votes {bad} on row 2.*cardinality=2"):
+        make_label_model(name, cardinality=2).fit(L)
+
+
+def test_out_of_range_sparse_votes_use_lf_names():
+    votes = SparseVotes(
+        rows=np.array([0, 1, 1]), cols=np.array([0, 1, 2]), labels=np.array([1, 0, 5]),
+        n=2, m=3, lf_names=("kw_free", "kw_call", "has_url"),
+    )
+    with pytest.raises(ValueError, match=r"LF 'has_url' \(column 2\) votes 5 on row 1"):
+        DawidSkene(cardinality=2).fit(votes)
+
+
+def test_sparse_votes_with_bad_coordinates():
+    votes = SparseVotes(rows=np.array([0, 3]), cols=np.array([0, 1]), labels=np.array([1, 0]), n=2, m=2)
+    with pytest.raises(ValueError, match="row index outside 0..1"):
+        MajorityVote(cardinality=2).fit(votes)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_different_m_at_predict(name):
+    L, _ = synthetic(500, [0.8, 0.7, 0.6, 0.9], seed=12)
+    model = make_label_model(name, cardinality=2).fit(L)
+    with pytest.raises(ValueError, match="fitted on 4 LFs but the label matrix has 3 columns"):
+        model.predict_proba(L[:, :3])
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("k", [1, 0])
+def test_cardinality_below_two(name, k):
+    with pytest.raises(ValueError, match=f"cardinality must be at least 2.*got {k}"):
+        make_label_model(name, cardinality=k).fit(np.zeros((3, 3), dtype=int))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_whole_floats_are_accepted(name):
+    L, _ = synthetic(2000, [0.8, 0.7, 0.6], seed=13)
+    as_int = make_label_model(name, cardinality=2).fit(L)
+    as_float = make_label_model(name, cardinality=2).fit(L.astype(float))
+    np.testing.assert_array_equal(as_int.predict_proba(L), as_float.predict_proba(L.astype(np.float32)))
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("value", [np.nan, 0.5, np.inf])
+def test_nan_and_fractional_floats_are_errors(name, value):
+    L = np.zeros((4, 3))
+    L[3, 2] = value
+    with pytest.raises(ValueError, match=rf"LF column 2 holds {value} on row 3.*whole numbers"):
+        make_label_model(name, cardinality=2).fit(L)
+
+
+def test_non_numeric_and_1d_input():
+    with pytest.raises(TypeError, match="must hold integers"):
+        MajorityVote(cardinality=2).fit(np.array([["a", "b"]]))
+    with pytest.raises(ValueError, match="expected a 2-D"):
+        MajorityVote(cardinality=2).fit(np.array([0, 1]))
+
+
+def test_bad_class_balance():
+    L = np.zeros((3, 3), dtype=int)
+    with pytest.raises(ValueError, match="class_balance must be 2 positive numbers"):
+        MajorityVote(cardinality=2).fit(L, class_balance=[1.0])
+    with pytest.raises(ValueError, match="class_balance must sum to 1"):
+        MajorityVote(cardinality=2).fit(L, class_balance=[0.6, 0.6])

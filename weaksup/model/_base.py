@@ -1,0 +1,186 @@
+"""The contract every categorical label model follows, and its persistence.
+
+A model holds hyperparameters in its constructor, learns in :meth:`~LabelModelBase.fit`
+and answers with :meth:`~LabelModelBase.predict_proba` and
+:meth:`~LabelModelBase.predict`.  Subclasses implement ``_fit`` and ``_log_scores``
+on validated :class:`~weaksup.votes.SparseVotes`; everything else (validation, the
+softmax, tie-breaks, save and load) lives here once.
+
+>>> import numpy as np
+>>> scores = np.log(np.array([[0.5, 0.5], [0.9, 0.1]]))
+>>> softmax_rows(scores).round(2).tolist()
+[[0.5, 0.5], [0.9, 0.1]]
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from weaksup.model._input import (
+    LabelMatrix,
+    as_votes,
+    check_cardinality,
+    check_class_balance,
+)
+from weaksup.votes import ABSTAIN, SparseVotes
+
+TIE_ATOL = 1e-9
+"""Class probabilities within this of a row's maximum count as tied."""
+
+
+def softmax_rows(scores: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of (n, k) log scores, in place on a copy."""
+    out = scores - scores.max(axis=1, keepdims=True)
+    np.exp(out, out=out)
+    out /= out.sum(axis=1, keepdims=True)
+    return out
+
+
+def one_hot(votes: SparseVotes, cardinality: int) -> sp.csr_matrix:
+    """The (n, m·k) sparse indicator of votes: entry (i, a·k + v) is 1 when LF a votes v on row i.
+
+    Products with it cost O(nnz · k): ``X @ W`` sums per-vote (m·k, k) weights into rows and
+    ``X.T @ Q`` sums (n, k) row weights into per-vote counts.
+    """
+    X = sp.csr_matrix(
+        (
+            np.ones(votes.nnz),
+            (votes.rows, votes.cols.astype(np.int64) * cardinality + votes.labels),
+        ),
+        shape=(votes.n, votes.m * cardinality),
+    )
+    X.sum_duplicates()
+    return X
+
+
+def lf_coverage(votes: SparseVotes) -> np.ndarray:
+    """Number of votes each LF casts, shape (m,)."""
+    return np.bincount(votes.cols, minlength=votes.m)
+
+
+class LabelModelBase(BaseEstimator):
+    """Shared behaviour of categorical label models (see the module docstring).
+
+    Subclasses set ``min_lfs`` (LFs that must vote for the method to be identifiable),
+    ``_fitted_arrays`` (array attributes saved with the model) and implement ``_fit`` and
+    ``_log_scores``.
+    """
+
+    min_lfs: ClassVar[int] = 0
+    _fitted_arrays: ClassVar[tuple[str, ...]] = ("class_balance_", "accuracies_")
+
+    cardinality: int
+    seed: int
+
+    # -- fitting and inference -------------------------------------------------------
+
+    def fit(self, L: LabelMatrix, class_balance: np.ndarray | None = None) -> LabelModelBase:
+        """Learn from the (n, m) label matrix ``L`` (dense with -1 = abstain, or SparseVotes).
+
+        ``class_balance`` fixes the class prior P(y); by default it is learned.
+        Returns ``self``.
+        """
+        name = type(self).__name__
+        k = check_cardinality(self.cardinality, name)
+        votes = as_votes(L, k, name)
+        prior = check_class_balance(class_balance, k, name)
+        n_voting = int((lf_coverage(votes) > 0).sum())
+        if n_voting < self.min_lfs:
+            raise ValueError(
+                f"{name} needs at least {self.min_lfs} LFs that vote to identify their accuracies, "
+                f"but only {n_voting} of the {votes.m} LFs vote; add LFs or fall back to "
+                "MajorityVote (make_label_model('majority_vote', cardinality=k))"
+            )
+        self._fit(votes, prior)
+        self.n_lfs_ = votes.m
+        return self
+
+    def predict_proba(self, L: LabelMatrix) -> np.ndarray:
+        """P(y | votes) for each row, shape (n, k); rows sum to 1.
+
+        Rows where every LF abstains get ``class_balance_``.
+        """
+        check_is_fitted(self, "n_lfs_")
+        votes = as_votes(L, self.cardinality, type(self).__name__, n_lfs=self.n_lfs_)
+        return softmax_rows(self._log_scores(votes))
+
+    def predict(
+        self, L: LabelMatrix, tie_break: Literal["random", "abstain"] = "random"
+    ) -> np.ndarray:
+        """Most probable class per row, shape (n,).
+
+        Classes whose probability is within ``TIE_ATOL`` of the row's maximum are tied.
+        ``tie_break="random"`` picks one of them uniformly with a generator seeded by
+        ``seed``, so the same model and input always give the same labels;
+        ``tie_break="abstain"`` returns -1 for tied rows.
+        """
+        if tie_break not in ("random", "abstain"):
+            raise ValueError(f"tie_break must be 'random' or 'abstain', got {tie_break!r}")
+        proba = self.predict_proba(L)
+        tied = proba >= proba.max(axis=1, keepdims=True) - TIE_ATOL
+        if tie_break == "abstain":
+            labels = proba.argmax(axis=1)
+            labels[tied.sum(axis=1) > 1] = ABSTAIN
+            return labels
+        draw = np.random.default_rng(self.seed).random(proba.shape)
+        return np.where(tied, draw, -1.0).argmax(axis=1)
+
+    def _fit(self, votes: SparseVotes, class_balance: np.ndarray | None) -> None:
+        raise NotImplementedError
+
+    def _log_scores(self, votes: SparseVotes) -> np.ndarray:
+        """Unnormalised log P(y, votes), shape (n, k)."""
+        raise NotImplementedError
+
+    # -- persistence -------------------------------------------------------------------
+
+    def save(self, path: str | Path) -> None:
+        """Write the fitted model to ``path``: ``.json`` (readable) or ``.npz`` (compact).  No pickle."""
+        check_is_fitted(self, "n_lfs_")
+        path = Path(path)
+        meta = {"model": type(self).__name__, "params": self.get_params(), "n_lfs": self.n_lfs_}
+        arrays = {name: np.asarray(getattr(self, name)) for name in self._fitted_arrays}
+        if path.suffix == ".json":
+            fitted = {
+                name: np.where(np.isnan(a), None, a).tolist() if a.dtype.kind == "f" else a.tolist()
+                for name, a in arrays.items()
+            }
+            path.write_text(json.dumps({**meta, "fitted": fitted}, indent=1))
+        elif path.suffix == ".npz":
+            np.savez(path, __meta__=np.array(json.dumps(meta)), **arrays)
+        else:
+            raise ValueError(f"save: {path} must end in .json or .npz")
+
+    @classmethod
+    def load(cls, path: str | Path) -> Any:
+        """Read a model written by :meth:`save`; the file must hold this class of model."""
+        path = Path(path)
+        if path.suffix == ".json":
+            state = json.loads(path.read_text())
+            arrays = {name: np.array(v, dtype=float) for name, v in state.pop("fitted").items()}
+        elif path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as f:
+                state = json.loads(str(f["__meta__"]))
+                arrays = {name: f[name] for name in f.files if name != "__meta__"}
+        else:
+            raise ValueError(f"load: {path} must end in .json or .npz")
+        if state.get("model") != cls.__name__:
+            raise ValueError(
+                f"load: {path} holds a {state.get('model')!r} model, not {cls.__name__}; "
+                f"load it with {state.get('model')}.load"
+            )
+        model = cls(**state["params"])
+        missing = set(cls._fitted_arrays) - set(arrays)
+        if missing:
+            raise ValueError(f"load: {path} lacks fitted arrays {sorted(missing)}")
+        for name in cls._fitted_arrays:
+            setattr(model, name, arrays[name])
+        model.n_lfs_ = int(state["n_lfs"])
+        return model
