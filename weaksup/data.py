@@ -1,0 +1,143 @@
+"""Load datasets into polars and give every example a stable id.
+
+Sources are CSV, Parquet or JSONL files (a path or a glob of them) and
+WRENCH-format folders.  Every loaded frame has an ``example_id`` column (a string,
+unique within the dataset):
+
+- with ``id_column``, its values (stringified) are the ids; duplicates or nulls are an error;
+- otherwise each id is a hash of the row's content.  Identical rows get the same
+  hash, so the second and later copies get ``-1``, ``-2``... suffixes in file order.
+
+WRENCH split keys restart at ``"0"`` in every split and duplicate texts exist, so
+WRENCH examples are keyed ``"<split>:<key>"``.
+
+>>> import polars as pl
+>>> df = with_example_ids(pl.DataFrame({"text": ["a", "b", "a"]}))
+>>> df["example_id"].str.len_chars().to_list()
+[16, 16, 18]
+>>> df["example_id"][2] == df["example_id"][0] + "-1"
+True
+"""
+
+from __future__ import annotations
+
+import glob as globlib
+import json
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+ID = "example_id"
+SPLIT = "split"
+
+_READERS = {
+    ".csv": pl.read_csv,
+    ".parquet": pl.read_parquet,
+    ".jsonl": pl.read_ndjson,
+    ".ndjson": pl.read_ndjson,
+}
+
+
+def load_dataset(
+    source: str | Path,
+    *,
+    id_column: str | None = None,
+    base_dir: str | Path | None = None,
+) -> pl.DataFrame:
+    """Load a file, a glob of files or a WRENCH folder, with ``example_id`` set.
+
+    Relative paths are resolved against ``base_dir`` (default: the working directory).
+    """
+    path = Path(base_dir or ".") / source
+    if path.is_dir():
+        df = load_wrench(path)
+        return df if id_column is None else with_example_ids(df.drop(ID), id_column)
+    files = sorted(globlib.glob(str(path))) if any(c in str(source) for c in "*?[") else [str(path)]
+    if not files:
+        raise FileNotFoundError(f"no files match {str(path)!r}")
+    frames = [_read_file(Path(f)) for f in files]
+    df = pl.concat(frames, how="diagonal_relaxed")
+    if df.height == 0:
+        raise ValueError(f"dataset {str(path)!r} is empty: it has no rows to label")
+    return with_example_ids(df, id_column)
+
+
+def _read_file(path: Path) -> pl.DataFrame:
+    if not path.exists():
+        raise FileNotFoundError(f"data file {str(path)!r} does not exist")
+    reader = _READERS.get(path.suffix.lower())
+    if reader is None:
+        raise ValueError(
+            f"cannot read {str(path)!r}: unknown extension {path.suffix!r}; "
+            f"use one of {sorted(_READERS)} or a WRENCH folder"
+        )
+    return reader(path)
+
+
+def load_wrench(folder: str | Path) -> pl.DataFrame:
+    """Read a WRENCH folder: one row per example of every split present.
+
+    Columns: ``example_id`` (``"<split>:<key>"``), ``split``, the ``data`` fields,
+    and ``label`` (gold, null where WRENCH has -1 or none).  WRENCH's
+    ``weak_labels`` are dropped: weaksup's votes come from its own LFs.
+    """
+    folder = Path(folder)
+    rows: list[dict] = []
+    for split in ("train", "valid", "test"):
+        path = folder / f"{split}.json"
+        if not path.exists():
+            continue
+        for key, ex in json.loads(path.read_text()).items():
+            label = ex.get("label")
+            rows.append(
+                {ID: f"{split}:{key}", SPLIT: split, **ex["data"], "label": None if label in (None, -1) else int(label)}
+            )
+    if not rows:
+        raise FileNotFoundError(
+            f"{str(folder)!r} is not a WRENCH folder: it has no train.json, valid.json or test.json"
+        )
+    return pl.DataFrame(rows, infer_schema_length=None).with_columns(pl.col("label").cast(pl.Int64))
+
+
+def wrench_class_names(folder: str | Path) -> list[str]:
+    """Class names from a WRENCH folder's ``label.json``, ordered by class id."""
+    mapping = json.loads((Path(folder) / "label.json").read_text())
+    return [mapping[str(i)] for i in range(len(mapping))]
+
+
+def with_example_ids(df: pl.DataFrame, id_column: str | None = None) -> pl.DataFrame:
+    """Add (or replace) the ``example_id`` column; see the module docstring for the rules."""
+    if df.height == 0:
+        raise ValueError("dataset is empty: it has no rows to label")
+    if id_column is not None:
+        if id_column not in df.columns:
+            raise ValueError(f"id column {id_column!r} is not in the data; columns are {df.columns}")
+        ids = df[id_column].cast(pl.String)
+        if ids.null_count():
+            row = ids.is_null().arg_max()
+            raise ValueError(f"id column {id_column!r} is null at row {row}; every example needs an id")
+        dupes = ids.filter(ids.is_duplicated()).unique().sort()
+        if len(dupes):
+            raise ValueError(
+                f"id column {id_column!r} has {len(dupes)} duplicated values, e.g. {dupes.head(3).to_list()}; "
+                "ids must be unique (deduplicate the rows or omit id_column to hash content)"
+            )
+        return df.with_columns(ids.alias(ID))
+    base = pl.DataFrame({"h": content_hashes(df.drop(ID, strict=False))})
+    nth = pl.int_range(pl.len()).over("h")
+    ids = base.select(pl.when(nth == 0).then("h").otherwise(pl.col("h") + "-" + nth.cast(pl.String)))
+    return df.with_columns(ids.to_series().alias(ID))
+
+
+def content_hashes(df: pl.DataFrame) -> pl.Series:
+    """A 16-hex-digit hash of each row's content (its JSON form), computed in DuckDB.
+
+    Stable across processes and machines for a given DuckDB version; give an
+    ``id_column`` where ids must outlive upgrades.
+    """
+    con = duckdb.connect()
+    try:
+        return con.sql("SELECT substr(md5(to_json(t)::VARCHAR), 1, 16) AS h FROM df t").pl()["h"]
+    finally:
+        con.close()

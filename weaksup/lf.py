@@ -1,0 +1,209 @@
+"""Labeling functions: small heuristics that vote a class id or abstain.
+
+Write one with the :func:`labeling_function` decorator.  It receives one example
+as a :class:`Row` (attribute access to the columns) and returns a class id in
+``0..k-1`` or :data:`ABSTAIN` (``-1``):
+
+>>> SPAM, HAM = 1, 0
+>>> @labeling_function(resources={"words": ("subscribe", "check out")})
+... def lf_promo(x, words):
+...     return SPAM if any(w in x.text.lower() for w in words) else ABSTAIN
+>>> lf_promo(Row({"text": "Check out my channel"}))
+1
+>>> lf_promo.name, len(lf_promo.version)
+('lf_promo', 12)
+
+**Versions.**  Every LF carries a version so the vote store can tell when it
+changed.  Unless pinned with ``version=``, it is a hash of the function's source
+code, its preprocessors' source code and its resources.  The hash does **not**
+see anything the source only refers to by name: imported helpers, module-level
+constants, the contents of files it reads, or library upgrades.  When such a
+thing changes, pin a new ``version=`` (or pass the value in ``resources``) to
+make the store re-apply the LF.
+
+Snorkel ``LabelingFunction`` objects are accepted unchanged wherever an LF is
+expected; :func:`as_labeling_function` wraps them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import textwrap
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from weaksup.votes import ABSTAIN
+
+__all__ = [
+    "ABSTAIN",
+    "LabelingFunction",
+    "MissingColumnError",
+    "Row",
+    "as_labeling_function",
+    "check_unique_names",
+    "labeling_function",
+    "source_hash",
+]
+
+Preprocessor = Callable[[Any], Any]
+
+
+class MissingColumnError(AttributeError):
+    """An LF read a column the dataset does not have: a set-up error, never an abstain."""
+
+    def __init__(self, column: str, columns: list[str]) -> None:
+        super().__init__(f"example has no column {column!r}; its columns are {columns}")
+        self.column = column
+        self.columns = columns
+
+
+class Row:
+    """One example: its columns as attributes (``x.text``), as Snorkel LFs expect.
+
+    Preprocessors may set new attributes on it.  Reading a column the example
+    does not have raises :class:`AttributeError` naming the columns it does have.
+    """
+
+    __slots__ = ("__dict__",)
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self.__dict__.update(values)
+
+    def __getattr__(self, name: str) -> Any:
+        raise MissingColumnError(name, sorted(self.__dict__))
+
+    def __getitem__(self, name: str) -> Any:
+        return self.__dict__[name]
+
+    def copy(self) -> Row:
+        return Row(self.__dict__)
+
+    def __repr__(self) -> str:
+        return f"Row({self.__dict__!r})"
+
+
+def _canonical(value: Any) -> str:
+    """A repr that is stable across processes (sets sorted, dicts by key)."""
+    if isinstance(value, Mapping):
+        items = sorted((repr(k), _canonical(v)) for k, v in value.items())
+        return "{" + ",".join(f"{k}:{v}" for k, v in items) + "}"
+    if isinstance(value, (set, frozenset)):
+        return "set(" + ",".join(sorted(_canonical(v) for v in value)) + ")"
+    if isinstance(value, (list, tuple)):
+        return type(value).__name__ + "(" + ",".join(_canonical(v) for v in value) + ")"
+    if callable(value) and not isinstance(value, type):
+        return _function_source(value)
+    return repr(value)
+
+
+def _function_source(fn: Callable[..., Any]) -> str:
+    """Source text of a function (or of a Snorkel object's wrapped function)."""
+    target = getattr(fn, "_f", fn)
+    try:
+        return textwrap.dedent(inspect.getsource(target))
+    except (OSError, TypeError):
+        # Built in or defined interactively: fall back to its qualified name.
+        return f"{getattr(target, '__module__', '')}.{getattr(target, '__qualname__', repr(target))}"
+
+
+def source_hash(*parts: str) -> str:
+    """A 12-hex-digit version hash of some text parts."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()[:12]
+
+
+class LabelingFunction:
+    """A row-wise Python LF: ``f(row, **resources)`` after the ``pre`` chain.
+
+    ``kind`` tells the applier how to run an LF; row-wise LFs are ``"row"``.
+    Other kinds (vectorized polars expressions, prompted LLM LFs) share the same
+    name/version/label-type identity and are dispatched by the applier.
+    """
+
+    kind = "row"
+
+    def __init__(
+        self,
+        name: str,
+        f: Callable[..., Any],
+        resources: Mapping[str, Any] | None = None,
+        pre: Sequence[Preprocessor] | None = None,
+        version: str | None = None,
+        label_type: str = "categorical",
+    ) -> None:
+        if not name or not isinstance(name, str):
+            raise ValueError(f"LF name must be a non-empty string, got {name!r}")
+        self.name = name
+        self._f = f
+        self._resources = dict(resources or {})
+        self._pre = list(pre or [])
+        self.label_type = label_type
+        self.version = version or source_hash(
+            _function_source(f),
+            *(_function_source(p) for p in self._pre),
+            _canonical(self._resources),
+        )
+
+    def __call__(self, x: Any) -> Any:
+        for p in self._pre:
+            out = p(x)
+            x = x if out is None else out
+        return self._f(x, **self._resources)
+
+    def __repr__(self) -> str:
+        return f"LabelingFunction({self.name!r}, version={self.version!r})"
+
+
+def labeling_function(
+    name: str | None = None,
+    resources: Mapping[str, Any] | None = None,
+    pre: Sequence[Preprocessor] | None = None,
+    version: str | None = None,
+    label_type: str = "categorical",
+) -> Callable[[Callable[..., Any]], LabelingFunction]:
+    """Decorate ``f(x, **resources)`` into a :class:`LabelingFunction`.
+
+    ``name`` defaults to the function's name.  ``pre`` is a list of functions
+    applied to the row first (each returns the row, or ``None`` after mutating
+    it).  ``version`` pins the version instead of hashing the source.
+    """
+
+    def wrap(f: Callable[..., Any]) -> LabelingFunction:
+        return LabelingFunction(
+            name or f.__name__, f, resources=resources, pre=pre, version=version, label_type=label_type
+        )
+
+    return wrap
+
+
+def as_labeling_function(obj: Any) -> LabelingFunction:
+    """Return ``obj`` as a weaksup LF; Snorkel ``LabelingFunction`` objects are wrapped.
+
+    A Snorkel LF keeps its name, resources and preprocessors; its version hashes
+    the wrapped function's and preprocessors' source and its resources, like ours.
+    """
+    if isinstance(obj, LabelingFunction) or getattr(obj, "kind", None) not in (None, "row"):
+        return obj
+    f = getattr(obj, "_f", None)
+    if f is not None and hasattr(obj, "name") and hasattr(obj, "_resources"):
+        return LabelingFunction(obj.name, f, resources=obj._resources, pre=getattr(obj, "_pre", None))
+    raise TypeError(
+        f"{obj!r} is not a labeling function: decorate it with @labeling_function "
+        "(from weaksup.lf) or pass a snorkel.labeling.LabelingFunction"
+    )
+
+
+def check_unique_names(lfs: Iterable[Any]) -> None:
+    """Raise if two LFs share a name: votes are stored by LF name and version."""
+    seen: dict[str, Any] = {}
+    for lf in lfs:
+        if lf.name in seen:
+            raise ValueError(
+                f"duplicate LF name {lf.name!r}: every LF in a set needs its own name "
+                "(pass name=... to @labeling_function to rename one)"
+            )
+        seen[lf.name] = lf

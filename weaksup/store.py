@@ -1,0 +1,492 @@
+"""The vote store: one DuckDB file per project holding examples, LFs, runs, votes and labels.
+
+Schema (version :data:`SCHEMA_VERSION`; ``meta.schema_version`` records it):
+
+``meta(key, value)``
+    Store-wide settings, at least ``schema_version``.
+``examples(ex_key, dataset, example_id, content_hash, split, data, added_run, retired_run)``
+    One row per *content version* of an example.  ``ex_key`` comes from a
+    sequence, so later rows always have larger keys.  When an example's content
+    changes under the same id, the old row is retired (``retired_run`` set) and a
+    new row with a new key is added; deleted examples are retired.  ``data`` is
+    the input columns as JSON, so exports need nothing but the store.
+``lfs(lf_name, lf_version, kind, label_type, first_run, last_run)``
+    Every LF version ever seen.
+``lf_progress(dataset, lf_name, lf_version, applied_through)``
+    A watermark: that LF version has been applied to every example of the
+    dataset whose ``ex_key <= applied_through``.  Votes and the watermark move
+    in one transaction, so a crash loses at most the chunk in flight and a
+    rerun never duplicates votes.  This is what makes runs incremental: new or
+    changed examples get keys above every watermark, and a new LF version starts at 0.
+``votes(lf_name, lf_version, ex_key, label, value, ranking, payload, confidence)``
+    Sparse: abstains have no row.  Keyed by LF *version*, not by run, so later
+    runs reuse them.  ``label`` holds categorical class ids, ``value`` real-valued
+    votes, ``ranking`` ordered item ids (best first), ``payload`` JSON for other
+    label types, ``confidence`` an optional per-vote confidence (e.g. from logprobs).
+``runs(run_id, pipeline, pipeline_hash, params, status, started_at, finished_at, error, metrics, lf_versions)``
+    ``status`` is ``running``, ``succeeded``, ``failed`` or ``interrupted``.
+``labels(run_id, ex_key, probs, label, confidence, n_votes, value, variance, ranking, payload)``
+    Each run's denoised labels.
+``lf_errors(run_id, dataset, lf_name, lf_version, ex_key, example_id, error_type, message, created_at)``
+    Exceptions raised by LFs (each counted as an abstain).
+
+All writes are bulk inserts from Arrow/polars and all SQL is parametrized.
+
+>>> import tempfile, os, numpy as np, polars as pl
+>>> path = os.path.join(tempfile.mkdtemp(), "votes.duckdb")
+>>> with VoteStore(path) as store:
+...     run = store.start_run("demo", {})
+...     keys = store.sync_examples("d", pl.DataFrame({"example_id": ["a", "b"], "text": ["x", "y"]}), run).ex_keys
+...     store.commit_votes("d", [("lf1", "v1")], int(keys.max()),
+...                        pl.DataFrame({"lf_name": ["lf1"], "lf_version": ["v1"], "ex_key": [keys[1]], "label": [1]}))
+...     store.label_matrix(keys, [("lf1", "v1")]).to_dense().tolist()
+[[-1], [1]]
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from weaksup.votes import SparseVotes
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+CREATE SEQUENCE IF NOT EXISTS ex_key_seq START 1;
+CREATE SEQUENCE IF NOT EXISTS run_id_seq START 1;
+CREATE TABLE IF NOT EXISTS examples (
+    ex_key BIGINT PRIMARY KEY,
+    dataset VARCHAR NOT NULL,
+    example_id VARCHAR NOT NULL,
+    content_hash VARCHAR NOT NULL,
+    split VARCHAR,
+    data JSON,
+    added_run BIGINT,
+    retired_run BIGINT
+);
+CREATE TABLE IF NOT EXISTS lfs (
+    lf_name VARCHAR NOT NULL,
+    lf_version VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL,
+    label_type VARCHAR NOT NULL,
+    first_run BIGINT,
+    last_run BIGINT,
+    PRIMARY KEY (lf_name, lf_version)
+);
+CREATE TABLE IF NOT EXISTS lf_progress (
+    dataset VARCHAR NOT NULL,
+    lf_name VARCHAR NOT NULL,
+    lf_version VARCHAR NOT NULL,
+    applied_through BIGINT NOT NULL,
+    PRIMARY KEY (dataset, lf_name, lf_version)
+);
+CREATE TABLE IF NOT EXISTS votes (
+    lf_name VARCHAR NOT NULL,
+    lf_version VARCHAR NOT NULL,
+    ex_key BIGINT NOT NULL,
+    label INTEGER,
+    value DOUBLE,
+    ranking VARCHAR[],
+    payload JSON,
+    confidence DOUBLE
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id BIGINT PRIMARY KEY,
+    pipeline VARCHAR NOT NULL,
+    pipeline_hash VARCHAR,
+    params JSON,
+    status VARCHAR NOT NULL,
+    started_at TIMESTAMPTZ NOT NULL,
+    finished_at TIMESTAMPTZ,
+    error VARCHAR,
+    metrics JSON,
+    lf_versions JSON
+);
+CREATE TABLE IF NOT EXISTS labels (
+    run_id BIGINT NOT NULL,
+    ex_key BIGINT NOT NULL,
+    probs DOUBLE[],
+    label INTEGER,
+    confidence DOUBLE,
+    n_votes INTEGER NOT NULL,
+    value DOUBLE,
+    variance DOUBLE,
+    ranking VARCHAR[],
+    payload JSON
+);
+CREATE TABLE IF NOT EXISTS lf_errors (
+    run_id BIGINT,
+    dataset VARCHAR NOT NULL,
+    lf_name VARCHAR NOT NULL,
+    lf_version VARCHAR NOT NULL,
+    ex_key BIGINT,
+    example_id VARCHAR NOT NULL,
+    error_type VARCHAR NOT NULL,
+    message VARCHAR NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL
+);
+"""
+
+_VOTE_COLUMNS = {
+    "lf_name": pa.string(),
+    "lf_version": pa.string(),
+    "ex_key": pa.int64(),
+    "label": pa.int32(),
+    "value": pa.float64(),
+    "ranking": pa.list_(pa.string()),
+    "payload": pa.string(),
+    "confidence": pa.float64(),
+}
+
+
+class StoreError(RuntimeError):
+    """The store file cannot be used: not DuckDB, locked, or of an unknown schema version."""
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What :meth:`VoteStore.sync_examples` found, and the live keys in input order."""
+
+    ex_keys: np.ndarray
+    new: int
+    changed: int
+    retired: int
+    unchanged: int
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class VoteStore:
+    """A DuckDB vote store at ``path`` (created, with its folder, if missing).
+
+    DuckDB lets one process at a time open a file for writing; a second one
+    gets a :class:`StoreError` naming the file.
+    """
+
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+        self.path = Path(path)
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        elif not self.path.exists():
+            raise StoreError(f"store {str(self.path)!r} does not exist; run a pipeline first to create it")
+        try:
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as exc:
+            text = str(exc)
+            if "not a valid DuckDB database" in text:
+                raise StoreError(
+                    f"{str(self.path)!r} is not a DuckDB database; point the pipeline's `store` at a new "
+                    "file name or at an existing weaksup store"
+                ) from None
+            if "lock" in text.lower():
+                raise StoreError(
+                    f"store {str(self.path)!r} is in use by another process ({text.split(': ', 1)[-1]})"
+                ) from None
+            raise
+        self._init_schema(read_only)
+
+    def _init_schema(self, read_only: bool) -> None:
+        tables = {r[0] for r in self.con.sql("SELECT table_name FROM information_schema.tables").fetchall()}
+        if not tables and not read_only:
+            self.con.execute("BEGIN")
+            self.con.execute(_SCHEMA)
+            self.con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+            self.con.execute("COMMIT")
+            return
+        if "meta" not in tables:
+            raise StoreError(f"{str(self.path)!r} is a DuckDB file but not a weaksup store (no meta table)")
+        row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        version = int(row[0]) if row else 0
+        if version != SCHEMA_VERSION:
+            raise StoreError(
+                f"store {str(self.path)!r} has schema version {version}, this weaksup reads version "
+                f"{SCHEMA_VERSION}; "
+                + ("upgrade weaksup" if version > SCHEMA_VERSION else "no migration from it exists")
+            )
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> VoteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
+        """Run a read-only SQL query and return a polars frame."""
+        return self.con.execute(sql, params or []).pl()
+
+    # -- runs -------------------------------------------------------------------------
+
+    def start_run(self, pipeline: str, params: dict[str, Any], pipeline_hash: str | None = None) -> int:
+        """Record a new run as ``running``.  Runs still ``running`` are from dead processes
+        (this one holds the only write lock), so they are marked ``interrupted``."""
+        self.con.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
+        run_id = self.con.execute("SELECT nextval('run_id_seq')").fetchone()[0]
+        self.con.execute(
+            "INSERT INTO runs (run_id, pipeline, pipeline_hash, params, status, started_at) "
+            "VALUES (?, ?, ?, ?, 'running', ?)",
+            [run_id, pipeline, pipeline_hash, json.dumps(params, default=str), _now()],
+        )
+        return int(run_id)
+
+    def finish_run(
+        self,
+        run_id: int,
+        status: str,
+        *,
+        metrics: dict[str, Any] | None = None,
+        error: str | None = None,
+        lf_versions: dict[str, str] | None = None,
+    ) -> None:
+        """Close a run as ``succeeded``, ``failed`` or ``interrupted``."""
+        if status not in ("succeeded", "failed", "interrupted"):
+            raise ValueError(f"unknown run status {status!r}")
+        self.con.execute(
+            "UPDATE runs SET status = ?, finished_at = ?, metrics = ?, error = ?, lf_versions = ? WHERE run_id = ?",
+            [
+                status,
+                _now(),
+                json.dumps(metrics or {}, default=float),
+                error,
+                json.dumps(lf_versions or {}),
+                run_id,
+            ],
+        )
+
+    def runs(self) -> pl.DataFrame:
+        """All runs, newest first."""
+        return self.query("SELECT * FROM runs ORDER BY run_id DESC")
+
+    # -- examples ---------------------------------------------------------------------
+
+    def sync_examples(
+        self,
+        dataset: str,
+        frame: pl.DataFrame,
+        run_id: int | None,
+        content_columns: Sequence[str] | None = None,
+    ) -> SyncResult:
+        """Make the live examples of ``dataset`` equal to ``frame`` (which has ``example_id``).
+
+        New ids and changed content get new rows (and keys); ids absent from
+        ``frame`` and superseded content are retired.  ``content_columns``
+        (default: every column but ``example_id`` and ``split``) decide what
+        counts as a change.  Returns the live keys in ``frame``'s row order.
+        """
+        cols = list(content_columns or [c for c in frame.columns if c not in ("example_id", "split")])
+        incoming = pl.DataFrame(
+            {
+                "example_id": frame["example_id"],
+                "split": frame["split"] if "split" in frame.columns else pl.repeat(None, frame.height, dtype=pl.String, eager=True),
+                "data": frame.select(pl.struct(cols).struct.json_encode()).to_series(),
+                "ord": pl.int_range(frame.height, eager=True),
+            }
+        ).to_arrow()
+        con = self.con
+        con.execute("BEGIN")
+        try:
+            con.register("incoming", incoming)
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE inc AS SELECT example_id, split, data, ord, "
+                "substr(md5(data::VARCHAR), 1, 16) AS content_hash FROM incoming"
+            )
+            con.unregister("incoming")
+            live = "SELECT * FROM examples WHERE dataset = ? AND retired_run IS NULL"
+            changed = con.execute(
+                f"SELECT count(*) FROM ({live}) e JOIN inc i USING (example_id) WHERE e.content_hash <> i.content_hash",
+                [dataset],
+            ).fetchone()[0]
+            retired = con.execute(
+                "UPDATE examples SET retired_run = ? WHERE dataset = ? AND retired_run IS NULL AND NOT EXISTS "
+                "(SELECT 1 FROM inc i WHERE i.example_id = examples.example_id "
+                "AND i.content_hash = examples.content_hash)",
+                [run_id, dataset],
+            ).fetchone()[0]
+            new = con.execute(
+                "INSERT INTO examples SELECT nextval('ex_key_seq'), ?, i.example_id, i.content_hash, i.split, "
+                "i.data, ?, NULL FROM (SELECT * FROM inc i WHERE NOT EXISTS (SELECT 1 FROM examples e "
+                "WHERE e.dataset = ? AND e.retired_run IS NULL AND e.example_id = i.example_id) ORDER BY ord) i",
+                [dataset, run_id, dataset],
+            ).fetchone()[0]
+            con.execute(
+                "UPDATE examples SET split = i.split FROM inc i WHERE examples.dataset = ? "
+                "AND examples.retired_run IS NULL AND examples.example_id = i.example_id "
+                "AND examples.split IS DISTINCT FROM i.split",
+                [dataset],
+            )
+            keys = con.execute(
+                "SELECT e.ex_key FROM inc i JOIN examples e ON e.example_id = i.example_id "
+                "WHERE e.dataset = ? AND e.retired_run IS NULL ORDER BY i.ord",
+                [dataset],
+            ).fetchnumpy()["ex_key"]
+            con.execute("DROP TABLE inc")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return SyncResult(
+            ex_keys=np.asarray(keys, dtype=np.int64),
+            new=int(new) - int(changed),
+            changed=int(changed),
+            retired=int(retired) - int(changed),
+            unchanged=frame.height - int(new),
+        )
+
+    # -- LFs and votes ---------------------------------------------------------------
+
+    def register_lfs(self, lfs: Sequence[tuple[str, str, str, str]], run_id: int | None) -> None:
+        """Record LF versions ``(name, version, kind, label_type)`` as used by ``run_id``."""
+        table = pa.table(
+            {
+                "lf_name": [lf[0] for lf in lfs],
+                "lf_version": [lf[1] for lf in lfs],
+                "kind": [lf[2] for lf in lfs],
+                "label_type": [lf[3] for lf in lfs],
+            }
+        )
+        self.con.register("new_lfs", table)
+        try:
+            self.con.execute(
+                "INSERT INTO lfs SELECT lf_name, lf_version, kind, label_type, ?, ? FROM new_lfs "
+                "ON CONFLICT (lf_name, lf_version) DO UPDATE SET last_run = excluded.last_run",
+                [run_id, run_id],
+            )
+        finally:
+            self.con.unregister("new_lfs")
+
+    def watermarks(self, dataset: str, lfs: Sequence[tuple[str, str]]) -> list[int]:
+        """Each LF version's ``applied_through`` key for ``dataset`` (0 if never applied)."""
+        rows = dict(
+            ((r[0], r[1]), r[2])
+            for r in self.con.execute(
+                "SELECT lf_name, lf_version, applied_through FROM lf_progress WHERE dataset = ?", [dataset]
+            ).fetchall()
+        )
+        return [int(rows.get(tuple(lf), 0)) for lf in lfs]
+
+    def commit_votes(
+        self,
+        dataset: str,
+        lfs: Sequence[tuple[str, str]],
+        through_key: int,
+        votes: pl.DataFrame,
+        errors: pl.DataFrame | None = None,
+    ) -> None:
+        """Atomically add ``votes`` (and LF ``errors``) and move the LFs' watermarks to ``through_key``.
+
+        ``votes`` needs ``lf_name``, ``lf_version``, ``ex_key`` and any of
+        ``label``, ``value``, ``ranking``, ``payload``, ``confidence``.  The votes must be for
+        keys above each LF's watermark: since votes and watermark commit
+        together, such keys never hold votes yet, and a chunk re-applied after a
+        crash cannot duplicate any.
+        """
+        arrow = _vote_table(votes)
+        con = self.con
+        con.execute("BEGIN")
+        try:
+            con.register("new_votes", arrow)
+            con.execute(f"INSERT INTO votes ({', '.join(_VOTE_COLUMNS)}) SELECT * FROM new_votes")
+            con.unregister("new_votes")
+            if errors is not None and errors.height:
+                con.register("new_errors", errors.to_arrow())
+                con.execute(
+                    "INSERT INTO lf_errors SELECT run_id, ?, lf_name, lf_version, ex_key, example_id, "
+                    "error_type, message, ? FROM new_errors",
+                    [dataset, _now()],
+                )
+                con.unregister("new_errors")
+            progress = pa.table(
+                {"lf_name": [lf[0] for lf in lfs], "lf_version": [lf[1] for lf in lfs]}
+            )
+            con.register("progress", progress)
+            con.execute(
+                "INSERT INTO lf_progress SELECT ?, lf_name, lf_version, ? FROM progress "
+                "ON CONFLICT (dataset, lf_name, lf_version) DO UPDATE SET "
+                "applied_through = greatest(lf_progress.applied_through, excluded.applied_through)",
+                [dataset, through_key],
+            )
+            con.unregister("progress")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def label_matrix(self, ex_keys: np.ndarray, lfs: Sequence[tuple[str, str]]) -> SparseVotes:
+        """The categorical votes of LF versions ``lfs`` on examples ``ex_keys``, as sparse
+        coordinates: row ``i`` is ``ex_keys[i]``, column ``j`` is ``lfs[j]``."""
+        keys = pa.table({"ex_key": pa.array(ex_keys, pa.int64()), "row": pa.array(np.arange(len(ex_keys)), pa.int64())})
+        lft = pa.table(
+            {
+                "lf_name": [lf[0] for lf in lfs],
+                "lf_version": [lf[1] for lf in lfs],
+                "col": pa.array(np.arange(len(lfs)), pa.int32()),
+            }
+        )
+        self.con.register("q_keys", keys)
+        self.con.register("q_lfs", lft)
+        try:
+            got = self.con.execute(
+                "SELECT k.row, l.col, v.label FROM votes v JOIN q_keys k USING (ex_key) "
+                "JOIN q_lfs l USING (lf_name, lf_version) WHERE v.label IS NOT NULL"
+            ).fetchnumpy()
+        finally:
+            self.con.unregister("q_keys")
+            self.con.unregister("q_lfs")
+        return SparseVotes(
+            rows=np.asarray(got["row"], dtype=np.int64),
+            cols=np.asarray(got["col"], dtype=np.int32),
+            labels=np.asarray(got["label"], dtype=np.int32),
+            n=len(ex_keys),
+            m=len(lfs),
+            lf_names=tuple(lf[0] for lf in lfs),
+        )
+
+    # -- labels ------------------------------------------------------------------------
+
+    def write_labels(self, run_id: int, labels: pl.DataFrame) -> None:
+        """Store a run's labels: a frame with ``ex_key``, ``n_votes`` and any of ``probs``,
+        ``label``, ``confidence``, ``value``, ``variance``, ``ranking``, ``payload``."""
+        cols = ["ex_key", "probs", "label", "confidence", "n_votes", "value", "variance", "ranking", "payload"]
+        frame = labels.select([c for c in cols if c in labels.columns])
+        self.con.register("new_labels", frame.to_arrow())
+        try:
+            self.con.execute("BEGIN")
+            self.con.execute("DELETE FROM labels WHERE run_id = ?", [run_id])
+            self.con.execute(
+                f"INSERT INTO labels (run_id, {', '.join(frame.columns)}) SELECT ?, * FROM new_labels", [run_id]
+            )
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        finally:
+            self.con.unregister("new_labels")
+
+
+def _vote_table(votes: pl.DataFrame) -> pa.Table:
+    """``votes`` with every vote column present, in schema order and types."""
+    missing = {"lf_name", "lf_version", "ex_key"} - set(votes.columns)
+    if missing:
+        raise ValueError(f"votes frame lacks columns {sorted(missing)}")
+    arrays = {}
+    for name, typ in _VOTE_COLUMNS.items():
+        if name in votes.columns:
+            arrays[name] = votes[name].to_arrow().cast(typ)
+        else:
+            arrays[name] = pa.nulls(votes.height, typ)
+    return pa.table(arrays)
