@@ -65,6 +65,8 @@ class ApplyContext:
     store: Any = None
     run_id: int | None = None
     progress: bool = True
+    state: dict[str, Any] = field(default_factory=dict)
+    """Per-run state a kind keeps across chunks (e.g. an LLM budget), keyed by kind."""
 
 
 BatchApplier = Callable[[Sequence[Any], pl.DataFrame, ApplyContext], list[LFOutput]]
@@ -112,7 +114,8 @@ def _check_label(lf_name: str, value: Any, example_id: str, k: int) -> int:
 
 
 BATCH_APPLIERS: dict[str, BatchApplier] = {"row": _apply_row_lfs}
-"""Batch function for each LF kind."""
+"""Batch function for each LF kind.  A module defining a new kind registers its
+function here when imported (an LF of that kind cannot exist before)."""
 
 
 def _by_kind(lfs: Sequence[Any]) -> dict[str, list[int]]:
