@@ -1,0 +1,15 @@
+"""weaksup: programmatic weak supervision as an operational pipeline.
+
+Data flows one way: data → LFs (:mod:`weaksup.lf`) → applier (:mod:`weaksup.apply`)
+→ vote store (:mod:`weaksup.store`) → label model (:mod:`weaksup.model`) →
+probabilistic labels → end model (:mod:`weaksup.trainer`) and exports (:mod:`weaksup.export`).
+"""
+
+from weaksup.apply import apply_lfs
+from weaksup.data import load_dataset
+from weaksup.lf import ABSTAIN, LabelingFunction, labeling_function
+from weaksup.store import VoteStore
+from weaksup.votes import SparseVotes
+
+__all__ = ["ABSTAIN", "LabelingFunction", "SparseVotes", "VoteStore", "apply_lfs", "labeling_function", "load_dataset"]
+__version__ = "0.1.0"

@@ -1,0 +1,73 @@
+"""Export soft-labeled training sets to Parquet, JSONL or CSV.
+
+>>> import numpy as np, polars as pl
+>>> inputs = pl.DataFrame({"example_id": ["a", "b", "c"], "text": ["x", "y", "z"]})
+>>> probs = np.array([[0.2, 0.8], [0.5, 0.5], [0.9, 0.1]])
+>>> soft_label_frame(inputs, probs, np.array([2, 0, 1]), ["HAM", "SPAM"]).columns
+['example_id', 'text', 'prob_HAM', 'prob_SPAM', 'label', 'label_name', 'confidence', 'n_votes']
+>>> soft_label_frame(inputs, probs, np.array([2, 0, 1]), ["HAM", "SPAM"]).height  # b had no votes
+2
+
+Columns: the example id, the input columns, one ``prob_<class>`` column per
+class, the argmax ``label`` (id) and ``label_name``, ``confidence`` (the argmax
+probability) and ``n_votes`` (non-abstain votes).  Examples no LF voted on are
+dropped unless ``keep_uncovered=True``: their probabilities are only the prior.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+FORMATS = ("parquet", "jsonl", "csv")
+
+
+def soft_label_frame(
+    inputs: pl.DataFrame,
+    probs: np.ndarray,
+    n_votes: np.ndarray,
+    class_names: Sequence[str],
+    *,
+    keep_uncovered: bool = False,
+) -> pl.DataFrame:
+    """The training-set table for ``inputs`` (``example_id`` first, then input columns)."""
+    probs = np.asarray(probs, dtype=float)
+    if probs.shape != (inputs.height, len(class_names)):
+        raise ValueError(
+            f"probs has shape {probs.shape}, expected ({inputs.height}, {len(class_names)}) for these inputs and classes"
+        )
+    label = probs.argmax(axis=1)
+    frame = inputs.with_columns(
+        *(pl.Series(f"prob_{name}", probs[:, j]) for j, name in enumerate(class_names)),
+        pl.Series("label", label, dtype=pl.Int64),
+        pl.Series("label_name", np.asarray(class_names, dtype=object)[label], dtype=pl.String),
+        pl.Series("confidence", probs.max(axis=1)),
+        pl.Series("n_votes", np.asarray(n_votes), dtype=pl.Int64),
+    )
+    return frame if keep_uncovered else frame.filter(pl.col("n_votes") > 0)
+
+
+def write_table(frame: pl.DataFrame, path: str | Path, fmt: str | None = None) -> Path:
+    """Write ``frame`` as Parquet, JSONL or CSV (from ``fmt`` or the extension), atomically:
+    readers never see a half-written file."""
+    path = Path(path)
+    fmt = fmt or path.suffix.lstrip(".")
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    if fmt == "parquet":
+        frame.write_parquet(tmp)
+    elif fmt == "jsonl":
+        frame.write_ndjson(tmp)
+    else:
+        nested = [c for c, t in frame.schema.items() if t.is_nested()]
+        if nested:
+            raise ValueError(f"CSV cannot hold the nested columns {nested}; export to parquet or jsonl instead")
+        frame.write_csv(tmp)
+    os.replace(tmp, path)
+    return path
