@@ -228,7 +228,7 @@ class VoteStore:
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
         """Run a read-only SQL query and return a polars frame."""
-        return self.con.execute(sql, params or []).pl()
+        return self.con.sql(sql, params=params or None).pl()
 
     # -- runs -------------------------------------------------------------------------
 
