@@ -208,8 +208,8 @@ class VoteStore:
             return
         if "meta" not in tables:
             raise StoreError(f"{str(self.path)!r} is a DuckDB file but not a weaksup store (no meta table)")
-        row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        version = int(row[0]) if row else 0
+        rows = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+        version = int(rows[0][0]) if rows else 0
         if version != SCHEMA_VERSION:
             raise StoreError(
                 f"store {str(self.path)!r} has schema version {version}, this weaksup reads version "
@@ -236,7 +236,7 @@ class VoteStore:
         """Record a new run as ``running``.  Runs still ``running`` are from dead processes
         (this one holds the only write lock), so they are marked ``interrupted``."""
         self.con.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
-        run_id = self.con.execute("SELECT nextval('run_id_seq')").fetchone()[0]
+        run_id = self.con.execute("SELECT nextval('run_id_seq')").fetchall()[0][0]
         self.con.execute(
             "INSERT INTO runs (run_id, pipeline, pipeline_hash, params, status, started_at) "
             "VALUES (?, ?, ?, ?, 'running', ?)",
@@ -278,7 +278,7 @@ class VoteStore:
         self,
         dataset: str,
         frame: pl.DataFrame,
-        run_id: int | None,
+        run_id: int,
         content_columns: Sequence[str] | None = None,
     ) -> SyncResult:
         """Make the live examples of ``dataset`` equal to ``frame`` (which has ``example_id``).
@@ -288,6 +288,8 @@ class VoteStore:
         (default: every column but ``example_id`` and ``split``) decide what
         counts as a change.  Returns the live keys in ``frame``'s row order.
         """
+        if not isinstance(run_id, (int, np.integer)):
+            raise TypeError(f"sync_examples needs the id of the run making the change, got {run_id!r}")
         cols = list(content_columns or [c for c in frame.columns if c not in ("example_id", "split")])
         incoming = pl.DataFrame(
             {
@@ -310,19 +312,19 @@ class VoteStore:
             changed = con.execute(
                 f"SELECT count(*) FROM ({live}) e JOIN inc i USING (example_id) WHERE e.content_hash <> i.content_hash",
                 [dataset],
-            ).fetchone()[0]
+            ).fetchall()[0][0]
             retired = con.execute(
                 "UPDATE examples SET retired_run = ? WHERE dataset = ? AND retired_run IS NULL AND NOT EXISTS "
                 "(SELECT 1 FROM inc i WHERE i.example_id = examples.example_id "
                 "AND i.content_hash = examples.content_hash)",
                 [run_id, dataset],
-            ).fetchone()[0]
+            ).fetchall()[0][0]
             new = con.execute(
                 "INSERT INTO examples SELECT nextval('ex_key_seq'), ?, i.example_id, i.content_hash, i.split, "
                 "i.data, ?, NULL FROM (SELECT * FROM inc i WHERE NOT EXISTS (SELECT 1 FROM examples e "
                 "WHERE e.dataset = ? AND e.retired_run IS NULL AND e.example_id = i.example_id) ORDER BY ord) i",
                 [dataset, run_id, dataset],
-            ).fetchone()[0]
+            ).fetchall()[0][0]
             con.execute(
                 "UPDATE examples SET split = i.split FROM inc i WHERE examples.dataset = ? "
                 "AND examples.retired_run IS NULL AND examples.example_id = i.example_id "

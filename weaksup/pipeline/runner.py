@@ -265,7 +265,7 @@ def _fingerprint(store: VoteStore, dataset: str) -> str:
         "SELECT md5(string_agg(example_id || ':' || content_hash, ',' ORDER BY example_id)) FROM examples "
         "WHERE dataset = ? AND retired_run IS NULL",
         [dataset],
-    ).fetchone()
+    ).fetchall()[0]
     return str(row[0])[:16]
 
 

@@ -1,0 +1,96 @@
+import numpy as np
+import polars as pl
+import pytest
+
+from weaksup.store import SCHEMA_VERSION, StoreError, VoteStore
+from weaksup.votes import SparseVotes
+
+
+def test_votes_round_trip_through_a_real_duckdb_file(tmp_path):
+    rng = np.random.default_rng(0)
+    L = np.where(rng.random((500, 6)) < 0.3, rng.integers(0, 3, (500, 6)), -1)
+    lfs = [(f"lf{j}", f"v{j}") for j in range(6)]
+    path = tmp_path / "votes.duckdb"
+    frame = pl.DataFrame({"example_id": [f"x{i}" for i in range(500)], "text": [str(i) for i in range(500)]})
+    with VoteStore(path) as store:
+        keys = store.sync_examples("d", frame, store.start_run("t", {})).ex_keys
+        sparse = SparseVotes.from_dense(L)
+        votes = pl.DataFrame(
+            {
+                "lf_name": [lfs[c][0] for c in sparse.cols],
+                "lf_version": [lfs[c][1] for c in sparse.cols],
+                "ex_key": keys[sparse.rows],
+                "label": sparse.labels,
+                "confidence": rng.random(sparse.nnz),
+            }
+        )
+        store.commit_votes("d", lfs, int(keys.max()), votes)
+    with VoteStore(path) as store:  # reopened from disk
+        back = store.label_matrix(keys, lfs)
+        assert np.array_equal(back.to_dense(), L)
+        assert back.lf_names == tuple(name for name, _ in lfs)
+        assert store.watermarks("d", lfs) == [int(keys.max())] * 6
+        conf = store.query("SELECT confidence FROM votes ORDER BY ex_key, lf_name")["confidence"]
+        assert conf.null_count() == 0
+        # A different row order reads back the matching rows.
+        order = np.arange(500)[::-1]
+        assert np.array_equal(store.label_matrix(keys[order], lfs).to_dense(), L[order])
+
+
+def test_ranking_and_real_valued_votes_have_room(tmp_path):
+    with VoteStore(tmp_path / "s.duckdb") as store:
+        keys = store.sync_examples("d", pl.DataFrame({"example_id": ["q"], "items": ["a b c"]}), store.start_run("t", {})).ex_keys
+        store.commit_votes(
+            "d",
+            [("rank_lf", "v1"), ("reg_lf", "v1")],
+            int(keys.max()),
+            pl.DataFrame(
+                {
+                    "lf_name": ["rank_lf", "reg_lf"],
+                    "lf_version": ["v1", "v1"],
+                    "ex_key": [keys[0], keys[0]],
+                    "ranking": [["b", "a"], None],
+                    "value": [None, 7.5],
+                }
+            ),
+        )
+        got = store.query("SELECT lf_name, ranking, value FROM votes ORDER BY lf_name").rows()
+        assert got == [("rank_lf", ["b", "a"], None), ("reg_lf", None, 7.5)]
+
+
+def test_a_file_that_is_not_duckdb_is_refused(tmp_path):
+    path = tmp_path / "notes.duckdb"
+    path.write_text("these are my notes, not a database\n" * 100)
+    with pytest.raises(StoreError, match="is not a DuckDB database"):
+        VoteStore(path)
+    assert path.read_text().startswith("these are my notes")  # untouched
+
+
+def test_other_schema_versions_are_refused(tmp_path):
+    path = tmp_path / "s.duckdb"
+    with VoteStore(path) as store:
+        store.con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION + 1)])
+    with pytest.raises(StoreError, match=f"schema version {SCHEMA_VERSION + 1}.*upgrade weaksup"):
+        VoteStore(path)
+
+
+def test_runs_record_status(tmp_path):
+    with VoteStore(tmp_path / "s.duckdb") as store:
+        dead = store.start_run("p", {"a": 1})
+        live = store.start_run("p", {})  # the first run's process "died" without finishing
+        store.finish_run(live, "succeeded", metrics={"acc": 0.9})
+        runs = {r["run_id"]: r for r in store.runs().iter_rows(named=True)}
+        assert runs[dead]["status"] == "interrupted"
+        assert runs[live]["status"] == "succeeded" and '"acc": 0.9' in runs[live]["metrics"]
+        with pytest.raises(ValueError, match="unknown run status"):
+            store.finish_run(live, "done")
+
+
+def test_uncommitted_chunk_leaves_no_trace(tmp_path):
+    with VoteStore(tmp_path / "s.duckdb") as store:
+        keys = store.sync_examples("d", pl.DataFrame({"example_id": ["a"], "t": ["x"]}), store.start_run("t", {})).ex_keys
+        bad = pl.DataFrame({"lf_name": ["lf"], "lf_version": ["v"], "ex_key": [keys[0]], "label": ["not-an-int"]})
+        with pytest.raises(Exception):
+            store.commit_votes("d", [("lf", "v")], int(keys[0]), bad)
+        assert store.query("SELECT count(*) AS n FROM votes")["n"][0] == 0
+        assert store.watermarks("d", [("lf", "v")]) == [0]
