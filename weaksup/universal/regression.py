@@ -1,0 +1,231 @@
+"""RegressionLabelModel: combine real-valued LFs that disagree in noise, scale and offset.
+
+**Model.**  A one-factor Gaussian model: the latent label z ~ N(0, 1) and LF ``a`` votes
+
+    λ_a = intercept_[a] + loading_[a]·z + ε_a,   ε_a ~ N(0, noise_var_[a]),
+
+independently given z.  Each LF has its own units (offset and scale) and its own noise:
+the movies data's sources rate out of 10, out of 5, or count votes.
+
+**Estimation** (no labels).  Maximum likelihood by EM, starting from the moment solution
+(a rank-one fit to the LFs' correlations, the triplet identity in matrix form).  Missing
+votes (NaN) are skipped: the E-step conditions only on the votes a row has, and each LF's
+M-step uses only the rows where it voted.  Needs m ≥ 3 LFs.  The sign of z is fixed so
+that most LFs rise with it (ties: by the sum of standardised loadings).  ``noise_var_``
+is in each LF's own units, so it is identified without any labels.
+
+**y's scale and offset.**  Votes alone fix z only up to an affine map.  ``y = y_offset_ +
+y_scale_·z`` is chosen, in this order:
+
+1. gold labels: ``fit(votes, y)`` with ``y`` NaN except on a few rows (≥ 2; 50 is plenty)
+   regresses the gold values on the posterior mean of z;
+2. ``reference_lf``: y is in that LF's units with its noise removed (its intercept and loading);
+3. otherwise y is standardised: mean 0, variance 1.
+
+**Inference.**  ``predict`` is the posterior mean E[y | the row's votes] and
+``predict_var`` the posterior variance Var[y | votes] (it ignores the uncertainty in the
+fitted parameters).  A row with no votes gets the prior: y_offset_ and y_scale_².
+``lf_offset_`` and ``lf_scale_`` give each LF relative to y: λ_a ≈ lf_offset_ + lf_scale_·y.
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> y = rng.normal(5.0, 2.0, size=5000)
+>>> L = np.stack([y + rng.normal(0, 0.5, 5000), 10 * y + 3 + rng.normal(0, 20, 5000),
+...               0.5 * y + rng.normal(0, 0.5, 5000)], axis=1)
+>>> L[rng.random(L.shape) < 0.2] = np.nan                      # 20% abstains
+>>> gold = np.full(5000, np.nan); gold[:50] = y[:50]
+>>> model = RegressionLabelModel().fit(L, gold)
+>>> np.sqrt(model.noise_var_).round(1).tolist()          # noise sd, in each LF's units
+[0.5, 20.0, 0.5]
+>>> model.lf_scale_.round(1).tolist()                     # LF units per unit of y
+[1.0, 10.0, 0.5]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from weaksup.universal._persist import PersistentModel
+from weaksup.universal.votes import RegressionVotes
+
+MIN_LFS = 3
+"""A one-factor model is identified from three LFs up."""
+
+NOISE_FLOOR = 1e-6
+"""An LF's noise variance is kept above this fraction of its vote variance (EM can drive it to 0)."""
+
+
+def _rank_one_loadings(R: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Loadings l with R_ab ≈ l_a·l_b on known off-diagonal cells (unknown cells and diagonal imputed)."""
+    ell = np.full(len(R), 0.5)
+    for _ in range(200):
+        F = np.where(known, R, np.outer(ell, ell))
+        vals, vecs = np.linalg.eigh(F)
+        new = np.clip(vecs[:, -1] * np.sqrt(max(vals[-1], 0.0)), -0.99, 0.99)
+        new *= np.sign(new.sum() or 1.0)
+        if np.abs(new - ell).max() < 1e-10:
+            break
+        ell = new
+    return ell
+
+
+class RegressionLabelModel(PersistentModel, BaseEstimator):
+    """One-factor Gaussian label model for real-valued LFs (see the module docstring).
+
+    Parameters: ``reference_lf`` (name or column of the LF whose units y takes when no gold
+    is given), ``max_iter`` and ``tol`` (EM stops when no parameter moves by more than
+    ``tol`` relative to its LF's spread).  EM starts from a deterministic moment fit, so
+    there is no seed.
+    """
+
+    _fitted_arrays = ("intercept_", "loading_", "noise_var_", "y_offset_", "y_scale_")
+
+    def __init__(self, reference_lf: int | str | None = None, max_iter: int = 1000, tol: float = 1e-7) -> None:
+        self.reference_lf = reference_lf
+        self.max_iter = max_iter
+        self.tol = tol
+
+    # -- fitting ----------------------------------------------------------------------
+
+    def fit(
+        self, votes: RegressionVotes | ArrayLike, y: ArrayLike | None = None, lf_names: Sequence[str] | None = None
+    ) -> RegressionLabelModel:
+        """Fit by EM; ``y`` (optional, NaN where unknown) holds a few gold labels.  Returns ``self``."""
+        name = type(self).__name__
+        v = RegressionVotes.of(votes, lf_names)
+        X, O = v.values, v.observed
+        if v.m < MIN_LFS:
+            raise ValueError(
+                f"{name} needs at least {MIN_LFS} LFs to tell each LF's noise from the label's "
+                f"variation, got {v.m} ({list(v.lf_names)}); add LFs"
+            )
+        counts = O.sum(axis=0)
+        for a in np.flatnonzero(counts < 2):
+            raise ValueError(
+                f"{name}: LF {v.lf_names[a]!r} (column {a}) votes on {counts[a]} rows; each LF needs "
+                "at least 2 votes (drop it, or apply it to more data)"
+            )
+        gold = self._check_gold(y, v.n)
+        if gold is not None and self.reference_lf is not None:
+            raise ValueError(f"{name}: give gold labels or reference_lf, not both")
+        self._em(X, O)
+        z_mean, _ = self._posterior(X, O)
+        if gold is not None:
+            rows = ~np.isnan(gold)
+            slope, offset = np.polyfit(z_mean[rows], gold[rows], deg=1)
+            self.y_offset_, self.y_scale_ = float(offset), float(slope)
+        elif self.reference_lf is not None:
+            r = self._lf_index(self.reference_lf, v.lf_names)
+            self.y_offset_, self.y_scale_ = float(self.intercept_[r]), float(self.loading_[r])
+        else:
+            self.y_offset_, self.y_scale_ = 0.0, 1.0
+        self.lf_names_ = v.lf_names
+        return self
+
+    def _check_gold(self, y: ArrayLike | None, n: int) -> np.ndarray | None:
+        name = type(self).__name__
+        if y is None:
+            return None
+        gold = np.asarray(y, dtype=float).ravel()
+        if gold.shape != (n,):
+            raise ValueError(f"{name}.fit: y has {gold.size} entries for {n} rows; give one per row, NaN where unknown")
+        if np.isinf(gold).any():
+            raise ValueError(f"{name}.fit: y row {int(np.flatnonzero(np.isinf(gold))[0])} is inf; gold labels must be finite (NaN = unknown)")
+        if (~np.isnan(gold)).sum() < 2:
+            raise ValueError(f"{name}.fit: y has {(~np.isnan(gold)).sum()} gold labels; give at least 2, or y=None")
+        return gold
+
+    @staticmethod
+    def _lf_index(ref: int | str, names: tuple[str, ...]) -> int:
+        if isinstance(ref, str):
+            if ref not in names:
+                raise ValueError(f"RegressionLabelModel: reference_lf {ref!r} is not one of the LFs {list(names)}")
+            return names.index(ref)
+        if not 0 <= ref < len(names):
+            raise ValueError(f"RegressionLabelModel: reference_lf {ref} is not a column in 0..{len(names) - 1}")
+        return int(ref)
+
+    def _em(self, X: np.ndarray, O: np.ndarray) -> None:
+        Xf = np.where(O, X, 0.0)
+        Of = O.astype(float)
+        n_a = Of.sum(axis=0)
+        mean = Xf.sum(axis=0) / n_a
+        sd = np.sqrt(np.maximum((np.where(O, X - mean, 0.0) ** 2).sum(axis=0) / n_a, 1e-300))
+        Zs = np.where(O, (X - mean) / sd, 0.0)
+        both = Of.T @ Of
+        R = np.divide(Zs.T @ Zs, both, out=np.zeros((X.shape[1],) * 2), where=both > 1)
+        known = (both > 1) & ~np.eye(X.shape[1], dtype=bool)
+        ell = _rank_one_loadings(R, known)
+        self.intercept_ = mean
+        self.loading_ = ell * sd
+        floor = NOISE_FLOOR * sd**2
+        self.noise_var_ = np.maximum((1 - ell**2) * sd**2, floor)
+        for _ in range(self.max_iter):
+            m_z, v_z = self._posterior(X, O)
+            Ez, Ezz = Of * m_z[:, None], Of * (v_z + m_z**2)[:, None]
+            sz, szz = Ez.sum(axis=0), Ezz.sum(axis=0)
+            sx, sxz = Xf.sum(axis=0), (Xf * m_z[:, None]).sum(axis=0)
+            det = n_a * szz - sz**2
+            alpha = (szz * sx - sz * sxz) / det
+            beta = (n_a * sxz - sz * sx) / det
+            resid = np.where(O, X - alpha, 0.0)
+            noise = ((resid**2).sum(axis=0) - 2 * beta * (resid * m_z[:, None]).sum(axis=0) + beta**2 * szz) / n_a
+            noise = np.maximum(noise, floor)
+            change = max(
+                np.abs(alpha - self.intercept_).max() / sd.max(),
+                np.abs((beta - self.loading_) / sd).max(),
+                np.abs((noise - self.noise_var_) / sd**2).max(),
+            )
+            self.intercept_, self.loading_, self.noise_var_ = alpha, beta, noise
+            if change < self.tol:
+                break
+        up = np.sign(self.loading_).sum() or np.sign((self.loading_ / sd).sum())
+        if up < 0:
+            self.loading_ = -self.loading_
+
+    def _posterior(self, X: np.ndarray, O: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and variance of z per row, given only the votes the row has."""
+        w = self.loading_ / self.noise_var_
+        precision = 1.0 + (O * (self.loading_ * w)).sum(axis=1)
+        num = np.where(O, (X - self.intercept_) * w, 0.0).sum(axis=1)
+        return num / precision, 1.0 / precision
+
+    # -- inference ----------------------------------------------------------------------
+
+    def _votes(self, votes: RegressionVotes | ArrayLike) -> RegressionVotes:
+        check_is_fitted(self, "noise_var_")
+        v = RegressionVotes.of(votes, None if isinstance(votes, RegressionVotes) else self.lf_names_)
+        if v.m != len(self.noise_var_):
+            raise ValueError(
+                f"{type(self).__name__}: votes have {v.m} LF columns but the model was fitted on "
+                f"{len(self.noise_var_)} ({list(self.lf_names_)})"
+            )
+        return v
+
+    def predict(self, votes: RegressionVotes | ArrayLike) -> np.ndarray:
+        """E[y | votes] per row, shape (n,)."""
+        v = self._votes(votes)
+        z, _ = self._posterior(v.values, v.observed)
+        return self.y_offset_ + self.y_scale_ * z
+
+    def predict_var(self, votes: RegressionVotes | ArrayLike) -> np.ndarray:
+        """Var[y | votes] per row, shape (n,): the soft output's uncertainty."""
+        v = self._votes(votes)
+        _, var = self._posterior(v.values, v.observed)
+        return self.y_scale_**2 * var
+
+    @property
+    def lf_scale_(self) -> np.ndarray:
+        """Each LF's slope against y: λ_a ≈ lf_offset_[a] + lf_scale_[a]·y."""
+        check_is_fitted(self, "noise_var_")
+        return self.loading_ / self.y_scale_
+
+    @property
+    def lf_offset_(self) -> np.ndarray:
+        """Each LF's intercept against y (see :attr:`lf_scale_`)."""
+        return self.intercept_ - self.lf_scale_ * self.y_offset_
