@@ -1,0 +1,122 @@
+"""End models trained on the label models' soft output.
+
+- :class:`SoftTargetRegressor`: any scikit-learn regressor fitted to the posterior means,
+  each row weighted by its confidence 1/Var[y | votes] (normalised to mean 1).
+- :class:`PairwiseRanker`: learning to rank by pairwise logistic regression.  An item's
+  score is w·x; for each pair (i, j) of an example the model sees the feature difference
+  x_i − x_j with the soft label P(i above j) from
+  :meth:`~weaksup.universal.ranking.RankingLabelModel.predict_preferences` (cross-entropy
+  against the preference probability, so confident pairs pull hardest).
+
+Their features must not include the columns the LFs read, or the end model just learns
+the LFs back.
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> X = [rng.normal(size=(5, 3)) for _ in range(200)]              # 200 queries of 5 items
+>>> P = [1 / (1 + np.exp(-(x[:, 0][:, None] - x[:, 0][None, :]) * 4)) for x in X]  # feature 0 decides
+>>> ranker = PairwiseRanker().fit(X, P)
+>>> int(np.argmax(np.abs(ranker.coef_)))
+0
+>>> ranker.predict([X[0]])[0].tolist() == np.argsort(-X[0][:, 0]).tolist()
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+from sklearn.base import BaseEstimator, clone
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.validation import check_is_fitted
+
+
+class SoftTargetRegressor(BaseEstimator):
+    """Fit ``estimator`` (default: histogram gradient boosting) to soft targets weighted by 1/variance.
+
+    ``fit(X, target, variance)``: rows whose target or variance is not finite (e.g. rows no
+    LF voted on, if the caller marks them NaN) are dropped.
+    """
+
+    def __init__(self, estimator: Any = None, seed: int = 0) -> None:
+        self.estimator = estimator
+        self.seed = seed
+
+    def fit(self, X: ArrayLike, target: ArrayLike, variance: ArrayLike) -> SoftTargetRegressor:
+        X = np.asarray(X, dtype=float)
+        target, variance = np.asarray(target, dtype=float), np.asarray(variance, dtype=float)
+        if not (len(X) == len(target) == len(variance)):
+            raise ValueError(f"SoftTargetRegressor.fit: {len(X)} rows of X, {len(target)} targets, {len(variance)} variances")
+        if (variance <= 0).any():
+            raise ValueError(f"SoftTargetRegressor.fit: variance row {int(np.flatnonzero(variance <= 0)[0])} is not positive")
+        rows = np.isfinite(target) & np.isfinite(variance)
+        if rows.sum() < 2:
+            raise ValueError("SoftTargetRegressor.fit: fewer than 2 rows with a finite target and variance")
+        weight = 1.0 / variance[rows]
+        est = HistGradientBoostingRegressor(random_state=self.seed) if self.estimator is None else clone(self.estimator)
+        est.fit(X[rows], target[rows], sample_weight=weight / weight.mean())
+        self.estimator_ = est
+        return self
+
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.predict(np.asarray(X, dtype=float))
+
+
+class PairwiseRanker(BaseEstimator):
+    """Linear scorer w·x learned from pairwise preference probabilities (see the module docstring).
+
+    ``fit(X, preferences)``: ``X[e]`` is the (d_e, p) feature matrix of example e's items
+    and ``preferences[e]`` the (d_e, d_e) matrix P(i above j).  Features are standardised;
+    ``C`` is the inverse L2 strength of the logistic regression; at most ``max_pairs``
+    random pairs per example are used (drawn with ``seed``), which bounds the cost for
+    long item lists.  Fitted: ``coef_`` (p,) in standardised units, ``mean_``, ``scale_``.
+    """
+
+    def __init__(self, C: float = 1.0, max_pairs: int = 200, seed: int = 0) -> None:
+        self.C = C
+        self.max_pairs = max_pairs
+        self.seed = seed
+
+    def fit(self, X: Sequence[ArrayLike], preferences: Sequence[ArrayLike]) -> PairwiseRanker:
+        if len(X) != len(preferences):
+            raise ValueError(f"PairwiseRanker.fit: {len(X)} feature matrices for {len(preferences)} preference matrices")
+        Xs = [np.asarray(x, dtype=float) for x in X]
+        stacked = np.concatenate(Xs)
+        self.mean_ = stacked.mean(axis=0)
+        self.scale_ = np.where(stacked.std(axis=0) > 0, stacked.std(axis=0), 1.0)
+        rng = np.random.default_rng(self.seed)
+        diffs, probs = [], []
+        for e, (x, P) in enumerate(zip(Xs, preferences)):
+            P = np.asarray(P, dtype=float)
+            if P.shape != (len(x), len(x)):
+                raise ValueError(f"PairwiseRanker.fit: example {e} has {len(x)} items but a {P.shape} preference matrix")
+            i, j = np.triu_indices(len(x), k=1)
+            if len(i) > self.max_pairs:
+                keep = rng.choice(len(i), self.max_pairs, replace=False)
+                i, j = i[keep], j[keep]
+            diffs.append((x[i] - x[j]) / self.scale_)
+            probs.append(P[i, j])
+        D, p = np.concatenate(diffs), np.concatenate(probs)
+        # each pair as (x_i − x_j, label 1, weight P) and (x_i − x_j, label 0, weight 1 − P), and mirrored
+        feats = np.concatenate([D, D, -D, -D])
+        labels = np.concatenate([np.ones_like(p), np.zeros_like(p), np.zeros_like(p), np.ones_like(p)])
+        weights = np.concatenate([p, 1 - p, p, 1 - p])
+        keep = weights > 0
+        clf = LogisticRegression(C=self.C, fit_intercept=False)
+        clf.fit(feats[keep], labels[keep], sample_weight=weights[keep])
+        self.coef_ = clf.coef_.ravel()
+        return self
+
+    def decision_function(self, X: Sequence[ArrayLike]) -> list[np.ndarray]:
+        """Each item's score w·x, per example."""
+        check_is_fitted(self, "coef_")
+        return [((np.asarray(x, dtype=float) - self.mean_) / self.scale_) @ self.coef_ for x in X]
+
+    def predict(self, X: Sequence[ArrayLike]) -> list[np.ndarray]:
+        """Each example's item indices, best first."""
+        return [np.argsort(-s, kind="stable") for s in self.decision_function(X)]
