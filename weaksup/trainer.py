@@ -66,15 +66,15 @@ class SoftTextClassifier:
             raise ValueError("no training examples: the label model covered none (check the LFs' coverage)")
         n, k = probs.shape
         rows, classes = np.nonzero(probs > 0)
+        present = np.unique(classes)
+        if len(present) != k:
+            raise ValueError(
+                f"the soft labels put weight on only {len(present)} of {k} classes; the end model needs all of them"
+            )
         text_arr = np.asarray(texts, dtype=object)
         self.pipeline_ = self._pipeline()
         self.pipeline_.fit(text_arr[rows], classes, model__sample_weight=probs[rows, classes])
         self.classes_ = np.arange(k)
-        fitted = self.pipeline_.named_steps["model"].classes_
-        if len(fitted) != k:
-            raise ValueError(
-                f"the soft labels put weight on only {len(fitted)} of {k} classes; the end model needs all of them"
-            )
         return self
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
@@ -108,5 +108,7 @@ class SoftTextClassifier:
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
         model = cls(**{k: meta[k] for k in ("C", "min_df", "seed") if k in meta})
         model.pipeline_ = sio.load(path, trusted=untrusted)
+        if not isinstance(model.pipeline_, Pipeline):
+            raise ValueError(f"{str(path)!r} is not a weaksup end model (it holds a {type(model.pipeline_).__name__})")
         model.classes_ = model.pipeline_.named_steps["model"].classes_
         return model, meta

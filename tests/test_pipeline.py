@@ -1,0 +1,116 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+import pytest
+
+from weaksup.pipeline import ConfigError, load_config, run_pipeline
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _weaksup(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "weaksup.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+
+
+def test_cli_run_end_to_end_on_a_slice(slice_pipeline, tmp_path):
+    # Run from another working directory: paths resolve against the pipeline file.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    proc = _weaksup("run", str(slice_pipeline), "--quiet", cwd=elsewhere)
+    assert proc.returncode == 0, proc.stderr
+    assert "LF summary" in proc.stdout and "asks_to_subscribe" in proc.stdout
+    assert "label model (majority_vote) accuracy on test:" in proc.stdout
+    end_acc = float(proc.stdout.split("end model test accuracy: ")[1].split()[0])
+    assert end_acc > 0.7  # 80 test comments; our LFs are far better than chance
+
+    run_dir = tmp_path / "exports" / "run-0001"
+    assert (tmp_path / "exports" / "LATEST").read_text().strip() == "run-0001"
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["run_id"] == 1 and len(manifest["lf_versions"]) == 13
+    # Only train examples are exported, with the documented columns.
+    train = pl.read_parquet(run_dir / "training_set.parquet")
+    assert train.columns == ["example_id", "text", "prob_HAM", "prob_SPAM", "label", "label_name", "confidence", "n_votes"]
+    assert train["example_id"].str.starts_with("train:").all()
+    assert (train["n_votes"] > 0).all() and 0 < train.height <= 300
+    assert np.allclose(train["prob_HAM"] + train["prob_SPAM"], 1)
+    assert pl.read_ndjson(run_dir / "training_set.jsonl").equals(train)
+    assert pl.read_csv(run_dir / "training_set.csv")["example_id"].to_list() == train["example_id"].to_list()
+
+    # The store holds the run, the examples and the labels.
+    con = duckdb.connect(str(tmp_path / "store.duckdb"), read_only=True)
+    assert con.execute("SELECT status FROM runs").fetchall() == [("succeeded",)]
+    assert con.execute("SELECT count(*) FROM labels").fetchall() == [(440,)]
+    con.close()
+
+    # The end model labels new data from the CLI.
+    new = tmp_path / "new.csv"
+    pl.DataFrame({"text": ["subscribe to my channel http://x.com", "I love this song"]}).write_csv(new)
+    out = tmp_path / "pred.csv"
+    proc = _weaksup("predict", str(run_dir / "end_model.skops"), str(new), "--output", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert pl.read_csv(out)["label_name"].to_list() == ["SPAM", "HAM"]
+
+
+def test_second_run_reuses_votes(slice_pipeline, tmp_path):
+    first = run_pipeline(slice_pipeline, progress=False, say=lambda s: None)
+    second = run_pipeline(slice_pipeline, progress=False, say=lambda s: None)
+    assert first.metrics["lf_applications"] == 440 * 13
+    assert second.metrics["lf_applications"] == 0
+    assert second.metrics["label_model_accuracy_test"] == first.metrics["label_model_accuracy_test"]
+
+
+def test_failed_run_exits_non_zero_and_is_recorded(slice_pipeline, tmp_path):
+    lf_file = tmp_path / "bad_lfs.py"
+    lf_file.write_text(
+        "from weaksup import labeling_function\n@labeling_function()\ndef reads_title(x):\n    return 1 if x.title else -1\n"
+    )
+    text = slice_pipeline.read_text().replace(str(ROOT / "labeling_functions" / "youtube_spam.py"), str(lf_file))
+    slice_pipeline.write_text(text)
+    proc = _weaksup("run", str(slice_pipeline), "--quiet", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "error: LF 'reads_title' reads column 'title'" in proc.stderr
+    con = duckdb.connect(str(tmp_path / "store.duckdb"), read_only=True)
+    assert con.execute("SELECT status, error LIKE '%reads_title%' FROM runs").fetchall() == [("failed", True)]
+    con.close()
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda t: t.replace("[label_model]", "[label_model]\nepochs = 5"),
+         r"unknown key 'label_model.epochs' \(line \d+\); known keys in \[label_model\]: name, params, seed"),
+        (lambda t: t.replace('name = "yt_slice"', ""), r"missing required key 'name'"),
+        (lambda t: t.replace('classes = ["HAM", "SPAM"]', 'classes = "HAM"'), r"'labels.classes' \(line \d+\) must be a list"),
+        (lambda t: t.replace('classes = ["HAM", "SPAM"]', 'classes = ["HAM"]'), r"labels.classes needs at least 2"),
+        (lambda t: t.replace('formats = ["parquet", "jsonl", "csv"]', 'formats = ["xlsx"]'), r"unknown formats \['xlsx'\]"),
+        (lambda t: t.replace("youtube_spam.py", "nope.py"), r"lfs.modules\[0\] = '.*nope.py' does not exist"),
+        (lambda t: t + "\n[extra]\n", r"unknown key 'extra'"),
+        (lambda t: t.replace('name = "majority_vote"', "name = 3"), r"'label_model.name' \(line \d+\) must be a str"),
+    ],
+)
+def test_bad_pipeline_files_name_the_key(slice_pipeline, edit, message):
+    slice_pipeline.write_text(edit(slice_pipeline.read_text()))
+    with pytest.raises(ConfigError, match=message):
+        load_config(slice_pipeline)
+
+
+def test_bad_label_model_name_lists_the_valid_ones(slice_pipeline):
+    slice_pipeline.write_text(slice_pipeline.read_text().replace('name = "majority_vote"', 'name = "snorkle"'))
+    with pytest.raises(ValueError, match="unknown label model 'snorkle'; valid names: .*majority_vote"):
+        run_pipeline(slice_pipeline, progress=False, say=lambda s: None)
+
+
+def test_store_that_is_not_duckdb_fails_the_run_cleanly(slice_pipeline, tmp_path):
+    (tmp_path / "store.duckdb").write_text("not a database")
+    proc = _weaksup("run", str(slice_pipeline), "--quiet", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "is not a DuckDB database" in proc.stderr
