@@ -19,7 +19,8 @@ Local search costs O(d²) per example and sweep, a few sweeps in practice.
 Pairwise posteriors follow the same switch: exact marginals of P(order) ∝ exp(−cost)
 over all d! orders by a forward-backward pass over the same subsets, and beyond the
 switch point the pairwise approximation P(i above j) = σ(W[i, j] − W[j, i]), which
-ignores transitivity.
+ignores transitivity: it orders pairs like the exact posterior but is under-confident
+(see the tests).
 
 >>> import numpy as np
 >>> W = np.array([[[0, 2, 2], [1, 0, 3], [0, 0, 0]]], dtype=float)  # 0 beats 1 (2 vs 1)

@@ -5,7 +5,8 @@ mean operator (the weighted mean of a list of labels).  Each LF ``a`` is modelle
 P(λ_a | y) ∝ exp(−θ_a·d(λ_a, y)²).
 
 **Estimation** (no labels).  If LFs err independently around y, squared distances add:
-E[d(λ_a, λ_b)²] ≈ E[d(λ_a, y)²] + E[d(λ_b, y)²] (exact for Euclidean and Hilbert spaces).
+E[d(λ_a, λ_b)²] ≈ E[d(λ_a, y)²] + E[d(λ_b, y)²] (exact for Euclidean and Hilbert spaces;
+elsewhere, e.g. the discrete metric, the estimates are pulled together but keep the LFs' order).
 For each triplet of LFs that gives E[d(λ_a, y)²] = (μ_ab + μ_ac − μ_bc)/2, where μ is the
 mean squared distance over the rows both LFs voted on; the median over triplets is kept,
 and θ_a = 1/E[d(λ_a, y)²] (inverse variance, the Gaussian's weight).  Needs m ≥ 3.

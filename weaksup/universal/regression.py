@@ -199,7 +199,9 @@ class RegressionLabelModel(PersistentModel, BaseEstimator):
 
     def _votes(self, votes: RegressionVotes | ArrayLike) -> RegressionVotes:
         check_is_fitted(self, "noise_var_")
-        v = RegressionVotes.of(votes, None if isinstance(votes, RegressionVotes) else self.lf_names_)
+        shape = None if isinstance(votes, RegressionVotes) else np.shape(votes)
+        names = self.lf_names_ if shape is not None and shape[1:] == (len(self.lf_names_),) else None
+        v = RegressionVotes.of(votes, names)
         if v.m != len(self.noise_var_):
             raise ValueError(
                 f"{type(self).__name__}: votes have {v.m} LF columns but the model was fitted on "
