@@ -122,6 +122,13 @@ def test_too_few_lfs_and_ragged_rows() -> None:
         MetricLabelModel(distance=euclid, mean=wmean).fit(votes)
 
 
+def test_predict_with_another_number_of_lfs() -> None:
+    votes, _ = _plane(n=100, seed=12)
+    model = MetricLabelModel(distance=euclid, mean=wmean).fit(votes)
+    with pytest.raises(ValueError, match="votes have 3 LFs but the model was fitted on 4"):
+        model.predict([row[:3] for row in votes])
+
+
 def test_lf_that_never_meets_two_others() -> None:
     votes, _ = _plane(n=100, seed=10)
     for row in votes:

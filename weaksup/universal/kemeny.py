@@ -63,8 +63,8 @@ def kemeny(W: np.ndarray, exact_max_items: int = EXACT_MAX_ITEMS) -> np.ndarray:
     """The weighted Kemeny order of each example, (n, d) item indices best first.
 
     Exact for d ≤ ``exact_max_items``, Borda plus local search beyond (see the module
-    docstring).  Among equally good orders the exact path returns the one first in
-    lexicographic order of item indices, so permute items beforehand to break ties at random.
+    docstring).  Among equally good orders both paths return one fixed by the item indices,
+    so permute the items beforehand to break ties at random.
     """
     W = np.asarray(W, dtype=float)
     n, d, _ = W.shape

@@ -159,7 +159,7 @@ class MetricLabelModel(PersistentModel, BaseEstimator):
     def predict(self, votes: Sequence[Sequence[Any]]) -> list[Any]:
         """The weighted Fréchet mean of each row's votes (``None`` for rows without votes)."""
         check_is_fitted(self, "theta_")
-        m, _ = self._setup(votes, self.lf_names_ if len(votes) else None)
+        m, _ = self._setup(votes, None)
         if len(votes) and m != len(self.theta_):
             raise ValueError(f"{type(self).__name__}: votes have {m} LFs but the model was fitted on {len(self.theta_)}")
         out: list[Any] = []

@@ -177,7 +177,7 @@ class RegressionLabelModel(PersistentModel, BaseEstimator):
             noise = ((resid**2).sum(axis=0) - 2 * beta * (resid * m_z[:, None]).sum(axis=0) + beta**2 * szz) / n_a
             noise = np.maximum(noise, floor)
             change = max(
-                np.abs(alpha - self.intercept_).max() / sd.max(),
+                np.abs((alpha - self.intercept_) / sd).max(),
                 np.abs((beta - self.loading_) / sd).max(),
                 np.abs((noise - self.noise_var_) / sd**2).max(),
             )
