@@ -20,13 +20,15 @@ from weaksup.model._base import LabelModelBase
 from weaksup.model.dawid_skene import DawidSkene
 from weaksup.model.label_model import LabelModel
 from weaksup.model.majority import MajorityVote
+from weaksup.model.snorkel import SnorkelLabelModel
 
-__all__ = ["DawidSkene", "LabelModel", "MajorityVote", "make_label_model"]
+__all__ = ["DawidSkene", "LabelModel", "MajorityVote", "SnorkelLabelModel", "make_label_model"]
 
 _REGISTRY: dict[str, type[LabelModelBase]] = {
     "majority_vote": MajorityVote,
     "dawid_skene": DawidSkene,
     "label_model": LabelModel,
+    "snorkel": SnorkelLabelModel,
 }
 
 

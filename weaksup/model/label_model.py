@@ -1,6 +1,7 @@
 """The default label model: EM over per-LF, per-class firing rates, no epochs or learning rate.
 
 >>> import numpy as np
+>>> from weaksup.model import MajorityVote
 >>> rng = np.random.default_rng(0)
 >>> y = rng.integers(0, 2, 5000)
 >>> L = np.stack([np.where(rng.random(5000) < a, y, 1 - y) for a in (0.9, 0.8, 0.7, 0.6)], 1)
@@ -17,10 +18,8 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-import scipy.sparse as sp
 
 from weaksup.model._base import LabelModelBase, softmax_rows
-from weaksup.model.majority import MajorityVote
 from weaksup.votes import SparseVotes
 
 PRIOR_VOTES = 50.0
@@ -30,24 +29,16 @@ PRIOR_PRECISION = 0.9
 """The precision those pseudo-votes carry."""
 
 
-def class_votes(votes: SparseVotes, cardinality: int) -> sp.csr_matrix:
-    """The (n·k, m·k) indicator with a 1 at (i·k + v, a·k + v) when LF a votes v on row i.
+def flat_index(votes: SparseVotes, cardinality: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where each vote lands: (row·k + v) in flat (n, k) scores, (a·k + v) in flat (m, k) weights.
 
-    Each vote touches only the class it names, so ``R @ w`` adds per-(LF, class) weights into
-    flat (n, k) scores and ``R.T @ q.ravel()`` sums each (LF, class)'s posterior mass for the
-    class it voted, both in O(nnz) whatever k is.
+    A vote for v only touches class v, so with these indices both EM steps are one
+    ``np.bincount`` over the votes: O(nnz) whatever k is.
     """
-    k = cardinality
-    rows = votes.rows.astype(np.int64) * k + votes.labels
-    cols = votes.cols.astype(np.int64) * k + votes.labels
-    order = None if np.all(rows[1:] >= rows[:-1]) else np.argsort(rows, kind="stable")
-    if order is not None:
-        rows, cols = rows[order], cols[order]
-    indptr = np.zeros(votes.n * k + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=votes.n * k), out=indptr[1:])
-    return sp.csr_matrix(
-        (np.ones(len(rows)), cols, indptr), shape=(votes.n * k, votes.m * k)
-    )
+    labels = votes.labels.astype(np.int64)
+    return votes.rows.astype(np.int64) * cardinality + labels, votes.cols.astype(
+        np.int64
+    ) * cardinality + labels
 
 
 def squarem(
@@ -136,19 +127,17 @@ class LabelModel(LabelModelBase):
 
     def _fit(self, votes: SparseVotes, class_balance: np.ndarray | None) -> None:
         k, m, n = self.cardinality, votes.m, votes.n
-        R = class_votes(votes, k)
-        Rt = R.T.tocsr()
-        covered = (np.bincount(votes.rows, minlength=n) > 0).astype(float)
-        # Votes per (LF, class): how often a vote for v fired, right or wrong.
-        fired = np.bincount(votes.cols.astype(np.int64) * k + votes.labels, minlength=m * k)
-        fired = fired.reshape(m, k)
+        at_row, at_lf = flat_index(votes, k)
+        fired = np.bincount(at_lf, minlength=m * k).reshape(m, k)  # votes per (LF, class)
+        counts = np.bincount(at_row, minlength=n * k).reshape(n, k).astype(float)
+        covered = counts.sum(axis=1) > 0
         fixed_p = class_balance is not None or not self.learn_class_balance
         p0 = np.full(k, 1.0 / k) if class_balance is None else class_balance
 
         def m_step(q: np.ndarray) -> np.ndarray:
             """theta = (log vote weights, log class prior) from row posteriors over covered rows."""
             n_class = covered @ q
-            right = (Rt @ q.ravel()).reshape(m, k)
+            right = np.bincount(at_lf, weights=q.ravel()[at_row], minlength=m * k).reshape(m, k)
             beta = (right + PRIOR_VOTES * PRIOR_PRECISION) / (n_class + PRIOR_VOTES)
             gamma = (fired - right + PRIOR_VOTES * (1 - PRIOR_PRECISION)) / (
                 n_class.sum() - n_class + PRIOR_VOTES
@@ -157,9 +146,13 @@ class LabelModel(LabelModelBase):
             return np.concatenate([np.log(np.maximum(beta, gamma) / gamma).ravel(), log_p])
 
         def e_step(theta: np.ndarray) -> np.ndarray:
-            return softmax_rows((R @ theta[: m * k]).reshape(n, k) + theta[m * k :])
+            scores = np.bincount(at_row, weights=theta[: m * k][at_lf], minlength=n * k)
+            return softmax_rows(scores.reshape(n, k) + theta[m * k :])
 
-        theta = m_step(MajorityVote(cardinality=k).fit(votes, p0).predict_proba(votes))
+        # Start from majority vote: each covered row's vote shares.
+        counts[covered] /= counts[covered].sum(axis=1, keepdims=True)
+        theta = m_step(counts)
+        del counts
         theta, self.n_iter_ = squarem(lambda t: m_step(e_step(t)), theta, self.tol, self.max_iter)
         self.log_weights_ = theta[: m * k].reshape(m, k)
         self.class_balance_ = np.exp(theta[m * k :])
@@ -174,6 +167,7 @@ class LabelModel(LabelModelBase):
             return (fired * precision).sum(axis=1) / fired.sum(axis=1)
 
     def _log_scores(self, votes: SparseVotes) -> np.ndarray:
-        R = class_votes(votes, self.cardinality)
-        scores = (R @ self.log_weights_.ravel()).reshape(votes.n, self.cardinality)
-        return scores + np.log(self.class_balance_)
+        k = self.cardinality
+        at_row, at_lf = flat_index(votes, k)
+        scores = np.bincount(at_row, weights=self.log_weights_.ravel()[at_lf], minlength=votes.n * k)
+        return scores.reshape(votes.n, k) + np.log(self.class_balance_)
