@@ -23,14 +23,26 @@ Schema (version :data:`SCHEMA_VERSION`; ``meta.schema_version`` records it):
     runs reuse them.  ``label`` holds categorical class ids, ``value`` real-valued
     votes, ``ranking`` ordered item ids (best first), ``payload`` JSON for other
     label types, ``confidence`` an optional per-vote confidence (e.g. from logprobs).
-``runs(run_id, pipeline, pipeline_hash, params, status, started_at, finished_at, error, metrics, lf_versions)``
+``runs(run_id, pipeline, pipeline_hash, params, status, started_at, finished_at, error, metrics, lf_versions,
+export_dir, data_fingerprint, lf_summary)``
     ``status`` is ``running``, ``succeeded``, ``failed`` or ``interrupted``.
+    ``params`` is the validated pipeline, ``export_dir`` the run's export
+    folder, ``lf_summary`` the LF summary as JSON rows.  Rows are never deleted:
+    they are the run history.
 ``labels(run_id, ex_key, probs, label, confidence, n_votes, value, variance, ranking, payload)``
-    Each run's denoised labels.
+    Each run's denoised labels.  Only succeeded runs keep theirs: the labels of
+    failed and interrupted runs are discarded, and ``gc`` prunes old runs'.
 ``lf_errors(run_id, dataset, lf_name, lf_version, ex_key, example_id, error_type, message, created_at)``
     Exceptions raised by LFs (each counted as an abstain).
 
 All writes are bulk inserts from Arrow/polars and all SQL is parametrized.
+
+**Versions.**  Version 1 lacked the last three ``runs`` columns; opening such a
+store for writing migrates it in place (one transaction), and a read-only open
+asks for that.  Newer versions are refused.
+
+**Crash tests.**  :func:`crash_point` lets tests SIGKILL a process at a named
+point (``WEAKSUP_CRASH_AT=name[:n]``); it does nothing otherwise.
 
 >>> import tempfile, os, numpy as np, polars as pl
 >>> path = os.path.join(tempfile.mkdtemp(), "votes.duckdb")
@@ -46,7 +58,9 @@ All writes are bulk inserts from Arrow/polars and all SQL is parametrized.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import os
+import signal
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -59,7 +73,7 @@ import pyarrow as pa
 
 from weaksup.votes import SparseVotes
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
@@ -111,7 +125,10 @@ CREATE TABLE IF NOT EXISTS runs (
     finished_at TIMESTAMPTZ,
     error VARCHAR,
     metrics JSON,
-    lf_versions JSON
+    lf_versions JSON,
+    export_dir VARCHAR,
+    data_fingerprint VARCHAR,
+    lf_summary JSON
 );
 CREATE TABLE IF NOT EXISTS labels (
     run_id BIGINT NOT NULL,
@@ -137,6 +154,27 @@ CREATE TABLE IF NOT EXISTS lf_errors (
     created_at TIMESTAMPTZ NOT NULL
 );
 """
+
+_MIGRATIONS: dict[int, str] = {
+    1: "ALTER TABLE runs ADD COLUMN export_dir VARCHAR; ALTER TABLE runs ADD COLUMN data_fingerprint VARCHAR; "
+    "ALTER TABLE runs ADD COLUMN lf_summary JSON;",
+}
+"""SQL taking a store from version ``v`` to ``v + 1``."""
+
+CRASH_ENV = "WEAKSUP_CRASH_AT"
+_crash_counts: dict[str, int] = {}
+
+
+def crash_point(name: str) -> None:
+    """SIGKILL this process if ``$WEAKSUP_CRASH_AT`` is ``name`` or ``name:n`` and this is
+    the ``n``-th time (default: first) the point is reached.  A test hook for crash safety."""
+    wanted = os.environ.get(CRASH_ENV)
+    if not wanted or wanted.partition(":")[0] != name:
+        return
+    _crash_counts[name] = _crash_counts.get(name, 0) + 1
+    if _crash_counts[name] == int(wanted.partition(":")[2] or 1):
+        os.kill(os.getpid(), signal.SIGKILL)
+
 
 _VOTE_COLUMNS = {
     "lf_name": pa.string(),
@@ -197,6 +235,9 @@ class VoteStore:
                 ) from None
             raise
         self._init_schema(read_only)
+        self.on_commit: Callable[[Sequence[tuple[str, str]], int], None] | None = None
+        """Called after each :meth:`commit_votes` with the LF versions and key it committed
+        (the runner reports progress with it)."""
 
     def _init_schema(self, read_only: bool) -> None:
         tables = {r[0] for r in self.con.sql("SELECT table_name FROM information_schema.tables").fetchall()}
@@ -210,12 +251,24 @@ class VoteStore:
             raise StoreError(f"{str(self.path)!r} is a DuckDB file but not a weaksup store (no meta table)")
         rows = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
         version = int(rows[0][0]) if rows else 0
-        if version != SCHEMA_VERSION:
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION or version not in _MIGRATIONS:
             raise StoreError(
                 f"store {str(self.path)!r} has schema version {version}, this weaksup reads version "
                 f"{SCHEMA_VERSION}; "
                 + ("upgrade weaksup" if version > SCHEMA_VERSION else "no migration from it exists")
             )
+        if read_only:
+            raise StoreError(
+                f"store {str(self.path)!r} has schema version {version}; run `weaksup run` or `weaksup gc` "
+                f"on it once to migrate it to version {SCHEMA_VERSION}"
+            )
+        self.con.execute("BEGIN")
+        for step in range(version, SCHEMA_VERSION):
+            self.con.execute(_MIGRATIONS[step])
+        self.con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
+        self.con.execute("COMMIT")
 
     def close(self) -> None:
         self.con.close()
@@ -235,7 +288,10 @@ class VoteStore:
     def start_run(self, pipeline: str, params: dict[str, Any], pipeline_hash: str | None = None) -> int:
         """Record a new run as ``running``.  Runs still ``running`` are from dead processes
         (this one holds the only write lock), so they are marked ``interrupted``."""
-        self.con.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
+        self.con.execute(
+            "UPDATE runs SET status = 'interrupted', error = 'the process ended before the run finished' "
+            "WHERE status = 'running'"
+        )
         run_id = self.con.execute("SELECT nextval('run_id_seq')").fetchall()[0][0]
         self.con.execute(
             "INSERT INTO runs (run_id, pipeline, pipeline_hash, params, status, started_at) "
@@ -252,25 +308,92 @@ class VoteStore:
         metrics: dict[str, Any] | None = None,
         error: str | None = None,
         lf_versions: dict[str, str] | None = None,
+        data_fingerprint: str | None = None,
+        lf_summary: list[dict[str, Any]] | None = None,
     ) -> None:
         """Close a run as ``succeeded``, ``failed`` or ``interrupted``."""
         if status not in ("succeeded", "failed", "interrupted"):
             raise ValueError(f"unknown run status {status!r}")
         self.con.execute(
-            "UPDATE runs SET status = ?, finished_at = ?, metrics = ?, error = ?, lf_versions = ? WHERE run_id = ?",
+            "UPDATE runs SET status = ?, finished_at = ?, metrics = ?, error = ?, lf_versions = ?, "
+            "data_fingerprint = ?, lf_summary = ? WHERE run_id = ?",
             [
                 status,
                 _now(),
                 json.dumps(metrics or {}, default=float),
                 error,
                 json.dumps(lf_versions or {}),
+                data_fingerprint,
+                json.dumps(lf_summary) if lf_summary is not None else None,
                 run_id,
             ],
         )
 
+    def set_export_dir(self, run_id: int, folder: str) -> None:
+        """Record where a run writes its exports (before it writes any, so a crash can be cleaned up)."""
+        self.con.execute("UPDATE runs SET export_dir = ? WHERE run_id = ?", [folder, run_id])
+
+    def discard_unfinished(self) -> list[str]:
+        """Delete the labels of failed and interrupted runs; return their export folders
+        (for the caller to remove: only succeeded runs keep outputs)."""
+        self.con.execute("BEGIN")
+        self.con.execute(
+            "DELETE FROM labels WHERE run_id IN (SELECT run_id FROM runs WHERE status IN ('failed', 'interrupted'))"
+        )
+        dirs = self.con.execute(
+            "SELECT export_dir FROM runs WHERE status IN ('failed', 'interrupted') AND export_dir IS NOT NULL"
+        ).fetchall()
+        self.con.execute("COMMIT")
+        return [d[0] for d in dirs]
+
     def runs(self) -> pl.DataFrame:
         """All runs, newest first."""
         return self.query("SELECT * FROM runs ORDER BY run_id DESC")
+
+    def prune(self, keep: Sequence[int]) -> dict[str, int]:
+        """Delete what no run in ``keep`` (nor any later run) needs; return counts per kind.
+
+        With ``first = min(keep)``: labels of runs not in ``keep``; LF versions
+        last used before ``first`` (their votes, watermarks and errors: a revert
+        to such a version re-applies it); examples retired at or before
+        ``first`` (and their votes).  Run rows stay: they are the history.
+        """
+        if not keep:
+            raise ValueError("keep at least one run")
+        first = min(keep)
+        con = self.con
+        con.execute("BEGIN")
+        try:
+            keep_table = pa.table({"run_id": pa.array(sorted(keep), pa.int64())})
+            con.register("keep_runs", keep_table)
+            counts = {
+                "labels": con.execute(
+                    "DELETE FROM labels WHERE run_id NOT IN (SELECT run_id FROM keep_runs)"
+                ).fetchall()[0][0],
+            }
+            con.unregister("keep_runs")
+            old_lfs = "SELECT lf_name, lf_version FROM lfs WHERE last_run < ?"
+            counts["lf_version_votes"] = con.execute(
+                f"DELETE FROM votes WHERE (lf_name, lf_version) IN ({old_lfs})", [first]
+            ).fetchall()[0][0]
+            counts["lf_versions"] = con.execute(
+                f"DELETE FROM lf_progress WHERE (lf_name, lf_version) IN ({old_lfs})", [first]
+            ).fetchall()[0][0]
+            con.execute(f"DELETE FROM lf_errors WHERE (lf_name, lf_version) IN ({old_lfs})", [first])
+            old_examples = "SELECT ex_key FROM examples WHERE retired_run <= ?"
+            counts["retired_example_votes"] = con.execute(
+                f"DELETE FROM votes WHERE ex_key IN ({old_examples})", [first]
+            ).fetchall()[0][0]
+            con.execute(f"DELETE FROM lf_errors WHERE ex_key IN ({old_examples})", [first])
+            counts["retired_examples"] = con.execute(
+                "DELETE FROM examples WHERE retired_run <= ?", [first]
+            ).fetchall()[0][0]
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("CHECKPOINT")
+        return {k: int(v) for k, v in counts.items()}
 
     # -- examples ---------------------------------------------------------------------
 
@@ -423,10 +546,14 @@ class VoteStore:
                 [dataset, through_key],
             )
             con.unregister("progress")
+            crash_point("commit_votes.before_commit")
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        crash_point("commit_votes.after_commit")
+        if self.on_commit is not None:
+            self.on_commit(lfs, through_key)
 
     def label_matrix(self, ex_keys: np.ndarray, lfs: Sequence[tuple[str, str]]) -> SparseVotes:
         """The categorical votes of LF versions ``lfs`` on examples ``ex_keys``, as sparse

@@ -5,23 +5,26 @@ runs the same from any working directory (cron included).
 
 >>> import tempfile, pathlib
 >>> d = pathlib.Path(tempfile.mkdtemp())
->>> (d / "p.toml").write_text('name = "demo"\\n[data]\\nsorce = "x.csv"\\n')
-34
+>>> _ = (d / "p.toml").write_text('name = "demo"\\n[data]\\nsorce = "x.csv"\\n')
 >>> load_config(d / "p.toml")
 Traceback (most recent call last):
 ...
 weaksup.pipeline.config.ConfigError: ...p.toml: unknown key 'data.sorce' (line 3); known keys in [data]: ...
 
-The schema (every key, its type, default and meaning) is printed by
-``weaksup schema`` and documented in the README.
+The schema is data: a :class:`Section` of :class:`Key` entries (type, default,
+doc, optional per-key check) plus cross-key checks in :data:`CHECKS`.  A new
+section (say ``[llm]``) is one more entry in :data:`SCHEMA`; ``weaksup schema``
+prints it and validation covers it with no other change.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,57 +33,190 @@ class ConfigError(ValueError):
     """A pipeline file is invalid; the message names the file, the key path and the line."""
 
 
+Check = Callable[[Any, Path], "str | None"]
+"""A per-key check: ``(value, pipeline folder) -> problem`` (``None`` when fine)."""
+
+
 @dataclass(frozen=True)
 class Key:
-    """One key of the schema: its type(s), whether it is required, its default and doc."""
+    """One key of the schema: its type(s), whether it is required, its default and doc.
+
+    ``items`` is the type of list items or dict values; ``check`` a further
+    check returning a problem (or ``None``), run on each list item if ``each``.
+    """
 
     types: type | tuple[type, ...]
     doc: str
     required: bool = False
     default: Any = None
     choices: tuple[Any, ...] | None = None
+    items: type | tuple[type, ...] | None = None
+    check: Check | None = None
+    each: bool = False
 
 
-SCHEMA: dict[str, Any] = {
-    "name": Key(str, "Pipeline name; also names the dataset in the store.", required=True),
-    "store": Key(str, "DuckDB vote store file (created if missing).", default="weaksup.duckdb"),
-    "data": {
-        "source": Key(str, "CSV/Parquet/JSONL file or glob, or a WRENCH folder.", required=True),
-        "id_column": Key(str, "Column holding example ids; default: a content hash (WRENCH: split:key)."),
-        "split_column": Key(str, "Column naming each example's split.", default="split"),
-        "gold_column": Key(str, "Column with gold class ids (null where unknown); used only to evaluate.", default="label"),
-        "train_split": Key(str, "Split whose votes fit the label model and train the end model.", default="train"),
-        "test_split": Key(str, "Split the end model is evaluated on; it never trains anything.", default="test"),
+@dataclass(frozen=True)
+class Section:
+    """A TOML table of keys (and sub-sections).  An ``optional`` section is ``None``
+    when absent; otherwise its defaults are filled in."""
+
+    doc: str
+    keys: dict[str, Key | Section] = field(default_factory=dict)
+    optional: bool = False
+
+
+# -- per-key checks -------------------------------------------------------------------
+
+_GLOB = re.compile(r"[*?\[]")
+
+
+def _exists(value: str, base: Path) -> str | None:
+    return None if (base / value).exists() else "does not exist (paths are relative to the pipeline file)"
+
+
+def _exists_or_glob(value: str, base: Path) -> str | None:
+    return None if _GLOB.search(value) else _exists(value, base)
+
+
+def _positive(value: int, base: Path) -> str | None:
+    return None if value > 0 else "must be positive"
+
+
+def _cron(value: str, base: Path) -> str | None:
+    from weaksup.pipeline.schedule import CronError, parse_cron
+
+    try:
+        parse_cron(value)
+    except CronError as exc:
+        return str(exc)
+    return None
+
+
+def _timezone(value: str, base: Path) -> str | None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "is not a known IANA time zone (e.g. 'UTC', 'Europe/Paris')"
+    return None
+
+
+def _formats(value: list[str], base: Path) -> str | None:
+    bad = [f for f in value if f not in ("parquet", "jsonl", "csv")]
+    return f"has unknown formats {bad}; use parquet, jsonl or csv" if bad else None
+
+
+SCHEMA = Section(
+    "A weaksup pipeline.",
+    {
+        "name": Key(str, "Pipeline name; also names the dataset in the store.", required=True),
+        "store": Key(str, "DuckDB vote store file (created if missing).", default="weaksup.duckdb"),
+        "data": Section(
+            "The examples to label.",
+            {
+                "source": Key(
+                    str,
+                    "CSV/Parquet/JSONL file or glob, a WRENCH folder, or a DuckDB file (with data.table).",
+                    required=True,
+                    check=_exists_or_glob,
+                ),
+                "table": Key(str, "Table or view to read when data.source is a DuckDB file."),
+                "rename": Key(dict, "Columns to rename on load, old = new; other keys use the new names.",
+                              default={}, items=str),
+                "id_column": Key(str, "Column holding example ids; default: a content hash (WRENCH: split:key)."),
+                "duplicate_ids": Key(
+                    str,
+                    "Rows sharing an id: error, drop_identical (keep one of identical rows; different rows "
+                    "are an error) or keep_last.",
+                    default="error",
+                    choices=("error", "drop_identical", "keep_last"),
+                ),
+                "split_column": Key(str, "Column naming each example's split (absent: all are train).",
+                                    default="split"),
+                "gold_column": Key(str, "Column with gold class ids (null where unknown); used only to evaluate.",
+                                   default="label"),
+                "train_split": Key(str, "Split whose votes fit the label model and train the end model.",
+                                   default="train"),
+                "test_split": Key(str, "Split the end model is evaluated on; it never trains anything.",
+                                  default="test"),
+            },
+        ),
+        "holdout": Section(
+            "An external labeled evaluation set: data rows whose match_column equals one of its texts are "
+            "dropped before LF application and training, and the end model is evaluated on it.",
+            {
+                "source": Key(str, "CSV/Parquet/JSONL file or a WRENCH folder.", required=True, check=_exists),
+                "split": Key(str, "Split to take from a WRENCH folder (e.g. test)."),
+                "text_column": Key(str, "Holdout column holding the text.", default="text"),
+                "gold_column": Key(str, "Holdout column holding gold class ids.", default="label"),
+                "match_column": Key(str, "Data column compared (exactly) with the holdout text.", default="text"),
+            },
+            optional=True,
+        ),
+        "labels": Section(
+            "The label space.",
+            {
+                "type": Key(str, "Label type.", default="categorical", choices=("categorical",)),
+                "classes": Key(list, "Class names, in class-id order.", required=True, items=str),
+            },
+        ),
+        "lfs": Section(
+            "The labeling functions.",
+            {
+                "modules": Key(list, "Python files defining the LFs (module-level LF objects).", required=True,
+                               items=str, check=_exists, each=True),
+                "strict": Key(bool, "Stop at the first LF exception instead of recording it.", default=False),
+                "chunk_size": Key(int, "Examples per committed chunk (a crash loses at most one chunk).",
+                                  default=20_000, check=_positive),
+            },
+        ),
+        "label_model": Section(
+            "The label model.",
+            {
+                "name": Key(str, "majority_vote or dawid_skene (any name weaksup.model registers).",
+                            default="dawid_skene"),
+                "seed": Key(int, "Seed for the label model and tie-breaks.", default=0),
+                "params": Key(dict, "Hyperparameters passed to the label model.", default={}),
+            },
+        ),
+        "trainer": Section(
+            "The end model.",
+            {
+                "name": Key(str, "End model.", default="tfidf_logreg", choices=("tfidf_logreg", "none")),
+                "text_column": Key(str, "Input column the end model reads.", default="text"),
+                "params": Key(dict, "Hyperparameters of the end model (C, min_df).", default={}),
+            },
+        ),
+        "export": Section(
+            "Per-run exports: <dir>/run-NNNN/ with manifest.json; <dir>/LATEST names the newest.",
+            {
+                "dir": Key(str, "Folder for per-run exports (training sets, models, manifest).", default="exports"),
+                "formats": Key(list, "Any of parquet, jsonl, csv.", default=["parquet"], items=str, check=_formats),
+                "keep_uncovered": Key(bool, "Also export examples no LF voted on.", default=False),
+            },
+        ),
+        "schedule": Section(
+            "When `weaksup schedule` runs the pipeline.",
+            {
+                "cron": Key(str, "Cron expression, standard 5 fields (minute hour day month weekday; 1-5 = "
+                            "Mon-Fri, 0 and 7 = Sun), or 6 with seconds last.", required=True, check=_cron),
+                "timezone": Key(str, "IANA time zone the expression is read in; default: the machine's.",
+                                check=_timezone),
+            },
+            optional=True,
+        ),
     },
-    "labels": {
-        "type": Key(str, "Label type.", default="categorical", choices=("categorical",)),
-        "classes": Key(list, "Class names, in class-id order.", required=True),
-    },
-    "lfs": {
-        "modules": Key(list, "Python files defining the LFs (module-level LF objects).", required=True),
-        "strict": Key(bool, "Stop at the first LF exception instead of recording it.", default=False),
-    },
-    "label_model": {
-        "name": Key(str, "majority_vote, dawid_skene, label_model or snorkel.", default="label_model"),
-        "seed": Key(int, "Seed for the label model and tie-breaks.", default=0),
-        "params": Key(dict, "Hyperparameters passed to the label model.", default={}),
-    },
-    "trainer": {
-        "name": Key(str, "End model.", default="tfidf_logreg", choices=("tfidf_logreg", "none")),
-        "text_column": Key(str, "Input column the end model reads.", default="text"),
-        "params": Key(dict, "Hyperparameters of the end model (C, min_df).", default={}),
-    },
-    "export": {
-        "dir": Key(str, "Folder for per-run exports (training sets, models, manifest).", default="exports"),
-        "formats": Key(list, "Any of parquet, jsonl, csv.", default=["parquet"]),
-        "keep_uncovered": Key(bool, "Also export examples no LF voted on.", default=False),
-    },
-}
+)
 
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    """A validated pipeline: ``values`` holds every key (defaults filled in)."""
+    """A validated pipeline: ``values`` holds every key (defaults filled in).
+
+    ``hash`` is a hash of the validated values (so comments and key order do
+    not change it, but ``--set`` overrides do).
+    """
 
     file: Path
     values: dict[str, Any]
@@ -94,8 +230,12 @@ class PipelineConfig:
         return (self.file.parent / relative).resolve()
 
 
-def load_config(file: str | Path) -> PipelineConfig:
-    """Read and validate a pipeline file."""
+def load_config(file: str | Path, overrides: Sequence[str] = ()) -> PipelineConfig:
+    """Read and validate a pipeline file, after applying ``KEY=VALUE`` overrides.
+
+    An override's value is read as a TOML value (``seed=3``, ``formats=["csv"]``),
+    or as a plain string when it is not one (``source=data/*.csv``).
+    """
     file = Path(file)
     if not file.exists():
         raise ConfigError(f"pipeline file {str(file)!r} does not exist")
@@ -104,9 +244,45 @@ def load_config(file: str | Path) -> PipelineConfig:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from None
-    values = _validate(raw, SCHEMA, (), file, text)
-    _check_paths(values, file)
-    return PipelineConfig(file.resolve(), values, hashlib.sha256(text.encode()).hexdigest()[:12])
+    ctx = _Context(file, text, {_override(raw, item, file) for item in overrides})
+    values = _validate(raw, SCHEMA, (), ctx)
+    for check in CHECKS:
+        problem = check(values, file.parent)
+        if problem:
+            raise ConfigError(f"{file}: {problem}")
+    digest = hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return PipelineConfig(file.resolve(), values, digest)
+
+
+@dataclass(frozen=True)
+class _Context:
+    file: Path
+    text: str
+    overridden: set[tuple[str, ...]]
+
+    def where(self, path: tuple[str, ...]) -> str:
+        """`` (line N)`` or `` (from --set)`` for a key."""
+        if path in self.overridden:
+            return " (from --set)"
+        return _line_of(self.text, path)
+
+
+def _override(raw: dict[str, Any], item: str, file: Path) -> tuple[str, ...]:
+    key, sep, text = item.partition("=")
+    path = tuple(p.strip() for p in key.strip().split("."))
+    if not sep or not all(path):
+        raise ConfigError(f"{file}: override {item!r} must look like section.key=value (e.g. data.source=x.csv)")
+    try:
+        value = tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text
+    table = raw
+    for part in path[:-1]:
+        table = table.setdefault(part, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{file}: override {item!r}: {part!r} is not a table")
+    table[path[-1]] = value
+    return path
 
 
 def _line_of(text: str, path: tuple[str, ...]) -> str:
@@ -124,66 +300,106 @@ def _line_of(text: str, path: tuple[str, ...]) -> str:
     return ""
 
 
-def _validate(raw: dict[str, Any], schema: dict[str, Any], prefix: tuple[str, ...], file: Path, text: str) -> dict[str, Any]:
+def _type_names(types: type | tuple[type, ...]) -> str:
+    return types.__name__ if isinstance(types, type) else "/".join(t.__name__ for t in types)
+
+
+def _is(value: Any, types: type | tuple[type, ...]) -> bool:
+    """isinstance, except that a bool is not an int (TOML keeps them apart)."""
+    wanted = types if isinstance(types, tuple) else (types,)
+    if isinstance(value, bool) and bool not in wanted:
+        return False
+    return isinstance(value, wanted)
+
+
+def _validate(raw: dict[str, Any], section: Section, prefix: tuple[str, ...], ctx: _Context) -> dict[str, Any]:
     out: dict[str, Any] = {}
     where = f"[{'.'.join(prefix)}]" if prefix else "the top level"
     for key, value in raw.items():
         path = (*prefix, key)
-        if key not in schema:
+        name = ".".join(path)
+        spec = section.keys.get(key)
+        if spec is None:
             raise ConfigError(
-                f"{file}: unknown key {'.'.join(path)!r}{_line_of(text, path)}; known keys in {where}: "
-                f"{', '.join(sorted(schema))}"
+                f"{ctx.file}: unknown key {name!r}{ctx.where(path)}; known keys in {where}: "
+                f"{', '.join(sorted(section.keys))}"
             )
-        spec = schema[key]
-        if isinstance(spec, dict):
+        if isinstance(spec, Section):
             if not isinstance(value, dict):
-                raise ConfigError(f"{file}: {'.'.join(path)!r} must be a table ([{'.'.join(path)}])")
+                raise ConfigError(f"{ctx.file}: {name!r}{ctx.where(path)} must be a table ([{name}])")
             continue
-        if not isinstance(value, spec.types) or (spec.types is int and isinstance(value, bool)):
-            names = spec.types.__name__ if isinstance(spec.types, type) else "/".join(t.__name__ for t in spec.types)
-            raise ConfigError(
-                f"{file}: {'.'.join(path)!r}{_line_of(text, path)} must be a {names}, got {value!r}"
-            )
+        if not _is(value, spec.types):
+            raise ConfigError(f"{ctx.file}: {name!r}{ctx.where(path)} must be a {_type_names(spec.types)}, got {value!r}")
+        if spec.items is not None:
+            members = value.values() if isinstance(value, dict) else value
+            bad = [v for v in members if not _is(v, spec.items)]
+            if bad:
+                raise ConfigError(
+                    f"{ctx.file}: {name!r}{ctx.where(path)} must hold {_type_names(spec.items)} values, got {bad[0]!r}"
+                )
         if spec.choices and value not in spec.choices:
-            raise ConfigError(
-                f"{file}: {'.'.join(path)!r}{_line_of(text, path)} is {value!r}; choose one of {list(spec.choices)}"
-            )
+            raise ConfigError(f"{ctx.file}: {name!r}{ctx.where(path)} is {value!r}; choose one of {list(spec.choices)}")
+        if spec.check is not None:
+            for label, item in ([(f"{name}[{i}]", v) for i, v in enumerate(value)] if spec.each else [(name, value)]):
+                problem = spec.check(item, ctx.file.parent)
+                if problem:
+                    raise ConfigError(f"{ctx.file}: {label} = {item!r} {problem}{ctx.where(path)}")
         out[key] = value
-    for key, spec in schema.items():
+    for key, spec in section.keys.items():
         path = (*prefix, key)
-        if isinstance(spec, dict):
-            out[key] = _validate(raw.get(key, {}), spec, path, file, text)
+        if isinstance(spec, Section):
+            if key not in raw and spec.optional:
+                out[key] = None
+            else:
+                out[key] = _validate(raw.get(key, {}), spec, path, ctx)
         elif key not in out:
             if spec.required:
-                raise ConfigError(f"{file}: missing required key {'.'.join(path)!r}: {spec.doc}")
+                raise ConfigError(f"{ctx.file}: missing required key {'.'.join(path)!r}: {spec.doc}")
             out[key] = spec.default.copy() if isinstance(spec.default, (list, dict)) else spec.default
     return out
 
 
-def _check_paths(values: dict[str, Any], file: Path) -> None:
-    source = values["data"]["source"]
-    if not any(c in source for c in "*?[") and not (file.parent / source).exists():
-        raise ConfigError(f"{file}: data.source = {source!r} does not exist (paths are relative to the pipeline file)")
-    for i, module in enumerate(values["lfs"]["modules"]):
-        if not (file.parent / module).exists():
-            raise ConfigError(f"{file}: lfs.modules[{i}] = {module!r} does not exist (paths are relative to the pipeline file)")
-    bad = [f for f in values["export"]["formats"] if f not in ("parquet", "jsonl", "csv")]
-    if bad:
-        raise ConfigError(f"{file}: export.formats has unknown formats {bad}; use parquet, jsonl or csv")
-    if len(values["labels"]["classes"]) < 2:
-        raise ConfigError(f"{file}: labels.classes needs at least 2 class names")
+# -- cross-key checks -----------------------------------------------------------------
 
 
-def schema_doc(schema: dict[str, Any] | None = None, prefix: str = "") -> str:
+def _check_classes(values: dict[str, Any], base: Path) -> str | None:
+    return None if len(values["labels"]["classes"]) >= 2 else "labels.classes needs at least 2 class names"
+
+
+def _check_table(values: dict[str, Any], base: Path) -> str | None:
+    data = values["data"]
+    if data["table"] is not None and (_GLOB.search(data["source"]) or (base / data["source"]).is_dir()):
+        return f"data.table is set, so data.source must be one DuckDB file, not {data['source']!r}"
+    if (base / data["source"]).resolve() == (base / values["store"]).resolve():
+        return f"data.source and store are the same file {data['source']!r}; keep the source data out of the vote store"
+    return None
+
+
+def _check_label_model(values: dict[str, Any], base: Path) -> str | None:
+    from weaksup.model import make_label_model
+
+    lm = values["label_model"]
+    try:
+        make_label_model(lm["name"], cardinality=len(values["labels"]["classes"]), seed=lm["seed"], **lm["params"])
+    except (TypeError, ValueError) as exc:
+        return f"[label_model] is not usable: {exc}"
+    return None
+
+
+CHECKS: list[Callable[[dict[str, Any], Path], str | None]] = [_check_classes, _check_table, _check_label_model]
+"""Checks across keys, run after every key is valid: each returns a problem or ``None``."""
+
+
+def schema_doc(section: Section = SCHEMA, prefix: str = "") -> str:
     """The schema as text: one line per key with its type, default and meaning."""
     lines = []
-    for key, spec in (schema or SCHEMA).items():
+    for key, spec in section.keys.items():
         name = f"{prefix}{key}"
-        if isinstance(spec, dict):
-            lines.append(f"[{name}]")
+        if isinstance(spec, Section):
+            lines.append(f"[{name}]{' (optional)' if spec.optional else ''}  {spec.doc}")
             lines.append(schema_doc(spec, f"{name}."))
         else:
-            types = spec.types.__name__ if isinstance(spec.types, type) else "/".join(t.__name__ for t in spec.types)
             req = "required" if spec.required else f"default {spec.default!r}"
-            lines.append(f"  {name} ({types}, {req}): {spec.doc}")
+            choices = f", one of {list(spec.choices)}" if spec.choices else ""
+            lines.append(f"  {name} ({_type_names(spec.types)}, {req}{choices}): {spec.doc}")
     return "\n".join(lines)

@@ -1,17 +1,31 @@
-"""One pipeline run: data → LFs → vote store → label model → labels → end model → exports.
+"""One pipeline run: data → LFs → vote store → label model → labels → exports → end model.
 
-Runs are incremental through the store (see :mod:`weaksup.store`): each LF
-version is applied only to examples it has not seen.  Each run writes under
-``<export.dir>/run-NNNN/`` its training set(s), the label model, the end model
-and a ``manifest.json``; ``<export.dir>/LATEST`` then names the newest complete
-run (replaced atomically).
+A run holds the store's lock (:mod:`.lock`) from start to end, mirrors its
+phase and progress to the status file (:mod:`.status`), and is recorded in the
+store's ``runs`` table as ``running`` and then ``succeeded``, ``failed`` (with
+the error) or ``interrupted`` (Ctrl-C or SIGTERM; a SIGKILLed run is marked
+interrupted by the next run).
+
+Runs are incremental through the store (see :mod:`weaksup.store`):
+
+- examples are synced by id and content: new and changed ones get new keys,
+  deleted and superseded ones are retired;
+- each LF version is applied only above its watermark, so unchanged LFs see
+  only new or changed examples and a new or edited LF sees all of them;
+- the label matrix is read for the current LF versions and live examples only,
+  so removed LFs' and retired examples' votes are never mixed in;
+- the label model is refit on the whole matrix and every live example is
+  relabeled, so an incremental run's labels equal a from-scratch run's.
+
+Exports go to ``<export.dir>/run-NNNN/`` (see :mod:`.exports`).  Outputs of
+failed and interrupted runs (labels, partial folders) are removed.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import json
-import os
+import math
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -24,12 +38,15 @@ import polars as pl
 
 from weaksup.analysis import lf_summary
 from weaksup.apply import apply_to_store, prepare_lfs
-from weaksup.data import ID, load_dataset
-from weaksup.export import soft_label_frame, write_table
+from weaksup.data import ID
+from weaksup.export import write_table
 from weaksup.model import make_label_model
 from weaksup.pipeline.config import PipelineConfig, load_config
-from weaksup.store import VoteStore
-from weaksup.trainer import SoftTextClassifier
+from weaksup.pipeline.exports import point_latest, run_folder, training_set, write_manifest
+from weaksup.pipeline.lock import store_lock
+from weaksup.pipeline.sources import load_examples, load_holdout
+from weaksup.pipeline.status import StatusBoard, snapshot_history
+from weaksup.store import SCHEMA_VERSION, VoteStore, crash_point
 
 
 @dataclass
@@ -76,32 +93,40 @@ def run_pipeline(
     store_path: str | Path | None = None,
     progress: bool = True,
     say: Callable[[str], None] = print,
+    wait: bool = True,
 ) -> RunResult:
-    """Run the pipeline once; raises on failure after recording it in the store."""
-    cfg = config if isinstance(config, PipelineConfig) else load_config(config)
-    data, labels = cfg["data"], cfg["labels"]
-    classes: list[str] = list(labels["classes"])
-    k = len(classes)
-    frame = load_dataset(data["source"], id_column=data["id_column"], base_dir=cfg.file.parent)
-    lfs = load_lf_modules([cfg.resolve(m) for m in cfg["lfs"]["modules"]])
-    split_col, gold_col = data["split_column"], data["gold_column"]
-    splits = frame[split_col] if split_col in frame.columns else pl.repeat(data["train_split"], frame.height, eager=True)
-    gold = _gold(frame, gold_col, k)
-    meta_cols = {ID, split_col, gold_col}
-    inputs = [c for c in frame.columns if c not in meta_cols]
+    """Run the pipeline once; raises on failure after recording it in the store.
 
+    If another process holds the store, wait for it (``wait=True``, saying so)
+    or raise :class:`~weaksup.pipeline.lock.StoreBusy`.
+    """
+    cfg = config if isinstance(config, PipelineConfig) else load_config(config)
     store_file = Path(store_path) if store_path else cfg.resolve(cfg["store"])
-    with VoteStore(store_file) as store:
+    with store_lock(store_file, f"weaksup run {cfg.file}", wait=wait, say=say), VoteStore(store_file) as store:
+        _remove_folders(store.discard_unfinished())
         run_id = store.start_run(cfg["name"], cfg.values, cfg.hash)
+        run_dir = run_folder(cfg.resolve(cfg["export"]["dir"]), run_id)
+        store.set_export_dir(run_id, str(run_dir))
+        board = StatusBoard(store_file, run_id, cfg["name"])
+        snapshot_history(store)
+        crash_point("run.started")
         try:
-            result = _run(cfg, store, run_id, frame, splits, gold, inputs, lfs, classes, progress, say)
-        except KeyboardInterrupt:
-            store.finish_run(run_id, "interrupted", error="interrupted by the user (Ctrl-C)")
-            raise
+            result = _run(cfg, store, run_id, run_dir, board, progress, say)
         except BaseException as exc:
-            store.finish_run(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
+            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            error = "interrupted (Ctrl-C or SIGTERM)" if status == "interrupted" else f"{type(exc).__name__}: {exc}"
+            store.finish_run(run_id, status, error=error)
+            _remove_folders(store.discard_unfinished())
+            board.finish(status, error)
             raise
+        finally:
+            snapshot_history(store)
     return result
+
+
+def _remove_folders(folders: Sequence[str]) -> None:
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _gold(frame: pl.DataFrame, column: str, k: int) -> np.ndarray:
@@ -118,43 +143,92 @@ def _gold(frame: pl.DataFrame, column: str, k: int) -> np.ndarray:
     return gold
 
 
-def _accuracy(pred: np.ndarray, gold: np.ndarray, mask: np.ndarray) -> float | None:
-    sel = mask & (gold >= 0)
-    return float((pred[sel] == gold[sel]).mean()) if sel.any() else None
+def _accuracy(pred: np.ndarray, gold: np.ndarray) -> float | None:
+    known = gold >= 0
+    return float((pred[known] == gold[known]).mean()) if known.any() else None
+
+
+class _ApplyProgress:
+    """Counts LF applications committed so far, from each commit's LF versions and key."""
+
+    def __init__(self, keys: np.ndarray, marks: dict[tuple[str, str], int], board: StatusBoard) -> None:
+        self.sorted = np.sort(keys)
+        self.start = {lf: int(np.searchsorted(self.sorted, mark, side="right")) for lf, mark in marks.items()}
+        self.done = dict.fromkeys(marks, 0)
+        self.total = sum(len(self.sorted) - s for s in self.start.values())
+        self.board = board
+
+    def __call__(self, lfs: Sequence[tuple[str, str]], through_key: int) -> None:
+        end = int(np.searchsorted(self.sorted, through_key, side="right"))
+        for lf in lfs:
+            self.done[tuple(lf)] = end - self.start[tuple(lf)]
+        self.board.progress(sum(self.done.values()))
 
 
 def _run(
     cfg: PipelineConfig,
     store: VoteStore,
     run_id: int,
-    frame: pl.DataFrame,
-    splits: pl.Series,
-    gold: np.ndarray,
-    inputs: list[str],
-    lfs: list[Any],
-    classes: list[str],
+    run_dir: Path,
+    board: StatusBoard,
     progress: bool,
     say: Callable[[str], None],
 ) -> RunResult:
     data, lm_cfg, tr_cfg, ex_cfg = cfg["data"], cfg["label_model"], cfg["trainer"], cfg["export"]
+    classes: list[str] = list(cfg["labels"]["classes"])
     k = len(classes)
     dataset = cfg["name"]
     timings: dict[str, float] = {}
+    t_run = t0 = time.perf_counter()
+
+    board.phase("loading data")
+    holdout = load_holdout(cfg["holdout"], cfg.file.parent) if cfg["holdout"] else None
+    loaded = load_examples(
+        data, holdout, cfg.file.parent, cfg["holdout"]["match_column"] if cfg["holdout"] else "text"
+    )
+    frame = loaded.frame
+    lfs = load_lf_modules([cfg.resolve(m) for m in cfg["lfs"]["modules"]])
+    split_col, gold_col = data["split_column"], data["gold_column"]
+    splits = (
+        frame[split_col].cast(pl.String)
+        if split_col in frame.columns
+        else pl.repeat(data["train_split"], frame.height, dtype=pl.String, eager=True)
+    )
+    gold = _gold(frame, gold_col, k)
+    inputs = [c for c in frame.columns if c not in {ID, split_col, gold_col}]
+    timings["load_seconds"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
+    board.phase("syncing examples")
     sync = store.sync_examples(dataset, frame.with_columns(splits.alias("split")), run_id, inputs)
+    fingerprint = _fingerprint(store, dataset)
+    timings["sync_seconds"] = time.perf_counter() - t0
+    notes = [f"{loaded.duplicates_dropped} duplicate rows dropped"] if loaded.duplicates_dropped else []
+    notes += [f"{loaded.held_out} rows matching the holdout left out"] if loaded.held_out else []
     say(
         f"run {run_id}: {frame.height} examples ({sync.new} new, {sync.changed} changed, "
         f"{sync.retired} retired, {sync.unchanged} unchanged), {len(lfs)} LFs"
+        + (f"; {', '.join(notes)}" if notes else "")
     )
-    stats = apply_to_store(
-        store, dataset, lfs, frame, sync.ex_keys,
-        cardinality=k, run_id=run_id, strict=cfg["lfs"]["strict"], progress=progress,
-    )  # fmt: skip
-    timings["apply_seconds"] = time.perf_counter() - t0
-    versions = [(lf.name, lf.version) for lf in lfs]
-    votes = store.label_matrix(sync.ex_keys, versions)
+    crash_point("run.synced")
 
+    t0 = time.perf_counter()
+    versions = [(lf.name, lf.version) for lf in lfs]
+    tracker = _ApplyProgress(sync.ex_keys, dict(zip(versions, store.watermarks(dataset, versions))), board)
+    board.phase("applying LFs", done=0, total=tracker.total)
+    store.on_commit = tracker
+    try:
+        stats = apply_to_store(
+            store, dataset, lfs, frame, sync.ex_keys, cardinality=k, run_id=run_id,
+            strict=cfg["lfs"]["strict"], progress=progress, chunk_size=cfg["lfs"]["chunk_size"],
+        )  # fmt: skip
+    finally:
+        store.on_commit = None
+    timings["apply_seconds"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    board.phase("fitting label model")
+    votes = store.label_matrix(sync.ex_keys, versions)
     split_arr = splits.to_numpy()
     train = split_arr == data["train_split"]
     test = split_arr == data["test_split"]
@@ -163,35 +237,15 @@ def _run(
             f"no examples in train split {data['train_split']!r}; splits present: {sorted(set(split_arr.tolist()))}"
         )
     train_idx = np.flatnonzero(train)
-    train_votes = _subset(votes, train_idx)
-
-    t0 = time.perf_counter()
     model = make_label_model(lm_cfg["name"], cardinality=k, seed=lm_cfg["seed"], **lm_cfg["params"])
-    model.fit(train_votes)
+    model.fit(_subset(votes, train_idx))
     probs = model.predict_proba(votes)
     pred = model.predict(votes)
-    timings["label_model_seconds"] = time.perf_counter() - t0
     n_votes = np.bincount(votes.rows, minlength=votes.n)
+    timings["label_model_seconds"] = time.perf_counter() - t0
 
-    dev = ~test
-    summary = lf_summary(_subset(votes, np.flatnonzero(dev)), np.where(gold[dev] >= 0, gold[dev], -1),
-                         learned_acc=getattr(model, "accuracies_", None))  # fmt: skip
-    metrics: dict[str, Any] = {
-        "n_examples": frame.height,
-        "n_train": int(train.sum()),
-        "new_examples": sync.new,
-        "changed_examples": sync.changed,
-        "retired_examples": sync.retired,
-        "lf_applications": int(sum(stats.applied.values())),
-        "lf_errors": int(sum(stats.errors.values())),
-        "train_coverage": float((n_votes[train] > 0).mean()),
-        **timings,
-    }
-    for split in sorted(set(split_arr.tolist()) - {data["train_split"]}):
-        acc = _accuracy(pred, gold, split_arr == split)
-        if acc is not None:
-            metrics[f"label_model_accuracy_{split}"] = acc
-
+    t0 = time.perf_counter()
+    board.phase("writing labels")
     store.write_labels(
         run_id,
         pl.DataFrame(
@@ -204,51 +258,115 @@ def _run(
             }
         ),
     )
+    timings["labels_seconds"] = time.perf_counter() - t0
+    crash_point("run.labels_written")
 
-    run_dir = cfg.resolve(ex_cfg["dir"]) / f"run-{run_id:04d}"
+    dev = ~test
+    summary = lf_summary(_subset(votes, np.flatnonzero(dev)), np.where(gold[dev] >= 0, gold[dev], -1),
+                         learned_acc=getattr(model, "accuracies_", None))  # fmt: skip
+    metrics: dict[str, Any] = {
+        "n_examples": frame.height,
+        "n_train": int(train.sum()),
+        "new_examples": sync.new,
+        "changed_examples": sync.changed,
+        "retired_examples": sync.retired,
+        "duplicate_rows_dropped": loaded.duplicates_dropped,
+        "held_out_rows": loaded.held_out,
+        "lf_applications": int(sum(stats.applied.values())),
+        "lf_errors": int(sum(stats.errors.values())),
+        "train_coverage": float((n_votes[train] > 0).mean()),
+    }
+    for split in sorted(set(split_arr.tolist())):
+        acc = _accuracy(pred[split_arr == split], gold[split_arr == split])
+        if acc is not None:
+            metrics[f"label_model_accuracy_{split}"] = acc
+
+    t0 = time.perf_counter()
+    board.phase("exporting")
     run_dir.mkdir(parents=True, exist_ok=True)
     model.save(run_dir / "label_model.json")
-    training = soft_label_frame(
-        frame.select(ID, *inputs)[train_idx], probs[train_idx], n_votes[train_idx], classes,
-        keep_uncovered=ex_cfg["keep_uncovered"],
-    )  # fmt: skip
+    training = training_set(store, run_id)
     exports = [write_table(training, run_dir / f"training_set.{fmt}", fmt) for fmt in ex_cfg["formats"]]
+    timings["export_seconds"] = time.perf_counter() - t0
 
     if tr_cfg["name"] != "none":
         t0 = time.perf_counter()
-        text_col = tr_cfg["text_column"]
-        if text_col not in frame.columns:
-            raise ValueError(f"trainer.text_column {text_col!r} is not in the data; columns are {frame.columns}")
-        end_model = SoftTextClassifier(seed=lm_cfg["seed"], **tr_cfg["params"])
-        covered = train_idx[n_votes[train_idx] > 0]
-        texts = frame[text_col].cast(pl.String).fill_null("").to_numpy()
-        end_model.fit(texts[covered], probs[covered])
-        end_model.save(run_dir / "end_model.skops", {"classes": classes, "text_column": text_col})
+        board.phase("training end model")
+        metrics.update(_train_end_model(frame, tr_cfg, lm_cfg["seed"], classes, train_idx, n_votes, probs,
+                                        test, gold, holdout, run_dir))  # fmt: skip
         timings["train_seconds"] = time.perf_counter() - t0
-        metrics["train_seconds"] = timings["train_seconds"]
-        if test.any():
-            acc = _accuracy(end_model.predict(texts[test]), gold[test], np.ones(int(test.sum()), bool))
-            if acc is not None:
-                metrics["end_model_accuracy_test"] = acc
 
+    timings["wall_seconds"] = time.perf_counter() - t_run
+    metrics.update(timings)
     lf_versions = dict(versions)
-    manifest = {
-        "run_id": run_id,
-        "pipeline": cfg["name"],
-        "pipeline_hash": cfg.hash,
-        "data_fingerprint": _fingerprint(store, dataset),
-        "lf_versions": lf_versions,
-        "label_model": {"name": lm_cfg["name"], "seed": lm_cfg["seed"], "params": lm_cfg["params"]},
-        "classes": classes,
-        "counts": {"training_examples": training.height, **{k: v for k, v in metrics.items() if k.startswith("n_")}},
-        "metrics": metrics,
-        "files": sorted(p.name for p in run_dir.iterdir() if not p.name.startswith(".")),
-    }
-    (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=float))
-    _point_latest(run_dir)
-    store.finish_run(run_id, "succeeded", metrics=metrics, lf_versions=lf_versions)
+    label_model = {"name": lm_cfg["name"], "seed": lm_cfg["seed"], "params": lm_cfg["params"]}
+    write_manifest(
+        run_dir,
+        {
+            "run_id": run_id,
+            "pipeline": cfg["name"],
+            "pipeline_file": str(cfg.file),
+            "pipeline_hash": cfg.hash,
+            "data_fingerprint": fingerprint,
+            "store": str(store.path),
+            "store_schema_version": SCHEMA_VERSION,
+            "lf_versions": lf_versions,
+            "label_model": label_model,
+            "label_type": cfg["labels"]["type"],
+            "classes": classes,
+            "counts": {
+                "training_examples": training.height,
+                **{key: v for key, v in metrics.items() if key.startswith("n_") or key.endswith(("_examples", "_rows"))},
+            },
+            "metrics": metrics,
+        },
+    )
+    crash_point("run.exported")
+    rows = [{key: _json_safe(v) for key, v in row.items()} for row in summary.to_dicts()]
+    store.finish_run(run_id, "succeeded", metrics=metrics, lf_versions=lf_versions, data_fingerprint=fingerprint,
+                     lf_summary=rows)  # fmt: skip
+    crash_point("run.finished")
+    point_latest(run_dir)
+    board.finish("succeeded")
     _report(say, summary, metrics, lm_cfg["name"], run_dir)
     return RunResult(run_id, metrics, summary, run_dir, exports)
+
+
+def _train_end_model(
+    frame: pl.DataFrame,
+    tr_cfg: dict[str, Any],
+    seed: int,
+    classes: list[str],
+    train_idx: np.ndarray,
+    n_votes: np.ndarray,
+    probs: np.ndarray,
+    test: np.ndarray,
+    gold: np.ndarray,
+    holdout: pl.DataFrame | None,
+    run_dir: Path,
+) -> dict[str, float]:
+    """Fit the end model on the covered train examples' soft labels; its test and holdout accuracy."""
+    from weaksup.trainer import SoftTextClassifier
+
+    text_col = tr_cfg["text_column"]
+    if text_col not in frame.columns:
+        raise ValueError(f"trainer.text_column {text_col!r} is not in the data; columns are {frame.columns}")
+    end_model = SoftTextClassifier(seed=seed, **tr_cfg["params"])
+    covered = train_idx[n_votes[train_idx] > 0]
+    texts = frame[text_col].cast(pl.String).fill_null("").to_numpy()
+    end_model.fit(texts[covered], probs[covered])
+    end_model.save(run_dir / "end_model.skops", {"classes": classes, "text_column": text_col})
+    out: dict[str, float] = {}
+    if test.any() and (acc := _accuracy(end_model.predict(texts[test]), gold[test])) is not None:
+        out["end_model_accuracy_test"] = acc
+    if holdout is not None and (acc := _accuracy(end_model.predict(holdout["text"].to_numpy()),
+                                                 holdout["gold"].to_numpy())) is not None:  # fmt: skip
+        out["end_model_accuracy_holdout"] = acc
+    return out
+
+
+def _json_safe(value: Any) -> Any:
+    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 def _subset(votes: Any, rows: np.ndarray) -> Any:
@@ -269,13 +387,6 @@ def _fingerprint(store: VoteStore, dataset: str) -> str:
     return str(row[0])[:16]
 
 
-def _point_latest(run_dir: Path) -> None:
-    """Atomically make ``LATEST`` name this run's folder."""
-    tmp = run_dir.parent / ".LATEST.tmp"
-    tmp.write_text(run_dir.name + "\n")
-    os.replace(tmp, run_dir.parent / "LATEST")
-
-
 def _report(say: Callable[[str], None], summary: pl.DataFrame, metrics: dict[str, Any], lm: str, run_dir: Path) -> None:
     with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=160, float_precision=3, tbl_hide_dataframe_shape=True):
         say(f"LF summary (non-test examples):\n{summary}")
@@ -284,4 +395,6 @@ def _report(say: Callable[[str], None], summary: pl.DataFrame, metrics: dict[str
             say(f"label model ({lm}) accuracy on {key.removeprefix('label_model_accuracy_')}: {value:.3f}")
     if "end_model_accuracy_test" in metrics:
         say(f"end model test accuracy: {metrics['end_model_accuracy_test']:.3f}")
+    if "end_model_accuracy_holdout" in metrics:
+        say(f"end model holdout accuracy: {metrics['end_model_accuracy_holdout']:.3f}")
     say(f"outputs: {run_dir}")

@@ -1,0 +1,85 @@
+"""Cron schedules: standard cron semantics (via ``croniter``) and an in-process loop.
+
+Fields are minute, hour, day of month, month, day of week; day of week counts
+from Sunday: ``0`` and ``7`` are Sunday, ``1-5`` is Monday to Friday.  When
+both day fields are restricted, a day matches either (as in Vixie cron).  A
+sixth field, seconds, is accepted for sub-minute schedules.
+
+>>> from datetime import datetime
+>>> [t.strftime("%a %H:%M") for t in next_times("0 9 * * 1-5", datetime(2024, 6, 1), 6)]  # 1 June 2024 is a Saturday
+['Mon 09:00', 'Tue 09:00', 'Wed 09:00', 'Thu 09:00', 'Fri 09:00', 'Mon 09:00']
+
+:func:`run_schedule` runs a job at each fire time, one at a time: a job that
+outlasts the next fire time delays it (runs never overlap, and missed fire times
+are not queued: the next run is the first fire time after the last one ends).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, tzinfo
+from zoneinfo import ZoneInfo
+
+
+class CronError(ValueError):
+    """A cron expression is invalid."""
+
+
+def parse_cron(expr: str) -> str:
+    """Check ``expr`` and return it normalized (single spaces); raise :class:`CronError` if invalid."""
+    from croniter import croniter
+
+    fields = expr.split()
+    if len(fields) not in (5, 6):
+        raise CronError(
+            f"cron expression {expr!r} has {len(fields)} fields; use 5 (minute hour day month weekday) "
+            "or 6 (with seconds last)"
+        )
+    text = " ".join(fields)
+    if not croniter.is_valid(text):
+        raise CronError(f"cron expression {expr!r} is not valid (e.g. '*/15 * * * *', '0 9 * * 1-5')")
+    return text
+
+
+def next_times(expr: str, start: datetime, count: int | None = None) -> Iterator[datetime]:
+    """The fire times of ``expr`` strictly after ``start`` (all of them, or the first ``count``)."""
+    from croniter import croniter
+
+    it = croniter(parse_cron(expr), start, day_or=True)
+    n = 0
+    while count is None or n < count:
+        yield it.get_next(datetime)
+        n += 1
+
+
+def run_schedule(
+    expr: str,
+    job: Callable[[], bool],
+    *,
+    tz: tzinfo | None = None,
+    max_runs: int | None = None,
+    say: Callable[[str], None] = print,
+) -> int:
+    """Run ``job`` at each fire time of ``expr`` until ``max_runs`` runs (forever if ``None``).
+
+    ``job`` returns ``True`` on success; a failed run is reported and the
+    schedule goes on.  Returns the number of failed runs.
+    """
+    zone = tz or datetime.now().astimezone().tzinfo
+    runs = failures = 0
+    while max_runs is None or runs < max_runs:
+        now = datetime.now(zone)
+        due = next(next_times(expr, now))
+        say(f"next run at {due.isoformat(timespec='seconds')}")
+        while (wait := (due - datetime.now(zone)).total_seconds()) > 0:
+            time.sleep(min(wait, 60.0))
+        ok = job()
+        runs += 1
+        failures += not ok
+    return failures
+
+
+def zone_of(name: str | None) -> tzinfo | None:
+    """The time zone called ``name`` (``None``: the machine's)."""
+    return ZoneInfo(name) if name else None

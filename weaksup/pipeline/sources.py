@@ -1,0 +1,156 @@
+"""A pipeline's input: its ``[data]`` source read into a frame with ``example_id``, and its ``[holdout]``.
+
+Sources are CSV/Parquet/JSONL files or a glob of them (concatenated; columns
+missing from some files are null), a WRENCH folder, or a table of a DuckDB
+file.  Then, in order: ``data.rename`` renames columns; rows sharing an id are
+handled by ``data.duplicate_ids``; rows whose ``holdout.match_column`` equals
+a holdout text are dropped (so the holdout never sees LF application or
+training); ids are assigned (:func:`weaksup.data.with_example_ids`).
+
+>>> import tempfile, pathlib, polars as pl
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> pl.DataFrame({"ID": ["a", "a", "b"], "CONTENT": ["hi", "hi", "yo"]}).write_csv(d / "part1.csv")
+>>> data = {"source": "part*.csv", "table": None, "rename": {"CONTENT": "text"}, "id_column": "ID",
+...         "duplicate_ids": "drop_identical"}
+>>> loaded = load_examples(data, None, d)
+>>> loaded.frame.rows(), loaded.duplicates_dropped
+([('a', 'hi'), ('b', 'yo')], 1)
+"""
+
+from __future__ import annotations
+
+import glob as globlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from weaksup.data import ID, load_wrench, with_example_ids
+
+_READERS = {".csv": pl.read_csv, ".parquet": pl.read_parquet, ".jsonl": pl.read_ndjson, ".ndjson": pl.read_ndjson}
+
+
+class SourceError(ValueError):
+    """A source cannot be read as configured; the message names the pipeline key."""
+
+
+@dataclass(frozen=True)
+class Examples:
+    """The examples to label and what loading did to them."""
+
+    frame: pl.DataFrame
+    files: int
+    duplicates_dropped: int
+    held_out: int
+
+
+def read_table(source: str, base: Path, table: str | None = None, key: str = "data.source") -> pl.DataFrame:
+    """Read a file, a glob of files, a WRENCH folder, or (with ``table``) a DuckDB table, as it is."""
+    path = base / source
+    if table is not None:
+        return _read_duckdb(path, table)
+    if path.is_dir():
+        return load_wrench(path)
+    files = sorted(globlib.glob(str(path))) if re.search(r"[*?\[]", source) else [str(path)]
+    if not files:
+        raise SourceError(f"{key} = {source!r}: no files match {str(path)!r}")
+    frames = []
+    for name in files:
+        reader = _READERS.get(Path(name).suffix.lower())
+        if reader is None:
+            raise SourceError(
+                f"{key}: cannot read {name!r}: unknown extension {Path(name).suffix!r}; "
+                f"use one of {sorted(_READERS)}, a WRENCH folder, or a DuckDB file with data.table"
+            )
+        if not Path(name).exists():
+            raise SourceError(f"{key} = {source!r}: {name!r} does not exist")
+        frames.append(reader(name))
+    return pl.concat(frames, how="diagonal_relaxed")
+
+
+def _read_duckdb(path: Path, table: str) -> pl.DataFrame:
+    if not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)?", table):
+        raise SourceError(f"data.table = {table!r} is not a table name (letters, digits, _; optionally schema.table)")
+    quoted = ".".join(f'"{part}"' for part in table.split("."))
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        raise SourceError(f"data.source = {str(path)!r} cannot be opened as a DuckDB file: {exc}") from None
+    try:
+        return con.sql(f"SELECT * FROM {quoted}").pl()
+    except duckdb.CatalogException:
+        tables = [r[0] for r in con.sql("SELECT table_name FROM information_schema.tables").fetchall()]
+        raise SourceError(f"data.table = {table!r} is not in {str(path)!r}; its tables are {sorted(tables)}") from None
+    finally:
+        con.close()
+
+
+def _dedupe(df: pl.DataFrame, id_column: str, policy: str) -> tuple[pl.DataFrame, int]:
+    dupes = df[id_column].is_duplicated()
+    if not dupes.any() or policy == "error":
+        return df, 0  # with_example_ids reports duplicates under "error"
+    if policy == "keep_last":
+        out = df.unique(subset=[id_column], keep="last", maintain_order=True)
+        return out, df.height - out.height
+    out = df.unique(keep="first", maintain_order=True)
+    still = out[id_column].filter(out[id_column].is_duplicated()).unique().sort()
+    if len(still):
+        raise SourceError(
+            f"data.id_column {id_column!r} has ids on rows that differ, e.g. {still.head(3).to_list()}; "
+            "data.duplicate_ids = 'drop_identical' drops only identical rows: fix the data, or use 'keep_last'"
+        )
+    return out, df.height - out.height
+
+
+def load_examples(data: dict[str, Any], holdout: pl.DataFrame | None, base: Path, match_column: str = "text") -> Examples:
+    """Read ``[data]`` (a validated section) relative to ``base``, dropping rows that match ``holdout``'s texts."""
+    raw = read_table(data["source"], base, data["table"])
+    n_files = len(globlib.glob(str(base / data["source"]))) if re.search(r"[*?\[]", data["source"]) else 1
+    missing = [c for c in data["rename"] if c not in raw.columns]
+    if missing:
+        raise SourceError(f"data.rename names columns the source lacks: {missing}; its columns are {raw.columns}")
+    df = raw.rename(data["rename"])
+    if df.height == 0:
+        raise SourceError(f"data.source = {data['source']!r} has no rows to label")
+    dropped = 0
+    id_column = data["id_column"]
+    if id_column is not None:
+        if id_column not in df.columns:
+            raise SourceError(f"data.id_column {id_column!r} is not in the data; columns are {df.columns}")
+        df, dropped = _dedupe(df, id_column, data["duplicate_ids"])
+    held = 0
+    if holdout is not None:
+        if match_column not in df.columns:
+            raise SourceError(f"holdout.match_column {match_column!r} is not in the data; columns are {df.columns}")
+        keep = ~df[match_column].is_in(holdout["text"].implode())
+        held = int((~keep).sum())
+        df = df.filter(keep)
+        if df.height == 0:
+            raise SourceError("every data row matches a holdout text: nothing is left to label")
+    if ID in df.columns and id_column is None:  # a WRENCH folder brings its own ids
+        return Examples(df, n_files, dropped, held)
+    df = with_example_ids(df.drop(ID, strict=False), id_column)
+    if id_column is not None:
+        df = df.drop(id_column).select(ID, pl.exclude(ID))
+    return Examples(df, n_files, dropped, held)
+
+
+def load_holdout(section: dict[str, Any], base: Path) -> pl.DataFrame:
+    """The holdout as ``text`` and ``gold`` (-1 where unknown) columns."""
+    df = read_table(section["source"], base, key="holdout.source")
+    if section["split"] is not None:
+        if "split" not in df.columns:
+            raise SourceError(f"holdout.split = {section['split']!r}, but holdout.source has no splits")
+        df = df.filter(pl.col("split") == section["split"])
+        if df.height == 0:
+            raise SourceError(f"holdout.split = {section['split']!r} selects no rows of {section['source']!r}")
+    for key in ("text_column", "gold_column"):
+        if section[key] not in df.columns:
+            raise SourceError(f"holdout.{key} {section[key]!r} is not in the holdout; its columns are {df.columns}")
+    return df.select(
+        pl.col(section["text_column"]).cast(pl.String).alias("text"),
+        pl.col(section["gold_column"]).cast(pl.Int64, strict=False).fill_null(-1).alias("gold"),
+    )
