@@ -1,9 +1,28 @@
 """Pipelines as jobs: a validated TOML file (:mod:`.config`), its input (:mod:`.sources`), the run
 (:mod:`.runner`) under a store lock (:mod:`.lock`) with live status and history (:mod:`.status`),
-versioned exports (:mod:`.exports`), maintenance (:mod:`.maintenance`) and cron schedules (:mod:`.schedule`)."""
+versioned exports (:mod:`.exports`), maintenance (:mod:`.maintenance`) and cron schedules (:mod:`.schedule`).
 
-from weaksup.pipeline.config import ConfigError, PipelineConfig, load_config
-from weaksup.pipeline.lock import StoreBusy
-from weaksup.pipeline.runner import RunResult, load_lf_modules, run_pipeline
+Names are imported on first use, so ``weaksup status`` does not pay for the label models' imports.
+"""
 
-__all__ = ["ConfigError", "PipelineConfig", "RunResult", "StoreBusy", "load_config", "load_lf_modules", "run_pipeline"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ConfigError": "config",
+    "PipelineConfig": "config",
+    "load_config": "config",
+    "StoreBusy": "lock",
+    "RunResult": "runner",
+    "load_lf_modules": "runner",
+    "run_pipeline": "runner",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'weaksup.pipeline' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"weaksup.pipeline.{_EXPORTS[name]}"), name)

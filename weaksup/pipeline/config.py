@@ -174,8 +174,8 @@ SCHEMA = Section(
         "label_model": Section(
             "The label model.",
             {
-                "name": Key(str, "majority_vote or dawid_skene (any name weaksup.model registers).",
-                            default="dawid_skene"),
+                "name": Key(str, "label_model, majority_vote, dawid_skene or snorkel (any name weaksup.model "
+                            "registers).", default="label_model"),
                 "seed": Key(int, "Seed for the label model and tie-breaks.", default=0),
                 "params": Key(dict, "Hyperparameters passed to the label model.", default={}),
             },

@@ -105,6 +105,7 @@ def diff_runs(store: Any, run_a: int, run_b: int) -> RunDiff:
         "FROM la FULL JOIN lb USING (example_id)",
         [run_a, run_b],
     ).to_dicts()[0]
+    same_content = int(labels["in_both"]) - int(labels["content_changed"])
     rows = []
     for name in dict.fromkeys([*a["lf_versions"], *b["lf_versions"]]):
         va, vb = a["lf_versions"].get(name), b["lf_versions"].get(name)
@@ -112,7 +113,7 @@ def diff_runs(store: Any, run_a: int, run_b: int) -> RunDiff:
         if va is None or vb is None:
             row.update(change="added" if va is None else "removed", compared=None, votes_changed=None)
         elif va == vb:
-            row.update(change="same version", compared=None, votes_changed=0)
+            row.update(change="same version", compared=same_content, votes_changed=0)
         else:
             row.update(change="new version", **_vote_changes(store, run_a, run_b, name, va, vb))
         rows.append(row)
