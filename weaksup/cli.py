@@ -37,10 +37,9 @@ def _store_of(target: Path, store: Path | None = None) -> Path:
     if store is not None:
         return store
     if target.suffix == ".toml":
-        from weaksup.pipeline.config import load_config
+        from weaksup.pipeline.config import store_of
 
-        cfg = load_config(target)
-        return cfg.resolve(cfg["store"])
+        return store_of(target)
     if not target.exists():
         raise FileNotFoundError(f"{target} does not exist: give a pipeline file (.toml) or a store file")
     return target

@@ -460,6 +460,7 @@ class VoteStore:
                 [dataset],
             ).fetchnumpy()["ex_key"]
             con.execute("DROP TABLE inc")
+            crash_point("sync_examples.before_commit")
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

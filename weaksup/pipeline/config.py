@@ -254,6 +254,20 @@ def load_config(file: str | Path, overrides: Sequence[str] = ()) -> PipelineConf
     return PipelineConfig(file.resolve(), values, digest)
 
 
+def store_of(file: str | Path) -> Path:
+    """The store a pipeline file names, read without validating the rest of the file
+    (so ``weaksup status`` works, and fast, even while the file is being edited)."""
+    file = Path(file)
+    try:
+        raw = tomllib.loads(file.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read pipeline file {str(file)!r}: {exc}") from None
+    store = raw.get("store", SCHEMA.keys["store"].default)  # type: ignore[union-attr]
+    if not isinstance(store, str):
+        raise ConfigError(f"{file}: 'store'{_line_of(file.read_text(), ('store',))} must be a str, got {store!r}")
+    return (file.parent / store).resolve()
+
+
 @dataclass(frozen=True)
 class _Context:
     file: Path

@@ -7,8 +7,8 @@ replaced atomically (write a temporary file, then ``os.replace``):
 
 ``<store>.status.json``
     The current or last run: id, pipeline, pid, host, phase, progress
-    (``done``/``total``) and times.  Rewritten at each phase and, at most
-    twice a second, as LF application commits chunks.
+    (``done``/``total``) and times.  Rewritten at each phase and each time
+    LF application commits a chunk.
 ``<store>.history.json``
     Every row of the store's ``runs`` table (metrics, LF versions, label
     model), rewritten when a run starts or ends and after ``gc``.
@@ -30,7 +30,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -60,9 +59,6 @@ def _now() -> str:
 class StatusBoard:
     """The running process's view of its run, mirrored to ``<store>.status.json``."""
 
-    min_interval = 0.5
-    """Seconds between progress-only rewrites (phase changes always write)."""
-
     def __init__(self, store: Path, run_id: int, pipeline: str) -> None:
         self.path = status_path(Path(store))
         self.state: dict[str, Any] = {
@@ -79,13 +75,11 @@ class StatusBoard:
             "updated_at": _now(),
             "error": None,
         }
-        self._written = 0.0
         self._write()
 
     def _write(self) -> None:
         self.state["updated_at"] = _now()
         write_json_atomic(self.path, self.state)
-        self._written = time.monotonic()
 
     def phase(self, name: str, done: int | None = None, total: int | None = None) -> None:
         """Enter phase ``name`` (optionally with a work count)."""
@@ -93,10 +87,9 @@ class StatusBoard:
         self._write()
 
     def progress(self, done: int) -> None:
-        """Update the current phase's count (written at most every :attr:`min_interval` s)."""
+        """Update the current phase's count (called once per committed chunk, so each write is cheap by comparison)."""
         self.state["done"] = done
-        if time.monotonic() - self._written >= self.min_interval or done == self.state["total"]:
-            self._write()
+        self._write()
 
     def finish(self, status: str, error: str | None = None) -> None:
         self.state.update(status=status, phase="finished", error=error, finished_at=_now(), done=None, total=None)
