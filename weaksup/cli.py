@@ -124,7 +124,7 @@ def _ensure_history(path: Path) -> None:
     if history_path(path).exists() or not path.exists():
         return
     try:
-        with store_lock(path, "weaksup history", wait=False), VoteStore(path) as store:
+        with store_lock(path, "weaksup history", wait=False), VoteStore(path, read_only=True) as store:
             snapshot_history(store)
     except StoreBusy:
         pass  # the run holding it writes the file itself

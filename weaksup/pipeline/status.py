@@ -209,6 +209,11 @@ def _describe(run: dict[str, Any]) -> list[str]:
     return out
 
 
+def _short(metric: str) -> str:
+    """``label_model_accuracy_test`` -> ``lm:test``, ``end_model_accuracy_holdout`` -> ``end:holdout``."""
+    return metric.replace("label_model_accuracy_", "lm:").replace("end_model_accuracy_", "end:")
+
+
 def history_frame(runs: list[dict[str, Any]]) -> pl.DataFrame:
     """One row per run, for ``weaksup history``."""
     rows = []
@@ -228,7 +233,7 @@ def history_frame(runs: list[dict[str, Any]]) -> pl.DataFrame:
                 "lf_apps": m.get("lf_applications"),
                 "lfs": len(r["lf_versions"]) or None,
                 "label_model": f"{lm.get('name')}{lm.get('params') or ''}" if lm else None,
-                "accuracy": ", ".join(f"{k.replace('_accuracy', '')}={v:.3f}" for k, v in acc.items()) or None,
+                "accuracy": " ".join(f"{_short(k)}={v:.3f}" for k, v in acc.items()) or None,
                 "error": r.get("error"),
             }
         )

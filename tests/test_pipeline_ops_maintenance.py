@@ -1,0 +1,137 @@
+"""gc, diff, export, lfs and store migration, through the CLI on real stores."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import polars as pl
+import pytest
+from test_pipeline_ops_support import FILES, LFS, make_project, query
+
+from weaksup.cli import main
+from weaksup.store import SCHEMA_VERSION, StoreError, VoteStore
+
+EDITED = LFS.replace('r"subscri"', r'r"subscri|\bsub\b|\bplease\b"')
+
+
+def _run(pipeline, capsys) -> str:  # type: ignore[no-untyped-def]
+    assert main(["run", str(pipeline), "--quiet"]) == 0, capsys.readouterr().err
+    return capsys.readouterr().out
+
+
+def test_diff_counts_label_and_vote_changes(tmp_path, capsys):
+    pipeline = make_project(tmp_path)
+    _run(pipeline, capsys)
+    (tmp_path / "lfs.py").write_text(EDITED)
+    _run(pipeline, capsys)
+    assert main(["diff", str(pipeline), "1", "2"]) == 0
+    out = capsys.readouterr().out
+
+    texts = pl.concat([pl.read_csv(tmp_path / "incoming" / f) for f in FILES[:2]])["CONTENT"].to_list()
+    old, new = re.compile("subscri", re.I), re.compile(r"subscri|\bsub\b|\bplease\b", re.I)
+    flipped = sum(bool(old.search(t)) != bool(new.search(t)) for t in texts)
+    assert flipped > 10
+    row = next(line for line in out.splitlines() if line.startswith("│ subscribe"))
+    assert "new version" in row and re.search(rf"┆ 700\s+┆ {flipped}\s+│$", row)
+    assert re.search(r"│ link\s+┆ (\w+)\s+┆ \1\s+┆ same version ┆ 700\s+┆ 0\s+│", out)
+    labels = query(
+        tmp_path / "store.duckdb",
+        "SELECT count(*) AS n FROM labels a JOIN labels b USING (ex_key) WHERE a.run_id = 1 AND b.run_id = 2 "
+        "AND a.label <> b.label",
+    )["n"][0]
+    assert f"labels, run 1 -> run 2: {labels} of 700 examples in both changed label" in out
+
+
+def test_gc_keeps_what_kept_runs_need(tmp_path, capsys):
+    pipeline = make_project(tmp_path)
+    store = tmp_path / "store.duckdb"
+    _run(pipeline, capsys)  # run 1: LFs v1
+    (tmp_path / "lfs.py").write_text(EDITED)
+    _run(pipeline, capsys)  # run 2: subscribe edited
+    katy = tmp_path / "incoming" / FILES[1]
+    pl.read_csv(katy).slice(50).write_csv(katy)
+    _run(pipeline, capsys)  # run 3: 50 examples deleted
+    _run(pipeline, capsys)  # run 4: nothing new
+    old_subscribe = query(store, "SELECT count(*) AS n FROM votes v JOIN lfs USING (lf_name, lf_version) "
+                                 "WHERE lf_name = 'subscribe' AND last_run = 1")["n"][0]  # fmt: skip
+    assert old_subscribe > 0
+
+    assert main(["gc", str(pipeline), "--keep", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "kept runs [3, 4]" in out and "2 export folders" in out and "1 unused LF versions" in out
+    assert "50 retired examples" in out
+    assert query(store, "SELECT DISTINCT run_id FROM labels ORDER BY 1")["run_id"].to_list() == [3, 4]
+    assert sorted(p.name for p in (tmp_path / "exports").iterdir() if p.is_dir()) == ["run-0003", "run-0004"]
+    assert (tmp_path / "exports" / "LATEST").read_text().strip() == "run-0004"
+    assert query(store, "SELECT count(*) AS n FROM examples WHERE retired_run IS NOT NULL")["n"][0] == 0
+    assert query(store, "SELECT count(*) AS n FROM votes v JOIN lfs USING (lf_name, lf_version) "
+                        "WHERE last_run = 1")["n"][0] == 0  # fmt: skip
+    assert len(json.loads((tmp_path / "store.duckdb.history.json").read_text())) == 4  # history stays
+
+    # Kept runs still export; pruned ones say why.
+    out_csv = tmp_path / "run4.csv"
+    assert main(["export", str(pipeline), "--run", "4", "--format", "csv", "--output", str(out_csv)]) == 0
+    exported = pl.read_parquet(tmp_path / "exports" / "run-0004" / "training_set.parquet")
+    assert pl.read_csv(out_csv).equals(exported)
+    assert main(["export", str(pipeline), "--run", "2", "--format", "csv"]) == 1
+    assert "run 2 has no labels: it was pruned by `weaksup gc`" in capsys.readouterr().err
+    assert main(["diff", str(pipeline), "1", "4"]) == 1
+    assert "run 1 has no labels to compare: it was pruned" in capsys.readouterr().err
+    assert main(["gc", str(pipeline), "--keep", "0"]) == 1
+    assert "--keep must be at least 1" in capsys.readouterr().err
+
+    # The kept LF versions' votes are intact: the next run applies nothing; reverting the LF re-applies it.
+    assert "(0 new, 0 changed, 0 retired, 650 unchanged)" in _run(pipeline, capsys)
+    assert json.loads(query(store, "SELECT metrics FROM runs WHERE run_id = 5")["metrics"][0])["lf_applications"] == 0
+    (tmp_path / "lfs.py").write_text(LFS)
+    _run(pipeline, capsys)
+    assert json.loads(query(store, "SELECT metrics FROM runs WHERE run_id = 6")["metrics"][0])["lf_applications"] == 650
+
+
+def test_export_formats_and_lfs_listing(tmp_path, capsys):
+    pipeline = make_project(tmp_path)
+    _run(pipeline, capsys)
+    (tmp_path / "lfs.py").write_text(EDITED)
+    _run(pipeline, capsys)
+    parquet = pl.read_parquet(tmp_path / "exports" / "run-0002" / "training_set.parquet")
+    for fmt, read in (("jsonl", pl.read_ndjson), ("parquet", pl.read_parquet)):
+        out = tmp_path / f"t.{fmt}"
+        assert main(["export", str(tmp_path / "store.duckdb"), "--run", "1", "--format", fmt, "--output", str(out)]) == 0
+        run1 = read(out)
+        assert run1.columns == parquet.columns and run1.height > 0
+    manifest = json.loads((tmp_path / "exports" / "run-0001" / "manifest.json").read_text())
+    assert pl.read_parquet(tmp_path / "exports" / "run-0001" / "training_set.parquet").equals(run1)
+    assert manifest["counts"]["training_examples"] == run1.height
+    assert {"run_id", "pipeline_hash", "data_fingerprint", "lf_versions", "label_model", "metrics"} <= set(manifest)
+    assert main(["export", str(pipeline), "--run", "9", "--format", "csv"]) == 1
+    assert "there is no run 9" in capsys.readouterr().err
+
+    assert main(["lfs", str(pipeline)]) == 0
+    out = capsys.readouterr().out
+    assert "LF summary of run 2" in out
+    versions = [line for line in out.splitlines() if line.startswith("│ subscribe")]
+    assert len(versions) == 2 + 1  # the summary row and two versions
+    assert sum(line.rstrip(" │").endswith("*") for line in versions) == 1
+
+
+def _make_v1(path) -> None:  # type: ignore[no-untyped-def]
+    """Turn a store into what version 1 wrote: the same tables without the three newer run columns."""
+    with VoteStore(path) as store:
+        for column in ("export_dir", "data_fingerprint", "lf_summary"):
+            store.con.execute(f"ALTER TABLE runs DROP COLUMN {column}")
+        store.con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+
+
+def test_a_version_1_store_is_migrated_on_the_next_run(tmp_path, capsys):
+    pipeline = make_project(tmp_path)
+    _run(pipeline, capsys)
+    store = tmp_path / "store.duckdb"
+    _make_v1(store)
+    with pytest.raises(StoreError, match="schema version 1; run `weaksup run` or `weaksup gc` on it once to migrate"):
+        VoteStore(store, read_only=True)
+    out = _run(pipeline, capsys)
+    assert "(0 new, 0 changed, 0 retired, 700 unchanged)" in out
+    assert query(store, "SELECT value FROM meta WHERE key = 'schema_version'")["value"][0] == str(SCHEMA_VERSION)
+    assert query(store, "SELECT run_id, status FROM runs ORDER BY 1").rows() == [(1, "succeeded"), (2, "succeeded")]
+    assert query(store, "SELECT lf_summary IS NOT NULL AS s FROM runs WHERE run_id = 2")["s"][0]
