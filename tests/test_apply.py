@@ -117,3 +117,55 @@ def test_store_application_is_incremental(tmp_path):
         assert sorted(calls) == ["e1", "e3"]  # only the changed and the new example
         assert store.label_matrix(sync.ex_keys, [("counting", counting.version)]).nnz == 4
         assert store.query("SELECT count(*) AS n FROM votes")["n"][0] == 5  # e1's old vote is kept, not live
+
+
+def test_ranking_regression_and_metric_votes_are_checked_and_stored(tmp_path):
+    @labeling_function(label_type="ranking")
+    def by_length(x):
+        return sorted(x.items.split(), key=len, reverse=True) if x.items else None
+
+    @labeling_function(label_type="regression")
+    def score(x):
+        return None if not x.items else float(len(x.items))
+
+    @labeling_function(label_type="metric")
+    def point(x):
+        return {"xy": [1.5, -2]} if x.items else None
+
+    df = pl.DataFrame({"example_id": ["q1", "q2"], "items": ["a ccc bb", ""]})
+    result = apply_lfs([by_length, score, point], df, cardinality=0, progress=False)
+    assert result.votes.nnz == 0
+    got = result.table.sort("col").select("row", "lf_name", "ranking", "value", "payload").rows()
+    assert got == [(0, "by_length", ["ccc", "bb", "a"], None, None), (0, "score", None, 8.0, None),
+                   (0, "point", None, None, '{"xy": [1.5, -2]}')]  # fmt: skip
+    with VoteStore(tmp_path / "s.duckdb") as store:
+        keys = store.sync_examples("d", df, store.start_run("t", {})).ex_keys
+        apply_to_store(store, "d", [by_length, score, point], df, keys, cardinality=0, progress=False)
+        stored = store.query("SELECT lf_name, ranking, value, payload FROM votes ORDER BY lf_name").rows()
+        assert stored == [("by_length", ["ccc", "bb", "a"], None, None), ("point", None, None, '{"xy": [1.5, -2]}'),
+                          ("score", None, 8.0, None)]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("label_type", "value", "message"),
+    [
+        ("ranking", ["a", "b", "a"], r"LF 'bad' returned a ranking with duplicate items \['a'\] on example 'e0'"),
+        ("ranking", "a b", r"returned 'a b' of type str.*list of distinct item ids"),
+        ("regression", float("nan"), r"returned nan on example 'e0'; a regression LF must return a finite number, or None"),
+        ("regression", float("inf"), r"returned inf"),
+        ("regression", "3.5", r"returned '3.5' of type str"),
+        ("metric", object, r"JSON-serialisable"),
+    ],
+)
+def test_bad_typed_votes_name_the_lf_and_example(label_type, value, message):
+    @labeling_function(name="bad", label_type=label_type)
+    def bad(x):
+        return value
+
+    with pytest.raises(LFApplicationError, match=message):
+        apply_lfs([bad], _frame(["a"]), cardinality=0, progress=False)
+
+
+def test_unknown_label_type_is_rejected():
+    with pytest.raises(ValueError, match="unknown label_type 'ordinal'; use one of categorical, ranking"):
+        labeling_function(label_type="ordinal")(lambda x: 0)

@@ -25,6 +25,7 @@ the same signature, so one LF set can mix them.
 
 from __future__ import annotations
 
+import json
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -48,11 +49,14 @@ class LFApplicationError(RuntimeError):
 @dataclass
 class LFOutput:
     """One LF's votes on one chunk: ``labels`` per row (``-1`` = abstain), an optional
-    per-vote ``confidence``, and ``(row, exception)`` pairs for rows where it raised."""
+    per-vote ``confidence``, and ``(row, exception)`` pairs for rows where it raised.
+    LFs of other label types than categorical put their checked votes in ``values``
+    (``None`` = abstain) and leave ``labels`` all ``-1``."""
 
     labels: np.ndarray
     confidence: np.ndarray | None = None
     errors: list[tuple[int, BaseException]] = field(default_factory=list)
+    values: list[Any] | None = None
 
 
 @dataclass
@@ -78,7 +82,8 @@ def _apply_row_lfs(lfs: Sequence[Any], chunk: pl.DataFrame, ctx: ApplyContext) -
     ids = chunk[ID]
     outputs = []
     for lf in lfs:
-        labels = np.full(len(rows), ABSTAIN, dtype=np.int32)
+        check = _CHECKS[lf.label_type]
+        votes: list[Any] = [None] * len(rows)
         errors: list[tuple[int, BaseException]] = []
         for i, row in enumerate(rows):
             try:
@@ -95,22 +100,77 @@ def _apply_row_lfs(lfs: Sequence[Any], chunk: pl.DataFrame, ctx: ApplyContext) -
                     ) from exc
                 errors.append((i, exc))
                 continue
-            labels[i] = _check_label(lf.name, value, ids[i], ctx.cardinality)
-        outputs.append(LFOutput(labels, None, errors))
+            votes[i] = check(lf.name, value, ids[i], ctx.cardinality)
+        if lf.label_type == "categorical":
+            labels = np.array([ABSTAIN if v is None else v for v in votes], dtype=np.int32)
+            outputs.append(LFOutput(labels, None, errors))
+        else:
+            outputs.append(LFOutput(np.full(len(rows), ABSTAIN, np.int32), None, errors, values=votes))
     return outputs
 
 
-def _check_label(lf_name: str, value: Any, example_id: str, k: int) -> int:
+def _bad(lf_name: str, example_id: str, problem: str, expected: str) -> LFApplicationError:
+    return LFApplicationError(f"LF {lf_name!r} returned {problem} on example {example_id!r}; {expected}")
+
+
+def _check_label(lf_name: str, value: Any, example_id: str, k: int) -> int | None:
+    """A categorical vote: a class id in 0..k-1, or ABSTAIN (None here)."""
+    expected = f"a categorical LF must return a class id in 0..{k - 1} or ABSTAIN (-1)"
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
-        if ABSTAIN <= value < k:
+        if value == ABSTAIN:
+            return None
+        if 0 <= value < k:
             return int(value)
-        problem = f"{value}, outside the label space"
-    else:
-        problem = f"{value!r} of type {type(value).__name__}, not an int"
-    raise LFApplicationError(
-        f"LF {lf_name!r} returned {problem} on example {example_id!r}; an LF must return a class id "
-        f"in 0..{k - 1} or ABSTAIN (-1)"
-    )
+        raise _bad(lf_name, example_id, f"{value}, outside the label space", expected)
+    raise _bad(lf_name, example_id, f"{value!r} of type {type(value).__name__}, not an int", expected)
+
+
+def _check_real(lf_name: str, value: Any, example_id: str, k: int) -> float | None:
+    """A regression vote: a finite number, or None to abstain."""
+    if value is None:
+        return None
+    expected = "a regression LF must return a finite number, or None to abstain"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise _bad(lf_name, example_id, f"{value!r} of type {type(value).__name__}", expected)
+    if not np.isfinite(value):
+        raise _bad(lf_name, example_id, repr(float(value)), expected)
+    return float(value)
+
+
+def _check_ranking(lf_name: str, value: Any, example_id: str, k: int) -> list[str] | None:
+    """A ranking vote: item ids best first (stored as strings), or None to abstain."""
+    if value is None:
+        return None
+    expected = "a ranking LF must return a list of distinct item ids, best first, or None to abstain"
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence | np.ndarray):
+        raise _bad(lf_name, example_id, f"{value!r} of type {type(value).__name__}", expected)
+    items = [str(v) for v in value]
+    if len(set(items)) != len(items):
+        dupes = sorted({v for v in items if items.count(v) > 1})
+        raise _bad(lf_name, example_id, f"a ranking with duplicate items {dupes}", expected)
+    return items
+
+
+def _check_payload(lf_name: str, value: Any, example_id: str, k: int) -> str | None:
+    """A vote of a user-defined metric type: any JSON value, or None to abstain."""
+    if value is None:
+        return None
+    try:
+        return json.dumps(value.tolist() if isinstance(value, np.ndarray) else value)
+    except TypeError:
+        raise _bad(
+            lf_name, example_id, f"{value!r} of type {type(value).__name__}",
+            "a metric LF must return a JSON-serialisable value, or None to abstain",
+        ) from None
+
+
+_CHECKS: dict[str, Callable[[str, Any, str, int], Any]] = {
+    "categorical": _check_label,
+    "regression": _check_real,
+    "ranking": _check_ranking,
+    "metric": _check_payload,
+}
+_VOTE_COLUMN = {"categorical": "label", "regression": "value", "ranking": "ranking", "metric": "payload"}
 
 
 BATCH_APPLIERS: dict[str, BatchApplier] = {"row": _apply_row_lfs}
@@ -151,14 +211,19 @@ def outputs_to_frames(
     """Votes (non-abstains only) and error rows of one chunk, keyed by ``keys`` (one per row)."""
     votes, errors = [], []
     for lf, out in zip(lfs, outputs):
-        hit = np.flatnonzero(out.labels != ABSTAIN)
+        if out.values is None:
+            hit = np.flatnonzero(out.labels != ABSTAIN)
+            column = pl.Series("label", out.labels[hit], dtype=pl.Int32)
+        else:
+            hit = np.array([i for i, v in enumerate(out.values) if v is not None], dtype=np.int64)
+            column = pl.Series(_VOTE_COLUMN[lf.label_type], [out.values[i] for i in hit])
         votes.append(
             pl.DataFrame(
                 {
                     "lf_name": pl.repeat(lf.name, len(hit), dtype=pl.String, eager=True),
                     "lf_version": pl.repeat(lf.version, len(hit), dtype=pl.String, eager=True),
                     "ex_key": keys[hit].astype(np.int64),
-                    "label": out.labels[hit],
+                    column.name: column,
                     "confidence": (
                         out.confidence[hit].astype(np.float64)
                         if out.confidence is not None
@@ -183,7 +248,7 @@ def outputs_to_frames(
         "run_id": pl.Int64, "lf_name": pl.String, "lf_version": pl.String, "ex_key": pl.Int64,
         "example_id": pl.String, "error_type": pl.String, "message": pl.String,
     }  # fmt: skip
-    return pl.concat(votes), pl.DataFrame(errors, schema=schema)
+    return pl.concat(votes, how="diagonal"), pl.DataFrame(errors, schema=schema)
 
 
 def _chunks(n: int, size: int) -> Iterator[slice]:
@@ -193,10 +258,14 @@ def _chunks(n: int, size: int) -> Iterator[slice]:
 
 @dataclass
 class ApplyResult:
-    """In-memory application result: sparse votes and the LF error rows."""
+    """In-memory application result: the categorical votes as :class:`SparseVotes`,
+    the LF error rows, and ``table``: every vote of every label type, one row per
+    non-abstain vote (``row``, ``col``, ``lf_name``, ``lf_version`` and the vote
+    columns ``label``/``value``/``ranking``/``payload``, ``confidence``)."""
 
     votes: SparseVotes
     errors: pl.DataFrame
+    table: pl.DataFrame
 
 
 def apply_lfs(
@@ -221,17 +290,19 @@ def apply_lfs(
             vote_frames.append(votes)
             error_frames.append(errors)
             bar.update(chunk.height * len(lfs))
-    votes = pl.concat(vote_frames)
     col = {lf.name: j for j, lf in enumerate(lfs)}
+    table = pl.concat(vote_frames, how="diagonal").rename({"ex_key": "row"})
+    table = table.with_columns(pl.col("lf_name").replace_strict(col, return_dtype=pl.Int32).alias("col"))
+    labeled = table.filter(pl.col("label").is_not_null()) if "label" in table.columns else table.clear()
     sparse = SparseVotes(
-        rows=votes["ex_key"].to_numpy(),
-        cols=votes["lf_name"].replace_strict(col, return_dtype=pl.Int32).to_numpy(),
-        labels=votes["label"].to_numpy().astype(np.int32),
+        rows=labeled["row"].to_numpy(),
+        cols=labeled["col"].to_numpy(),
+        labels=labeled["label"].to_numpy().astype(np.int32) if labeled.height else np.zeros(0, np.int32),
         n=frame.height,
         m=len(lfs),
         lf_names=tuple(col),
     )
-    return ApplyResult(sparse, pl.concat(error_frames).drop("run_id", "ex_key"))
+    return ApplyResult(sparse, pl.concat(error_frames).drop("run_id", "ex_key"), table)
 
 
 @dataclass

@@ -37,6 +37,7 @@ from weaksup.votes import ABSTAIN
 
 __all__ = [
     "ABSTAIN",
+    "LABEL_TYPES",
     "LabelingFunction",
     "MissingColumnError",
     "Row",
@@ -47,6 +48,11 @@ __all__ = [
 ]
 
 Preprocessor = Callable[[Any], Any]
+
+LABEL_TYPES = ("categorical", "ranking", "regression", "metric")
+"""What an LF votes: a class id (or ``ABSTAIN``); a list of item ids, best first; a
+finite number; or any JSON value of a user-defined metric space (the last three abstain
+with ``None``)."""
 
 
 class MissingColumnError(AttributeError):
@@ -137,6 +143,8 @@ class LabelingFunction:
     ) -> None:
         if not name or not isinstance(name, str):
             raise ValueError(f"LF name must be a non-empty string, got {name!r}")
+        if label_type not in LABEL_TYPES:
+            raise ValueError(f"LF {name!r}: unknown label_type {label_type!r}; use one of {', '.join(LABEL_TYPES)}")
         self.name = name
         self._f = f
         self._resources = dict(resources or {})
