@@ -225,6 +225,12 @@ def _run(
     finally:
         store.on_commit = None
     timings["apply_seconds"] = time.perf_counter() - t0
+    done = {name: n for name, n in stats.applied.items() if n}
+    say(
+        f"applied LFs {sum(done.values()):,} times"
+        + (f" ({', '.join(f'{name} {n:,}' for name, n in done.items())})" if 0 < len(done) <= 3 else
+           f" ({len(done)} LFs)" if done else " (every LF version had seen every example)")
+    )
 
     t0 = time.perf_counter()
     board.phase("fitting label model")
