@@ -245,9 +245,8 @@ def test_too_few_lfs_names_the_model_and_the_fallback(name):
     L, _ = synthetic(500, [0.8, 0.7, 0.6], seed=11)
     L[:, 2] = -1
     model = make_label_model(name, cardinality=2)
-    with pytest.raises(
-        ValueError, match=rf"{type(model).__name__} needs at least 3 LFs that vote.*only 2 of the 3.*MajorityVote"
-    ):
+    expected = rf"{type(model).__name__} needs at least 3 LFs that vote.*only 2 of the 3.*MajorityVote"
+    with pytest.raises(ValueError, match=expected):
         model.fit(L)
 
 
