@@ -322,7 +322,7 @@ def _run(
             "classes": classes,
             "counts": {
                 "training_examples": training.height,
-                **{key: v for key, v in metrics.items() if key.startswith("n_") or key.endswith(("_examples", "_rows"))},
+                **{key: v for key, v in metrics.items() if key.startswith("n_") or key.endswith("_examples") or "_rows" in key},
             },
             "metrics": metrics,
         },
