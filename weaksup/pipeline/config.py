@@ -167,8 +167,8 @@ SCHEMA = Section(
                 "modules": Key(list, "Python files defining the LFs (module-level LF objects).", required=True,
                                items=str, check=_exists, each=True),
                 "strict": Key(bool, "Stop at the first LF exception instead of recording it.", default=False),
-                "chunk_size": Key(int, "Examples per committed chunk (a crash loses at most one chunk).",
-                                  default=20_000, check=_positive),
+                "chunk_size": Key(int, "Examples per committed chunk: a crash loses at most one chunk's work "
+                                  "(lower it for slow LFs, e.g. LLM prompts).", default=100_000, check=_positive),
             },
         ),
         "label_model": Section(
