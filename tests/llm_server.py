@@ -1,0 +1,183 @@
+"""A controllable fake chat-completions server on 127.0.0.1, for fault injection.
+
+Run it in its own process: ``python tests/llm_server.py --latency 0.05``.  It prints
+``PORT <n>`` on its first stdout line and serves ``POST /v1/chat/completions`` until killed.
+
+What it answers is decided by the last user message (the prompt):
+
+- ``[[answer:TEXT]]`` makes the message content exactly ``TEXT``; otherwise the answer is
+  ``Yes`` when the prompt mentions "subscribe", "check out" or "http", else ``No``.
+  With a ``json_schema`` response format the answer is sent as ``{"answer": "yes"}``;
+  with ``logprobs`` the first token's ``top_logprobs`` put the answer first (-0.1) and
+  the other of Yes/No second (-2.5).
+- ``[[fault:KIND:N]]`` makes the first ``N`` attempts at this prompt fail (``N`` may be
+  ``always``); KIND is ``429`` (with ``Retry-After`` 7 seconds), ``500``, ``hang``
+  (sleeps ``--hang`` seconds before answering: past a client timeout), ``badjson``
+  (status 200, a body that is not JSON) or ``drop`` (closes the connection unanswered).
+- ``[[echo-auth]]`` answers 400 with the request's ``Authorization`` header in the
+  error message: a hostile server, for the key-safety test.
+
+Every request is counted: ``GET /_stats`` returns ``{"total", "by_prompt": {prompt: n}}``;
+``POST /_config`` with ``{"latency": s}`` changes the latency; ``POST /_reset`` clears counts.
+Threads handle requests (HTTP/1.1 keep-alive, a deep accept queue) so a client at
+concurrency 64 gets no connection resets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+FAULT = re.compile(r"\[\[fault:(\w+):(\d+|always)\]\]")
+ANSWER = re.compile(r"\[\[answer:(.*?)\]\]", re.S)
+SPAMMY = ("subscribe", "check out", "http")
+
+
+class State:
+    def __init__(self, latency: float, hang: float) -> None:
+        self.latency = latency
+        self.hang = hang
+        self.lock = threading.Lock()
+        self.by_prompt: Counter[str] = Counter()
+        self.total = 0
+
+    def count(self, prompt: str) -> int:
+        """Record one attempt at ``prompt``; return its attempt number (1-based)."""
+        with self.lock:
+            self.total += 1
+            self.by_prompt[prompt] += 1
+            return self.by_prompt[prompt]
+
+
+def answer_for(prompt: str) -> str:
+    forced = ANSWER.search(prompt)
+    if forced:
+        return forced.group(1)
+    return "Yes" if any(w in prompt.lower() for w in SPAMMY) else "No"
+
+
+def completion(body: dict, prompt: str) -> dict:
+    answer = answer_for(prompt)
+    fmt = body.get("response_format") or {}
+    forced = ANSWER.search(prompt) is not None
+    content = json.dumps({"answer": answer.lower()}) if fmt.get("type") == "json_schema" and not forced else answer
+    choice: dict = {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+    if body.get("logprobs"):
+        first = answer.split()[0] if answer.split() else answer
+        other = "No" if first.lower().startswith("y") else "Yes"
+        top = [{"token": first, "logprob": -0.1, "bytes": None}, {"token": other, "logprob": -2.5, "bytes": None}]
+        choice["logprobs"] = {"content": [{"token": first, "logprob": -0.1, "bytes": None, "top_logprobs": top}]}
+    prompt_tokens = max(1, len(prompt) // 4)
+    completion_tokens = len(content) // 4 + 1
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model", "fake"),
+        "choices": [choice],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # one small response per request: do not wait for delayed ACKs
+    state: State
+
+    def log_message(self, *args: object) -> None:  # quiet
+        pass
+
+    def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _json(self, status: int, obj: object, headers: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps(obj).encode(), headers)
+
+    def _body(self) -> dict:
+        n = int(self.headers.get("Content-Length") or 0)
+        return json.loads(self.rfile.read(n) or b"{}")
+
+    def do_GET(self) -> None:
+        if self.path == "/_stats":
+            with self.state.lock:
+                self._json(200, {"total": self.state.total, "by_prompt": dict(self.state.by_prompt)})
+        elif self.path == "/v1/models":
+            self._json(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
+        else:
+            self._json(404, {"error": {"message": f"no route {self.path}"}})
+
+    def do_POST(self) -> None:
+        body = self._body()
+        if self.path == "/_config":
+            self.state.latency = float(body.get("latency", self.state.latency))
+            return self._json(200, {"latency": self.state.latency})
+        if self.path == "/_reset":
+            with self.state.lock:
+                self.state.by_prompt.clear()
+                self.state.total = 0
+            return self._json(200, {})
+        if self.path != "/v1/chat/completions":
+            return self._json(404, {"error": {"message": f"no route {self.path}"}})
+        prompt = next((m["content"] for m in reversed(body.get("messages", [])) if m.get("role") == "user"), "")
+        attempt = self.state.count(prompt)
+        time.sleep(self.state.latency)
+        if "[[echo-auth]]" in prompt:
+            auth = self.headers.get("Authorization", "")
+            return self._json(400, {"error": {"message": f"bad request from {auth}", "type": "invalid_request_error"}})
+        fault = FAULT.search(prompt)
+        if fault and (fault.group(2) == "always" or attempt <= int(fault.group(2))):
+            kind = fault.group(1)
+            if kind == "429":
+                return self._json(429, {"error": {"message": "rate limited", "type": "rate_limit"}}, {"Retry-After": "7"})
+            if kind == "500":
+                return self._json(500, {"error": {"message": "server exploded", "type": "server_error"}})
+            if kind == "badjson":
+                return self._send(200, b'{"id": "chatcmpl-x", "choices": [ {"mess')
+            if kind == "drop":
+                self.close_connection = True
+                self.connection.close()
+                return None
+            if kind == "hang":
+                time.sleep(self.state.hang)
+        try:
+            self._json(200, completion(body, prompt))
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout)
+            self.close_connection = True
+        return None
+
+
+class Server(ThreadingHTTPServer):
+    request_queue_size = 1024
+    daemon_threads = True
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
+    parser.add_argument("--hang", type=float, default=5.0, help="seconds a [[fault:hang:N]] request hangs")
+    args = parser.parse_args(argv)
+    Handler.state = State(args.latency, args.hang)
+    server = Server(("127.0.0.1", args.port), Handler)
+    print(f"PORT {server.server_address[1]}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,259 @@
+"""The response cache and usage accounting, as tables in the vote store's DuckDB file.
+
+``llm_cache(cache_key, model, prompt, params, response, prompt_tokens, completion_tokens, run_id, created_at)``
+    One row per distinct request ever answered.  ``cache_key`` hashes the model,
+    the full prompt text (the chat messages) and the decoding parameters, which
+    are stored beside it; ``response`` is the part of the answer the LFs read
+    (content, finish reason, first-token ``top_logprobs``) as JSON.  Failed
+    requests are not cached, so a later run asks again.
+``llm_usage(run_id, lf_name, lf_version, model, requests, cache_hits, prompt_tokens, completion_tokens, failures, malformed, off_label, skipped, request_seconds, recorded_at)``
+    Per-LF cost, appended as deltas each time responses are flushed: sum by run
+    and LF to read it (:func:`usage_by_lf`).  ``requests`` counts HTTP attempts
+    (retries included), ``request_seconds`` the time those requests spent in
+    flight (they overlap under concurrency), ``skipped`` prompts not sent
+    because the budget ran out.
+``llm_batches(run_id, started_at, seconds, prompts, requests, budget_exhausted)``
+    One row per applied chunk: the wall time of the run's LLM work (:func:`usage_by_run`).
+
+Tables are created on first use (``CREATE TABLE IF NOT EXISTS``) on the store's
+connection; writes are bulk inserts from Arrow, each flush in one transaction.
+
+>>> import duckdb
+>>> con = duckdb.connect()
+>>> ensure_tables(con)
+>>> key = cache_key("m", [{"role": "user", "content": "hi"}], {"temperature": 0.0})
+>>> flush(con, None, [CachedResponse(key, "m", '[{"role": "user", "content": "hi"}]', '{"temperature": 0.0}',
+...                                  {"content": "Yes"}, 3, 1)])
+>>> get_responses(con, [key, "missing"])[key]["content"]
+'Yes'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+
+__all__ = [
+    "CachedResponse",
+    "UsageDelta",
+    "cache_key",
+    "ensure_tables",
+    "flush",
+    "get_responses",
+    "record_batch",
+    "usage_by_lf",
+    "usage_by_run",
+]
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS llm_cache (
+    cache_key VARCHAR PRIMARY KEY,
+    model VARCHAR NOT NULL,
+    prompt VARCHAR NOT NULL,
+    params JSON NOT NULL,
+    response JSON NOT NULL,
+    prompt_tokens INTEGER,
+    completion_tokens INTEGER,
+    run_id BIGINT,
+    created_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE IF NOT EXISTS llm_usage (
+    run_id BIGINT,
+    lf_name VARCHAR NOT NULL,
+    lf_version VARCHAR NOT NULL,
+    model VARCHAR NOT NULL,
+    requests BIGINT NOT NULL,
+    cache_hits BIGINT NOT NULL,
+    prompt_tokens BIGINT NOT NULL,
+    completion_tokens BIGINT NOT NULL,
+    failures BIGINT NOT NULL,
+    malformed BIGINT NOT NULL,
+    off_label BIGINT NOT NULL,
+    skipped BIGINT NOT NULL,
+    request_seconds DOUBLE NOT NULL,
+    recorded_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE IF NOT EXISTS llm_batches (
+    run_id BIGINT,
+    started_at TIMESTAMPTZ NOT NULL,
+    seconds DOUBLE NOT NULL,
+    prompts BIGINT NOT NULL,
+    requests BIGINT NOT NULL,
+    budget_exhausted BOOLEAN NOT NULL
+);
+"""
+
+COUNTERS = (
+    "requests", "cache_hits", "prompt_tokens", "completion_tokens",
+    "failures", "malformed", "off_label", "skipped",
+)  # fmt: skip
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the LLM tables if this store does not have them yet."""
+    con.execute(_DDL)
+
+
+def cache_key(model: str, messages: Sequence[Mapping[str, str]], params: Mapping[str, Any]) -> str:
+    """SHA-256 of the model, the full prompt (every message) and the decoding parameters."""
+    blob = json.dumps({"model": model, "messages": list(messages), "params": dict(params)}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CachedResponse:
+    """One answered request, as stored."""
+
+    key: str
+    model: str
+    prompt: str
+    params: str
+    response: dict[str, Any]
+    prompt_tokens: int | None
+    completion_tokens: int | None
+
+
+def get_responses(con: duckdb.DuckDBPyConnection, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The cached response of each key that has one."""
+    wanted = pa.table({"cache_key": pa.array(list(dict.fromkeys(keys)), pa.string())})
+    con.register("llm_wanted", wanted)
+    try:
+        rows = con.execute(
+            "SELECT c.cache_key, c.response FROM llm_cache c JOIN llm_wanted w USING (cache_key)"
+        ).fetchall()
+    finally:
+        con.unregister("llm_wanted")
+    return {key: json.loads(resp) for key, resp in rows}
+
+
+def _responses_table(responses: Sequence[CachedResponse], run_id: int | None) -> pa.Table:
+    return pa.table(
+        {
+            "cache_key": [r.key for r in responses],
+            "model": [r.model for r in responses],
+            "prompt": [r.prompt for r in responses],
+            "params": [r.params for r in responses],
+            "response": [json.dumps(r.response) for r in responses],
+            "prompt_tokens": pa.array([r.prompt_tokens for r in responses], pa.int32()),
+            "completion_tokens": pa.array([r.completion_tokens for r in responses], pa.int32()),
+            "run_id": pa.array([run_id] * len(responses), pa.int64()),
+            "created_at": pa.array([datetime.now(timezone.utc)] * len(responses), pa.timestamp("us", tz="UTC")),
+        }
+    )
+
+
+def _insert_responses(con: duckdb.DuckDBPyConnection, table: pa.Table) -> None:
+    con.register("llm_new", table)
+    try:
+        con.execute("INSERT INTO llm_cache SELECT * FROM llm_new ON CONFLICT (cache_key) DO NOTHING")
+    finally:
+        con.unregister("llm_new")
+
+
+@dataclass
+class UsageDelta:
+    """Counters for one LF version since the last flush."""
+
+    lf_name: str
+    lf_version: str
+    model: str
+    requests: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    failures: int = 0
+    malformed: int = 0
+    off_label: int = 0
+    skipped: int = 0
+    request_seconds: float = 0.0
+
+    def is_zero(self) -> bool:
+        return not any(getattr(self, c) for c in COUNTERS) and not self.request_seconds
+
+
+def flush(
+    con: duckdb.DuckDBPyConnection,
+    run_id: int | None,
+    responses: Sequence[CachedResponse] = (),
+    usage: Iterable[UsageDelta] = (),
+) -> None:
+    """Write new responses (keys already cached are left alone) and usage deltas in one transaction."""
+    rows = [d for d in usage if not d.is_zero()]
+    if not rows and not responses:
+        return
+    now = datetime.now(timezone.utc)
+    con.execute("BEGIN")
+    try:
+        if responses:
+            _insert_responses(con, _responses_table(responses, run_id))
+        if rows:
+            table = pa.table(
+                {
+                    "run_id": pa.array([run_id] * len(rows), pa.int64()),
+                    "lf_name": [d.lf_name for d in rows],
+                    "lf_version": [d.lf_version for d in rows],
+                    "model": [d.model for d in rows],
+                    **{c: pa.array([getattr(d, c) for d in rows], pa.int64()) for c in COUNTERS},
+                    "request_seconds": [d.request_seconds for d in rows],
+                    "recorded_at": pa.array([now] * len(rows), pa.timestamp("us", tz="UTC")),
+                }
+            )
+            con.register("llm_new_usage", table)
+            try:
+                con.execute("INSERT INTO llm_usage SELECT * FROM llm_new_usage")
+            finally:
+                con.unregister("llm_new_usage")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def record_batch(
+    con: duckdb.DuckDBPyConnection,
+    run_id: int | None,
+    started_at: datetime,
+    seconds: float,
+    prompts: int,
+    requests: int,
+    budget_exhausted: bool,
+) -> None:
+    """Record one applied chunk's LLM wall time."""
+    con.execute(
+        "INSERT INTO llm_batches VALUES (?, ?, ?, ?, ?, ?)",
+        [run_id, started_at, seconds, prompts, requests, budget_exhausted],
+    )
+
+
+def usage_by_lf(con: duckdb.DuckDBPyConnection, run_id: int | None = None) -> pl.DataFrame:
+    """Per-LF totals (of one run, or of all runs), one row per run and LF version."""
+    con = con.cursor()
+    ensure_tables(con)
+    sums = ", ".join(f"sum({c})::BIGINT AS {c}" for c in COUNTERS)
+    where = "WHERE run_id IS NOT DISTINCT FROM ?" if run_id is not None else ""
+    return con.sql(
+        f"SELECT run_id, lf_name, lf_version, model, {sums}, sum(request_seconds) AS request_seconds "
+        f"FROM llm_usage {where} GROUP BY ALL ORDER BY run_id, lf_name",
+        params=[run_id] if run_id is not None else None,
+    ).pl()
+
+
+def usage_by_run(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Per-run totals: the LF counters summed, and the wall time of the run's LLM work."""
+    con = con.cursor()
+    ensure_tables(con)
+    sums = ", ".join(f"sum({c})::BIGINT AS {c}" for c in COUNTERS)
+    return con.sql(
+        f"WITH u AS (SELECT run_id, {sums} FROM llm_usage GROUP BY run_id), "
+        "b AS (SELECT run_id, sum(seconds) AS wall_seconds, bool_or(budget_exhausted) AS budget_exhausted "
+        "FROM llm_batches GROUP BY run_id) "
+        "SELECT * FROM u FULL JOIN b USING (run_id) ORDER BY run_id"
+    ).pl()

@@ -1,0 +1,126 @@
+"""Count what prompted LFs would send, before anything is spent.
+
+:func:`dry_run` renders every prompt, drops the ones the store's cache already
+answers (and repeats of the same prompt), and estimates the tokens of the rest.
+Prompt tokens are estimated from the characters of the chat messages at the
+model's own tokens-per-character ratio measured on its cached responses, or at
+4 characters per token when the cache has none; completion tokens at the
+model's cached average, or the LF's ``max_tokens`` (an upper bound).  Nothing is
+written and no request is sent.  Non-prompt LFs in ``lfs`` are ignored.
+
+>>> import polars as pl
+>>> from weaksup.llm.prompt_lf import PromptLabelingFunction
+>>> lf = PromptLabelingFunction("q", "Comment: {text}\\nSpam? yes or no.", {"yes": 1}, "m")
+>>> frame = pl.DataFrame({"example_id": ["a", "b", "c"], "text": ["hi", "sub 2 me", "hi"]})
+>>> report = dry_run([lf], frame)
+>>> report.per_lf.select("examples", "prompts", "cached", "to_send").row(0)
+(3, 2, 0, 2)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from weaksup.lf import Row
+
+from weaksup.llm.cache import get_responses
+from weaksup.llm.prompt_lf import PromptLabelingFunction
+
+__all__ = ["DryRunReport", "dry_run"]
+
+CHARS_PER_TOKEN = 4.0
+
+
+@dataclass(frozen=True)
+class DryRunReport:
+    """Per prompted LF: examples to label, distinct prompts, how many the cache
+    answers, how many would be sent, and their estimated prompt/completion tokens."""
+
+    per_lf: pl.DataFrame
+
+    def totals(self) -> dict[str, int]:
+        cols = ("examples", "prompts", "cached", "to_send", "est_prompt_tokens", "est_completion_tokens")
+        return {c: int(self.per_lf[c].sum()) for c in cols}
+
+    def __str__(self) -> str:
+        t = self.totals()
+        return (
+            f"dry run: {t['to_send']} requests to send ({t['cached']} of {t['prompts']} distinct prompts cached), "
+            f"~{t['est_prompt_tokens']} prompt + ~{t['est_completion_tokens']} completion tokens\n{self.per_lf}"
+        )
+
+
+def _model_stats(con: Any, model: str) -> tuple[float, float | None]:
+    """(tokens per character of prompt, mean completion tokens) seen in the cache for ``model``."""
+    tokens, chars, completion = con.execute(
+        "SELECT sum(prompt_tokens), sum(length(prompt)), avg(completion_tokens) FROM llm_cache "
+        "WHERE model = ? AND prompt_tokens IS NOT NULL",
+        [model],
+    ).fetchall()[0]
+    ratio = tokens / chars if tokens and chars else 1 / CHARS_PER_TOKEN
+    return ratio, completion
+
+
+def dry_run(
+    lfs: Sequence[Any],
+    frame: pl.DataFrame,
+    store: Any = None,
+    *,
+    dataset: str | None = None,
+    ex_keys: np.ndarray | None = None,
+) -> DryRunReport:
+    """What applying the prompted LFs in ``lfs`` to ``frame`` would send.
+
+    With ``store``, cached prompts are not counted; with ``dataset`` and
+    ``ex_keys`` too (the store keys of ``frame``'s rows), only the examples each
+    LF version has not been applied to yet are counted, as a run would.
+    """
+    prompted = [lf for lf in lfs if isinstance(lf, PromptLabelingFunction)]
+    con = store.con.cursor() if store is not None else None
+    if con is not None:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        con = con if "llm_cache" in tables else None
+    marks = (
+        store.watermarks(dataset, [(lf.name, lf.version) for lf in prompted])
+        if store is not None and dataset is not None and ex_keys is not None
+        else [None] * len(prompted)
+    )
+    rows = list(frame.iter_rows(named=True))
+    seen: set[str] = set()
+    out = []
+    for lf, mark in zip(prompted, marks):
+        todo = range(len(rows)) if mark is None else np.flatnonzero(np.asarray(ex_keys) > mark)
+        prompts: dict[str, int] = {}
+        for i in todo:
+            values = lf.fields(Row(rows[i])) if lf.fields else rows[i]
+            msgs = lf.messages(values)
+            prompts[lf.cache_key(msgs)] = len(json.dumps(msgs))
+        cached = set(get_responses(con, prompts)) if con is not None else set()
+        new = {k: n for k, n in prompts.items() if k not in cached and k not in seen}
+        seen |= set(new)
+        ratio, completion = _model_stats(con, lf.model) if con is not None else (1 / CHARS_PER_TOKEN, None)
+        out.append(
+            {
+                "lf_name": lf.name,
+                "lf_version": lf.version,
+                "model": lf.model,
+                "examples": len(todo),
+                "prompts": len(prompts),
+                "cached": len(cached),
+                "to_send": len(new),
+                "est_prompt_tokens": int(round(sum(new.values()) * ratio)),
+                "est_completion_tokens": int(round(len(new) * (completion or lf.params["max_tokens"]))),
+            }
+        )
+    schema = {
+        "lf_name": pl.String, "lf_version": pl.String, "model": pl.String, "examples": pl.Int64,
+        "prompts": pl.Int64, "cached": pl.Int64, "to_send": pl.Int64,
+        "est_prompt_tokens": pl.Int64, "est_completion_tokens": pl.Int64,
+    }  # fmt: skip
+    return DryRunReport(pl.DataFrame(out, schema=schema))

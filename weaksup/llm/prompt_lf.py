@@ -1,0 +1,316 @@
+"""Prompted labeling functions: ask a language model a question per example, map its answer to a vote.
+
+A prompted LF has a ``template`` (a :meth:`str.format` string over the example's
+columns), a ``model`` and a ``labels`` map from answers to class ids.  Answers
+not in ``labels`` abstain.  Three ways to read the model's answer (``mode``):
+
+``"text"``
+    Free text.  The answer is normalised (Unicode NFKC, lower case, punctuation
+    to spaces, whitespace collapsed) and matched against the ``choices``: an
+    answer matches a choice when it is the choice or starts with it as whole
+    words ("Yes, it is." matches "yes").  Anything else is *off-label*: it abstains
+    and is counted.
+``"json"``
+    Structured output: the request carries a JSON schema whose ``answer`` is an
+    enum of the ``choices`` (for servers that support ``response_format``).
+    Content that is not such JSON is *malformed*: it abstains and is counted.
+``"logprobs"``
+    One token is generated with ``top_logprobs``; the probability of each choice
+    is the summed probability of the top tokens that spell its start, normalised
+    over the choices.  The vote is the likeliest choice and its probability is
+    stored as the vote's confidence.
+
+``choices`` are the answers the model may give; by default the keys of
+``labels``, plus both "yes" and "no" when those keys are yes/no answers (so a
+"no" is an answer, not off-label, and simply abstains).
+
+The LF's ``version`` hashes its template, system prompt, field function, label
+map, choices, mode, model and decoding parameters: changing any of them makes
+the store re-label; nothing else does.  Responses are cached by model, full
+prompt and decoding parameters, so a new label map re-labels from the cache
+without a single request.
+
+Literal braces in a template must be doubled (``{{`` and ``}}``), as in :meth:`str.format`.
+
+>>> SPAM = 1
+>>> lf = PromptLabelingFunction(
+...     "asks_to_subscribe",
+...     template="Comment: {text}\\nDoes it ask you to subscribe? Answer yes or no.",
+...     labels={"yes": SPAM}, model="SmolLM2-135M-Instruct")
+>>> lf.messages({"text": "sub to me"})[-1]["content"].splitlines()[0]
+'Comment: sub to me'
+>>> lf.parse({"content": " Yes, it does."}), lf.parse({"content": "No."}), lf.parse({"content": "Maybe"})
+(Answer(label=1, confidence=None, outcome='ok'), Answer(label=-1, confidence=None, outcome='ok'), Answer(label=-1, confidence=None, outcome='off_label'))
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import string
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from weaksup.lf import _canonical, _function_source, source_hash
+from weaksup.votes import ABSTAIN
+
+from weaksup.llm.cache import cache_key
+
+__all__ = ["Answer", "PromptLabelingFunction", "normalize_answer", "prompt_labeling_function"]
+
+MODES = ("text", "json", "logprobs")
+_DEFAULT_MAX_TOKENS = {"text": 8, "json": 24, "logprobs": 1}
+_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+_YES_NO = frozenset({"yes", "no"})
+
+FieldFunction = Callable[[Any], Mapping[str, Any]]
+
+
+def normalize_answer(text: str) -> str:
+    """Lower case, punctuation to spaces, whitespace collapsed: ``" Yes!"`` becomes ``"yes"``."""
+    return _NON_WORD.sub(" ", unicodedata.normalize("NFKC", text).lower()).strip()
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one response means: a class id or ABSTAIN, an optional confidence, and
+    ``outcome``: ``ok``, ``off_label`` (an answer outside the choices) or ``malformed``."""
+
+    label: int
+    confidence: float | None
+    outcome: str
+
+
+def _template_fields(name: str, template: str) -> tuple[str, ...]:
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ValueError(
+            f"prompted LF {name!r}: template is not a valid format string ({exc}); "
+            "write literal braces as {{ and }}"
+        ) from None
+    fields = []
+    for _, field, _, _ in parsed:
+        if field is None:
+            continue
+        if not field.isidentifier():
+            raise ValueError(
+                f"prompted LF {name!r}: template field {{{field}}} must be a plain column name "
+                "(no positional, attribute or index fields); prepare values with a field function"
+            )
+        fields.append(field)
+    return tuple(dict.fromkeys(fields))
+
+
+class PromptLabelingFunction:
+    """An LF that prompts a chat model through any OpenAI-compatible server.
+
+    ``fields`` optionally maps the example (a :class:`weaksup.lf.Row`) to the
+    template's values, e.g. to truncate long text; without it the template reads
+    the example's columns.  ``params`` are extra decoding parameters sent as they
+    are (e.g. ``{"seed": 0, "top_p": 1.0}``).
+    """
+
+    kind = "prompt"
+
+    def __init__(
+        self,
+        name: str,
+        template: str,
+        labels: Mapping[str, int],
+        model: str,
+        *,
+        mode: str = "text",
+        choices: Sequence[str] | None = None,
+        system: str | None = None,
+        fields: FieldFunction | None = None,
+        temperature: float = 0.0,
+        max_tokens: int | None = None,
+        top_logprobs: int = 10,
+        params: Mapping[str, Any] | None = None,
+        label_type: str = "categorical",
+    ) -> None:
+        if not name or not isinstance(name, str):
+            raise ValueError(f"LF name must be a non-empty string, got {name!r}")
+        if mode not in MODES:
+            raise ValueError(f"prompted LF {name!r}: mode {mode!r} is not one of {MODES}")
+        if not model or not isinstance(model, str):
+            raise ValueError(f"prompted LF {name!r}: model must be a model name string, got {model!r}")
+        self.name = name
+        self.template = template
+        self.fields_used = _template_fields(name, template)
+        self.model = model
+        self.mode = mode
+        self.system = system
+        self.fields = fields
+        self.label_type = label_type
+        self.labels = self._check_labels(labels)
+        self.choices = self._check_choices(choices)
+        self.params = self._decoding(temperature, max_tokens, top_logprobs, params)
+        self.version = source_hash(
+            template,
+            system or "",
+            _function_source(fields) if fields else "",
+            _canonical(self.labels),
+            _canonical(list(self.choices)),
+            mode,
+            model,
+            json.dumps(self.params, sort_keys=True),
+        )
+
+    def _check_labels(self, labels: Mapping[str, int]) -> dict[str, int]:
+        if not isinstance(labels, Mapping) or not labels:
+            raise ValueError(f"prompted LF {self.name!r}: labels must be a non-empty mapping of answer -> class id")
+        out: dict[str, int] = {}
+        for answer, label in labels.items():
+            key = normalize_answer(str(answer))
+            if not key:
+                raise ValueError(f"prompted LF {self.name!r}: answer {answer!r} is empty once normalised")
+            if not isinstance(label, int) or isinstance(label, bool) or label < ABSTAIN:
+                raise ValueError(
+                    f"prompted LF {self.name!r}: answer {answer!r} maps to {label!r}; "
+                    "map answers to a class id (0..k-1) or ABSTAIN (-1)"
+                )
+            if key in out:
+                raise ValueError(f"prompted LF {self.name!r}: answers {answer!r} and another both normalise to {key!r}")
+            out[key] = label
+        return out
+
+    def _check_choices(self, choices: Sequence[str] | None) -> tuple[str, ...]:
+        if choices is None:
+            keys = set(self.labels)
+            chosen = sorted(keys | _YES_NO) if keys <= _YES_NO else sorted(keys)
+        else:
+            chosen = [normalize_answer(str(c)) for c in choices]
+            if len(set(chosen)) != len(chosen) or not all(chosen):
+                raise ValueError(f"prompted LF {self.name!r}: choices {list(choices)} are empty or repeat once normalised")
+            missing = set(self.labels) - set(chosen)
+            if missing:
+                raise ValueError(
+                    f"prompted LF {self.name!r}: labels answer(s) {sorted(missing)} are not among choices {chosen}"
+                )
+        return tuple(chosen)
+
+    def _decoding(
+        self, temperature: float, max_tokens: int | None, top_logprobs: int, params: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        decoding: dict[str, Any] = {
+            "temperature": float(temperature),
+            "max_tokens": int(max_tokens or _DEFAULT_MAX_TOKENS[self.mode]),
+        }
+        if self.mode == "json":
+            decoding["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": "answer",
+                    "strict": True,
+                    "schema": {
+                        "type": "object",
+                        "properties": {"answer": {"type": "string", "enum": list(self.choices)}},
+                        "required": ["answer"],
+                        "additionalProperties": False,
+                    },
+                },
+            }
+        elif self.mode == "logprobs":
+            decoding["logprobs"] = True
+            decoding["top_logprobs"] = int(top_logprobs)
+        clash = set(params or {}) & (set(decoding) | {"model", "messages"})
+        if clash:
+            raise ValueError(f"prompted LF {self.name!r}: params {sorted(clash)} are set by the LF's own arguments")
+        decoding.update(params or {})
+        return decoding
+
+    # -- requests --------------------------------------------------------------------
+
+    def messages(self, values: Mapping[str, Any]) -> list[dict[str, str]]:
+        """The chat messages for one example's template values (``KeyError`` if one is missing)."""
+        prompt = self.template.format_map({f: values[f] for f in self.fields_used})
+        head = [{"role": "system", "content": self.system}] if self.system else []
+        return [*head, {"role": "user", "content": prompt}]
+
+    def cache_key(self, messages: list[dict[str, str]]) -> str:
+        return cache_key(self.model, messages, self.params)
+
+    # -- answers ---------------------------------------------------------------------
+
+    def parse(self, response: Mapping[str, Any]) -> Answer:
+        """Map a stored response (``content``, ``top_logprobs``) to a vote."""
+        if self.mode == "logprobs":
+            return self._parse_logprobs(response.get("top_logprobs"))
+        content = response.get("content")
+        if not isinstance(content, str):
+            return Answer(ABSTAIN, None, "malformed")
+        if self.mode == "json":
+            try:
+                answer = json.loads(content)["answer"]
+            except (ValueError, TypeError, KeyError):
+                return Answer(ABSTAIN, None, "malformed")
+            if not isinstance(answer, str):
+                return Answer(ABSTAIN, None, "malformed")
+            choice = normalize_answer(answer)
+            choice = choice if choice in self.choices else None
+        else:
+            choice = self._match_text(normalize_answer(content))
+        if choice is None:
+            return Answer(ABSTAIN, None, "off_label")
+        return Answer(self.labels.get(choice, ABSTAIN), None, "ok")
+
+    def _match_text(self, answer: str) -> str | None:
+        hits = [c for c in self.choices if answer == c or answer.startswith(c + " ")]
+        return max(hits, key=len) if hits else None
+
+    def _token_choice(self, token: str) -> str | None:
+        piece = normalize_answer(token)
+        if not piece:
+            return None
+        if piece in self.choices:
+            return piece
+        starts = [c for c in self.choices if c.startswith(piece)]
+        return starts[0] if len(starts) == 1 else None
+
+    def _parse_logprobs(self, top: Any) -> Answer:
+        if not isinstance(top, list) or not top:
+            return Answer(ABSTAIN, None, "malformed")
+        mass: dict[str, float] = {}
+        for item in top:
+            try:
+                token, logprob = item
+                choice = self._token_choice(str(token))
+                p = math.exp(float(logprob))
+            except (TypeError, ValueError, OverflowError):
+                return Answer(ABSTAIN, None, "malformed")
+            if choice is not None:
+                mass[choice] = mass.get(choice, 0.0) + p
+        total = sum(mass.values())
+        if not total:
+            return Answer(ABSTAIN, None, "off_label")
+        best = max(mass, key=mass.__getitem__)
+        label = self.labels.get(best, ABSTAIN)
+        return Answer(label, None if label == ABSTAIN else mass[best] / total, "ok")
+
+    def __repr__(self) -> str:
+        return f"PromptLabelingFunction({self.name!r}, model={self.model!r}, mode={self.mode!r}, version={self.version!r})"
+
+
+def prompt_labeling_function(
+    name: str | None = None,
+    *,
+    template: str,
+    labels: Mapping[str, int],
+    model: str,
+    **options: Any,
+) -> Callable[[FieldFunction], PromptLabelingFunction]:
+    """Decorate a field function ``f(x) -> {field: value}`` into a :class:`PromptLabelingFunction`.
+
+    The LF takes ``f``'s name unless ``name`` is given; ``options`` are the
+    class's keyword arguments (``mode``, ``choices``, ``system``, ``temperature``...).
+    """
+
+    def wrap(f: FieldFunction) -> PromptLabelingFunction:
+        return PromptLabelingFunction(name or f.__name__, template, labels, model, fields=f, **options)
+
+    return wrap

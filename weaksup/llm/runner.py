@@ -1,0 +1,451 @@
+"""The applier's batch function for prompted LFs: cached, concurrent, retried, budgeted.
+
+For each chunk the applier hands over, :func:`apply_prompt_lfs`:
+
+1. renders every (example, LF) prompt and its cache key; identical prompts are sent once;
+2. answers what it can from the store's ``llm_cache`` (a warm rerun sends nothing);
+3. sends the rest through one ``AsyncOpenAI`` client, ``concurrency`` requests at a
+   time, in example order, each with :func:`weaksup.llm.client.call_with_retries`;
+4. writes responses to the cache as they arrive, ``flush_every`` at a time (and
+   whatever is buffered when the chunk ends, fails or is interrupted), so a crash
+   loses at most one batch and the next run resumes from the cache;
+5. maps each response to a vote (:meth:`PromptLabelingFunction.parse`).
+
+Faults never stop the run: a request that still fails after its last try makes
+that LF abstain on that example and is recorded as an LF error (LF, example id,
+error class, message; the API key is redacted from messages and responses).
+Malformed and off-label answers abstain and are counted.  Only a set-up problem
+stops it with :class:`LLMSetupError`: the server rejecting the key (401/403) or
+not knowing the route or model (404).
+
+**Budget.**  ``max_requests`` and ``max_tokens`` (per run, i.e. per
+:class:`LLMSession`) are checked before every HTTP attempt, retries included.
+A request is reserved before it is sent, so ``max_requests`` is never exceeded.
+Tokens are only known once a response arrives, so ``max_tokens`` can be
+overshot by the tokens of the requests already in flight when it is reached
+(at most ``concurrency`` requests).  Once the budget is spent no new request
+starts; in each LF, the examples from the first one left unanswered onwards
+abstain (counted as ``skipped``), and the run completes with the votes it has.
+
+Per-run state (settings, budget, counters) is an :class:`LLMSession` kept in
+``ApplyContext.state["prompt"]``; :func:`configure` puts one there.  Without one,
+the first chunk builds it from the environment (``OPENAI_BASE_URL``, ``OPENAI_API_KEY``).
+
+>>> from weaksup.apply import BATCH_APPLIERS
+>>> BATCH_APPLIERS["prompt"] is apply_prompt_lfs
+True
+>>> state = {}
+>>> configure(state, {"base_url": "http://127.0.0.1:8080/v1", "max_requests": 100}).settings.max_requests
+100
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+import duckdb
+import numpy as np
+import openai
+import polars as pl
+from tqdm.auto import tqdm
+
+from weaksup.apply import BATCH_APPLIERS, ApplyContext, LFApplicationError, LFOutput
+from weaksup.data import ID
+from weaksup.lf import MissingColumnError, Row
+from weaksup.votes import ABSTAIN
+
+from weaksup.llm.cache import COUNTERS, CachedResponse, UsageDelta, ensure_tables, flush, get_responses, record_batch
+from weaksup.llm.client import LLMSettings, LLMSetupError, call_with_retries, make_client, redact, secrets
+from weaksup.llm.prompt_lf import PromptLabelingFunction
+
+__all__ = ["BudgetExhausted", "LLMSession", "apply_prompt_lfs", "configure", "session_for"]
+
+log = logging.getLogger("weaksup.llm")
+STATE_KEY = "prompt"
+T = TypeVar("T")
+
+
+class BudgetExhausted(Exception):
+    """The run's request or token budget is spent: no new request may start."""
+
+
+class _Skipped:
+    """A prompt not sent because the budget ran out."""
+
+
+SKIPPED = _Skipped()
+
+
+@dataclass
+class _Failure:
+    """A prompt whose last try failed."""
+
+    exc: BaseException
+
+
+class Budget:
+    """Requests are reserved before they are sent; tokens are counted when responses arrive."""
+
+    def __init__(self, max_requests: int | None, max_tokens: int | None) -> None:
+        self.max_requests = max_requests
+        self.max_tokens = max_tokens
+        self.requests = 0
+        self.tokens = 0
+
+    @property
+    def exhausted(self) -> bool:
+        return (self.max_requests is not None and self.requests >= self.max_requests) or (
+            self.max_tokens is not None and self.tokens >= self.max_tokens
+        )
+
+    def reserve(self) -> None:
+        if self.exhausted:
+            raise BudgetExhausted
+        self.requests += 1
+
+
+class LLMSession:
+    """One run's LLM state: settings, budget, usage counters and (without a store) an in-memory cache.
+
+    ``sleep`` replaces :func:`asyncio.sleep` between retries (tests inject one to
+    check waits without waiting); ``clock`` times requests.
+    """
+
+    def __init__(
+        self,
+        settings: LLMSettings,
+        *,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.settings = settings
+        self.sleep = sleep or asyncio.sleep
+        self.clock = clock
+        self.budget = Budget(settings.max_requests, settings.max_tokens)
+        self.hidden = secrets(settings)
+        self.totals: dict[tuple[str, str], UsageDelta] = {}
+        self.wall_seconds = 0.0
+        self._pending: dict[tuple[str, str], UsageDelta] = {}
+        self._buffer: list[CachedResponse] = []
+        self._memory: duckdb.DuckDBPyConnection | None = None
+
+    def connection(self, store: Any) -> duckdb.DuckDBPyConnection:
+        """A cursor on the store's database (or on a private in-memory one), with the LLM tables.
+
+        A cursor is its own connection to the same database: the LLM tables are
+        read and written without touching the store connection's pending results.
+        """
+        if store is None:
+            self._memory = self._memory or duckdb.connect()
+        con = (self._memory if store is None else store.con).cursor()
+        ensure_tables(con)
+        return con
+
+    def usage(self, lf: PromptLabelingFunction) -> UsageDelta:
+        """The LF's counters since the last flush."""
+        key = (lf.name, lf.version)
+        if key not in self._pending:
+            self._pending[key] = UsageDelta(lf.name, lf.version, lf.model)
+        return self._pending[key]
+
+    def flush(self, con: duckdb.DuckDBPyConnection, run_id: int | None) -> None:
+        """Write buffered responses and usage to the store, in one transaction."""
+        responses, usage = self._buffer, list(self._pending.values())
+        flush(con, run_id, responses, usage)
+        self._buffer, self._pending = [], {}
+        for delta in usage:
+            total = self.totals.setdefault((delta.lf_name, delta.lf_version), UsageDelta(delta.lf_name, delta.lf_version, delta.model))
+            for c in COUNTERS:
+                setattr(total, c, getattr(total, c) + getattr(delta, c))
+            total.request_seconds += delta.request_seconds
+
+    def summary(self) -> dict[str, Any]:
+        """Run totals so far (for a run's metrics): the counters, wall time, budget state."""
+        out: dict[str, Any] = {c: sum(getattr(t, c) for t in self.totals.values()) for c in COUNTERS}
+        out["wall_seconds"] = self.wall_seconds
+        out["budget_exhausted"] = self.budget.exhausted
+        return out
+
+    # -- sending -----------------------------------------------------------------------
+
+    async def send_all(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        run_id: int | None,
+        items: Sequence[tuple[str, PromptLabelingFunction, list[dict[str, str]]]],
+        progress: bool,
+    ) -> dict[str, Any]:
+        """Send ``(key, lf, messages)`` items in order, ``concurrency`` at a time; return each
+        key's response dict, :class:`_Failure` or :data:`SKIPPED`."""
+        results: dict[str, Any] = {}
+        queue = iter(items)
+        fatal: list[LLMSetupError] = []
+        bar = tqdm(total=len(items), desc="prompting", unit="req", leave=False, disable=None if progress else True)
+
+        async def worker(client: openai.AsyncOpenAI) -> None:
+            for key, lf, messages in queue:
+                if fatal or self.budget.exhausted:
+                    results[key] = SKIPPED
+                    continue
+                try:
+                    results[key] = await self._one(client, key, lf, messages)
+                except LLMSetupError as exc:
+                    fatal.append(exc)
+                    results[key] = SKIPPED
+                bar.update()
+                if len(self._buffer) >= self.settings.flush_every:
+                    self.flush(con, run_id)
+
+        try:
+            if items:
+                async with make_client(self.settings) as client:
+                    workers = min(self.settings.concurrency, len(items))
+                    await asyncio.gather(*(worker(client) for _ in range(workers)))
+        finally:
+            bar.close()
+            self.flush(con, run_id)
+        if fatal:
+            raise fatal[0]
+        return results
+
+    async def _one(
+        self, client: openai.AsyncOpenAI, key: str, lf: PromptLabelingFunction, messages: list[dict[str, str]]
+    ) -> Any:
+        usage = self.usage(lf)
+        attempts = 0
+
+        async def attempt() -> Any:
+            nonlocal attempts
+            self.budget.reserve()
+            attempts += 1
+            usage.requests += 1
+            start = self.clock()
+            try:
+                # The typed ``chat.completions.create`` spends about a millisecond per call
+                # transforming its arguments, the largest CPU cost at high concurrency; the
+                # client's documented raw ``post`` sends the same request with the same errors.
+                body = await client.post(
+                    "/chat/completions", body={"model": lf.model, "messages": messages, **lf.params}, cast_to=str
+                )
+                return json.loads(body)
+            finally:
+                usage.request_seconds += self.clock() - start
+
+        def on_retry(exc: BaseException, wait: float) -> None:
+            log.debug("LF %s: retrying in %.2fs after %s", lf.name, wait, type(exc).__name__)
+
+        try:
+            completion = await call_with_retries(self.settings, attempt, sleep=self.sleep, on_retry=on_retry)
+        except BudgetExhausted:
+            return SKIPPED
+        except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+            raise LLMSetupError(
+                f"the server at {self.settings.base_url or 'the OpenAI API'} refused the credentials "
+                f"(HTTP {exc.status_code}); set the environment variable {self.settings.api_key_env} "
+                "to a key it accepts"
+            ) from None
+        except openai.NotFoundError:
+            raise LLMSetupError(
+                f"the server at {self.settings.base_url or 'the OpenAI API'} answered 404 for LF {lf.name!r} "
+                f"(model {lf.model!r}): check base_url (OpenAI-compatible servers usually end in /v1) "
+                "and the LF's model name"
+            ) from None
+        except (openai.OpenAIError, ValueError) as exc:
+            return _Failure(self._sanitized(exc, attempts))
+        response, prompt_tokens, completion_tokens = _extract(completion)
+        response = json.loads(redact(json.dumps(response), self.hidden))
+        self.budget.tokens += (prompt_tokens or 0) + (completion_tokens or 0)
+        usage.prompt_tokens += prompt_tokens or 0
+        usage.completion_tokens += completion_tokens or 0
+        self._buffer.append(
+            CachedResponse(
+                key,
+                lf.model,
+                json.dumps(messages),
+                json.dumps(lf.params, sort_keys=True),
+                response,
+                prompt_tokens,
+                completion_tokens,
+            )
+        )
+        return response
+
+    def _sanitized(self, exc: BaseException, attempts: int) -> BaseException:
+        """``exc`` with the key redacted from its message and the number of tries noted."""
+        exc.args = (f"{redact(str(exc), self.hidden)} (gave up after {attempts} attempt(s))",)
+        return exc
+
+
+def _extract(completion: Any) -> tuple[dict[str, Any], int | None, int | None]:
+    """The parts of a chat completion (parsed JSON) the LFs read, and its token counts."""
+    response: dict[str, Any] = {"content": None, "finish_reason": None, "top_logprobs": None}
+    try:
+        choice = completion["choices"][0]
+        response["finish_reason"] = choice.get("finish_reason")
+        response["content"] = choice["message"]["content"]
+        first = (choice.get("logprobs") or {}).get("content") or []
+        if first:
+            response["top_logprobs"] = [[t["token"], t["logprob"]] for t in first[0]["top_logprobs"]]
+    except (AttributeError, IndexError, KeyError, TypeError):
+        pass  # an odd shape: parse() sees what is there and counts the rest malformed
+    usage = completion.get("usage") if isinstance(completion, dict) else None
+    usage = usage if isinstance(usage, dict) else {}
+    return response, _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens"))
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def configure(
+    state: dict[str, Any],
+    settings: LLMSettings | Mapping[str, Any] | None = None,
+    *,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
+) -> LLMSession:
+    """Start a run's LLM session in an applier state dict: ``settings`` is an
+    :class:`LLMSettings` or a mapping of its fields (e.g. a pipeline's ``[llm]`` table)."""
+    if not isinstance(settings, LLMSettings):
+        settings = LLMSettings.resolve(**dict(settings or {}))
+    session = LLMSession(settings, sleep=sleep)
+    state[STATE_KEY] = session
+    return session
+
+
+def session_for(state: dict[str, Any]) -> LLMSession:
+    """The run's session, created from the environment if none was configured."""
+    if STATE_KEY not in state:
+        configure(state)
+    return state[STATE_KEY]
+
+
+def _run(coro: Awaitable[T]) -> T:
+    """Run a coroutine to completion, also when called from inside an event loop (notebooks)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()  # type: ignore[arg-type]
+
+
+@dataclass
+class _Plan:
+    keys: list[list[str | None]]
+    """Per LF, per row: the prompt's cache key (None where the field function raised)."""
+    messages: dict[str, tuple[PromptLabelingFunction, list[dict[str, str]]]]
+    """Each distinct prompt, with the first LF that asked it (which is charged for it)."""
+    errors: list[list[tuple[int, BaseException]]]
+
+
+def _plan(lfs: Sequence[PromptLabelingFunction], chunk: pl.DataFrame, strict: bool) -> _Plan:
+    ids = chunk[ID]
+    columns = chunk.columns
+    keys: list[list[str | None]] = [[None] * chunk.height for _ in lfs]
+    errors: list[list[tuple[int, BaseException]]] = [[] for _ in lfs]
+    messages: dict[str, tuple[PromptLabelingFunction, list[dict[str, str]]]] = {}
+    for i, row in enumerate(chunk.iter_rows(named=True)):
+        for j, lf in enumerate(lfs):
+            try:
+                values = lf.fields(Row(row)) if lf.fields else row
+                msgs = lf.messages(values)
+            except (KeyError, MissingColumnError) as exc:
+                missing = exc.column if isinstance(exc, MissingColumnError) else exc.args[0]
+                raise LFApplicationError(
+                    f"prompted LF {lf.name!r} needs column {missing!r}, which example {ids[i]!r} does not have; "
+                    f"columns are {columns}. Fix the template (or field function) or add the column."
+                ) from None
+            except Exception as exc:  # a bug in the LF's field function on one example
+                if strict:
+                    raise LFApplicationError(
+                        f"prompted LF {lf.name!r} raised {type(exc).__name__} preparing example {ids[i]!r}: {exc}"
+                    ) from exc
+                errors[j].append((i, exc))
+                continue
+            key = lf.cache_key(msgs)
+            keys[j][i] = key
+            messages.setdefault(key, (lf, msgs))
+    return _Plan(keys, messages, errors)
+
+
+def apply_prompt_lfs(lfs: Sequence[PromptLabelingFunction], chunk: pl.DataFrame, ctx: ApplyContext) -> list[LFOutput]:
+    """The ``"prompt"`` batch function: every prompted LF's votes on one chunk."""
+    for lf in lfs:
+        _check_label_space(lf, ctx.cardinality)
+    session = session_for(ctx.state)
+    con = session.connection(ctx.store)
+    try:
+        return _apply(session, con, lfs, chunk, ctx)
+    finally:
+        con.close()
+
+
+def _apply(
+    session: LLMSession, con: duckdb.DuckDBPyConnection, lfs: Sequence[PromptLabelingFunction],
+    chunk: pl.DataFrame, ctx: ApplyContext,
+) -> list[LFOutput]:
+    started, t0 = datetime.now(timezone.utc), time.perf_counter()
+    plan = _plan(lfs, chunk, ctx.strict)
+    cached = get_responses(con, plan.messages)
+    to_send = [(key, lf, msgs) for key, (lf, msgs) in plan.messages.items() if key not in cached]
+    sent = _run(session.send_all(con, ctx.run_id, to_send, ctx.progress))
+    outputs = []
+    charged = {key for key, _, _ in to_send}
+    for j, lf in enumerate(lfs):
+        usage = session.usage(lf)
+        labels = np.full(chunk.height, ABSTAIN, dtype=np.int32)
+        confidence = np.full(chunk.height, np.nan) if lf.mode == "logprobs" else None
+        errors = list(plan.errors[j])
+        stop = next((i for i, k in enumerate(plan.keys[j]) if sent.get(k) is SKIPPED), chunk.height)
+        usage.skipped += chunk.height - stop
+        for i in range(stop):
+            key = plan.keys[j][i]
+            if key is None:
+                continue
+            if key in charged and plan.messages[key][0] is lf:
+                charged.discard(key)  # this LF's own request, counted when sent
+            else:
+                usage.cache_hits += 1
+            result = cached[key] if key in cached else sent[key]
+            if isinstance(result, _Failure):
+                usage.failures += 1
+                errors.append((i, result.exc))
+                continue
+            answer = lf.parse(result)
+            if answer.outcome != "ok":
+                setattr(usage, answer.outcome, getattr(usage, answer.outcome) + 1)
+            labels[i] = answer.label
+            if confidence is not None and answer.confidence is not None:
+                confidence[i] = answer.confidence
+        outputs.append(LFOutput(labels, confidence, errors))
+    seconds = time.perf_counter() - t0
+    session.wall_seconds += seconds
+    session.flush(con, ctx.run_id)
+    record_batch(con, ctx.run_id, started, seconds, len(plan.messages), len(to_send), session.budget.exhausted)
+    log.info(
+        "prompted LFs: %d distinct prompts, %d from cache, %d sent%s",
+        len(plan.messages),
+        len(plan.messages) - len(to_send),
+        len(to_send),
+        " (budget exhausted)" if session.budget.exhausted else "",
+    )
+    return outputs
+
+
+def _check_label_space(lf: PromptLabelingFunction, k: int) -> None:
+    bad = {answer: label for answer, label in lf.labels.items() if label >= k}
+    if bad:
+        raise LFApplicationError(
+            f"prompted LF {lf.name!r} maps answers {bad} outside the label space 0..{k - 1}; fix its labels map"
+        )
+
+
+BATCH_APPLIERS["prompt"] = apply_prompt_lfs
