@@ -13,14 +13,17 @@ What it answers is decided by the last user message (the prompt):
 - ``[[fault:KIND:N]]`` makes the first ``N`` attempts at this prompt fail (``N`` may be
   ``always``); KIND is ``429`` (with ``Retry-After`` 7 seconds), ``500``, ``hang``
   (sleeps ``--hang`` seconds before answering: past a client timeout), ``badjson``
-  (status 200, a body that is not JSON) or ``drop`` (closes the connection unanswered).
+  (status 200, a body that is not JSON), ``drop`` (closes the connection unanswered)
+  or ``401`` (rejects the key).
 - ``[[echo-auth]]`` answers 400 with the request's ``Authorization`` header in the
   error message: a hostile server, for the key-safety test.
 
-Every request is counted: ``GET /_stats`` returns ``{"total", "by_prompt": {prompt: n}}``;
+Every request is counted: ``GET /_stats`` returns ``{"total", "by_prompt": {prompt: n},
+"auth": [distinct Authorization headers seen]}``;
 ``POST /_config`` with ``{"latency": s}`` changes the latency; ``POST /_reset`` clears counts.
 Threads handle requests (HTTP/1.1 keep-alive, a deep accept queue) so a client at
-concurrency 64 gets no connection resets.
+concurrency 64 gets no connection resets.  :class:`FakeServer` starts one in a
+subprocess for tests and benchmarks.
 """
 
 from __future__ import annotations
@@ -28,11 +31,14 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 FAULT = re.compile(r"\[\[fault:(\w+):(\d+|always)\]\]")
 ANSWER = re.compile(r"\[\[answer:(.*?)\]\]", re.S)
@@ -45,12 +51,14 @@ class State:
         self.hang = hang
         self.lock = threading.Lock()
         self.by_prompt: Counter[str] = Counter()
+        self.auth: set[str] = set()
         self.total = 0
 
-    def count(self, prompt: str) -> int:
+    def count(self, prompt: str, auth: str) -> int:
         """Record one attempt at ``prompt``; return its attempt number (1-based)."""
         with self.lock:
             self.total += 1
+            self.auth.add(auth)
             self.by_prompt[prompt] += 1
             return self.by_prompt[prompt]
 
@@ -116,7 +124,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path == "/_stats":
             with self.state.lock:
-                self._json(200, {"total": self.state.total, "by_prompt": dict(self.state.by_prompt)})
+                stats = {"total": self.state.total, "by_prompt": dict(self.state.by_prompt), "auth": sorted(self.state.auth)}
+                self._json(200, stats)
         elif self.path == "/v1/models":
             self._json(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
         else:
@@ -130,12 +139,13 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/_reset":
             with self.state.lock:
                 self.state.by_prompt.clear()
+                self.state.auth.clear()
                 self.state.total = 0
             return self._json(200, {})
         if self.path != "/v1/chat/completions":
             return self._json(404, {"error": {"message": f"no route {self.path}"}})
         prompt = next((m["content"] for m in reversed(body.get("messages", [])) if m.get("role") == "user"), "")
-        attempt = self.state.count(prompt)
+        attempt = self.state.count(prompt, self.headers.get("Authorization", ""))
         time.sleep(self.state.latency)
         if "[[echo-auth]]" in prompt:
             auth = self.headers.get("Authorization", "")
@@ -145,6 +155,8 @@ class Handler(BaseHTTPRequestHandler):
             kind = fault.group(1)
             if kind == "429":
                 return self._json(429, {"error": {"message": "rate limited", "type": "rate_limit"}}, {"Retry-After": "7"})
+            if kind == "401":
+                return self._json(401, {"error": {"message": "invalid api key", "type": "invalid_request_error"}})
             if kind == "500":
                 return self._json(500, {"error": {"message": "server exploded", "type": "server_error"}})
             if kind == "badjson":
@@ -165,6 +177,51 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     request_queue_size = 1024
     daemon_threads = True
+
+
+class FakeServer:
+    """This server in a subprocess: ``base_url`` for clients, ``stats()``/``reset()``/``configure()``."""
+
+    def __init__(self, latency: float = 0.0, hang: float = 5.0) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--latency", str(latency), "--hang", str(hang)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.startswith("PORT "):
+            self.proc.kill()
+            raise RuntimeError(f"fake LLM server did not start: {line!r}")
+        self.port = int(line.split()[1])
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+
+    def _call(self, path: str, payload: dict | None = None) -> dict:
+        data = None if payload is None else json.dumps(payload).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data, method="GET" if data is None else "POST")
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read())
+
+    def stats(self) -> dict:
+        return self._call("/_stats")
+
+    def reset(self) -> None:
+        self._call("/_reset", {})
+
+    def configure(self, latency: float) -> None:
+        self._call("/_config", {"latency": latency})
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+    def __enter__(self) -> FakeServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def main(argv: list[str] | None = None) -> None:

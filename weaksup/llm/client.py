@@ -164,7 +164,7 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
 
 
 def _wait(settings: LLMSettings) -> Callable[[RetryCallState], float]:
-    backoff = wait_exponential_jitter(initial=settings.backoff_initial, max=settings.backoff_max)
+    backoff = wait_exponential_jitter(multiplier=settings.backoff_initial, max=settings.backoff_max)
 
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None

@@ -1,0 +1,306 @@
+"""Prompted LFs against the fake chat server (tests/llm_server.py, its own process):
+faults, retries, Retry-After, cache, budget, cost accounting, dry run, set-up errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from llm_server import FakeServer
+from weaksup.apply import ApplyContext, LFApplicationError, apply_chunk, apply_lfs, apply_to_store, outputs_to_frames
+from weaksup.lf import labeling_function
+from weaksup.llm import LLMSettings, LLMSetupError, PromptLabelingFunction, configure, dry_run, usage_by_lf, usage_by_run
+from weaksup.store import VoteStore
+
+HAM, SPAM = 0, 1
+TEMPLATE = "Comment: {text}\nIs this comment spam? Answer yes or no."
+
+
+@pytest.fixture(scope="module")
+def server():
+    with FakeServer(latency=0.0, hang=2.0) as srv:
+        yield srv
+
+
+@pytest.fixture
+def fresh(server):
+    server.reset()
+    return server
+
+
+class Sleeps:
+    """An injected sleep: records each wait and returns at once."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def spam_lf(name="is_spam", **kw) -> PromptLabelingFunction:
+    return PromptLabelingFunction(name, kw.pop("template", TEMPLATE), kw.pop("labels", {"yes": SPAM, "no": HAM}), "fake", **kw)
+
+
+def frame_of(texts: list[str]) -> pl.DataFrame:
+    return pl.DataFrame({"example_id": [f"ex{i}" for i in range(len(texts))], "text": texts})
+
+
+def apply(server, lfs, frame, *, store=None, run_id=None, sleep=None, strict=False, **settings):
+    """Apply prompted LFs to one chunk as the applier does, with explicit settings; return (outputs, session)."""
+    state: dict = {}
+    session = configure(state, LLMSettings(base_url=server.base_url, **settings), sleep=sleep or Sleeps())
+    ctx = ApplyContext(2, strict=strict, store=store, run_id=run_id, progress=False, state=state)
+    return apply_chunk(lfs, frame, ctx), session
+
+
+def prompt_of(lf: PromptLabelingFunction, text: str) -> str:
+    return lf.messages({"text": text})[-1]["content"]
+
+
+# -- faults ------------------------------------------------------------------------------
+
+
+def test_every_fault_is_retried_or_recorded_and_no_response_is_lost(fresh, tmp_path):
+    texts = [
+        "plain and nice",
+        "please subscribe [[fault:429:2]]",
+        "server trouble [[fault:500:2]]",
+        "slow one [[fault:hang:1]]",
+        "garbled body subscribe [[fault:badjson:1]]",
+        "dropped connection [[fault:drop:1]]",
+        "always broken [[fault:500:always]]",
+        "always limited [[fault:429:always]]",
+        "always slow [[fault:hang:always]]",
+        "always garbled [[fault:badjson:always]]",
+        "hostile [[echo-auth]]",
+        "odd answer [[answer:Perhaps, who knows]]",
+        "check out my channel",
+    ]
+    lf = spam_lf()
+    json_lf = spam_lf("is_spam_json", mode="json", template=TEMPLATE + " Reply in JSON.")
+    sleeps = Sleeps()
+    with VoteStore(tmp_path / "s.duckdb") as store:
+        run = store.start_run("t", {})
+        frame = frame_of(texts)
+        keys = store.sync_examples("d", frame, run).ex_keys
+        outputs, session = apply(fresh, [lf, json_lf], frame, store=store, run_id=run, sleep=sleeps,
+                                 max_attempts=3, timeout=0.5)  # fmt: skip
+        # what the applier does with a chunk's outputs: votes and LF errors committed together
+        votes, errors = outputs_to_frames([lf, json_lf], outputs, frame["example_id"], keys, run)
+        store.commit_votes("d", [(lf.name, lf.version), (json_lf.name, json_lf.version)], int(keys.max()), votes, errors)
+
+        text_out = outputs[0]
+        assert text_out.labels.tolist() == [HAM, SPAM, HAM, HAM, SPAM, HAM, -1, -1, -1, -1, -1, -1, SPAM]
+        failed = {texts[i]: type(exc).__name__ for i, exc in text_out.errors}
+        assert failed == {
+            "always broken [[fault:500:always]]": "InternalServerError",
+            "always limited [[fault:429:always]]": "RateLimitError",
+            "always slow [[fault:hang:always]]": "APITimeoutError",
+            "always garbled [[fault:badjson:always]]": "JSONDecodeError",
+            "hostile [[echo-auth]]": "BadRequestError",
+        }
+        # the server saw exactly the tries the policy allows: transient faults up to 3 tries, 400 once
+        seen = fresh.stats()["by_prompt"]
+        tries = {t: seen[prompt_of(lf, t)] for t in texts}
+        assert tries == {
+            "plain and nice": 1, "please subscribe [[fault:429:2]]": 3, "server trouble [[fault:500:2]]": 3,
+            "slow one [[fault:hang:1]]": 2, "garbled body subscribe [[fault:badjson:1]]": 2,
+            "dropped connection [[fault:drop:1]]": 2, "always broken [[fault:500:always]]": 3,
+            "always limited [[fault:429:always]]": 3, "always slow [[fault:hang:always]]": 3,
+            "always garbled [[fault:badjson:always]]": 3, "hostile [[echo-auth]]": 1,
+            "odd answer [[answer:Perhaps, who knows]]": 1, "check out my channel": 1,
+        }  # fmt: skip
+        # failures are in the store with LF, example id, error class and message
+        recorded = store.con.execute(
+            "SELECT lf_name, example_id, error_type, message FROM lf_errors WHERE lf_name = ? ORDER BY example_id",
+            [lf.name],
+        ).fetchall()
+        assert {(r[1], r[2]) for r in recorded} == {(f"ex{texts.index(t)}", c) for t, c in failed.items()}
+        assert all("gave up after" in r[3] for r in recorded)
+        # every completed response is cached: the distinct successful prompts of both LFs
+        cached = store.con.execute("SELECT count(*) FROM llm_cache").fetchall()[0][0]
+        assert cached == 2 * (len(texts) - 5)
+        # counts: requests = every HTTP attempt the server saw; malformed / off-label answers counted
+        usage = {r["lf_name"]: r for r in usage_by_lf(store.con, run).iter_rows(named=True)}
+        assert usage["is_spam"]["requests"] + usage["is_spam_json"]["requests"] == fresh.stats()["total"]
+        assert usage["is_spam"]["failures"] == 5 and usage["is_spam"]["off_label"] == 1
+        assert usage["is_spam_json"]["malformed"] == 1  # "Perhaps, who knows" is not JSON
+        assert session.summary()["failures"] == 10
+    # Retry-After (7 s) was honoured for each 429 retry, through the injected sleep
+    assert sleeps.waits.count(7.0) == 2 * (2 + 2)
+
+
+def test_retry_after_is_honoured_and_capped(fresh):
+    lf = spam_lf()
+    sleeps = Sleeps()
+    outputs, _ = apply(fresh, [lf], frame_of(["subscribe [[fault:429:2]]"]), sleep=sleeps)
+    assert outputs[0].labels.tolist() == [SPAM]
+    assert sleeps.waits == [7.0, 7.0]
+    capped = Sleeps()
+    apply(fresh, [spam_lf(template=TEMPLATE + " ")], frame_of(["x [[fault:429:1]]"]), sleep=capped, max_retry_wait=2.5)
+    assert capped.waits == [2.5]
+
+
+def test_backoff_is_exponential_with_jitter_without_retry_after(fresh):
+    sleeps = Sleeps()
+    outputs, _ = apply(fresh, [spam_lf()], frame_of(["x [[fault:500:3]]"]), sleep=sleeps, max_attempts=4,
+                       backoff_initial=0.5)  # fmt: skip
+    assert outputs[0].errors == []
+    assert len(sleeps.waits) == 3
+    for n, wait in enumerate(sleeps.waits):
+        assert 0.5 * 2**n <= wait <= 0.5 * 2**n + 1.0  # tenacity's jitter adds up to 1 s
+
+
+def test_set_up_errors_stop_the_run_with_the_fix_and_without_the_key(fresh, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-setup-canary")
+    with pytest.raises(LLMSetupError) as err:
+        apply(fresh, [spam_lf()], frame_of(["a", "b [[fault:401:always]]", "c"]))
+    assert "refused the credentials (HTTP 401)" in str(err.value) and "OPENAI_API_KEY" in str(err.value)
+    assert "sk-test-setup-canary" not in str(err.value)
+    wrong = LLMSettings(base_url=fresh.base_url.removesuffix("/v1"))
+    state: dict = {}
+    configure(state, wrong)
+    with pytest.raises(LLMSetupError, match=r"answered 404 for LF 'is_spam' \(model 'fake'\): check base_url"):
+        apply_chunk([spam_lf()], frame_of(["a"]), ApplyContext(2, progress=False, state=state))
+
+
+def test_missing_column_and_label_space_errors_name_the_lf(fresh):
+    with pytest.raises(LFApplicationError, match=r"prompted LF 'q' needs column 'body', which example 'ex0' does not"):
+        apply(fresh, [spam_lf("q", template="{body}?")], frame_of(["a"]))
+    with pytest.raises(LFApplicationError, match=r"prompted LF 'q' maps answers \{'yes': 5\} outside the label space 0..1"):
+        apply(fresh, [spam_lf("q", labels={"yes": 5})], frame_of(["a"]))
+    assert fresh.stats()["total"] == 0  # checked before any request
+
+
+def test_a_field_function_bug_is_recorded_like_a_row_lf_error(fresh):
+    def fields(x):
+        return {"text": x.text[0]}
+
+    lf = PromptLabelingFunction("first_char", TEMPLATE, {"yes": SPAM}, "fake", fields=fields)
+    outputs, _ = apply(fresh, [lf], frame_of(["subscribe", ""]))
+    assert outputs[0].labels.tolist() == [-1, -1]  # "s" is not spammy; "" raised
+    assert [(i, type(e).__name__) for i, e in outputs[0].errors] == [(1, "IndexError")]
+    with pytest.raises(LFApplicationError, match="prompted LF 'first_char' raised IndexError preparing example 'ex1'"):
+        apply(fresh, [lf], frame_of(["subscribe", ""]), strict=True)
+
+
+# -- cache -------------------------------------------------------------------------------
+
+
+def test_warm_rerun_sends_nothing_and_duplicates_are_sent_once(fresh, tmp_path):
+    texts = ["subscribe now", "nice song", "subscribe now", "check out my page", "nice song"]
+    lfs = [spam_lf(), spam_lf("is_spam_lp", mode="logprobs")]
+    with VoteStore(tmp_path / "s.duckdb") as store:
+        first, _ = apply(fresh, lfs, frame_of(texts), store=store, run_id=1)
+        assert fresh.stats()["total"] == 2 * 3  # 3 distinct texts per LF
+        usage = usage_by_lf(store.con, 1)
+        assert usage["cache_hits"].to_list() == [2, 2]
+        fresh.reset()
+        again, session = apply(fresh, lfs, frame_of(texts), store=store, run_id=2)
+        assert fresh.stats()["total"] == 0
+        assert session.summary()["requests"] == 0 and session.summary()["cache_hits"] == 10
+        for a, b in zip(first, again):
+            assert a.labels.tolist() == b.labels.tolist()
+        assert again[1].confidence is not None and np.nanmin(again[1].confidence) > 0.5
+        # a new label map is a new LF version, re-labelled from the cache: still no request
+        flipped, _ = apply(fresh, [spam_lf(labels={"yes": HAM, "no": SPAM})], frame_of(texts), store=store, run_id=3)
+        assert fresh.stats()["total"] == 0
+        assert flipped[0].labels.tolist() == [1 - v for v in first[0].labels.tolist()]
+        # a new template is a new question: sent
+        apply(fresh, [spam_lf(template=TEMPLATE + " Be brief.")], frame_of(texts), store=store, run_id=4)
+        assert fresh.stats()["total"] == 3
+        runs = usage_by_run(store.con)
+        assert runs["requests"].to_list() == [6, 0, 0, 3]
+        assert runs["wall_seconds"].min() > 0
+
+
+def test_confidence_is_stored_with_the_vote_and_kinds_mix(fresh, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", fresh.base_url)  # no session configured: settings from the environment
+
+    @labeling_function()
+    def has_link(x):
+        return SPAM if "http" in x.text else -1
+
+    lfs = [has_link, spam_lf(), spam_lf("is_spam_lp", mode="logprobs")]
+    frame = frame_of(["see http://x.y", "lovely", "subscribe pls"])
+    with VoteStore(tmp_path / "s.duckdb") as store:
+        run = store.start_run("t", {})
+        keys = store.sync_examples("d", frame, run).ex_keys
+        stats = apply_to_store(store, "d", lfs, frame, keys, cardinality=2, run_id=run, progress=False)
+        assert stats.applied == {"has_link": 3, "is_spam": 3, "is_spam_lp": 3}
+        got = store.con.execute(
+            "SELECT lf_name, count(*), count(confidence), min(confidence) FROM votes GROUP BY lf_name ORDER BY lf_name"
+        ).fetchall()
+    assert got[0] == ("has_link", 1, 0, None)
+    assert got[1] == ("is_spam", 3, 0, None)
+    assert got[2][:3] == ("is_spam_lp", 3, 3) and 0.5 < got[2][3] < 1.0
+    in_memory = apply_lfs(lfs, frame, cardinality=2, progress=False)
+    assert in_memory.votes.to_dense().tolist() == [[1, 1, 1], [-1, 0, 0], [-1, 1, 1]]
+
+
+# -- budget ------------------------------------------------------------------------------
+
+
+def test_request_budget_stops_cleanly_at_exactly_the_budget(fresh, tmp_path):
+    texts = [f"comment {i}" + (" subscribe" if i % 2 else "") for i in range(30)]
+    lfs = [spam_lf(), spam_lf("again", template=TEMPLATE + " ")]
+    with VoteStore(tmp_path / "s.duckdb") as store:
+        outputs, session = apply(fresh, lfs, frame_of(texts), store=store, run_id=1, max_requests=10, concurrency=4)
+        assert fresh.stats()["total"] == 10  # reserved before sending: never more
+        summary = session.summary()
+        assert summary["budget_exhausted"] and summary["requests"] == 10
+        for out in outputs:  # each LF keeps the votes of a prefix of the examples, then abstains
+            voted = np.flatnonzero(out.labels != -1)
+            assert len(voted) == 5 and voted.tolist() == list(range(5))
+        assert summary["skipped"] == 2 * 25
+        assert usage_by_run(store.con)["budget_exhausted"].to_list() == [True]
+        # a later run with more budget sends only what was not answered
+        fresh.reset()
+        outputs, _ = apply(fresh, lfs, frame_of(texts), store=store, run_id=2, max_requests=100)
+        assert fresh.stats()["total"] == 50
+        assert all((out.labels != -1).all() for out in outputs)
+
+
+def test_token_budget_overshoots_by_at_most_the_requests_in_flight(fresh, tmp_path):
+    texts = [f"a comment of some length, number {i}" for i in range(40)]
+    with VoteStore(tmp_path / "s.duckdb") as store:
+        _, session = apply(fresh, [spam_lf()], frame_of(texts), store=store, run_id=1, max_tokens=100, concurrency=4)
+        per_request = store.con.execute("SELECT max(prompt_tokens + completion_tokens) FROM llm_cache").fetchall()[0][0]
+    budget = session.budget
+    assert budget.exhausted and budget.tokens >= 100
+    assert budget.tokens - 100 <= 4 * per_request
+    assert fresh.stats()["total"] == budget.requests < 40
+
+
+# -- dry run -----------------------------------------------------------------------------
+
+
+def test_dry_run_counts_prompts_after_cache_hits_and_estimates_tokens(fresh, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", fresh.base_url)
+    texts = [f"comment number {i}" for i in range(6)] + ["comment number 0"]
+    lf = spam_lf()
+    frame = frame_of(texts)
+    with VoteStore(tmp_path / "s.duckdb") as store:
+        before = dry_run([lf], frame, store)
+        assert before.totals()["to_send"] == 6 and before.totals()["cached"] == 0
+        chars = sum(len(json.dumps(lf.messages({"text": t}))) for t in dict.fromkeys(texts))
+        assert before.totals()["est_prompt_tokens"] == round(chars / 4)
+        assert before.totals()["est_completion_tokens"] == 6 * lf.params["max_tokens"]
+        run = store.start_run("t", {})
+        keys = store.sync_examples("d", frame[:3], run).ex_keys
+        apply_to_store(store, "d", [lf], frame[:3], keys, cardinality=2, run_id=run, progress=False)
+        assert fresh.stats()["total"] == 3
+        after = dry_run([lf], frame, store)
+        assert (after.totals()["cached"], after.totals()["to_send"]) == (3, 3)
+        # calibrated on the cached responses: the fake server counts len(prompt) // 4 tokens
+        assert 0 < after.totals()["est_prompt_tokens"] < before.totals()["est_prompt_tokens"]
+        keys = store.sync_examples("d", frame, run).ex_keys
+        pending = dry_run([lf], frame, store, dataset="d", ex_keys=keys)
+        assert pending.totals()["examples"] == 4  # the 3 applied examples are past the watermark
+        assert "3 requests to send" in str(after)
+    assert fresh.stats()["total"] == 3  # a dry run sends nothing
