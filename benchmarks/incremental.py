@@ -130,8 +130,12 @@ formats = ["parquet"]
 """
 
 
-def one_sequence(n: int, seed: int, work: Path) -> dict[str, tuple[float, float]]:
-    """Full run, +1% examples, one changed LF: (wall seconds, LF-application seconds) of each."""
+PHASES = ("load", "sync", "apply", "label_model", "labels", "export")
+
+
+def one_sequence(n: int, seed: int, work: Path) -> dict[str, tuple[float, ...]]:
+    """Full run, +1% examples, one changed LF: (wall seconds, LF-application seconds, then each
+    phase's seconds) of each."""
     shutil.rmtree(work, ignore_errors=True)
     (work / "data").mkdir(parents=True)
     texts(n, seed, 0).write_parquet(work / "data" / "part-0.parquet")
@@ -143,7 +147,8 @@ def one_sequence(n: int, seed: int, work: Path) -> dict[str, tuple[float, float]
     def run(step: str, expect_applications: int) -> None:
         t0 = time.perf_counter()
         result = run_pipeline(load_config(work / "p.toml"), **quiet)
-        out[step] = (time.perf_counter() - t0, result.metrics["apply_seconds"])
+        wall = time.perf_counter() - t0
+        out[step] = (wall, result.metrics["apply_seconds"], *(result.metrics[f"{p}_seconds"] for p in PHASES))
         got = result.metrics["lf_applications"]
         assert got == expect_applications, f"{step}: {got} LF applications, expected {expect_applications}"
 
@@ -166,8 +171,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="weaksup-bench-") as tmp:
         runs = [one_sequence(args.n, seed, Path(tmp) / f"r{seed}") for seed in range(args.repeats)]
-    med = {step: tuple(statistics.median(r[step][i] for r in runs) for i in range(2)) for step in runs[0]}
-    full_wall, full_apply = med["full run"]
+    med = {step: tuple(statistics.median(r[step][i] for r in runs) for i in range(len(runs[0][step]))) for step in runs[0]}
+    full_wall, full_apply = med["full run"][:2]
     lines = [
         f"weaksup incremental runs: {args.n:,} synthetic texts, {len(LF_SPECS)} regex/keyword LFs (row-wise Python), "
         f"label model 'label_model', no end model; median of {args.repeats} sequence(s)",
@@ -177,13 +182,16 @@ def main() -> None:
         f"{'run':<16} {'wall s':>9} {'LF-apply s':>11} {'wall / full':>12} {'apply / full':>13}  Done means",
     ]
     limits = {"+1% examples": 0.05, "one LF changed": 0.10}
-    for step, (wall, apply) in med.items():
+    for step, (wall, apply, *_) in med.items():
         if step == "full run":
             lines.append(f"{step:<16} {wall:>9.2f} {apply:>11.2f} {'1':>12} {'1':>13}")
             continue
         ratio = apply / full_apply
         verdict = f"apply <= {limits[step]:.0%}: {'yes' if ratio <= limits[step] else 'NO'}"
         lines.append(f"{step:<16} {wall:>9.2f} {apply:>11.2f} {wall / full_wall:>12.3f} {ratio:>13.3f}  {verdict}")
+    lines += ["", "seconds per phase (the rest of wall time: reading the LF files, status and history files)",
+              f"{'run':<16} " + " ".join(f"{p:>11}" for p in PHASES)]
+    lines += [f"{step:<16} " + " ".join(f"{v:>11.2f}" for v in values[2:]) for step, values in med.items()]
     report = "\n".join(lines)
     print(report)
     if args.out:

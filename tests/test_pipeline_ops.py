@@ -99,8 +99,9 @@ def test_sigterm_records_an_interrupted_run_and_keeps_its_committed_chunks(gated
     assert query(store, "SELECT status, error FROM runs").rows() == [("interrupted", "interrupted (Ctrl-C or SIGTERM)")]
     assert status_file(store)["status"] == "interrupted"
     release.touch()
-    again = weaksup("run", str(pipeline), "--quiet", cwd=tmp_path, env=env)
+    again = weaksup("run", str(pipeline), cwd=tmp_path, env=env)  # no --quiet, but no TTY either: no bars
     assert again.returncode == 0, again.stderr
+    assert again.stderr == "" and "\r" not in again.stdout and "run 2: 700 examples" in again.stdout
     metrics = json.loads(query(store, "SELECT metrics FROM runs WHERE run_id = 2")["metrics"][0])
     assert metrics["lf_applications"] == (700 - 300) * 7  # the 3 committed chunks are not redone
 

@@ -9,6 +9,10 @@ Commands that inspect a store take a pipeline file or the store file itself.
 ``status`` and ``history`` read the files a run keeps beside the store, so
 they work while a run holds it; the others wait for the store (or exit with
 ``--no-wait``).
+
+>>> args = build_parser().parse_args(["run", "p.toml", "--no-wait", "--set", "label_model.seed=1"])
+>>> args.no_wait, args.set
+(True, ['label_model.seed=1'])
 """
 
 from __future__ import annotations

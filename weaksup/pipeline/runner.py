@@ -1,4 +1,4 @@
-"""One pipeline run: data → LFs → vote store → label model → labels → exports → end model.
+r"""One pipeline run: data → LFs → vote store → label model → labels → exports → end model.
 
 A run holds the store's lock (:mod:`.lock`) from start to end, mirrors its
 phase and progress to the status file (:mod:`.status`), and is recorded in the
@@ -19,6 +19,22 @@ Runs are incremental through the store (see :mod:`weaksup.store`):
 
 Exports go to ``<export.dir>/run-NNNN/`` (see :mod:`.exports`).  Outputs of
 failed and interrupted runs (labels, partial folders) are removed.
+
+>>> import tempfile, pathlib, polars as pl
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> pl.DataFrame({"id": ["a", "b", "c"], "text": ["buy now", "nice song", "buy it"]}).write_csv(d / "in.csv")
+>>> _ = (d / "lfs.py").write_text(
+...     "from weaksup import ABSTAIN, labeling_function\n"
+...     "@labeling_function()\ndef buy(x):\n    return 1 if 'buy' in x.text else ABSTAIN\n"
+...     "@labeling_function()\ndef song(x):\n    return 0 if 'song' in x.text else ABSTAIN\n")
+>>> _ = (d / "p.toml").write_text(
+...     'name = "demo"\n[data]\nsource = "in.csv"\nid_column = "id"\n[labels]\nclasses = ["HAM", "SPAM"]\n'
+...     '[lfs]\nmodules = ["lfs.py"]\n[label_model]\nname = "majority_vote"\n[trainer]\nname = "none"\n')
+>>> first = run_pipeline(d / "p.toml", progress=False, say=lambda s: None)
+>>> first.run_id, first.metrics["lf_applications"], first.run_dir.name
+(1, 6, 'run-0001')
+>>> run_pipeline(d / "p.toml", progress=False, say=lambda s: None).metrics["lf_applications"]  # nothing new
+0
 """
 
 from __future__ import annotations
@@ -35,6 +51,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from tqdm.auto import tqdm
 
 from weaksup.analysis import lf_summary
 from weaksup.apply import apply_to_store, prepare_lfs
@@ -110,8 +127,9 @@ def run_pipeline(
         board = StatusBoard(store_file, run_id, cfg["name"])
         snapshot_history(store)
         crash_point("run.started")
+        phase = _Phases(board, progress)
         try:
-            result = _run(cfg, store, run_id, run_dir, board, progress, say)
+            result = _run(cfg, store, run_id, run_dir, phase, progress, say)
         except BaseException as exc:
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             error = "interrupted (Ctrl-C or SIGTERM)" if status == "interrupted" else f"{type(exc).__name__}: {exc}"
@@ -120,6 +138,7 @@ def run_pipeline(
             board.finish(status, error)
             raise
         finally:
+            phase.bar.close()
             snapshot_history(store)
     return result
 
@@ -148,6 +167,24 @@ def _accuracy(pred: np.ndarray, gold: np.ndarray) -> float | None:
     return float((pred[known] == gold[known]).mean()) if known.any() else None
 
 
+class _Phases:
+    """Enters a run's phases: in the status file and, on a terminal, on a one-line progress bar
+    (hidden without a TTY, as under cron, or with ``progress=False``)."""
+
+    names = ("loading data", "syncing examples", "applying LFs", "fitting label model", "writing labels",
+             "exporting", "training end model")  # fmt: skip
+
+    def __init__(self, board: StatusBoard, progress: bool) -> None:
+        self.board = board
+        self.bar = tqdm(total=len(self.names), leave=False, disable=None if progress else True,
+                        bar_format="{desc} ({n_fmt}/{total_fmt}, {elapsed})")  # fmt: skip
+
+    def __call__(self, name: str, **counts: int) -> None:
+        self.bar.n = self.names.index(name)
+        self.bar.set_description_str(f"run {self.board.state['run_id']}: {name}")
+        self.board.phase(name, **counts)
+
+
 class _ApplyProgress:
     """Counts LF applications committed so far, from each commit's LF versions and key."""
 
@@ -170,7 +207,7 @@ def _run(
     store: VoteStore,
     run_id: int,
     run_dir: Path,
-    board: StatusBoard,
+    phase: _Phases,
     progress: bool,
     say: Callable[[str], None],
 ) -> RunResult:
@@ -181,7 +218,7 @@ def _run(
     timings: dict[str, float] = {}
     t_run = t0 = time.perf_counter()
 
-    board.phase("loading data")
+    phase("loading data")
     holdout = load_holdout(cfg["holdout"], cfg.file.parent) if cfg["holdout"] else None
     loaded = load_examples(
         data, holdout, cfg.file.parent, cfg["holdout"]["match_column"] if cfg["holdout"] else "text"
@@ -199,7 +236,7 @@ def _run(
     timings["load_seconds"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    board.phase("syncing examples")
+    phase("syncing examples")
     sync = store.sync_examples(dataset, frame.with_columns(splits.alias("split")), run_id, inputs)
     fingerprint = _fingerprint(store, dataset)
     timings["sync_seconds"] = time.perf_counter() - t0
@@ -214,8 +251,8 @@ def _run(
 
     t0 = time.perf_counter()
     versions = [(lf.name, lf.version) for lf in lfs]
-    tracker = _ApplyProgress(sync.ex_keys, dict(zip(versions, store.watermarks(dataset, versions))), board)
-    board.phase("applying LFs", done=0, total=tracker.total)
+    tracker = _ApplyProgress(sync.ex_keys, dict(zip(versions, store.watermarks(dataset, versions))), phase.board)
+    phase("applying LFs", done=0, total=tracker.total)
     store.on_commit = tracker
     try:
         stats = apply_to_store(
@@ -233,7 +270,7 @@ def _run(
     )
 
     t0 = time.perf_counter()
-    board.phase("fitting label model")
+    phase("fitting label model")
     votes = store.label_matrix(sync.ex_keys, versions)
     split_arr = splits.to_numpy()
     train = split_arr == data["train_split"]
@@ -251,7 +288,7 @@ def _run(
     timings["label_model_seconds"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    board.phase("writing labels")
+    phase("writing labels")
     store.write_labels(
         run_id,
         pl.DataFrame(
@@ -288,7 +325,7 @@ def _run(
             metrics[f"label_model_accuracy_{split}"] = acc
 
     t0 = time.perf_counter()
-    board.phase("exporting")
+    phase("exporting")
     run_dir.mkdir(parents=True, exist_ok=True)
     model.save(run_dir / "label_model.json")
     training = training_set(store, run_id)
@@ -297,7 +334,7 @@ def _run(
 
     if tr_cfg["name"] != "none":
         t0 = time.perf_counter()
-        board.phase("training end model")
+        phase("training end model")
         metrics.update(_train_end_model(frame, tr_cfg, lm_cfg["seed"], classes, train_idx, n_votes, probs,
                                         test, gold, holdout, run_dir))  # fmt: skip
         timings["train_seconds"] = time.perf_counter() - t0
@@ -333,7 +370,7 @@ def _run(
                      lf_summary=rows)  # fmt: skip
     crash_point("run.finished")
     point_latest(run_dir)
-    board.finish("succeeded")
+    phase.board.finish("succeeded")
     _report(say, summary, metrics, lm_cfg["name"], run_dir)
     return RunResult(run_id, metrics, summary, run_dir, exports)
 
