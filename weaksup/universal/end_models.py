@@ -11,6 +11,10 @@
 Their features must not include the columns the LFs read, or the end model just learns
 the LFs back.
 
+Both save without pickle: ``save(path, metadata)`` and ``load(path) -> (model, metadata)``;
+the ranker is a JSON file, the regressor a skops file (loading accepts only scikit-learn,
+SciPy and NumPy types) with its parameters and ``metadata`` in ``<path>.json``.
+
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
 >>> X = [rng.normal(size=(5, 3)) for _ in range(200)]              # 200 queries of 5 items
@@ -24,15 +28,20 @@ True
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import skops.io as sio
 from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, clone
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
+
+from weaksup.trainer import _TRUSTED_PREFIXES
 
 
 class SoftTargetRegressor(BaseEstimator):
@@ -65,6 +74,26 @@ class SoftTargetRegressor(BaseEstimator):
     def predict(self, X: ArrayLike) -> np.ndarray:
         check_is_fitted(self, "estimator_")
         return self.estimator_.predict(np.asarray(X, dtype=float))
+
+    def save(self, path: str | Path, metadata: dict[str, Any] | None = None) -> None:
+        """Write the fitted estimator to a skops file and ``seed`` plus ``metadata`` to ``<path>.json``."""
+        check_is_fitted(self, "estimator_")
+        path = Path(path)
+        sio.dump(self.estimator_, path)
+        Path(f"{path}.json").write_text(json.dumps({"seed": self.seed, **(metadata or {})}, indent=2))
+
+    @classmethod
+    def load(cls, path: str | Path) -> tuple[SoftTargetRegressor, dict[str, Any]]:
+        """Read a model written by :meth:`save`; returns it and its metadata."""
+        path = Path(path)
+        untrusted = sio.get_untrusted_types(file=path)
+        foreign = [t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES)]
+        if foreign:
+            raise ValueError(f"{str(path)!r} holds types weaksup does not load: {foreign}")
+        meta = json.loads(Path(f"{path}.json").read_text())
+        model = cls(seed=meta.pop("seed"))
+        model.estimator_ = sio.load(path, trusted=untrusted)
+        return model, meta
 
 
 class PairwiseRanker(BaseEstimator):
@@ -120,3 +149,21 @@ class PairwiseRanker(BaseEstimator):
     def predict(self, X: Sequence[ArrayLike]) -> list[np.ndarray]:
         """Each example's item indices, best first."""
         return [np.argsort(-s, kind="stable") for s in self.decision_function(X)]
+
+    def save(self, path: str | Path, metadata: dict[str, Any] | None = None) -> None:
+        """Write the parameters, the fitted weights and ``metadata`` (e.g. feature names) as JSON."""
+        check_is_fitted(self, "coef_")
+        fitted = {name: getattr(self, name).tolist() for name in ("coef_", "mean_", "scale_")}
+        state = {"model": type(self).__name__, "params": self.get_params(), "fitted": fitted, "metadata": metadata or {}}
+        Path(path).write_text(json.dumps(state, indent=1))
+
+    @classmethod
+    def load(cls, path: str | Path) -> tuple[PairwiseRanker, dict[str, Any]]:
+        """Read a model written by :meth:`save`; returns it and its metadata."""
+        state = json.loads(Path(path).read_text())
+        if state.get("model") != cls.__name__:
+            raise ValueError(f"{str(path)!r} holds a {state.get('model')!r} model, not a {cls.__name__}")
+        model = cls(**state["params"])
+        for name, values in state["fitted"].items():
+            setattr(model, name, np.asarray(values, dtype=float))
+        return model, state["metadata"]
