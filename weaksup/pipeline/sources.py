@@ -42,7 +42,6 @@ class Examples:
     """The examples to label and what loading did to them."""
 
     frame: pl.DataFrame
-    files: int
     duplicates_dropped: int
     held_out: int
 
@@ -108,7 +107,6 @@ def _dedupe(df: pl.DataFrame, id_column: str, policy: str) -> tuple[pl.DataFrame
 def load_examples(data: dict[str, Any], holdout: pl.DataFrame | None, base: Path, match_column: str = "text") -> Examples:
     """Read ``[data]`` (a validated section) relative to ``base``, dropping rows that match ``holdout``'s texts."""
     raw = read_table(data["source"], base, data["table"])
-    n_files = len(globlib.glob(str(base / data["source"]))) if re.search(r"[*?\[]", data["source"]) else 1
     missing = [c for c in data["rename"] if c not in raw.columns]
     if missing:
         raise SourceError(f"data.rename names columns the source lacks: {missing}; its columns are {raw.columns}")
@@ -131,11 +129,11 @@ def load_examples(data: dict[str, Any], holdout: pl.DataFrame | None, base: Path
         if df.height == 0:
             raise SourceError("every data row matches a holdout text: nothing is left to label")
     if ID in df.columns and id_column is None:  # a WRENCH folder brings its own ids
-        return Examples(df, n_files, dropped, held)
+        return Examples(df, dropped, held)
     df = with_example_ids(df.drop(ID, strict=False), id_column)
     if id_column is not None:
         df = df.drop(id_column).select(ID, pl.exclude(ID))
-    return Examples(df, n_files, dropped, held)
+    return Examples(df, dropped, held)
 
 
 def load_holdout(section: dict[str, Any], base: Path) -> pl.DataFrame:
