@@ -7,6 +7,7 @@ import polars as pl
 import pytest
 from test_pipeline_ops_support import RAW, make_project, query
 
+from weaksup.apply import LFApplicationError
 from weaksup.cli import main
 from weaksup.pipeline import ConfigError, load_config, run_pipeline
 from weaksup.pipeline.sources import SourceError
@@ -150,3 +151,10 @@ def test_schema_command_documents_every_section(capsys):
     for line in ("[holdout] (optional)", "[schedule] (optional)", "data.table (str", "data.duplicate_ids (str, default 'error'",
                  "schedule.cron (str, required)", "lfs.chunk_size (int, default 100000)"):  # fmt: skip
         assert line in out
+
+
+def test_lfs_never_see_the_gold_labels(tmp_path):
+    peek = "\nfrom weaksup import labeling_function\n@labeling_function()\ndef peek(x):\n    return x.CLASS\n"
+    pipeline = make_project(tmp_path, lfs=peek)
+    with pytest.raises(LFApplicationError, match=r"LF 'peek' reads column 'CLASS', which the dataset does not have"):
+        run_pipeline(pipeline, **QUIET)

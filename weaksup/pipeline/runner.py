@@ -255,8 +255,8 @@ def _run(
     phase("applying LFs", done=0, total=tracker.total)
     store.on_commit = tracker
     try:
-        stats = apply_to_store(
-            store, dataset, lfs, frame, sync.ex_keys, cardinality=k, run_id=run_id,
+        stats = apply_to_store(  # LFs see the inputs only: never the gold labels or the split
+            store, dataset, lfs, frame.select(ID, *inputs), sync.ex_keys, cardinality=k, run_id=run_id,
             strict=cfg["lfs"]["strict"], progress=progress, chunk_size=cfg["lfs"]["chunk_size"],
         )  # fmt: skip
     finally:
