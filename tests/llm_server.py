@@ -117,9 +117,14 @@ class Handler(BaseHTTPRequestHandler):
     def _json(self, status: int, obj: object, headers: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(obj).encode(), headers)
 
-    def _body(self) -> dict:
+    def _body(self) -> dict | None:
+        """The JSON body, or None when the client went away before sending all of it."""
         n = int(self.headers.get("Content-Length") or 0)
-        return json.loads(self.rfile.read(n) or b"{}")
+        raw = self.rfile.read(n)
+        if len(raw) < n:
+            self.close_connection = True
+            return None
+        return json.loads(raw or b"{}")
 
     def do_GET(self) -> None:
         if self.path == "/_stats":
@@ -133,6 +138,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self._body()
+        if body is None:
+            return None
         if self.path == "/_config":
             self.state.latency = float(body.get("latency", self.state.latency))
             return self._json(200, {"latency": self.state.latency})
@@ -177,6 +184,11 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     request_queue_size = 1024
     daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Clients that vanish (killed, timed out) are expected here: no traceback for them."""
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
 
 class FakeServer:
