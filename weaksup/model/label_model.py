@@ -43,6 +43,34 @@ def _flat_index(votes: SparseVotes, cardinality: int) -> tuple[np.ndarray, np.nd
     ) * cardinality + labels
 
 
+def _distinct_rows(votes: SparseVotes, cardinality: int) -> tuple[SparseVotes, np.ndarray]:
+    """One row per distinct non-empty vote pattern, and how many rows share each pattern.
+
+    A row's pattern is encoded exactly as the base-(k+1) number with digit ``v + 1`` for LF
+    ``a``'s vote (0 = abstain), which fits in int64 while (k+1)^m < 2^62; beyond that the votes
+    are returned as they are, with weight 0 for all-abstain rows.  Costs O(nnz + n log n); with few LFs the patterns are far
+    fewer than the rows (at m = 10 a million rows hold a few thousand).  Weights are 0 or 1
+    when no exact key fits.
+    """
+    k = cardinality
+    covered = np.bincount(votes.rows, minlength=votes.n) > 0
+    if votes.m * np.log2(k + 1) >= 62:
+        # No exact key: keep the votes as they are and give all-abstain rows weight 0.
+        return votes, covered.astype(float)
+    digit = (k + 1) ** np.arange(votes.m, dtype=np.int64)
+    key = np.zeros(votes.n, dtype=np.int64)
+    np.add.at(key, votes.rows, (votes.labels.astype(np.int64) + 1) * digit[votes.cols])
+    _, first, weight = np.unique(key[covered], return_index=True, return_counts=True)
+    keep = np.flatnonzero(covered)[first]
+    new_row = np.full(votes.n, -1, dtype=np.int64)
+    new_row[keep] = np.arange(len(keep))
+    mine = new_row[votes.rows] >= 0
+    distinct = SparseVotes(
+        new_row[votes.rows[mine]], votes.cols[mine], votes.labels[mine], len(keep), votes.m
+    )
+    return distinct, weight.astype(float)
+
+
 def _squarem(
     step: Callable[[np.ndarray], np.ndarray], theta: np.ndarray, tol: float, max_steps: int
 ) -> tuple[np.ndarray, int]:
@@ -132,18 +160,25 @@ class LabelModel(LabelModelBase):
         self.tol = tol
 
     def _fit(self, votes: SparseVotes, class_balance: np.ndarray | None) -> None:
-        k, m, n = self.cardinality, votes.m, votes.n
+        k, m = self.cardinality, votes.m
+        # EM runs over distinct vote patterns: rows with the same votes share one posterior,
+        # and rows where every LF abstains carry no evidence about the LFs.
+        votes, weight = _distinct_rows(votes, k)
+        n = votes.n
         at_row, at_lf = _flat_index(votes, k)
-        fired = np.bincount(at_lf, minlength=m * k).reshape(m, k)  # votes per (LF, class)
-        counts = np.bincount(at_row, minlength=n * k).reshape(n, k).astype(float)
-        covered = counts.sum(axis=1) > 0
+        vote_weight = weight[votes.rows]
+        merged = bool((vote_weight != 1).any())
+        fired = np.bincount(at_lf, weights=vote_weight, minlength=m * k).reshape(m, k)
         fixed_p = class_balance is not None or not self.learn_class_balance
         p0 = np.full(k, 1.0 / k) if class_balance is None else class_balance
 
         def m_step(q: np.ndarray) -> np.ndarray:
-            """theta = (log vote weights, log class prior) from row posteriors over covered rows."""
-            n_class = covered @ q
-            right = np.bincount(at_lf, weights=q.ravel()[at_row], minlength=m * k).reshape(m, k)
+            """theta = (log vote weights, log class prior) from the patterns' posteriors."""
+            n_class = weight @ q
+            mass = q.ravel()[at_row]
+            if merged:
+                mass *= vote_weight
+            right = np.bincount(at_lf, weights=mass, minlength=m * k).reshape(m, k)
             beta = (right + PRIOR_VOTES * PRIOR_PRECISION) / (n_class + PRIOR_VOTES)
             gamma = (fired - right + PRIOR_VOTES * (1 - PRIOR_PRECISION)) / (
                 n_class.sum() - n_class + PRIOR_VOTES
@@ -155,10 +190,11 @@ class LabelModel(LabelModelBase):
             scores = np.bincount(at_row, weights=theta[: m * k][at_lf], minlength=n * k)
             return softmax_rows(scores.reshape(n, k) + theta[m * k :])
 
-        # Start from majority vote: each covered row's vote shares.
-        counts[covered] /= counts[covered].sum(axis=1, keepdims=True)
-        theta = m_step(counts)
-        del counts
+        # Start from majority vote: each pattern's vote shares.
+        shares = np.bincount(at_row, minlength=n * k).reshape(n, k).astype(float)
+        shares /= np.maximum(shares.sum(axis=1, keepdims=True), 1.0)
+        theta = m_step(shares)
+        del shares
         theta, self.n_iter_ = _squarem(lambda t: m_step(e_step(t)), theta, self.tol, self.max_iter)
         self.log_weights_ = theta[: m * k].reshape(m, k)
         self.class_balance_ = np.exp(theta[m * k :])
