@@ -72,6 +72,17 @@ def test_label_model_recovers_accuracies_and_beats_majority_vote(balanced):
     assert score(lm, L, y) > mv + 0.02
 
 
+def test_label_model_merging_identical_rows_changes_nothing():
+    """Few LFs: EM runs over distinct vote patterns.  Padding with 60 silent LFs makes the
+    pattern key too long, so EM runs row by row; the fitted model must agree."""
+    L, _ = synthetic(20_000, [0.9, 0.8, 0.7, 0.6, 0.75], k=3, coverage=0.4, seed=18)
+    padded = np.hstack([L, np.full((20_000, 60), -1)])
+    merged = LabelModel(cardinality=3).fit(L)
+    row_by_row = LabelModel(cardinality=3).fit(padded)
+    np.testing.assert_allclose(merged.log_weights_, row_by_row.log_weights_[:5], atol=1e-3)
+    np.testing.assert_allclose(merged.predict_proba(L), row_by_row.predict_proba(padded), atol=1e-4)
+
+
 LEARN_BALANCE = {"dawid_skene": {}, "label_model": {"learn_class_balance": True}}
 
 
