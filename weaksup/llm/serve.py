@@ -109,7 +109,10 @@ def serve_model(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8080, help="port (0 picks a free one; default 8080)")
     parser.add_argument("--parallel", type=int, default=4, help="concurrent request slots (default 4)")
     parser.add_argument("--slot-context", type=int, default=1024, help="context tokens per slot (default 1024)")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: llama.cpp's choice)")
+    parser.add_argument(
+        "--threads", type=int, default=None,
+        help="CPU threads (default: llama.cpp's choice; on a busy machine --threads 1 avoids spin-wait contention)",
+    )  # fmt: skip
     parser.add_argument("--model", default=None, help="another GGUF file to serve instead of SmolLM2-135M")
     parser.add_argument("--verbose", action="store_true", help="show llama.cpp's request log")
     args = parser.parse_args(argv)
