@@ -166,12 +166,13 @@ def test_columns_read_sees_attributes_items_and_helpers() -> None:
         end_model_features(frame, UniversalSettings(label_type="regression", gold_column="g", features=["nope"]), {})
 
 
-def test_lfs_never_see_the_gold_column(tmp_path, movies) -> None:
+@pytest.mark.parametrize("column", ["vote_average", "split"])
+def test_lfs_never_see_the_gold_or_the_split(tmp_path, movies, column) -> None:
     @labeling_function(label_type="regression")
     def cheat(x):
-        return x.vote_average
+        return float(getattr(x, column) == "train")
 
-    with VoteStore(tmp_path / "s.duckdb") as store, pytest.raises(LFApplicationError, match="reads column 'vote_average'"):
+    with VoteStore(tmp_path / "s.duckdb") as store, pytest.raises(LFApplicationError, match=f"reads column '{column}'"):
         run_in_store(store, "m", movies.head(20), [cheat, *_movie_lfs()], _regression_settings(), tmp_path / "run")
 
 
@@ -180,6 +181,8 @@ def test_bad_settings_and_examples_name_the_key() -> None:
         UniversalSettings(label_type="ranking", gold_column="g", end_model="tfidf_logreg")
     with pytest.raises(ValueError, match="regression.gold_labels is 51; use 0 to 50"):
         UniversalSettings(label_type="regression", gold_column="g", gold_labels=51)
+    with pytest.raises(ValueError, match="reference_lf and regression.gold_labels both fix y's units"):
+        UniversalSettings(label_type="regression", gold_column="g", label_model_params={"reference_lf": "imdb"})
     with pytest.raises(ValueError, match="ranking.set_size is set but ranking.sets is empty"):
         UniversalSettings(label_type="ranking", gold_column="g", set_size=5)
     with pytest.raises(ValueError, match="label_model.params do not fit the ranking label model"):
@@ -192,6 +195,9 @@ def test_bad_settings_and_examples_name_the_key() -> None:
     short = pl.DataFrame({"example_id": ["q1"], "items": [["a", "b"]], "g": [[1.0]]})
     with pytest.raises(ValueError, match="example 'q1': data.gold_column 'g' holds 1 scores for 2 items"):
         prepare_examples(short, ranking)
+    scalar = pl.DataFrame({"example_id": ["q1"], "items": [["a", "b"]], "g": [1.0]})
+    with pytest.raises(ValueError, match="data.gold_column 'g' must hold a list of item scores per example"):
+        prepare_examples(scalar, ranking)
     with pytest.raises(ValueError, match="ranking.items_column 'items' is not in the data"):
         prepare_examples(pl.DataFrame({"example_id": ["q1"], "x": [1]}), ranking)
     few = pl.DataFrame({"example_id": ["a", "b"], "split": ["train", "test"], "v": [1.0, 2.0]})

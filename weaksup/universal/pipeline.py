@@ -113,6 +113,11 @@ class UniversalSettings:
                 f"regression.gold_labels is {self.gold_labels}; use 0 to {MAX_GOLD_LABELS} gold labels "
                 "(0 leaves y standardised, or in label_model.params.reference_lf's units)"
             )
+        if self.label_type == "regression" and self.gold_labels and "reference_lf" in self.label_model_params:
+            raise ValueError(
+                "label_model.params.reference_lf and regression.gold_labels both fix y's units; "
+                "set regression.gold_labels = 0 to use the reference LF"
+            )
         if self.set_size is not None and not self.sets:
             raise ValueError("ranking.set_size is set but ranking.sets is empty; give the number of sets per split")
         if self.sets and self.set_size is None:
@@ -120,6 +125,33 @@ class UniversalSettings:
         bad = {s: n for s, n in self.sets.items() if n < 1}
         if bad:
             raise ValueError(f"ranking.sets must hold positive counts, got {bad}")
+
+    @classmethod
+    def from_config(cls, values: Mapping[str, Any]) -> UniversalSettings:
+        """Settings from a validated pipeline (:class:`weaksup.pipeline.config.PipelineConfig` values)."""
+        data, trainer, export = values["data"], values["trainer"], values["export"]
+        ranking = values.get("ranking") or {}
+        regression = values.get("regression") or {}
+        return cls(
+            label_type=values["labels"]["type"],
+            gold_column=data["gold_column"],
+            train_split=data["train_split"],
+            test_split=data["test_split"],
+            seed=values["label_model"]["seed"],
+            label_model_params=values["label_model"]["params"],
+            items_column=ranking.get("items_column", ITEMS),
+            set_size=ranking.get("set_size"),
+            sets=ranking.get("sets") or {},
+            sets_seed=ranking.get("seed", 0),
+            ndcg_k=ranking.get("ndcg_k", 5),
+            gold_labels=regression.get("gold_labels", MAX_GOLD_LABELS),
+            end_model=trainer["name"],
+            end_model_params=trainer["params"],
+            features=trainer.get("features"),
+            exclude_columns=tuple(trainer.get("exclude_columns") or ()),
+            formats=tuple(export["formats"]),
+            keep_uncovered=export["keep_uncovered"],
+        )
 
     def label_model(self) -> RankingLabelModel | RegressionLabelModel:
         """A fresh label model of the run's type with ``label_model.params``."""
@@ -156,16 +188,16 @@ def prepare_examples(frame: pl.DataFrame, settings: UniversalSettings, split_col
         frame = frame.with_columns(pl.lit(settings.train_split).alias(split_column))
     frame = frame.with_columns(pl.col(split_column).cast(pl.String))
     if settings.label_type == "regression":
-        return _prepare_regression(frame, settings, split_column)
+        return _prepare_regression(frame, settings)
     if settings.set_size is not None:
         frame = item_sets(
             frame, size=settings.set_size, counts=settings.sets, seed=settings.sets_seed,
             split_column=split_column, items_column=settings.items_column,
         )  # fmt: skip
-    return _prepare_ranking(frame, settings, split_column)
+    return _prepare_ranking(frame, settings)
 
 
-def _prepare_regression(frame: pl.DataFrame, settings: UniversalSettings, split_column: str) -> Prepared:
+def _prepare_regression(frame: pl.DataFrame, settings: UniversalSettings) -> Prepared:
     col = settings.gold_column
     if col not in frame.columns:
         return Prepared(frame, np.full(frame.height, np.nan))
@@ -179,7 +211,7 @@ def _prepare_regression(frame: pl.DataFrame, settings: UniversalSettings, split_
     return Prepared(frame.drop(col), gold)
 
 
-def _prepare_ranking(frame: pl.DataFrame, settings: UniversalSettings, split_column: str) -> Prepared:
+def _prepare_ranking(frame: pl.DataFrame, settings: UniversalSettings) -> Prepared:
     items_col, gold_col = settings.items_column, settings.gold_column
     if items_col not in frame.columns:
         raise ValueError(
@@ -197,6 +229,11 @@ def _prepare_ranking(frame: pl.DataFrame, settings: UniversalSettings, split_col
             raise ValueError(f"example {ids[i]!r}: item {dup!r} appears twice in {items_col!r}; each item once per example")
     if gold_col not in frame.columns:
         return Prepared(frame, [{} for _ in items])
+    if not isinstance(frame[gold_col].dtype, pl.List) or not frame[gold_col].dtype.inner.is_numeric():
+        raise ValueError(
+            f"data.gold_column {gold_col!r} must hold a list of item scores per example (higher is better), "
+            f"got {frame[gold_col].dtype}"
+        )
     scores = frame[gold_col].to_list()
     gold: list[dict[Hashable, float]] = []
     for i, (its, s) in enumerate(zip(items, scores)):
@@ -251,8 +288,8 @@ def columns_read(lfs: Sequence[Any], frame: pl.DataFrame, max_rows: int = TRACE_
     """Each row-wise LF's name → the columns of ``frame`` it reads, found by running it on
     up to ``max_rows`` evenly spaced rows (exceptions count as abstains here).
 
-    A column an LF reads only on rows outside the sample is missed: list such columns in
-    ``trainer.exclude_columns``.
+    A column an LF reads only on rows outside the sample is missed, and LFs of other kinds
+    (e.g. prompted LLM LFs) are not traced: list such columns in ``trainer.exclude_columns``.
     """
     rows = frame[np.unique(np.linspace(0, frame.height - 1, min(max_rows, frame.height)).astype(int))].to_dicts()
     out: dict[str, list[str]] = {}
@@ -416,7 +453,7 @@ def _ranking_steps(
     model.save(run_dir / "label_model.json")
     files = [run_dir / "label_model.json"]
 
-    read = columns_read(lfs, examples)
+    read = columns_read(lfs, examples.drop(SPLIT))
     features = end_model_features(examples, settings, read)
     test = np.flatnonzero((split == settings.test_split) & has_gold)
     if settings.end_model == "pairwise_ranker":
@@ -467,7 +504,7 @@ def _regression_steps(
     examples, gold = prepared.examples, prepared.gold
     votes = regression_votes(store, ex_keys, versions)
     train_idx = np.flatnonzero(train)
-    y = _draw_gold(gold[train_idx], settings.gold_labels, settings.seed)
+    y = draw_gold(gold[train_idx], settings.gold_labels, settings.seed)
     model = settings.label_model()
     model.fit(votes.values[train_idx], y, lf_names=votes.lf_names)
     value, variance = model.predict(votes), model.predict_var(votes)
@@ -490,7 +527,7 @@ def _regression_steps(
     model.save(run_dir / "label_model.json")
     files = [run_dir / "label_model.json"]
 
-    read = columns_read(lfs, examples)
+    read = columns_read(lfs, examples.drop(SPLIT))
     features = end_model_features(examples, settings, read)
     test = np.flatnonzero((split == settings.test_split) & has_gold)
     if settings.end_model == "soft_regressor":
@@ -528,7 +565,7 @@ def _regressor(settings: UniversalSettings) -> HistGradientBoostingRegressor:
         raise ValueError(f"trainer.params do not fit HistGradientBoostingRegressor: {exc}") from None
 
 
-def _draw_gold(gold: np.ndarray, n: int, seed: int) -> np.ndarray | None:
+def draw_gold(gold: np.ndarray, n: int, seed: int) -> np.ndarray | None:
     """``n`` of the known gold values (drawn with ``seed``), NaN elsewhere; None when ``n`` is 0."""
     if n == 0:
         return None
@@ -591,8 +628,8 @@ def run_in_store(
     run_id = store.start_run(dataset, {"labels": {"type": settings.label_type}, "settings": repr(settings)})
     try:
         sync = store.sync_examples(dataset, prepared.examples, run_id)
-        apply_to_store(store, dataset, chosen, prepared.examples, sync.ex_keys, cardinality=0, run_id=run_id,
-                       progress=progress)  # fmt: skip
+        inputs = prepared.examples.drop(SPLIT)  # LFs see the inputs only: never the gold or the split
+        apply_to_store(store, dataset, chosen, inputs, sync.ex_keys, cardinality=0, run_id=run_id, progress=progress)
         result = run_universal(store, run_id, prepared, sync.ex_keys, chosen, settings, Path(run_dir))
     except BaseException as exc:
         store.finish_run(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
