@@ -21,6 +21,7 @@ medians are reported.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import shutil
 import statistics
@@ -169,15 +170,18 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="also write the report to this file")
     args = parser.parse_args()
 
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="weaksup-bench-") as tmp:
         runs = [one_sequence(args.n, seed, Path(tmp) / f"r{seed}") for seed in range(args.repeats)]
+    load_after = os.getloadavg()[0]
     med = {step: tuple(statistics.median(r[step][i] for r in runs) for i in range(len(runs[0][step]))) for step in runs[0]}
     full_wall, full_apply = med["full run"][:2]
     lines = [
         f"weaksup incremental runs: {args.n:,} synthetic texts, {len(LF_SPECS)} regex/keyword LFs (row-wise Python), "
         f"label model 'label_model', no end model; median of {args.repeats} sequence(s)",
         f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
-        f"{platform.system()}",
+        f"{platform.system()}, {os.cpu_count()} CPUs, load average {load_before:.1f} before and {load_after:.1f} after "
+        "(ratios compare runs of one process on the same machine)",
         "",
         f"{'run':<16} {'wall s':>9} {'LF-apply s':>11} {'wall / full':>12} {'apply / full':>13}  Done means",
     ]
