@@ -57,6 +57,10 @@ class LFOutput:
     confidence: np.ndarray | None = None
     errors: list[tuple[int, BaseException]] = field(default_factory=list)
     values: list[Any] | None = None
+    processed: int | None = None
+    """Rows ``[0, processed)`` were applied; ``None`` means all.  A batch function that
+    stops early (an LLM budget ran out) sets it: later rows abstain, and the LF's
+    watermark stops before them, so a later run applies them."""
 
 
 @dataclass
@@ -276,11 +280,12 @@ def apply_lfs(
     strict: bool = False,
     progress: bool = True,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    state: dict[str, Any] | None = None,
 ) -> ApplyResult:
     """Apply ``lfs`` to every row of ``frame`` (which needs ``example_id``), in memory."""
     lfs = prepare_lfs(lfs)
     _check_frame(frame)
-    ctx = ApplyContext(cardinality, strict, progress=progress)
+    ctx = ApplyContext(cardinality, strict, progress=progress, state={} if state is None else state)
     rows = np.arange(frame.height)
     vote_frames, error_frames = [], []
     with tqdm(total=frame.height * len(lfs), desc="applying LFs", unit="vote", disable=_quiet(progress)) as bar:
@@ -325,6 +330,7 @@ def apply_to_store(
     strict: bool = False,
     progress: bool = True,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    state: dict[str, Any] | None = None,
 ) -> StoreApplyStats:
     """Apply each LF version to the examples of ``frame`` it has not seen yet.
 
@@ -333,11 +339,14 @@ def apply_to_store(
     watermark, so unchanged LFs only see new or changed examples, and a new
     LF version sees every example.  Votes are committed chunk by chunk, each
     chunk atomically with its watermark: an interrupted run loses at most one
-    chunk and the next run carries on from there.
+    chunk and the next run carries on from there.  ``state`` is the per-run
+    state LF kinds share across calls (e.g. one LLM budget for the whole run).
     """
     lfs = prepare_lfs(lfs)
     _check_frame(frame)
-    ctx = ApplyContext(cardinality, strict, store=store, run_id=run_id, progress=progress)
+    ctx = ApplyContext(
+        cardinality, strict, store=store, run_id=run_id, progress=progress, state={} if state is None else state
+    )
     versions = [(lf.name, lf.version) for lf in lfs]
     store.register_lfs([(lf.name, lf.version, lf.kind, lf.label_type) for lf in lfs], run_id)
     order = np.argsort(ex_keys, kind="stable")
@@ -351,19 +360,45 @@ def apply_to_store(
     total = sum(len(rows) * len(idx) for _, idx, rows in plan)
     with tqdm(total=total, desc="applying LFs", unit="vote", disable=_quiet(progress)) as bar:
         for _, idx, rows in plan:
-            group = [lfs[j] for j in idx]
+            active = list(idx)
             for sl in _chunks(len(rows), chunk_size):
+                if not active:
+                    break
+                group = [lfs[j] for j in active]
                 chunk_rows = rows[sl]
                 chunk = frame[chunk_rows]
                 keys = ex_keys[chunk_rows]
-                votes, errors = outputs_to_frames(group, apply_chunk(group, chunk, ctx), chunk[ID], keys, run_id)
-                store.commit_votes(dataset, [versions[j] for j in idx], int(keys.max()), votes, errors)
-                for lf in group:
-                    applied[lf.name] += len(chunk_rows)
+                outputs = apply_chunk(group, chunk, ctx)
+                votes, errors = outputs_to_frames(group, outputs, chunk[ID], keys, run_id)
+                # LFs that stopped early (e.g. an LLM budget) commit only the prefix they processed,
+                # so their watermark never passes rows they did not see; they sit out the rest.
+                done = {j: len(chunk_rows) if out.processed is None else out.processed for j, out in zip(active, outputs)}
+                for through, members in _by_through(done).items():
+                    if through == 0:
+                        continue
+                    names = [versions[j] for j in members]
+                    mine = [n for n, _ in names]
+                    last = int(keys[through - 1])
+                    store.commit_votes(
+                        dataset, names, last,
+                        votes.filter(pl.col("lf_name").is_in(mine) & (pl.col("ex_key") <= last)),
+                        errors.filter(pl.col("lf_name").is_in(mine)),
+                    )  # fmt: skip
+                for j, count in done.items():
+                    applied[lfs[j].name] += count
                 for name, count in errors.group_by("lf_name").len().iter_rows():
                     n_errors[name] += count
                 bar.update(len(chunk_rows) * len(group))
+                active = [j for j in active if done[j] == len(chunk_rows)]
     return StoreApplyStats(applied, n_errors)
+
+
+def _by_through(done: dict[int, int]) -> dict[int, list[int]]:
+    """LF indices grouped by how many rows of the chunk they processed."""
+    groups: dict[int, list[int]] = {}
+    for j, count in done.items():
+        groups.setdefault(count, []).append(j)
+    return groups
 
 
 def _check_frame(frame: pl.DataFrame) -> None:
