@@ -40,7 +40,7 @@ def _applying(store):  # type: ignore[no-untyped-def]
     return state and state["phase"] == "applying LFs" and state["done"] == 300 * 7
 
 
-def test_status_history_and_a_second_run_while_a_run_holds_the_store(gated, tmp_path):
+def test_status_history_and_a_second_run_while_a_run_holds_the_store(gated, tmp_path, capsys):
     pipeline, release, env = gated
     store = tmp_path / "store.duckdb"
     first = spawn("run", str(pipeline), "--quiet", cwd=tmp_path, log=tmp_path / "first.log", env=env)
@@ -54,18 +54,19 @@ def test_status_history_and_a_second_run_while_a_run_holds_the_store(gated, tmp_
         assert f"run 1 (yt): running, pid {first.pid}" in status.stdout
         assert "phase: applying LFs" in status.stdout and "2,100 of 4,900 done (43%)" in status.stdout
 
-        history = weaksup("history", str(pipeline), "--json", cwd=tmp_path)
-        assert history.returncode == 0, history.stderr
-        runs = json.loads(history.stdout)
+        capsys.readouterr()
+        assert main(["history", str(pipeline), "--json"]) == 0
+        runs = json.loads(capsys.readouterr().out)
         assert [(r["run_id"], r["status"], r["phase"]) for r in runs] == [(1, "running", "applying LFs")]
-        table = weaksup("history", str(pipeline), cwd=tmp_path)
-        assert "running (applying LFs)" in table.stdout
+        assert main(["history", str(pipeline)]) == 0
+        assert "running (applying LFs)" in capsys.readouterr().out
 
         busy = weaksup("run", str(pipeline), "--quiet", "--no-wait", cwd=tmp_path)
         assert busy.returncode == 75
         assert "busy with `weaksup run" in busy.stderr and f"pid {first.pid}" in busy.stderr
         assert "run 1 is applying LFs; not waiting (--no-wait)" in busy.stderr
-        assert weaksup("lfs", str(pipeline), "--no-wait", cwd=tmp_path).returncode == 75
+        assert main(["lfs", str(pipeline), "--no-wait"]) == 75
+        assert "not waiting (--no-wait)" in capsys.readouterr().err
 
         second = spawn("run", str(pipeline), "--quiet", cwd=tmp_path, log=tmp_path / "second.log", env=env)
         wait_for(lambda: "waiting for it to finish" in (tmp_path / "second.log").read_text(), what="the waiting message")

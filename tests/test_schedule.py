@@ -69,11 +69,12 @@ def test_schedule_runs_on_time_one_at_a_time(tmp_path):
     assert runs[1][2] >= runs[0][3]  # the second started after the first finished
 
 
-def test_schedule_goes_on_after_a_failed_run_and_exits_1(tmp_path):
+def test_schedule_goes_on_after_a_failed_run_and_exits_1(tmp_path, capsys):
+    from weaksup.cli import main
+
     pipeline = make_project(tmp_path, lfs=LFS + "\n@labeling_function()\ndef broken(x):\n    return x.title\n")
-    proc = weaksup("schedule", str(pipeline), "--cron", "* * * * * *", "--max-runs", "2", "--quiet", cwd=tmp_path)
-    assert proc.returncode == 1
-    assert proc.stderr.count("error: run failed: LF 'broken' reads column 'title'") == 2
+    assert main(["schedule", str(pipeline), "--cron", "* * * * * *", "--max-runs", "2", "--quiet"]) == 1
+    assert capsys.readouterr().err.count("error: run failed: LF 'broken' reads column 'title'") == 2
     assert [r[0] for r in query(tmp_path / "store.duckdb", "SELECT status FROM runs").rows()] == ["failed", "failed"]
 
 
