@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+import numpy as np
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -13,5 +15,6 @@ def test_readme_python_blocks_run_in_order():
     for block in blocks:
         exec(compile(block, str(README), "exec"), namespace)
     probs = namespace["probs"]
-    assert probs.shape == (3, 2)
-    assert probs.argmax(axis=1).tolist() == [1, 0, 1]
+    assert probs.shape == (6, 2) and np.allclose(probs.sum(axis=1), 1)
+    pred = probs.argmax(axis=1)
+    assert pred[[0, 4]].tolist() == [1, 1] and pred[[1, 5]].tolist() == [0, 0]
