@@ -254,10 +254,11 @@ def test_request_budget_stops_cleanly_at_exactly_the_budget(fresh, tmp_path):
         assert fresh.stats()["total"] == 10  # reserved before sending: never more
         summary = session.summary()
         assert summary["budget_exhausted"] and summary["requests"] == 10
-        for out in outputs:  # each LF keeps the votes of a prefix of the examples, then abstains
-            voted = np.flatnonzero(out.labels != -1)
-            assert len(voted) == 5 and voted.tolist() == list(range(5))
-        assert summary["skipped"] == 2 * 25
+        # LFs are sent one after the other, each in example order: the first LF keeps the votes of
+        # a prefix of the examples and abstains on the rest; the second never got its turn
+        assert np.flatnonzero(outputs[0].labels != -1).tolist() == list(range(10))
+        assert (outputs[1].labels == -1).all()
+        assert summary["skipped"] == 20 + 30
         assert usage_by_run(store.con)["budget_exhausted"].to_list() == [True]
         # a later run with more budget sends only what was not answered
         fresh.reset()

@@ -5,7 +5,9 @@ For each chunk the applier hands over, :func:`apply_prompt_lfs`:
 1. renders every (example, LF) prompt and its cache key; identical prompts are sent once;
 2. answers what it can from the store's ``llm_cache`` (a warm rerun sends nothing);
 3. sends the rest through one ``AsyncOpenAI`` client, ``concurrency`` requests at a
-   time, in example order, each with :func:`weaksup.llm.client.call_with_retries`;
+   time, LF by LF and in example order within an LF (consecutive requests then
+   share the LF's prompt prefix, which servers with prefix caching reuse), each
+   with :func:`weaksup.llm.client.call_with_retries`;
 4. writes responses to the cache as they arrive, ``flush_every`` at a time (and
    whatever is buffered when the chunk ends, fails or is interrupted), so a crash
    loses at most one batch and the next run resumes from the cache;
@@ -25,7 +27,9 @@ Tokens are only known once a response arrives, so ``max_tokens`` can be
 overshot by the tokens of the requests already in flight when it is reached
 (at most ``concurrency`` requests).  Once the budget is spent no new request
 starts; in each LF, the examples from the first one left unanswered onwards
-abstain (counted as ``skipped``), and the run completes with the votes it has.
+abstain (counted as ``skipped``; since LFs are sent one after the other, the
+LFs after the one the budget ran out in abstain everywhere), and the run
+completes with the votes it has.
 
 Per-run state (settings, budget, counters) is an :class:`LLMSession` kept in
 ``ApplyContext.state["prompt"]``; :func:`configure` puts one there.  Without one,
@@ -347,13 +351,16 @@ class _Plan:
 
 
 def _plan(lfs: Sequence[PromptLabelingFunction], chunk: pl.DataFrame, strict: bool) -> _Plan:
+    """Render every prompt, LF by LF (so consecutive requests share the LF's prompt prefix,
+    which servers with prefix caching reuse), each LF in example order."""
     ids = chunk[ID]
     columns = chunk.columns
+    rows = list(chunk.iter_rows(named=True))
     keys: list[list[str | None]] = [[None] * chunk.height for _ in lfs]
     errors: list[list[tuple[int, BaseException]]] = [[] for _ in lfs]
     messages: dict[str, tuple[PromptLabelingFunction, list[dict[str, str]]]] = {}
-    for i, row in enumerate(chunk.iter_rows(named=True)):
-        for j, lf in enumerate(lfs):
+    for j, lf in enumerate(lfs):
+        for i, row in enumerate(rows):
             try:
                 values = lf.fields(Row(row)) if lf.fields else row
                 msgs = lf.messages(values)
