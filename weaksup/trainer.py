@@ -44,8 +44,8 @@ class SoftTextClassifier:
         self.min_df = min_df
         self.seed = seed
 
-    def _pipeline(self) -> Pipeline:
-        features = FeatureUnion(
+    def _features(self) -> FeatureUnion:
+        return FeatureUnion(
             [
                 ("words", TfidfVectorizer(ngram_range=(1, 2), min_df=self.min_df, sublinear_tf=True)),
                 (
@@ -54,8 +54,6 @@ class SoftTextClassifier:
                 ),
             ]
         )
-        model = LogisticRegression(C=self.C, max_iter=2000, random_state=self.seed)
-        return Pipeline([("features", features), ("model", model)])
 
     def fit(self, texts: Sequence[str], probs: np.ndarray) -> SoftTextClassifier:
         """Fit on ``texts`` with soft labels ``probs`` of shape (n, k)."""
@@ -71,9 +69,15 @@ class SoftTextClassifier:
             raise ValueError(
                 f"the soft labels put weight on only {len(present)} of {k} classes; the end model needs all of them"
             )
-        text_arr = np.asarray(texts, dtype=object)
-        self.pipeline_ = self._pipeline()
-        self.pipeline_.fit(text_arr[rows], classes, model__sample_weight=probs[rows, classes])
+        # Featurise each text once, then expand the rows (not the texts) k ways.
+        features = self._features()
+        X = features.fit_transform(np.asarray(texts, dtype=object))
+        # liblinear is the fast exact solver for two classes; lbfgs fits the multinomial model beyond.
+        model = LogisticRegression(
+            C=self.C, solver="liblinear" if k == 2 else "lbfgs", max_iter=2000, random_state=self.seed
+        )
+        model.fit(X[rows], classes, sample_weight=probs[rows, classes])
+        self.pipeline_ = Pipeline([("features", features), ("model", model)])
         self.classes_ = np.arange(k)
         return self
 
