@@ -82,6 +82,10 @@ def _positive(value: int, base: Path) -> str | None:
     return None if value > 0 else "must be positive"
 
 
+def _at_least_two(value: int, base: Path) -> str | None:
+    return None if value >= 2 else "must be at least 2"
+
+
 def _cron(value: str, base: Path) -> str | None:
     from weaksup.pipeline.schedule import CronError, parse_cron
 
@@ -157,9 +161,39 @@ SCHEMA = Section(
         "labels": Section(
             "The label space.",
             {
-                "type": Key(str, "Label type.", default="categorical", choices=("categorical",)),
-                "classes": Key(list, "Class names, in class-id order.", required=True, items=str),
+                "type": Key(
+                    str,
+                    "Label type: categorical (a class per example), ranking (an order of each example's items; "
+                    "see [ranking]) or regression (a real value per example; see [regression]).",
+                    default="categorical",
+                    choices=("categorical", "ranking", "regression"),
+                ),
+                "classes": Key(list, "Class names, in class-id order (categorical only).", default=[], items=str),
             },
+        ),
+        "ranking": Section(
+            "Ranking examples (labels.type = 'ranking'): each example is a set of items, its item ids in a list "
+            "column and each item field in a list aligned with them (weaksup.universal.sets).",
+            {
+                "items_column": Key(str, "List column holding each example's item ids.", default="items"),
+                "set_size": Key(int, "Draw each example as a random set of this many data rows (a table of items, "
+                                "data.id_column their ids), from one split's rows; unset: rows are sets already.",
+                                check=_at_least_two),
+                "sets": Key(dict, "With set_size: how many sets each split gets, e.g. { train = 1000, test = 500 }.",
+                            default={}, items=int),
+                "seed": Key(int, "Seed of the set draw (the same seed draws the same sets).", default=0),
+                "ndcg_k": Key(int, "k of the NDCG@k reported beside Kendall tau.", default=5, check=_positive),
+            },
+            optional=True,
+        ),
+        "regression": Section(
+            "Regression labels (labels.type = 'regression').",
+            {
+                "gold_labels": Key(int, "Train gold values (data.gold_column, drawn with label_model.seed) that fix "
+                                   "the label's scale and offset, 0 to 50; 0: standardised, or in the units of "
+                                   "label_model.params.reference_lf.", default=50),
+            },
+            optional=True,
         ),
         "lfs": Section(
             "The labeling functions.",
@@ -183,9 +217,16 @@ SCHEMA = Section(
         "trainer": Section(
             "The end model.",
             {
-                "name": Key(str, "End model.", default="tfidf_logreg", choices=("tfidf_logreg", "none")),
-                "text_column": Key(str, "Input column the end model reads.", default="text"),
-                "params": Key(dict, "Hyperparameters of the end model (C, min_df).", default={}),
+                "name": Key(str, "End model: tfidf_logreg (categorical), pairwise_ranker (ranking), soft_regressor "
+                            "(regression) or none.", default="tfidf_logreg",
+                            choices=("tfidf_logreg", "pairwise_ranker", "soft_regressor", "none")),
+                "text_column": Key(str, "Input column the end model reads (tfidf_logreg).", default="text"),
+                "params": Key(dict, "Hyperparameters of the end model (tfidf_logreg: C, min_df; pairwise_ranker: "
+                              "C, max_pairs; soft_regressor: HistGradientBoostingRegressor's).", default={}),
+                "features": Key(list, "Numeric columns the pairwise_ranker or soft_regressor reads (default: every "
+                                "numeric column no LF reads); never a column an LF reads.", items=str),
+                "exclude_columns": Key(list, "Columns the pairwise_ranker or soft_regressor must not read, beside "
+                                       "the LFs' columns.", default=[], items=str),
             },
         ),
         "export": Section(
@@ -377,6 +418,8 @@ def _validate(raw: dict[str, Any], section: Section, prefix: tuple[str, ...], ct
 
 
 def _check_classes(values: dict[str, Any], base: Path) -> str | None:
+    if values["labels"]["type"] != "categorical":
+        return None
     return None if len(values["labels"]["classes"]) >= 2 else "labels.classes needs at least 2 class names"
 
 
@@ -390,6 +433,8 @@ def _check_table(values: dict[str, Any], base: Path) -> str | None:
 
 
 def _check_label_model(values: dict[str, Any], base: Path) -> str | None:
+    if values["labels"]["type"] != "categorical":
+        return None  # _check_universal checks the ranking and regression label models
     from weaksup.model import make_label_model
 
     lm = values["label_model"]
@@ -400,7 +445,38 @@ def _check_label_model(values: dict[str, Any], base: Path) -> str | None:
     return None
 
 
-CHECKS: list[Callable[[dict[str, Any], Path], str | None]] = [_check_classes, _check_table, _check_label_model]
+def _check_universal(values: dict[str, Any], base: Path) -> str | None:
+    """The ranking and regression keys: each only with its type, and usable together."""
+    label_type, trainer = values["labels"]["type"], values["trainer"]
+    for section in ("ranking", "regression"):
+        if values[section] is not None and label_type != section:
+            return f"[{section}] is for labels.type = {section!r}, but labels.type is {label_type!r}"
+    if label_type == "categorical":
+        if trainer["name"] in ("pairwise_ranker", "soft_regressor"):
+            return f"trainer.name = {trainer['name']!r} is for ranking or regression labels; use tfidf_logreg or none"
+        used = [key for key in ("features", "exclude_columns") if trainer[key]]
+        return f"trainer.{used[0]} is for ranking and regression labels only" if used else None
+    if values["labels"]["classes"]:
+        return f"labels.classes is for labels.type = 'categorical', not {label_type!r}; remove it"
+    if values["holdout"] is not None:
+        return f"[holdout] matches texts, for categorical labels; a {label_type} pipeline evaluates on data.test_split"
+    if values["label_model"]["name"] != "label_model":
+        return (
+            f"label_model.name applies to categorical labels; a {label_type} pipeline uses the {label_type} "
+            "label model (set its options in label_model.params)"
+        )
+    from weaksup.universal.pipeline import UniversalSettings
+
+    try:
+        UniversalSettings.from_config(values).label_model()
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+CHECKS: list[Callable[[dict[str, Any], Path], str | None]] = [
+    _check_classes, _check_table, _check_label_model, _check_universal,
+]  # fmt: skip
 """Checks across keys, run after every key is valid: each returns a problem or ``None``."""
 
 

@@ -57,6 +57,13 @@ def training_set(store: Any, run_id: int) -> pl.DataFrame:
     if n_labels == 0:
         why = "it was pruned by `weaksup gc`" if status == "succeeded" else f"it {status}"
         raise ExportError(f"run {run_id} has no labels: {why}; `weaksup history` lists the runs")
+    label_type = params["labels"].get("type", "categorical")
+    if label_type != "categorical":  # rankings and real values: their own columns
+        from weaksup.universal.pipeline import training_set as universal_training_set
+
+        return universal_training_set(
+            store, run_id, label_type, params["data"]["train_split"], params["export"]["keep_uncovered"]
+        )
     classes = params["labels"]["classes"]
     covered = "" if params["export"]["keep_uncovered"] else "AND l.n_votes > 0"
     rows = store.query(

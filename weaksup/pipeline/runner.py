@@ -226,6 +226,13 @@ def _run(
     frame = loaded.frame
     lfs = load_lf_modules([cfg.resolve(m) for m in cfg["lfs"]["modules"]])
     split_col, gold_col = data["split_column"], data["gold_column"]
+    universal = None
+    if cfg["labels"]["type"] != "categorical":  # rankings, real values: see weaksup.universal.pipeline
+        from weaksup.universal.pipeline import UniversalSettings, prepare_examples, select_lfs
+
+        settings = UniversalSettings.from_config(cfg.values)
+        universal = prepare_examples(frame, settings)  # ranking sets drawn; the gold split off
+        frame, lfs = universal.examples, select_lfs(lfs, settings.label_type)
     splits = (
         frame[split_col].cast(pl.String)
         if split_col in frame.columns
@@ -268,6 +275,17 @@ def _run(
         + (f" ({', '.join(f'{name} {n:,}' for name, n in done.items())})" if 0 < len(done) <= 3 else
            f" ({len(done)} LFs)" if done else " (every LF version had seen every example)")
     )
+    if universal is not None:
+        shared = {
+            "new_examples": sync.new,
+            "changed_examples": sync.changed,
+            "retired_examples": sync.retired,
+            "duplicate_rows_dropped": loaded.duplicates_dropped,
+            "lf_applications": int(sum(stats.applied.values())),
+            "lf_errors": int(sum(stats.errors.values())),
+        }
+        return _finish_universal(cfg, store, run_id, run_dir, phase, say, universal, sync.ex_keys, lfs, settings,
+                                 {**shared, **timings}, fingerprint, t_run)  # fmt: skip
 
     t0 = time.perf_counter()
     phase("fitting label model")
@@ -373,6 +391,66 @@ def _run(
     phase.board.finish("succeeded")
     _report(say, summary, metrics, lm_cfg["name"], run_dir)
     return RunResult(run_id, metrics, summary, run_dir, exports)
+
+
+def _finish_universal(
+    cfg: PipelineConfig,
+    store: VoteStore,
+    run_id: int,
+    run_dir: Path,
+    phase: _Phases,
+    say: Callable[[str], None],
+    prepared: Any,
+    ex_keys: np.ndarray,
+    lfs: Sequence[Any],
+    settings: Any,
+    shared: dict[str, Any],
+    fingerprint: str,
+    t_run: float,
+) -> RunResult:
+    """A ranking or regression run after its LFs are applied (:func:`weaksup.universal.pipeline.run_universal`)."""
+    from weaksup.universal.pipeline import run_universal
+
+    t0 = time.perf_counter()
+    phase("fitting label model")
+    result = run_universal(store, run_id, prepared, ex_keys, lfs, settings, run_dir)
+    crash_point("run.labels_written")
+    metrics = {**result.metrics, **shared, "universal_seconds": time.perf_counter() - t0}
+    metrics["wall_seconds"] = time.perf_counter() - t_run
+    lf_versions = {lf.name: lf.version for lf in lfs}
+    lm = cfg["label_model"]
+    write_manifest(
+        run_dir,
+        {
+            "run_id": run_id,
+            "pipeline": cfg["name"],
+            "pipeline_file": str(cfg.file),
+            "pipeline_hash": cfg.hash,
+            "data_fingerprint": fingerprint,
+            "store": str(store.path),
+            "store_schema_version": SCHEMA_VERSION,
+            "lf_versions": lf_versions,
+            "label_model": {"name": f"{settings.label_type}_label_model", "seed": lm["seed"], "params": lm["params"]},
+            "label_type": settings.label_type,
+            "end_model": {"name": settings.end_model, "features": result.features},
+            "counts": {key: v for key, v in metrics.items() if key.startswith("n_") or key.endswith("_examples")},
+            "metrics": metrics,
+        },
+    )
+    crash_point("run.exported")
+    rows = [{key: _json_safe(v) for key, v in row.items()} for row in result.summary.to_dicts()]
+    store.finish_run(run_id, "succeeded", metrics=metrics, lf_versions=lf_versions, data_fingerprint=fingerprint,
+                     lf_summary=rows)  # fmt: skip
+    crash_point("run.finished")
+    point_latest(run_dir)
+    phase.board.finish("succeeded")
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=160, float_precision=3, tbl_hide_dataframe_shape=True):
+        say(f"LF summary:\n{result.summary}")
+    for key, value in result.metrics.items():
+        if key.startswith(("label_model_", "end_model_")) and isinstance(value, float):
+            say(f"{key.replace('_', ' ')}: {value:.4f}")
+    say(f"outputs: {run_dir}")
+    return RunResult(run_id, metrics, result.summary, run_dir, result.files)
 
 
 def _train_end_model(

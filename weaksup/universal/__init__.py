@@ -11,7 +11,10 @@ one another, without labels; y is inferred as the θ-weighted Fréchet mean.
 - :class:`MetricLabelModel` for any distance with a candidate set or a mean operator.
 
 Evaluation lives in :mod:`weaksup.universal.metrics`, end models in
-:mod:`weaksup.universal.end_models`.
+:mod:`weaksup.universal.end_models`.  In a pipeline: :mod:`weaksup.universal.sets` shapes
+ranking examples (one row per set of items), :mod:`weaksup.universal.store_io` reads
+ranking and real-valued votes from the vote store, and :mod:`weaksup.universal.pipeline`
+runs the label model, end model, evaluation and exports.
 
 >>> from weaksup.universal import RankingVotes, aggregate_rankings
 >>> votes = RankingVotes(items=[["a", "b", "c"]], rankings=[[["a", "b", "c"], ["a", "c", "b"], ["b", "a"]]])

@@ -70,15 +70,13 @@ MAX_GOLD_LABELS = 50
 TRACE_ROWS = 2000
 """How many rows (evenly spaced) each row-wise LF is traced on to find the columns it reads."""
 
-SPLIT = "split"
-
-
 @dataclass(frozen=True)
 class UniversalSettings:
     """What a ranking or regression run needs; the field docs name the pipeline key each comes from."""
 
     label_type: str  # labels.type
     gold_column: str  # data.gold_column
+    split_column: str = "split"  # data.split_column (absent from the data: every example is in train_split)
     train_split: str = "train"  # data.train_split
     test_split: str = "test"  # data.test_split
     seed: int = 0  # label_model.seed (also the end model's and the gold draw's)
@@ -135,6 +133,7 @@ class UniversalSettings:
         return cls(
             label_type=values["labels"]["type"],
             gold_column=data["gold_column"],
+            split_column=data["split_column"],
             train_split=data["train_split"],
             test_split=data["test_split"],
             seed=values["label_model"]["seed"],
@@ -178,12 +177,13 @@ class Prepared:
     gold: Any
 
 
-def prepare_examples(frame: pl.DataFrame, settings: UniversalSettings, split_column: str = SPLIT) -> Prepared:
+def prepare_examples(frame: pl.DataFrame, settings: UniversalSettings) -> Prepared:
     """Shape a loaded frame (with ``example_id``) into examples and split the gold off.
 
     Ranking: with ``settings.set_size`` the frame is a table of items and sets are drawn
     from it (:func:`~.sets.item_sets`); otherwise its rows must already be sets.
     """
+    split_column = settings.split_column
     if split_column not in frame.columns:
         frame = frame.with_columns(pl.lit(settings.train_split).alias(split_column))
     frame = frame.with_columns(pl.col(split_column).cast(pl.String))
@@ -313,12 +313,12 @@ def _numeric(dtype: pl.DataType, ranking: bool) -> bool:
 
 
 def end_model_features(
-    examples: pl.DataFrame, settings: UniversalSettings, read: Mapping[str, Sequence[str]], split_column: str = SPLIT
+    examples: pl.DataFrame, settings: UniversalSettings, read: Mapping[str, Sequence[str]]
 ) -> list[str]:
     """The end model's input columns: ``trainer.features``, or every numeric column (rankings:
     numeric list column) that no LF reads and that is not excluded.  Never an LF column."""
     reader = {col: name for name, cols in read.items() for col in cols}
-    reserved = {ID, split_column, settings.items_column, settings.gold_column}
+    reserved = {ID, settings.split_column, settings.items_column, settings.gold_column}
     ranking = settings.label_type == "ranking"
     if settings.features is None:
         return [
@@ -380,7 +380,7 @@ def run_universal(
     """Steps 1-7 of the module docstring, after the examples were synced (``ex_keys``, in
     ``prepared.examples`` order) and ``lfs`` applied."""
     examples = prepared.examples
-    split = examples[SPLIT].to_numpy()
+    split = examples[settings.split_column].to_numpy()
     train = split == settings.train_split
     if not train.any():
         raise ValueError(
@@ -444,7 +444,7 @@ def _ranking_steps(
             f"ndcg_at_{k}": mean_ndcg_at_k(rank, truth, k),
         }
 
-    split = examples[SPLIT].to_numpy()
+    split = examples[settings.split_column].to_numpy()
     metrics: dict[str, Any] = {"train_coverage": float((n_votes[train] > 0).mean())}
     metrics.update(
         _evaluate_splits(split, lambda rows: {f"label_model_{n}": v for n, v in score(pred, rows).items()}, has_gold)
@@ -453,7 +453,7 @@ def _ranking_steps(
     model.save(run_dir / "label_model.json")
     files = [run_dir / "label_model.json"]
 
-    read = columns_read(lfs, examples.drop(SPLIT))
+    read = columns_read(lfs, examples.drop(settings.split_column))
     features = end_model_features(examples, settings, read)
     test = np.flatnonzero((split == settings.test_split) & has_gold)
     if settings.end_model == "pairwise_ranker":
@@ -515,7 +515,7 @@ def _regression_steps(
         """``pred`` holds the predictions for ``rows``."""
         return {"mse": mse(pred, gold[rows]), "mae": mae(pred, gold[rows])}
 
-    split = examples[SPLIT].to_numpy()
+    split = examples[settings.split_column].to_numpy()
     has_gold = ~np.isnan(gold)
     metrics: dict[str, Any] = {
         "train_coverage": float((n_votes[train] > 0).mean()),
@@ -527,7 +527,7 @@ def _regression_steps(
     model.save(run_dir / "label_model.json")
     files = [run_dir / "label_model.json"]
 
-    read = columns_read(lfs, examples.drop(SPLIT))
+    read = columns_read(lfs, examples.drop(settings.split_column))
     features = end_model_features(examples, settings, read)
     test = np.flatnonzero((split == settings.test_split) & has_gold)
     if settings.end_model == "soft_regressor":
@@ -628,7 +628,7 @@ def run_in_store(
     run_id = store.start_run(dataset, {"labels": {"type": settings.label_type}, "settings": repr(settings)})
     try:
         sync = store.sync_examples(dataset, prepared.examples, run_id)
-        inputs = prepared.examples.drop(SPLIT)  # LFs see the inputs only: never the gold or the split
+        inputs = prepared.examples.drop(settings.split_column)  # LFs see the inputs only: never the gold or the split
         apply_to_store(store, dataset, chosen, inputs, sync.ex_keys, cardinality=0, run_id=run_id, progress=progress)
         result = run_universal(store, run_id, prepared, sync.ex_keys, chosen, settings, Path(run_dir))
     except BaseException as exc:
