@@ -17,6 +17,10 @@ Runs are incremental through the store (see :mod:`weaksup.store`):
 - the label model is refit on the whole matrix and every live example is
   relabeled, so an incremental run's labels equal a from-scratch run's.
 
+Ranking and regression pipelines (``labels.type``) share the steps up to LF
+application and continue in :mod:`weaksup.universal.pipeline` (label model, labels,
+exports, end model, evaluation); the manifest, run record and ``LATEST`` work alike.
+
 Exports go to ``<export.dir>/run-NNNN/`` (see :mod:`.exports`).  Outputs of
 failed and interrupted runs (labels, partial folders) are removed.
 
