@@ -49,18 +49,23 @@ def load_dataset(
 
     Relative paths are resolved against ``base_dir`` (default: the working directory).
     """
+    df = read_source(source, base_dir=base_dir)
+    if df.height == 0:
+        raise ValueError(f"dataset {str(Path(base_dir or '.') / source)!r} is empty: it has no rows to label")
+    if ID in df.columns and id_column is None:  # WRENCH: already keyed split:key
+        return df
+    return with_example_ids(df.drop(ID, strict=False), id_column)
+
+
+def read_source(source: str | Path, *, base_dir: str | Path | None = None) -> pl.DataFrame:
+    """Read a file, a glob of files (concatenated in name order) or a WRENCH folder, as it is."""
     path = Path(base_dir or ".") / source
     if path.is_dir():
-        df = load_wrench(path)
-        return df if id_column is None else with_example_ids(df.drop(ID), id_column)
+        return load_wrench(path)
     files = sorted(globlib.glob(str(path))) if any(c in str(source) for c in "*?[") else [str(path)]
     if not files:
         raise FileNotFoundError(f"no files match {str(path)!r}")
-    frames = [_read_file(Path(f)) for f in files]
-    df = pl.concat(frames, how="diagonal_relaxed")
-    if df.height == 0:
-        raise ValueError(f"dataset {str(path)!r} is empty: it has no rows to label")
-    return with_example_ids(df, id_column)
+    return pl.concat([_read_file(Path(f)) for f in files], how="diagonal_relaxed")
 
 
 def _read_file(path: Path) -> pl.DataFrame:

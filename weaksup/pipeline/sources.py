@@ -19,7 +19,6 @@ training); ids are assigned (:func:`weaksup.data.with_example_ids`).
 
 from __future__ import annotations
 
-import glob as globlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +27,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from weaksup.data import ID, load_wrench, with_example_ids
-
-_READERS = {".csv": pl.read_csv, ".parquet": pl.read_parquet, ".jsonl": pl.read_ndjson, ".ndjson": pl.read_ndjson}
-
+from weaksup.data import ID, read_source, with_example_ids
 
 class SourceError(ValueError):
     """A source cannot be read as configured; the message names the pipeline key."""
@@ -51,23 +47,10 @@ def read_table(source: str, base: Path, table: str | None = None, key: str = "da
     path = base / source
     if table is not None:
         return _read_duckdb(path, table)
-    if path.is_dir():
-        return load_wrench(path)
-    files = sorted(globlib.glob(str(path))) if re.search(r"[*?\[]", source) else [str(path)]
-    if not files:
-        raise SourceError(f"{key} = {source!r}: no files match {str(path)!r}")
-    frames = []
-    for name in files:
-        reader = _READERS.get(Path(name).suffix.lower())
-        if reader is None:
-            raise SourceError(
-                f"{key}: cannot read {name!r}: unknown extension {Path(name).suffix!r}; "
-                f"use one of {sorted(_READERS)}, a WRENCH folder, or a DuckDB file with data.table"
-            )
-        if not Path(name).exists():
-            raise SourceError(f"{key} = {source!r}: {name!r} does not exist")
-        frames.append(reader(name))
-    return pl.concat(frames, how="diagonal_relaxed")
+    try:
+        return read_source(source, base_dir=base)
+    except (FileNotFoundError, ValueError) as exc:
+        raise SourceError(f"{key} = {source!r}: {exc}") from None
 
 
 def _read_duckdb(path: Path, table: str) -> pl.DataFrame:
