@@ -305,3 +305,16 @@ def test_dry_run_counts_prompts_after_cache_hits_and_estimates_tokens(fresh, tmp
         assert pending.totals()["examples"] == 4  # the 3 applied examples are past the watermark
         assert "3 requests to send" in str(after)
     assert fresh.stats()["total"] == 3  # a dry run sends nothing
+
+
+def test_accounting_is_exact_across_many_flushes(fresh, tmp_path):
+    texts = [f"comment {i}" for i in range(40)]
+    with VoteStore(tmp_path / "s.duckdb") as store:
+        _, session = apply(fresh, [spam_lf()], frame_of(texts), store=store, run_id=1, flush_every=3, concurrency=8)
+        usage = usage_by_lf(store.con, 1).row(0, named=True)
+        tokens = store.con.execute("SELECT sum(prompt_tokens), sum(completion_tokens) FROM llm_cache").fetchall()[0]
+        flushes = store.con.execute("SELECT count(DISTINCT recorded_at) FROM llm_usage").fetchall()[0][0]
+    assert flushes > 5  # responses and counters were written in many small batches while requests ran
+    assert usage["requests"] == fresh.stats()["total"] == 40 == session.summary()["requests"]
+    assert (usage["prompt_tokens"], usage["completion_tokens"]) == tokens
+    assert usage["request_seconds"] > 0

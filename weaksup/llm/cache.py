@@ -48,6 +48,7 @@ __all__ = [
     "ensure_tables",
     "flush",
     "get_responses",
+    "reader",
     "record_batch",
     "usage_by_lf",
     "usage_by_run",
@@ -233,27 +234,46 @@ def record_batch(
     )
 
 
+def reader(con: duckdb.DuckDBPyConnection | None) -> duckdb.DuckDBPyConnection:
+    """A connection to read the LLM tables from (close it after): a cursor on ``con``, or
+    empty in-memory tables when ``con`` is None or has none yet (so read-only stores and
+    stores that never saw a prompted LF read as empty, and nothing is written)."""
+    if con is not None:
+        cur = con.cursor()
+        tables = {r[0] for r in cur.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        if {"llm_cache", "llm_usage", "llm_batches"} <= tables:
+            return cur
+        cur.close()
+    cur = duckdb.connect()
+    ensure_tables(cur)
+    return cur
+
+
 def usage_by_lf(con: duckdb.DuckDBPyConnection, run_id: int | None = None) -> pl.DataFrame:
     """Per-LF totals (of one run, or of all runs), one row per run and LF version."""
-    con = con.cursor()
-    ensure_tables(con)
     sums = ", ".join(f"sum({c})::BIGINT AS {c}" for c in COUNTERS)
-    where = "WHERE run_id IS NOT DISTINCT FROM ?" if run_id is not None else ""
-    return con.sql(
-        f"SELECT run_id, lf_name, lf_version, model, {sums}, sum(request_seconds) AS request_seconds "
-        f"FROM llm_usage {where} GROUP BY ALL ORDER BY run_id, lf_name",
-        params=[run_id] if run_id is not None else None,
-    ).pl()
+    where = "WHERE run_id = ?" if run_id is not None else ""
+    cur = reader(con)
+    try:
+        return cur.sql(
+            f"SELECT run_id, lf_name, lf_version, model, {sums}, sum(request_seconds) AS request_seconds "
+            f"FROM llm_usage {where} GROUP BY ALL ORDER BY run_id, lf_name",
+            params=[run_id] if run_id is not None else None,
+        ).pl()
+    finally:
+        cur.close()
 
 
 def usage_by_run(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Per-run totals: the LF counters summed, and the wall time of the run's LLM work."""
-    con = con.cursor()
-    ensure_tables(con)
     sums = ", ".join(f"sum({c})::BIGINT AS {c}" for c in COUNTERS)
-    return con.sql(
-        f"WITH u AS (SELECT run_id, {sums} FROM llm_usage GROUP BY run_id), "
-        "b AS (SELECT run_id, sum(seconds) AS wall_seconds, bool_or(budget_exhausted) AS budget_exhausted "
-        "FROM llm_batches GROUP BY run_id) "
-        "SELECT * FROM u FULL JOIN b USING (run_id) ORDER BY run_id"
-    ).pl()
+    cur = reader(con)
+    try:
+        return cur.sql(
+            f"WITH u AS (SELECT run_id, {sums} FROM llm_usage GROUP BY run_id), "
+            "b AS (SELECT run_id, sum(seconds) AS wall_seconds, bool_or(budget_exhausted) AS budget_exhausted "
+            "FROM llm_batches GROUP BY run_id) "
+            "SELECT * FROM u FULL JOIN b USING (run_id) ORDER BY run_id"
+        ).pl()
+    finally:
+        cur.close()

@@ -29,7 +29,7 @@ import polars as pl
 
 from weaksup.lf import Row
 
-from weaksup.llm.cache import get_responses
+from weaksup.llm.cache import get_responses, reader
 from weaksup.llm.prompt_lf import PromptLabelingFunction
 
 __all__ = ["DryRunReport", "dry_run"]
@@ -63,8 +63,7 @@ def _model_stats(con: Any, model: str) -> tuple[float, float | None]:
         "WHERE model = ? AND prompt_tokens IS NOT NULL",
         [model],
     ).fetchall()[0]
-    ratio = tokens / chars if tokens and chars else 1 / CHARS_PER_TOKEN
-    return ratio, completion
+    return (tokens / chars if tokens and chars else 1 / CHARS_PER_TOKEN), completion
 
 
 def dry_run(
@@ -82,42 +81,41 @@ def dry_run(
     LF version has not been applied to yet are counted, as a run would.
     """
     prompted = [lf for lf in lfs if isinstance(lf, PromptLabelingFunction)]
-    con = store.con.cursor() if store is not None else None
-    if con is not None:
-        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-        con = con if "llm_cache" in tables else None
     marks = (
         store.watermarks(dataset, [(lf.name, lf.version) for lf in prompted])
         if store is not None and dataset is not None and ex_keys is not None
         else [None] * len(prompted)
     )
     rows = list(frame.iter_rows(named=True))
+    con = reader(store.con if store is not None else None)
     seen: set[str] = set()
     out = []
-    for lf, mark in zip(prompted, marks):
-        todo = range(len(rows)) if mark is None else np.flatnonzero(np.asarray(ex_keys) > mark)
-        prompts: dict[str, int] = {}
-        for i in todo:
-            values = lf.fields(Row(rows[i])) if lf.fields else rows[i]
-            msgs = lf.messages(values)
-            prompts[lf.cache_key(msgs)] = len(json.dumps(msgs))
-        cached = set(get_responses(con, prompts)) if con is not None else set()
-        new = {k: n for k, n in prompts.items() if k not in cached and k not in seen}
-        seen |= set(new)
-        ratio, completion = _model_stats(con, lf.model) if con is not None else (1 / CHARS_PER_TOKEN, None)
-        out.append(
-            {
-                "lf_name": lf.name,
-                "lf_version": lf.version,
-                "model": lf.model,
-                "examples": len(todo),
-                "prompts": len(prompts),
-                "cached": len(cached),
-                "to_send": len(new),
-                "est_prompt_tokens": int(round(sum(new.values()) * ratio)),
-                "est_completion_tokens": int(round(len(new) * (completion or lf.params["max_tokens"]))),
-            }
-        )
+    try:
+        for lf, mark in zip(prompted, marks):
+            todo = range(len(rows)) if mark is None else np.flatnonzero(np.asarray(ex_keys) > mark)
+            prompts: dict[str, int] = {}
+            for i in todo:
+                msgs = lf.messages(lf.fields(Row(rows[i])) if lf.fields else rows[i])
+                prompts[lf.cache_key(msgs)] = len(json.dumps(msgs))
+            cached = set(get_responses(con, prompts))
+            new = {k: n for k, n in prompts.items() if k not in cached and k not in seen}
+            seen |= set(new)
+            ratio, completion = _model_stats(con, lf.model)
+            out.append(
+                {
+                    "lf_name": lf.name,
+                    "lf_version": lf.version,
+                    "model": lf.model,
+                    "examples": len(todo),
+                    "prompts": len(prompts),
+                    "cached": len(cached),
+                    "to_send": len(new),
+                    "est_prompt_tokens": int(round(sum(new.values()) * ratio)),
+                    "est_completion_tokens": int(round(len(new) * (completion or lf.params["max_tokens"]))),
+                }
+            )
+    finally:
+        con.close()
     schema = {
         "lf_name": pl.String, "lf_version": pl.String, "model": pl.String, "examples": pl.Int64,
         "prompts": pl.Int64, "cached": pl.Int64, "to_send": pl.Int64,

@@ -223,14 +223,15 @@ class LLMSession:
     async def _one(
         self, client: openai.AsyncOpenAI, key: str, lf: PromptLabelingFunction, messages: list[dict[str, str]]
     ) -> Any:
-        usage = self.usage(lf)
+        # counters are looked up at each update, not held across awaits: a flush by another
+        # worker meanwhile starts a new delta
         attempts = 0
 
         async def attempt() -> Any:
             nonlocal attempts
             self.budget.reserve()
             attempts += 1
-            usage.requests += 1
+            self.usage(lf).requests += 1
             start = self.clock()
             try:
                 # The typed ``chat.completions.create`` spends about a millisecond per call
@@ -241,7 +242,7 @@ class LLMSession:
                 )
                 return json.loads(body)
             finally:
-                usage.request_seconds += self.clock() - start
+                self.usage(lf).request_seconds += self.clock() - start
 
         def on_retry(exc: BaseException, wait: float) -> None:
             log.debug("LF %s: retrying in %.2fs after %s", lf.name, wait, type(exc).__name__)
@@ -267,6 +268,7 @@ class LLMSession:
         response, prompt_tokens, completion_tokens = _extract(completion)
         response = json.loads(redact(json.dumps(response), self.hidden))
         self.budget.tokens += (prompt_tokens or 0) + (completion_tokens or 0)
+        usage = self.usage(lf)
         usage.prompt_tokens += prompt_tokens or 0
         usage.completion_tokens += completion_tokens or 0
         self._buffer.append(
