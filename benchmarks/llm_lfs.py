@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import importlib.util
 import itertools
-import json
 import statistics
 import subprocess
 import sys
@@ -43,14 +42,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from llm_server import FakeServer  # noqa: E402
+from llm_server import FakeServer
 
-from weaksup.apply import ApplyContext, apply_chunk, apply_lfs  # noqa: E402
-from weaksup.data import load_wrench  # noqa: E402
-from weaksup.llm import LLMSettings, PromptLabelingFunction, configure  # noqa: E402
-from weaksup.model import make_label_model  # noqa: E402
-from weaksup.store import VoteStore  # noqa: E402
-from weaksup.votes import SparseVotes  # noqa: E402
+from weaksup.apply import ApplyContext, apply_chunk, apply_lfs
+from weaksup.data import load_wrench
+from weaksup.llm import LLMSettings, PromptLabelingFunction, configure
+from weaksup.model import make_label_model
+from weaksup.store import VoteStore
+from weaksup.votes import SparseVotes
 
 DATA = ROOT / "data" / "youtube"
 SHARED = ROOT.parent / "shared" / "data" / "youtube"
@@ -147,7 +146,8 @@ def throughput(lines: list[str], n: int, repeats: int, folder: Path) -> None:
         seconds = time.perf_counter() - t0
         sent = server.stats()["total"] - before
         warm_store.close()
-        say(lines, f"warm rerun of the same {n}: {sent} requests sent (done means: 0 -> {'PASS' if sent == 0 else 'FAIL'}), "
+        verdict = "PASS" if sent == 0 else "FAIL"
+        say(lines, f"warm rerun of the same {n}: {sent} requests sent (done means: 0 -> {verdict}), "
                    f"{session.summary()['cache_hits']} cache hits, {seconds:.2f} s wall "
                    f"(cold at concurrency 32: {n / rows[2][1]:.2f} s)")  # fmt: skip
 
@@ -156,7 +156,9 @@ def load_module(path: Path) -> list:
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return [v for v in vars(module).values() if hasattr(v, "kind") and hasattr(v, "version") and not isinstance(v, type)]
+    return [
+        v for v in vars(module).values() if hasattr(v, "kind") and hasattr(v, "version") and not isinstance(v, type)
+    ]
 
 
 def accuracy(votes: SparseVotes, y: np.ndarray, name: str) -> float:
@@ -190,9 +192,10 @@ def real_model(lines: list[str], n_examples: int, folder: Path) -> None:
         proc.terminate()
         proc.wait()
     s = session.summary()
-    say(lines, f"{test.height} test comments x {len(prompted)} prompted LFs: {s['requests']} requests in {seconds:.0f} s "
-               f"= {s['requests'] / seconds:.2f} req/s; {s['prompt_tokens']} prompt + {s['completion_tokens']} "
-               f"completion tokens; {s['failures']} failures, {s['malformed']} malformed, {s['off_label']} off-label")  # fmt: skip
+    say(lines, f"{test.height} test comments x {len(prompted)} prompted LFs: {s['requests']} requests in "
+               f"{seconds:.0f} s = {s['requests'] / seconds:.2f} req/s; {s['prompt_tokens']} prompt + "
+               f"{s['completion_tokens']} completion tokens; {s['failures']} failures, {s['malformed']} malformed, "
+               f"{s['off_label']} off-label")  # fmt: skip
     say(lines, f"{'prompted LF':28s} {'mode':9s} {'coverage':>8s} {'accuracy':>8s}  votes HAM/SPAM")
     for lf, out in zip(prompted, outputs):
         voted = out.labels != -1

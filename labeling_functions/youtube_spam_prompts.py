@@ -42,11 +42,15 @@ promotes_own_content = ask(
     {"yes": SPAM},
 )
 asks_to_visit = ask(
-    "llm_asks_to_visit", "Does the comment ask people to check out, visit, click or watch something else?", {"yes": SPAM}
+    "llm_asks_to_visit",
+    "Does the comment ask people to check out, visit, click or watch something else?",
+    {"yes": SPAM},
 )
 has_link = ask("llm_has_link", "Does the comment contain a link or a website address?", {"yes": SPAM})
 money_or_prizes = ask(
-    "llm_money_or_prizes", "Does the comment offer money, prizes, gift cards, jobs or ways to earn money?", {"yes": SPAM}
+    "llm_money_or_prizes",
+    "Does the comment offer money, prizes, gift cards, jobs or ways to earn money?",
+    {"yes": SPAM},
 )
 asks_for_likes = ask(
     "llm_asks_for_likes", "Does the comment beg for likes, thumbs up, shares or followers?", {"yes": SPAM}

@@ -39,9 +39,10 @@ import urllib.request
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Self
 
 FAULT = re.compile(r"\[\[fault:(\w+):(\d+|always)\]\]")
-ANSWER = re.compile(r"\[\[answer:(.*?)\]\]", re.S)
+ANSWER = re.compile(r"\[\[answer:(.*?)\]\]", re.DOTALL)
 SPAMMY = ("subscribe", "check out", "http")
 
 
@@ -129,7 +130,11 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path == "/_stats":
             with self.state.lock:
-                stats = {"total": self.state.total, "by_prompt": dict(self.state.by_prompt), "auth": sorted(self.state.auth)}
+                stats = {
+                    "total": self.state.total,
+                    "by_prompt": dict(self.state.by_prompt),
+                    "auth": sorted(self.state.auth),
+                }
                 self._json(200, stats)
         elif self.path == "/v1/models":
             self._json(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
@@ -161,7 +166,9 @@ class Handler(BaseHTTPRequestHandler):
         if fault and (fault.group(2) == "always" or attempt <= int(fault.group(2))):
             kind = fault.group(1)
             if kind == "429":
-                return self._json(429, {"error": {"message": "rate limited", "type": "rate_limit"}}, {"Retry-After": "7"})
+                return self._json(
+                    429, {"error": {"message": "rate limited", "type": "rate_limit"}}, {"Retry-After": "7"}
+                )
             if kind == "401":
                 return self._json(401, {"error": {"message": "invalid api key", "type": "invalid_request_error"}})
             if kind == "500":
@@ -210,7 +217,9 @@ class FakeServer:
 
     def _call(self, path: str, payload: dict | None = None) -> dict:
         data = None if payload is None else json.dumps(payload).encode()
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data, method="GET" if data is None else "POST")
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}", data=data, method="GET" if data is None else "POST"
+        )
         with urllib.request.urlopen(req, timeout=10) as resp:
             return json.loads(resp.read())
 
@@ -229,7 +238,7 @@ class FakeServer:
         if self.proc.stdout is not None:
             self.proc.stdout.close()
 
-    def __enter__(self) -> FakeServer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from llm_server import FakeServer
 
 TEMPLATE = "Comment: {text}\nIs this comment spam? Answer yes or no."
@@ -90,7 +89,7 @@ def test_sigkilled_run_resumes_without_re_asking_cached_prompts(tmp_path, script
         cached = cached_prompts(store_path)
         assert 64 <= len(cached) < n  # batches of 64 were committed before the kill; the run did not finish
 
-        resumed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        resumed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
         assert resumed.returncode == 0, resumed.stderr
         asked_after = server.stats()["by_prompt"]
 
@@ -156,7 +155,8 @@ def write_pipeline(folder: Path) -> Path:
             """
             from weaksup.llm import PromptLabelingFunction
 
-            is_spam = PromptLabelingFunction("is_spam", "Comment: {text}\\nSpam? yes or no.", {"yes": 1, "no": 0}, "fake")
+            is_spam = PromptLabelingFunction("is_spam", "Comment: {text}\\nSpam? yes or no.", {"yes": 1, "no": 0},
+                                             "fake")
             is_spam_lp = PromptLabelingFunction("is_spam_lp", "Comment: {text}\\nSpam?", {"yes": 1, "no": 0}, "fake",
                                                 mode="logprobs")
             is_spam_json = PromptLabelingFunction("is_spam_json", "Comment: {text}\\nSpam? JSON.", {"yes": 1, "no": 0},
@@ -184,24 +184,35 @@ def test_the_key_never_reaches_the_store_exports_logs_or_wal(tmp_path, script):
             "status": ["status", str(config)],
             "history": ["history", str(config), "--json"],
             "lfs": ["lfs", str(config)],
-            "export": ["export", str(config), "--run", "1", "--format", "jsonl",
-                       "--output", str(tmp_path / "exports" / "again.jsonl")],
+            "export": [
+                "export",
+                str(config),
+                "--run",
+                "1",
+                "--format",
+                "jsonl",
+                "--output",
+                str(tmp_path / "exports" / "again.jsonl"),
+            ],
         }
         for name, args in commands.items():
-            done = subprocess.run([str(BIN / "weaksup"), *args], env=env, capture_output=True, text=True, timeout=120)
+            done = subprocess.run(
+                [str(BIN / "weaksup"), *args], env=env, capture_output=True, text=True, timeout=120, check=False
+            )
             (logs / f"{name}.out").write_text(done.stdout)
             (logs / f"{name}.err").write_text(done.stderr)
             assert done.returncode == 0, f"{name}: {done.stderr[-2000:]}"
         # a second process adds more votes and is killed before any checkpoint: its writes live in the WAL
         store_path = tmp_path / "store" / "keys.duckdb"
-        child = subprocess.Popen(
-            [sys.executable, str(script), str(store_path), "30", TEMPLATE, "hang"],
-            env=env, stdout=subprocess.PIPE, stderr=open(logs / "wal_child.err", "w"), text=True,
-        )  # fmt: skip
-        assert child.stdout is not None and child.stdout.readline().strip() == "applied"
-        child.send_signal(signal.SIGKILL)
-        child.wait()
-        child.stdout.close()
+        with open(logs / "wal_child.err", "w") as err:
+            child = subprocess.Popen(
+                [sys.executable, str(script), str(store_path), "30", TEMPLATE, "hang"],
+                env=env, stdout=subprocess.PIPE, stderr=err, text=True,
+            )  # fmt: skip
+            assert child.stdout is not None and child.stdout.readline().strip() == "applied"
+            child.send_signal(signal.SIGKILL)
+            child.wait()
+            child.stdout.close()
         # the key did reach the server, and a hostile server echoed it back in an error
         assert f"Bearer {key}" in server.stats()["auth"]
     wal = store_path.with_name(store_path.name + ".wal")
@@ -224,7 +235,9 @@ def test_the_key_search_finds_a_planted_key(tmp_path):
         store.con.execute(
             "INSERT INTO lf_errors VALUES (1, 'd', 'lf', 'v', 1, 'ex1', 'BadRequestError', ?, now())", [f"leak {key}"]
         )
-        store.con.execute("INSERT INTO votes (lf_name, lf_version, ex_key, ranking) VALUES ('lf', 'v', 1, ['a', ?])", [key])
+        store.con.execute(
+            "INSERT INTO votes (lf_name, lf_version, ex_key, ranking) VALUES ('lf', 'v', 1, ['a', ?])", [key]
+        )
     (tmp_path / "logs").mkdir()
     (tmp_path / "logs" / "run.err").write_text(f"something {key} happened\n")
     # only in a WAL: inserted then deleted (no table holds it), the process dying before a checkpoint

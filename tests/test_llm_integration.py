@@ -30,6 +30,7 @@ from weaksup.store import VoteStore
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "youtube"
 HAM, SPAM = 0, 1
+LABELS = {"yes": SPAM, "no": HAM}
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,9 @@ def base_url():
 @pytest.fixture(scope="module")
 def comments() -> pl.DataFrame:
     test = json.loads((DATA / "test.json").read_text())
-    rows = [{"example_id": f"test:{k}", "text": v["data"]["text"], "label": v["label"]} for k, v in list(test.items())[:4]]
+    rows = [
+        {"example_id": f"test:{k}", "text": v["data"]["text"], "label": v["label"]} for k, v in list(test.items())[:4]
+    ]
     return pl.DataFrame(rows)
 
 
@@ -78,12 +81,9 @@ def test_real_client_chat_completion_with_logprobs(base_url):
 def test_prompted_lfs_on_the_real_model_all_three_modes(base_url, comments, tmp_path):
     question = "YouTube comment: {text}\nIs this comment spam (advertising, asking to subscribe or visit)? "
     lfs = [
-        PromptLabelingFunction("spam_text", question + "Answer yes or no.", {"yes": SPAM, "no": HAM}, MODEL_NAME,
-                               max_tokens=3),  # fmt: skip
-        PromptLabelingFunction("spam_json", question + "Answer in JSON.", {"yes": SPAM, "no": HAM}, MODEL_NAME,
-                               mode="json"),  # fmt: skip
-        PromptLabelingFunction("spam_logprobs", question + "Answer yes or no.", {"yes": SPAM, "no": HAM}, MODEL_NAME,
-                               mode="logprobs"),  # fmt: skip
+        PromptLabelingFunction("spam_text", question + "Answer yes or no.", LABELS, MODEL_NAME, max_tokens=3),
+        PromptLabelingFunction("spam_json", question + "Answer in JSON.", LABELS, MODEL_NAME, mode="json"),
+        PromptLabelingFunction("spam_logprobs", question + "Answer yes or no.", LABELS, MODEL_NAME, mode="logprobs"),
     ]
     n = comments.height
     with VoteStore(tmp_path / "s.duckdb") as store:

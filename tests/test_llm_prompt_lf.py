@@ -9,7 +9,13 @@ import sys
 
 import pytest
 
-from weaksup.llm import LLMSettings, LLMSetupError, PromptLabelingFunction, normalize_answer, prompt_labeling_function
+from weaksup.llm import (
+    LLMSettings,
+    LLMSetupError,
+    PromptLabelingFunction,
+    normalize_answer,
+    prompt_labeling_function,
+)
 from weaksup.llm.client import retry_after_seconds
 
 HAM, SPAM = 0, 1
@@ -24,7 +30,14 @@ def make(**kw):
 
 @pytest.mark.parametrize(
     "raw, expected",
-    [(" Yes.", "yes"), ("NO!!", "no"), ("Yes, it is spam", "yes it is spam"), ("\tno\n", "no"), ("Ｙｅｓ", "yes"), ("", "")],
+    [
+        (" Yes.", "yes"),
+        ("NO!!", "no"),
+        ("Yes, it is spam", "yes it is spam"),
+        ("\tno\n", "no"),
+        ("Ｙｅｓ", "yes"),
+        ("", ""),
+    ],
 )
 def test_normalize_answer(raw, expected):
     assert normalize_answer(raw) == expected

@@ -4,16 +4,30 @@ faults, retries, Retry-After, cache, budget, cost accounting, dry run, set-up er
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
-
 from llm_server import FakeServer
-from weaksup.apply import ApplyContext, LFApplicationError, apply_chunk, apply_lfs, apply_to_store, outputs_to_frames
+
+from weaksup.apply import (
+    ApplyContext,
+    LFApplicationError,
+    apply_chunk,
+    apply_lfs,
+    apply_to_store,
+    outputs_to_frames,
+)
 from weaksup.lf import labeling_function
-from weaksup.llm import LLMSettings, LLMSetupError, PromptLabelingFunction, configure, dry_run, usage_by_lf, usage_by_run
+from weaksup.llm import (
+    LLMSettings,
+    LLMSetupError,
+    PromptLabelingFunction,
+    configure,
+    dry_run,
+    usage_by_lf,
+    usage_by_run,
+)
 from weaksup.store import VoteStore
 
 HAM, SPAM = 0, 1
@@ -43,7 +57,9 @@ class Sleeps:
 
 
 def spam_lf(name="is_spam", **kw) -> PromptLabelingFunction:
-    return PromptLabelingFunction(name, kw.pop("template", TEMPLATE), kw.pop("labels", {"yes": SPAM, "no": HAM}), "fake", **kw)
+    return PromptLabelingFunction(
+        name, kw.pop("template", TEMPLATE), kw.pop("labels", {"yes": SPAM, "no": HAM}), "fake", **kw
+    )
 
 
 def frame_of(texts: list[str]) -> pl.DataFrame:
@@ -92,7 +108,9 @@ def test_every_fault_is_retried_or_recorded_and_no_response_is_lost(fresh, tmp_p
                                  max_attempts=3, timeout=0.5)  # fmt: skip
         # what the applier does with a chunk's outputs: votes and LF errors committed together
         votes, errors = outputs_to_frames([lf, json_lf], outputs, frame["example_id"], keys, run)
-        store.commit_votes("d", [(lf.name, lf.version), (json_lf.name, json_lf.version)], int(keys.max()), votes, errors)
+        store.commit_votes(
+            "d", [(lf.name, lf.version), (json_lf.name, json_lf.version)], int(keys.max()), votes, errors
+        )
 
         text_out = outputs[0]
         assert text_out.labels.tolist() == [HAM, SPAM, HAM, HAM, SPAM, HAM, -1, -1, -1, -1, -1, -1, SPAM]
@@ -172,7 +190,9 @@ def test_set_up_errors_stop_the_run_with_the_fix_and_without_the_key(fresh, monk
 def test_missing_column_and_label_space_errors_name_the_lf(fresh):
     with pytest.raises(LFApplicationError, match=r"prompted LF 'q' needs column 'body', which example 'ex0' does not"):
         apply(fresh, [spam_lf("q", template="{body}?")], frame_of(["a"]))
-    with pytest.raises(LFApplicationError, match=r"prompted LF 'q' maps answers \{'yes': 5\} outside the label space 0..1"):
+    with pytest.raises(
+        LFApplicationError, match=r"prompted LF 'q' maps answers \{'yes': 5\} outside the label space 0..1"
+    ):
         apply(fresh, [spam_lf("q", labels={"yes": 5})], frame_of(["a"]))
     assert fresh.stats()["total"] == 0  # checked before any request
 

@@ -12,7 +12,11 @@ True
 from weaksup.llm.cache import usage_by_lf, usage_by_run
 from weaksup.llm.client import LLMSettings, LLMSetupError
 from weaksup.llm.dry_run import DryRunReport, dry_run
-from weaksup.llm.prompt_lf import PromptLabelingFunction, normalize_answer, prompt_labeling_function
+from weaksup.llm.prompt_lf import (
+    PromptLabelingFunction,
+    normalize_answer,
+    prompt_labeling_function,
+)
 from weaksup.llm.runner import LLMSession, apply_prompt_lfs, configure
 
 __all__ = [

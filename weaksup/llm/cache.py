@@ -5,10 +5,12 @@
     the full prompt text (the chat messages) and the decoding parameters, which
     are stored beside it; ``response`` is the part of the answer the LFs read
     (content, finish reason, first-token ``top_logprobs``) as JSON.  Failed
-    requests are not cached, so a later run asks again.
-``llm_usage(run_id, lf_name, lf_version, model, requests, cache_hits, prompt_tokens, completion_tokens, failures, malformed, off_label, skipped, request_seconds, recorded_at)``
+    requests are not cached: the next application of that prompt asks again.
+``llm_usage(run_id, lf_name, lf_version, model, <counters>, request_seconds, recorded_at)``
     Per-LF cost, appended as deltas each time responses are flushed: sum by run
-    and LF to read it (:func:`usage_by_lf`).  ``requests`` counts HTTP attempts
+    and LF to read it (:func:`usage_by_lf`).  The counters are ``requests``,
+    ``cache_hits``, ``prompt_tokens``, ``completion_tokens``, ``failures``,
+    ``malformed``, ``off_label`` and ``skipped``.  ``requests`` counts HTTP attempts
     (retries included), ``request_seconds`` the time those requests spent in
     flight (they overlap under concurrency), ``skipped`` prompts not sent
     because the budget ran out.
@@ -34,7 +36,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
@@ -146,7 +148,7 @@ def _responses_table(responses: Sequence[CachedResponse], run_id: int | None) ->
             "prompt_tokens": pa.array([r.prompt_tokens for r in responses], pa.int32()),
             "completion_tokens": pa.array([r.completion_tokens for r in responses], pa.int32()),
             "run_id": pa.array([run_id] * len(responses), pa.int64()),
-            "created_at": pa.array([datetime.now(timezone.utc)] * len(responses), pa.timestamp("us", tz="UTC")),
+            "created_at": pa.array([datetime.now(UTC)] * len(responses), pa.timestamp("us", tz="UTC")),
         }
     )
 
@@ -190,7 +192,7 @@ def flush(
     rows = [d for d in usage if not d.is_zero()]
     if not rows and not responses:
         return
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     con.execute("BEGIN")
     try:
         if responses:

@@ -26,12 +26,18 @@ import math
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 import openai
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 
 __all__ = [
     "LLMSettings",
@@ -84,7 +90,9 @@ class LLMSettings:
                 raise LLMSetupError(f"LLM setting {name} must be at least 1, got {getattr(self, name)}")
         for name in ("timeout", "backoff_initial", "backoff_max", "max_retry_wait"):
             if not getattr(self, name) > 0:
-                raise LLMSetupError(f"LLM setting {name} must be a positive number of seconds, got {getattr(self, name)}")
+                raise LLMSetupError(
+                    f"LLM setting {name} must be a positive number of seconds, got {getattr(self, name)}"
+                )
         for name in ("max_requests", "max_tokens"):
             value = getattr(self, name)
             if value is not None and value < 0:
@@ -98,7 +106,11 @@ class LLMSettings:
         if unknown:
             raise LLMSetupError(
                 f"unknown LLM setting(s) {sorted(unknown)}; valid settings are {sorted(cls.__dataclass_fields__)}"
-                + ("; put the key in an environment variable and name it with api_key_env" if "api_key" in unknown else "")
+                + (
+                    "; put the key in an environment variable and name it with api_key_env"
+                    if "api_key" in unknown
+                    else ""
+                )
             )
         out = cls(**{k: v for k, v in settings.items() if v is not None or k in ("max_requests", "max_tokens")})
         if out.base_url is None and os.environ.get(BASE_URL_ENV):
@@ -155,7 +167,7 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
             seconds = float(value) / scale
         except ValueError:
             try:
-                seconds = (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds()
+                seconds = (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
             except (TypeError, ValueError):
                 continue
         if math.isfinite(seconds):

@@ -28,7 +28,6 @@ import numpy as np
 import polars as pl
 
 from weaksup.lf import Row
-
 from weaksup.llm.cache import get_responses, reader
 from weaksup.llm.prompt_lf import PromptLabelingFunction
 
@@ -110,8 +109,8 @@ def dry_run(
                     "prompts": len(prompts),
                     "cached": len(cached),
                     "to_send": len(new),
-                    "est_prompt_tokens": int(round(sum(new.values()) * ratio)),
-                    "est_completion_tokens": int(round(len(new) * (completion or lf.params["max_tokens"]))),
+                    "est_prompt_tokens": round(sum(new.values()) * ratio),
+                    "est_completion_tokens": round(len(new) * (completion or lf.params["max_tokens"])),
                 }
             )
     finally:

