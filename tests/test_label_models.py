@@ -129,9 +129,37 @@ def test_majority_vote_is_vote_shares():
 def test_dawid_skene_confusion_is_row_stochastic(uneven):
     L, _, _ = uneven
     ds = DawidSkene(cardinality=3, max_iter=5).fit(L)
-    assert ds.confusion_.shape == (10, 3, 3)
+    assert ds.confusion_.shape == (10, 3, 4)  # abstain is the last outcome
     np.testing.assert_allclose(ds.confusion_.sum(axis=2), 1.0)
     assert 1 <= ds.n_iter_ <= 5
+    skip = DawidSkene(cardinality=3, max_iter=5, abstain="skip").fit(L)
+    assert skip.confusion_.shape == (10, 3, 3)
+    np.testing.assert_allclose(skip.confusion_.sum(axis=2), 1.0)
+
+
+def test_dawid_skene_learns_from_lfs_that_vote_one_class():
+    """Hand-written LFs mostly vote one class ("has a link -> SPAM"): treating abstains as
+    an outcome makes them informative; skipping abstains would ignore them."""
+    rng = np.random.default_rng(0)
+    n = 20_000
+    y = rng.integers(0, 2, n)
+    cols = []
+    for cls, fire, err in [(1, 0.5, 0.05), (1, 0.4, 0.1), (0, 0.5, 0.05), (0, 0.3, 0.2), (1, 0.2, 0.3)]:
+        fires = np.where(y == cls, rng.random(n) < fire, rng.random(n) < err)
+        cols.append(np.where(fires, cls, -1))
+    L = np.stack(cols, axis=1)
+    covered = (L != -1).any(axis=1)
+    observe = DawidSkene(cardinality=2).fit(L).predict(L)
+    skip = DawidSkene(cardinality=2, abstain="skip").fit(L).predict(L)
+    mv = make_label_model("majority_vote", cardinality=2).fit(L).predict(L)
+    acc = {name: (p[covered] == y[covered]).mean() for name, p in [("observe", observe), ("skip", skip), ("mv", mv)]}
+    assert acc["observe"] >= acc["mv"] - 0.005 and acc["observe"] > 0.85
+    assert acc["skip"] < 0.7  # the textbook model cannot use these LFs
+
+
+def test_dawid_skene_rejects_an_unknown_abstain_mode():
+    with pytest.raises(ValueError, match="abstain must be 'observe' or 'skip', got 'drop'"):
+        DawidSkene(cardinality=2, abstain="drop").fit(np.array([[0, 1, 1], [1, 1, 0]]))
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -1,6 +1,8 @@
 """Dawid–Skene: EM over one k×k confusion matrix per LF.
 
->>> import numpy as np
+>>> from typing import Literal
+
+import numpy as np
 >>> rng = np.random.default_rng(0)
 >>> y = rng.integers(0, 2, 2000)
 >>> L = np.stack([np.where(rng.random(2000) < acc, y, 1 - y) for acc in (0.9, 0.8, 0.7, 0.6)], 1)
@@ -21,21 +23,29 @@ from weaksup.votes import SparseVotes
 
 
 class DawidSkene(LabelModelBase):
-    """Dawid & Skene (1979): each LF ``a`` has a confusion matrix π_a[c, v] = P(λ_a = v | y = c, a votes).
+    """Dawid & Skene (1979): each LF ``a`` has a confusion matrix π_a[c, v] = P(λ_a = v | y = c).
 
-    Assumptions: LFs are conditionally independent given y, and whether an LF abstains does
-    not depend on y (abstains are skipped).  An LF that only ever votes one class therefore
-    carries no information here; :class:`~weaksup.model.LabelModel` handles such LFs.
+    ``abstain`` says what an abstain is:
 
-    EM starts from the majority-vote posterior.  The M-step adds ``smoothing`` pseudo-votes
-    to every cell of every confusion matrix (a Dirichlet prior) so rare classes do not get
-    zero probabilities.  EM stops after ``max_iter`` iterations or when the mean
-    log-likelihood per row improves by less than ``tol``.  Each iteration costs O(nnz · k)
-    on the sparse votes.  Needs 3 LFs that vote.
+    - ``"observe"`` (default): one more outcome, so π_a is k × (k+1).  Whether an LF fires
+      then carries evidence, which is what makes LFs that only ever vote one class (most
+      hand-written LFs: "has a link → SPAM") informative.  With ``"skip"`` such an LF's
+      confusion row is the same for every class and it is ignored.
+    - ``"skip"``: the textbook model, for when abstaining does not depend on y.
 
-    Fitted: ``confusion_`` (m, k, k), ``class_balance_`` (k,), ``accuracies_`` (m,) =
-    Σ_c P(y = c) π_a[c, c] (NaN for an LF that never votes), ``n_iter_``.
-    Rows where every LF abstains get ``class_balance_``.
+    Either way the sums run over the votes only: the abstain terms are a per-class total
+    minus the voting cells, so each iteration costs O(nnz · k), never n × m.
+
+    Assumptions: LFs are conditionally independent given y.  EM starts from the
+    majority-vote posterior.  The M-step adds ``smoothing`` pseudo-counts to every cell (a
+    Dirichlet prior) so rare classes do not get zero probabilities.  EM stops after
+    ``max_iter`` iterations or when the mean log-likelihood per row improves by less than
+    ``tol``.  Needs 3 LFs that vote.  EM runs on covered rows; rows where every LF
+    abstains get ``class_balance_``.
+
+    Fitted: ``confusion_`` (m, k, k+1) with abstain last, or (m, k, k) with ``"skip"``;
+    ``class_balance_`` (k,); ``accuracies_`` (m,) = P(λ_a = y | a votes) (NaN for an LF
+    that never votes); ``n_iter_``.
     """
 
     min_lfs = 3
@@ -48,14 +58,18 @@ class DawidSkene(LabelModelBase):
         max_iter: int = 100,
         tol: float = 1e-6,
         smoothing: float = 0.1,
+        abstain: Literal["observe", "skip"] = "observe",
     ) -> None:
         self.cardinality = cardinality
         self.seed = seed
         self.max_iter = max_iter
         self.tol = tol
         self.smoothing = smoothing
+        self.abstain = abstain
 
     def _fit(self, votes: SparseVotes, class_balance: np.ndarray | None) -> None:
+        if self.abstain not in ("observe", "skip"):
+            raise ValueError(f"DawidSkene: abstain must be 'observe' or 'skip', got {self.abstain!r}")
         k, m = self.cardinality, votes.m
         X = one_hot(votes, k)
         covered = np.asarray(X.sum(axis=1)).ravel() > 0
@@ -65,8 +79,12 @@ class DawidSkene(LabelModelBase):
         previous = -np.inf
         self.n_iter_ = 0
         for self.n_iter_ in range(1, self.max_iter + 1):
-            # M-step: expected counts of (LF, vote, true class), then normalise over votes.
-            counts = np.asarray(Xc.T @ q).reshape(m, k, k).transpose(0, 2, 1) + self.smoothing
+            # M-step: expected counts of (LF, true class, vote), then normalise over votes.
+            counts = np.asarray(Xc.T @ q).reshape(m, k, k).transpose(0, 2, 1)
+            if self.abstain == "observe":
+                abstains = q.sum(axis=0)[None, :] - counts.sum(axis=2)
+                counts = np.concatenate([counts, abstains[:, :, None]], axis=2)
+            counts = counts + self.smoothing
             confusion = counts / counts.sum(axis=2, keepdims=True)
             p = class_balance if class_balance is not None else q.mean(axis=0)
             # E-step.
@@ -80,14 +98,25 @@ class DawidSkene(LabelModelBase):
         self.confusion_ = confusion
         self.class_balance_ = np.asarray(p, dtype=float)
         voted = np.bincount(votes.cols, minlength=m) > 0
-        acc = np.einsum("c,acc->a", self.class_balance_, confusion)
-        self.accuracies_ = np.where(voted, acc, np.nan)
+        fires = confusion[:, :, :k].sum(axis=2)  # P(a votes | y = c)
+        hit = np.einsum("c,acc->a", self.class_balance_, confusion[:, :, :k])
+        self.accuracies_ = np.where(voted, hit / (fires @ self.class_balance_), np.nan)
 
     @staticmethod
     def _scores(X, confusion: np.ndarray, p: np.ndarray) -> np.ndarray:
-        m, k, _ = confusion.shape
-        log_votes = np.log(confusion).transpose(0, 2, 1).reshape(m * k, k)
-        return np.asarray(X @ log_votes) + np.log(p)
+        """log p_c + Σ_a log π_a[c, λ_a]: the abstain terms as a per-class total, corrected
+        at each vote."""
+        m, k, outcomes = confusion.shape
+        log_conf = np.log(confusion)
+        log_votes = log_conf[:, :, :k]
+        base = np.log(p)
+        if outcomes > k:
+            log_votes = log_votes - log_conf[:, :, k:]
+            base = base + log_conf[:, :, k].sum(axis=0)
+        return np.asarray(X @ log_votes.transpose(0, 2, 1).reshape(m * k, k)) + base
 
     def _log_scores(self, votes: SparseVotes) -> np.ndarray:
-        return self._scores(one_hot(votes, self.cardinality), self.confusion_, self.class_balance_)
+        scores = self._scores(one_hot(votes, self.cardinality), self.confusion_, self.class_balance_)
+        uncovered = np.bincount(votes.rows, minlength=votes.n) == 0
+        scores[uncovered] = np.log(self.class_balance_)
+        return scores
