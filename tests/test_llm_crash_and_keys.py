@@ -105,6 +105,48 @@ def test_sigkilled_run_resumes_without_re_asking_cached_prompts(tmp_path, script
         assert con.execute("SELECT status FROM runs ORDER BY run_id").fetchall() == [("interrupted",), ("succeeded",)]
 
 
+INTERRUPT_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import polars as pl
+    from weaksup.apply import ApplyContext, apply_chunk
+    from weaksup.llm import LLMSettings, PromptLabelingFunction, configure
+    from weaksup.store import VoteStore
+
+    store_path, n, template, base_url = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    frame = pl.DataFrame({"example_id": [f"ex{i}" for i in range(n)], "text": [f"comment {i}" for i in range(n)]})
+    lf = PromptLabelingFunction("is_spam", template, {"yes": 1, "no": 0}, "fake")
+    state = {}
+    configure(state, LLMSettings(base_url=base_url, concurrency=8, flush_every=100_000))  # no batch fills up
+    with VoteStore(store_path) as store:
+        apply_chunk([lf], frame, ApplyContext(2, store=store, progress=False, state=state))
+    """
+)
+
+
+def test_ctrl_c_keeps_every_response_already_received(tmp_path):
+    script = tmp_path / "interrupt.py"
+    script.write_text(INTERRUPT_SCRIPT)
+    store_path = tmp_path / "votes.duckdb"
+    with FakeServer(latency=0.02) as server:
+        cmd = [sys.executable, str(script), str(store_path), "2000", TEMPLATE, server.base_url]
+        child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while server.stats()["total"] < 200:
+            assert child.poll() is None, f"child ended early: {child.communicate()}"
+            assert time.monotonic() < deadline, "child never got going"
+            time.sleep(0.01)
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=60)
+        asked = set(server.stats()["by_prompt"])
+    assert child.returncode != 0 and "KeyboardInterrupt" in err
+    cached = cached_prompts(store_path)
+    # the buffer never reached flush_every, yet everything answered before the interrupt was written;
+    # only the requests in flight when it came (at most `concurrency`) may be missing
+    assert cached <= asked and len(asked) >= 200
+    assert len(asked - cached) <= 8
+
+
 # -- key safety -------------------------------------------------------------------------
 
 
