@@ -149,6 +149,13 @@ def test_config_errors_name_the_key(tmp_path, label_type, body, error) -> None:
         load_config(path)
 
 
+def test_ranking_training_sets_cannot_be_csv(tmp_path) -> None:
+    path = _pipeline(tmp_path, "ranking", RANKING)
+    path.write_text(path.read_text().replace('formats = ["parquet", "jsonl"]', 'formats = ["parquet", "csv"]'))
+    with pytest.raises(ConfigError, match="export.formats: CSV cannot hold a ranking training set's list columns"):
+        load_config(path)
+
+
 def test_universal_keys_are_refused_in_categorical_pipelines(tmp_path) -> None:
     base = _pipeline(tmp_path, "categorical", "", name="c.toml").read_text().replace(
         'type = "categorical"', 'type = "categorical"\nclasses = ["LOW", "HIGH"]'

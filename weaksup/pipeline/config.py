@@ -460,6 +460,8 @@ def _check_universal(values: dict[str, Any], base: Path) -> str | None:
         return f"labels.classes is for labels.type = 'categorical', not {label_type!r}; remove it"
     if values["holdout"] is not None:
         return f"[holdout] matches texts, for categorical labels; a {label_type} pipeline evaluates on data.test_split"
+    if label_type == "ranking" and "csv" in values["export"]["formats"]:
+        return "export.formats: CSV cannot hold a ranking training set's list columns (items, ranking, preferences); use parquet or jsonl"
     if values["label_model"]["name"] != "label_model":
         return (
             f"label_model.name applies to categorical labels; a {label_type} pipeline uses the {label_type} "
