@@ -86,7 +86,11 @@ class DawidSkene(LabelModelBase):
                 counts = np.concatenate([counts, abstains[:, :, None]], axis=2)
             counts = counts + self.smoothing
             confusion = counts / counts.sum(axis=2, keepdims=True)
-            p = class_balance if class_balance is not None else q.mean(axis=0)
+            # The learned prior is smoothed like the confusions: a class majority vote never
+            # picks keeps a small probability instead of log(0).
+            p = class_balance if class_balance is not None else (q.sum(axis=0) + self.smoothing) / (
+                len(q) + k * self.smoothing
+            )
             # E-step.
             scores = self._scores(Xc, confusion, p)
             top = scores.max(axis=1, keepdims=True)
