@@ -135,3 +135,22 @@ def test_a_version_1_store_is_migrated_on_the_next_run(tmp_path, capsys):
     assert query(store, "SELECT value FROM meta WHERE key = 'schema_version'")["value"][0] == str(SCHEMA_VERSION)
     assert query(store, "SELECT run_id, status FROM runs ORDER BY 1").rows() == [(1, "succeeded"), (2, "succeeded")]
     assert query(store, "SELECT lf_summary IS NOT NULL AS s FROM runs WHERE run_id = 2")["s"][0]
+
+
+def test_diff_compares_real_valued_and_ranking_labels(tmp_path):
+    from weaksup.pipeline.maintenance import diff_runs
+
+    with VoteStore(tmp_path / "s.duckdb") as store:
+        keys = store.sync_examples(
+            "d", pl.DataFrame({"example_id": ["a", "b", "c"], "x": [1, 2, 3]}), store.start_run("p", {})
+        ).ex_keys
+        runs = []
+        for values, rankings in (([1.0, 2.0, 3.0], [["x", "y"], ["y", "x"], None]),
+                                 ([1.0, 2.5, 3.0], [["x", "y"], ["x", "y"], None])):  # fmt: skip
+            run = store.start_run("p", {})
+            store.write_labels(run, pl.DataFrame({"ex_key": keys, "n_votes": [1, 1, 1], "value": values,
+                                                  "ranking": rankings}))  # fmt: skip
+            store.finish_run(run, "succeeded", lf_versions={})
+            runs.append(run)
+        diff = diff_runs(store, *runs)
+    assert diff.labels["in_both"] == 3 and diff.labels["labels_changed"] == 1  # b: value and ranking

@@ -94,14 +94,17 @@ def diff_runs(store: Any, run_a: int, run_b: int) -> RunDiff:
     """How labels and each LF's votes changed from run ``run_a`` to run ``run_b``."""
     a, b = _run_row(store, run_a), _run_row(store, run_b)
     labels = store.query(
-        "WITH la AS (SELECT e.example_id, l.ex_key, l.label FROM labels l JOIN examples e USING (ex_key) "
-        "WHERE l.run_id = ?), lb AS (SELECT e.example_id, l.ex_key, l.label FROM labels l JOIN examples e "
-        "USING (ex_key) WHERE l.run_id = ?) "
+        "WITH la AS (SELECT e.example_id, l.ex_key, l.label, l.value, l.ranking FROM labels l "
+        "JOIN examples e USING (ex_key) WHERE l.run_id = ?), "
+        "lb AS (SELECT e.example_id, l.ex_key, l.label, l.value, l.ranking FROM labels l "
+        "JOIN examples e USING (ex_key) WHERE l.run_id = ?) "
         "SELECT count(la.example_id) AS examples_a, count(lb.example_id) AS examples_b, "
         "count(*) FILTER (la.example_id IS NOT NULL AND lb.example_id IS NOT NULL) AS in_both, "
         "count(*) FILTER (lb.example_id IS NULL) AS only_in_a, count(*) FILTER (la.example_id IS NULL) AS only_in_b, "
         "count(*) FILTER (la.ex_key <> lb.ex_key) AS content_changed, "
-        "count(*) FILTER (la.label <> lb.label) AS labels_changed "
+        "count(*) FILTER (la.example_id IS NOT NULL AND lb.example_id IS NOT NULL AND "
+        "(la.label IS DISTINCT FROM lb.label OR la.value IS DISTINCT FROM lb.value "
+        "OR la.ranking IS DISTINCT FROM lb.ranking)) AS labels_changed "
         "FROM la FULL JOIN lb USING (example_id)",
         [run_a, run_b],
     ).to_dicts()[0]
@@ -132,9 +135,11 @@ def _vote_changes(store: Any, run_a: int, run_b: int, name: str, va: str, vb: st
         raise ValueError(f"the votes of an older version of LF {name!r} were pruned by `weaksup gc`; cannot diff")
     got = store.query(
         "WITH keys AS (SELECT ex_key FROM labels WHERE run_id = ? INTERSECT SELECT ex_key FROM labels WHERE run_id = ?), "
-        "va AS (SELECT ex_key, label FROM votes WHERE lf_name = ? AND lf_version = ?), "
-        "vb AS (SELECT ex_key, label FROM votes WHERE lf_name = ? AND lf_version = ?) "
-        "SELECT count(*) AS compared, count(*) FILTER (va.label IS DISTINCT FROM vb.label) AS votes_changed "
+        "va AS (SELECT ex_key, label, value, ranking, payload FROM votes WHERE lf_name = ? AND lf_version = ?), "
+        "vb AS (SELECT ex_key, label, value, ranking, payload FROM votes WHERE lf_name = ? AND lf_version = ?) "
+        "SELECT count(*) AS compared, count(*) FILTER (va.label IS DISTINCT FROM vb.label "
+        "OR va.value IS DISTINCT FROM vb.value OR va.ranking IS DISTINCT FROM vb.ranking "
+        "OR va.payload::VARCHAR IS DISTINCT FROM vb.payload::VARCHAR) AS votes_changed "
         "FROM keys LEFT JOIN va USING (ex_key) LEFT JOIN vb USING (ex_key)",
         [run_a, run_b, name, va, name, vb],
     ).to_dicts()[0]
