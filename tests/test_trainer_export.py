@@ -64,3 +64,15 @@ def test_export_contents_and_formats(tmp_path):
         write_table(frame, tmp_path / "t.xlsx")
     with pytest.raises(ValueError, match="probs has shape"):
         soft_label_frame(inputs, probs[:2], np.array([1, 1]), ["HAM", "SPAM"])
+
+
+def test_cli_predict_refuses_ranking_and_regression_end_models(tmp_path, capsys):
+    from weaksup.cli import main
+
+    (tmp_path / "in.csv").write_text("text\nhello\n")
+    (tmp_path / "end_model.json").write_text("{}")  # a PairwiseRanker's file
+    sio.dump({"x": [1]}, tmp_path / "end_model.skops")
+    (tmp_path / "end_model.skops.json").write_text('{"features": ["budget"]}')  # a SoftTargetRegressor's
+    for model in ("end_model.json", "end_model.skops"):
+        assert main(["predict", str(tmp_path / model), str(tmp_path / "in.csv")]) == 1
+        assert "is not a text classifier" in capsys.readouterr().err

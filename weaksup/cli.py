@@ -207,6 +207,7 @@ def _predict(args: argparse.Namespace) -> None:
     from weaksup.export import write_table
     from weaksup.trainer import SoftTextClassifier
 
+    _check_text_model(args.model)
     model, meta = SoftTextClassifier.load(args.model)
     frame = load_dataset(args.input, id_column=args.id_column)
     column = meta.get("text_column", "text")
@@ -224,6 +225,18 @@ def _predict(args: argparse.Namespace) -> None:
     else:
         with pl.Config(tbl_rows=20, fmt_str_lengths=60):
             print(out.select(column, *[f"prob_{c}" for c in classes], "label_name"))
+
+
+def _check_text_model(path: Path) -> None:
+    """Refuse the end models of ranking and regression runs, which read features, not text."""
+    sidecar = Path(f"{path}.json")
+    meta = json.loads(sidecar.read_text()) if sidecar.exists() else {}
+    if path.suffix != ".skops" or "features" in meta:
+        raise ValueError(
+            f"{path} is not a text classifier: `weaksup predict` labels text with the end models of "
+            "categorical runs (end_model.skops). Ranking and regression end models read feature columns; "
+            "load them in Python with weaksup.universal.end_models (PairwiseRanker.load, SoftTargetRegressor.load)"
+        )
 
 
 def _schema(args: argparse.Namespace) -> None:
