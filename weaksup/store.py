@@ -556,9 +556,14 @@ class VoteStore:
         if self.on_commit is not None:
             self.on_commit(lfs, through_key)
 
-    def label_matrix(self, ex_keys: np.ndarray, lfs: Sequence[tuple[str, str]]) -> SparseVotes:
-        """The categorical votes of LF versions ``lfs`` on examples ``ex_keys``, as sparse
-        coordinates: row ``i`` is ``ex_keys[i]``, column ``j`` is ``lfs[j]``."""
+    def vote_coordinates(
+        self, ex_keys: np.ndarray, lfs: Sequence[tuple[str, str]], column: str = "label"
+    ) -> pa.Table:
+        """Every non-null ``column`` vote of LF versions ``lfs`` on ``ex_keys``, as an Arrow
+        table ``(row, col, vote)`` sorted by row then col: row ``i`` is ``ex_keys[i]``,
+        col ``j`` is ``lfs[j]``.  ``column`` is ``label``, ``value``, ``ranking`` or ``payload``."""
+        if column not in ("label", "value", "ranking", "payload"):
+            raise ValueError(f"vote column must be label, value, ranking or payload, got {column!r}")
         keys = pa.table({"ex_key": pa.array(ex_keys, pa.int64()), "row": pa.array(np.arange(len(ex_keys)), pa.int64())})
         lft = pa.table(
             {
@@ -570,17 +575,22 @@ class VoteStore:
         self.con.register("q_keys", keys)
         self.con.register("q_lfs", lft)
         try:
-            got = self.con.execute(
-                "SELECT k.row, l.col, v.label FROM votes v JOIN q_keys k USING (ex_key) "
-                "JOIN q_lfs l USING (lf_name, lf_version) WHERE v.label IS NOT NULL"
-            ).fetchnumpy()
+            return self.con.sql(
+                f"SELECT k.row, l.col, v.{column} AS vote FROM votes v JOIN q_keys k USING (ex_key) "
+                f"JOIN q_lfs l USING (lf_name, lf_version) WHERE v.{column} IS NOT NULL ORDER BY k.row, l.col"
+            ).to_arrow_table()
         finally:
             self.con.unregister("q_keys")
             self.con.unregister("q_lfs")
+
+    def label_matrix(self, ex_keys: np.ndarray, lfs: Sequence[tuple[str, str]]) -> SparseVotes:
+        """The categorical votes of LF versions ``lfs`` on examples ``ex_keys``, as sparse
+        coordinates: row ``i`` is ``ex_keys[i]``, column ``j`` is ``lfs[j]``."""
+        got = self.vote_coordinates(ex_keys, lfs, "label")
         return SparseVotes(
-            rows=np.asarray(got["row"], dtype=np.int64),
-            cols=np.asarray(got["col"], dtype=np.int32),
-            labels=np.asarray(got["label"], dtype=np.int32),
+            rows=got["row"].to_numpy().astype(np.int64),
+            cols=got["col"].to_numpy().astype(np.int32),
+            labels=got["vote"].to_numpy().astype(np.int32),
             n=len(ex_keys),
             m=len(lfs),
             lf_names=tuple(lf[0] for lf in lfs),

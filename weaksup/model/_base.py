@@ -14,7 +14,6 @@ softmax, tie-breaks, save and load) lives here once.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -29,6 +28,7 @@ from weaksup.model._input import (
     check_cardinality,
     check_class_balance,
 )
+from weaksup.persistence import read_model, write_model
 from weaksup.votes import ABSTAIN, SparseVotes
 
 TIE_ATOL = 1e-9
@@ -151,38 +151,13 @@ class LabelModelBase(BaseEstimator):
     def save(self, path: str | Path) -> None:
         """Write the fitted model to ``path``: ``.json`` (readable) or ``.npz`` (compact).  No pickle."""
         check_is_fitted(self, "n_lfs_")
-        path = Path(path)
-        meta = {"model": type(self).__name__, "params": self.get_params(), "n_lfs": self.n_lfs_}
         arrays = {name: np.asarray(getattr(self, name)) for name in self._fitted_arrays}
-        if path.suffix == ".json":
-            fitted = {
-                name: np.where(np.isnan(a), None, a).tolist() if a.dtype.kind == "f" else a.tolist()
-                for name, a in arrays.items()
-            }
-            path.write_text(json.dumps({**meta, "fitted": fitted}, indent=1))
-        elif path.suffix == ".npz":
-            np.savez(path, __meta__=np.array(json.dumps(meta)), **arrays)
-        else:
-            raise ValueError(f"save: {path} must end in .json or .npz")
+        write_model(path, type(self).__name__, {"params": self.get_params(), "n_lfs": self.n_lfs_}, arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> Any:
         """Read a model written by :meth:`save`; the file must hold this class of model."""
-        path = Path(path)
-        if path.suffix == ".json":
-            state = json.loads(path.read_text())
-            arrays = {name: np.array(v, dtype=float) for name, v in state.pop("fitted").items()}
-        elif path.suffix == ".npz":
-            with np.load(path, allow_pickle=False) as f:
-                state = json.loads(str(f["__meta__"]))
-                arrays = {name: f[name] for name in f.files if name != "__meta__"}
-        else:
-            raise ValueError(f"load: {path} must end in .json or .npz")
-        if state.get("model") != cls.__name__:
-            raise ValueError(
-                f"load: {path} holds a {state.get('model')!r} model, not {cls.__name__}; "
-                f"load it with {state.get('model')}.load"
-            )
+        state, arrays = read_model(path, cls.__name__)
         model = cls(**state["params"])
         missing = set(cls._fitted_arrays) - set(arrays)
         if missing:

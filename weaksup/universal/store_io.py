@@ -28,7 +28,6 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from weaksup.universal.votes import RankingVotes, RegressionVotes
 
@@ -53,24 +52,7 @@ def _check_label_type(store: Any, lfs: Sequence[tuple[str, str]], wanted: str) -
 
 def _read(store: Any, ex_keys: np.ndarray, lfs: Sequence[tuple[str, str]], column: str) -> dict[str, np.ndarray]:
     """Row, LF column and ``column`` of every non-null vote of ``lfs`` on ``ex_keys``."""
-    keys = pa.table({"ex_key": pa.array(ex_keys, pa.int64()), "row": pa.array(np.arange(len(ex_keys)), pa.int64())})
-    lft = pa.table(
-        {
-            "lf_name": [lf[0] for lf in lfs],
-            "lf_version": [lf[1] for lf in lfs],
-            "col": pa.array(np.arange(len(lfs)), pa.int32()),
-        }
-    )
-    store.con.register("u_keys", keys)
-    store.con.register("u_lfs", lft)
-    try:
-        table = store.con.sql(
-            f"SELECT k.row, l.col, v.{column} AS vote FROM votes v JOIN u_keys k USING (ex_key) "
-            f"JOIN u_lfs l USING (lf_name, lf_version) WHERE v.{column} IS NOT NULL ORDER BY k.row, l.col"
-        ).to_arrow_table()
-    finally:
-        store.con.unregister("u_keys")
-        store.con.unregister("u_lfs")
+    table = store.vote_coordinates(ex_keys, lfs, column)
     return {
         "row": table["row"].to_numpy(),
         "col": table["col"].to_numpy(),
