@@ -363,8 +363,35 @@ def _run(
 
     timings["wall_seconds"] = time.perf_counter() - t_run
     metrics.update(timings)
-    lf_versions = dict(versions)
-    label_model = {"name": lm_cfg["name"], "seed": lm_cfg["seed"], "params": lm_cfg["params"]}
+    _complete(
+        cfg, store, run_id, run_dir, phase, fingerprint, dict(versions), summary, metrics,
+        {
+            "label_model": {"name": lm_cfg["name"], "seed": lm_cfg["seed"], "params": lm_cfg["params"]},
+            "label_type": cfg["labels"]["type"],
+            "classes": classes,
+            "counts": {
+                "training_examples": training.height,
+                **{key: v for key, v in metrics.items() if key.startswith("n_") or key.endswith("_examples") or "_rows" in key},
+            },
+        },
+    )  # fmt: skip
+    _report(say, summary, metrics, lm_cfg["name"], run_dir)
+    return RunResult(run_id, metrics, summary, run_dir, exports)
+
+
+def _complete(
+    cfg: PipelineConfig,
+    store: VoteStore,
+    run_id: int,
+    run_dir: Path,
+    phase: _Phases,
+    fingerprint: str,
+    lf_versions: dict[str, str],
+    summary: pl.DataFrame,
+    metrics: dict[str, Any],
+    manifest: dict[str, Any],
+) -> None:
+    """The end of every successful run: manifest, run record, then the ``LATEST`` pointer."""
     write_manifest(
         run_dir,
         {
@@ -376,13 +403,7 @@ def _run(
             "store": str(store.path),
             "store_schema_version": SCHEMA_VERSION,
             "lf_versions": lf_versions,
-            "label_model": label_model,
-            "label_type": cfg["labels"]["type"],
-            "classes": classes,
-            "counts": {
-                "training_examples": training.height,
-                **{key: v for key, v in metrics.items() if key.startswith("n_") or key.endswith("_examples") or "_rows" in key},
-            },
+            **manifest,
             "metrics": metrics,
         },
     )
@@ -393,8 +414,6 @@ def _run(
     crash_point("run.finished")
     point_latest(run_dir)
     phase.board.finish("succeeded")
-    _report(say, summary, metrics, lm_cfg["name"], run_dir)
-    return RunResult(run_id, metrics, summary, run_dir, exports)
 
 
 def _finish_universal(
@@ -421,33 +440,16 @@ def _finish_universal(
     crash_point("run.labels_written")
     metrics = {**result.metrics, **shared, "universal_seconds": time.perf_counter() - t0}
     metrics["wall_seconds"] = time.perf_counter() - t_run
-    lf_versions = {lf.name: lf.version for lf in lfs}
     lm = cfg["label_model"]
-    write_manifest(
-        run_dir,
+    _complete(
+        cfg, store, run_id, run_dir, phase, fingerprint, {lf.name: lf.version for lf in lfs}, result.summary, metrics,
         {
-            "run_id": run_id,
-            "pipeline": cfg["name"],
-            "pipeline_file": str(cfg.file),
-            "pipeline_hash": cfg.hash,
-            "data_fingerprint": fingerprint,
-            "store": str(store.path),
-            "store_schema_version": SCHEMA_VERSION,
-            "lf_versions": lf_versions,
             "label_model": {"name": f"{settings.label_type}_label_model", "seed": lm["seed"], "params": lm["params"]},
             "label_type": settings.label_type,
             "end_model": {"name": settings.end_model, "features": result.features},
             "counts": {key: v for key, v in metrics.items() if key.startswith("n_") or key.endswith("_examples")},
-            "metrics": metrics,
         },
-    )
-    crash_point("run.exported")
-    rows = [{key: _json_safe(v) for key, v in row.items()} for row in result.summary.to_dicts()]
-    store.finish_run(run_id, "succeeded", metrics=metrics, lf_versions=lf_versions, data_fingerprint=fingerprint,
-                     lf_summary=rows)  # fmt: skip
-    crash_point("run.finished")
-    point_latest(run_dir)
-    phase.board.finish("succeeded")
+    )  # fmt: skip
     with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=160, float_precision=3, tbl_hide_dataframe_shape=True):
         say(f"LF summary:\n{result.summary}")
     for key, value in result.metrics.items():
