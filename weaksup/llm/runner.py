@@ -29,7 +29,11 @@ overshot by the tokens of the requests already in flight when it is reached
 starts; in each LF, the examples from the first one left unanswered onwards
 abstain (counted as ``skipped``; since LFs are sent one after the other, the
 LFs after the one the budget ran out in abstain everywhere), and the run
-completes with the votes it has.
+completes with the votes it has.  (Today's store applier still moves each LF
+version's watermark past the whole chunk, so a later run of the same LF
+versions does not go back to the skipped examples; a run with a larger budget
+from the start, or a new LF version, does, answering from the cache what was
+already asked.)
 
 Per-run state (settings, budget, counters) is an :class:`LLMSession` kept in
 ``ApplyContext.state["prompt"]``; :func:`configure` puts one there.  Without one,
