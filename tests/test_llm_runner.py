@@ -16,7 +16,6 @@ from weaksup.apply import (
     apply_chunk,
     apply_lfs,
     apply_to_store,
-    outputs_to_frames,
 )
 from weaksup.lf import labeling_function
 from weaksup.llm import (
@@ -67,7 +66,8 @@ def frame_of(texts: list[str]) -> pl.DataFrame:
 
 
 def apply(server, lfs, frame, *, store=None, run_id=None, sleep=None, strict=False, **settings):
-    """Apply prompted LFs to one chunk as the applier does, with explicit settings; return (outputs, session)."""
+    """Apply prompted LFs to one chunk through the applier's dispatch, with explicit settings;
+    return (outputs, session)."""
     state: dict = {}
     session = configure(state, LLMSettings(base_url=server.base_url, **settings), sleep=sleep or Sleeps())
     ctx = ApplyContext(2, strict=strict, store=store, run_id=run_id, progress=False, state=state)
@@ -104,17 +104,19 @@ def test_every_fault_is_retried_or_recorded_and_no_response_is_lost(fresh, tmp_p
         run = store.start_run("t", {})
         frame = frame_of(texts)
         keys = store.sync_examples("d", frame, run).ex_keys
-        outputs, session = apply(fresh, [lf, json_lf], frame, store=store, run_id=run, sleep=sleeps,
-                                 max_attempts=3, timeout=0.5)  # fmt: skip
-        # what the applier does with a chunk's outputs: votes and LF errors committed together
-        votes, errors = outputs_to_frames([lf, json_lf], outputs, frame["example_id"], keys, run)
-        store.commit_votes(
-            "d", [(lf.name, lf.version), (json_lf.name, json_lf.version)], int(keys.max()), votes, errors
+        state: dict = {}
+        session = configure(state, LLMSettings(base_url=fresh.base_url, max_attempts=3, timeout=0.5), sleep=sleeps)
+        stats = apply_to_store(
+            store, "d", [lf, json_lf], frame, keys, cardinality=2, run_id=run, progress=False, state=state
         )
+        assert stats.applied == {"is_spam": len(texts), "is_spam_json": len(texts)}
+        matrix = store.label_matrix(keys, [(lf.name, lf.version), (json_lf.name, json_lf.version)]).to_dense()
+        errors = store.con.execute(
+            "SELECT example_id, error_type FROM lf_errors WHERE lf_name = ?", [lf.name]
+        ).fetchall()
 
-        text_out = outputs[0]
-        assert text_out.labels.tolist() == [HAM, SPAM, HAM, HAM, SPAM, HAM, -1, -1, -1, -1, -1, -1, SPAM]
-        failed = {texts[i]: type(exc).__name__ for i, exc in text_out.errors}
+        assert matrix[:, 0].tolist() == [HAM, SPAM, HAM, HAM, SPAM, HAM, -1, -1, -1, -1, -1, -1, SPAM]
+        failed = {texts[int(example_id.removeprefix("ex"))]: error_type for example_id, error_type in errors}
         assert failed == {
             "always broken [[fault:500:always]]": "InternalServerError",
             "always limited [[fault:429:always]]": "RateLimitError",
@@ -133,13 +135,9 @@ def test_every_fault_is_retried_or_recorded_and_no_response_is_lost(fresh, tmp_p
             "always garbled [[fault:badjson:always]]": 3, "hostile [[echo-auth]]": 1,
             "odd answer [[answer:Perhaps, who knows]]": 1, "check out my channel": 1,
         }  # fmt: skip
-        # failures are in the store with LF, example id, error class and message
-        recorded = store.con.execute(
-            "SELECT lf_name, example_id, error_type, message FROM lf_errors WHERE lf_name = ? ORDER BY example_id",
-            [lf.name],
-        ).fetchall()
-        assert {(r[1], r[2]) for r in recorded} == {(f"ex{texts.index(t)}", c) for t, c in failed.items()}
-        assert all("gave up after" in r[3] for r in recorded)
+        # failures are in the store with LF, example id, error class and a message saying how often it was tried
+        messages = store.con.execute("SELECT message FROM lf_errors WHERE lf_name = ?", [lf.name]).fetchall()
+        assert all("gave up after" in m for (m,) in messages)
         # every completed response is cached: the distinct successful prompts of both LFs
         cached = store.con.execute("SELECT count(*) FROM llm_cache").fetchall()[0][0]
         assert cached == 2 * (len(texts) - 5)
@@ -278,6 +276,7 @@ def test_request_budget_stops_cleanly_at_exactly_the_budget(fresh, tmp_path):
         # a prefix of the examples and abstains on the rest; the second never got its turn
         assert np.flatnonzero(outputs[0].labels != -1).tolist() == list(range(10))
         assert (outputs[1].labels == -1).all()
+        assert (outputs[0].processed, outputs[1].processed) == (10, 0)  # the applier's watermarks stop there
         assert summary["skipped"] == 20 + 30
         assert usage_by_run(store.con)["budget_exhausted"].to_list() == [True]
         # a later run with more budget sends only what was not answered
@@ -285,6 +284,33 @@ def test_request_budget_stops_cleanly_at_exactly_the_budget(fresh, tmp_path):
         outputs, _ = apply(fresh, lfs, frame_of(texts), store=store, run_id=2, max_requests=100)
         assert fresh.stats()["total"] == 50
         assert all((out.labels != -1).all() for out in outputs)
+
+
+def test_a_run_stopped_by_the_budget_is_finished_by_the_next_run_without_asking_twice(fresh, tmp_path):
+    texts = [f"comment {i}" + (" subscribe" if i % 2 else "") for i in range(30)]
+    lfs = [spam_lf(), spam_lf("again", template=TEMPLATE + " ")]
+    versions = [(lf.name, lf.version) for lf in lfs]
+    frame = frame_of(texts)
+    with VoteStore(tmp_path / "s.duckdb") as store:
+        for budget in (25, None):
+            run = store.start_run("t", {})
+            keys = store.sync_examples("d", frame, run).ex_keys
+            state: dict = {}
+            configure(state, LLMSettings(base_url=fresh.base_url, max_requests=budget, concurrency=4))
+            apply_to_store(store, "d", lfs, frame, keys, cardinality=2, run_id=run, progress=False, state=state,
+                           chunk_size=10)  # fmt: skip
+            if budget:
+                # chunk 1: 10 + 10 requests; chunk 2: the first LF got 5 more, the second none.  Each LF's
+                # watermark stops where it stopped, so the next run starts there.
+                assert store.watermarks("d", versions) == [keys[14], keys[9]]
+                assert fresh.stats()["total"] == 25
+        stats = fresh.stats()
+        assert stats["total"] == 60 and set(stats["by_prompt"].values()) == {1}  # every prompt asked exactly once
+        assert store.watermarks("d", versions) == [keys[29], keys[29]]
+        votes = store.con.execute(
+            "SELECT lf_name, count(*), count(DISTINCT ex_key) FROM votes GROUP BY lf_name ORDER BY lf_name"
+        ).fetchall()
+        assert votes == [("again", 30, 30), ("is_spam", 30, 30)]
 
 
 def test_token_budget_overshoots_by_at_most_the_requests_in_flight(fresh, tmp_path):

@@ -29,11 +29,12 @@ overshot by the tokens of the requests already in flight when it is reached
 starts; in each LF, the examples from the first one left unanswered onwards
 abstain (counted as ``skipped``; since LFs are sent one after the other, the
 LFs after the one the budget ran out in abstain everywhere), and the run
-completes with the votes it has.  (Today's store applier still moves each LF
-version's watermark past the whole chunk, so a later run of the same LF
-versions does not go back to the skipped examples; a run with a larger budget
-from the start, or a new LF version, does, answering from the cache what was
-already asked.)
+completes with the votes it has.  The outputs say how far each LF got
+(``LFOutput.processed``), so the store applier moves its watermark no further
+and the next run carries on from there, asking nothing twice.
+
+Pass one state dict to every ``apply_to_store``/``apply_lfs`` call of a run
+(``state=``) so the budget covers the whole run.
 
 Per-run state (settings, budget, counters) is an :class:`LLMSession` kept in
 ``ApplyContext.state["prompt"]``; :func:`configure` puts one there.  Without one,
@@ -435,8 +436,8 @@ def _apply(
         usage = session.usage(lf)
         labels = np.full(chunk.height, ABSTAIN, dtype=np.int32)
         confidence = np.full(chunk.height, np.nan) if lf.mode == "logprobs" else None
-        errors = list(plan.errors[j])
         stop = next((i for i, k in enumerate(plan.keys[j]) if sent.get(k) is SKIPPED), chunk.height)
+        errors = [(i, exc) for i, exc in plan.errors[j] if i < stop]
         usage.skipped += chunk.height - stop
         for i in range(stop):
             key = plan.keys[j][i]
@@ -457,7 +458,7 @@ def _apply(
             labels[i] = answer.label
             if confidence is not None and answer.confidence is not None:
                 confidence[i] = answer.confidence
-        outputs.append(LFOutput(labels, confidence, errors))
+        outputs.append(LFOutput(labels, confidence, errors, processed=None if stop == chunk.height else stop))
     seconds = time.perf_counter() - t0
     session.wall_seconds += seconds
     session.flush(con, ctx.run_id)
