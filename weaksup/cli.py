@@ -65,10 +65,19 @@ def _open(args: argparse.Namespace, command: str) -> Iterator[VoteStore]:
 
 
 def _run(args: argparse.Namespace) -> None:
-    from weaksup.pipeline import load_config, run_pipeline
+    from weaksup.pipeline import dry_run_pipeline, load_config, run_pipeline
 
     cfg = load_config(args.pipeline, args.set)
-    run_pipeline(cfg, store_path=args.store, progress=not args.quiet, wait=not args.no_wait)
+    if args.dry_run:
+        dry_run_pipeline(cfg, store_path=args.store)
+    else:
+        run_pipeline(cfg, store_path=args.store, progress=not args.quiet, wait=not args.no_wait)
+
+
+def _serve_model(argv: list[str]) -> int:
+    from weaksup.llm.serve import serve_model
+
+    return serve_model(argv)
 
 
 def _schedule(args: argparse.Namespace) -> int:
@@ -274,6 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     _runner_options(p)
     p.add_argument("--no-wait", action="store_true",
                    help=f"if another process holds the store, exit with status {EXIT_BUSY} instead of waiting")
+    p.add_argument("--dry-run", action="store_true",
+                   help="count the prompts the prompted LFs would send after cache hits, and their tokens; "
+                   "send and write nothing")
     p.set_defaults(func=_run)
 
     p = sub.add_parser("schedule", help="run a pipeline on a cron schedule, in this process",
@@ -338,6 +350,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", type=Path, help="write predictions here (.parquet, .jsonl or .csv) instead of printing")
     p.set_defaults(func=_predict)
 
+    # Listed here for `weaksup --help`; main() hands its arguments to the server's own parser.
+    sub.add_parser("serve-model", help="serve a small local LLM for prompted LFs (no API key)")
+
     p = sub.add_parser("schema", help="print the pipeline file schema", description="Print every pipeline key "
                        "with its type, default and meaning.")
     p.set_defaults(func=_schema)
@@ -350,6 +365,9 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``weaksup`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["serve-model"]:
+        return _serve_model(argv[1:])
     args = build_parser().parse_args(argv)
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None

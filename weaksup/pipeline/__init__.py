@@ -16,6 +16,7 @@ _EXPORTS = {
     "load_config": "config",
     "StoreBusy": "lock",
     "RunResult": "runner",
+    "dry_run_pipeline": "runner",
     "load_lf_modules": "runner",
     "run_pipeline": "runner",
 }

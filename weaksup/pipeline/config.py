@@ -237,6 +237,25 @@ SCHEMA = Section(
                 "keep_uncovered": Key(bool, "Also export examples no LF voted on.", default=False),
             },
         ),
+        "llm": Section(
+            "Model server for prompted LFs (any OpenAI-compatible API). The API key is never in this file: "
+            "it is read from the environment variable named by api_key_env.",
+            {
+                "base_url": Key(str, "Server URL, usually ending in /v1; default: $OPENAI_BASE_URL, else OpenAI's API."),
+                "api_key_env": Key(str, "Environment variable holding the API key.", default="OPENAI_API_KEY"),
+                "concurrency": Key(int, "Requests in flight at once.", default=8, check=_positive),
+                "timeout": Key((int, float), "Seconds before a request is abandoned and retried.", default=60.0),
+                "max_attempts": Key(int, "Tries per request; 429, 5xx, timeouts and connection errors are retried.",
+                                    default=5, check=_positive),
+                "max_requests": Key(int, "Budget: HTTP requests per run (never exceeded). Unset: unlimited.",
+                                    check=_positive),
+                "max_tokens": Key(int, "Budget: prompt + completion tokens per run; may be overshot by the requests "
+                                  "in flight (at most `concurrency`). Unset: unlimited.", check=_positive),
+                "flush_every": Key(int, "Responses per cache write: a crash loses at most this many.", default=64,
+                                   check=_positive),
+            },
+            optional=True,
+        ),
         "schedule": Section(
             "When `weaksup schedule` runs the pipeline.",
             {

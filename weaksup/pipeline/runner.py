@@ -147,6 +147,36 @@ def run_pipeline(
     return result
 
 
+def dry_run_pipeline(
+    config: str | Path | PipelineConfig,
+    *,
+    store_path: str | Path | None = None,
+    say: Callable[[str], None] = print,
+) -> Any:
+    """Count the prompts a run's prompted LFs would send after cache hits, and estimate their
+    tokens: nothing is sent and nothing is written.  Returns the report (``None`` when the
+    pipeline has no prompted LF)."""
+    from weaksup.llm import dry_run
+
+    cfg = config if isinstance(config, PipelineConfig) else load_config(config)
+    got = _load(cfg)
+    prompted = [lf for lf in got.lfs if lf.kind == "prompt"]
+    if not prompted:
+        say(f"{cfg.file}: no prompted LFs, so a run sends no LLM requests")
+        return None
+    frame = got.frame.select(ID, *got.inputs)
+    store_file = Path(store_path) if store_path else cfg.resolve(cfg["store"])
+    if store_file.exists():
+        with store_lock(store_file, f"weaksup run --dry-run {cfg.file}", wait=True, say=say), \
+                VoteStore(store_file, read_only=True) as store:  # fmt: skip
+            report = dry_run(prompted, frame, store)
+    else:
+        report = dry_run(prompted, frame, None)
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, fmt_str_lengths=40, tbl_hide_dataframe_shape=True):
+        say(str(report))
+    return report
+
+
 def _remove_folders(folders: Sequence[str]) -> None:
     for folder in folders:
         shutil.rmtree(folder, ignore_errors=True)
@@ -206,6 +236,49 @@ class _ApplyProgress:
         self.board.progress(sum(self.done.values()))
 
 
+@dataclass
+class _Inputs:
+    """What a run reads before it touches the store."""
+
+    loaded: Any  # the examples as loaded (holdout rows left out), with what loading dropped
+    holdout: pl.DataFrame | None
+    frame: pl.DataFrame  # the examples to label
+    lfs: list[Any]
+    universal: Any  # ranking and regression runs: the prepared examples, else None
+    settings: Any  # ranking and regression runs: their settings, else None
+    splits: pl.Series
+    gold: np.ndarray
+    inputs: list[str]  # the columns LFs may read
+
+
+def _load(cfg: PipelineConfig) -> _Inputs:
+    """The examples (holdout left out), the LFs, and for ranking and regression runs their
+    prepared examples and settings; then each example's split, gold label and input columns."""
+    data = cfg["data"]
+    holdout = load_holdout(cfg["holdout"], cfg.file.parent) if cfg["holdout"] else None
+    loaded = load_examples(
+        data, holdout, cfg.file.parent, cfg["holdout"]["match_column"] if cfg["holdout"] else "text"
+    )
+    frame = loaded.frame
+    lfs = load_lf_modules([cfg.resolve(m) for m in cfg["lfs"]["modules"]])
+    split_col, gold_col = data["split_column"], data["gold_column"]
+    universal = settings = None
+    if cfg["labels"]["type"] != "categorical":  # rankings, real values: see weaksup.universal.pipeline
+        from weaksup.universal.pipeline import UniversalSettings, prepare_examples, select_lfs
+
+        settings = UniversalSettings.from_config(cfg.values)
+        universal = prepare_examples(frame, settings)  # ranking sets drawn; the gold split off
+        frame, lfs = universal.examples, select_lfs(lfs, settings.label_type)
+    splits = (
+        frame[split_col].cast(pl.String)
+        if split_col in frame.columns
+        else pl.repeat(data["train_split"], frame.height, dtype=pl.String, eager=True)
+    )
+    gold = _gold(frame, gold_col, len(cfg["labels"]["classes"]))
+    inputs = [c for c in frame.columns if c not in {ID, split_col, gold_col}]
+    return _Inputs(loaded, holdout, frame, lfs, universal, settings, splits, gold, inputs)
+
+
 def _run(
     cfg: PipelineConfig,
     store: VoteStore,
@@ -219,31 +292,13 @@ def _run(
     classes: list[str] = list(cfg["labels"]["classes"])
     k = len(classes)
     dataset = cfg["name"]
-    timings: dict[str, float] = {}
+    timings: dict[str, Any] = {}
     t_run = t0 = time.perf_counter()
 
     phase("loading data")
-    holdout = load_holdout(cfg["holdout"], cfg.file.parent) if cfg["holdout"] else None
-    loaded = load_examples(
-        data, holdout, cfg.file.parent, cfg["holdout"]["match_column"] if cfg["holdout"] else "text"
-    )
-    frame = loaded.frame
-    lfs = load_lf_modules([cfg.resolve(m) for m in cfg["lfs"]["modules"]])
-    split_col, gold_col = data["split_column"], data["gold_column"]
-    universal = None
-    if cfg["labels"]["type"] != "categorical":  # rankings, real values: see weaksup.universal.pipeline
-        from weaksup.universal.pipeline import UniversalSettings, prepare_examples, select_lfs
-
-        settings = UniversalSettings.from_config(cfg.values)
-        universal = prepare_examples(frame, settings)  # ranking sets drawn; the gold split off
-        frame, lfs = universal.examples, select_lfs(lfs, settings.label_type)
-    splits = (
-        frame[split_col].cast(pl.String)
-        if split_col in frame.columns
-        else pl.repeat(data["train_split"], frame.height, dtype=pl.String, eager=True)
-    )
-    gold = _gold(frame, gold_col, k)
-    inputs = [c for c in frame.columns if c not in {ID, split_col, gold_col}]
+    got = _load(cfg)
+    loaded, holdout, frame, lfs, universal = got.loaded, got.holdout, got.frame, got.lfs, got.universal
+    settings, splits, gold, inputs = got.settings, got.splits, got.gold, got.inputs
     timings["load_seconds"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -265,13 +320,21 @@ def _run(
     tracker = _ApplyProgress(sync.ex_keys, dict(zip(versions, store.watermarks(dataset, versions))), phase.board)
     phase("applying LFs", done=0, total=tracker.total)
     store.on_commit = tracker
+    state: dict[str, Any] = {}  # per-run state of LF kinds: one LLM session and budget for the run
+    llm = None
+    if any(lf.kind == "prompt" for lf in lfs):
+        from weaksup.llm import configure
+
+        llm = configure(state, cfg["llm"] or {})  # [llm] settings, else the environment
     try:
         stats = apply_to_store(  # LFs see the inputs only: never the gold labels or the split
             store, dataset, lfs, frame.select(ID, *inputs), sync.ex_keys, cardinality=k, run_id=run_id,
-            strict=cfg["lfs"]["strict"], progress=progress, chunk_size=cfg["lfs"]["chunk_size"],
+            strict=cfg["lfs"]["strict"], progress=progress, chunk_size=cfg["lfs"]["chunk_size"], state=state,
         )  # fmt: skip
     finally:
         store.on_commit = None
+    if llm is not None:
+        timings["llm"] = llm.summary()  # requests, cache hits, tokens, failures: never the key
     timings["apply_seconds"] = time.perf_counter() - t0
     done = {name: n for name, n in stats.applied.items() if n}
     say(
