@@ -274,7 +274,7 @@ def _runner_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="weaksup", description="Programmatic weak supervision pipelines.", formatter_class=lambda prog: argparse.HelpFormatter(prog, max_help_position=32))
+    parser = argparse.ArgumentParser(prog="weaksup", description="Programmatic weak supervision pipelines.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("run", help="run a pipeline once (incrementally)", description="Run a pipeline file once: "
