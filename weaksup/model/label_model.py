@@ -71,6 +71,15 @@ def _distinct_rows(votes: SparseVotes, cardinality: int) -> tuple[SparseVotes, n
     return distinct, weight.astype(float)
 
 
+def _row_major(votes: SparseVotes) -> SparseVotes:
+    """The votes ordered by row, so each EM step reads and writes the (n, k) posteriors in
+    order instead of at random: about twice as fast at a million rows, for one sort."""
+    if np.all(votes.rows[1:] >= votes.rows[:-1]):
+        return votes
+    order = np.argsort(votes.rows, kind="stable")
+    return SparseVotes(votes.rows[order], votes.cols[order], votes.labels[order], votes.n, votes.m, votes.lf_names)
+
+
 def _squarem(
     step: Callable[[np.ndarray], np.ndarray], theta: np.ndarray, tol: float, max_steps: int
 ) -> tuple[np.ndarray, int]:
@@ -164,6 +173,7 @@ class LabelModel(LabelModelBase):
         # EM runs over distinct vote patterns: rows with the same votes share one posterior,
         # and rows where every LF abstains carry no evidence about the LFs.
         votes, weight = _distinct_rows(votes, k)
+        votes = _row_major(votes)
         n = votes.n
         at_row, at_lf = _flat_index(votes, k)
         vote_weight = weight[votes.rows]
