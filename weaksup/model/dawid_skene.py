@@ -1,8 +1,6 @@
 """Dawid–Skene: EM over one k×k confusion matrix per LF.
 
->>> from typing import Literal
-
-import numpy as np
+>>> import numpy as np
 >>> rng = np.random.default_rng(0)
 >>> y = rng.integers(0, 2, 2000)
 >>> L = np.stack([np.where(rng.random(2000) < acc, y, 1 - y) for acc in (0.9, 0.8, 0.7, 0.6)], 1)
@@ -14,6 +12,8 @@ True
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import numpy as np
 
