@@ -274,6 +274,7 @@ def _runner_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``weaksup`` argument parser, one subcommand per command."""
     parser = argparse.ArgumentParser(prog="weaksup", description="Programmatic weak supervision pipelines.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

@@ -71,3 +71,10 @@ def write_table(frame: pl.DataFrame, path: str | Path, fmt: str | None = None) -
         frame.write_csv(tmp)
     os.replace(tmp, path)
     return path
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so readers see the old file or the new one, never a part."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

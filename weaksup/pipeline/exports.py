@@ -20,7 +20,6 @@ export --run N`` gives the same rows as the run wrote.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ import numpy as np
 import polars as pl
 
 from weaksup.data import ID
-from weaksup.export import soft_label_frame
+from weaksup.export import soft_label_frame, write_text_atomic
 
 
 class ExportError(ValueError):
@@ -83,16 +82,12 @@ def training_set(store: Any, run_id: int) -> pl.DataFrame:
 def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
     """Write ``manifest.json`` (atomically), listing the folder's files."""
     manifest = {**manifest, "files": sorted(p.name for p in run_dir.iterdir() if not p.name.startswith("."))}
-    tmp = run_dir / ".manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2, default=float))
-    os.replace(tmp, run_dir / "manifest.json")
+    write_text_atomic(run_dir / "manifest.json", json.dumps(manifest, indent=2, default=float))
 
 
 def point_latest(run_dir: Path) -> None:
     """Atomically make ``LATEST`` (beside the run folders) name ``run_dir``."""
-    tmp = run_dir.parent / ".LATEST.tmp"
-    tmp.write_text(run_dir.name + "\n")
-    os.replace(tmp, run_dir.parent / "LATEST")
+    write_text_atomic(run_dir.parent / "LATEST", run_dir.name + "\n")
 
 
 def latest_run_dir(root: Path) -> Path | None:

@@ -36,20 +36,22 @@ from typing import Any
 
 import polars as pl
 
+from weaksup.export import write_text_atomic
+
 
 def status_path(store: Path) -> Path:
+    """The live status file beside a store."""
     return store.with_name(store.name + ".status.json")
 
 
 def history_path(store: Path) -> Path:
+    """The runs-table mirror beside a store."""
     return store.with_name(store.name + ".history.json")
 
 
 def write_json_atomic(path: Path, value: Any) -> None:
     """Write JSON so that readers see the old file or the new one, never a part."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(value, indent=1, default=str))
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(value, indent=1, default=str))
 
 
 def _now() -> str:
