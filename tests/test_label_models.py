@@ -83,6 +83,23 @@ def test_label_model_merging_identical_rows_changes_nothing():
     np.testing.assert_allclose(merged.predict_proba(L), row_by_row.predict_proba(padded), atol=1e-4)
 
 
+def test_label_model_threads_and_vote_order_change_nothing(monkeypatch):
+    """Big inputs run each class's sparse products on a thread, and LF-major votes are put in
+    row order first; neither may change a single bit of the fit."""
+    import weaksup.model.label_model as label_model
+
+    L, _ = synthetic(20_000, [0.9, 0.8, 0.7, 0.6, 0.75], k=3, coverage=0.4, seed=19)
+    padded = np.hstack([L, np.full((20_000, 60), -1)])  # too many LFs to merge rows: EM per row
+    votes = SparseVotes.from_dense(padded)
+    order = np.argsort(votes.cols, kind="stable")  # LF by LF, as an applier writes them
+    lf_major = SparseVotes(votes.rows[order], votes.cols[order], votes.labels[order], votes.n, votes.m)
+    serial = LabelModel(cardinality=3).fit(votes)
+    monkeypatch.setattr(label_model, "THREADED_VOTES", 1)
+    threaded = LabelModel(cardinality=3).fit(lf_major)
+    np.testing.assert_array_equal(serial.log_weights_, threaded.log_weights_)
+    np.testing.assert_array_equal(serial.predict_proba(votes), threaded.predict_proba(lf_major))
+
+
 LEARN_BALANCE = {"dawid_skene": {}, "label_model": {"learn_class_balance": True}}
 
 
