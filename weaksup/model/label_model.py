@@ -169,8 +169,9 @@ class LabelModel(LabelModelBase):
     0.872/0.071/0.652/0.702/0.366 (mean 0.532): with correlated real LFs the estimate drifts
     (hausa's largest class, 28% of rows, came out at 2%).  The true balance scores like the
     uniform prior on four folders (0.860/-/0.648/0.715/0.493) and 0.071 on sms, whose test F1
-    rewards guessing spam on the 60% of rows no LF covers.  So the prior is uniform unless you
-    pass ``class_balance``, as in Snorkel.
+    rewards guessing spam on the 60% of rows no LF covers (and whose shipped test votes do not
+    match its messages: ``benchmarks/sms_votes.py``).  So the prior is uniform unless you pass
+    ``class_balance``, as in Snorkel.
 
     Fitted: ``log_weights_`` (m, k) = log(β/γ), ``class_balance_`` (k,), ``accuracies_`` (m,) =
     expected share of each LF's votes that are correct (NaN for an LF that never votes),
