@@ -32,7 +32,7 @@ def lf_summary(
     """One row per LF; see the module docstring for the columns.
 
     ``gold`` is an (n,) int array with ``-1`` (or a masked/negative value) where
-    unknown.  Cost is O(nnz log nnz); the dense matrix is never built.
+    unknown.  Cost is O(nnz); the dense matrix is never built.
     """
     n, m = votes.shape
     names = list(votes.lf_names or [f"lf_{j}" for j in range(m)])
@@ -46,7 +46,12 @@ def lf_summary(
     voted = np.bincount(cols, minlength=m)
     overlap = np.bincount(cols, weights=per_row[rows] > 1, minlength=m)
     conflict = np.bincount(cols, weights=lo[rows] != hi[rows], minlength=m)
-    polarity = [sorted(set(labels[cols == j].tolist())) for j in range(m)]
+    # The (LF, class) pairs that occur, in LF then class order: one pass, not one per LF.
+    width = int(labels.max()) + 1 if len(labels) else 1
+    pairs = np.flatnonzero(np.bincount(cols.astype(np.int64) * width + labels, minlength=m * width))
+    polarity: list[list[int]] = [[] for _ in range(m)]
+    for lf, label in zip((pairs // width).tolist(), (pairs % width).tolist()):
+        polarity[lf].append(label)
     frame = pl.DataFrame(
         {
             "lf": names,
