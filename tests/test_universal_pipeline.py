@@ -16,14 +16,9 @@ from weaksup.lf import labeling_function
 from weaksup.store import VoteStore
 from weaksup.universal import RankingLabelModel, RegressionLabelModel
 from weaksup.universal.end_models import PairwiseRanker, SoftTargetRegressor
-from weaksup.universal.pipeline import (
-    UniversalSettings,
-    columns_read,
-    end_model_features,
-    prepare_examples,
-    run_in_store,
-    select_lfs,
-)
+from weaksup.universal.features import columns_read, end_model_features
+from weaksup.universal.pipeline import run_in_store
+from weaksup.universal.prepare import UniversalSettings, prepare_examples, select_lfs
 
 ROOT = Path(__file__).resolve().parents[1]
 RATINGS = ("imdb_rating", "mv_lens_avg_rating", "tomato_user_rating")

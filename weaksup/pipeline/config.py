@@ -486,7 +486,7 @@ def _check_universal(values: dict[str, Any], base: Path) -> str | None:
             f"label_model.name applies to categorical labels; a {label_type} pipeline uses the {label_type} "
             "label model (set its options in label_model.params)"
         )
-    from weaksup.universal.pipeline import UniversalSettings
+    from weaksup.universal.prepare import UniversalSettings
 
     try:
         UniversalSettings.from_config(values).label_model()

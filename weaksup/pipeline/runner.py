@@ -264,7 +264,7 @@ def _load(cfg: PipelineConfig) -> _Inputs:
     split_col, gold_col = data["split_column"], data["gold_column"]
     universal = settings = None
     if cfg["labels"]["type"] != "categorical":  # rankings, real values: see weaksup.universal.pipeline
-        from weaksup.universal.pipeline import UniversalSettings, prepare_examples, select_lfs
+        from weaksup.universal.prepare import UniversalSettings, prepare_examples, select_lfs
 
         settings = UniversalSettings.from_config(cfg.values)
         universal = prepare_examples(frame, settings)  # ranking sets drawn; the gold split off

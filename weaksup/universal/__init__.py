@@ -12,9 +12,11 @@ one another, without labels; y is inferred as the θ-weighted Fréchet mean.
 
 Evaluation lives in :mod:`weaksup.universal.metrics`, end models in
 :mod:`weaksup.universal.end_models`.  In a pipeline: :mod:`weaksup.universal.sets` shapes
-ranking examples (one row per set of items), :mod:`weaksup.universal.store_io` reads
-ranking and real-valued votes from the vote store, and :mod:`weaksup.universal.pipeline`
-runs the label model, end model, evaluation and exports.
+ranking examples (one row per set of items), :mod:`weaksup.universal.prepare` holds the
+run's settings and splits the gold off the examples, :mod:`weaksup.universal.store_io` reads
+ranking and real-valued votes from the vote store, :mod:`weaksup.universal.features` picks
+the end model's input columns, and :mod:`weaksup.universal.pipeline` runs the label model,
+end model, evaluation and exports.
 
 >>> from weaksup.universal import RankingVotes, aggregate_rankings
 >>> votes = RankingVotes(items=[["a", "b", "c"]], rankings=[[["a", "b", "c"], ["a", "c", "b"], ["b", "a"]]])

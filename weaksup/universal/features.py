@@ -1,0 +1,127 @@
+"""End-model feature discovery: the input columns the end model may learn from.
+
+The end model must not see the columns the LFs read: it would learn the LFs back instead of
+generalising beyond them.  :func:`columns_read` finds those columns by tracing each
+row-wise LF on a sample of rows, and :func:`end_model_features` picks the numeric columns
+(for rankings, numeric list columns: one value per item) that no LF reads, or checks
+``trainer.features``.  Step 5 of :mod:`.pipeline` trains on them.
+
+>>> import polars as pl
+>>> from weaksup.lf import labeling_function
+>>> from weaksup.universal.prepare import UniversalSettings
+>>> @labeling_function(label_type="regression")
+... def by_x(row):
+...     return row.x
+>>> frame = pl.DataFrame({"example_id": ["a", "b"], "x": [1.0, 2.0], "w": [3, 4], "title": ["p", "q"]})
+>>> read = columns_read([by_x], frame)
+>>> read
+{'by_x': ['x']}
+>>> end_model_features(frame, UniversalSettings(label_type="regression", gold_column="y"), read)
+['w']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from weaksup.data import ID
+from weaksup.lf import Row
+from weaksup.universal.prepare import UniversalSettings
+
+TRACE_ROWS = 2000
+"""How many rows (evenly spaced) each row-wise LF is traced on to find the columns it reads."""
+
+
+class _TracingRow(Row):
+    """A :class:`Row` that records the columns read from it."""
+
+    __slots__ = ()
+
+    def __init__(self, values: Mapping[str, Any], seen: set[str]) -> None:
+        super().__init__(values)
+        object.__setattr__(self, "_seen", seen)
+
+    def __getattribute__(self, name: str) -> Any:
+        values = object.__getattribute__(self, "__dict__")
+        if name in values and name != "_seen":
+            values["_seen"].add(name)
+        return object.__getattribute__(self, name)
+
+    def __getitem__(self, name: str) -> Any:
+        self.__dict__["_seen"].add(name)
+        return super().__getitem__(name)
+
+
+def columns_read(lfs: Sequence[Any], frame: pl.DataFrame, max_rows: int = TRACE_ROWS) -> dict[str, list[str]]:
+    """Each row-wise LF's name → the columns of ``frame`` it reads, found by running it on
+    up to ``max_rows`` evenly spaced rows (exceptions count as abstains here).
+
+    A column an LF reads only on rows outside the sample is missed, and LFs of other kinds
+    (e.g. prompted LLM LFs) are not traced: list such columns in ``trainer.exclude_columns``.
+    """
+    rows = frame[np.unique(np.linspace(0, frame.height - 1, min(max_rows, frame.height)).astype(int))].to_dicts()
+    out: dict[str, list[str]] = {}
+    for lf in lfs:
+        if lf.kind != "row":
+            continue
+        seen: set[str] = set()
+        for row in rows:
+            try:
+                lf(_TracingRow(row, seen))
+            except Exception:  # noqa: BLE001 - an LF bug is the applier's to report
+                pass
+        out[lf.name] = sorted(seen & set(frame.columns))
+    return out
+
+
+def _numeric(dtype: pl.DataType, ranking: bool) -> bool:
+    if ranking:
+        return isinstance(dtype, pl.List) and (dtype.inner.is_numeric() or dtype.inner == pl.Boolean)
+    return dtype.is_numeric() or dtype == pl.Boolean
+
+
+def end_model_features(
+    examples: pl.DataFrame, settings: UniversalSettings, read: Mapping[str, Sequence[str]]
+) -> list[str]:
+    """The end model's input columns: ``trainer.features``, or every numeric column (rankings:
+    numeric list column) that no LF reads and that is not excluded.  Never an LF column."""
+    reader = {col: name for name, cols in read.items() for col in cols}
+    reserved = {ID, settings.split_column, settings.items_column, settings.gold_column}
+    ranking = settings.label_type == "ranking"
+    if settings.features is None:
+        return [
+            c for c, t in examples.schema.items()
+            if c not in reserved and c not in reader and c not in settings.exclude_columns and _numeric(t, ranking)
+        ]  # fmt: skip
+    for c in settings.features:
+        if c in reader:
+            raise ValueError(
+                f"trainer.features lists {c!r}, which LF {reader[c]!r} reads; the end model must not see the "
+                "columns the LFs read (it would learn the LFs back): drop it from trainer.features"
+            )
+        if c not in examples.columns or c in reserved:
+            raise ValueError(f"trainer.features lists {c!r}, which is not an input column; inputs are {examples.columns}")
+        if not _numeric(examples.schema[c], ranking):
+            kind = "a list of numbers per item" if ranking else "numbers"
+            raise ValueError(f"trainer.features lists {c!r} of type {examples.schema[c]}; features must be {kind}")
+    return list(settings.features)
+
+
+def _item_features(examples: pl.DataFrame, features: Sequence[str], rows: np.ndarray) -> list[np.ndarray]:
+    """Per example, the (d, p) matrix of its items' features."""
+    cols = [examples[c].cast(pl.List(pl.Float64)).to_list() for c in features]
+    out = []
+    for i in rows:
+        X = np.array([[np.nan if v is None else v for v in col[i]] for col in cols], dtype=float).T
+        if np.isnan(X).any():
+            c = features[int(np.flatnonzero(np.isnan(X).any(axis=0))[0])]
+            raise ValueError(
+                f"end-model feature {c!r} is null for an item of example {examples[ID][int(i)]!r}; the pairwise ranker "
+                "needs every feature: fill the nulls, or leave the column out (trainer.exclude_columns)"
+            )
+        out.append(X.reshape(len(X), len(features)))
+    return out
