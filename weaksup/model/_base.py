@@ -35,8 +35,8 @@ TIE_ATOL = 1e-9
 """Class probabilities within this of a row's maximum count as tied."""
 
 
-def softmax_rows(scores: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of (n, k) log scores, as a new array.
+def softmax_rows(scores: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Row-wise softmax of (n, k) log scores, into ``out`` (which may be ``scores``) or a new array.
 
     Reduces column by column: numpy's ``max(axis=1)`` over a handful of classes is about ten
     times slower, and this runs once per EM step.
@@ -44,7 +44,7 @@ def softmax_rows(scores: np.ndarray) -> np.ndarray:
     top = scores[:, 0].copy()
     for c in range(1, scores.shape[1]):
         np.maximum(top, scores[:, c], out=top)
-    out = scores - top[:, None]
+    out = np.subtract(scores, top[:, None], out=out)
     np.exp(out, out=out)
     out /= (out @ np.ones(scores.shape[1]))[:, None]
     return out

@@ -95,14 +95,25 @@ def _by_class(votes: SparseVotes, cardinality: int) -> list[sp.csr_matrix]:
     return out
 
 
-def _per_class(fn: Callable[[int], np.ndarray], k: int, pool: ThreadPoolExecutor | None) -> np.ndarray:
-    """``fn(v)`` for every class v, stacked as columns of an (·, k) array, on ``pool`` if given.
+def _per_class(
+    fn: Callable[[int], np.ndarray], k: int, pool: ThreadPoolExecutor | None, out: np.ndarray | None = None
+) -> np.ndarray:
+    """``fn(v)`` for every class v, as the columns of an (·, k) array, on ``pool`` if given.
 
+    The array is column-major (a transposed (k, ·) one), so each class's column is contiguous;
+    pass ``out`` of shape (k, ·) to fill it in place instead of allocating (at a million rows
+    and ten classes, every fresh (n, k) array costs page faults worth a sparse product).
     scipy's sparse products release the GIL, so classes run in parallel; each class's result
     does not depend on the others, so the outcome is the same with or without the pool.
     """
-    columns = list(pool.map(fn, range(k)) if pool else map(fn, range(k)))
-    return np.stack(columns).T  # column-major, so each class's column is contiguous
+    if out is None:
+        return np.stack(list(pool.map(fn, range(k)) if pool else map(fn, range(k)))).T
+
+    def fill(v: int) -> None:
+        out[v] = fn(v)
+
+    list(pool.map(fill, range(k)) if pool else map(fill, range(k)))
+    return out.T
 
 
 def _squarem(
@@ -210,10 +221,13 @@ class LabelModel(LabelModelBase):
             fired = _per_class(lambda v: XT[v] @ weight, k, pool)
 
             def m_step(q: np.ndarray) -> np.ndarray:
-                """theta = (log vote weights, log class prior) from the patterns' posteriors."""
+                """theta = (log vote weights, log class prior) from the patterns' posteriors.
+
+                Scales ``q`` in place: it is the E-step's buffer, refilled before it is read again.
+                """
                 n_class = weight @ q
                 if merged:
-                    q = q * weight[:, None]
+                    q *= weight[:, None]
                 right = _per_class(lambda v: XT[v] @ q[:, v], k, pool)
                 beta = (right + PRIOR_VOTES * PRIOR_PRECISION) / (n_class + PRIOR_VOTES)
                 gamma = (fired - right + PRIOR_VOTES * (1 - PRIOR_PRECISION)) / (
@@ -222,15 +236,18 @@ class LabelModel(LabelModelBase):
                 log_p = np.log(p0) if fixed_p else np.log(n_class / n_class.sum())
                 return np.concatenate([np.log(np.maximum(beta, gamma) / gamma).ravel(), log_p])
 
+            posterior = np.empty((k, votes.n))  # the one (n, k) buffer every step reuses
+
             def e_step(theta: np.ndarray) -> np.ndarray:
                 w = theta[: m * k].reshape(m, k)
-                return softmax_rows(_per_class(lambda v: X[v] @ w[:, v], k, pool) + theta[m * k :])
+                scores = _per_class(lambda v: X[v] @ w[:, v], k, pool, out=posterior)
+                scores += theta[m * k :]
+                return softmax_rows(scores, out=scores)
 
             # Start from majority vote: each pattern's vote shares.
-            shares = _per_class(lambda v: X[v] @ np.ones(m), k, pool)
+            shares = _per_class(lambda v: X[v] @ np.ones(m), k, pool, out=posterior)
             shares /= np.maximum(shares.sum(axis=1, keepdims=True), 1.0)
             theta = m_step(shares)
-            del shares
             theta, self.n_iter_ = _squarem(lambda t: m_step(e_step(t)), theta, self.tol, self.max_iter)
         self.log_weights_ = theta[: m * k].reshape(m, k)
         self.class_balance_ = np.exp(theta[m * k :])
