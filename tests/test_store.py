@@ -2,7 +2,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from weaksup.store import SCHEMA_VERSION, StoreError, VoteStore
+from weaksup.store import StoreError, VoteStore
+from weaksup.store_schema import SCHEMA_VERSION
 from weaksup.votes import SparseVotes
 
 

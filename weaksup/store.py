@@ -1,45 +1,8 @@
 """The vote store: one DuckDB file per project holding examples, LFs, runs, votes and labels.
 
-Schema (version :data:`SCHEMA_VERSION`; ``meta.schema_version`` records it):
-
-``meta(key, value)``
-    Store-wide settings, at least ``schema_version``.
-``examples(ex_key, dataset, example_id, content_hash, split, data, added_run, retired_run)``
-    One row per *content version* of an example.  ``ex_key`` comes from a
-    sequence, so later rows always have larger keys.  When an example's content
-    changes under the same id, the old row is retired (``retired_run`` set) and a
-    new row with a new key is added; deleted examples are retired.  ``data`` is
-    the input columns as JSON, so exports need nothing but the store.
-``lfs(lf_name, lf_version, kind, label_type, first_run, last_run)``
-    Every LF version ever seen.
-``lf_progress(dataset, lf_name, lf_version, applied_through)``
-    A watermark: that LF version has been applied to every example of the
-    dataset whose ``ex_key <= applied_through``.  Votes and the watermark move
-    in one transaction, so a crash loses at most the chunk in flight and a
-    rerun never duplicates votes.  This is what makes runs incremental: new or
-    changed examples get keys above every watermark, and a new LF version starts at 0.
-``votes(lf_name, lf_version, ex_key, label, value, ranking, payload, confidence)``
-    Sparse: abstains have no row.  Keyed by LF *version*, not by run, so later
-    runs reuse them.  ``label`` holds categorical class ids, ``value`` real-valued
-    votes, ``ranking`` ordered item ids (best first), ``payload`` JSON for other
-    label types, ``confidence`` an optional per-vote confidence (e.g. from logprobs).
-``runs(run_id, pipeline, pipeline_hash, params, status, started_at, finished_at, error, metrics, lf_versions,
-export_dir, data_fingerprint, lf_summary)``
-    ``status`` is ``running``, ``succeeded``, ``failed`` or ``interrupted``.
-    ``params`` is the validated pipeline, ``export_dir`` the run's export
-    folder, ``lf_summary`` the LF summary as JSON rows.  Rows are never deleted:
-    they are the run history.
-``labels(run_id, ex_key, probs, label, confidence, n_votes, value, variance, ranking, payload)``
-    Each run's denoised labels.  Only succeeded runs keep theirs: the labels of
-    failed and interrupted runs are discarded, and ``gc`` prunes old runs'.
-``lf_errors(run_id, dataset, lf_name, lf_version, ex_key, example_id, error_type, message, created_at)``
-    Exceptions raised by LFs (each counted as an abstain).
-
-All writes are bulk inserts from Arrow/polars and all SQL is parametrized.
-
-**Versions.**  Version 1 lacked the last three ``runs`` columns; opening such a
-store for writing migrates it in place (one transaction), and a read-only open
-asks for that.  Newer versions are refused.
+The tables, their schema version and the migrations from older versions are in
+:mod:`weaksup.store_schema`.  All writes are bulk inserts from Arrow/polars and all SQL is
+parametrized.
 
 **Crash tests.**  :func:`crash_point` lets tests SIGKILL a process at a named
 point (``WEAKSUP_CRASH_AT=name[:n]``); it does nothing otherwise.
@@ -71,95 +34,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from weaksup.store_schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
 from weaksup.votes import SparseVotes
-
-SCHEMA_VERSION = 2
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
-CREATE SEQUENCE IF NOT EXISTS ex_key_seq START 1;
-CREATE SEQUENCE IF NOT EXISTS run_id_seq START 1;
-CREATE TABLE IF NOT EXISTS examples (
-    ex_key BIGINT PRIMARY KEY,
-    dataset VARCHAR NOT NULL,
-    example_id VARCHAR NOT NULL,
-    content_hash VARCHAR NOT NULL,
-    split VARCHAR,
-    data JSON,
-    added_run BIGINT,
-    retired_run BIGINT
-);
-CREATE TABLE IF NOT EXISTS lfs (
-    lf_name VARCHAR NOT NULL,
-    lf_version VARCHAR NOT NULL,
-    kind VARCHAR NOT NULL,
-    label_type VARCHAR NOT NULL,
-    first_run BIGINT,
-    last_run BIGINT,
-    PRIMARY KEY (lf_name, lf_version)
-);
-CREATE TABLE IF NOT EXISTS lf_progress (
-    dataset VARCHAR NOT NULL,
-    lf_name VARCHAR NOT NULL,
-    lf_version VARCHAR NOT NULL,
-    applied_through BIGINT NOT NULL,
-    PRIMARY KEY (dataset, lf_name, lf_version)
-);
-CREATE TABLE IF NOT EXISTS votes (
-    lf_name VARCHAR NOT NULL,
-    lf_version VARCHAR NOT NULL,
-    ex_key BIGINT NOT NULL,
-    label INTEGER,
-    value DOUBLE,
-    ranking VARCHAR[],
-    payload JSON,
-    confidence DOUBLE
-);
-CREATE TABLE IF NOT EXISTS runs (
-    run_id BIGINT PRIMARY KEY,
-    pipeline VARCHAR NOT NULL,
-    pipeline_hash VARCHAR,
-    params JSON,
-    status VARCHAR NOT NULL,
-    started_at TIMESTAMPTZ NOT NULL,
-    finished_at TIMESTAMPTZ,
-    error VARCHAR,
-    metrics JSON,
-    lf_versions JSON,
-    export_dir VARCHAR,
-    data_fingerprint VARCHAR,
-    lf_summary JSON
-);
-CREATE TABLE IF NOT EXISTS labels (
-    run_id BIGINT NOT NULL,
-    ex_key BIGINT NOT NULL,
-    probs DOUBLE[],
-    label INTEGER,
-    confidence DOUBLE,
-    n_votes INTEGER NOT NULL,
-    value DOUBLE,
-    variance DOUBLE,
-    ranking VARCHAR[],
-    payload JSON
-);
-CREATE TABLE IF NOT EXISTS lf_errors (
-    run_id BIGINT,
-    dataset VARCHAR NOT NULL,
-    lf_name VARCHAR NOT NULL,
-    lf_version VARCHAR NOT NULL,
-    ex_key BIGINT,
-    example_id VARCHAR NOT NULL,
-    error_type VARCHAR NOT NULL,
-    message VARCHAR NOT NULL,
-    created_at TIMESTAMPTZ NOT NULL
-);
-"""
-
-_MIGRATIONS: dict[int, str] = {
-    1: "ALTER TABLE runs ADD COLUMN export_dir VARCHAR; ALTER TABLE runs ADD COLUMN data_fingerprint VARCHAR; "
-    "ALTER TABLE runs ADD COLUMN lf_summary JSON;",
-}
-"""SQL taking a store from version ``v`` to ``v + 1``."""
 
 CRASH_ENV = "WEAKSUP_CRASH_AT"
 _crash_counts: dict[str, int] = {}
@@ -243,7 +119,7 @@ class VoteStore:
         tables = {r[0] for r in self.con.sql("SELECT table_name FROM information_schema.tables").fetchall()}
         if not tables and not read_only:
             self.con.execute("BEGIN")
-            self.con.execute(_SCHEMA)
+            self.con.execute(SCHEMA)
             self.con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
             self.con.execute("COMMIT")
             return
@@ -253,7 +129,7 @@ class VoteStore:
         version = int(rows[0][0]) if rows else 0
         if version == SCHEMA_VERSION:
             return
-        if version > SCHEMA_VERSION or version not in _MIGRATIONS:
+        if version > SCHEMA_VERSION or version not in MIGRATIONS:
             raise StoreError(
                 f"store {str(self.path)!r} has schema version {version}, this weaksup reads version "
                 f"{SCHEMA_VERSION}; "
@@ -266,7 +142,7 @@ class VoteStore:
             )
         self.con.execute("BEGIN")
         for step in range(version, SCHEMA_VERSION):
-            self.con.execute(_MIGRATIONS[step])
+            self.con.execute(MIGRATIONS[step])
         self.con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
         self.con.execute("COMMIT")
 

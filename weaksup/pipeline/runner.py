@@ -67,7 +67,8 @@ from weaksup.pipeline.exports import point_latest, run_folder, training_set, wri
 from weaksup.pipeline.lock import store_lock
 from weaksup.pipeline.sources import load_examples, load_holdout
 from weaksup.pipeline.status import StatusBoard, snapshot_history
-from weaksup.store import SCHEMA_VERSION, VoteStore, crash_point
+from weaksup.store import VoteStore, crash_point
+from weaksup.store_schema import SCHEMA_VERSION
 
 
 @dataclass
