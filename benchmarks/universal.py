@@ -59,7 +59,8 @@ from weaksup.universal import RankingLabelModel, RegressionLabelModel, aggregate
 from weaksup.universal.end_models import PairwiseRanker
 from weaksup.universal.mallows import expected_distance
 from weaksup.universal.metrics import mae, mean_kendall_tau_distance, mean_ndcg_at_k, mse
-from weaksup.universal.pipeline import UniversalSettings, draw_gold, prepare_examples, run_in_store, select_lfs
+from weaksup.universal.pipeline import draw_gold, run_in_store
+from weaksup.universal.prepare import UniversalSettings, prepare_examples, select_lfs
 from weaksup.universal.store_io import ranking_votes, regression_votes
 from weaksup.universal.synthetic import gaussian_votes, mallows_votes
 
