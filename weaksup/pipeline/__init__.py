@@ -1,6 +1,7 @@
 """Pipelines as jobs: a validated TOML file (:mod:`.config`), its input (:mod:`.sources`), the run
-(:mod:`.runner`) under a store lock (:mod:`.lock`) with live status and history (:mod:`.status`),
-versioned exports (:mod:`.exports`), maintenance (:mod:`.maintenance`) and cron schedules (:mod:`.schedule`).
+(:mod:`.runner`, and after the votes :mod:`.finish`) under a store lock (:mod:`.lock`) with live
+status and history (:mod:`.status`), versioned exports (:mod:`.exports`), maintenance
+(:mod:`.maintenance`) and cron schedules (:mod:`.schedule`).
 
 Names are imported on first use, so ``weaksup status`` does not pay for the label models' imports.
 """

@@ -6,6 +6,10 @@ store's ``runs`` table as ``running`` and then ``succeeded``, ``failed`` (with
 the error) or ``interrupted`` (Ctrl-C or SIGTERM; a SIGKILLed run is marked
 interrupted by the next run).
 
+This module runs the steps up to the votes: loading the data and the LFs, syncing
+the examples and applying the LFs.  What follows (label model, labels, exports, end
+model, the run's record and console report) is in :mod:`.finish`.
+
 Runs are incremental through the store (see :mod:`weaksup.store`):
 
 - examples are synced by id and content: new and changed ones get new keys,
@@ -44,7 +48,6 @@ failed and interrupted runs (labels, partial folders) are removed.
 from __future__ import annotations
 
 import importlib.util
-import math
 import shutil
 import sys
 import time
@@ -57,18 +60,15 @@ import numpy as np
 import polars as pl
 from tqdm.auto import tqdm
 
-from weaksup.analysis import lf_summary
 from weaksup.apply import apply_to_store, prepare_lfs
 from weaksup.data import ID
-from weaksup.export import write_table
-from weaksup.model import make_label_model
 from weaksup.pipeline.config import PipelineConfig, load_config
-from weaksup.pipeline.exports import point_latest, run_folder, training_set, write_manifest
+from weaksup.pipeline.exports import run_folder
+from weaksup.pipeline.finish import finish_categorical, finish_universal
 from weaksup.pipeline.lock import store_lock
 from weaksup.pipeline.sources import load_examples, load_holdout
 from weaksup.pipeline.status import StatusBoard, snapshot_history
 from weaksup.store import VoteStore, crash_point
-from weaksup.store_schema import SCHEMA_VERSION
 
 
 @dataclass
@@ -197,11 +197,6 @@ def _gold(frame: pl.DataFrame, column: str, k: int) -> np.ndarray:
     return gold
 
 
-def _accuracy(pred: np.ndarray, gold: np.ndarray) -> float | None:
-    known = gold >= 0
-    return float((pred[known] == gold[known]).mean()) if known.any() else None
-
-
 class _Phases:
     """Enters a run's phases: in the status file and, on a terminal, on a one-line progress bar
     (hidden without a TTY, as under cron, or with ``progress=False``)."""
@@ -289,9 +284,7 @@ def _run(
     progress: bool,
     say: Callable[[str], None],
 ) -> RunResult:
-    data, lm_cfg, tr_cfg, ex_cfg = cfg["data"], cfg["label_model"], cfg["trainer"], cfg["export"]
-    classes: list[str] = list(cfg["labels"]["classes"])
-    k = len(classes)
+    k = len(cfg["labels"]["classes"])
     dataset = cfg["name"]
     timings: dict[str, Any] = {}
     t_run = t0 = time.perf_counter()
@@ -344,228 +337,16 @@ def _run(
            f" ({len(done)} LFs)" if done else " (every LF version had seen every example)")
     )
     if universal is not None:
-        shared = {
-            "new_examples": sync.new,
-            "changed_examples": sync.changed,
-            "retired_examples": sync.retired,
-            "duplicate_rows_dropped": loaded.duplicates_dropped,
-            "lf_applications": int(sum(stats.applied.values())),
-            "lf_errors": int(sum(stats.errors.values())),
-        }
-        return _finish_universal(cfg, store, run_id, run_dir, phase, say, universal, sync.ex_keys, lfs, settings,
-                                 {**shared, **timings}, fingerprint, t_run)  # fmt: skip
-
-    t0 = time.perf_counter()
-    phase("fitting label model")
-    votes = store.label_matrix(sync.ex_keys, versions)
-    split_arr = splits.to_numpy()
-    train = split_arr == data["train_split"]
-    test = split_arr == data["test_split"]
-    if not train.any():
-        raise ValueError(
-            f"no examples in train split {data['train_split']!r}; splits present: {sorted(set(split_arr.tolist()))}"
-        )
-    train_idx = np.flatnonzero(train)
-    model = make_label_model(lm_cfg["name"], cardinality=k, seed=lm_cfg["seed"], **lm_cfg["params"])
-    model.fit(_subset(votes, train_idx))
-    probs = model.predict_proba(votes)
-    pred = model.predict(votes)
-    n_votes = np.bincount(votes.rows, minlength=votes.n)
-    timings["label_model_seconds"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    phase("writing labels")
-    store.write_labels(
-        run_id,
-        pl.DataFrame(
-            {
-                "ex_key": sync.ex_keys,
-                "probs": probs,
-                "label": pred.astype(np.int32),
-                "confidence": probs.max(axis=1),
-                "n_votes": n_votes.astype(np.int32),
-            }
-        ),
-    )
-    timings["labels_seconds"] = time.perf_counter() - t0
-    crash_point("run.labels_written")
-
-    dev = ~test
-    summary = lf_summary(_subset(votes, np.flatnonzero(dev)), np.where(gold[dev] >= 0, gold[dev], -1),
-                         learned_acc=getattr(model, "accuracies_", None))  # fmt: skip
-    metrics: dict[str, Any] = {
-        "n_examples": frame.height,
-        "n_train": int(train.sum()),
-        "new_examples": sync.new,
-        "changed_examples": sync.changed,
-        "retired_examples": sync.retired,
-        "duplicate_rows_dropped": loaded.duplicates_dropped,
-        "held_out_rows": loaded.held_out,
-        "lf_applications": int(sum(stats.applied.values())),
-        "lf_errors": int(sum(stats.errors.values())),
-        "train_coverage": float((n_votes[train] > 0).mean()),
-    }
-    for split in sorted(set(split_arr.tolist())):
-        acc = _accuracy(pred[split_arr == split], gold[split_arr == split])
-        if acc is not None:
-            metrics[f"label_model_accuracy_{split}"] = acc
-
-    t0 = time.perf_counter()
-    phase("exporting")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    model.save(run_dir / "label_model.json")
-    training = training_set(store, run_id)
-    exports = [write_table(training, run_dir / f"training_set.{fmt}", fmt) for fmt in ex_cfg["formats"]]
-    timings["export_seconds"] = time.perf_counter() - t0
-
-    if tr_cfg["name"] != "none":
-        t0 = time.perf_counter()
-        phase("training end model")
-        metrics.update(_train_end_model(frame, tr_cfg, lm_cfg["seed"], classes, train_idx, n_votes, probs,
-                                        test, gold, holdout, run_dir))  # fmt: skip
-        timings["train_seconds"] = time.perf_counter() - t0
-
-    timings["wall_seconds"] = time.perf_counter() - t_run
-    metrics.update(timings)
-    _complete(
-        cfg, store, run_id, run_dir, phase, fingerprint, dict(versions), summary, metrics,
-        {
-            "label_model": {"name": lm_cfg["name"], "seed": lm_cfg["seed"], "params": lm_cfg["params"]},
-            "label_type": cfg["labels"]["type"],
-            "classes": classes,
-            "counts": {
-                "training_examples": training.height,
-                **{key: v for key, v in metrics.items() if key.startswith("n_") or key.endswith("_examples") or "_rows" in key},
-            },
-        },
+        metrics, summary, files = finish_universal(
+            cfg, store, run_id, run_dir, phase, phase.board, say, universal, lfs, settings, loaded, sync, stats,
+            fingerprint, timings, t_run,
+        )  # fmt: skip
+        return RunResult(run_id, metrics, summary, run_dir, files)
+    metrics, summary, exports = finish_categorical(
+        cfg, store, run_id, run_dir, phase, phase.board, say, frame, holdout, splits, gold, loaded, sync, stats,
+        versions, fingerprint, timings, t_run,
     )  # fmt: skip
-    _report(say, summary, metrics, lm_cfg["name"], run_dir)
     return RunResult(run_id, metrics, summary, run_dir, exports)
-
-
-def _complete(
-    cfg: PipelineConfig,
-    store: VoteStore,
-    run_id: int,
-    run_dir: Path,
-    phase: _Phases,
-    fingerprint: str,
-    lf_versions: dict[str, str],
-    summary: pl.DataFrame,
-    metrics: dict[str, Any],
-    manifest: dict[str, Any],
-) -> None:
-    """The end of every successful run: manifest, run record, then the ``LATEST`` pointer."""
-    write_manifest(
-        run_dir,
-        {
-            "run_id": run_id,
-            "pipeline": cfg["name"],
-            "pipeline_file": str(cfg.file),
-            "pipeline_hash": cfg.hash,
-            "data_fingerprint": fingerprint,
-            "store": str(store.path),
-            "store_schema_version": SCHEMA_VERSION,
-            "lf_versions": lf_versions,
-            **manifest,
-            "metrics": metrics,
-        },
-    )
-    crash_point("run.exported")
-    rows = [{key: _json_safe(v) for key, v in row.items()} for row in summary.to_dicts()]
-    store.finish_run(run_id, "succeeded", metrics=metrics, lf_versions=lf_versions, data_fingerprint=fingerprint,
-                     lf_summary=rows)  # fmt: skip
-    crash_point("run.finished")
-    point_latest(run_dir)
-    phase.board.finish("succeeded")
-
-
-def _finish_universal(
-    cfg: PipelineConfig,
-    store: VoteStore,
-    run_id: int,
-    run_dir: Path,
-    phase: _Phases,
-    say: Callable[[str], None],
-    prepared: Any,
-    ex_keys: np.ndarray,
-    lfs: Sequence[Any],
-    settings: Any,
-    shared: dict[str, Any],
-    fingerprint: str,
-    t_run: float,
-) -> RunResult:
-    """A ranking or regression run after its LFs are applied (:func:`weaksup.universal.pipeline.run_universal`)."""
-    from weaksup.universal.pipeline import run_universal
-
-    t0 = time.perf_counter()
-    phase("fitting label model")
-    result = run_universal(store, run_id, prepared, ex_keys, lfs, settings, run_dir)
-    crash_point("run.labels_written")
-    metrics = {**result.metrics, **shared, "universal_seconds": time.perf_counter() - t0}
-    metrics["wall_seconds"] = time.perf_counter() - t_run
-    lm = cfg["label_model"]
-    _complete(
-        cfg, store, run_id, run_dir, phase, fingerprint, {lf.name: lf.version for lf in lfs}, result.summary, metrics,
-        {
-            "label_model": {"name": f"{settings.label_type}_label_model", "seed": lm["seed"], "params": lm["params"]},
-            "label_type": settings.label_type,
-            "end_model": {"name": settings.end_model, "features": result.features},
-            "counts": {key: v for key, v in metrics.items() if key.startswith("n_") or key.endswith("_examples")},
-        },
-    )  # fmt: skip
-    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=160, float_precision=3, tbl_hide_dataframe_shape=True):
-        say(f"LF summary:\n{result.summary}")
-    for key, value in result.metrics.items():
-        if key.startswith(("label_model_", "end_model_")) and isinstance(value, float):
-            say(f"{key.replace('_', ' ')}: {value:.4f}")
-    say(f"outputs: {run_dir}")
-    return RunResult(run_id, metrics, result.summary, run_dir, result.files)
-
-
-def _train_end_model(
-    frame: pl.DataFrame,
-    tr_cfg: dict[str, Any],
-    seed: int,
-    classes: list[str],
-    train_idx: np.ndarray,
-    n_votes: np.ndarray,
-    probs: np.ndarray,
-    test: np.ndarray,
-    gold: np.ndarray,
-    holdout: pl.DataFrame | None,
-    run_dir: Path,
-) -> dict[str, float]:
-    """Fit the end model on the covered train examples' soft labels; its test and holdout accuracy."""
-    from weaksup.trainer import SoftTextClassifier
-
-    text_col = tr_cfg["text_column"]
-    if text_col not in frame.columns:
-        raise ValueError(f"trainer.text_column {text_col!r} is not in the data; columns are {frame.columns}")
-    end_model = SoftTextClassifier(seed=seed, **tr_cfg["params"])
-    covered = train_idx[n_votes[train_idx] > 0]
-    texts = frame[text_col].cast(pl.String).fill_null("").to_numpy()
-    end_model.fit(texts[covered], probs[covered])
-    end_model.save(run_dir / "end_model.skops", {"classes": classes, "text_column": text_col})
-    out: dict[str, float] = {}
-    if test.any() and (acc := _accuracy(end_model.predict(texts[test]), gold[test])) is not None:
-        out["end_model_accuracy_test"] = acc
-    if holdout is not None and (acc := _accuracy(end_model.predict(holdout["text"].to_numpy()),
-                                                 holdout["gold"].to_numpy())) is not None:  # fmt: skip
-        out["end_model_accuracy_holdout"] = acc
-    return out
-
-
-def _json_safe(value: Any) -> Any:
-    return None if isinstance(value, float) and math.isnan(value) else value
-
-
-def _subset(votes: Any, rows: np.ndarray) -> Any:
-    """The votes of some rows (given in ascending order), renumbered 0..len(rows)-1."""
-    pos = np.full(votes.n, -1, dtype=np.int64)
-    pos[rows] = np.arange(len(rows))
-    keep = pos[votes.rows] >= 0
-    return type(votes)(pos[votes.rows[keep]], votes.cols[keep], votes.labels[keep], len(rows), votes.m, votes.lf_names)
 
 
 def _fingerprint(store: VoteStore, dataset: str) -> str:
@@ -576,16 +357,3 @@ def _fingerprint(store: VoteStore, dataset: str) -> str:
         [dataset],
     ).fetchall()[0]
     return str(row[0])[:16]
-
-
-def _report(say: Callable[[str], None], summary: pl.DataFrame, metrics: dict[str, Any], lm: str, run_dir: Path) -> None:
-    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=160, float_precision=3, tbl_hide_dataframe_shape=True):
-        say(f"LF summary (non-test examples):\n{summary}")
-    for key, value in metrics.items():
-        if key.startswith("label_model_accuracy_"):
-            say(f"label model ({lm}) accuracy on {key.removeprefix('label_model_accuracy_')}: {value:.3f}")
-    if "end_model_accuracy_test" in metrics:
-        say(f"end model test accuracy: {metrics['end_model_accuracy_test']:.3f}")
-    if "end_model_accuracy_holdout" in metrics:
-        say(f"end model holdout accuracy: {metrics['end_model_accuracy_holdout']:.3f}")
-    say(f"outputs: {run_dir}")
