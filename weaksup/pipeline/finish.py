@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,34 +44,44 @@ from weaksup.store import SyncResult, VoteStore, crash_point
 from weaksup.store_schema import SCHEMA_VERSION
 
 
+@dataclass
+class Applied:
+    """A run whose LFs are applied: what the finishing steps read, and where they report and write."""
+
+    cfg: PipelineConfig
+    store: VoteStore
+    run_id: int
+    run_dir: Path
+    phase: Callable[[str], None]
+    """Enters a phase, in the status file and on the progress line."""
+    board: StatusBoard
+    say: Callable[[str], None]
+    loaded: Examples
+    sync: SyncResult
+    stats: StoreApplyStats
+    fingerprint: str
+    timings: dict[str, Any]
+    """Seconds per phase so far; the finishing steps add theirs."""
+    t_run: float
+    """``time.perf_counter()`` when the run started."""
+
+
 def finish_categorical(
-    cfg: PipelineConfig,
-    store: VoteStore,
-    run_id: int,
-    run_dir: Path,
-    phase: Callable[[str], None],
-    board: StatusBoard,
-    say: Callable[[str], None],
+    run: Applied,
     frame: pl.DataFrame,
     holdout: pl.DataFrame | None,
     splits: pl.Series,
     gold: np.ndarray,
-    loaded: Examples,
-    sync: SyncResult,
-    stats: StoreApplyStats,
     versions: list[tuple[str, str]],
-    fingerprint: str,
-    timings: dict[str, Any],
-    t_run: float,
 ) -> tuple[dict[str, Any], pl.DataFrame, list[Path]]:
     """A categorical run after its LFs are applied; its metrics, LF summary and exported files."""
-    data, lm_cfg, tr_cfg, ex_cfg = cfg["data"], cfg["label_model"], cfg["trainer"], cfg["export"]
-    classes: list[str] = list(cfg["labels"]["classes"])
+    data, lm_cfg, tr_cfg, ex_cfg = run.cfg["data"], run.cfg["label_model"], run.cfg["trainer"], run.cfg["export"]
+    classes: list[str] = list(run.cfg["labels"]["classes"])
     k = len(classes)
 
     t0 = time.perf_counter()
-    phase("fitting label model")
-    votes = store.label_matrix(sync.ex_keys, versions)
+    run.phase("fitting label model")
+    votes = run.store.label_matrix(run.sync.ex_keys, versions)
     split_arr = splits.to_numpy()
     train = split_arr == data["train_split"]
     test = split_arr == data["test_split"]
@@ -84,15 +95,15 @@ def finish_categorical(
     probs = model.predict_proba(votes)
     pred = model.predict(votes)
     n_votes = np.bincount(votes.rows, minlength=votes.n)
-    timings["label_model_seconds"] = time.perf_counter() - t0
+    run.timings["label_model_seconds"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    phase("writing labels")
-    store.write_labels(
-        run_id,
+    run.phase("writing labels")
+    run.store.write_labels(
+        run.run_id,
         pl.DataFrame(
             {
-                "ex_key": sync.ex_keys,
+                "ex_key": run.sync.ex_keys,
                 "probs": probs,
                 "label": pred.astype(np.int32),
                 "confidence": probs.max(axis=1),
@@ -100,7 +111,7 @@ def finish_categorical(
             }
         ),
     )
-    timings["labels_seconds"] = time.perf_counter() - t0
+    run.timings["labels_seconds"] = time.perf_counter() - t0
     crash_point("run.labels_written")
 
     dev = ~test
@@ -109,13 +120,13 @@ def finish_categorical(
     metrics: dict[str, Any] = {
         "n_examples": frame.height,
         "n_train": int(train.sum()),
-        "new_examples": sync.new,
-        "changed_examples": sync.changed,
-        "retired_examples": sync.retired,
-        "duplicate_rows_dropped": loaded.duplicates_dropped,
-        "held_out_rows": loaded.held_out,
-        "lf_applications": int(sum(stats.applied.values())),
-        "lf_errors": int(sum(stats.errors.values())),
+        "new_examples": run.sync.new,
+        "changed_examples": run.sync.changed,
+        "retired_examples": run.sync.retired,
+        "duplicate_rows_dropped": run.loaded.duplicates_dropped,
+        "held_out_rows": run.loaded.held_out,
+        "lf_applications": int(sum(run.stats.applied.values())),
+        "lf_errors": int(sum(run.stats.errors.values())),
         "train_coverage": float((n_votes[train] > 0).mean()),
     }
     for split in sorted(set(split_arr.tolist())):
@@ -124,27 +135,27 @@ def finish_categorical(
             metrics[f"label_model_accuracy_{split}"] = acc
 
     t0 = time.perf_counter()
-    phase("exporting")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    model.save(run_dir / "label_model.json")
-    training = training_set(store, run_id)
-    exports = [write_table(training, run_dir / f"training_set.{fmt}", fmt) for fmt in ex_cfg["formats"]]
-    timings["export_seconds"] = time.perf_counter() - t0
+    run.phase("exporting")
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    model.save(run.run_dir / "label_model.json")
+    training = training_set(run.store, run.run_id)
+    exports = [write_table(training, run.run_dir / f"training_set.{fmt}", fmt) for fmt in ex_cfg["formats"]]
+    run.timings["export_seconds"] = time.perf_counter() - t0
 
     if tr_cfg["name"] != "none":
         t0 = time.perf_counter()
-        phase("training end model")
+        run.phase("training end model")
         metrics.update(_train_end_model(frame, tr_cfg, lm_cfg["seed"], classes, train_idx, n_votes, probs,
-                                        test, gold, holdout, run_dir))  # fmt: skip
-        timings["train_seconds"] = time.perf_counter() - t0
+                                        test, gold, holdout, run.run_dir))  # fmt: skip
+        run.timings["train_seconds"] = time.perf_counter() - t0
 
-    timings["wall_seconds"] = time.perf_counter() - t_run
-    metrics.update(timings)
+    run.timings["wall_seconds"] = time.perf_counter() - run.t_run
+    metrics.update(run.timings)
     _complete(
-        cfg, store, run_id, run_dir, board, fingerprint, dict(versions), summary, metrics,
+        run, dict(versions), summary, metrics,
         {
             "label_model": {"name": lm_cfg["name"], "seed": lm_cfg["seed"], "params": lm_cfg["params"]},
-            "label_type": cfg["labels"]["type"],
+            "label_type": run.cfg["labels"]["type"],
             "classes": classes,
             "counts": {
                 "training_examples": training.height,
@@ -152,49 +163,34 @@ def finish_categorical(
             },
         },
     )  # fmt: skip
-    _report(say, summary, metrics, lm_cfg["name"], run_dir)
+    _report(run.say, summary, metrics, lm_cfg["name"], run.run_dir)
     return metrics, summary, exports
 
 
 def finish_universal(
-    cfg: PipelineConfig,
-    store: VoteStore,
-    run_id: int,
-    run_dir: Path,
-    phase: Callable[[str], None],
-    board: StatusBoard,
-    say: Callable[[str], None],
-    prepared: Any,
-    lfs: Sequence[Any],
-    settings: Any,
-    loaded: Examples,
-    sync: SyncResult,
-    stats: StoreApplyStats,
-    fingerprint: str,
-    timings: dict[str, Any],
-    t_run: float,
+    run: Applied, prepared: Any, lfs: Sequence[Any], settings: Any
 ) -> tuple[dict[str, Any], pl.DataFrame, list[Path]]:
     """A ranking or regression run after its LFs are applied (:func:`weaksup.universal.pipeline.run_universal`);
     its metrics, LF summary and written files."""
     from weaksup.universal.pipeline import run_universal
 
     shared = {
-        "new_examples": sync.new,
-        "changed_examples": sync.changed,
-        "retired_examples": sync.retired,
-        "duplicate_rows_dropped": loaded.duplicates_dropped,
-        "lf_applications": int(sum(stats.applied.values())),
-        "lf_errors": int(sum(stats.errors.values())),
+        "new_examples": run.sync.new,
+        "changed_examples": run.sync.changed,
+        "retired_examples": run.sync.retired,
+        "duplicate_rows_dropped": run.loaded.duplicates_dropped,
+        "lf_applications": int(sum(run.stats.applied.values())),
+        "lf_errors": int(sum(run.stats.errors.values())),
     }
     t0 = time.perf_counter()
-    phase("fitting label model")
-    result = run_universal(store, run_id, prepared, sync.ex_keys, lfs, settings, run_dir)
+    run.phase("fitting label model")
+    result = run_universal(run.store, run.run_id, prepared, run.sync.ex_keys, lfs, settings, run.run_dir)
     crash_point("run.labels_written")
-    metrics = {**result.metrics, **shared, **timings, "universal_seconds": time.perf_counter() - t0}
-    metrics["wall_seconds"] = time.perf_counter() - t_run
-    lm = cfg["label_model"]
+    metrics = {**result.metrics, **shared, **run.timings, "universal_seconds": time.perf_counter() - t0}
+    metrics["wall_seconds"] = time.perf_counter() - run.t_run
+    lm = run.cfg["label_model"]
     _complete(
-        cfg, store, run_id, run_dir, board, fingerprint, {lf.name: lf.version for lf in lfs}, result.summary, metrics,
+        run, {lf.name: lf.version for lf in lfs}, result.summary, metrics,
         {
             "label_model": {"name": f"{settings.label_type}_label_model", "seed": lm["seed"], "params": lm["params"]},
             "label_type": settings.label_type,
@@ -203,36 +199,28 @@ def finish_universal(
         },
     )  # fmt: skip
     with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=160, float_precision=3, tbl_hide_dataframe_shape=True):
-        say(f"LF summary:\n{result.summary}")
+        run.say(f"LF summary:\n{result.summary}")
     for key, value in result.metrics.items():
         if key.startswith(("label_model_", "end_model_")) and isinstance(value, float):
-            say(f"{key.replace('_', ' ')}: {value:.4f}")
-    say(f"outputs: {run_dir}")
+            run.say(f"{key.replace('_', ' ')}: {value:.4f}")
+    run.say(f"outputs: {run.run_dir}")
     return metrics, result.summary, result.files
 
 
 def _complete(
-    cfg: PipelineConfig,
-    store: VoteStore,
-    run_id: int,
-    run_dir: Path,
-    board: StatusBoard,
-    fingerprint: str,
-    lf_versions: dict[str, str],
-    summary: pl.DataFrame,
-    metrics: dict[str, Any],
-    manifest: dict[str, Any],
+    run: Applied, lf_versions: dict[str, str], summary: pl.DataFrame, metrics: dict[str, Any], manifest: dict[str, Any]
 ) -> None:
     """The end of every successful run: manifest, run record, then the ``LATEST`` pointer."""
+    cfg = run.cfg
     write_manifest(
-        run_dir,
+        run.run_dir,
         {
-            "run_id": run_id,
+            "run_id": run.run_id,
             "pipeline": cfg["name"],
             "pipeline_file": str(cfg.file),
             "pipeline_hash": cfg.hash,
-            "data_fingerprint": fingerprint,
-            "store": str(store.path),
+            "data_fingerprint": run.fingerprint,
+            "store": str(run.store.path),
             "store_schema_version": SCHEMA_VERSION,
             "lf_versions": lf_versions,
             **manifest,
@@ -241,11 +229,11 @@ def _complete(
     )
     crash_point("run.exported")
     rows = [{key: _json_safe(v) for key, v in row.items()} for row in summary.to_dicts()]
-    store.finish_run(run_id, "succeeded", metrics=metrics, lf_versions=lf_versions, data_fingerprint=fingerprint,
-                     lf_summary=rows)  # fmt: skip
+    run.store.finish_run(run.run_id, "succeeded", metrics=metrics, lf_versions=lf_versions,
+                         data_fingerprint=run.fingerprint, lf_summary=rows)  # fmt: skip
     crash_point("run.finished")
-    point_latest(run_dir)
-    board.finish("succeeded")
+    point_latest(run.run_dir)
+    run.board.finish("succeeded")
 
 
 def _train_end_model(

@@ -64,7 +64,7 @@ from weaksup.apply import apply_to_store, prepare_lfs
 from weaksup.data import ID
 from weaksup.pipeline.config import PipelineConfig, load_config
 from weaksup.pipeline.exports import run_folder
-from weaksup.pipeline.finish import finish_categorical, finish_universal
+from weaksup.pipeline.finish import Applied, finish_categorical, finish_universal
 from weaksup.pipeline.lock import store_lock
 from weaksup.pipeline.sources import load_examples, load_holdout
 from weaksup.pipeline.status import StatusBoard, snapshot_history
@@ -260,7 +260,11 @@ def _load(cfg: PipelineConfig) -> _Inputs:
     split_col, gold_col = data["split_column"], data["gold_column"]
     universal = settings = None
     if cfg["labels"]["type"] != "categorical":  # rankings, real values: see weaksup.universal.pipeline
-        from weaksup.universal.prepare import UniversalSettings, prepare_examples, select_lfs
+        from weaksup.universal.prepare import (
+            UniversalSettings,
+            prepare_examples,
+            select_lfs,
+        )
 
         settings = UniversalSettings.from_config(cfg.values)
         universal = prepare_examples(frame, settings)  # ranking sets drawn; the gold split off
@@ -336,17 +340,12 @@ def _run(
         + (f" ({', '.join(f'{name} {n:,}' for name, n in done.items())})" if 0 < len(done) <= 3 else
            f" ({len(done)} LFs)" if done else " (every LF version had seen every example)")
     )
+    applied = Applied(cfg, store, run_id, run_dir, phase, phase.board, say, loaded, sync, stats, fingerprint, timings, t_run)
     if universal is not None:
-        metrics, summary, files = finish_universal(
-            cfg, store, run_id, run_dir, phase, phase.board, say, universal, lfs, settings, loaded, sync, stats,
-            fingerprint, timings, t_run,
-        )  # fmt: skip
-        return RunResult(run_id, metrics, summary, run_dir, files)
-    metrics, summary, exports = finish_categorical(
-        cfg, store, run_id, run_dir, phase, phase.board, say, frame, holdout, splits, gold, loaded, sync, stats,
-        versions, fingerprint, timings, t_run,
-    )  # fmt: skip
-    return RunResult(run_id, metrics, summary, run_dir, exports)
+        metrics, summary, files = finish_universal(applied, universal, lfs, settings)
+    else:
+        metrics, summary, files = finish_categorical(applied, frame, holdout, splits, gold, versions)
+    return RunResult(run_id, metrics, summary, run_dir, files)
 
 
 def _fingerprint(store: VoteStore, dataset: str) -> str:
