@@ -27,6 +27,7 @@ from weaksup.llm import (
     usage_by_lf,
     usage_by_run,
 )
+from weaksup.llm.runner import RETRY_RUNS
 from weaksup.store import VoteStore
 
 HAM, SPAM = 0, 1
@@ -81,42 +82,64 @@ def prompt_of(lf: PromptLabelingFunction, text: str) -> str:
 # -- faults ------------------------------------------------------------------------------
 
 
+FAULT_TEXTS = [
+    "plain and nice",
+    "please subscribe [[fault:429:2]]",
+    "server trouble [[fault:500:2]]",
+    "slow one [[fault:hang:1]]",
+    "garbled body subscribe [[fault:badjson:1]]",
+    "dropped connection [[fault:drop:1]]",
+    "always broken [[fault:500:always]]",
+    "always limited [[fault:429:always]]",
+    "always slow [[fault:hang:always]]",
+    "always garbled [[fault:badjson:always]]",
+    "hostile [[echo-auth]]",
+    "odd answer [[answer:Perhaps, who knows]]",
+    "check out my channel",
+]
+
+
+def run_store(store, server, lfs, frame, sleeps):
+    """One run of ``lfs`` over ``frame`` into ``store``: (run id, example keys, apply stats, session)."""
+    run = store.start_run("t", {})
+    keys = store.sync_examples("d", frame, run).ex_keys
+    state: dict = {}
+    session = configure(state, LLMSettings(base_url=server.base_url, max_attempts=3, timeout=0.5), sleep=sleeps)
+    stats = apply_to_store(store, "d", lfs, frame, keys, cardinality=2, run_id=run, progress=False, state=state)
+    store.finish_run(run, "succeeded")
+    return run, keys, stats, session
+
+
 def test_every_fault_is_retried_or_recorded_and_no_response_is_lost(fresh, tmp_path):
-    texts = [
-        "plain and nice",
-        "please subscribe [[fault:429:2]]",
-        "server trouble [[fault:500:2]]",
-        "slow one [[fault:hang:1]]",
-        "garbled body subscribe [[fault:badjson:1]]",
-        "dropped connection [[fault:drop:1]]",
-        "always broken [[fault:500:always]]",
-        "always limited [[fault:429:always]]",
-        "always slow [[fault:hang:always]]",
-        "always garbled [[fault:badjson:always]]",
-        "hostile [[echo-auth]]",
-        "odd answer [[answer:Perhaps, who knows]]",
-        "check out my channel",
-    ]
+    """Transient faults are retried within a run; one still failing after the last try stops the
+    LF there, and later runs ask again (RETRY_RUNS runs in all) before it abstains for good."""
+    texts = FAULT_TEXTS
     lf = spam_lf()
     json_lf = spam_lf("is_spam_json", mode="json", template=TEMPLATE + " Reply in JSON.")
     sleeps = Sleeps()
+    frame = frame_of(texts)
+    versions = [(lf.name, lf.version), (json_lf.name, json_lf.version)]
     with VoteStore(tmp_path / "s.duckdb") as store:
-        run = store.start_run("t", {})
-        frame = frame_of(texts)
-        keys = store.sync_examples("d", frame, run).ex_keys
-        state: dict = {}
-        session = configure(state, LLMSettings(base_url=fresh.base_url, max_attempts=3, timeout=0.5), sleep=sleeps)
-        stats = apply_to_store(
-            store, "d", [lf, json_lf], frame, keys, cardinality=2, run_id=run, progress=False, state=state
-        )
-        assert stats.applied == {"is_spam": len(texts), "is_spam_json": len(texts)}
-        matrix = store.label_matrix(keys, [(lf.name, lf.version), (json_lf.name, json_lf.version)]).to_dense()
-        errors = store.con.execute(
-            "SELECT example_id, error_type FROM lf_errors WHERE lf_name = ?", [lf.name]
-        ).fetchall()
-
+        applied = []
+        for _ in range(RETRY_RUNS):
+            run, keys, stats, session = run_store(store, fresh, [lf, json_lf], frame, sleeps)
+            applied.append(stats.applied)
+            if len(applied) == 1:  # each LF stopped at "always broken" (row 6): rows 6.. wait for the next run
+                assert store.label_matrix(keys, versions).to_dense()[:, 0].tolist() == [
+                    HAM, SPAM, HAM, HAM, SPAM, HAM, -1, -1, -1, -1, -1, -1, -1
+                ]  # fmt: skip
+        # run 2 stopped at row 6 again; run 3 gave up on it and on the other lasting faults
+        assert applied == [{"is_spam": 6, "is_spam_json": 6}, {"is_spam": 0, "is_spam_json": 0},
+                           {"is_spam": 7, "is_spam_json": 7}]  # fmt: skip
+        matrix = store.label_matrix(keys, versions).to_dense()
         assert matrix[:, 0].tolist() == [HAM, SPAM, HAM, HAM, SPAM, HAM, -1, -1, -1, -1, -1, -1, SPAM]
-        failed = {texts[int(example_id.removeprefix("ex"))]: error_type for example_id, error_type in errors}
+        errors = store.con.execute(
+            "SELECT run_id, example_id, error_type FROM lf_errors WHERE lf_name = ?", [lf.name]
+        ).fetchall()
+        stopped_at = [(r, texts[int(e.removeprefix("ex"))], t) for r, e, t in errors if r < run]
+        assert sorted(stopped_at) == [(1, "always broken [[fault:500:always]]", "InternalServerError"),
+                                      (2, "always broken [[fault:500:always]]", "InternalServerError")]  # fmt: skip
+        failed = {texts[int(e.removeprefix("ex"))]: t for r, e, t in errors if r == run}
         assert failed == {
             "always broken [[fault:500:always]]": "InternalServerError",
             "always limited [[fault:429:always]]": "RateLimitError",
@@ -124,17 +147,23 @@ def test_every_fault_is_retried_or_recorded_and_no_response_is_lost(fresh, tmp_p
             "always garbled [[fault:badjson:always]]": "JSONDecodeError",
             "hostile [[echo-auth]]": "BadRequestError",
         }
-        # the server saw exactly the tries the policy allows: transient faults up to 3 tries, 400 once
+        # the server saw exactly the tries the policy allows: transient faults up to 3 tries per run
+        # (lasting ones in each of the RETRY_RUNS runs), 400 once per run; answers are never asked twice
         seen = fresh.stats()["by_prompt"]
         tries = {t: seen[prompt_of(lf, t)] for t in texts}
+        lasting = 3 * RETRY_RUNS
         assert tries == {
             "plain and nice": 1, "please subscribe [[fault:429:2]]": 3, "server trouble [[fault:500:2]]": 3,
             "slow one [[fault:hang:1]]": 2, "garbled body subscribe [[fault:badjson:1]]": 2,
-            "dropped connection [[fault:drop:1]]": 2, "always broken [[fault:500:always]]": 3,
-            "always limited [[fault:429:always]]": 3, "always slow [[fault:hang:always]]": 3,
-            "always garbled [[fault:badjson:always]]": 3, "hostile [[echo-auth]]": 1,
+            "dropped connection [[fault:drop:1]]": 2, "always broken [[fault:500:always]]": lasting,
+            "always limited [[fault:429:always]]": lasting, "always slow [[fault:hang:always]]": lasting,
+            "always garbled [[fault:badjson:always]]": lasting, "hostile [[echo-auth]]": RETRY_RUNS,
             "odd answer [[answer:Perhaps, who knows]]": 1, "check out my channel": 1,
         }  # fmt: skip
+        # the lasting transient faults are counted by run; a rejected request (400) is not retried across runs
+        runs = dict(store.con.execute("SELECT error_type, min(runs) FROM llm_failures GROUP BY error_type").fetchall())
+        assert runs == {"InternalServerError": RETRY_RUNS, "RateLimitError": RETRY_RUNS,
+                        "APITimeoutError": RETRY_RUNS, "JSONDecodeError": RETRY_RUNS}  # fmt: skip
         # failures are in the store with LF, example id, error class and a message saying how often it was tried
         messages = store.con.execute("SELECT message FROM lf_errors WHERE lf_name = ?", [lf.name]).fetchall()
         assert all("gave up after" in m for (m,) in messages)
@@ -142,13 +171,39 @@ def test_every_fault_is_retried_or_recorded_and_no_response_is_lost(fresh, tmp_p
         cached = store.con.execute("SELECT count(*) FROM llm_cache").fetchall()[0][0]
         assert cached == 2 * (len(texts) - 5)
         # counts: requests = every HTTP attempt the server saw; malformed / off-label answers counted
+        every_run = usage_by_lf(store.con)
+        assert int(every_run["requests"].sum()) == fresh.stats()["total"]
         usage = {r["lf_name"]: r for r in usage_by_lf(store.con, run).iter_rows(named=True)}
-        assert usage["is_spam"]["requests"] + usage["is_spam_json"]["requests"] == fresh.stats()["total"]
         assert usage["is_spam"]["failures"] == 5 and usage["is_spam"]["off_label"] == 1
         assert usage["is_spam_json"]["malformed"] == 1  # "Perhaps, who knows" is not JSON
         assert session.summary()["failures"] == 10
     # Retry-After (7 s) was honoured for each 429 retry, through the injected sleep
-    assert sleeps.waits.count(7.0) == 2 * (2 + 2)
+    assert sleeps.waits.count(7.0) == 2 * (2 + 2 * RETRY_RUNS)
+
+
+def test_a_fault_that_passes_is_asked_again_by_the_next_run(fresh, tmp_path):
+    """A server error outlasting one run's tries costs that run the LF's later votes, not the example:
+    the next run asks it again, and takes the later answers from the cache."""
+    texts = ["plain and nice", "flaky subscribe [[fault:500:3]]", "check out my channel"]
+    lf = spam_lf()
+    with VoteStore(tmp_path / "s.duckdb") as store:
+        _, keys, first, _ = run_store(store, fresh, [lf], frame_of(texts), Sleeps())
+        assert first.applied == {"is_spam": 1}
+        assert store.label_matrix(keys, [(lf.name, lf.version)]).to_dense()[:, 0].tolist() == [HAM, -1, -1]
+        _, keys, second, _ = run_store(store, fresh, [lf], frame_of(texts), Sleeps())
+        assert second.applied == {"is_spam": 2}
+        assert store.label_matrix(keys, [(lf.name, lf.version)]).to_dense()[:, 0].tolist() == [HAM, SPAM, SPAM]
+    seen = fresh.stats()["by_prompt"]
+    assert [seen[prompt_of(lf, t)] for t in texts] == [1, 4, 1]  # 3 tries, then 1; the last answer was cached
+
+
+def test_without_a_store_a_lasting_fault_abstains_and_the_lf_goes_on(fresh):
+    """apply_lfs keeps nothing between calls, so there is no later run to wait for."""
+    lf = spam_lf()
+    outputs, _ = apply(fresh, [lf], frame_of(["always broken [[fault:500:always]]", "check out my channel"]),
+                       max_attempts=2)  # fmt: skip
+    assert outputs[0].labels.tolist() == [-1, SPAM] and outputs[0].processed is None
+    assert [type(exc).__name__ for _, exc in outputs[0].errors] == ["InternalServerError"]
 
 
 def test_retry_after_is_honoured_and_capped(fresh):

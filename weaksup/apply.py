@@ -359,8 +359,9 @@ def apply_to_store(
     n_errors = {lf.name: 0 for lf in lfs}
     total = sum(len(rows) * len(idx) for _, idx, rows in plan)
     with tqdm(total=total, desc="applying LFs", unit="vote", disable=_quiet(progress)) as bar:
-        for _, idx, rows in plan:
+        for mark, idx, rows in plan:
             active = list(idx)
+            through_key = mark  # the active LFs' watermark
             for sl in _chunks(len(rows), chunk_size):
                 if not active:
                     break
@@ -370,19 +371,21 @@ def apply_to_store(
                 keys = ex_keys[chunk_rows]
                 outputs = apply_chunk(group, chunk, ctx)
                 votes, errors = outputs_to_frames(group, outputs, chunk[ID], keys, run_id)
-                # LFs that stopped early (e.g. an LLM budget) commit only the prefix they processed,
-                # so their watermark never passes rows they did not see; they sit out the rest.
+                # LFs that stopped early (an LLM budget, a lasting fault) commit only the prefix they
+                # processed, so their watermark never passes rows they did not see; they sit out the
+                # rest.  An LF that stopped at the chunk's first row still records its errors.
                 done = {j: len(chunk_rows) if out.processed is None else out.processed for j, out in zip(active, outputs)}
                 for through, members in _by_through(done).items():
-                    if through == 0:
-                        continue
                     names = [versions[j] for j in members]
                     mine = [n for n, _ in names]
-                    last = int(keys[through - 1])
+                    mine_errors = errors.filter(pl.col("lf_name").is_in(mine))
+                    if through == 0 and mine_errors.is_empty():
+                        continue
+                    last = int(keys[through - 1]) if through else through_key
                     store.commit_votes(
                         dataset, names, last,
                         votes.filter(pl.col("lf_name").is_in(mine) & (pl.col("ex_key") <= last)),
-                        errors.filter(pl.col("lf_name").is_in(mine)),
+                        mine_errors,
                     )  # fmt: skip
                 for j, count in done.items():
                     applied[lfs[j].name] += count
@@ -390,6 +393,7 @@ def apply_to_store(
                     n_errors[name] += count
                 bar.update(len(chunk_rows) * len(group))
                 active = [j for j in active if done[j] == len(chunk_rows)]
+                through_key = int(keys[-1])
     return StoreApplyStats(applied, n_errors)
 
 

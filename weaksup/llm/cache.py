@@ -16,6 +16,10 @@
     because the budget ran out.
 ``llm_batches(run_id, started_at, seconds, prompts, requests, budget_exhausted)``
     One row per applied chunk: the wall time of the run's LLM work (:func:`usage_by_run`).
+``llm_failures(cache_key, runs, last_run, error_type, failed_at)``
+    Requests whose last try failed on a fault that may pass (rate limit, server error,
+    timeout), and in how many runs (:func:`record_failures`): the runner asks them again
+    in later runs, up to a limit.
 
 Tables are created on first use (``CREATE TABLE IF NOT EXISTS``) on the store's
 connection; writes are bulk inserts from Arrow, each flush in one transaction.
@@ -52,6 +56,7 @@ __all__ = [
     "get_responses",
     "reader",
     "record_batch",
+    "record_failures",
     "usage_by_lf",
     "usage_by_run",
 ]
@@ -83,6 +88,13 @@ CREATE TABLE IF NOT EXISTS llm_usage (
     skipped BIGINT NOT NULL,
     request_seconds DOUBLE NOT NULL,
     recorded_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE IF NOT EXISTS llm_failures (
+    cache_key VARCHAR PRIMARY KEY,
+    runs INTEGER NOT NULL,
+    last_run BIGINT,
+    error_type VARCHAR NOT NULL,
+    failed_at TIMESTAMPTZ NOT NULL
 );
 CREATE TABLE IF NOT EXISTS llm_batches (
     run_id BIGINT,
@@ -218,6 +230,29 @@ def flush(
     except BaseException:
         con.execute("ROLLBACK")
         raise
+
+
+def record_failures(con: duckdb.DuckDBPyConnection, run_id: int, failed: Mapping[str, str]) -> dict[str, int]:
+    """Count a failed run for each key of ``failed`` (key -> error class), once per run, and
+    return each of those keys' number of failed runs so far."""
+    if not failed:
+        return {}
+    table = pa.table({"cache_key": pa.array(list(failed), pa.string()), "error_type": pa.array(list(failed.values()), pa.string())})
+    con.register("llm_failed", table)
+    try:
+        con.execute(
+            """
+            INSERT INTO llm_failures SELECT cache_key, 1, ?, error_type, ? FROM llm_failed
+            ON CONFLICT (cache_key) DO UPDATE SET
+                runs = llm_failures.runs + CASE WHEN llm_failures.last_run = excluded.last_run THEN 0 ELSE 1 END,
+                last_run = excluded.last_run, error_type = excluded.error_type, failed_at = excluded.failed_at
+            """,
+            [run_id, datetime.now(UTC)],
+        )
+        rows = con.execute("SELECT cache_key, runs FROM llm_failures JOIN llm_failed USING (cache_key)").fetchall()
+    finally:
+        con.unregister("llm_failed")
+    return dict(rows)
 
 
 def record_batch(

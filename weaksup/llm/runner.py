@@ -13,9 +13,15 @@ For each chunk the applier hands over, :func:`apply_prompt_lfs`:
    loses at most one batch and the next run resumes from the cache;
 5. maps each response to a vote (:meth:`PromptLabelingFunction.parse`).
 
-Faults never stop the run: a request that still fails after its last try makes
-that LF abstain on that example and is recorded as an LF error (LF, example id,
-error class, message; the API key is redacted from messages and responses).
+Faults never stop the run.  A request that still fails after its last try is
+recorded as an LF error (LF, example id, error class, message; the API key is
+redacted from messages and responses).  If the fault may pass (a rate limit, a
+server error, a timeout, a dropped connection), the LF stops at that example for
+this run, as when the budget runs out (below): its watermark stays before it, so
+the next run asks again, and the answers already received come from the cache.
+A request that fails in ``RETRY_RUNS`` runs, one the server rejects (another
+4xx), or one applied without a store (``apply_lfs``) abstains for good, and the
+LF goes on.
 Malformed and off-label answers abstain and are counted.  Only a set-up problem
 stops it with :class:`LLMSetupError`: the server rejecting the key (401/403) or
 not knowing the route or model (404).
@@ -77,11 +83,13 @@ from weaksup.llm.cache import (
     flush,
     get_responses,
     record_batch,
+    record_failures,
 )
 from weaksup.llm.client import (
     LLMSettings,
     LLMSetupError,
     call_with_retries,
+    is_retryable,
     make_client,
     redact,
     secrets,
@@ -93,6 +101,9 @@ __all__ = ["BudgetExhausted", "LLMSession", "apply_prompt_lfs", "configure", "se
 
 log = logging.getLogger("weaksup.llm")
 STATE_KEY = "prompt"
+RETRY_RUNS = 3
+"""Runs that ask a request again after its last try failed on a fault that may pass; after
+that many failed runs the LF abstains on that example for good."""
 T = TypeVar("T")
 
 
@@ -430,15 +441,20 @@ def _apply(
     cached = get_responses(con, plan.messages)
     to_send = [(key, lf, msgs) for key, (lf, msgs) in plan.messages.items() if key not in cached]
     sent = _run(session.send_all(con, ctx.run_id, to_send, ctx.progress))
+    retry = _to_retry(con, ctx.run_id, sent) if ctx.store is not None else set()
     outputs = []
     charged = {key for key, _, _ in to_send}
     for j, lf in enumerate(lfs):
         usage = session.usage(lf)
         labels = np.full(chunk.height, ABSTAIN, dtype=np.int32)
         confidence = np.full(chunk.height, np.nan) if lf.mode == "logprobs" else None
-        stop = next((i for i, k in enumerate(plan.keys[j]) if sent.get(k) is SKIPPED), chunk.height)
+        stop = next((i for i, k in enumerate(plan.keys[j]) if sent.get(k) is SKIPPED or k in retry), chunk.height)
         errors = [(i, exc) for i, exc in plan.errors[j] if i < stop]
-        usage.skipped += chunk.height - stop
+        if stop < chunk.height and isinstance(failed := sent[plan.keys[j][stop]], _Failure):
+            usage.failures += 1  # stopped at a failure: the rest waits for the next run
+            errors.append((stop, failed.exc))
+        else:
+            usage.skipped += chunk.height - stop
         for i in range(stop):
             key = plan.keys[j][i]
             if key is None:
@@ -471,6 +487,17 @@ def _apply(
         " (budget exhausted)" if session.budget.exhausted else "",
     )
     return outputs
+
+
+def _to_retry(con: duckdb.DuckDBPyConnection, run_id: int, sent: Mapping[str, Any]) -> set[str]:
+    """The prompts an LF stops at for this run, so that a later run asks them again: those whose
+    last try failed on a fault that may pass, in fewer than ``RETRY_RUNS`` runs so far."""
+    failed = {
+        key: type(result.exc).__name__
+        for key, result in sent.items()
+        if isinstance(result, _Failure) and is_retryable(result.exc)
+    }
+    return {key for key, runs in record_failures(con, run_id, failed).items() if runs < RETRY_RUNS}
 
 
 def _check_label_space(lf: PromptLabelingFunction, k: int) -> None:
