@@ -95,8 +95,10 @@ def main() -> None:
         "For those LFs, per split: how often the shipped and rebuilt votes agree (where either votes),",
         "and the share of each that is right (against gold).",
         "",
-        f"{'split':6} {'shipped':>8} {'rebuilt':>8} {'agree':>6} {'shipped right':>14} {'rebuilt right':>14}"
-        f" {'spam votes right (shipped)':>27}",
+        (
+            f"{'split':6} {'shipped':>8} {'rebuilt':>8} {'agree':>6} {'shipped right':>14} {'rebuilt right':>14}"
+            f" {'spam votes right (shipped)':>27}"
+        ),
     ]
     rebuilt = {}
     for split in SPLITS:
@@ -111,8 +113,10 @@ def main() -> None:
         )
     lines += [
         "",
-        f"Label models on those {len(rules)} LFs: fit on train, F1 of class 1 on test, mean over "
-        f"{len(TIE_SEEDS)} tie-break seeds.",
+        (
+            f"Label models on those {len(rules)} LFs: fit on train, F1 of class 1 on test, mean over "
+            f"{len(TIE_SEEDS)} tie-break seeds."
+        ),
         "",
         f"{'model':15} {'shipped test votes':>19} {'rebuilt test votes':>19}",
     ]

@@ -86,7 +86,7 @@ def test_label_model_merging_identical_rows_changes_nothing():
 def test_label_model_threads_and_vote_order_change_nothing(monkeypatch):
     """Big inputs run each class's sparse products on a thread, and LF-major votes are put in
     row order first; neither may change a single bit of the fit."""
-    import weaksup.model.label_model as label_model
+    from weaksup.model import label_model
 
     L, _ = synthetic(20_000, [0.9, 0.8, 0.7, 0.6, 0.75], k=3, coverage=0.4, seed=19)
     padded = np.hstack([L, np.full((20_000, 60), -1)])  # too many LFs to merge rows: EM per row

@@ -237,7 +237,9 @@ def record_failures(con: duckdb.DuckDBPyConnection, run_id: int, failed: Mapping
     return each of those keys' number of failed runs so far."""
     if not failed:
         return {}
-    table = pa.table({"cache_key": pa.array(list(failed), pa.string()), "error_type": pa.array(list(failed.values()), pa.string())})
+    table = pa.table(
+        {"cache_key": pa.array(list(failed), pa.string()), "error_type": pa.array(list(failed.values()), pa.string())}
+    )
     con.register("llm_failed", table)
     try:
         con.execute(

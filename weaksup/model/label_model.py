@@ -16,9 +16,9 @@ True
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp
