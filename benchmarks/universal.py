@@ -21,7 +21,7 @@ is each LF calibrated on those gold labels, best in hindsight; the oracle is the
 posterior mean under the true parameters.
 
 **Movies** (data/uws_movies, LFs in labeling_functions/movies.py): each seed runs the real
-pipeline steps (:func:`weaksup.universal.pipeline.run_in_store`: a DuckDB store, the
+pipeline steps (:func:`weaksup.pipeline.tasks.universal.run_in_store`: a DuckDB store, the
 applier, the label model, the end model) and then reads the votes back from the store for
 the peers.  Rankings: 1000 train and 500 test sets of 5 movies from disjoint pools, drawn
 with the seed; scores on the test sets, tied ``vote_average`` pairs skipped.  There is no
@@ -55,14 +55,14 @@ from sklearn.linear_model import LinearRegression
 from weaksup.data import ID, with_example_ids
 from weaksup.pipeline.runner import load_lf_modules
 from weaksup.store import VoteStore
-from weaksup.universal import RankingLabelModel, RegressionLabelModel, aggregate_rankings
-from weaksup.universal.end_models import PairwiseRanker
-from weaksup.universal.mallows import expected_distance
-from weaksup.universal.metrics import mae, mean_kendall_tau_distance, mean_ndcg_at_k, mse
-from weaksup.universal.pipeline import draw_gold, run_in_store
-from weaksup.universal.prepare import UniversalSettings, prepare_examples, select_lfs
-from weaksup.universal.store_io import ranking_votes, regression_votes
-from weaksup.universal.synthetic import gaussian_votes, mallows_votes
+from weaksup.model import RankingLabelModel, RegressionLabelModel, aggregate_rankings
+from weaksup.end_models.numeric import PairwiseRanker
+from weaksup.model.mallows import expected_distance
+from weaksup.evaluation import mae, mean_kendall_tau_distance, mean_ndcg_at_k, mse
+from weaksup.pipeline.tasks.universal import draw_gold, run_in_store
+from weaksup.pipeline.tasks.prepare import UniversalSettings, prepare_examples, select_lfs
+from weaksup.store.typed_votes import ranking_votes, regression_votes
+from weaksup.synthetic import gaussian_votes, mallows_votes
 
 SEEDS = range(5)
 N_RANK, D = 1000, 5

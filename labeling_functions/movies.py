@@ -1,7 +1,7 @@
 """LFs for the UWS movies data (data/uws_movies): rank movies, and guess a movie's rating.
 
 **Ranking LFs** (``label_type="ranking"``, used by pipelines/movies_ranking.toml).  An
-example is a set of movies (see :mod:`weaksup.universal.sets`): ``x.items`` holds their
+example is a set of movies (see :mod:`weaksup.pipeline.tasks.sets`): ``x.items`` holds their
 ids and every movie field is a list aligned with it, so ``x.revenue[j]`` is the revenue of
 ``x.items[j]``.  Each LF bets that a better-rated movie has more of one thing (money,
 attention, length) and ranks the set by it, largest first.  A 0 means "not reported" in

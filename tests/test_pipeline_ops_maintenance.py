@@ -11,7 +11,7 @@ from test_pipeline_ops_support import FILES, LFS, make_project, query
 
 from weaksup.cli import main
 from weaksup.store import StoreError, VoteStore
-from weaksup.store_schema import SCHEMA_VERSION
+from weaksup.store.schema import SCHEMA_VERSION
 
 EDITED = LFS.replace('r"subscri"', r'r"subscri|\bsub\b|\bplease\b"')
 

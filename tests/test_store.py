@@ -3,7 +3,7 @@ import polars as pl
 import pytest
 
 from weaksup.store import StoreError, VoteStore
-from weaksup.store_schema import SCHEMA_VERSION
+from weaksup.store.schema import SCHEMA_VERSION
 from weaksup.votes import SparseVotes
 
 

@@ -6,7 +6,7 @@ import pytest
 import skops.io as sio
 
 from weaksup.export import soft_label_frame, write_table
-from weaksup.trainer import SoftTextClassifier
+from weaksup.end_models.text import SoftTextClassifier
 
 TEXTS = ["buy cheap pills now", "great song love it", "cheap pills for sale", "love this song so much",
          "visit my channel", "best song ever", "subscribe to my channel", "this beat is great"]  # fmt: skip

@@ -9,10 +9,10 @@ import polars as pl
 import pytest
 
 from weaksup.pipeline.config import ConfigError, load_config
-from weaksup.pipeline.exports import training_set
+from weaksup.pipeline.outputs import training_set
 from weaksup.pipeline.runner import run_pipeline
 from weaksup.store import VoteStore
-from weaksup.universal.prepare import UniversalSettings
+from weaksup.pipeline.tasks.prepare import UniversalSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 LFS = ROOT / "labeling_functions" / "movies.py"

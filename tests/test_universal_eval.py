@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LinearRegression
 
-from weaksup.universal.end_models import PairwiseRanker, SoftTargetRegressor
-from weaksup.universal.metrics import (
+from weaksup.end_models.numeric import PairwiseRanker, SoftTargetRegressor
+from weaksup.evaluation import (
     kendall_tau_distance,
     mae,
     mean_kendall_tau_distance,

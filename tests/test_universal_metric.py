@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from weaksup.universal import MetricLabelModel
+from weaksup.model import MetricLabelModel
 
 SD = [0.2, 0.5, 1.0, 2.0]
 

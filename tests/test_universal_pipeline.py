@@ -14,11 +14,11 @@ from weaksup.apply import LFApplicationError
 from weaksup.data import with_example_ids
 from weaksup.lf import labeling_function
 from weaksup.store import VoteStore
-from weaksup.universal import RankingLabelModel, RegressionLabelModel
-from weaksup.universal.end_models import PairwiseRanker, SoftTargetRegressor
-from weaksup.universal.features import columns_read, end_model_features
-from weaksup.universal.pipeline import run_in_store
-from weaksup.universal.prepare import UniversalSettings, prepare_examples, select_lfs
+from weaksup.model import RankingLabelModel, RegressionLabelModel
+from weaksup.end_models.numeric import PairwiseRanker, SoftTargetRegressor
+from weaksup.pipeline.tasks.features import columns_read, end_model_features
+from weaksup.pipeline.tasks.universal import run_in_store
+from weaksup.pipeline.tasks.prepare import UniversalSettings, prepare_examples, select_lfs
 
 ROOT = Path(__file__).resolve().parents[1]
 RATINGS = ("imdb_rating", "mv_lens_avg_rating", "tomato_user_rating")

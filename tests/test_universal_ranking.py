@@ -7,12 +7,13 @@ import itertools
 import numpy as np
 import pytest
 
-from weaksup.universal import RankingLabelModel, RankingVotes, aggregate_rankings
-from weaksup.universal.kemeny import kemeny, kemeny_cost, pairwise_posterior, weighted_borda
-from weaksup.universal.mallows import expected_distance, pair_inversion_prob, sample_mallows
-from weaksup.universal.metrics import mean_kendall_tau_distance
-from weaksup.universal.ranking import preference_weights
-from weaksup.universal.synthetic import mallows_votes
+from weaksup.model import RankingLabelModel, aggregate_rankings
+from weaksup.votes import RankingVotes
+from weaksup.model.kemeny import kemeny, kemeny_cost, pairwise_posterior, weighted_borda
+from weaksup.model.mallows import expected_distance, pair_inversion_prob, sample_mallows
+from weaksup.evaluation import mean_kendall_tau_distance
+from weaksup.model.ranking import preference_weights
+from weaksup.synthetic import mallows_votes
 
 GOOD = [4.0, 3.0, 2.0]
 POOR = [0.005] * 6
@@ -280,7 +281,7 @@ def test_save_load_round_trip(tmp_path, suffix: str) -> None:
 
 
 def test_load_rejects_another_model(tmp_path) -> None:
-    from weaksup.universal import RegressionLabelModel
+    from weaksup.model import RegressionLabelModel
 
     rng = np.random.default_rng(15)
     RegressionLabelModel().fit(rng.normal(size=(50, 1)) + rng.normal(size=(50, 3))).save(tmp_path / "m.json")

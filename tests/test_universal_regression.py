@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from weaksup.universal import RegressionLabelModel, RegressionVotes
-from weaksup.universal.synthetic import gaussian_votes
+from weaksup.model import RegressionLabelModel
+from weaksup.votes import RegressionVotes
+from weaksup.synthetic import gaussian_votes
 
 SCALES = [1.0, 10.0, 0.5, -2.0, 3.0]
 OFFSETS = [0.0, 50.0, 2.0, 10.0, -1.0]

@@ -9,8 +9,8 @@ import pytest
 from weaksup.apply import apply_lfs, apply_to_store
 from weaksup.lf import labeling_function
 from weaksup.store import VoteStore
-from weaksup.universal import RankingLabelModel, RegressionLabelModel
-from weaksup.universal.store_io import ranking_votes, regression_votes
+from weaksup.model import RankingLabelModel, RegressionLabelModel
+from weaksup.store.typed_votes import ranking_votes, regression_votes
 
 
 def _queries(n: int, seed: int = 0) -> pl.DataFrame:

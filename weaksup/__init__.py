@@ -2,7 +2,7 @@
 
 Data flows one way: data → LFs (:mod:`weaksup.lf`) → applier (:mod:`weaksup.apply`)
 → vote store (:mod:`weaksup.store`) → label model (:mod:`weaksup.model`) →
-probabilistic labels → end model (:mod:`weaksup.trainer`) and exports (:mod:`weaksup.export`).
+probabilistic labels → end model (:mod:`weaksup.end_models.text`) and exports (:mod:`weaksup.export`).
 """
 
 from weaksup.apply import apply_lfs

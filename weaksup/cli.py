@@ -168,7 +168,7 @@ def _lfs(args: argparse.Namespace) -> None:
 
 def _export(args: argparse.Namespace) -> None:
     from weaksup.export import write_table
-    from weaksup.pipeline.exports import training_set
+    from weaksup.pipeline.outputs import training_set
 
     with _open(args, "weaksup export") as store:
         frame = training_set(store, args.run)
@@ -214,7 +214,7 @@ def _gc(args: argparse.Namespace) -> None:
 def _predict(args: argparse.Namespace) -> None:
     from weaksup.data import load_dataset
     from weaksup.export import write_table
-    from weaksup.trainer import SoftTextClassifier
+    from weaksup.end_models.text import SoftTextClassifier
 
     _check_text_model(args.model)
     model, meta = SoftTextClassifier.load(args.model)
@@ -244,7 +244,7 @@ def _check_text_model(path: Path) -> None:
         raise ValueError(
             f"{path} is not a text classifier: `weaksup predict` labels text with the end models of "
             "categorical runs (end_model.skops). Ranking and regression end models read feature columns; "
-            "load them in Python with weaksup.universal.end_models (PairwiseRanker.load, SoftTargetRegressor.load)"
+            "load them in Python with weaksup.end_models.numeric (PairwiseRanker.load, SoftTargetRegressor.load)"
         )
 
 

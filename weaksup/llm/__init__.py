@@ -17,7 +17,7 @@ from weaksup.llm.prompt_lf import (
     normalize_answer,
     prompt_labeling_function,
 )
-from weaksup.llm.runner import LLMSession, apply_prompt_lfs, configure
+from weaksup.llm.session import LLMSession, apply_prompt_lfs, configure
 
 __all__ = [
     "DryRunReport",

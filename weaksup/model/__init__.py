@@ -1,10 +1,21 @@
-"""Categorical label models: turn LF votes into P(y | votes).
+"""Label models: turn LF votes into labels, for every label type.
 
-Every model takes a dense (n, m) int matrix with -1 for abstain, or
+**Categorical** (:class:`LabelModel`, the default; :class:`DawidSkene`, :class:`MajorityVote`,
+:class:`SnorkelLabelModel`): every model takes a dense (n, m) int matrix with -1 for abstain, or
 :class:`weaksup.votes.SparseVotes`, and follows one contract: ``fit(L, class_balance=None)``
 returns the model, ``predict_proba(L)`` gives (n, k) probabilities, ``predict(L)`` labels,
 ``save(path)``/``load(path)`` persist it as JSON or npz.  Build one by name with
 :func:`make_label_model`.
+
+**Rankings and real values** (after Shin et al., *Universalizing Weak Supervision*, ICLR 2022):
+each LF is a source whose votes scatter around the true label y at its own quality θ_a,
+P(λ_a | y) ∝ exp(−θ_a·d(λ_a, y)) for a metric d; θ is estimated from how LFs agree with one
+another, without labels, and y is inferred as the θ-weighted Fréchet mean.
+:class:`RankingLabelModel` (Kendall tau, Mallows sources (:mod:`.mallows`), weighted Kemeny
+(:mod:`.kemeny`)) takes :class:`~weaksup.votes.RankingVotes`; :class:`RegressionLabelModel`
+(Gaussian sources with their own scale and offset) takes (n, m) float arrays with NaN = abstain
+or :class:`~weaksup.votes.RegressionVotes`; :class:`MetricLabelModel` takes any distance with
+a candidate set or a mean operator.
 
 >>> import numpy as np
 >>> L = np.array([[0, 0, 1], [1, -1, 1], [1, 1, 1], [0, 0, -1]])
@@ -20,9 +31,22 @@ from weaksup.model._base import LabelModelBase
 from weaksup.model.dawid_skene import DawidSkene
 from weaksup.model.label_model import LabelModel
 from weaksup.model.majority import MajorityVote
+from weaksup.model.metric_space import MetricLabelModel
+from weaksup.model.ranking import RankingLabelModel, aggregate_rankings
+from weaksup.model.regression import RegressionLabelModel
 from weaksup.model.snorkel import SnorkelLabelModel
 
-__all__ = ["DawidSkene", "LabelModel", "MajorityVote", "SnorkelLabelModel", "make_label_model"]
+__all__ = [
+    "DawidSkene",
+    "LabelModel",
+    "MajorityVote",
+    "MetricLabelModel",
+    "RankingLabelModel",
+    "RegressionLabelModel",
+    "SnorkelLabelModel",
+    "aggregate_rankings",
+    "make_label_model",
+]
 
 _REGISTRY: dict[str, type[LabelModelBase]] = {
     "majority_vote": MajorityVote,

@@ -173,7 +173,7 @@ SCHEMA = Section(
         ),
         "ranking": Section(
             "Ranking examples (labels.type = 'ranking'): each example is a set of items, its item ids in a list "
-            "column and each item field in a list aligned with them (weaksup.universal.sets).",
+            "column and each item field in a list aligned with them (weaksup.pipeline.tasks.sets).",
             {
                 "items_column": Key(str, "List column holding each example's item ids.", default="items"),
                 "set_size": Key(int, "Draw each example as a random set of this many data rows (a table of items, "
@@ -486,7 +486,7 @@ def _check_universal(values: dict[str, Any], base: Path) -> str | None:
             f"label_model.name applies to categorical labels; a {label_type} pipeline uses the {label_type} "
             "label model (set its options in label_model.params)"
         )
-    from weaksup.universal.prepare import UniversalSettings
+    from weaksup.pipeline.tasks.prepare import UniversalSettings
 
     try:
         UniversalSettings.from_config(values).label_model()

@@ -5,7 +5,7 @@ after that reads only the store, the examples and the counts so far, so it lives
 categorical run (:func:`finish_categorical`) fits the label model on the train split's votes,
 labels every live example, summarises the LFs, exports the training set and trains the end
 model; ranking and regression runs (:func:`finish_universal`) continue in
-:func:`weaksup.universal.pipeline.run_universal`.  Both end alike: the manifest, the run
+:func:`weaksup.pipeline.tasks.universal.run_universal`.  Both end alike: the manifest, the run
 record, then the ``LATEST`` pointer.  The runner imports this module, never the other way round.
 
 Label models are fitted on the train split's votes, renumbered, and scored where gold is known:
@@ -37,11 +37,11 @@ from weaksup.apply import StoreApplyStats
 from weaksup.export import write_table
 from weaksup.model import make_label_model
 from weaksup.pipeline.config import PipelineConfig
-from weaksup.pipeline.exports import point_latest, training_set, write_manifest
+from weaksup.pipeline.outputs import point_latest, training_set, write_manifest
 from weaksup.pipeline.sources import Examples
 from weaksup.pipeline.status import StatusBoard
 from weaksup.store import SyncResult, VoteStore, crash_point
-from weaksup.store_schema import SCHEMA_VERSION
+from weaksup.store.schema import SCHEMA_VERSION
 
 
 @dataclass
@@ -170,9 +170,9 @@ def finish_categorical(
 def finish_universal(
     run: Applied, prepared: Any, lfs: Sequence[Any], settings: Any
 ) -> tuple[dict[str, Any], pl.DataFrame, list[Path]]:
-    """A ranking or regression run after its LFs are applied (:func:`weaksup.universal.pipeline.run_universal`);
+    """A ranking or regression run after its LFs are applied (:func:`weaksup.pipeline.tasks.universal.run_universal`);
     its metrics, LF summary and written files."""
-    from weaksup.universal.pipeline import run_universal
+    from weaksup.pipeline.tasks.universal import run_universal
 
     shared = {
         "new_examples": run.sync.new,
@@ -250,7 +250,7 @@ def _train_end_model(
     run_dir: Path,
 ) -> dict[str, float]:
     """Fit the end model on the covered train examples' soft labels; its test and holdout accuracy."""
-    from weaksup.trainer import SoftTextClassifier
+    from weaksup.end_models.text import SoftTextClassifier
 
     text_col = tr_cfg["text_column"]
     if text_col not in frame.columns:

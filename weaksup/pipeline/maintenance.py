@@ -30,7 +30,7 @@ from typing import Any
 
 import polars as pl
 
-from weaksup.pipeline.exports import latest_run_dir
+from weaksup.pipeline.outputs import latest_run_dir
 
 
 def collect_garbage(store: Any, keep: int) -> dict[str, Any]:

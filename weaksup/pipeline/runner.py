@@ -22,7 +22,7 @@ Runs are incremental through the store (see :mod:`weaksup.store`):
   relabeled, so an incremental run's labels equal a from-scratch run's.
 
 Ranking and regression pipelines (``labels.type``) share the steps up to LF
-application and continue in :mod:`weaksup.universal.pipeline` (label model, labels,
+application and continue in :mod:`weaksup.pipeline.tasks.universal` (label model, labels,
 exports, end model, evaluation); the manifest, run record and ``LATEST`` work alike.
 
 Exports go to ``<export.dir>/run-NNNN/`` (see :mod:`.exports`).  Outputs of
@@ -63,7 +63,7 @@ from tqdm.auto import tqdm
 from weaksup.apply import apply_to_store, prepare_lfs
 from weaksup.data import ID
 from weaksup.pipeline.config import PipelineConfig, load_config
-from weaksup.pipeline.exports import run_folder
+from weaksup.pipeline.outputs import run_folder
 from weaksup.pipeline.finish import Applied, finish_categorical, finish_universal
 from weaksup.pipeline.lock import store_lock
 from weaksup.pipeline.sources import load_examples, load_holdout
@@ -259,8 +259,8 @@ def _load(cfg: PipelineConfig) -> _Inputs:
     lfs = load_lf_modules([cfg.resolve(m) for m in cfg["lfs"]["modules"]])
     split_col, gold_col = data["split_column"], data["gold_column"]
     universal = settings = None
-    if cfg["labels"]["type"] != "categorical":  # rankings, real values: see weaksup.universal.pipeline
-        from weaksup.universal.prepare import (
+    if cfg["labels"]["type"] != "categorical":  # rankings, real values: see weaksup.pipeline.tasks.universal
+        from weaksup.pipeline.tasks.prepare import (
             UniversalSettings,
             prepare_examples,
             select_lfs,

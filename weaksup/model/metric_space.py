@@ -42,8 +42,8 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from weaksup.universal._persist import PersistentModel
-from weaksup.universal.votes import _check_names
+from weaksup.model._persist import PersistentModel
+from weaksup.votes import check_lf_names
 
 MIN_LFS = 3
 
@@ -86,7 +86,7 @@ class MetricLabelModel(PersistentModel, BaseEstimator):
         for i, row in enumerate(votes):
             if len(row) != m:
                 raise ValueError(f"{name}: row {i} has {len(row)} votes but row 0 has {m}; give one vote (or None) per LF")
-        return m, _check_names(lf_names, m, name)
+        return m, check_lf_names(lf_names, m, name)
 
     def _d(self, x: Any, y: Any, where: str) -> float:
         try:

@@ -30,7 +30,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-_TRUSTED_PREFIXES = ("sklearn.", "scipy.", "numpy.", "builtins.", "collections.", "re.")
+TRUSTED_PREFIXES = ("sklearn.", "scipy.", "numpy.", "builtins.", "collections.", "re.")
 
 
 class SoftTextClassifier:
@@ -105,7 +105,7 @@ class SoftTextClassifier:
         if not path.exists():
             raise FileNotFoundError(f"no end model at {str(path)!r}; run the pipeline first to train one")
         untrusted = sio.get_untrusted_types(file=path)
-        foreign = [t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES)]
+        foreign = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
         if foreign:
             raise ValueError(f"{str(path)!r} holds types weaksup does not load: {foreign}")
         meta_path = Path(f"{path}.json")

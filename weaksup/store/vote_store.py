@@ -1,7 +1,7 @@
 """The vote store: one DuckDB file per project holding examples, LFs, runs, votes and labels.
 
 The tables, their schema version and the migrations from older versions are in
-:mod:`weaksup.store_schema`.  All writes are bulk inserts from Arrow/polars and all SQL is
+:mod:`weaksup.store.schema`.  All writes are bulk inserts from Arrow/polars and all SQL is
 parametrized.
 
 **Crash tests.**  :func:`crash_point` lets tests SIGKILL a process at a named
@@ -34,7 +34,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from weaksup.store_schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
+from weaksup.store.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
 from weaksup.votes import SparseVotes
 
 CRASH_ENV = "WEAKSUP_CRASH_AT"

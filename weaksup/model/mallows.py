@@ -2,7 +2,7 @@
 
 Mallows(θ) around a centre ranking puts probability ∝ exp(−θ·K(π, centre)) on each ranking
 π, where K counts discordant pairs (the Kendall tau distance).  θ = 0 is uniformly random,
-large θ is nearly always the centre.  :class:`~weaksup.universal.ranking.RankingLabelModel`
+large θ is nearly always the centre.  :class:`~weaksup.model.ranking.RankingLabelModel`
 models each ranking LF as a Mallows source; these functions are its closed forms.
 
 A fact it relies on: the probability that two items ``k`` places apart in the centre come

@@ -28,9 +28,9 @@ import numpy as np
 import polars as pl
 
 from weaksup.data import ID
-from weaksup.universal.ranking import RankingLabelModel
-from weaksup.universal.regression import RegressionLabelModel
-from weaksup.universal.sets import ITEMS, item_sets
+from weaksup.model.ranking import RankingLabelModel
+from weaksup.model.regression import RegressionLabelModel
+from weaksup.pipeline.tasks.sets import ITEMS, item_sets
 
 LABEL_TYPES = ("ranking", "regression")
 END_MODELS = {"ranking": ("pairwise_ranker", "none"), "regression": ("soft_regressor", "none")}

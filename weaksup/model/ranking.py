@@ -7,7 +7,7 @@ items the LF lists.
 
 **Estimation** (no labels).  Write a ranked pair as z = ±1.  For a pair that sits k
 places apart in y, a Mallows(θ) source keeps its order with E[z_a·z_y] = s_k(θ), a closed
-form (:func:`~weaksup.universal.mallows.pair_agreement`).  Two LFs are independent given
+form (:func:`~weaksup.model.mallows.pair_agreement`).  Two LFs are independent given
 y, so their mean agreement over the pairs both rank is
 
     A_ab = Σ_k w_k · s_k(θ_a) · s_k(θ_b),
@@ -23,13 +23,13 @@ assumed no worse than random.
 
 **Inference.**  The prediction is the θ-weighted Kemeny ranking (the maximum likelihood y),
 exact up to ``exact_max_items`` items and approximate beyond
-(:mod:`weaksup.universal.kemeny` documents the switch).  :meth:`RankingLabelModel.predict_preferences`
+(:mod:`weaksup.model.kemeny` documents the switch).  :meth:`RankingLabelModel.predict_preferences`
 gives P(item i above item j | votes) under the same model with a uniform prior on y.
 Ties, including examples where every LF abstains, are broken at random with ``seed``,
 so the item set's own order never leaks into a prediction.
 
 >>> import numpy as np
->>> from weaksup.universal.mallows import sample_mallows
+>>> from weaksup.model.mallows import sample_mallows
 >>> rng = np.random.default_rng(0)
 >>> truth = np.tile(np.arange(5), (500, 1))           # every example's true ranking: 0 > 1 > 2 > 3 > 4
 >>> lf = [sample_mallows(truth, theta, rng) for theta in (1.2, 1.0, 0.8, 0.0, 0.0)]
@@ -55,10 +55,10 @@ from scipy.optimize import least_squares
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from weaksup.universal._persist import PersistentModel
-from weaksup.universal.kemeny import EXACT_MAX_ITEMS, kemeny, pairwise_posterior, weighted_borda
-from weaksup.universal.mallows import pair_agreement
-from weaksup.universal.votes import RankingGroup, RankingVotes
+from weaksup.model._persist import PersistentModel
+from weaksup.model.kemeny import EXACT_MAX_ITEMS, kemeny, pairwise_posterior, weighted_borda
+from weaksup.model.mallows import pair_agreement
+from weaksup.votes import RankingGroup, RankingVotes
 
 MIN_LFS = 3
 """Fewest assessable LFs the estimator accepts: agreements between pairs of LFs pin θ only from three up."""

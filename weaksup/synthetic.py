@@ -19,8 +19,8 @@ from math import ceil
 
 import numpy as np
 
-from weaksup.universal.mallows import sample_mallows
-from weaksup.universal.votes import RankingVotes
+from weaksup.model.mallows import sample_mallows
+from weaksup.votes import RankingVotes
 
 
 def mallows_votes(

@@ -5,7 +5,7 @@ The file layout is :mod:`weaksup.persistence`'s, shared with the categorical mod
 functions (a distance, a mean operator) cannot be stored; :meth:`load` takes them again.
 
 >>> import numpy as np, tempfile, pathlib
->>> from weaksup.universal.regression import RegressionLabelModel
+>>> from weaksup.model.regression import RegressionLabelModel
 >>> rng = np.random.default_rng(0)
 >>> y = rng.normal(size=200)
 >>> model = RegressionLabelModel().fit(y[:, None] + rng.normal(size=(200, 3)))

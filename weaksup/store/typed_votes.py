@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from weaksup.universal.votes import RankingVotes, RegressionVotes
+from weaksup.votes import RankingVotes, RegressionVotes
 
 
 def _check_label_type(store: Any, lfs: Sequence[tuple[str, str]], wanted: str) -> None:

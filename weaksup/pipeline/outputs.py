@@ -58,7 +58,7 @@ def training_set(store: Any, run_id: int) -> pl.DataFrame:
         raise ExportError(f"run {run_id} has no labels: {why}; `weaksup history` lists the runs")
     label_type = params["labels"].get("type", "categorical")
     if label_type != "categorical":  # rankings and real values: their own columns
-        from weaksup.universal.pipeline import training_set as universal_training_set
+        from weaksup.pipeline.tasks.universal import training_set as universal_training_set
 
         return universal_training_set(
             store, run_id, label_type, params["data"]["train_split"], params["export"]["keep_uncovered"]

@@ -8,7 +8,7 @@ row-wise LF on a sample of rows, and :func:`end_model_features` picks the numeri
 
 >>> import polars as pl
 >>> from weaksup.lf import labeling_function
->>> from weaksup.universal.prepare import UniversalSettings
+>>> from weaksup.pipeline.tasks.prepare import UniversalSettings
 >>> @labeling_function(label_type="regression")
 ... def by_x(row):
 ...     return row.x
@@ -30,7 +30,7 @@ import polars as pl
 
 from weaksup.data import ID
 from weaksup.lf import Row
-from weaksup.universal.prepare import UniversalSettings
+from weaksup.pipeline.tasks.prepare import UniversalSettings
 
 TRACE_ROWS = 2000
 """How many rows (evenly spaced) each row-wise LF is traced on to find the columns it reads."""

@@ -5,7 +5,7 @@
 - :class:`PairwiseRanker`: learning to rank by pairwise logistic regression.  An item's
   score is w·x; for each pair (i, j) of an example the model sees the feature difference
   x_i − x_j with the soft label P(i above j) from
-  :meth:`~weaksup.universal.ranking.RankingLabelModel.predict_preferences` (cross-entropy
+  :meth:`~weaksup.model.ranking.RankingLabelModel.predict_preferences` (cross-entropy
   against the preference probability, so confident pairs pull hardest).
 
 Their features must not include the columns the LFs read, or the end model just learns
@@ -41,7 +41,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
-from weaksup.trainer import _TRUSTED_PREFIXES
+from weaksup.end_models.text import TRUSTED_PREFIXES
 
 
 class SoftTargetRegressor(BaseEstimator):
@@ -87,7 +87,7 @@ class SoftTargetRegressor(BaseEstimator):
         """Read a model written by :meth:`save`; returns it and its metadata."""
         path = Path(path)
         untrusted = sio.get_untrusted_types(file=path)
-        foreign = [t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES)]
+        foreign = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
         if foreign:
             raise ValueError(f"{str(path)!r} holds types weaksup does not load: {foreign}")
         meta = json.loads(Path(f"{path}.json").read_text())

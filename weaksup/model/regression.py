@@ -50,8 +50,8 @@ from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from weaksup.universal._persist import PersistentModel
-from weaksup.universal.votes import RegressionVotes
+from weaksup.model._persist import PersistentModel
+from weaksup.votes import RegressionVotes
 
 MIN_LFS = 3
 """A one-factor model is identified from three LFs up."""

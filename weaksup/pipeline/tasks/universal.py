@@ -39,12 +39,12 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from weaksup.apply import apply_to_store, prepare_lfs
 from weaksup.data import ID
 from weaksup.export import write_table
-from weaksup.universal.end_models import PairwiseRanker, SoftTargetRegressor
-from weaksup.universal.features import _item_features, columns_read, end_model_features
-from weaksup.universal.metrics import mae, mean_kendall_tau_distance, mean_ndcg_at_k, mse
-from weaksup.universal.prepare import Prepared, UniversalSettings, prepare_examples, select_lfs
-from weaksup.universal.store_io import ranking_votes, regression_votes
-from weaksup.universal.votes import RankingVotes
+from weaksup.end_models.numeric import PairwiseRanker, SoftTargetRegressor
+from weaksup.pipeline.tasks.features import _item_features, columns_read, end_model_features
+from weaksup.evaluation import mae, mean_kendall_tau_distance, mean_ndcg_at_k, mse
+from weaksup.pipeline.tasks.prepare import Prepared, UniversalSettings, prepare_examples, select_lfs
+from weaksup.store.typed_votes import ranking_votes, regression_votes
+from weaksup.votes import RankingVotes
 
 
 # -- the run ------------------------------------------------------------------------------------
