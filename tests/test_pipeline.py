@@ -29,7 +29,7 @@ def test_cli_run_end_to_end_on_a_slice(slice_pipeline, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "LF summary" in proc.stdout and "asks_to_subscribe" in proc.stdout
     assert "label model (majority_vote) accuracy on test:" in proc.stdout
-    end_acc = float(proc.stdout.split("end model test accuracy: ")[1].split()[0])
+    end_acc = float(proc.stdout.split("end model accuracy on test: ")[1].split()[0])
     assert end_acc > 0.7  # 80 test comments; our LFs are far better than chance
 
     run_dir = tmp_path / "exports" / "run-0001"

@@ -133,7 +133,8 @@ def test_overrides_and_the_pipeline_hash(tmp_path, capsys):
     pipeline.write_text("# a comment does not change the pipeline\n" + pipeline.read_text())
     assert load_config(pipeline).hash == base.hash
     cfg = load_config(pipeline, ["label_model.seed=3", "data.source=incoming/Youtube01-*.csv", 'export.formats=["csv"]'])
-    assert (cfg["label_model"]["seed"], cfg["data"]["source"], cfg["export"]["formats"]) == (3, "incoming/Youtube01-*.csv", ["csv"])
+    s = cfg.settings
+    assert (s.label_model.seed, s.data.source, s.export.formats) == (3, "incoming/Youtube01-*.csv", ["csv"])
     assert cfg.hash != base.hash
     with pytest.raises(ConfigError, match=r"unknown key 'label_model.sed' \(from --set\)"):
         load_config(pipeline, ["label_model.sed=3"])

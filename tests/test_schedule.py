@@ -9,6 +9,7 @@ from test_pipeline_ops_support import LFS, make_project, query, weaksup
 
 from weaksup.pipeline import ConfigError, load_config
 from weaksup.pipeline.schedule import CronError, next_times, parse_cron
+from weaksup.pipeline.settings import ScheduleSettings
 
 
 def test_1_to_5_means_monday_to_friday():
@@ -53,8 +54,8 @@ def test_the_pipeline_schedule_is_validated_with_its_line(tmp_path):
     with pytest.raises(ConfigError, match=r"schedule.timezone = 'Mars/Olympus' is not a known IANA time zone"):
         load_config(pipeline)
     pipeline.write_text(pipeline.read_text().replace("Mars/Olympus", "Europe/Paris"))
-    assert load_config(pipeline)["schedule"] == {"cron": "0 6 * * 1-5", "timezone": "Europe/Paris"}
-    assert load_config(make_project(tmp_path / "none"))["schedule"] is None
+    assert load_config(pipeline).settings.schedule == ScheduleSettings(cron="0 6 * * 1-5", timezone="Europe/Paris")
+    assert load_config(make_project(tmp_path / "none")).settings.schedule is None
 
 
 def test_schedule_runs_on_time_one_at_a_time(tmp_path):

@@ -85,12 +85,12 @@ def _schedule(args: argparse.Namespace) -> int:
     from weaksup.pipeline.schedule import parse_cron, run_schedule, zone_of
 
     cfg = load_config(args.pipeline, args.set)
-    section = cfg["schedule"] or {}
-    expr = args.cron or section.get("cron")
+    section = cfg.settings.schedule
+    expr = args.cron or (section.cron if section else None)
     if not expr:
         raise ValueError(f"{args.pipeline} has no [schedule] cron = ...; pass --cron EXPR (e.g. --cron '*/15 * * * *')")
     parse_cron(expr)
-    tz = zone_of(args.timezone or section.get("timezone"))
+    tz = zone_of(args.timezone or (section.timezone if section else None))
 
     def job() -> bool:
         try:  # re-read the pipeline each time: edits to it (and to LF modules) apply to the next run
@@ -144,18 +144,14 @@ def _ensure_history(path: Path) -> None:
 
 
 def _lfs(args: argparse.Namespace) -> None:
-    from weaksup.pipeline.maintenance import lf_versions
-
     with _open(args, "weaksup lfs") as store:
-        last = store.query(
-            "SELECT run_id, lf_summary, lf_versions FROM runs WHERE status = 'succeeded' ORDER BY run_id DESC LIMIT 1"
-        ).rows()
-        versions = lf_versions(store)
-    current = json.loads(last[0][2]) if last else {}
+        last = store.last_succeeded_run()
+        versions = store.lf_versions()
+    current = last["lf_versions"] if last else {}
     with pl.Config(**_TABLE):
-        if last and last[0][1]:
-            print(f"LF summary of run {last[0][0]} (non-test examples):")
-            print(pl.DataFrame(json.loads(last[0][1]), infer_schema_length=None))
+        if last and last["lf_summary"]:
+            print(f"LF summary of run {last['run_id']} (non-test examples):")
+            print(pl.DataFrame(last["lf_summary"], infer_schema_length=None))
         print("LF versions (* = used by the last succeeded run):")
         print(
             versions.with_columns(

@@ -9,7 +9,7 @@ prompted LFs mix freely with Python LFs in one LF set.
 True
 """
 
-from weaksup.llm.cache import usage_by_lf, usage_by_run
+from weaksup.store.llm_cache import usage_by_lf, usage_by_run
 from weaksup.llm.client import LLMSettings, LLMSetupError
 from weaksup.llm.dry_run import DryRunReport, dry_run
 from weaksup.llm.prompt_lf import (

@@ -28,7 +28,7 @@ import numpy as np
 import polars as pl
 
 from weaksup.lf import Row
-from weaksup.llm.cache import get_responses, reader
+from weaksup.store.llm_cache import get_responses, reader, token_stats
 from weaksup.llm.prompt_lf import PromptLabelingFunction
 
 __all__ = ["DryRunReport", "dry_run"]
@@ -57,11 +57,7 @@ class DryRunReport:
 
 def _model_stats(con: Any, model: str) -> tuple[float, float | None]:
     """(tokens per character of prompt, mean completion tokens) seen in the cache for ``model``."""
-    tokens, chars, completion = con.execute(
-        "SELECT sum(prompt_tokens), sum(length(prompt)), avg(completion_tokens) FROM llm_cache "
-        "WHERE model = ? AND prompt_tokens IS NOT NULL",
-        [model],
-    ).fetchall()[0]
+    tokens, chars, completion = token_stats(con, model)
     return (tokens / chars if tokens and chars else 1 / CHARS_PER_TOKEN), completion
 
 

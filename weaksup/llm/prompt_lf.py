@@ -57,7 +57,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from weaksup.lf import _canonical, _function_source, source_hash
-from weaksup.llm.cache import cache_key
+from weaksup.store.llm_cache import cache_key
 from weaksup.votes import ABSTAIN
 
 __all__ = ["Answer", "PromptLabelingFunction", "normalize_answer", "prompt_labeling_function"]

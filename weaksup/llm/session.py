@@ -75,7 +75,7 @@ from tqdm.auto import tqdm
 from weaksup.apply import BATCH_APPLIERS, ApplyContext, LFApplicationError, LFOutput
 from weaksup.data import ID
 from weaksup.lf import MissingColumnError, Row
-from weaksup.llm.cache import (
+from weaksup.store.llm_cache import (
     COUNTERS,
     CachedResponse,
     UsageDelta,
@@ -177,11 +177,12 @@ class LLMSession:
         A cursor is its own connection to the same database: the LLM tables are
         read and written without touching the store connection's pending results.
         """
-        if store is None:
-            self._memory = self._memory or duckdb.connect()
-        con = (self._memory if store is None else store.con).cursor()
-        ensure_tables(con)
-        return con
+        if store is not None:
+            return store.con.cursor()  # the store's schema has the LLM tables
+        if self._memory is None:
+            self._memory = duckdb.connect()
+            ensure_tables(self._memory)
+        return self._memory.cursor()
 
     def usage(self, lf: PromptLabelingFunction) -> UsageDelta:
         """The LF's counters since the last flush."""

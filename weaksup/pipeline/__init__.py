@@ -14,6 +14,7 @@ from typing import Any
 _EXPORTS = {
     "ConfigError": "config",
     "PipelineConfig": "config",
+    "config_from_dict": "config",
     "load_config": "config",
     "StoreBusy": "lock",
     "RunResult": "runner",

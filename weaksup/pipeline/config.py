@@ -23,10 +23,12 @@ import hashlib
 import json
 import re
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from weaksup.pipeline.settings import Settings
 
 
 class ConfigError(ValueError):
@@ -272,7 +274,8 @@ SCHEMA = Section(
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    """A validated pipeline: ``values`` holds every key (defaults filled in).
+    """A validated pipeline: ``values`` holds every key (defaults filled in), ``settings``
+    the same as typed sections (:class:`~weaksup.pipeline.settings.Settings`).
 
     ``hash`` is a hash of the validated values (so comments and key order do
     not change it, but ``--set`` overrides do).
@@ -281,9 +284,7 @@ class PipelineConfig:
     file: Path
     values: dict[str, Any]
     hash: str
-
-    def __getitem__(self, section: str) -> Any:
-        return self.values[section]
+    settings: Settings
 
     def resolve(self, relative: str) -> Path:
         """A path from the file, made absolute against the file's folder."""
@@ -304,14 +305,38 @@ def load_config(file: str | Path, overrides: Sequence[str] = ()) -> PipelineConf
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from None
-    ctx = _Context(file, text, {_override(raw, item, file) for item in overrides})
+    return _checked(raw, _Context(file, text, {_override(raw, item, file) for item in overrides}))
+
+
+def config_from_dict(values: Mapping[str, Any], folder: str | Path) -> PipelineConfig:
+    """Validate a pipeline given as a dict (the TOML file's tables as nested dicts), with paths
+    relative to ``folder``: a run from Python or a notebook, with no pipeline file."""
+    file = Path(folder) / "<pipeline dict>"
+    return _checked(json.loads(json.dumps(values)), _Context(file, "", set()))
+
+
+def _checked(raw: dict[str, Any], ctx: _Context) -> PipelineConfig:
     values = _validate(raw, SCHEMA, (), ctx)
     for check in CHECKS:
-        problem = check(values, file.parent)
+        problem = check(values, ctx.file.parent)
         if problem:
-            raise ConfigError(f"{file}: {problem}")
+            raise ConfigError(f"{ctx.file}: {problem}")
     digest = hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    return PipelineConfig(file.resolve(), values, digest)
+    return PipelineConfig(ctx.file.resolve(), values, digest, Settings.from_values(values))
+
+
+def with_defaults(values: Mapping[str, Any], section: Section) -> dict[str, Any]:
+    """``values`` with every key of ``section`` that it lacks set to the key's default (an
+    absent optional section to ``None``): how a run's stored values read after new keys appear."""
+    out: dict[str, Any] = {}
+    for key, spec in section.keys.items():
+        if isinstance(spec, Section):
+            given = values.get(key)
+            out[key] = None if given is None and spec.optional else with_defaults(given or {}, spec)
+        else:
+            out[key] = values[key] if key in values else (
+                spec.default.copy() if isinstance(spec.default, (list, dict)) else spec.default)  # fmt: skip
+    return out
 
 
 def store_of(file: str | Path) -> Path:
@@ -436,12 +461,6 @@ def _validate(raw: dict[str, Any], section: Section, prefix: tuple[str, ...], ct
 # -- cross-key checks -----------------------------------------------------------------
 
 
-def _check_classes(values: dict[str, Any], base: Path) -> str | None:
-    if values["labels"]["type"] != "categorical":
-        return None
-    return None if len(values["labels"]["classes"]) >= 2 else "labels.classes needs at least 2 class names"
-
-
 def _check_table(values: dict[str, Any], base: Path) -> str | None:
     data = values["data"]
     if data["table"] is not None and (_GLOB.search(data["source"]) or (base / data["source"]).is_dir()):
@@ -451,53 +470,14 @@ def _check_table(values: dict[str, Any], base: Path) -> str | None:
     return None
 
 
-def _check_label_model(values: dict[str, Any], base: Path) -> str | None:
-    if values["labels"]["type"] != "categorical":
-        return None  # _check_universal checks the ranking and regression label models
-    from weaksup.model import make_label_model
+def _check_label_type(values: dict[str, Any], base: Path) -> str | None:
+    """The keys that depend on ``labels.type``: each task checks its own (:func:`weaksup.pipeline.tasks.check`)."""
+    from weaksup.pipeline.tasks import check
 
-    lm = values["label_model"]
-    try:
-        make_label_model(lm["name"], cardinality=len(values["labels"]["classes"]), seed=lm["seed"], **lm["params"])
-    except (TypeError, ValueError) as exc:
-        return f"[label_model] is not usable: {exc}"
-    return None
+    return check(Settings.from_values(values))
 
 
-def _check_universal(values: dict[str, Any], base: Path) -> str | None:
-    """The ranking and regression keys: each only with its type, and usable together."""
-    label_type, trainer = values["labels"]["type"], values["trainer"]
-    for section in ("ranking", "regression"):
-        if values[section] is not None and label_type != section:
-            return f"[{section}] is for labels.type = {section!r}, but labels.type is {label_type!r}"
-    if label_type == "categorical":
-        if trainer["name"] in ("pairwise_ranker", "soft_regressor"):
-            return f"trainer.name = {trainer['name']!r} is for ranking or regression labels; use tfidf_logreg or none"
-        used = [key for key in ("features", "exclude_columns") if trainer[key]]
-        return f"trainer.{used[0]} is for ranking and regression labels only" if used else None
-    if values["labels"]["classes"]:
-        return f"labels.classes is for labels.type = 'categorical', not {label_type!r}; remove it"
-    if values["holdout"] is not None:
-        return f"[holdout] matches texts, for categorical labels; a {label_type} pipeline evaluates on data.test_split"
-    if label_type == "ranking" and "csv" in values["export"]["formats"]:
-        return "export.formats: CSV cannot hold a ranking training set's list columns (items, ranking, preferences); use parquet or jsonl"
-    if values["label_model"]["name"] != "label_model":
-        return (
-            f"label_model.name applies to categorical labels; a {label_type} pipeline uses the {label_type} "
-            "label model (set its options in label_model.params)"
-        )
-    from weaksup.pipeline.tasks.prepare import UniversalSettings
-
-    try:
-        UniversalSettings.from_config(values).label_model()
-    except ValueError as exc:
-        return str(exc)
-    return None
-
-
-CHECKS: list[Callable[[dict[str, Any], Path], str | None]] = [
-    _check_classes, _check_table, _check_label_model, _check_universal,
-]  # fmt: skip
+CHECKS: list[Callable[[dict[str, Any], Path], str | None]] = [_check_table, _check_label_type]
 """Checks across keys, run after every key is valid: each returns a problem or ``None``."""
 
 

@@ -10,8 +10,8 @@ that follows ``LATEST`` always finds a complete set::
     root = Path("exports/youtube_stream")
     train = pl.read_parquet(root / (root / "LATEST").read_text().strip() / "training_set.parquet")
 
-:func:`training_set` is the only way a training set is built, so ``weaksup
-export --run N`` gives the same rows as the run wrote.
+:func:`training_set` is the only way a training set is built (by the run's task, from the
+store), so ``weaksup export --run N`` gives the same rows as the run wrote.
 
 >>> run_folder(Path("exports"), 7).as_posix()
 'exports/run-0007'
@@ -23,11 +23,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 
-from weaksup.data import ID
-from weaksup.export import soft_label_frame, write_text_atomic
+from weaksup.export import write_text_atomic
+from weaksup.pipeline.settings import Settings
+from weaksup.store import RunError, VoteStore
 
 
 class ExportError(ValueError):
@@ -39,44 +39,20 @@ def run_folder(root: Path, run_id: int) -> Path:
     return root / f"run-{run_id:04d}"
 
 
-def run_params(store: Any, run_id: int) -> tuple[str, dict[str, Any]]:
-    """A run's status and validated pipeline values, or :class:`ExportError` if there is no such run."""
-    rows = store.query("SELECT status, params FROM runs WHERE run_id = ?", [run_id]).rows()
-    if not rows:
-        last = store.query("SELECT max(run_id) AS m FROM runs")["m"][0]
-        raise ExportError(f"there is no run {run_id} in {store.path} (runs go up to {last})")
-    return rows[0][0], json.loads(rows[0][1])
+def training_set(store: VoteStore, run_id: int) -> pl.DataFrame:
+    """Run ``run_id``'s training set, rebuilt from the store by the task of its label type
+    (:meth:`weaksup.pipeline.tasks.base.Task.training_set`)."""
+    from weaksup.pipeline.tasks import task_for
 
-
-def training_set(store: Any, run_id: int) -> pl.DataFrame:
-    """Run ``run_id``'s training set: its train-split examples (those with votes unless
-    ``export.keep_uncovered``) with their input columns and soft labels, in store order."""
-    status, params = run_params(store, run_id)
-    n_labels = store.query("SELECT count(*) AS n FROM labels WHERE run_id = ?", [run_id])["n"][0]
-    if n_labels == 0:
+    try:
+        record = store.run_record(run_id)
+    except RunError as exc:
+        raise ExportError(str(exc)) from None
+    if record["labels"] == 0:
+        status = record["status"]
         why = "it was pruned by `weaksup gc`" if status == "succeeded" else f"it {status}"
         raise ExportError(f"run {run_id} has no labels: {why}; `weaksup history` lists the runs")
-    label_type = params["labels"].get("type", "categorical")
-    if label_type != "categorical":  # rankings and real values: their own columns
-        from weaksup.pipeline.tasks.universal import training_set as universal_training_set
-
-        return universal_training_set(
-            store, run_id, label_type, params["data"]["train_split"], params["export"]["keep_uncovered"]
-        )
-    classes = params["labels"]["classes"]
-    covered = "" if params["export"]["keep_uncovered"] else "AND l.n_votes > 0"
-    rows = store.query(
-        "SELECT e.example_id, e.data, l.probs, l.n_votes FROM labels l JOIN examples e USING (ex_key) "
-        f"WHERE l.run_id = ? AND e.split = ? {covered} ORDER BY l.ex_key",
-        [run_id, params["data"]["train_split"]],
-    )
-    probs = (
-        np.asarray(rows["probs"].list.to_array(len(classes)).to_numpy(), dtype=float)
-        if rows.height
-        else np.zeros((0, len(classes)))
-    )
-    inputs = pl.DataFrame({ID: rows[ID], "data": rows["data"].str.json_decode()}).unnest("data")
-    return soft_label_frame(inputs, probs, rows["n_votes"].to_numpy(), classes, keep_uncovered=True)
+    return task_for(Settings.from_values(record["params"])).training_set(store, run_id)
 
 
 def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:

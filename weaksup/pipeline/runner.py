@@ -21,9 +21,9 @@ Runs are incremental through the store (see :mod:`weaksup.store`):
 - the label model is refit on the whole matrix and every live example is
   relabeled, so an incremental run's labels equal a from-scratch run's.
 
-Ranking and regression pipelines (``labels.type``) share the steps up to LF
-application and continue in :mod:`weaksup.pipeline.tasks.universal` (label model, labels,
-exports, end model, evaluation); the manifest, run record and ``LATEST`` work alike.
+Every label type (``labels.type``) takes the same path: what differs (shaping the
+examples, the label model, the training set, the end model) is asked of the run's task
+(:mod:`weaksup.pipeline.tasks`).
 
 Exports go to ``<export.dir>/run-NNNN/`` (see :mod:`.exports`).  Outputs of
 failed and interrupted runs (labels, partial folders) are removed.
@@ -64,10 +64,11 @@ from weaksup.apply import apply_to_store, prepare_lfs
 from weaksup.data import ID
 from weaksup.pipeline.config import PipelineConfig, load_config
 from weaksup.pipeline.outputs import run_folder
-from weaksup.pipeline.finish import Applied, finish_categorical, finish_universal
+from weaksup.pipeline.finish import Applied, finish
 from weaksup.pipeline.lock import store_lock
-from weaksup.pipeline.sources import load_examples, load_holdout
+from weaksup.pipeline.sources import Examples, load_examples, load_holdout
 from weaksup.pipeline.status import StatusBoard, snapshot_history
+from weaksup.pipeline.tasks import Prepared, Task, task_for
 from weaksup.store import VoteStore, crash_point
 
 
@@ -123,13 +124,13 @@ def run_pipeline(
     or raise :class:`~weaksup.pipeline.lock.StoreBusy`.
     """
     cfg = config if isinstance(config, PipelineConfig) else load_config(config)
-    store_file = Path(store_path) if store_path else cfg.resolve(cfg["store"])
+    store_file = Path(store_path) if store_path else cfg.resolve(cfg.settings.store)
     with store_lock(store_file, f"weaksup run {cfg.file}", wait=wait, say=say), VoteStore(store_file) as store:
         _remove_folders(store.discard_unfinished())
-        run_id = store.start_run(cfg["name"], cfg.values, cfg.hash)
-        run_dir = run_folder(cfg.resolve(cfg["export"]["dir"]), run_id)
+        run_id = store.start_run(cfg.settings.name, cfg.values, cfg.hash)
+        run_dir = run_folder(cfg.resolve(cfg.settings.export.dir), run_id)
         store.set_export_dir(run_id, str(run_dir))
-        board = StatusBoard(store_file, run_id, cfg["name"])
+        board = StatusBoard(store_file, run_id, cfg.settings.name)
         snapshot_history(store)
         crash_point("run.started")
         phase = _Phases(board, progress)
@@ -165,8 +166,8 @@ def dry_run_pipeline(
     if not prompted:
         say(f"{cfg.file}: no prompted LFs, so a run sends no LLM requests")
         return None
-    frame = got.frame.select(ID, *got.inputs)
-    store_file = Path(store_path) if store_path else cfg.resolve(cfg["store"])
+    frame = got.prepared.examples.select(ID, *got.prepared.inputs)
+    store_file = Path(store_path) if store_path else cfg.resolve(cfg.settings.store)
     if store_file.exists():
         with store_lock(store_file, f"weaksup run --dry-run {cfg.file}", wait=True, say=say), \
                 VoteStore(store_file, read_only=True) as store:  # fmt: skip
@@ -181,20 +182,6 @@ def dry_run_pipeline(
 def _remove_folders(folders: Sequence[str]) -> None:
     for folder in folders:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def _gold(frame: pl.DataFrame, column: str, k: int) -> np.ndarray:
-    """Gold class ids, -1 where unknown."""
-    if column not in frame.columns:
-        return np.full(frame.height, -1)
-    gold = frame[column].cast(pl.Int64, strict=False).fill_null(-1).to_numpy()
-    bad = (gold < -1) | (gold >= k)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"gold column {column!r} holds {gold[row]} for example {frame[ID][row]!r}, outside 0..{k - 1}"
-        )
-    return gold
 
 
 class _Phases:
@@ -236,47 +223,21 @@ class _ApplyProgress:
 class _Inputs:
     """What a run reads before it touches the store."""
 
-    loaded: Any  # the examples as loaded (holdout rows left out), with what loading dropped
-    holdout: pl.DataFrame | None
-    frame: pl.DataFrame  # the examples to label
-    lfs: list[Any]
-    universal: Any  # ranking and regression runs: the prepared examples, else None
-    settings: Any  # ranking and regression runs: their settings, else None
-    splits: pl.Series
-    gold: np.ndarray
-    inputs: list[str]  # the columns LFs may read
+    loaded: Examples  # the examples as loaded (holdout rows left out), with what loading dropped
+    task: Task
+    prepared: Prepared  # the examples to label (gold split off), their gold and the holdout
+    lfs: list[Any]  # the LFs of the run's label type
 
 
 def _load(cfg: PipelineConfig) -> _Inputs:
-    """The examples (holdout left out), the LFs, and for ranking and regression runs their
-    prepared examples and settings; then each example's split, gold label and input columns."""
-    data = cfg["data"]
-    holdout = load_holdout(cfg["holdout"], cfg.file.parent) if cfg["holdout"] else None
-    loaded = load_examples(
-        data, holdout, cfg.file.parent, cfg["holdout"]["match_column"] if cfg["holdout"] else "text"
-    )
-    frame = loaded.frame
-    lfs = load_lf_modules([cfg.resolve(m) for m in cfg["lfs"]["modules"]])
-    split_col, gold_col = data["split_column"], data["gold_column"]
-    universal = settings = None
-    if cfg["labels"]["type"] != "categorical":  # rankings, real values: see weaksup.pipeline.tasks.universal
-        from weaksup.pipeline.tasks.prepare import (
-            UniversalSettings,
-            prepare_examples,
-            select_lfs,
-        )
-
-        settings = UniversalSettings.from_config(cfg.values)
-        universal = prepare_examples(frame, settings)  # ranking sets drawn; the gold split off
-        frame, lfs = universal.examples, select_lfs(lfs, settings.label_type)
-    splits = (
-        frame[split_col].cast(pl.String)
-        if split_col in frame.columns
-        else pl.repeat(data["train_split"], frame.height, dtype=pl.String, eager=True)
-    )
-    gold = _gold(frame, gold_col, len(cfg["labels"]["classes"]))
-    inputs = [c for c in frame.columns if c not in {ID, split_col, gold_col}]
-    return _Inputs(loaded, holdout, frame, lfs, universal, settings, splits, gold, inputs)
+    """The examples (holdout left out) shaped by the run's task, and the task's LFs."""
+    settings = cfg.settings
+    holdout = load_holdout(settings.holdout, cfg.file.parent) if settings.holdout else None
+    match_column = settings.holdout.match_column if settings.holdout else "text"
+    loaded = load_examples(settings.data, holdout, cfg.file.parent, match_column)
+    task = task_for(settings)
+    lfs = task.select_lfs(load_lf_modules([cfg.resolve(m) for m in settings.lfs.modules]))
+    return _Inputs(loaded, task, task.prepare(loaded.frame, holdout), lfs)
 
 
 def _run(
@@ -288,26 +249,25 @@ def _run(
     progress: bool,
     say: Callable[[str], None],
 ) -> RunResult:
-    k = len(cfg["labels"]["classes"])
-    dataset = cfg["name"]
+    settings = cfg.settings
+    dataset = settings.name
     timings: dict[str, Any] = {}
     t_run = t0 = time.perf_counter()
 
     phase("loading data")
     got = _load(cfg)
-    loaded, holdout, frame, lfs, universal = got.loaded, got.holdout, got.frame, got.lfs, got.universal
-    settings, splits, gold, inputs = got.settings, got.splits, got.gold, got.inputs
+    loaded, prepared, lfs = got.loaded, got.prepared, got.lfs
     timings["load_seconds"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     phase("syncing examples")
-    sync = store.sync_examples(dataset, frame.with_columns(splits.alias("split")), run_id, inputs)
-    fingerprint = _fingerprint(store, dataset)
+    sync = store.sync_examples(dataset, prepared.examples, run_id, prepared.inputs)
+    fingerprint = store.fingerprint(dataset)
     timings["sync_seconds"] = time.perf_counter() - t0
     notes = [f"{loaded.duplicates_dropped} duplicate rows dropped"] if loaded.duplicates_dropped else []
     notes += [f"{loaded.held_out} rows matching the holdout left out"] if loaded.held_out else []
     say(
-        f"run {run_id}: {frame.height} examples ({sync.new} new, {sync.changed} changed, "
+        f"run {run_id}: {prepared.examples.height} examples ({sync.new} new, {sync.changed} changed, "
         f"{sync.retired} retired, {sync.unchanged} unchanged), {len(lfs)} LFs"
         + (f"; {', '.join(notes)}" if notes else "")
     )
@@ -323,11 +283,12 @@ def _run(
     if any(lf.kind == "prompt" for lf in lfs):
         from weaksup.llm import configure
 
-        llm = configure(state, cfg["llm"] or {})  # [llm] settings, else the environment
+        llm = configure(state, cfg.values["llm"] or {})  # [llm] settings, else the environment
     try:
         stats = apply_to_store(  # LFs see the inputs only: never the gold labels or the split
-            store, dataset, lfs, frame.select(ID, *inputs), sync.ex_keys, cardinality=k, run_id=run_id,
-            strict=cfg["lfs"]["strict"], progress=progress, chunk_size=cfg["lfs"]["chunk_size"], state=state,
+            store, dataset, lfs, prepared.examples.select(ID, *prepared.inputs), sync.ex_keys,
+            cardinality=len(settings.labels.classes), run_id=run_id, strict=settings.lfs.strict, progress=progress,
+            chunk_size=settings.lfs.chunk_size, state=state,
         )  # fmt: skip
     finally:
         store.on_commit = None
@@ -341,18 +302,5 @@ def _run(
            f" ({len(done)} LFs)" if done else " (every LF version had seen every example)")
     )
     applied = Applied(cfg, store, run_id, run_dir, phase, phase.board, say, loaded, sync, stats, fingerprint, timings, t_run)
-    if universal is not None:
-        metrics, summary, files = finish_universal(applied, universal, lfs, settings)
-    else:
-        metrics, summary, files = finish_categorical(applied, frame, holdout, splits, gold, versions)
+    metrics, summary, files = finish(applied, got.task, prepared, lfs)
     return RunResult(run_id, metrics, summary, run_dir, files)
-
-
-def _fingerprint(store: VoteStore, dataset: str) -> str:
-    """A hash of the live examples' ids and content hashes."""
-    row = store.con.execute(
-        "SELECT md5(string_agg(example_id || ':' || content_hash, ',' ORDER BY example_id)) FROM examples "
-        "WHERE dataset = ? AND retired_run IS NULL",
-        [dataset],
-    ).fetchall()[0]
-    return str(row[0])[:16]

@@ -10,8 +10,10 @@ training); ids are assigned (:func:`weaksup.data.with_example_ids`).
 >>> import tempfile, pathlib, polars as pl
 >>> d = pathlib.Path(tempfile.mkdtemp())
 >>> pl.DataFrame({"ID": ["a", "a", "b"], "CONTENT": ["hi", "hi", "yo"]}).write_csv(d / "part1.csv")
->>> data = {"source": "part*.csv", "table": None, "rename": {"CONTENT": "text"}, "id_column": "ID",
-...         "duplicate_ids": "drop_identical"}
+>>> from weaksup.pipeline.settings import DataSettings
+>>> data = DataSettings("part*.csv", table=None, rename={"CONTENT": "text"}, id_column="ID",
+...                     duplicate_ids="drop_identical", split_column="split", gold_column="label",
+...                     train_split="train", test_split="test")
 >>> loaded = load_examples(data, None, d)
 >>> loaded.frame.rows(), loaded.duplicates_dropped
 ([('a', 'hi'), ('b', 'yo')], 1)
@@ -22,12 +24,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import polars as pl
 
 from weaksup.data import ID, read_source, with_example_ids
+from weaksup.pipeline.settings import DataSettings, HoldoutSettings
 
 class SourceError(ValueError):
     """A source cannot be read as configured; the message names the pipeline key."""
@@ -87,21 +89,21 @@ def _dedupe(df: pl.DataFrame, id_column: str, policy: str) -> tuple[pl.DataFrame
     return out, df.height - out.height
 
 
-def load_examples(data: dict[str, Any], holdout: pl.DataFrame | None, base: Path, match_column: str = "text") -> Examples:
+def load_examples(data: DataSettings, holdout: pl.DataFrame | None, base: Path, match_column: str = "text") -> Examples:
     """Read ``[data]`` (a validated section) relative to ``base``, dropping rows that match ``holdout``'s texts."""
-    raw = read_table(data["source"], base, data["table"])
-    missing = [c for c in data["rename"] if c not in raw.columns]
+    raw = read_table(data.source, base, data.table)
+    missing = [c for c in data.rename if c not in raw.columns]
     if missing:
         raise SourceError(f"data.rename names columns the source lacks: {missing}; its columns are {raw.columns}")
-    df = raw.rename(data["rename"])
+    df = raw.rename(data.rename)
     if df.height == 0:
-        raise SourceError(f"data.source = {data['source']!r} has no rows to label")
+        raise SourceError(f"data.source = {data.source!r} has no rows to label")
     dropped = 0
-    id_column = data["id_column"]
+    id_column = data.id_column
     if id_column is not None:
         if id_column not in df.columns:
             raise SourceError(f"data.id_column {id_column!r} is not in the data; columns are {df.columns}")
-        df, dropped = _dedupe(df, id_column, data["duplicate_ids"])
+        df, dropped = _dedupe(df, id_column, data.duplicate_ids)
     held = 0
     if holdout is not None:
         if match_column not in df.columns:
@@ -119,19 +121,19 @@ def load_examples(data: dict[str, Any], holdout: pl.DataFrame | None, base: Path
     return Examples(df, dropped, held)
 
 
-def load_holdout(section: dict[str, Any], base: Path) -> pl.DataFrame:
+def load_holdout(section: HoldoutSettings, base: Path) -> pl.DataFrame:
     """The holdout as ``text`` and ``gold`` (-1 where unknown) columns."""
-    df = read_table(section["source"], base, key="holdout.source")
-    if section["split"] is not None:
+    df = read_table(section.source, base, key="holdout.source")
+    if section.split is not None:
         if "split" not in df.columns:
-            raise SourceError(f"holdout.split = {section['split']!r}, but holdout.source has no splits")
-        df = df.filter(pl.col("split") == section["split"])
+            raise SourceError(f"holdout.split = {section.split!r}, but holdout.source has no splits")
+        df = df.filter(pl.col("split") == section.split)
         if df.height == 0:
-            raise SourceError(f"holdout.split = {section['split']!r} selects no rows of {section['source']!r}")
+            raise SourceError(f"holdout.split = {section.split!r} selects no rows of {section.source!r}")
     for key in ("text_column", "gold_column"):
-        if section[key] not in df.columns:
-            raise SourceError(f"holdout.{key} {section[key]!r} is not in the holdout; its columns are {df.columns}")
+        if getattr(section, key) not in df.columns:
+            raise SourceError(f"holdout.{key} {getattr(section, key)!r} is not in the holdout; its columns are {df.columns}")
     return df.select(
-        pl.col(section["text_column"]).cast(pl.String).alias("text"),
-        pl.col(section["gold_column"]).cast(pl.Int64, strict=False).fill_null(-1).alias("gold"),
+        pl.col(section.text_column).cast(pl.String).alias("text"),
+        pl.col(section.gold_column).cast(pl.Int64, strict=False).fill_null(-1).alias("gold"),
     )

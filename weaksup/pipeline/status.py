@@ -124,10 +124,7 @@ def read_status(store: Path) -> dict[str, Any] | None:
 
 def snapshot_history(store: Any) -> None:
     """Mirror a :class:`~weaksup.store.VoteStore`'s runs table to ``<store>.history.json``."""
-    runs = store.query(
-        "SELECT run_id, pipeline, status, started_at, finished_at, error, pipeline_hash, data_fingerprint, "
-        "export_dir, params, metrics, lf_versions FROM runs ORDER BY run_id"
-    )
+    runs = store.history()
     rows = []
     for r in runs.iter_rows(named=True):
         params = json.loads(r.pop("params") or "{}")

@@ -4,10 +4,12 @@ One DuckDB file per project holds examples, LFs, votes, runs, labels and the LLM
 :mod:`.schema` creates the tables, versions them and migrates older files;
 :mod:`.vote_store` is the door (:class:`VoteStore`): examples, LF versions, votes, runs
 and labels go in and out through its methods, in bulk as Arrow, with parametrized SQL;
-:mod:`.typed_votes` reads ranking and real-valued votes.
+:mod:`.runs` (run records) and :mod:`.typed_votes` (ranking and real-valued votes) are mixins
+of it, and :mod:`.llm_cache` keeps the LLM response cache and usage.
 """
 
+from weaksup.store.runs import RunError
 from weaksup.store.schema import SCHEMA_VERSION
 from weaksup.store.vote_store import CRASH_ENV, StoreError, SyncResult, VoteStore, crash_point
 
-__all__ = ["CRASH_ENV", "SCHEMA_VERSION", "StoreError", "SyncResult", "VoteStore", "crash_point"]
+__all__ = ["CRASH_ENV", "SCHEMA_VERSION", "RunError", "StoreError", "SyncResult", "VoteStore", "crash_point"]

@@ -39,7 +39,12 @@ export_dir, data_fingerprint, lf_summary)``
 ``lf_errors(run_id, dataset, lf_name, lf_version, ex_key, example_id, error_type, message, created_at)``
     Exceptions raised by LFs (each counted as an abstain).
 
-**Versions.**  Version 1 lacked the last three ``runs`` columns; opening such a
+``llm_cache``, ``llm_usage``, ``llm_batches``, ``llm_failures``
+    The prompted LFs' response cache and usage (:data:`LLM_TABLES`, described in
+    :mod:`weaksup.store.llm_cache`).
+
+**Versions.**  Version 1 lacked the last three ``runs`` columns, version 2 the LLM tables
+(earlier weaksup created them on first use, so a migration keeps any it finds); opening such a
 store for writing migrates it in place (one transaction), and a read-only open
 asks for that.  Newer versions are refused.
 
@@ -47,14 +52,15 @@ asks for that.  Newer versions are refused.
 >>> con = duckdb.connect()
 >>> _ = con.execute(SCHEMA)
 >>> sorted(row[0] for row in con.sql("SELECT table_name FROM information_schema.tables").fetchall())
-['examples', 'labels', 'lf_errors', 'lf_progress', 'lfs', 'meta', 'runs', 'votes']
+['examples', 'labels', 'lf_errors', 'lf_progress', 'lfs', 'llm_batches', 'llm_cache', 'llm_failures', 'llm_usage',
+ 'meta', 'runs', 'votes']
 >>> all(version in MIGRATIONS for version in range(1, SCHEMA_VERSION))
 True
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
@@ -136,8 +142,57 @@ CREATE TABLE IF NOT EXISTS lf_errors (
 );
 """
 
+LLM_TABLES = """
+CREATE TABLE IF NOT EXISTS llm_cache (
+    cache_key VARCHAR PRIMARY KEY,
+    model VARCHAR NOT NULL,
+    prompt VARCHAR NOT NULL,
+    params JSON NOT NULL,
+    response JSON NOT NULL,
+    prompt_tokens INTEGER,
+    completion_tokens INTEGER,
+    run_id BIGINT,
+    created_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE IF NOT EXISTS llm_usage (
+    run_id BIGINT,
+    lf_name VARCHAR NOT NULL,
+    lf_version VARCHAR NOT NULL,
+    model VARCHAR NOT NULL,
+    requests BIGINT NOT NULL,
+    cache_hits BIGINT NOT NULL,
+    prompt_tokens BIGINT NOT NULL,
+    completion_tokens BIGINT NOT NULL,
+    failures BIGINT NOT NULL,
+    malformed BIGINT NOT NULL,
+    off_label BIGINT NOT NULL,
+    skipped BIGINT NOT NULL,
+    request_seconds DOUBLE NOT NULL,
+    recorded_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE IF NOT EXISTS llm_failures (
+    cache_key VARCHAR PRIMARY KEY,
+    runs INTEGER NOT NULL,
+    last_run BIGINT,
+    error_type VARCHAR NOT NULL,
+    failed_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE IF NOT EXISTS llm_batches (
+    run_id BIGINT,
+    started_at TIMESTAMPTZ NOT NULL,
+    seconds DOUBLE NOT NULL,
+    prompts BIGINT NOT NULL,
+    requests BIGINT NOT NULL,
+    budget_exhausted BOOLEAN NOT NULL
+);
+"""
+"""The prompted LFs' response cache and usage (:mod:`weaksup.store.llm_cache` says what each holds)."""
+
+SCHEMA += LLM_TABLES
+
 MIGRATIONS: dict[int, str] = {
     1: "ALTER TABLE runs ADD COLUMN export_dir VARCHAR; ALTER TABLE runs ADD COLUMN data_fingerprint VARCHAR; "
     "ALTER TABLE runs ADD COLUMN lf_summary JSON;",
+    2: LLM_TABLES,
 }
 """SQL taking a store from version ``v`` to ``v + 1``."""

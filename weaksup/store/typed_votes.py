@@ -1,4 +1,4 @@
-"""Read ranking and real-valued votes from the vote store (:class:`weaksup.store.VoteStore`).
+"""Read ranking and real-valued votes from the vote store: a mixin of :class:`weaksup.store.VoteStore`.
 
 Like :meth:`VoteStore.label_matrix` for categorical votes: the wanted example keys and
 LF versions are registered as Arrow tables and joined with ``votes`` in one SQL query,
@@ -18,86 +18,96 @@ all-abstain ranking LF.
 ...     store.register_lfs([("by_x", "v1", "row", "regression")], run)
 ...     store.commit_votes("d", [("by_x", "v1")], int(keys.max()),
 ...                        pl.DataFrame({"lf_name": ["by_x"], "lf_version": ["v1"], "ex_key": [keys[1]], "value": [2.5]}))
-...     regression_votes(store, keys, [("by_x", "v1")]).values.tolist()
+...     store.regression_votes(keys, [("by_x", "v1")]).values.tolist()
 [[nan], [2.5]]
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
-from typing import Any
+from collections.abc import Callable, Hashable, Sequence
+from pathlib import Path
 
+import duckdb
 import numpy as np
+import pyarrow as pa
 
 from weaksup.votes import RankingVotes, RegressionVotes
 
 
-def _check_label_type(store: Any, lfs: Sequence[tuple[str, str]], wanted: str) -> None:
-    """Every LF version is in the store's ``lfs`` table with label type ``wanted``."""
-    rows = store.con.execute("SELECT lf_name, lf_version, label_type FROM lfs").fetchall()
-    known = {(name, version): label_type for name, version, label_type in rows}
-    for name, version in lfs:
-        got = known.get((name, version))
-        if got is None:
-            raise ValueError(
-                f"LF {name!r} version {version!r} is not in the store {str(store.path)!r}; "
-                "apply it first (apply_to_store registers each LF version)"
-            )
-        if got != wanted:
-            raise ValueError(
-                f"LF {name!r} version {version!r} votes {got} labels, not {wanted}; "
-                f"read only {wanted} LFs here (declare them with @labeling_function(label_type={wanted!r}))"
-            )
+class TypedVotes:
+    """Ranking and real-valued votes of LF versions on examples (see the module docstring)."""
+
+    con: duckdb.DuckDBPyConnection
+    path: Path
+    vote_coordinates: Callable[[np.ndarray, Sequence[tuple[str, str]], str], pa.Table]
+    """:meth:`weaksup.store.VoteStore.vote_coordinates`."""
+
+    def _check_label_type(self, lfs: Sequence[tuple[str, str]], wanted: str) -> None:
+        """Every LF version is in the store's ``lfs`` table with label type ``wanted``."""
+        rows = self.con.execute("SELECT lf_name, lf_version, label_type FROM lfs").fetchall()
+        known = {(name, version): label_type for name, version, label_type in rows}
+        for name, version in lfs:
+            got = known.get((name, version))
+            if got is None:
+                raise ValueError(
+                    f"LF {name!r} version {version!r} is not in the store {str(self.path)!r}; "
+                    "apply it first (apply_to_store registers each LF version)"
+                )
+            if got != wanted:
+                raise ValueError(
+                    f"LF {name!r} version {version!r} votes {got} labels, not {wanted}; "
+                    f"read only {wanted} LFs here (declare them with @labeling_function(label_type={wanted!r}))"
+                )
 
 
-def _read(store: Any, ex_keys: np.ndarray, lfs: Sequence[tuple[str, str]], column: str) -> dict[str, np.ndarray]:
-    """Row, LF column and ``column`` of every non-null vote of ``lfs`` on ``ex_keys``."""
-    table = store.vote_coordinates(ex_keys, lfs, column)
-    return {
-        "row": table["row"].to_numpy(),
-        "col": table["col"].to_numpy(),
-        "vote": table["vote"].to_pylist() if column == "ranking" else table["vote"].to_numpy(),
-    }
+    def _read(self, ex_keys: np.ndarray, lfs: Sequence[tuple[str, str]], column: str) -> dict[str, np.ndarray]:
+        """Row, LF column and ``column`` of every non-null vote of ``lfs`` on ``ex_keys``."""
+        table = self.vote_coordinates(ex_keys, lfs, column)
+        return {
+            "row": table["row"].to_numpy(),
+            "col": table["col"].to_numpy(),
+            "vote": table["vote"].to_pylist() if column == "ranking" else table["vote"].to_numpy(),
+        }
 
 
-def regression_votes(store: Any, ex_keys: Sequence[int] | np.ndarray, lfs: Sequence[tuple[str, str]]) -> RegressionVotes:
-    """The real-valued votes of LF versions ``lfs`` on ``ex_keys``: (n, m), NaN = abstain."""
-    _check_label_type(store, lfs, "regression")
-    keys = np.asarray(ex_keys, dtype=np.int64)
-    got = _read(store, keys, lfs, "value")
-    values = np.full((len(keys), len(lfs)), np.nan)
-    values[got["row"], got["col"]] = got["vote"]
-    return RegressionVotes.of(values, [lf[0] for lf in lfs])
+    def regression_votes(self, ex_keys: Sequence[int] | np.ndarray, lfs: Sequence[tuple[str, str]]) -> RegressionVotes:
+        """The real-valued votes of LF versions ``lfs`` on ``ex_keys``: (n, m), NaN = abstain."""
+        self._check_label_type(lfs, "regression")
+        keys = np.asarray(ex_keys, dtype=np.int64)
+        got = self._read(keys, lfs, "value")
+        values = np.full((len(keys), len(lfs)), np.nan)
+        values[got["row"], got["col"]] = got["vote"]
+        return RegressionVotes.of(values, [lf[0] for lf in lfs])
 
 
-def ranking_votes(
-    store: Any,
-    ex_keys: Sequence[int] | np.ndarray,
-    lfs: Sequence[tuple[str, str]],
-    items: Sequence[Sequence[Hashable]],
-    example_ids: Sequence[str] | None = None,
-) -> RankingVotes:
-    """The ranking votes of LF versions ``lfs`` on ``ex_keys``, whose item sets are ``items``.
+    def ranking_votes(
+        self,
+        ex_keys: Sequence[int] | np.ndarray,
+        lfs: Sequence[tuple[str, str]],
+        items: Sequence[Sequence[Hashable]],
+        example_ids: Sequence[str] | None = None,
+    ) -> RankingVotes:
+        """The ranking votes of LF versions ``lfs`` on ``ex_keys``, whose item sets are ``items``.
 
-    The store keeps item ids as strings, so ``items`` are compared as strings too (and the
-    returned votes use the string ids).  A vote ranking an item outside its example's set
-    is an error naming the LF and the example (``example_ids[i]``, else the key).
-    """
-    _check_label_type(store, lfs, "ranking")
-    keys = np.asarray(ex_keys, dtype=np.int64)
-    if len(items) != len(keys):
-        raise ValueError(f"ranking_votes: {len(items)} item sets for {len(keys)} example keys; give one per key")
-    sets = [tuple(str(x) for x in its) for its in items]
-    got = _read(store, keys, lfs, "ranking")
-    rankings: list[list[tuple[str, ...] | None]] = [[None] * len(lfs) for _ in keys]
-    for i, a, ranking in zip(got["row"], got["col"], got["vote"]):
-        allowed = set(sets[i])
-        outside = [x for x in ranking if x not in allowed]
-        if outside:
-            where = f"example {example_ids[i]!r}" if example_ids is not None else f"the example with key {int(keys[i])}"
-            raise ValueError(
-                f"LF {lfs[a][0]!r} (version {lfs[a][1]!r}) ranks item {outside[0]!r} on {where}, "
-                f"which is not in the example's item set {list(sets[i])}; rank only the example's items"
-            )
-        rankings[i][a] = tuple(ranking)
-    return RankingVotes(items=sets, rankings=rankings, lf_names=tuple(lf[0] for lf in lfs))
+        The store keeps item ids as strings, so ``items`` are compared as strings too (and the
+        returned votes use the string ids).  A vote ranking an item outside its example's set
+        is an error naming the LF and the example (``example_ids[i]``, else the key).
+        """
+        self._check_label_type(lfs, "ranking")
+        keys = np.asarray(ex_keys, dtype=np.int64)
+        if len(items) != len(keys):
+            raise ValueError(f"ranking_votes: {len(items)} item sets for {len(keys)} example keys; give one per key")
+        sets = [tuple(str(x) for x in its) for its in items]
+        got = self._read(keys, lfs, "ranking")
+        rankings: list[list[tuple[str, ...] | None]] = [[None] * len(lfs) for _ in keys]
+        for i, a, ranking in zip(got["row"], got["col"], got["vote"]):
+            allowed = set(sets[i])
+            outside = [x for x in ranking if x not in allowed]
+            if outside:
+                where = f"example {example_ids[i]!r}" if example_ids is not None else f"the example with key {int(keys[i])}"
+                raise ValueError(
+                    f"LF {lfs[a][0]!r} (version {lfs[a][1]!r}) ranks item {outside[0]!r} on {where}, "
+                    f"which is not in the example's item set {list(sets[i])}; rank only the example's items"
+                )
+            rankings[i][a] = tuple(ranking)
+        return RankingVotes(items=sets, rankings=rankings, lf_names=tuple(lf[0] for lf in lfs))

@@ -1,7 +1,8 @@
 """The vote store: one DuckDB file per project holding examples, LFs, runs, votes and labels.
 
 The tables, their schema version and the migrations from older versions are in
-:mod:`weaksup.store.schema`.  All writes are bulk inserts from Arrow/polars and all SQL is
+:mod:`weaksup.store.schema`; run records are in :mod:`weaksup.store.runs` and ranking and
+real-valued votes in :mod:`weaksup.store.typed_votes` (mixins of :class:`VoteStore`).  All writes are bulk inserts from Arrow/polars and all SQL is
 parametrized.
 
 **Crash tests.**  :func:`crash_point` lets tests SIGKILL a process at a named
@@ -25,7 +26,6 @@ import os
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,9 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from weaksup.store.runs import RunRecords, utc_now
 from weaksup.store.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
+from weaksup.store.typed_votes import TypedVotes
 from weaksup.votes import SparseVotes
 
 CRASH_ENV = "WEAKSUP_CRASH_AT"
@@ -79,11 +81,8 @@ class SyncResult:
     unchanged: int
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
-
-class VoteStore:
+class VoteStore(RunRecords, TypedVotes):
     """A DuckDB vote store at ``path`` (created, with its folder, if missing).
 
     DuckDB lets one process at a time open a file for writing; a second one
@@ -154,122 +153,6 @@ class VoteStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def query(self, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
-        """Run a read-only SQL query and return a polars frame."""
-        return self.con.sql(sql, params=params or None).pl()
-
-    # -- runs -------------------------------------------------------------------------
-
-    def start_run(self, pipeline: str, params: dict[str, Any], pipeline_hash: str | None = None) -> int:
-        """Record a new run as ``running``.  Runs still ``running`` are from dead processes
-        (this one holds the only write lock), so they are marked ``interrupted``."""
-        self.con.execute(
-            "UPDATE runs SET status = 'interrupted', error = 'the process ended before the run finished' "
-            "WHERE status = 'running'"
-        )
-        run_id = self.con.execute("SELECT nextval('run_id_seq')").fetchall()[0][0]
-        self.con.execute(
-            "INSERT INTO runs (run_id, pipeline, pipeline_hash, params, status, started_at) "
-            "VALUES (?, ?, ?, ?, 'running', ?)",
-            [run_id, pipeline, pipeline_hash, json.dumps(params, default=str), _now()],
-        )
-        return int(run_id)
-
-    def finish_run(
-        self,
-        run_id: int,
-        status: str,
-        *,
-        metrics: dict[str, Any] | None = None,
-        error: str | None = None,
-        lf_versions: dict[str, str] | None = None,
-        data_fingerprint: str | None = None,
-        lf_summary: list[dict[str, Any]] | None = None,
-    ) -> None:
-        """Close a run as ``succeeded``, ``failed`` or ``interrupted``."""
-        if status not in ("succeeded", "failed", "interrupted"):
-            raise ValueError(f"unknown run status {status!r}")
-        self.con.execute(
-            "UPDATE runs SET status = ?, finished_at = ?, metrics = ?, error = ?, lf_versions = ?, "
-            "data_fingerprint = ?, lf_summary = ? WHERE run_id = ?",
-            [
-                status,
-                _now(),
-                json.dumps(metrics or {}, default=float),
-                error,
-                json.dumps(lf_versions or {}),
-                data_fingerprint,
-                json.dumps(lf_summary) if lf_summary is not None else None,
-                run_id,
-            ],
-        )
-
-    def set_export_dir(self, run_id: int, folder: str) -> None:
-        """Record where a run writes its exports (before it writes any, so a crash can be cleaned up)."""
-        self.con.execute("UPDATE runs SET export_dir = ? WHERE run_id = ?", [folder, run_id])
-
-    def discard_unfinished(self) -> list[str]:
-        """Delete the labels of failed and interrupted runs; return their export folders
-        (for the caller to remove: only succeeded runs keep outputs)."""
-        self.con.execute("BEGIN")
-        self.con.execute(
-            "DELETE FROM labels WHERE run_id IN (SELECT run_id FROM runs WHERE status IN ('failed', 'interrupted'))"
-        )
-        dirs = self.con.execute(
-            "SELECT export_dir FROM runs WHERE status IN ('failed', 'interrupted') AND export_dir IS NOT NULL"
-        ).fetchall()
-        self.con.execute("COMMIT")
-        return [d[0] for d in dirs]
-
-    def runs(self) -> pl.DataFrame:
-        """All runs, newest first."""
-        return self.query("SELECT * FROM runs ORDER BY run_id DESC")
-
-    def prune(self, keep: Sequence[int]) -> dict[str, int]:
-        """Delete what no run in ``keep`` (nor any later run) needs; return counts per kind.
-
-        With ``first = min(keep)``: labels of runs not in ``keep``; LF versions
-        last used before ``first`` (their votes, watermarks and errors: a revert
-        to such a version re-applies it); examples retired at or before
-        ``first`` (and their votes).  Run rows stay: they are the history.
-        """
-        if not keep:
-            raise ValueError("keep at least one run")
-        first = min(keep)
-        con = self.con
-        con.execute("BEGIN")
-        try:
-            keep_table = pa.table({"run_id": pa.array(sorted(keep), pa.int64())})
-            con.register("keep_runs", keep_table)
-            counts = {
-                "labels": con.execute(
-                    "DELETE FROM labels WHERE run_id NOT IN (SELECT run_id FROM keep_runs)"
-                ).fetchall()[0][0],
-            }
-            con.unregister("keep_runs")
-            old_lfs = "SELECT lf_name, lf_version FROM lfs WHERE last_run < ?"
-            counts["lf_version_votes"] = con.execute(
-                f"DELETE FROM votes WHERE (lf_name, lf_version) IN ({old_lfs})", [first]
-            ).fetchall()[0][0]
-            counts["lf_versions"] = con.execute(
-                f"DELETE FROM lf_progress WHERE (lf_name, lf_version) IN ({old_lfs})", [first]
-            ).fetchall()[0][0]
-            con.execute(f"DELETE FROM lf_errors WHERE (lf_name, lf_version) IN ({old_lfs})", [first])
-            old_examples = "SELECT ex_key FROM examples WHERE retired_run <= ?"
-            counts["retired_example_votes"] = con.execute(
-                f"DELETE FROM votes WHERE ex_key IN ({old_examples})", [first]
-            ).fetchall()[0][0]
-            con.execute(f"DELETE FROM lf_errors WHERE ex_key IN ({old_examples})", [first])
-            counts["retired_examples"] = con.execute(
-                "DELETE FROM examples WHERE retired_run <= ?", [first]
-            ).fetchall()[0][0]
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("CHECKPOINT")
-        return {k: int(v) for k, v in counts.items()}
 
     # -- examples ---------------------------------------------------------------------
 
@@ -351,6 +234,15 @@ class VoteStore:
 
     # -- LFs and votes ---------------------------------------------------------------
 
+    def fingerprint(self, dataset: str) -> str:
+        """A hash of ``dataset``'s live examples' ids and content hashes."""
+        row = self.con.execute(
+            "SELECT md5(string_agg(example_id || ':' || content_hash, ',' ORDER BY example_id)) FROM examples "
+            "WHERE dataset = ? AND retired_run IS NULL",
+            [dataset],
+        ).fetchall()[0]
+        return str(row[0])[:16]
+
     def register_lfs(self, lfs: Sequence[tuple[str, str, str, str]], run_id: int | None) -> None:
         """Record LF versions ``(name, version, kind, label_type)`` as used by ``run_id``."""
         table = pa.table(
@@ -409,7 +301,7 @@ class VoteStore:
                 con.execute(
                     "INSERT INTO lf_errors SELECT run_id, ?, lf_name, lf_version, ex_key, example_id, "
                     "error_type, message, ? FROM new_errors",
-                    [dataset, _now()],
+                    [dataset, utc_now()],
                 )
                 con.unregister("new_errors")
             progress = pa.table(

@@ -4,11 +4,11 @@ The end model must not see the columns the LFs read: it would learn the LFs back
 generalising beyond them.  :func:`columns_read` finds those columns by tracing each
 row-wise LF on a sample of rows, and :func:`end_model_features` picks the numeric columns
 (for rankings, numeric list columns: one value per item) that no LF reads, or checks
-``trainer.features``.  Step 5 of :mod:`.pipeline` trains on them.
+``trainer.features``.  The ranking and regression tasks' end models train on them.
 
 >>> import polars as pl
 >>> from weaksup.lf import labeling_function
->>> from weaksup.pipeline.tasks.prepare import UniversalSettings
+>>> from weaksup.pipeline.settings import TrainerSettings
 >>> @labeling_function(label_type="regression")
 ... def by_x(row):
 ...     return row.x
@@ -16,7 +16,8 @@ row-wise LF on a sample of rows, and :func:`end_model_features` picks the numeri
 >>> read = columns_read([by_x], frame)
 >>> read
 {'by_x': ['x']}
->>> end_model_features(frame, UniversalSettings(label_type="regression", gold_column="y"), read)
+>>> trainer = TrainerSettings("soft_regressor", "text", {}, features=None, exclude_columns=[])
+>>> end_model_features(frame, trainer, read, ranking=False)
 ['w']
 """
 
@@ -30,7 +31,7 @@ import polars as pl
 
 from weaksup.data import ID
 from weaksup.lf import Row
-from weaksup.pipeline.tasks.prepare import UniversalSettings
+from weaksup.pipeline.settings import TrainerSettings
 
 TRACE_ROWS = 2000
 """How many rows (evenly spaced) each row-wise LF is traced on to find the columns it reads."""
@@ -85,19 +86,20 @@ def _numeric(dtype: pl.DataType, ranking: bool) -> bool:
 
 
 def end_model_features(
-    examples: pl.DataFrame, settings: UniversalSettings, read: Mapping[str, Sequence[str]]
-) -> list[str]:
+    examples: pl.DataFrame, trainer: TrainerSettings, read: Mapping[str, Sequence[str]], *, ranking: bool,
+    reserved: Sequence[str] = (),
+) -> list[str]:  # fmt: skip
     """The end model's input columns: ``trainer.features``, or every numeric column (rankings:
-    numeric list column) that no LF reads and that is not excluded.  Never an LF column."""
+    numeric list column) that no LF reads, is not excluded and is not ``reserved`` (the id and the
+    split always are).  Never an LF column."""
     reader = {col: name for name, cols in read.items() for col in cols}
-    reserved = {ID, settings.split_column, settings.items_column, settings.gold_column}
-    ranking = settings.label_type == "ranking"
-    if settings.features is None:
+    reserved = {ID, "split", *reserved}
+    if trainer.features is None:
         return [
             c for c, t in examples.schema.items()
-            if c not in reserved and c not in reader and c not in settings.exclude_columns and _numeric(t, ranking)
+            if c not in reserved and c not in reader and c not in trainer.exclude_columns and _numeric(t, ranking)
         ]  # fmt: skip
-    for c in settings.features:
+    for c in trainer.features:
         if c in reader:
             raise ValueError(
                 f"trainer.features lists {c!r}, which LF {reader[c]!r} reads; the end model must not see the "
@@ -108,10 +110,10 @@ def end_model_features(
         if not _numeric(examples.schema[c], ranking):
             kind = "a list of numbers per item" if ranking else "numbers"
             raise ValueError(f"trainer.features lists {c!r} of type {examples.schema[c]}; features must be {kind}")
-    return list(settings.features)
+    return list(trainer.features)
 
 
-def _item_features(examples: pl.DataFrame, features: Sequence[str], rows: np.ndarray) -> list[np.ndarray]:
+def item_features(examples: pl.DataFrame, features: Sequence[str], rows: np.ndarray) -> list[np.ndarray]:
     """Per example, the (d, p) matrix of its items' features."""
     cols = [examples[c].cast(pl.List(pl.Float64)).to_list() for c in features]
     out = []

@@ -21,8 +21,8 @@
     timeout), and in how many runs (:func:`record_failures`): the runner asks them again
     in later runs, up to a limit.
 
-Tables are created on first use (``CREATE TABLE IF NOT EXISTS``) on the store's
-connection; writes are bulk inserts from Arrow, each flush in one transaction.
+The tables are part of the store's versioned schema (:data:`weaksup.store.schema.LLM_TABLES`);
+writes are bulk inserts from Arrow, each flush in one transaction.
 
 >>> import duckdb
 >>> con = duckdb.connect()
@@ -47,6 +47,8 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
+from weaksup.store.schema import LLM_TABLES
+
 __all__ = [
     "CachedResponse",
     "UsageDelta",
@@ -56,55 +58,12 @@ __all__ = [
     "get_responses",
     "reader",
     "record_batch",
+    "token_stats",
     "record_failures",
     "usage_by_lf",
     "usage_by_run",
 ]
 
-_DDL = """
-CREATE TABLE IF NOT EXISTS llm_cache (
-    cache_key VARCHAR PRIMARY KEY,
-    model VARCHAR NOT NULL,
-    prompt VARCHAR NOT NULL,
-    params JSON NOT NULL,
-    response JSON NOT NULL,
-    prompt_tokens INTEGER,
-    completion_tokens INTEGER,
-    run_id BIGINT,
-    created_at TIMESTAMPTZ NOT NULL
-);
-CREATE TABLE IF NOT EXISTS llm_usage (
-    run_id BIGINT,
-    lf_name VARCHAR NOT NULL,
-    lf_version VARCHAR NOT NULL,
-    model VARCHAR NOT NULL,
-    requests BIGINT NOT NULL,
-    cache_hits BIGINT NOT NULL,
-    prompt_tokens BIGINT NOT NULL,
-    completion_tokens BIGINT NOT NULL,
-    failures BIGINT NOT NULL,
-    malformed BIGINT NOT NULL,
-    off_label BIGINT NOT NULL,
-    skipped BIGINT NOT NULL,
-    request_seconds DOUBLE NOT NULL,
-    recorded_at TIMESTAMPTZ NOT NULL
-);
-CREATE TABLE IF NOT EXISTS llm_failures (
-    cache_key VARCHAR PRIMARY KEY,
-    runs INTEGER NOT NULL,
-    last_run BIGINT,
-    error_type VARCHAR NOT NULL,
-    failed_at TIMESTAMPTZ NOT NULL
-);
-CREATE TABLE IF NOT EXISTS llm_batches (
-    run_id BIGINT,
-    started_at TIMESTAMPTZ NOT NULL,
-    seconds DOUBLE NOT NULL,
-    prompts BIGINT NOT NULL,
-    requests BIGINT NOT NULL,
-    budget_exhausted BOOLEAN NOT NULL
-);
-"""
 
 COUNTERS = (
     "requests", "cache_hits", "prompt_tokens", "completion_tokens",
@@ -113,8 +72,8 @@ COUNTERS = (
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the LLM tables if this store does not have them yet."""
-    con.execute(_DDL)
+    """Create the LLM tables on a connection that is not a store's (a store has them from its schema)."""
+    con.execute(LLM_TABLES)
 
 
 def cache_key(model: str, messages: Sequence[Mapping[str, str]], params: Mapping[str, Any]) -> str:
@@ -286,6 +245,20 @@ def reader(con: duckdb.DuckDBPyConnection | None) -> duckdb.DuckDBPyConnection:
     cur = duckdb.connect()
     ensure_tables(cur)
     return cur
+
+
+def token_stats(con: duckdb.DuckDBPyConnection, model: str) -> tuple[int | None, int | None, float | None]:
+    """Prompt tokens, prompt characters and mean completion tokens seen in the cache for ``model``."""
+    cur = reader(con)
+    try:
+        tokens, chars, completion = cur.execute(
+            "SELECT sum(prompt_tokens), sum(length(prompt)), avg(completion_tokens) FROM llm_cache "
+            "WHERE model = ? AND prompt_tokens IS NOT NULL",
+            [model],
+        ).fetchall()[0]
+    finally:
+        cur.close()
+    return tokens, chars, completion
 
 
 def usage_by_lf(con: duckdb.DuckDBPyConnection, run_id: int | None = None) -> pl.DataFrame:

@@ -1,0 +1,160 @@
+"""The label-type axis of a run: what every :class:`Task` does, and the parts they share.
+
+A run's steps are the same for every label type (see :mod:`weaksup.pipeline.runner` and
+:mod:`weaksup.pipeline.finish`); what differs is asked of the run's task:
+
+1. :meth:`Task.prepare`: shape the loaded rows into examples and split the gold off, so
+   LFs never see it and the store never keeps it;
+2. :meth:`Task.select_lfs`: the LFs of this label type;
+3. :meth:`Task.label`: fit the label model on the train split's votes and label every
+   example (the rows the store's ``labels`` table keeps), with per-split scores on gold and
+   a per-LF summary;
+4. :meth:`Task.training_set`: a run's training set, rebuilt from the store alone;
+5. :meth:`Task.train_end_model`: the end model, saved into the run folder, scored on gold.
+
+A task is built from the run's :class:`~weaksup.pipeline.settings.Settings`; the tasks are
+sibling modules of one shape, registered by label type in :data:`weaksup.pipeline.tasks.TASKS`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+import polars as pl
+
+from weaksup.data import ID
+from weaksup.pipeline.settings import Settings
+from weaksup.store import VoteStore
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A run's examples as LFs and the store see them, and what is kept from both.
+
+    ``examples``: ``example_id``, ``split`` (a string) and the input columns.  ``gold``: the
+    task's gold labels, aligned with the rows (a task-specific form); ``has_gold`` marks the
+    rows that have one.  ``holdout``: an external evaluation set (categorical runs).
+    """
+
+    examples: pl.DataFrame
+    gold: Any
+    has_gold: np.ndarray
+    holdout: pl.DataFrame | None = None
+
+    @property
+    def inputs(self) -> list[str]:
+        """The columns LFs may read: everything but the id and the split."""
+        return [c for c in self.examples.columns if c not in (ID, "split")]
+
+    @property
+    def split(self) -> np.ndarray:
+        """Each example's split."""
+        return self.examples["split"].to_numpy()
+
+
+@dataclass
+class Labeled:
+    """What :meth:`Task.label` produced.
+
+    ``labels`` holds the store's label rows (``ex_key``, the type's label columns, ``n_votes``);
+    ``predictions`` what the task's end model learns from (its own form); ``metrics`` the label
+    model's scores per split (``label_model_<metric>_<split>``) and like figures; ``columns_read``
+    each LF's input columns, where the task traces them (its end model must not read them).
+    """
+
+    model: Any
+    labels: pl.DataFrame
+    n_votes: np.ndarray
+    predictions: Any
+    metrics: dict[str, Any]
+    summary: pl.DataFrame
+
+
+@dataclass(frozen=True)
+class Trained:
+    """What :meth:`Task.train_end_model` produced: its scores on gold, and its manifest entries."""
+
+    metrics: dict[str, Any]
+    manifest: dict[str, Any]
+
+
+class Task(Protocol):
+    """One label type's steps of a run (see the module docstring)."""
+
+    label_type: ClassVar[str]
+    end_models: ClassVar[tuple[str, ...]]
+    """``trainer.name`` values this type accepts, its default first; ``none`` trains none."""
+
+    def __init__(self, settings: Settings) -> None: ...
+
+    def prepare(self, frame: pl.DataFrame, holdout: pl.DataFrame | None = None) -> Prepared:
+        """Shape the loaded rows (with ``example_id``) into examples and split the gold off."""
+        ...
+
+    def select_lfs(self, lfs: Sequence[Any]) -> list[Any]:
+        """The LFs of this label type."""
+        ...
+
+    def label(
+        self, store: VoteStore, ex_keys: np.ndarray, lfs: Sequence[Any], prepared: Prepared, train: np.ndarray
+    ) -> Labeled:
+        """Fit the label model on the ``train`` rows' votes of ``lfs`` (their current versions), label every row."""
+        ...
+
+    def training_set(self, store: VoteStore, run_id: int) -> pl.DataFrame:
+        """Run ``run_id``'s training set, rebuilt from the store."""
+        ...
+
+    def train_end_model(self, prepared: Prepared, labeled: Labeled, train: np.ndarray, run_dir: Path) -> Trained:
+        """Train the end model on the covered train rows, save it in ``run_dir``; its scores on gold."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """The task's entries of the run's manifest (label model, classes or end-model inputs)."""
+        ...
+
+
+def select_lfs(lfs: Sequence[Any], label_type: str) -> list[Any]:
+    """The LFs of ``label_type`` (an LF module may hold LFs of several types)."""
+    chosen = [lf for lf in lfs if lf.label_type == label_type]
+    if not chosen:
+        found = sorted({lf.label_type for lf in lfs})
+        raise ValueError(
+            f"labels.type is {label_type!r} but the LF modules define no {label_type} LFs (only {found}); "
+            f"declare them with @labeling_function(label_type={label_type!r})"
+        )
+    return chosen
+
+
+def with_split(frame: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    """``frame`` with its split as a string column ``split`` (``data.split_column``; when the data
+    has none, every example is in ``data.train_split``)."""
+    column = settings.data.split_column
+    if column in frame.columns:
+        return frame.rename({column: "split"} if column != "split" else {}).with_columns(pl.col("split").cast(pl.String))
+    return frame.with_columns(pl.lit(settings.data.train_split, dtype=pl.String).alias("split"))
+
+
+def scores_by_split(
+    split: np.ndarray, has_gold: np.ndarray, score: Callable[[np.ndarray], dict[str, float]], prefix: str
+) -> dict[str, float]:
+    """``score(rows)`` → {name: value} on each split's rows with gold, keyed ``<prefix><name>_<split>``."""
+    out: dict[str, float] = {}
+    for s in sorted(set(split.tolist())):
+        rows = np.flatnonzero((split == s) & has_gold)
+        if len(rows):
+            out.update({f"{prefix}{name}_{s}": value for name, value in score(rows).items()})
+    return out
+
+
+def training_inputs(rows: pl.DataFrame) -> pl.DataFrame:
+    """``example_id`` and the input columns (in the examples' order) of training rows read from the store."""
+    inputs = pl.DataFrame({ID: rows[ID], "data": rows["data"].str.json_decode()}).unnest("data")
+    if rows.height:  # JSON decoding loses the column order: restore the examples'
+        inputs = inputs.select(ID, *json.loads(rows["data"][0]))
+    return inputs

@@ -1,0 +1,177 @@
+"""Categorical labels: a class per example, from sparse class votes.
+
+The label model (``label_model.name``, any model :func:`weaksup.model.make_label_model`
+builds) is fitted on the train split's votes, renumbered, and labels every live example with
+class probabilities.  The end model (``tfidf_logreg``) trains on the covered train examples'
+soft labels, read from ``trainer.text_column``; it is scored on the test split and the holdout.
+
+**Exports** (``training_set.<format>``): ``example_id``, the input columns, ``prob_<class>``
+per class, ``label``, ``label_name``, ``confidence`` and ``n_votes``
+(:func:`weaksup.export.soft_label_frame`).
+
+>>> import numpy as np
+>>> from weaksup.votes import SparseVotes
+>>> votes = SparseVotes.from_dense(np.array([[1, -1], [0, 0], [-1, 1]]))
+>>> train = subset_votes(votes, np.array([1, 2]))
+>>> train.n, train.rows.tolist(), train.labels.tolist()
+(2, [0, 0, 1], [0, 0, 1])
+>>> accuracy(np.array([1, 0, 1]), np.array([1, 1, -1]))  # -1: no gold label
+0.5
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import polars as pl
+
+from weaksup.analysis import lf_summary
+from weaksup.data import ID
+from weaksup.export import soft_label_frame
+from weaksup.model import make_label_model
+from weaksup.pipeline.settings import Settings
+from weaksup.pipeline.tasks.base import Labeled, Prepared, Trained, select_lfs, training_inputs, with_split
+from weaksup.store import VoteStore
+from weaksup.votes import SparseVotes
+
+
+class CategoricalTask:
+    """Categorical runs (see the module docstring)."""
+
+    label_type: ClassVar[str] = "categorical"
+    end_models: ClassVar[tuple[str, ...]] = ("tfidf_logreg", "none")
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.classes = list(settings.labels.classes)
+
+    def prepare(self, frame: pl.DataFrame, holdout: pl.DataFrame | None = None) -> Prepared:
+        """Split the gold class ids (``data.gold_column``, -1 where unknown) off the examples."""
+        frame = with_split(frame, self.settings)
+        column = self.settings.data.gold_column
+        gold = class_ids(frame, column, len(self.classes))
+        examples = frame.drop(column, strict=False)
+        return Prepared(examples, gold, gold >= 0, holdout)
+
+    def select_lfs(self, lfs: Sequence[Any]) -> list[Any]:
+        """The categorical LFs."""
+        return select_lfs(lfs, self.label_type)
+
+    def label(
+        self, store: VoteStore, ex_keys: np.ndarray, lfs: Sequence[Any], prepared: Prepared, train: np.ndarray
+    ) -> Labeled:
+        """Class probabilities for every example; accuracy per split; the LF summary on non-test rows."""
+        lm = self.settings.label_model
+        votes = store.label_matrix(ex_keys, [(lf.name, lf.version) for lf in lfs])
+        model = make_label_model(lm.name, cardinality=len(self.classes), seed=lm.seed, **lm.params)
+        model.fit(subset_votes(votes, np.flatnonzero(train)))
+        probs = model.predict_proba(votes)
+        pred = model.predict(votes)
+        n_votes = np.bincount(votes.rows, minlength=votes.n)
+        labels = pl.DataFrame(
+            {
+                "ex_key": ex_keys,
+                "probs": probs,
+                "label": pred.astype(np.int32),
+                "confidence": probs.max(axis=1),
+                "n_votes": n_votes.astype(np.int32),
+            }
+        )
+        split, gold = prepared.split, prepared.gold
+        metrics: dict[str, Any] = {}
+        for s in sorted(set(split.tolist())):
+            acc = accuracy(pred[split == s], gold[split == s])
+            if acc is not None:
+                metrics[f"label_model_accuracy_{s}"] = acc
+        dev = split != self.settings.data.test_split
+        summary = lf_summary(subset_votes(votes, np.flatnonzero(dev)), gold[dev],
+                             learned_acc=getattr(model, "accuracies_", None))  # fmt: skip
+        return Labeled(model, labels, n_votes, probs, metrics, summary)
+
+    def training_set(self, store: VoteStore, run_id: int) -> pl.DataFrame:
+        """The train split's examples (those with votes unless ``export.keep_uncovered``) with their
+        soft labels, in store order."""
+        rows = store.training_rows(run_id, self.settings.data.train_split, self.settings.export.keep_uncovered)
+        k = len(self.classes)
+        probs = np.asarray(rows["probs"].list.to_array(k).to_numpy(), dtype=float) if rows.height else np.zeros((0, k))
+        return soft_label_frame(training_inputs(rows), probs, rows["n_votes"].to_numpy(), self.classes,
+                                keep_uncovered=True)  # fmt: skip
+
+    def train_end_model(self, prepared: Prepared, labeled: Labeled, train: np.ndarray, run_dir: Path) -> Trained:
+        """Fit the text classifier on the covered train examples' soft labels; test and holdout accuracy."""
+        from weaksup.end_models import SoftTextClassifier
+
+        trainer, test_split = self.settings.trainer, self.settings.data.test_split
+        text_col = trainer.text_column
+        if text_col not in prepared.examples.columns:
+            raise ValueError(f"trainer.text_column {text_col!r} is not in the data; columns are {prepared.examples.columns}")
+        end_model = SoftTextClassifier(seed=self.settings.label_model.seed, **trainer.params)
+        covered = np.flatnonzero(train & (labeled.n_votes > 0))
+        texts = prepared.examples[text_col].cast(pl.String).fill_null("").to_numpy()
+        end_model.fit(texts[covered], labeled.predictions[covered])
+        end_model.save(run_dir / "end_model.skops", {"classes": self.classes, "text_column": text_col})
+        out: dict[str, Any] = {}
+        test = prepared.split == test_split
+        if test.any() and (acc := accuracy(end_model.predict(texts[test]), prepared.gold[test])) is not None:
+            out[f"end_model_accuracy_{test_split}"] = acc
+        holdout = prepared.holdout
+        if holdout is not None and (acc := accuracy(end_model.predict(holdout["text"].to_numpy()),
+                                                    holdout["gold"].to_numpy())) is not None:  # fmt: skip
+            out["end_model_accuracy_holdout"] = acc
+        return Trained(out, {})
+
+    def describe(self) -> dict[str, Any]:
+        """The label model and the class names."""
+        lm = self.settings.label_model
+        return {"label_model": {"name": lm.name, "seed": lm.seed, "params": lm.params}, "classes": self.classes}
+
+
+def check(settings: Settings) -> str | None:
+    """The categorical keys: at least two distinct classes, a usable label model, no ranking or
+    regression keys."""
+    classes = settings.labels.classes
+    if len(classes) < 2:
+        return "labels.classes needs at least 2 class names"
+    trainer = settings.trainer
+    if trainer.name not in CategoricalTask.end_models:
+        return f"trainer.name = {trainer.name!r} is for ranking or regression labels; use tfidf_logreg or none"
+    used = [key for key in ("features", "exclude_columns") if getattr(trainer, key)]
+    if used:
+        return f"trainer.{used[0]} is for ranking and regression labels only"
+    lm = settings.label_model
+    try:
+        make_label_model(lm.name, cardinality=len(classes), seed=lm.seed, **lm.params)
+    except (TypeError, ValueError) as exc:
+        return f"[label_model] is not usable: {exc}"
+    return None
+
+
+def class_ids(frame: pl.DataFrame, column: str, k: int) -> np.ndarray:
+    """Gold class ids from ``column``, -1 where unknown (or where the column is absent)."""
+    if column not in frame.columns:
+        return np.full(frame.height, -1)
+    gold = frame[column].cast(pl.Int64, strict=False).fill_null(-1).to_numpy()
+    bad = (gold < -1) | (gold >= k)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"gold column {column!r} holds {gold[row]} for example {frame[ID][row]!r}, outside 0..{k - 1}"
+        )
+    return gold
+
+
+def accuracy(pred: np.ndarray, gold: np.ndarray) -> float | None:
+    """Accuracy where gold is known (≥ 0); None when it is known nowhere."""
+    known = gold >= 0
+    return float((pred[known] == gold[known]).mean()) if known.any() else None
+
+
+def subset_votes(votes: SparseVotes, rows: np.ndarray) -> SparseVotes:
+    """The votes of some rows (given in ascending order), renumbered 0..len(rows)-1."""
+    pos = np.full(votes.n, -1, dtype=np.int64)
+    pos[rows] = np.arange(len(rows))
+    keep = pos[votes.rows] >= 0
+    return SparseVotes(pos[votes.rows[keep]], votes.cols[keep], votes.labels[keep], len(rows), votes.m, votes.lf_names)

@@ -1,0 +1,172 @@
+"""Regression: a real value per example, from real-valued votes in each LF's own units.
+
+**Labels.**  :class:`~weaksup.model.RegressionLabelModel` (Gaussian sources with their own
+offset, scale and noise) is fitted on the train split's votes.  ``regression.gold_labels``
+gold values (at most 50, drawn with ``label_model.seed`` from the train split) fix y's scale
+and offset; with 0, y is in ``label_model.params.reference_lf``'s units, else standardised.
+Each example gets E[y | votes] and Var[y | votes]; scores on gold: MSE and MAE.  The end
+model (``soft_regressor``) fits the covered train examples' values, weighted by 1/variance, on
+numeric columns no LF reads (:mod:`.features`).
+
+**Exports**: ``example_id``, the input columns, ``value``, ``variance`` and ``n_votes``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import polars as pl
+from sklearn.ensemble import HistGradientBoostingRegressor
+
+from weaksup.data import ID
+from weaksup.evaluation import mae, mse
+from weaksup.model import RegressionLabelModel
+from weaksup.pipeline.settings import Settings
+from weaksup.pipeline.tasks.base import Labeled, Prepared, Trained, scores_by_split, select_lfs, training_inputs, with_split
+from weaksup.pipeline.tasks.features import columns_read, end_model_features
+from weaksup.store import VoteStore
+
+MAX_GOLD_LABELS = 50
+"""Most gold labels a regression run may use to fix y's scale and offset."""
+
+
+class RegressionTask:
+    """Regression runs (see the module docstring)."""
+
+    label_type: ClassVar[str] = "regression"
+    end_models: ClassVar[tuple[str, ...]] = ("soft_regressor", "none")
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.gold_labels = settings.regression.gold_labels if settings.regression else MAX_GOLD_LABELS
+
+    def label_model(self) -> RegressionLabelModel:
+        """A fresh label model with ``label_model.params``."""
+        try:
+            return RegressionLabelModel(**self.settings.label_model.params)
+        except TypeError as exc:
+            raise ValueError(f"label_model.params do not fit the regression label model: {exc}") from None
+
+    def prepare(self, frame: pl.DataFrame, holdout: pl.DataFrame | None = None) -> Prepared:
+        """Split the gold values (``data.gold_column``, NaN where unknown) off the examples."""
+        frame = with_split(frame, self.settings)
+        col = self.settings.data.gold_column
+        if col not in frame.columns:
+            return Prepared(frame, np.full(frame.height, np.nan), np.zeros(frame.height, dtype=bool), holdout)
+        try:
+            gold = frame[col].cast(pl.Float64, strict=True).fill_null(np.nan).to_numpy()
+        except pl.exceptions.InvalidOperationError:
+            raise ValueError(f"data.gold_column {col!r} must hold numbers (null where unknown), got {frame[col].dtype}") from None
+        if np.isinf(gold).any():
+            row = int(np.flatnonzero(np.isinf(gold))[0])
+            raise ValueError(f"data.gold_column {col!r} is {gold[row]} for example {frame[ID][row]!r}; gold values must be finite")
+        return Prepared(frame.drop(col), gold, ~np.isnan(gold), holdout)
+
+    def select_lfs(self, lfs: Sequence[Any]) -> list[Any]:
+        """The regression LFs."""
+        return select_lfs(lfs, self.label_type)
+
+    def label(
+        self, store: VoteStore, ex_keys: np.ndarray, lfs: Sequence[Any], prepared: Prepared, train: np.ndarray
+    ) -> Labeled:
+        """E[y | votes] and Var[y | votes] for every example; MSE and MAE per split."""
+        gold = prepared.gold
+        votes = store.regression_votes(ex_keys, [(lf.name, lf.version) for lf in lfs])
+        train_idx = np.flatnonzero(train)
+        y = draw_gold(gold[train_idx], self.gold_labels, self.settings.label_model.seed)
+        model = self.label_model()
+        model.fit(votes.values[train_idx], y, lf_names=votes.lf_names)
+        value, variance = model.predict(votes), model.predict_var(votes)
+        n_votes = votes.observed.sum(axis=1)
+        labels = pl.DataFrame({"ex_key": ex_keys, "value": value, "variance": variance, "n_votes": n_votes.astype(np.int32)})
+        metrics: dict[str, Any] = {"gold_labels_used": int((~np.isnan(y)).sum()) if y is not None else 0}
+        metrics.update(scores_by_split(prepared.split, prepared.has_gold, lambda rows: _score(value[rows], gold[rows]),
+                                       "label_model_"))  # fmt: skip
+        read = columns_read(lfs, prepared.examples.drop("split"))
+        scale = model.lf_scale_
+        summary = pl.DataFrame(
+            {
+                "lf": list(votes.lf_names),
+                "coverage": votes.observed.mean(axis=0),
+                "lf_scale": scale,
+                "lf_offset": model.lf_offset_,
+                "noise_sd_in_y_units": np.sqrt(model.noise_var_) / np.abs(scale),
+                "columns_read": [", ".join(read.get(name, [])) for name in votes.lf_names],
+            }
+        )
+        return Labeled(model, labels, n_votes, (value, variance), metrics, summary, read)
+
+    def training_set(self, store: VoteStore, run_id: int) -> pl.DataFrame:
+        """The train split's examples with their value, variance and vote count."""
+        rows = store.training_rows(run_id, self.settings.data.train_split, self.settings.export.keep_uncovered)
+        return training_inputs(rows).with_columns(rows["value"], rows["variance"], rows["n_votes"].cast(pl.Int64))
+
+    def train_end_model(self, prepared: Prepared, labeled: Labeled, train: np.ndarray, run_dir: Path) -> Trained:
+        """The soft-target regressor on the covered train examples; MSE and MAE on the test split."""
+        from weaksup.end_models import SoftTargetRegressor
+
+        examples, trainer, test_split = prepared.examples, self.settings.trainer, self.settings.data.test_split
+        features = end_model_features(examples, trainer, labeled.columns_read, ranking=False)
+        if not features:
+            raise ValueError("the end model has no features: every numeric column is read by an LF or excluded")
+        X = examples.select(pl.col(features).cast(pl.Float64)).fill_null(np.nan).to_numpy()
+        value, variance = labeled.predictions
+        covered = np.flatnonzero(train & (labeled.n_votes > 0))
+        try:
+            estimator = HistGradientBoostingRegressor(random_state=self.settings.label_model.seed).set_params(**trainer.params)
+        except ValueError as exc:
+            raise ValueError(f"trainer.params do not fit HistGradientBoostingRegressor: {exc}") from None
+        regressor = SoftTargetRegressor(estimator, seed=self.settings.label_model.seed)
+        regressor.fit(X[covered], value[covered], variance[covered])
+        regressor.save(run_dir / "end_model.skops", {"features": features})
+        manifest = {"end_model": {"name": trainer.name, "features": features}}
+        test = np.flatnonzero((prepared.split == test_split) & prepared.has_gold)
+        if not len(test):
+            return Trained({}, manifest)
+        end = _score(regressor.predict(X[test]), prepared.gold[test])
+        return Trained({f"end_model_{n}_{test_split}": v for n, v in end.items()}, manifest)
+
+    def describe(self) -> dict[str, Any]:
+        """The label model."""
+        lm = self.settings.label_model
+        return {"label_model": {"name": "regression_label_model", "seed": lm.seed, "params": lm.params},
+                "end_model": {"name": self.settings.trainer.name, "features": []}}  # fmt: skip
+
+
+def check(settings: Settings) -> str | None:
+    """The regression keys: a gold budget in range, one way to fix y's units, usable label-model params."""
+    task = RegressionTask(settings)
+    if not 0 <= task.gold_labels <= MAX_GOLD_LABELS:
+        return (f"regression.gold_labels is {task.gold_labels}; use 0 to {MAX_GOLD_LABELS} gold labels "
+                "(0 leaves y standardised, or in label_model.params.reference_lf's units)")  # fmt: skip
+    if task.gold_labels and "reference_lf" in settings.label_model.params:
+        return ("label_model.params.reference_lf and regression.gold_labels both fix y's units; "
+                "set regression.gold_labels = 0 to use the reference LF")  # fmt: skip
+    try:
+        task.label_model()
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _score(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    return {"mse": mse(pred, truth), "mae": mae(pred, truth)}
+
+
+def draw_gold(gold: np.ndarray, n: int, seed: int) -> np.ndarray | None:
+    """``n`` of the known gold values (drawn with ``seed``), NaN elsewhere; None when ``n`` is 0."""
+    if n == 0:
+        return None
+    known = np.flatnonzero(~np.isnan(gold))
+    if len(known) < 2:
+        raise ValueError(
+            f"regression.gold_labels = {n}, but the train split has {len(known)} gold values (data.gold_column); "
+            "give at least 2, or set regression.gold_labels = 0"
+        )
+    y = np.full(len(gold), np.nan)
+    pick = np.random.default_rng(seed).choice(known, min(n, len(known)), replace=False)
+    y[pick] = gold[pick]
+    return y
