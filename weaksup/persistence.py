@@ -1,7 +1,8 @@
 """How fitted models are written: JSON (readable) or npz (compact), never pickle.
 
 A file holds the model's class name, a JSON ``meta`` dict (constructor params and the
-like) and named numpy arrays.  Categorical and universal label models share this layout.
+like) and named numpy arrays.  Every label model saves and loads through one path,
+:class:`PersistentModel`.
 
 >>> import numpy as np, tempfile, pathlib
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "m.json"
@@ -15,9 +16,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+from sklearn.utils.validation import check_is_fitted
 
 
 def write_model(path: str | Path, model: str, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
@@ -53,3 +55,52 @@ def read_model(path: str | Path, model: str) -> tuple[dict[str, Any], dict[str, 
             f"load: {path} holds a {meta.get('model')!r} model, not {model}; load it with {meta.get('model')}.load"
         )
     return meta, arrays
+
+
+class PersistentModel:
+    """Mixin of every label model: ``save``/``load`` its constructor params, its fitted arrays
+    (``_fitted_arrays``) and its other fitted values (``_fitted_meta``: JSON-able, e.g. ``n_lfs_``
+    or ``lf_names_``), with :func:`write_model` and :func:`read_model`.
+
+    Subclasses are scikit-learn estimators (``get_params``); params listed in
+    ``_unsaved_params`` are functions and must be passed to :meth:`load` again.
+    """
+
+    _fitted_arrays: ClassVar[tuple[str, ...]] = ()
+    _fitted_meta: ClassVar[tuple[str, ...]] = ()
+    _unsaved_params: ClassVar[tuple[str, ...]] = ()
+
+    def save(self, path: str | Path) -> None:
+        """Write the fitted model to ``path``: ``.json`` (readable) or ``.npz`` (compact).  No pickle."""
+        check_is_fitted(self, self._fitted_meta[0] if self._fitted_meta else None)
+        params = {k: v for k, v in self.get_params().items() if k not in self._unsaved_params}  # type: ignore[attr-defined]
+        arrays = {name: np.asarray(getattr(self, name)) for name in self._fitted_arrays}
+        fitted = {name: _plain(getattr(self, name)) for name in self._fitted_meta}
+        write_model(path, type(self).__name__, {"params": params, "fitted_meta": fitted}, arrays)
+
+    @classmethod
+    def load(cls, path: str | Path, **params: Any) -> Any:
+        """Read a model written by :meth:`save` (the file must hold this class of model);
+        ``params`` supplies the unsaved (function) params."""
+        state, arrays = read_model(path, cls.__name__)
+        missing = [p for p in cls._unsaved_params if p not in params]
+        if missing:
+            raise ValueError(f"load: {cls.__name__} needs {missing} again (functions are not saved)")
+        model = cls(**state["params"], **params)
+        absent = set(cls._fitted_arrays) - set(arrays)
+        if absent:
+            raise ValueError(f"load: {path} lacks fitted arrays {sorted(absent)}")
+        for name in cls._fitted_arrays:
+            a = arrays[name]
+            setattr(model, name, float(a) if a.ndim == 0 else a)
+        legacy = {f"{key}_": state[key] for key in ("n_lfs", "lf_names") if key in state}  # files before fitted_meta
+        for name, value in {**legacy, **state.get("fitted_meta", {})}.items():
+            setattr(model, name, tuple(value) if isinstance(value, list) else value)
+        return model
+
+
+def _plain(value: Any) -> Any:
+    """A fitted value as JSON: tuples become lists, numpy scalars Python numbers."""
+    if isinstance(value, tuple):
+        return list(value)
+    return value.item() if isinstance(value, np.generic) else value

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -30,6 +30,9 @@ import polars as pl
 from weaksup.lf import Row
 from weaksup.store.llm_cache import get_responses, reader, token_stats
 from weaksup.llm.prompt_lf import PromptLabelingFunction
+
+if TYPE_CHECKING:
+    from weaksup.store import VoteStore
 
 __all__ = ["DryRunReport", "dry_run"]
 
@@ -64,7 +67,7 @@ def _model_stats(con: Any, model: str) -> tuple[float, float | None]:
 def dry_run(
     lfs: Sequence[Any],
     frame: pl.DataFrame,
-    store: Any = None,
+    store: VoteStore | None = None,
     *,
     dataset: str | None = None,
     ex_keys: np.ndarray | None = None,

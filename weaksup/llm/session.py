@@ -64,7 +64,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 import numpy as np
@@ -96,6 +96,9 @@ from weaksup.llm.client import (
 )
 from weaksup.llm.prompt_lf import PromptLabelingFunction
 from weaksup.votes import ABSTAIN
+
+if TYPE_CHECKING:
+    from weaksup.store import VoteStore
 
 __all__ = ["BudgetExhausted", "LLMSession", "apply_prompt_lfs", "configure", "session_for"]
 
@@ -171,7 +174,7 @@ class LLMSession:
         self._buffer: list[CachedResponse] = []
         self._memory: duckdb.DuckDBPyConnection | None = None
 
-    def connection(self, store: Any) -> duckdb.DuckDBPyConnection:
+    def connection(self, store: VoteStore | None) -> duckdb.DuckDBPyConnection:
         """A cursor on the store's database (or on a private in-memory one), with the LLM tables.
 
         A cursor is its own connection to the same database: the LLM tables are

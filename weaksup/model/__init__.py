@@ -17,6 +17,13 @@ another, without labels, and y is inferred as the θ-weighted Fréchet mean.
 or :class:`~weaksup.votes.RegressionVotes`; :class:`MetricLabelModel` takes any distance with
 a candidate set or a mean operator.
 
+**One contract.**  Every label model is a scikit-learn estimator: the constructor holds the
+hyperparameters (and ``seed``), ``fit(votes, ...)`` learns from the type's vote format and
+returns the model, fitted attributes end in ``_``, ``predict(votes)`` gives labels (the type
+adds ``predict_proba``, ``predict_preferences`` or ``predict_var``), and ``save(path)`` /
+``Model.load(path)`` go through :class:`weaksup.persistence.PersistentModel` (JSON or npz,
+never pickle).
+
 >>> import numpy as np
 >>> L = np.array([[0, 0, 1], [1, -1, 1], [1, 1, 1], [0, 0, -1]])
 >>> make_label_model("majority_vote", cardinality=2).fit(L).predict(L).tolist()

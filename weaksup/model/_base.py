@@ -14,7 +14,6 @@ softmax, tie-breaks, save and load) lives here once.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -28,7 +27,7 @@ from weaksup.model._input import (
     check_cardinality,
     check_class_balance,
 )
-from weaksup.persistence import read_model, write_model
+from weaksup.persistence import PersistentModel
 from weaksup.votes import ABSTAIN, SparseVotes
 
 TIE_ATOL = 1e-9
@@ -72,7 +71,7 @@ def lf_coverage(votes: SparseVotes) -> np.ndarray:
     return np.bincount(votes.cols, minlength=votes.m)
 
 
-class LabelModelBase(BaseEstimator):
+class LabelModelBase(PersistentModel, BaseEstimator):
     """Shared behaviour of categorical label models (see the module docstring).
 
     Subclasses set ``min_lfs`` (LFs that must vote for the method to be identifiable),
@@ -82,6 +81,7 @@ class LabelModelBase(BaseEstimator):
 
     min_lfs: ClassVar[int] = 0
     _fitted_arrays: ClassVar[tuple[str, ...]] = ("class_balance_", "accuracies_")
+    _fitted_meta: ClassVar[tuple[str, ...]] = ("n_lfs_",)
 
     cardinality: int
     seed: int
@@ -145,24 +145,3 @@ class LabelModelBase(BaseEstimator):
     def _log_scores(self, votes: SparseVotes) -> np.ndarray:
         """Unnormalised log P(y, votes), shape (n, k)."""
         raise NotImplementedError
-
-    # -- persistence -------------------------------------------------------------------
-
-    def save(self, path: str | Path) -> None:
-        """Write the fitted model to ``path``: ``.json`` (readable) or ``.npz`` (compact).  No pickle."""
-        check_is_fitted(self, "n_lfs_")
-        arrays = {name: np.asarray(getattr(self, name)) for name in self._fitted_arrays}
-        write_model(path, type(self).__name__, {"params": self.get_params(), "n_lfs": self.n_lfs_}, arrays)
-
-    @classmethod
-    def load(cls, path: str | Path) -> Any:
-        """Read a model written by :meth:`save`; the file must hold this class of model."""
-        state, arrays = read_model(path, cls.__name__)
-        model = cls(**state["params"])
-        missing = set(cls._fitted_arrays) - set(arrays)
-        if missing:
-            raise ValueError(f"load: {path} lacks fitted arrays {sorted(missing)}")
-        for name in cls._fitted_arrays:
-            setattr(model, name, arrays[name])
-        model.n_lfs_ = int(state["n_lfs"])
-        return model

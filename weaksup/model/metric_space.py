@@ -42,7 +42,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from weaksup.model._persist import PersistentModel
+from weaksup.persistence import PersistentModel
 from weaksup.votes import check_lf_names
 
 MIN_LFS = 3
@@ -60,6 +60,7 @@ class MetricLabelModel(PersistentModel, BaseEstimator):
     """
 
     _fitted_arrays = ("theta_", "sq_error_")
+    _fitted_meta = ("lf_names_",)
     _unsaved_params = ("distance", "candidates", "mean")
 
     def __init__(

@@ -55,7 +55,7 @@ from scipy.optimize import least_squares
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from weaksup.model._persist import PersistentModel
+from weaksup.persistence import PersistentModel
 from weaksup.model.kemeny import EXACT_MAX_ITEMS, kemeny, pairwise_posterior, weighted_borda
 from weaksup.model.mallows import pair_agreement
 from weaksup.votes import RankingGroup, RankingVotes
@@ -206,6 +206,7 @@ class RankingLabelModel(PersistentModel, BaseEstimator):
     """
 
     _fitted_arrays = ("theta_", "agreement_")
+    _fitted_meta = ("lf_names_",)
 
     def __init__(self, exact_max_items: int = EXACT_MAX_ITEMS, theta_max: float = 10.0, seed: int = 0) -> None:
         self.exact_max_items = exact_max_items

@@ -50,7 +50,7 @@ from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from weaksup.model._persist import PersistentModel
+from weaksup.persistence import PersistentModel
 from weaksup.votes import RegressionVotes
 
 MIN_LFS = 3
@@ -84,6 +84,7 @@ class RegressionLabelModel(PersistentModel, BaseEstimator):
     """
 
     _fitted_arrays = ("intercept_", "loading_", "noise_var_", "y_offset_", "y_scale_")
+    _fitted_meta = ("lf_names_",)
 
     def __init__(self, reference_lf: int | str | None = None, max_iter: int = 1000, tol: float = 1e-7) -> None:
         self.reference_lf = reference_lf

@@ -32,11 +32,14 @@ import os
 import socket
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from weaksup.export import write_text_atomic
+
+if TYPE_CHECKING:
+    from weaksup.store import VoteStore
 
 
 def status_path(store: Path) -> Path:
@@ -122,7 +125,7 @@ def read_status(store: Path) -> dict[str, Any] | None:
     return state
 
 
-def snapshot_history(store: Any) -> None:
+def snapshot_history(store: VoteStore) -> None:
     """Mirror a :class:`~weaksup.store.VoteStore`'s runs table to ``<store>.history.json``."""
     runs = store.history()
     rows = []
