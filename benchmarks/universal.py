@@ -21,10 +21,11 @@ is each LF calibrated on those gold labels, best in hindsight; the oracle is the
 posterior mean under the true parameters.
 
 **Movies** (data/uws_movies, LFs in labeling_functions/movies.py): each seed runs the real
-pipeline steps (:func:`weaksup.pipeline.tasks.universal.run_in_store`: a DuckDB store, the
-applier, the label model, the end model) and then reads the votes back from the store for
-the peers.  Rankings: 1000 train and 500 test sets of 5 movies from disjoint pools, drawn
-with the seed; scores on the test sets, tied ``vote_average`` pairs skipped.  There is no
+pipeline (:func:`weaksup.pipeline.run_pipeline` on a pipeline dict,
+:func:`weaksup.pipeline.config_from_dict`: a DuckDB store, the applier, the label model, the
+end model) and then reads the votes back from the store for the peers.  Rankings: 1000 train
+and 500 test sets of 5 movies from disjoint pools, drawn with the seed; scores on the test
+sets, tied ``vote_average`` pairs skipped.  There is no
 true θ, so the "oracle" is weighted Kemeny with θ fitted to gold: each LF's θ matches its
 measured Kendall distance to gold on the train sets (Mallows' expected distance), and the
 θ error is ours against that.  Regression: the 2232 train / 956 test movies of the
@@ -41,6 +42,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import json
 import sys
 import tempfile
 import time
@@ -53,15 +55,16 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import LinearRegression
 
 from weaksup.data import ID, with_example_ids
-from weaksup.pipeline.runner import load_lf_modules
+from weaksup.pipeline import RunResult, config_from_dict, load_lf_modules, run_pipeline
 from weaksup.store import VoteStore
 from weaksup.model import RankingLabelModel, RegressionLabelModel, aggregate_rankings
 from weaksup.end_models.numeric import PairwiseRanker
 from weaksup.model.mallows import expected_distance
 from weaksup.evaluation import mae, mean_kendall_tau_distance, mean_ndcg_at_k, mse
-from weaksup.pipeline.tasks.universal import draw_gold, run_in_store
-from weaksup.pipeline.tasks.prepare import UniversalSettings, prepare_examples, select_lfs
-from weaksup.store.typed_votes import ranking_votes, regression_votes
+from weaksup.pipeline.sources import load_examples
+from weaksup.pipeline.tasks import Prepared, task_for
+from weaksup.pipeline.tasks.base import select_lfs
+from weaksup.pipeline.tasks.regression import draw_gold
 from weaksup.synthetic import gaussian_votes, mallows_votes
 
 SEEDS = range(5)
@@ -70,7 +73,8 @@ N_REG = 10_000
 RESULTS = Path(__file__).resolve().parent / "results" / "universal.txt"
 ROOT = Path(__file__).resolve().parents[1]
 N_TEST_SETS, NDCG_K = 500, 3
-RATINGS = ("imdb_rating", "mv_lens_avg_rating", "tomato_user_rating")
+RATINGS = ["imdb_rating", "mv_lens_avg_rating", "tomato_user_rating"]
+LFS = ROOT / "labeling_functions" / "movies.py"
 
 SCALES = [1.0, 10.0, 0.5, 2.0, 3.0, 100.0]
 OFFSETS = [0.0, 50.0, 2.0, -5.0, 10.0, 1000.0]
@@ -270,7 +274,28 @@ def regression() -> bool:
 
 def movie_inputs() -> tuple[pl.DataFrame, list]:
     frame = with_example_ids(pl.read_csv(ROOT / "data" / "uws_movies" / "movies.csv"), "tmdbId").drop("tmdbId")
-    return frame, load_lf_modules([ROOT / "labeling_functions" / "movies.py"])
+    return frame, load_lf_modules([LFS])
+
+
+def run_movies(tmp: Path, name: str, values: dict) -> tuple[RunResult, Prepared, list[str]]:
+    """One pipeline run on ``tmp/movies.parquet`` (written by :func:`movies`; its example ids are
+    kept) into ``tmp/<name>.duckdb`` and ``tmp/<name>/``: the result, the examples as the run
+    prepared them (gold split off) and the end model's features."""
+    cfg = config_from_dict(
+        {
+            "name": name.split("-")[0],
+            "store": f"{name}.duckdb",
+            "data": {"source": "movies.parquet", "gold_column": "vote_average"},
+            "lfs": {"modules": [str(LFS)]},
+            "export": {"dir": name},
+            **values,
+        },
+        tmp,
+    )
+    result = run_pipeline(cfg, progress=False, say=lambda _: None)
+    prepared = task_for(cfg.settings).prepare(load_examples(cfg.settings.data, None, tmp).frame)  # as the run did
+    features = json.loads((result.run_dir / "manifest.json").read_text())["end_model"]["features"]
+    return result, prepared, features
 
 
 def live_keys(store: VoteStore, dataset: str, ids: pl.Series) -> np.ndarray:
@@ -297,20 +322,21 @@ def as_indices(ranking, items) -> list[int] | None:
     return None if ranking is None else [items.index(x) for x in ranking]
 
 
-def movies_ranking_run(seed: int, frame: pl.DataFrame, lfs: list, tmp: Path) -> dict[str, float]:
-    settings = UniversalSettings(
-        label_type="ranking", gold_column="vote_average", set_size=D, sets={"train": N_RANK, "test": N_TEST_SETS},
-        sets_seed=seed, seed=seed, ndcg_k=NDCG_K, exclude_columns=RATINGS,
-    )  # fmt: skip
-    with VoteStore(tmp / f"ranking-{seed}.duckdb") as store:
-        start = time.perf_counter()
-        result = run_in_store(store, "movies_ranking", frame, lfs, settings, tmp / f"ranking-{seed}")
-        run_s = time.perf_counter() - start
-        prepared = prepare_examples(frame, settings)
-        ex = prepared.examples
-        chosen = select_lfs(lfs, "ranking")
-        votes = ranking_votes(store, live_keys(store, "movies_ranking", ex[ID]), [(lf.name, lf.version) for lf in chosen],
-                              ex["items"].to_list())  # fmt: skip
+def movies_ranking_run(seed: int, lfs: list, tmp: Path) -> dict[str, float]:
+    values = {
+        "labels": {"type": "ranking"},
+        "ranking": {"set_size": D, "sets": {"train": N_RANK, "test": N_TEST_SETS}, "seed": seed, "ndcg_k": NDCG_K},
+        "label_model": {"seed": seed},
+        "trainer": {"name": "pairwise_ranker", "exclude_columns": RATINGS},
+    }
+    start = time.perf_counter()
+    result, prepared, feats = run_movies(tmp, f"movies_ranking-{seed}", values)
+    run_s = time.perf_counter() - start
+    ex = prepared.examples
+    chosen = select_lfs(lfs, "ranking")
+    with VoteStore(tmp / f"movies_ranking-{seed}.duckdb", read_only=True) as store:
+        votes = store.ranking_votes(live_keys(store, "movies_ranking", ex[ID]), [(lf.name, lf.version) for lf in chosen],
+                                    ex["items"].to_list())  # fmt: skip
     gold = prepared.gold
     split = ex["split"].to_numpy()
     train, test = np.flatnonzero(split == "train"), np.flatnonzero(split == "test")
@@ -328,7 +354,6 @@ def movies_ranking_run(seed: int, frame: pl.DataFrame, lfs: list, tmp: Path) -> 
     theta_gold = gold_fit_theta(votes, gold, train)
     snorkel, snorkel_s = snorkel_rankings(completed, seed)
     theta_hat = np.array(list(result.metrics["label_model_theta"].values()))
-    feats = result.features
     X = [np.array([ex[c][int(i)].to_list() for c in feats], dtype=float).T for i in range(ex.height)]
     P = [(np.subtract.outer(g, g) > 0) + 0.5 * (np.subtract.outer(g, g) == 0) for g in
          (np.array([gold[i][x] for x in its]) for i, its in enumerate(items))]  # fmt: skip
@@ -357,10 +382,10 @@ def movies_ranking_run(seed: int, frame: pl.DataFrame, lfs: list, tmp: Path) -> 
     }
 
 
-def movies_rankings(frame: pl.DataFrame, lfs: list, tmp: Path) -> None:
+def movies_rankings(lfs: list, tmp: Path) -> None:
     print(f"\n== Movies ranking: sets of {D} movies ranked by vote_average, {N_RANK} train / {N_TEST_SETS} test sets "
           f"(disjoint movie pools), 12 ranking LFs, 5 seeds; test scores, tied pairs skipped ==")
-    runs = [movies_ranking_run(s, frame, lfs, tmp) for s in SEEDS]
+    runs = [movies_ranking_run(s, lfs, tmp) for s in SEEDS]
     get = {k: [r[k] for r in runs] for k in runs[0]}
     cols = ["ours", "kemeny", "borda", "best_lf", "oracle", "snorkel"]
     print("label model  " + " ".join(f"{c:>17}" for c in cols))
@@ -379,17 +404,20 @@ def movies_rankings(frame: pl.DataFrame, lfs: list, tmp: Path) -> None:
     print(f"  NDCG@{NDCG_K} {ms(get['end_ours_ndcg']):>49} {ms(get['end_gold_ndcg']):>26}   ratio {np.mean(get['end_ours_ndcg']) / np.mean(get['end_gold_ndcg']):.3f}")
 
 
-def movies_regression_run(seed: int, frame: pl.DataFrame, lfs: list, tmp: Path) -> dict[str, float]:
+def movies_regression_run(seed: int, lfs: list, tmp: Path) -> dict[str, float]:
     params = {"max_iter": 200}
-    settings = UniversalSettings(label_type="regression", gold_column="vote_average", seed=seed, end_model_params=params)
-    with VoteStore(tmp / f"regression-{seed}.duckdb") as store:
-        start = time.perf_counter()
-        result = run_in_store(store, "movies_regression", frame, lfs, settings, tmp / f"regression-{seed}")
-        run_s = time.perf_counter() - start
-        prepared = prepare_examples(frame, settings)
-        ex = prepared.examples
-        chosen = select_lfs(lfs, "regression")
-        votes = regression_votes(store, live_keys(store, "movies_regression", ex[ID]), [(lf.name, lf.version) for lf in chosen])
+    values = {
+        "labels": {"type": "regression"},
+        "label_model": {"seed": seed},
+        "trainer": {"name": "soft_regressor", "params": params},
+    }
+    start = time.perf_counter()
+    result, prepared, features = run_movies(tmp, f"movies_regression-{seed}", values)
+    run_s = time.perf_counter() - start
+    ex = prepared.examples
+    chosen = select_lfs(lfs, "regression")
+    with VoteStore(tmp / f"movies_regression-{seed}.duckdb", read_only=True) as store:
+        votes = store.regression_votes(live_keys(store, "movies_regression", ex[ID]), [(lf.name, lf.version) for lf in chosen])
     y, X = prepared.gold, votes.values
     split = ex["split"].to_numpy()
     train, test = split == "train", split == "test"
@@ -400,7 +428,7 @@ def movies_regression_run(seed: int, frame: pl.DataFrame, lfs: list, tmp: Path) 
     score = lambda p: (mse(p[test], y[test]), mae(p[test], y[test]))  # noqa: E731
     filled = np.where(np.isnan(X), np.nanmean(X[train], axis=0), X)
     ols = LinearRegression().fit(filled[train], y[train]).predict(filled)
-    F = ex.select(pl.col(result.features).cast(pl.Float64)).to_numpy()
+    F = ex.select(pl.col(features).cast(pl.Float64)).to_numpy()
     end_gold = HistGradientBoostingRegressor(random_state=seed, **params).fit(F[train], y[train]).predict(F)
     m = result.metrics
     out = {
@@ -416,10 +444,10 @@ def movies_regression_run(seed: int, frame: pl.DataFrame, lfs: list, tmp: Path) 
     return flat | {"run_s": run_s, "summary": result.summary}
 
 
-def movies_regression(frame: pl.DataFrame, lfs: list, tmp: Path) -> None:
+def movies_regression(lfs: list, tmp: Path) -> None:
     print("\n== Movies regression: predict vote_average (0-10) of 956 test movies; 2232 train movies, 5 regression "
           "LFs, 50 gold labels drawn per seed, 5 seeds ==")
-    runs = [movies_regression_run(s, frame, lfs, tmp) for s in SEEDS]
+    runs = [movies_regression_run(s, lfs, tmp) for s in SEEDS]
     get = {k: [r[k] for r in runs] for k in runs[0] if k != "summary"}
     cols = ["ours", "std_mean", "best_lf", "oracle", "mean_only"]
     print("label model  " + " ".join(f"{c:>17}" for c in cols))
@@ -439,8 +467,9 @@ def movies_regression(frame: pl.DataFrame, lfs: list, tmp: Path) -> None:
 def movies() -> None:
     frame, lfs = movie_inputs()
     with tempfile.TemporaryDirectory() as tmp:
-        movies_rankings(frame, lfs, Path(tmp))
-        movies_regression(frame, lfs, Path(tmp))
+        frame.write_parquet(Path(tmp) / "movies.parquet")  # the runs' data.source
+        movies_rankings(lfs, Path(tmp))
+        movies_regression(lfs, Path(tmp))
 
 
 def main() -> int:

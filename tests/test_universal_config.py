@@ -12,7 +12,6 @@ from weaksup.pipeline.config import ConfigError, load_config
 from weaksup.pipeline.outputs import training_set
 from weaksup.pipeline.runner import run_pipeline
 from weaksup.store import VoteStore
-from weaksup.pipeline.tasks.prepare import UniversalSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 LFS = ROOT / "labeling_functions" / "movies.py"
@@ -71,12 +70,13 @@ params = { max_iter = 30 }
 
 
 def test_shipped_movie_pipelines_load() -> None:
-    ranking = UniversalSettings.from_config(load_config(ROOT / "pipelines" / "movies_ranking.toml").values)
-    assert (ranking.label_type, ranking.set_size, ranking.ndcg_k) == ("ranking", 5, 3)
-    assert dict(ranking.sets) == {"train": 1000, "test": 500}
-    assert ranking.exclude_columns == ("imdb_rating", "mv_lens_avg_rating", "tomato_user_rating")
-    regression = UniversalSettings.from_config(load_config(ROOT / "pipelines" / "movies_regression.toml").values)
-    assert (regression.label_type, regression.gold_labels, regression.end_model) == ("regression", 50, "soft_regressor")
+    ranking = load_config(ROOT / "pipelines" / "movies_ranking.toml").settings
+    assert (ranking.labels.type, ranking.ranking.set_size, ranking.ranking.ndcg_k) == ("ranking", 5, 3)
+    assert dict(ranking.ranking.sets) == {"train": 1000, "test": 500}
+    assert ranking.trainer.exclude_columns == ["imdb_rating", "mv_lens_avg_rating", "tomato_user_rating"]
+    regression = load_config(ROOT / "pipelines" / "movies_regression.toml").settings
+    assert (regression.labels.type, regression.regression.gold_labels, regression.trainer.name) == (
+        "regression", 50, "soft_regressor")
 
 
 def test_ranking_pipeline_run_exports_and_rerun(tmp_path) -> None:
@@ -91,7 +91,8 @@ def test_ranking_pipeline_run_exports_and_rerun(tmp_path) -> None:
     assert not set(manifest["end_model"]["features"]) & {"revenue", "popularity", "imdb_rating", "vote_average"}
     assert {"label_model.json", "end_model.json", "training_set.parquet", "training_set.jsonl"} <= set(manifest["files"])
     assert (tmp_path / "exports" / "LATEST").read_text().strip() == first.run_dir.name
-    assert any("label model kendall tau distance test" in line for line in lines)
+    assert any(line.startswith("label model (ranking_label_model) kendall tau distance on test: ") for line in lines)
+    assert any(line.startswith("end model ndcg at 3 on test: ") for line in lines)
 
     exported = pl.read_parquet(first.run_dir / "training_set.parquet")
     assert exported.columns[-3:] == ["ranking", "preferences", "n_votes"] and exported.height == 120

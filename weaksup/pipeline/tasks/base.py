@@ -73,6 +73,7 @@ class Labeled:
     predictions: Any
     metrics: dict[str, Any]
     summary: pl.DataFrame
+    columns_read: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,17 @@ def with_split(frame: pl.DataFrame, settings: Settings) -> pl.DataFrame:
     if column in frame.columns:
         return frame.rename({column: "split"} if column != "split" else {}).with_columns(pl.col("split").cast(pl.String))
     return frame.with_columns(pl.lit(settings.data.train_split, dtype=pl.String).alias("split"))
+
+
+def check_output_columns(examples: pl.DataFrame, outputs: Sequence[str]) -> None:
+    """Refuse input columns that the training set's own columns would overwrite, naming them and the fix."""
+    clash = [c for c in outputs if c in examples.columns]
+    if clash:
+        renames = ", ".join(f'{c} = "input_{c}"' for c in clash)
+        raise ValueError(
+            f"the data has columns {clash}, which weaksup's training set writes its labels under; rename them on "
+            f"load, e.g. [data] rename = {{ {renames} }}"
+        )
 
 
 def scores_by_split(
