@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -69,9 +70,19 @@ def _run(args: argparse.Namespace) -> None:
 
     cfg = load_config(args.pipeline, args.set)
     if args.dry_run:
-        dry_run_pipeline(cfg, store_path=args.store)
+        dry_run_pipeline(cfg, store_path=args.store, say=say)
     else:
-        run_pipeline(cfg, store_path=args.store, progress=not args.quiet, wait=not args.no_wait)
+        run_pipeline(cfg, store_path=args.store, progress=not args.quiet, wait=not args.no_wait, say=say)
+
+
+def say(line: str) -> None:
+    """Print a line of a command's output; once the reader has gone (``weaksup run ... | head``),
+    drop the rest quietly, so a closed pipe never fails the work it reports on."""
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's documented way: stdout is gone, and stays quiet
 
 
 def _serve_model(argv: list[str]) -> int:
@@ -190,18 +201,24 @@ def _diff(args: argparse.Namespace) -> None:
 
 
 def _gc(args: argparse.Namespace) -> None:
+    from weaksup.pipeline.config import load_config
     from weaksup.pipeline.maintenance import collect_garbage
     from weaksup.pipeline.status import snapshot_history
 
+    root = None
+    if args.target.suffix == ".toml":
+        cfg = load_config(args.target)
+        root = cfg.resolve(cfg.settings.export.dir)
     with _open(args, "weaksup gc") as store:
-        done = collect_garbage(store, args.keep)
+        done = collect_garbage(store, args.keep, root)
         snapshot_history(store)
     if not done["runs_kept"]:
         print("no succeeded runs: nothing to prune")
         return
     print(
         f"kept runs {done['runs_kept']}; removed labels of older runs ({done['labels']:,} rows), "
-        f"{done['folders_removed']} export folders, {done['lf_versions']} unused LF versions "
+        f"{done['folders_removed']} export folders{'' if root else ' (give the pipeline file to remove them)'}, "
+        f"{done['lf_versions']} unused LF versions "
         f"({done['lf_version_votes']:,} votes) and {done['retired_examples']:,} retired examples "
         f"({done['retired_example_votes']:,} votes)"
     )

@@ -9,7 +9,8 @@ the same for every label type: what differs is asked of the run's task
 2. write the labels to the store;
 3. export: the label model and the training set, rebuilt from the store (``Task.training_set``);
 4. train the end model on the covered train examples (``Task.train_end_model``);
-5. end: the manifest, the run record, then the ``LATEST`` pointer; then the console report.
+5. the console report; then the end: the manifest, the run record, the ``LATEST`` pointer and
+   the status file (a run folder that ``LATEST`` names is never removed, even if that last write fails).
 
 The runner imports this module, never the other way round.
 """
@@ -118,9 +119,9 @@ def finish(
     metrics.update(run.timings)
     counts = {key: v for key, v in metrics.items() if key.startswith("n_") or key.endswith("_examples") or "_rows" in key}
     manifest.update({"label_type": task.label_type, "counts": counts})
-    _complete(run, {lf.name: lf.version for lf in lfs}, labeled.summary, metrics, manifest)
     splits = sorted({*split.tolist(), "holdout"}, key=len, reverse=True)
     _report(run.say, labeled.summary, metrics, manifest["label_model"]["name"], splits, run.run_dir)
+    _complete(run, {lf.name: lf.version for lf in lfs}, labeled.summary, metrics, manifest)
     return metrics, labeled.summary, files
 
 
@@ -149,7 +150,7 @@ def _complete(
     run.store.finish_run(run.run_id, "succeeded", metrics=metrics, lf_versions=lf_versions,
                          data_fingerprint=run.fingerprint, lf_summary=rows)  # fmt: skip
     crash_point("run.finished")
-    point_latest(run.run_dir)
+    point_latest(run.run_dir)  # a reader that follows LATEST always finds a complete, recorded run
     run.board.finish("succeeded")
 
 

@@ -22,20 +22,21 @@ with the same content.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from weaksup.pipeline.outputs import latest_run_dir
+from weaksup.pipeline.outputs import remove_run_folder
 from weaksup.store import VoteStore
 
 
-def collect_garbage(store: VoteStore, keep: int) -> dict[str, Any]:
+def collect_garbage(store: VoteStore, keep: int, export_root: Path | None = None) -> dict[str, Any]:
     """Prune ``store`` (an open :class:`~weaksup.store.VoteStore`, under the lock) to each
-    pipeline's ``keep`` newest succeeded runs; return what was kept and removed."""
+    pipeline's ``keep`` newest succeeded runs; remove the other runs' export folders under
+    ``export_root`` (the pipeline's ``export.dir``; none without it, and never a folder outside
+    it); return what was kept and removed."""
     if keep < 1:
         raise ValueError(f"--keep must be at least 1 (got {keep}): the newest run's labels back LATEST")
     runs = store.runs()
@@ -47,11 +48,9 @@ def collect_garbage(store: VoteStore, keep: int) -> dict[str, Any]:
     counts = store.prune(kept)
     removed = 0
     for run_id, folder in runs.filter(pl.col("export_dir").is_not_null()).select("run_id", "export_dir").rows():
-        path = Path(folder)
-        if run_id in kept or not path.exists() or latest_run_dir(path.parent) == path:
+        if export_root is None or run_id in kept:
             continue
-        shutil.rmtree(path)
-        removed += 1
+        removed += remove_run_folder(export_root, folder)
     return {"runs_kept": sorted(kept), **counts, "folders_removed": removed}
 
 

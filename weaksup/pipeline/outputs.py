@@ -1,5 +1,8 @@
 """Versioned exports: each run's training set, rebuilt from the store, under ``<export.dir>/run-NNNN/``.
 
+The store records each run's folder by its name (``run-NNNN``), relative to ``export.dir``, and
+folders are only ever deleted under the pipeline's own ``export.dir`` (:func:`remove_run_folder`).
+
 A run folder holds ``training_set.<format>`` for each configured format, the
 label model, the end model and ``manifest.json`` (run id, pipeline hash, data
 fingerprint, LF versions, label model, counts, metrics, files).  The manifest
@@ -20,6 +23,8 @@ store), so ``weaksup export --run N`` gives the same rows as the run wrote.
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +39,28 @@ class ExportError(ValueError):
     """A run's training set cannot be built (failed run, pruned labels, unknown run)."""
 
 
+RUN_FOLDER = re.compile(r"run-\d{4,}")
+"""The name of a run's export folder."""
+
+
 def run_folder(root: Path, run_id: int) -> Path:
     """The export folder of run ``run_id`` under ``root``."""
     return root / f"run-{run_id:04d}"
+
+
+def remove_run_folder(root: Path, recorded: str) -> bool:
+    """Delete a run's export folder as the store records it (its name under ``root``; older stores
+    hold an absolute path) if, and only if, it is a run folder directly under ``root`` that
+    ``LATEST`` does not name: a copied project never deletes the original's folders, and a reader
+    of ``LATEST`` never finds it gone.  Returns whether a folder was deleted."""
+    path = Path(recorded)
+    target = root / path.name
+    if not RUN_FOLDER.fullmatch(path.name) or (path.is_absolute() and path.resolve() != target.resolve()):
+        return False
+    if target.is_symlink() or not target.is_dir() or latest_run_dir(root) == target:
+        return False
+    shutil.rmtree(target)
+    return True
 
 
 def training_set(store: VoteStore, run_id: int) -> pl.DataFrame:

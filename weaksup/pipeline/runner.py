@@ -48,7 +48,6 @@ failed and interrupted runs (labels, partial folders) are removed.
 from __future__ import annotations
 
 import importlib.util
-import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -63,7 +62,7 @@ from tqdm.auto import tqdm
 from weaksup.apply import apply_to_store, prepare_lfs
 from weaksup.data import ID
 from weaksup.pipeline.config import PipelineConfig, load_config
-from weaksup.pipeline.outputs import run_folder
+from weaksup.pipeline.outputs import remove_run_folder, run_folder
 from weaksup.pipeline.finish import Applied, finish
 from weaksup.pipeline.lock import store_lock
 from weaksup.pipeline.sources import Examples, load_examples, load_holdout
@@ -125,11 +124,13 @@ def run_pipeline(
     """
     cfg = config if isinstance(config, PipelineConfig) else load_config(config)
     store_file = Path(store_path) if store_path else cfg.resolve(cfg.settings.store)
+    root = cfg.resolve(cfg.settings.export.dir)
     with store_lock(store_file, f"weaksup run {cfg.file}", wait=wait, say=say), VoteStore(store_file) as store:
-        _remove_folders(store.discard_unfinished())
+        store.mark_dead_runs()  # a run still `running` died (this process holds the lock): its leftovers go now
+        _remove_folders(root, store.discard_unfinished())
         run_id = store.start_run(cfg.settings.name, cfg.values, cfg.hash)
-        run_dir = run_folder(cfg.resolve(cfg.settings.export.dir), run_id)
-        store.set_export_dir(run_id, str(run_dir))
+        run_dir = run_folder(root, run_id)
+        store.set_export_dir(run_id, run_dir.name)
         board = StatusBoard(store_file, run_id, cfg.settings.name)
         snapshot_history(store)
         crash_point("run.started")
@@ -140,7 +141,7 @@ def run_pipeline(
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             error = "interrupted (Ctrl-C or SIGTERM)" if status == "interrupted" else f"{type(exc).__name__}: {exc}"
             store.finish_run(run_id, status, error=error)
-            _remove_folders(store.discard_unfinished())
+            _remove_folders(root, store.discard_unfinished())
             board.finish(status, error)
             raise
         finally:
@@ -179,9 +180,9 @@ def dry_run_pipeline(
     return report
 
 
-def _remove_folders(folders: Sequence[str]) -> None:
+def _remove_folders(root: Path, folders: Sequence[str]) -> None:
     for folder in folders:
-        shutil.rmtree(folder, ignore_errors=True)
+        remove_run_folder(root, folder)
 
 
 class _Phases:

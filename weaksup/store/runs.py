@@ -39,13 +39,18 @@ class RunRecords:
         own code reads through the named methods)."""
         return self.con.sql(sql, params=params or None).pl()
 
+    def mark_dead_runs(self) -> int:
+        """Mark runs still ``running`` as ``interrupted``: they are from dead processes (the caller
+        holds the only write lock).  Returns how many there were."""
+        return int(self.con.execute(
+            "UPDATE runs SET status = 'interrupted', error = 'the process ended before the run finished', "
+            "finished_at = coalesce(finished_at, ?) WHERE status = 'running'",
+            [utc_now()],
+        ).fetchall()[0][0])  # fmt: skip
+
     def start_run(self, pipeline: str, params: dict[str, Any], pipeline_hash: str | None = None) -> int:
-        """Record a new run as ``running``.  Runs still ``running`` are from dead processes
-        (this one holds the only write lock), so they are marked ``interrupted``."""
-        self.con.execute(
-            "UPDATE runs SET status = 'interrupted', error = 'the process ended before the run finished' "
-            "WHERE status = 'running'"
-        )
+        """Record a new run as ``running`` (after :meth:`mark_dead_runs`, so no other run is)."""
+        self.mark_dead_runs()
         run_id = self.con.execute("SELECT nextval('run_id_seq')").fetchall()[0][0]
         self.con.execute(
             "INSERT INTO runs (run_id, pipeline, pipeline_hash, params, status, started_at) "
@@ -84,7 +89,8 @@ class RunRecords:
         )
 
     def set_export_dir(self, run_id: int, folder: str) -> None:
-        """Record where a run writes its exports (before it writes any, so a crash can be cleaned up)."""
+        """Record the folder a run writes its exports to, by its name under the pipeline's ``export.dir``
+        (before it writes any, so a crash can be cleaned up)."""
         self.con.execute("UPDATE runs SET export_dir = ? WHERE run_id = ?", [folder, run_id])
 
     def discard_unfinished(self) -> list[str]:

@@ -33,7 +33,15 @@ from weaksup.data import ID
 from weaksup.export import soft_label_frame
 from weaksup.model import make_label_model
 from weaksup.pipeline.settings import Settings
-from weaksup.pipeline.tasks.base import Labeled, Prepared, Trained, select_lfs, training_inputs, with_split
+from weaksup.pipeline.tasks.base import (
+    Labeled,
+    Prepared,
+    Trained,
+    check_output_columns,
+    select_lfs,
+    training_inputs,
+    with_split,
+)
 from weaksup.store import VoteStore
 from weaksup.votes import SparseVotes
 
@@ -54,6 +62,7 @@ class CategoricalTask:
         column = self.settings.data.gold_column
         gold = class_ids(frame, column, len(self.classes))
         examples = frame.drop(column, strict=False)
+        check_output_columns(examples, ["label", "label_name", "confidence", "n_votes", *(f"prob_{c}" for c in self.classes)])
         return Prepared(examples, gold, gold >= 0, holdout)
 
     def select_lfs(self, lfs: Sequence[Any]) -> list[Any]:

@@ -29,7 +29,16 @@ from weaksup.data import ID
 from weaksup.evaluation import mean_kendall_tau_distance, mean_ndcg_at_k
 from weaksup.model import RankingLabelModel
 from weaksup.pipeline.settings import RankingSettings, Settings
-from weaksup.pipeline.tasks.base import Labeled, Prepared, Trained, scores_by_split, select_lfs, training_inputs, with_split
+from weaksup.pipeline.tasks.base import (
+    Labeled,
+    Prepared,
+    Trained,
+    check_output_columns,
+    scores_by_split,
+    select_lfs,
+    training_inputs,
+    with_split,
+)
 from weaksup.pipeline.tasks.features import columns_read, end_model_features, item_features
 from weaksup.pipeline.tasks.sets import ITEMS, item_sets
 from weaksup.store import VoteStore
@@ -82,6 +91,7 @@ class RankingTask:
         if gold_col in frame.columns:
             gold = _gold_scores(frame[gold_col], items, ids, gold_col)
             frame = frame.drop(gold_col)
+        check_output_columns(frame, ["ranking", "preferences", "n_votes"])
         return Prepared(frame, gold, np.array([len(g) > 0 for g in gold], dtype=bool), holdout)
 
     def select_lfs(self, lfs: Sequence[Any]) -> list[Any]:

@@ -25,7 +25,16 @@ from weaksup.data import ID
 from weaksup.evaluation import mae, mse
 from weaksup.model import RegressionLabelModel
 from weaksup.pipeline.settings import Settings
-from weaksup.pipeline.tasks.base import Labeled, Prepared, Trained, scores_by_split, select_lfs, training_inputs, with_split
+from weaksup.pipeline.tasks.base import (
+    Labeled,
+    Prepared,
+    Trained,
+    check_output_columns,
+    scores_by_split,
+    select_lfs,
+    training_inputs,
+    with_split,
+)
 from weaksup.pipeline.tasks.features import columns_read, end_model_features
 from weaksup.store import VoteStore
 
@@ -54,16 +63,18 @@ class RegressionTask:
         """Split the gold values (``data.gold_column``, NaN where unknown) off the examples."""
         frame = with_split(frame, self.settings)
         col = self.settings.data.gold_column
-        if col not in frame.columns:
-            return Prepared(frame, np.full(frame.height, np.nan), np.zeros(frame.height, dtype=bool), holdout)
-        try:
-            gold = frame[col].cast(pl.Float64, strict=True).fill_null(np.nan).to_numpy()
-        except pl.exceptions.InvalidOperationError:
-            raise ValueError(f"data.gold_column {col!r} must hold numbers (null where unknown), got {frame[col].dtype}") from None
-        if np.isinf(gold).any():
-            row = int(np.flatnonzero(np.isinf(gold))[0])
-            raise ValueError(f"data.gold_column {col!r} is {gold[row]} for example {frame[ID][row]!r}; gold values must be finite")
-        return Prepared(frame.drop(col), gold, ~np.isnan(gold), holdout)
+        gold = np.full(frame.height, np.nan)
+        if col in frame.columns:
+            try:
+                gold = frame[col].cast(pl.Float64, strict=True).fill_null(np.nan).to_numpy()
+            except pl.exceptions.InvalidOperationError:
+                raise ValueError(f"data.gold_column {col!r} must hold numbers (null where unknown), got {frame[col].dtype}") from None
+            if np.isinf(gold).any():
+                row = int(np.flatnonzero(np.isinf(gold))[0])
+                raise ValueError(f"data.gold_column {col!r} is {gold[row]} for example {frame[ID][row]!r}; gold values must be finite")
+        examples = frame.drop(col, strict=False)
+        check_output_columns(examples, ["value", "variance", "n_votes"])
+        return Prepared(examples, gold, ~np.isnan(gold), holdout)
 
     def select_lfs(self, lfs: Sequence[Any]) -> list[Any]:
         """The regression LFs."""
