@@ -95,7 +95,7 @@ def test_readme_cron_lines_work_as_written(tmp_path):
     done = cron()
     assert done.returncode == 0, (home / "logs" / "youtube_stream.log").read_text()
     log = (home / "logs" / "youtube_stream.log").read_text()
-    assert "run 1: 1570 examples (1570 new" in log and "end model accuracy on holdout" in log
+    assert "run 1: 1570 examples (1570 new" in log and "end model on holdout: accuracy " in log
     assert query(store, "SELECT status FROM runs").rows() == [("succeeded",)]
     assert (home / "exports" / "youtube_stream" / "LATEST").read_text().strip() == "run-0001"
     assert os.access(home / ".venv" / "bin" / "weaksup", os.X_OK)

@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -28,8 +29,9 @@ def test_cli_run_end_to_end_on_a_slice(slice_pipeline, tmp_path):
     proc = _weaksup("run", str(slice_pipeline), "--quiet", cwd=elsewhere)
     assert proc.returncode == 0, proc.stderr
     assert "LF summary" in proc.stdout and "asks_to_subscribe" in proc.stdout
-    assert "label model (majority_vote) accuracy on test:" in proc.stdout
-    end_acc = float(proc.stdout.split("end model accuracy on test: ")[1].split()[0])
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("label model (majority_vote) on test: "))
+    assert re.fullmatch(r".*: coverage 0\.\d{3}, accuracy on covered rows 0\.\d{3}, accuracy on all rows 0\.\d{3}", line)
+    end_acc = float(proc.stdout.split("end model on test: accuracy ")[1].split()[0])
     assert end_acc > 0.7  # 80 test comments; our LFs are far better than chance
 
     run_dir = tmp_path / "exports" / "run-0001"

@@ -155,6 +155,12 @@ def _ensure_history(path: Path) -> None:
 
 
 def _lfs(args: argparse.Namespace) -> None:
+    if args.errors:
+        with _open(args, "weaksup lfs --errors") as store:
+            errors = store.lf_errors(args.lf, args.limit or None)
+        with pl.Config(**{**_TABLE, "fmt_str_lengths": 120}):
+            print(errors if errors.height else f"no LF errors{f' of LF {args.lf!r}' if args.lf else ''} in the store")
+        return
     with _open(args, "weaksup lfs") as store:
         last = store.last_succeeded_run()
         versions = store.lf_versions()
@@ -327,10 +333,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="only the newest N runs")
     p.set_defaults(func=_history)
 
-    p = sub.add_parser("lfs", help="LF summary and every LF's versions",
+    p = sub.add_parser("lfs", help="LF summary and every LF's versions (--errors: what LFs raised)",
                        description="Print the last succeeded run's LF summary and every version of every LF the store "
-                       "has seen, with its runs, votes, watermark and errors.")
+                       "has seen, with its runs, votes, watermark and errors; with --errors, the errors LFs raised.")
     _target(p)
+    p.add_argument("--errors", action="store_true", help="list the errors LFs raised (each counted as an abstain), "
+                   "newest run first")
+    p.add_argument("--lf", help="with --errors: only this LF's")
+    p.add_argument("--limit", type=int, default=50, help="with --errors: at most this many (default 50; 0: all)")
     p.set_defaults(func=_lfs)
 
     p = sub.add_parser("export", help="write a run's training set", description="Rebuild run N's training set from "

@@ -162,13 +162,22 @@ def _report(
     say: Callable[[str], None], summary: pl.DataFrame, metrics: dict[str, Any], lm: str, splits: Sequence[str],
     run_dir: Path,
 ) -> None:  # fmt: skip
-    """The LF summary, each score of the label and end models (``<model>_<metric>_<split>``), the folder."""
+    """The LF summary, one line per model and split with its scores (``<model>_<metric>_<split>``), the folder."""
     with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=160, float_precision=3, tbl_hide_dataframe_shape=True):
         say(f"LF summary (non-test examples):\n{summary}")
+    lines: dict[tuple[str, str], list[str]] = {}
     for key, value in metrics.items():
         for model, name in (("label_model_", f"label model ({lm})"), ("end_model_", "end model")):
             split = next((s for s in splits if key.endswith(f"_{s}")), None)
             if key.startswith(model) and isinstance(value, float) and split is not None:
-                metric = key.removeprefix(model).removesuffix(f"_{split}").replace("_", " ")
-                say(f"{name} {metric} on {split}: {value:.3f}")
+                metric = key.removeprefix(model).removesuffix(f"_{split}")
+                shown = _SHOWN.get(metric) if model == "label_model_" else None
+                lines.setdefault((name, split), []).append(f"{shown or metric.replace('_', ' ')} {value:.3f}")
+    for (name, split), scores in lines.items():
+        say(f"{name} on {split}: {', '.join(scores)}")
     say(f"outputs: {run_dir}")
+
+
+_SHOWN = {"accuracy": "accuracy on all rows", "accuracy_covered": "accuracy on covered rows"}
+"""How a label-model metric reads in the report, where its name alone would mislead (rows no LF
+voted on get the prior's label, and count in the accuracy on all rows)."""

@@ -203,6 +203,26 @@ class _Phases:
         self.board.phase(name, **counts)
 
 
+def _lf_warnings(
+    store: VoteStore, run_id: int, applied: dict[str, int], planned: dict[str, int], pipeline: Path
+) -> list[str]:
+    """One line per LF that raised in this run (how often, its first error) or stopped before the
+    examples it had to see (a budget or a lasting server fault): a run never hides them."""
+    lines = []
+    for name, e in store.first_errors(run_id).items():
+        lines.append(
+            f"warning: LF {name!r} raised on {e['count']:,} examples (each counted as an abstain); first on example "
+            f"{e['example_id']!r}: {e['error_type']}: {e['message']}; list them with `weaksup lfs {pipeline} --errors`"
+        )
+    for name, todo in planned.items():
+        if applied.get(name, 0) < todo:
+            lines.append(
+                f"warning: LF {name!r} stopped after {applied.get(name, 0):,} of the {todo:,} examples it had to see "
+                "(an LLM budget, or server faults that outlasted their retries); the next run carries on from there"
+            )
+    return lines
+
+
 class _ApplyProgress:
     """Counts LF applications committed so far, from each commit's LF versions and key."""
 
@@ -212,6 +232,10 @@ class _ApplyProgress:
         self.done = dict.fromkeys(marks, 0)
         self.total = sum(len(self.sorted) - s for s in self.start.values())
         self.board = board
+
+    def planned(self) -> dict[str, int]:
+        """How many examples each LF had to see in this run."""
+        return {lf[0]: len(self.sorted) - start for lf, start in self.start.items()}
 
     def __call__(self, lfs: Sequence[tuple[str, str]], through_key: int) -> None:
         end = int(np.searchsorted(self.sorted, through_key, side="right"))
@@ -302,6 +326,8 @@ def _run(
         + (f" ({', '.join(f'{name} {n:,}' for name, n in done.items())})" if 0 < len(done) <= 3 else
            f" ({len(done)} LFs)" if done else " (every LF version had seen every example)")
     )
+    for line in _lf_warnings(store, run_id, stats.applied, tracker.planned(), cfg.file):
+        say(line)
     applied = Applied(cfg, store, run_id, run_dir, phase, phase.board, say, loaded, sync, stats, fingerprint, timings, t_run)
     metrics, summary, files = finish(applied, got.task, prepared, lfs)
     return RunResult(run_id, metrics, summary, run_dir, files)

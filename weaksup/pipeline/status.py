@@ -188,7 +188,7 @@ def format_status(store: Path) -> str:
 def _describe(run: dict[str, Any]) -> list[str]:
     m = run["metrics"]
     lm = run.get("label_model") or {}
-    out = [f"  run {run['run_id']} {run['status']} at {run['finished_at']}" + (
+    out = [f"  run {run['run_id']} {run['status']} at {run['finished_at'] or 'an unknown time'}" + (
         f" after {run['seconds']:.1f} s" if run["seconds"] is not None else "")]
     if run.get("error"):
         out.append(f"  error: {run['error']}")
@@ -196,7 +196,7 @@ def _describe(run: dict[str, Any]) -> list[str]:
         out.append(
             f"  examples: {m.get('n_examples', 0):,} ({m.get('new_examples', 0):,} new, "
             f"{m.get('changed_examples', 0):,} changed, {m.get('retired_examples', 0):,} retired); "
-            f"LF applications: {m.get('lf_applications', 0):,}"
+            f"LF applications: {m.get('lf_applications', 0):,}, LF errors: {m.get('lf_errors', 0):,}"
         )
         timings = ", ".join(f"{k.removesuffix('_seconds')} {v:.2f}" for k, v in m.items() if k.endswith("_seconds"))
         out.append(f"  seconds: {timings}")

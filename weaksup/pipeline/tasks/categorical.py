@@ -91,9 +91,13 @@ class CategoricalTask:
         )
         split, gold = prepared.split, prepared.gold
         metrics: dict[str, Any] = {}
+        covered = n_votes > 0
         for s in sorted(set(split.tolist())):
-            acc = accuracy(pred[split == s], gold[split == s])
-            if acc is not None:
+            rows = split == s
+            acc = accuracy(pred[rows], gold[rows])
+            if acc is not None:  # rows no LF voted on get the prior's label: report them apart
+                metrics[f"label_model_coverage_{s}"] = float(covered[rows].mean())
+                metrics[f"label_model_accuracy_covered_{s}"] = accuracy(pred[rows & covered], gold[rows & covered])
                 metrics[f"label_model_accuracy_{s}"] = acc
         dev = split != self.settings.data.test_split
         summary = lf_summary(subset_votes(votes, np.flatnonzero(dev)), gold[dev],

@@ -1,0 +1,78 @@
+"""Honest output: LF errors are never silent (a warning per LF, `weaksup lfs --errors`, `status`), a prompted LF
+that fails or stops says so, and label-model accuracy is reported with its coverage."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from llm_server import FakeServer
+from test_pipeline_ops_support import LFS, make_project, weaksup
+
+from weaksup.cli import main
+from weaksup.pipeline.status import format_status
+
+FLAKY = LFS + '''
+
+@labeling_function()
+def flaky(x):
+    if "love" in x.text.lower():
+        raise ValueError("no love for " + x.COMMENT_ID)
+    return ABSTAIN
+'''
+
+
+def test_an_lf_that_raises_is_reported_and_its_errors_listed(tmp_path):
+    pipeline = make_project(tmp_path, lfs=FLAKY.replace("x.COMMENT_ID", "x.AUTHOR"))
+    proc = weaksup("run", str(pipeline), "--quiet", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    warning = next(line for line in proc.stdout.splitlines() if line.startswith("warning: LF 'flaky'"))
+    n = int(re.search(r"raised on (\d+) examples", warning).group(1))
+    assert n > 10 and "first on example '" in warning and "ValueError: no love for " in warning
+    assert f"`weaksup lfs {pipeline} --errors`" in warning
+
+    listed = weaksup("lfs", str(pipeline), "--errors", "--limit", "0", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    rows = [line for line in listed.stdout.splitlines() if "┆ flaky" in line]
+    assert len(rows) == n and all("no love for" in row for row in rows)
+    assert f"LF errors: {n:,}" in format_status(tmp_path / "store.duckdb")
+
+
+def test_label_model_accuracy_comes_with_coverage_and_covered_accuracy(tmp_path):
+    pipeline = make_project(tmp_path)
+    proc = weaksup("run", str(pipeline), "--quiet", cwd=tmp_path)
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("label model (label_model) on train: "))
+    cov, covered, every = map(float, re.findall(r"\d\.\d{3}", line))
+    assert 0.5 < cov < 1  # the raw comments have rows no LF votes on
+    assert covered > every  # uncovered rows get the prior's label and pull accuracy on all rows down
+
+
+@pytest.fixture(scope="module")
+def server():
+    with FakeServer(latency=0.0) as srv:
+        yield srv
+
+
+PROMPTED = '''
+from weaksup.llm import PromptLabelingFunction
+
+HAM, SPAM = 0, 1
+rejected = PromptLabelingFunction("rejected", "[[echo-auth]] Is this spam? {text}", {"yes": SPAM, "no": HAM}, "m")
+overloaded = PromptLabelingFunction("overloaded", "[[fault:500:always]] Is this spam? {text}",
+                                    {"yes": SPAM, "no": HAM}, "m")
+'''
+
+
+def test_prompted_lfs_that_fail_or_stop_say_so(tmp_path, server, monkeypatch, capsys):
+    monkeypatch.setenv("WS_TEST_KEY", "sk-test-not-a-secret")
+    pipeline = make_project(tmp_path, lfs=LFS + PROMPTED, chunk_size=20,  # a failing LF stops at its first chunk
+                            extra=f'\n[llm]\nbase_url = "{server.base_url}"\napi_key_env = "WS_TEST_KEY"\n'
+                                  "max_attempts = 2\ntimeout = 5\n")  # fmt: skip
+    assert main(["run", str(pipeline), "--quiet"]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    rejected = next(line for line in out.splitlines() if line.startswith("warning: LF 'rejected' raised on"))
+    assert "first on example '" in rejected
+    assert "warning: LF 'overloaded' raised on 1 examples" in out and "InternalServerError" in out
+    stopped = next(line for line in out.splitlines() if line.startswith("warning: LF 'overloaded' stopped after"))
+    assert "stopped after 0 of the 700 examples it had to see" in stopped and "the next run carries on" in stopped
+    assert "sk-test-not-a-secret" not in out
