@@ -140,8 +140,9 @@ SCHEMA = Section(
                 ),
                 "split_column": Key(str, "Column naming each example's split (absent: all are train).",
                                     default="split"),
-                "gold_column": Key(str, "Column with gold class ids (null where unknown); used only to evaluate.",
-                                   default="label"),
+                "gold_column": Key(str, "Column with the gold labels (null where unknown), used only to evaluate and "
+                                   "never shown to LFs; unset: `label` if the data has it. A column named here must "
+                                   "be in the data."),
                 "train_split": Key(str, "Split whose votes fit the label model and train the end model.",
                                    default="train"),
                 "test_split": Key(str, "Split the end model is evaluated on; it never trains anything.",

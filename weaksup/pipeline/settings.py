@@ -31,7 +31,7 @@ class DataSettings:
     id_column: str | None
     duplicate_ids: str
     split_column: str
-    gold_column: str
+    gold_column: str | None
     train_split: str
     test_split: str
 

@@ -141,6 +141,24 @@ def with_split(frame: pl.DataFrame, settings: Settings) -> pl.DataFrame:
     return frame.with_columns(pl.lit(settings.data.train_split, dtype=pl.String).alias("split"))
 
 
+DEFAULT_GOLD = "label"
+"""The gold column when ``data.gold_column`` is unset and the data has it (WRENCH's layout)."""
+
+
+def gold_column(frame: pl.DataFrame, settings: Settings) -> str | None:
+    """The column holding the gold labels: ``data.gold_column``, which must be in the data, or
+    ``label`` when unset and present; None when there is none."""
+    column = settings.data.gold_column
+    if column is None:
+        return DEFAULT_GOLD if DEFAULT_GOLD in frame.columns else None
+    if column not in frame.columns:
+        raise ValueError(
+            f"data.gold_column {column!r} is not in the data (columns: {frame.columns}); name the column that holds "
+            "the gold labels, or leave data.gold_column out when there is none"
+        )
+    return column
+
+
 def check_output_columns(examples: pl.DataFrame, outputs: Sequence[str]) -> None:
     """Refuse input columns that the training set's own columns would overwrite, naming them and the fix."""
     clash = [c for c in outputs if c in examples.columns]

@@ -38,6 +38,7 @@ from weaksup.pipeline.tasks.base import (
     Prepared,
     Trained,
     check_output_columns,
+    gold_column,
     select_lfs,
     training_inputs,
     with_split,
@@ -59,9 +60,12 @@ class CategoricalTask:
     def prepare(self, frame: pl.DataFrame, holdout: pl.DataFrame | None = None) -> Prepared:
         """Split the gold class ids (``data.gold_column``, -1 where unknown) off the examples."""
         frame = with_split(frame, self.settings)
-        column = self.settings.data.gold_column
-        gold = class_ids(frame, column, len(self.classes))
-        examples = frame.drop(column, strict=False)
+        column = gold_column(frame, self.settings)
+        gold = class_ids(frame, column, len(self.classes)) if column else np.full(frame.height, -1)
+        examples = frame.drop(column) if column else frame
+        text_col = self.settings.trainer.text_column
+        if self.settings.trainer.name != "none" and text_col not in examples.columns:
+            raise ValueError(f"trainer.text_column {text_col!r} is not in the data; columns are {examples.columns}")
         check_output_columns(examples, ["label", "label_name", "confidence", "n_votes", *(f"prob_{c}" for c in self.classes)])
         return Prepared(examples, gold, gold >= 0, holdout)
 
@@ -118,9 +122,7 @@ class CategoricalTask:
         from weaksup.end_models import SoftTextClassifier
 
         trainer, test_split = self.settings.trainer, self.settings.data.test_split
-        text_col = trainer.text_column
-        if text_col not in prepared.examples.columns:
-            raise ValueError(f"trainer.text_column {text_col!r} is not in the data; columns are {prepared.examples.columns}")
+        text_col = trainer.text_column  # in the data: checked by prepare
         end_model = SoftTextClassifier(seed=self.settings.label_model.seed, **trainer.params)
         covered = np.flatnonzero(train & (labeled.n_votes > 0))
         texts = prepared.examples[text_col].cast(pl.String).fill_null("").to_numpy()
@@ -148,6 +150,9 @@ def check(settings: Settings) -> str | None:
     classes = settings.labels.classes
     if len(classes) < 2:
         return "labels.classes needs at least 2 class names"
+    twice = sorted({c for c in classes if classes.count(c) > 1})
+    if twice:
+        return f"labels.classes names {twice} more than once; give each class once, in class-id order"
     trainer = settings.trainer
     if trainer.name not in CategoricalTask.end_models:
         return f"trainer.name = {trainer.name!r} is for ranking or regression labels; use tfidf_logreg or none"
@@ -163,9 +168,7 @@ def check(settings: Settings) -> str | None:
 
 
 def class_ids(frame: pl.DataFrame, column: str, k: int) -> np.ndarray:
-    """Gold class ids from ``column``, -1 where unknown (or where the column is absent)."""
-    if column not in frame.columns:
-        return np.full(frame.height, -1)
+    """Gold class ids from ``column``, -1 where unknown."""
     gold = frame[column].cast(pl.Int64, strict=False).fill_null(-1).to_numpy()
     bad = (gold < -1) | (gold >= k)
     if bad.any():

@@ -30,6 +30,7 @@ from weaksup.pipeline.tasks.base import (
     Prepared,
     Trained,
     check_output_columns,
+    gold_column,
     scores_by_split,
     select_lfs,
     training_inputs,
@@ -62,9 +63,9 @@ class RegressionTask:
     def prepare(self, frame: pl.DataFrame, holdout: pl.DataFrame | None = None) -> Prepared:
         """Split the gold values (``data.gold_column``, NaN where unknown) off the examples."""
         frame = with_split(frame, self.settings)
-        col = self.settings.data.gold_column
+        col = gold_column(frame, self.settings)
         gold = np.full(frame.height, np.nan)
-        if col in frame.columns:
+        if col is not None:
             try:
                 gold = frame[col].cast(pl.Float64, strict=True).fill_null(np.nan).to_numpy()
             except pl.exceptions.InvalidOperationError:
@@ -72,7 +73,7 @@ class RegressionTask:
             if np.isinf(gold).any():
                 row = int(np.flatnonzero(np.isinf(gold))[0])
                 raise ValueError(f"data.gold_column {col!r} is {gold[row]} for example {frame[ID][row]!r}; gold values must be finite")
-        examples = frame.drop(col, strict=False)
+        examples = frame.drop(col) if col else frame
         check_output_columns(examples, ["value", "variance", "n_votes"])
         return Prepared(examples, gold, ~np.isnan(gold), holdout)
 
