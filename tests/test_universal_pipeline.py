@@ -15,7 +15,7 @@ from weaksup.data import with_example_ids
 from weaksup.lf import labeling_function
 from weaksup.store import VoteStore
 from weaksup.model import RankingLabelModel, RegressionLabelModel
-from weaksup.end_models.numeric import PairwiseRanker, SoftTargetRegressor
+from weaksup.end_models import PairwiseRanker, SoftTargetRegressor
 from weaksup.pipeline.tasks.features import columns_read, end_model_features
 from weaksup.pipeline.tasks.universal import run_in_store
 from weaksup.pipeline.tasks.prepare import UniversalSettings, prepare_examples, select_lfs
@@ -132,7 +132,7 @@ def test_regression_run_end_to_end_and_rerun_is_incremental(tmp_path, movies) ->
 
     model = RegressionLabelModel.load(tmp_path / "run1" / "label_model.json")
     assert model.lf_names_ == ("imdb_rating", "movielens_rating", "tomato_user_rating", "log_imdb_voters", "runtime_minutes")
-    regressor, meta = SoftTargetRegressor.load(tmp_path / "run1" / "end_model.skops")
+    regressor, meta = SoftTargetRegressor.load(tmp_path / "run1" / "end_model.npz")
     X = movies.select(meta["features"]).cast(pl.Float64).to_numpy()
     assert regressor.predict(X).shape == (movies.height,)
 

@@ -26,11 +26,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from weaksup.pipeline.lock import EXIT_BUSY, StoreBusy
-from weaksup.store import StoreError, VoteStore
+
+if TYPE_CHECKING:
+    from weaksup.store import VoteStore
 
 _TABLE = dict(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, fmt_str_lengths=60, float_precision=3,
               tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True)  # fmt: skip
@@ -53,6 +56,7 @@ def _store_of(target: Path, store: Path | None = None) -> Path:
 def _open(args: argparse.Namespace, command: str) -> Iterator[VoteStore]:
     """Lock and open the store of ``args.target`` for the ``with`` block."""
     from weaksup.pipeline.lock import store_lock
+    from weaksup.store import StoreError, VoteStore
 
     path = _store_of(args.target, args.store)
     if not path.exists():
@@ -212,40 +216,20 @@ def _gc(args: argparse.Namespace) -> None:
 
 
 def _predict(args: argparse.Namespace) -> None:
-    from weaksup.data import load_dataset
     from weaksup.export import write_table
-    from weaksup.end_models.text import SoftTextClassifier
+    from weaksup.predict import find_model, predict_file
 
-    _check_text_model(args.model)
-    model, meta = SoftTextClassifier.load(args.model)
-    frame = load_dataset(args.input, id_column=args.id_column)
-    column = meta.get("text_column", "text")
-    if column not in frame.columns:
-        raise ValueError(f"{args.input}: the model reads column {column!r}, which the file lacks; columns are {frame.columns}")
-    probs = model.predict_proba(frame[column].cast(pl.String).fill_null("").to_list())
-    classes = meta.get("classes") or [str(c) for c in range(probs.shape[1])]
-    out = frame.with_columns(
-        *(pl.Series(f"prob_{name}", probs[:, j]) for j, name in enumerate(classes)),
-        pl.Series("label_name", [classes[i] for i in probs.argmax(axis=1)]),
-    )
+    model = find_model(args.model)
+    out, meta = predict_file(model, args.input, text_column=args.text_column, id_column=args.id_column)
     if args.output:
         write_table(out, args.output)
-        print(f"wrote {out.height} predictions to {args.output}")
-    else:
-        with pl.Config(tbl_rows=20, fmt_str_lengths=60):
-            print(out.select(column, *[f"prob_{c}" for c in classes], "label_name"))
-
-
-def _check_text_model(path: Path) -> None:
-    """Refuse the end models of ranking and regression runs, which read features, not text."""
-    sidecar = Path(f"{path}.json")
-    meta = json.loads(sidecar.read_text()) if sidecar.exists() else {}
-    if path.suffix != ".skops" or "features" in meta:
-        raise ValueError(
-            f"{path} is not a text classifier: `weaksup predict` labels text with the end models of "
-            "categorical runs (end_model.skops). Ranking and regression end models read feature columns; "
-            "load them in Python with weaksup.end_models.numeric (PairwiseRanker.load, SoftTargetRegressor.load)"
-        )
+        print(f"wrote {out.height} predictions by {model} to {args.output}")
+        return
+    print(f"model: {model}")
+    with pl.Config(tbl_rows=args.rows, fmt_str_lengths=60, tbl_hide_dataframe_shape=True, float_precision=3):
+        print(out.select("example_id", "label", "label_name", "confidence"))
+    if out.height > args.rows:
+        print(f"(first {args.rows} of {out.height} rows; --output FILE writes them all with every class's probability)")
 
 
 def _schema(args: argparse.Namespace) -> None:
@@ -344,10 +328,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_gc)
 
     p = sub.add_parser("predict", help="label new data with a trained end model",
-                       description="Label a CSV/Parquet/JSONL file with an end model saved by a run.")
-    p.add_argument("model", type=Path, help="end_model.skops from a run folder")
+                       description="Label a CSV/Parquet/JSONL file with the end model of a categorical run: print "
+                       "each row's example_id, label, label_name and confidence, or write them with every class's "
+                       "probability and the input columns (--output).")
+    p.add_argument("model", type=Path, metavar="MODEL",
+                   help="pipeline file (its LATEST run), export or run folder, or end_model.npz")
     p.add_argument("input", help="data file to label")
-    p.add_argument("--id-column", help="column holding example ids")
+    p.add_argument("--text-column", help="column to classify (default: the column the model was trained on)")
+    p.add_argument("--id-column", help="column holding example ids (default: a hash of each row, as in a run)")
+    p.add_argument("--rows", type=int, default=20, help="rows to print without --output (default 20)")
     p.add_argument("--output", type=Path, help="write predictions here (.parquet, .jsonl or .csv) instead of printing")
     p.set_defaults(func=_predict)
 

@@ -25,7 +25,6 @@ import glob as globlib
 import json
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
 ID = "example_id"
@@ -141,6 +140,8 @@ def content_hashes(df: pl.DataFrame) -> pl.Series:
     Stable across processes and machines for a given DuckDB version; give an
     ``id_column`` where ids must outlive upgrades.
     """
+    import duckdb  # here, not at the top: reading data (``weaksup predict``) should not pay for it
+
     con = duckdb.connect()
     try:
         return con.sql("SELECT substr(md5(to_json(t)::VARCHAR), 1, 16) AS h FROM df t").pl()["h"]

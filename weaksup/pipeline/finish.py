@@ -259,7 +259,7 @@ def _train_end_model(
     covered = train_idx[n_votes[train_idx] > 0]
     texts = frame[text_col].cast(pl.String).fill_null("").to_numpy()
     end_model.fit(texts[covered], probs[covered])
-    end_model.save(run_dir / "end_model.skops", {"classes": classes, "text_column": text_col})
+    end_model.save(run_dir / "end_model.npz", {"classes": classes, "text_column": text_col})
     out: dict[str, float] = {}
     if test.any() and (acc := _accuracy(end_model.predict(texts[test]), gold[test])) is not None:
         out["end_model_accuracy_test"] = acc

@@ -15,7 +15,7 @@ way (:func:`run_universal`):
    (:func:`~.features.end_model_features`), on the train examples some LF voted on;
 6. evaluate on gold: Kendall tau distance (tied pairs skipped) and NDCG@k for rankings,
    MSE and MAE for regression; the label model on every split, the end model on the test split;
-7. save the label model (JSON) and the end model (JSON for the ranker, skops for the regressor).
+7. save the label model (JSON) and the end model (JSON for the ranker, npz for the regressor).
 
 **Exports** (``training_set.parquet`` / ``.jsonl``): ``example_id``, the example's input
 columns, then for rankings ``ranking`` (item ids, best first), ``preferences`` (the (d, d)
@@ -39,7 +39,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from weaksup.apply import apply_to_store, prepare_lfs
 from weaksup.data import ID
 from weaksup.export import write_table
-from weaksup.end_models.numeric import PairwiseRanker, SoftTargetRegressor
+from weaksup.end_models import PairwiseRanker, SoftTargetRegressor
 from weaksup.pipeline.tasks.features import _item_features, columns_read, end_model_features
 from weaksup.evaluation import mae, mean_kendall_tau_distance, mean_ndcg_at_k, mse
 from weaksup.pipeline.tasks.prepare import Prepared, UniversalSettings, prepare_examples, select_lfs
@@ -229,8 +229,8 @@ def _regression_steps(
         covered = train_idx[n_votes[train_idx] > 0]
         regressor = SoftTargetRegressor(_regressor(settings), seed=settings.seed)
         regressor.fit(X[covered], value[covered], variance[covered])
-        regressor.save(run_dir / "end_model.skops", {"features": features})
-        files.append(run_dir / "end_model.skops")
+        regressor.save(run_dir / "end_model.npz", {"features": features})
+        files.append(run_dir / "end_model.npz")
         if len(test):
             end = score(regressor.predict(X[test]), test)
             metrics.update({f"end_model_{n}_{settings.test_split}": v for n, v in end.items()})
