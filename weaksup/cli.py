@@ -24,6 +24,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -90,10 +91,20 @@ def _schedule(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.pipeline, args.set)
     section = cfg["schedule"] or {}
-    expr = args.cron or section.get("cron")
-    if not expr:
-        raise ValueError(f"{args.pipeline} has no [schedule] cron = ...; pass --cron EXPR (e.g. --cron '*/15 * * * *')")
-    parse_cron(expr)
+    if args.every is not None:
+        if args.cron:
+            raise ValueError("give --cron or --every, not both")
+        if args.every <= 0:
+            raise ValueError(f"--every {args.every:g}: the interval must be a positive number of seconds")
+        when: str | timedelta = timedelta(seconds=args.every)
+        expr = f"every {args.every:g} s"
+    else:
+        expr = args.cron or section.get("cron")
+        if not expr:
+            raise ValueError(
+                f"{args.pipeline} has no [schedule] cron = ...; pass --cron EXPR (e.g. --cron '*/15 * * * *')"
+            )
+        when = parse_cron(expr)
     tz = zone_of(args.timezone or section.get("timezone"))
 
     def job() -> bool:
@@ -105,7 +116,7 @@ def _schedule(args: argparse.Namespace) -> int:
         return True
 
     print(f"scheduling {args.pipeline} on {expr!r}" + (f" ({tz})" if tz else ""), flush=True)
-    failures = run_schedule(expr, job, tz=tz, max_runs=args.max_runs, say=lambda s: print(s, flush=True))
+    failures = run_schedule(when, job, tz=tz, max_runs=args.max_runs, say=lambda s: print(s, flush=True))
     return 1 if failures else 0
 
 
@@ -274,12 +285,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_run)
 
     p = sub.add_parser("schedule", help="run a pipeline on a cron schedule, in this process",
-                       description="Run the pipeline at each fire time of a cron expression (standard 5 fields; "
-                       "weekday 1-5 = Monday-Friday, 0 or 7 = Sunday; a 6th field gives seconds). Runs never overlap: "
-                       "a run that outlasts the next fire time delays it. A failed run is reported and the schedule "
-                       "goes on. The pipeline file is re-read before each run.")
+                       description="Run the pipeline at each fire time of a cron expression (standard 5 fields: "
+                       "minute hour day-of-month month day-of-week; weekday 1-5 = Monday-Friday, 0 or 7 = Sunday), "
+                       "or every N seconds (--every). Runs never overlap: a run that outlasts the next fire time "
+                       "delays it. A failed run is reported and the schedule goes on. The pipeline file is re-read "
+                       "before each run. Ctrl-C or SIGTERM stops it (exit 0 unless a run failed).")
     _runner_options(p)
     p.add_argument("--cron", help="cron expression (default: the pipeline's [schedule] cron)")
+    p.add_argument("--every", type=float, metavar="SECONDS",
+                   help="instead of cron: run SECONDS after starting and after each run ends")
     p.add_argument("--timezone", help="IANA time zone for the expression (default: [schedule] timezone, else local)")
     p.add_argument("--max-runs", type=int, help="stop after this many runs (exit 1 if any failed)")
     p.set_defaults(func=_schedule)
@@ -349,8 +363,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is, so it unwinds like Ctrl-C."""
+
+
 def _terminate(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+    raise Terminated("SIGTERM")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -260,7 +260,7 @@ SCHEMA = Section(
             "When `weaksup schedule` runs the pipeline.",
             {
                 "cron": Key(str, "Cron expression, standard 5 fields (minute hour day month weekday; 1-5 = "
-                            "Mon-Fri, 0 and 7 = Sun), or 6 with seconds last.", required=True, check=_cron),
+                            "Mon-Fri, 0 and 7 = Sun).", required=True, check=_cron),
                 "timezone": Key(str, "IANA time zone the expression is read in; default: the machine's.",
                                 check=_timezone),
             },
