@@ -70,13 +70,6 @@ def read_npz(path: str | Path, model: str, names: set[str]) -> tuple[dict[str, A
                 f"{str(path)!r} is a skops file; weaksup no longer loads those (they can hold code): "
                 "rerun the pipeline to write its end model as end_model.npz"
             )
-        found = {m.removesuffix(".npy") for m in members if m.endswith(".npy")}
-        expected = names | {META}
-        if len(members) != len(found) or found != expected:
-            raise ModelFileError(
-                f"{str(path)!r} is not a {model} file: it holds {sorted(members)}, "
-                f"expected {sorted(n + '.npy' for n in expected)}"
-            )
         for member in members:
             with archive.open(member) as f:
                 dtype = _npy_dtype(f, path, member)
@@ -86,18 +79,32 @@ def read_npz(path: str | Path, model: str, names: set[str]) -> tuple[dict[str, A
                     "weaksup loads only arrays of numbers or text (never pickled objects)"
                 )
     with np.load(path, allow_pickle=False) as f:
+        if META not in f.files:
+            raise ModelFileError(f"{str(path)!r} is not a weaksup model file: it has no {META} header")
+        meta = _header(path, str(f[META]))
+        if meta.get("model") != model:
+            raise ModelFileError(f"{str(path)!r} holds a {meta.get('model')!r} model, not a {model}")
+        if meta.get("format") != FORMAT:
+            raise ModelFileError(f"{str(path)!r} has format {meta.get('format')!r}; this weaksup reads format {FORMAT}")
+        expected = names | {META}
+        if set(f.files) != expected or len(members) != len(expected):
+            raise ModelFileError(
+                f"{str(path)!r} is not a {model} file: it holds {sorted(members)}, "
+                f"expected {sorted(n + '.npy' for n in expected)}"
+            )
         arrays = {name: f[name] for name in names}
-        header = str(f[META])
+    return meta, arrays
+
+
+def _header(path: Path, text: str) -> dict[str, Any]:
+    """The JSON header of a model file, as a dict."""
     try:
-        meta = json.loads(header)
+        meta = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ModelFileError(f"{str(path)!r}: its {META} header is not JSON ({exc})") from None
-    if not isinstance(meta, dict) or meta.get("model") != model:
-        found_model = meta.get("model") if isinstance(meta, dict) else None
-        raise ModelFileError(f"{str(path)!r} holds a {found_model!r} model, not a {model}")
-    if meta.get("format") != FORMAT:
-        raise ModelFileError(f"{str(path)!r} has format {meta.get('format')!r}; this weaksup reads format {FORMAT}")
-    return meta, arrays
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"{str(path)!r}: its {META} header is not a JSON object")
+    return meta
 
 
 def _npy_dtype(f: Any, path: Path, member: str) -> np.dtype:
