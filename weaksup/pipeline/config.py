@@ -129,6 +129,7 @@ SCHEMA = Section(
                 "rename": Key(dict, "Columns to rename on load, old = new; other keys use the new names.",
                               default={}, items=str),
                 "id_column": Key(str, "Column holding example ids; default: a content hash (WRENCH: split:key)."),
+                "encoding": Key(str, "Text encoding of CSV/JSONL files, e.g. utf-8, latin-1, cp1252.", default="utf-8"),
                 "duplicate_ids": Key(
                     str,
                     "Rows sharing an id: error, drop_identical (keep one of identical rows; different rows "
