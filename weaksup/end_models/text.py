@@ -1,4 +1,4 @@
-"""End models trained on probabilistic labels, saved without pickle.
+"""The categorical end model: learns text classification from probabilistic labels.
 
 :class:`SoftTextClassifier` is TF-IDF features plus logistic regression.  It
 learns from soft labels by expanding each example into ``k`` rows, one per
@@ -40,6 +40,42 @@ from weaksup.end_models.plain import (
     read_npz,
     write_npz,
 )
+
+
+def _ngram_range(value: Any) -> bool:
+    """``[low, high]`` n-gram lengths, 1 <= low <= high <= 10."""
+    return isinstance(value, list) and len(value) == 2 and all(is_int(n) for n in value) and 1 <= value[0] <= value[1] <= 10
+
+
+def _df(value: Any) -> bool:
+    """A document-frequency bound: a count (int >= 1) or a fraction in (0, 1]."""
+    return (is_int(value) and value >= 1) or (isinstance(value, float) and 0 < value <= 1)
+
+
+# What a saved file may set, value by value: plain data only (no callables, no classes).
+MODEL_PARAMS = {"C": lambda v: is_number(v) and v > 0, "min_df": _df, "seed": is_int}
+VECTORIZERS = ("words", "chars")
+VECTORIZER_PARAMS = {
+    "analyzer": one_of("word", "char_wb", "char"),
+    "ngram_range": _ngram_range,
+    "min_df": _df,
+    "max_df": _df,
+    "max_features": lambda v: v is None or (is_int(v) and v > 0),
+    "sublinear_tf": one_of(True, False),
+    "lowercase": one_of(True, False),
+    "binary": one_of(True, False),
+    "use_idf": one_of(True, False),
+    "smooth_idf": one_of(True, False),
+    "norm": one_of("l2", "l1", None),
+    "strip_accents": one_of(None, "ascii", "unicode"),
+}
+LOGISTIC_PARAMS = {
+    "C": lambda v: is_number(v) and v > 0,
+    "solver": one_of("liblinear", "lbfgs"),
+    "max_iter": lambda v: is_int(v) and v > 0,
+    "random_state": lambda v: v is None or is_int(v),
+}
+
 
 class SoftTextClassifier:
     """TF-IDF (word 1–2-grams plus character 2–5-grams) and logistic regression.
@@ -171,36 +207,3 @@ def _array_names() -> set[str]:
 def _plain(value: Any) -> Any:
     """A parameter as JSON: tuples become lists."""
     return list(value) if isinstance(value, tuple) else value
-
-
-def _ngram_range(value: Any) -> bool:
-    return isinstance(value, list) and len(value) == 2 and all(is_int(n) for n in value) and 1 <= value[0] <= value[1] <= 10
-
-
-def _df(value: Any) -> bool:
-    return (is_int(value) and value >= 1) or (isinstance(value, float) and 0 < value <= 1)
-
-
-# What a saved file may set, value by value: plain data only (no callables, no classes).
-MODEL_PARAMS = {"C": lambda v: is_number(v) and v > 0, "min_df": _df, "seed": is_int}
-VECTORIZERS = ("words", "chars")
-VECTORIZER_PARAMS = {
-    "analyzer": one_of("word", "char_wb", "char"),
-    "ngram_range": _ngram_range,
-    "min_df": _df,
-    "max_df": _df,
-    "max_features": lambda v: v is None or (is_int(v) and v > 0),
-    "sublinear_tf": one_of(True, False),
-    "lowercase": one_of(True, False),
-    "binary": one_of(True, False),
-    "use_idf": one_of(True, False),
-    "smooth_idf": one_of(True, False),
-    "norm": one_of("l2", "l1", None),
-    "strip_accents": one_of(None, "ascii", "unicode"),
-}
-LOGISTIC_PARAMS = {
-    "C": lambda v: is_number(v) and v > 0,
-    "solver": one_of("liblinear", "lbfgs"),
-    "max_iter": lambda v: is_int(v) and v > 0,
-    "random_state": lambda v: v is None or is_int(v),
-}
