@@ -38,7 +38,7 @@ def _rewrite(path: Path, out: Path, meta: dict | None = None, **arrays: np.ndarr
     if meta is not None:
         members["__meta__"] = np.array(json.dumps(meta))
     members.update(arrays)
-    with zipfile.ZipFile(out, "w") as z:  # written by hand: np.savez refuses nothing, but be explicit
+    with zipfile.ZipFile(out, "w") as z:  # by hand, so a test can plant pickled object arrays too
         for name, array in members.items():
             buf = io.BytesIO()
             np.lib.format.write_array(buf, np.asanyarray(array), allow_pickle=True)
