@@ -58,7 +58,7 @@ from weaksup.data import ID, with_example_ids
 from weaksup.pipeline import RunResult, config_from_dict, load_lf_modules, run_pipeline
 from weaksup.store import VoteStore
 from weaksup.model import RankingLabelModel, RegressionLabelModel, aggregate_rankings
-from weaksup.end_models.numeric import PairwiseRanker
+from weaksup.end_models import PairwiseRanker
 from weaksup.model.mallows import expected_distance
 from weaksup.evaluation import mae, mean_kendall_tau_distance, mean_ndcg_at_k, mse
 from weaksup.pipeline.sources import load_examples

@@ -57,7 +57,7 @@ def test_cli_run_end_to_end_on_a_slice(slice_pipeline, tmp_path):
     new = tmp_path / "new.csv"
     pl.DataFrame({"text": ["subscribe to my channel http://x.com", "I love this song"]}).write_csv(new)
     out = tmp_path / "pred.csv"
-    proc = _weaksup("predict", str(run_dir / "end_model.skops"), str(new), "--output", str(out), cwd=tmp_path)
+    proc = _weaksup("predict", str(run_dir / "end_model.npz"), str(new), "--output", str(out), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert pl.read_csv(out)["label_name"].to_list() == ["SPAM", "HAM"]
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import signal
+import time
 from datetime import datetime
 
 import pytest
-from test_pipeline_ops_support import LFS, make_project, query, weaksup
+from test_pipeline_ops_support import LFS, make_project, query, spawn, weaksup
 
 from weaksup.pipeline import ConfigError, load_config
 from weaksup.pipeline.schedule import CronError, next_times, parse_cron
@@ -33,13 +35,14 @@ def test_sunday_is_0_or_7_and_the_day_fields_combine_with_or():
     # Day of month 13 OR Friday (Vixie cron), not "Friday the 13th".
     fires = [f.strftime("%a %d") for f in next_times("0 0 13 * 5", sat, 4)]
     assert fires == ["Fri 07", "Thu 13", "Fri 14", "Fri 21"]
-    # A sixth field gives seconds.
-    assert [f.second for f in next_times("* * * * * */20", datetime(2024, 6, 1, 0, 0, 0), 3)] == [20, 40, 0]
 
 
 @pytest.mark.parametrize(
     ("expr", "message"),
-    [("61 * * * *", "is not valid"), ("* * * *", "has 4 fields; use 5"), ("0 9 * * mon-fry", "is not valid")],
+    [("61 * * * *", "is not valid"), ("* * * *", "has 4 fields; use standard 5-field cron"),
+     ("0 9 * * mon-fry", "is not valid"),
+     ("0 */5 * * * *", r"has 6 fields; use standard 5-field cron: minute hour day-of-month month day-of-week, "
+                       r"e.g. '\*/15 \* \* \* \*' .*does not take seconds.*--every SECONDS")],
 )
 def test_bad_cron_expressions_are_refused(expr, message):
     with pytest.raises(CronError, match=message):
@@ -61,8 +64,8 @@ def test_the_pipeline_schedule_is_validated_with_its_line(tmp_path):
 def test_schedule_runs_on_time_one_at_a_time(tmp_path):
     # The first run takes about 2 s (a slow LF), longer than the 1 s schedule: runs must not overlap.
     slow = LFS + "\nimport time\n\n\n@labeling_function()\ndef slow(x):\n    time.sleep(0.003)\n    return ABSTAIN\n"
-    pipeline = make_project(tmp_path, lfs=slow, extra='\n[schedule]\ncron = "* * * * * *"\n')
-    proc = weaksup("schedule", str(pipeline), "--quiet", "--max-runs", "2", cwd=tmp_path)
+    pipeline = make_project(tmp_path, lfs=slow)
+    proc = weaksup("schedule", str(pipeline), "--quiet", "--every", "1", "--max-runs", "2", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("next run at") == 2 and "scheduling" in proc.stdout
     runs = query(tmp_path / "store.duckdb", "SELECT run_id, status, started_at, finished_at FROM runs ORDER BY 1").rows()
@@ -74,7 +77,7 @@ def test_schedule_goes_on_after_a_failed_run_and_exits_1(tmp_path, capsys):
     from weaksup.cli import main
 
     pipeline = make_project(tmp_path, lfs=LFS + "\n@labeling_function()\ndef broken(x):\n    return x.title\n")
-    assert main(["schedule", str(pipeline), "--cron", "* * * * * *", "--max-runs", "2", "--quiet"]) == 1
+    assert main(["schedule", str(pipeline), "--every", "0.5", "--max-runs", "2", "--quiet"]) == 1
     assert capsys.readouterr().err.count("error: run failed: LF 'broken' reads column 'title'") == 2
     assert [r[0] for r in query(tmp_path / "store.duckdb", "SELECT status FROM runs").rows()] == ["failed", "failed"]
 
@@ -87,3 +90,33 @@ def test_schedule_needs_an_expression(tmp_path, capsys):
     assert "has no [schedule] cron = ...; pass --cron EXPR" in capsys.readouterr().err
     assert main(["schedule", str(pipeline), "--cron", "every day"]) == 1
     assert "cron expression 'every day' has 2 fields" in capsys.readouterr().err
+
+
+def test_a_six_field_pipeline_schedule_is_refused_with_the_right_form(tmp_path, capsys):
+    from weaksup.cli import main
+
+    pipeline = make_project(tmp_path, extra='\n[schedule]\ncron = "0 0 9 * * 1-5"\n')
+    with pytest.raises(ConfigError, match=r"schedule.cron = '0 0 9 \* \* 1-5' cron expression .* has 6 fields; use "
+                                          r"standard 5-field cron: minute hour day-of-month month day-of-week"):
+        load_config(pipeline)
+    assert main(["schedule", str(make_project(tmp_path / "p")), "--cron", "*/10 * * * * *"]) == 1
+    assert "has 6 fields; use standard 5-field cron" in capsys.readouterr().err
+    assert parse_cron("*/15  9-17 * * 1-5") == "*/15 9-17 * * 1-5"
+
+
+def test_sigterm_stops_the_scheduler_cleanly(tmp_path):
+    pipeline = make_project(tmp_path, extra='\n[schedule]\ncron = "0 3 1 1 *"\n')  # next fire: 1 January, 03:00
+    log = tmp_path / "schedule.log"
+    proc = spawn("schedule", str(pipeline), "--quiet", cwd=tmp_path, log=log)
+    try:
+        deadline = time.monotonic() + 60
+        while "next run at" not in log.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = log.read_text()
+    assert "schedule stopped by SIGTERM after 0 runs" in out and "error" not in out, out

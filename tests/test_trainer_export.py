@@ -1,9 +1,6 @@
-from fractions import Fraction
-
 import numpy as np
 import polars as pl
 import pytest
-import skops.io as sio
 
 from weaksup.export import soft_label_frame, write_table
 from weaksup.end_models.text import SoftTextClassifier
@@ -19,25 +16,6 @@ def test_soft_labels_are_learned_not_just_their_argmax():
     p_conf = confident.predict_proba(["cheap pills"])[0, 1]
     p_unsure = unsure.predict_proba(["cheap pills"])[0, 1]
     assert p_conf > p_unsure > 0.5  # same argmax, less certainty
-
-
-def test_end_model_round_trips_without_pickle(tmp_path):
-    model = SoftTextClassifier(C=2.0, seed=0).fit(TEXTS, PROBS)
-    model.save(tmp_path / "m.skops", {"classes": ["HAM", "SPAM"], "text_column": "text"})
-    loaded, meta = SoftTextClassifier.load(tmp_path / "m.skops")
-    assert meta["classes"] == ["HAM", "SPAM"] and loaded.C == 2.0
-    assert np.allclose(loaded.predict_proba(TEXTS), model.predict_proba(TEXTS))
-
-
-def test_loading_refuses_foreign_types_and_missing_files(tmp_path):
-    sio.dump({"x": Fraction(1, 3)}, tmp_path / "evil.skops")
-    with pytest.raises(ValueError, match=r"holds types weaksup does not load: \['fractions.Fraction'\]"):
-        SoftTextClassifier.load(tmp_path / "evil.skops")
-    sio.dump({"x": [1, 2]}, tmp_path / "dict.skops")
-    with pytest.raises(ValueError, match="is not a weaksup end model"):
-        SoftTextClassifier.load(tmp_path / "dict.skops")
-    with pytest.raises(FileNotFoundError, match="run the pipeline first"):
-        SoftTextClassifier.load(tmp_path / "missing.skops")
 
 
 def test_fit_errors_are_clear():
@@ -64,15 +42,3 @@ def test_export_contents_and_formats(tmp_path):
         write_table(frame, tmp_path / "t.xlsx")
     with pytest.raises(ValueError, match="probs has shape"):
         soft_label_frame(inputs, probs[:2], np.array([1, 1]), ["HAM", "SPAM"])
-
-
-def test_cli_predict_refuses_ranking_and_regression_end_models(tmp_path, capsys):
-    from weaksup.cli import main
-
-    (tmp_path / "in.csv").write_text("text\nhello\n")
-    (tmp_path / "end_model.json").write_text("{}")  # a PairwiseRanker's file
-    sio.dump({"x": [1]}, tmp_path / "end_model.skops")
-    (tmp_path / "end_model.skops.json").write_text('{"features": ["budget"]}')  # a SoftTargetRegressor's
-    for model in ("end_model.json", "end_model.skops"):
-        assert main(["predict", str(tmp_path / model), str(tmp_path / "in.csv")]) == 1
-        assert "is not a text classifier" in capsys.readouterr().err

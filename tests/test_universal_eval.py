@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LinearRegression
 
-from weaksup.end_models.numeric import PairwiseRanker, SoftTargetRegressor
+from weaksup.end_models import PairwiseRanker, SoftTargetRegressor
 from weaksup.evaluation import (
     kendall_tau_distance,
     mae,

@@ -12,7 +12,7 @@ import pytest
 
 from weaksup.apply import LFApplicationError
 from weaksup.data import with_example_ids
-from weaksup.end_models.numeric import PairwiseRanker, SoftTargetRegressor
+from weaksup.end_models import PairwiseRanker, SoftTargetRegressor
 from weaksup.lf import labeling_function
 from weaksup.model import RankingLabelModel, RegressionLabelModel
 from weaksup.pipeline import ConfigError, RunResult, config_from_dict, run_pipeline
@@ -160,7 +160,7 @@ def test_regression_run_end_to_end_and_rerun_is_incremental(tmp_path, movies) ->
 
     model = RegressionLabelModel.load(first.run_dir / "label_model.json")
     assert model.lf_names_ == ("imdb_rating", "movielens_rating", "tomato_user_rating", "log_imdb_voters", "runtime_minutes")
-    regressor, meta = SoftTargetRegressor.load(first.run_dir / "end_model.skops")
+    regressor, meta = SoftTargetRegressor.load(first.run_dir / "end_model.npz")
     assert meta["features"] == features
     X = movies.select(meta["features"]).cast(pl.Float64).to_numpy()
     assert regressor.predict(X).shape == (movies.height,)

@@ -5,11 +5,27 @@ Data flows one way: data → LFs (:mod:`weaksup.lf`) → applier (:mod:`weaksup.
 probabilistic labels → end model (:mod:`weaksup.end_models.text`) and exports (:mod:`weaksup.export`).
 """
 
-from weaksup.apply import apply_lfs
-from weaksup.data import load_dataset
-from weaksup.lf import ABSTAIN, LabelingFunction, labeling_function
-from weaksup.store import VoteStore
-from weaksup.votes import SparseVotes
 
-__all__ = ["ABSTAIN", "LabelingFunction", "SparseVotes", "VoteStore", "apply_lfs", "labeling_function", "load_dataset"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Imported on first use, so a command that needs little (``weaksup predict``) starts quickly.
+_HOMES = {
+    "ABSTAIN": "weaksup.lf",
+    "LabelingFunction": "weaksup.lf",
+    "labeling_function": "weaksup.lf",
+    "SparseVotes": "weaksup.votes",
+    "VoteStore": "weaksup.store",
+    "apply_lfs": "weaksup.apply",
+    "load_dataset": "weaksup.data",
+}
+__all__ = sorted(_HOMES)
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'weaksup' has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOMES[name]), name)

@@ -25,13 +25,17 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from weaksup.pipeline.lock import EXIT_BUSY, StoreBusy
-from weaksup.store import StoreError, VoteStore
+
+if TYPE_CHECKING:
+    from weaksup.store import VoteStore
 
 _TABLE = dict(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, fmt_str_lengths=60, float_precision=3,
               tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True)  # fmt: skip
@@ -54,6 +58,7 @@ def _store_of(target: Path, store: Path | None = None) -> Path:
 def _open(args: argparse.Namespace, command: str) -> Iterator[VoteStore]:
     """Lock and open the store of ``args.target`` for the ``with`` block."""
     from weaksup.pipeline.lock import store_lock
+    from weaksup.store import StoreError, VoteStore
 
     path = _store_of(args.target, args.store)
     if not path.exists():
@@ -97,10 +102,20 @@ def _schedule(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.pipeline, args.set)
     section = cfg.settings.schedule
-    expr = args.cron or (section.cron if section else None)
-    if not expr:
-        raise ValueError(f"{args.pipeline} has no [schedule] cron = ...; pass --cron EXPR (e.g. --cron '*/15 * * * *')")
-    parse_cron(expr)
+    if args.every is not None:
+        if args.cron:
+            raise ValueError("give --cron or --every, not both")
+        if args.every <= 0:
+            raise ValueError(f"--every {args.every:g}: the interval must be a positive number of seconds")
+        when: str | timedelta = timedelta(seconds=args.every)
+        expr = f"every {args.every:g} s"
+    else:
+        expr = args.cron or (section.cron if section else None)
+        if not expr:
+            raise ValueError(
+                f"{args.pipeline} has no [schedule] cron = ...; pass --cron EXPR (e.g. --cron '*/15 * * * *')"
+            )
+        when = parse_cron(expr)
     tz = zone_of(args.timezone or (section.timezone if section else None))
 
     def job() -> bool:
@@ -112,7 +127,7 @@ def _schedule(args: argparse.Namespace) -> int:
         return True
 
     print(f"scheduling {args.pipeline} on {expr!r}" + (f" ({tz})" if tz else ""), flush=True)
-    failures = run_schedule(expr, job, tz=tz, max_runs=args.max_runs, say=lambda s: print(s, flush=True))
+    failures = run_schedule(when, job, tz=tz, max_runs=args.max_runs, say=lambda s: print(s, flush=True))
     return 1 if failures else 0
 
 
@@ -231,40 +246,20 @@ def _gc(args: argparse.Namespace) -> None:
 
 
 def _predict(args: argparse.Namespace) -> None:
-    from weaksup.data import load_dataset
     from weaksup.export import write_table
-    from weaksup.end_models.text import SoftTextClassifier
+    from weaksup.predict import find_model, predict_file
 
-    _check_text_model(args.model)
-    model, meta = SoftTextClassifier.load(args.model)
-    frame = load_dataset(args.input, id_column=args.id_column)
-    column = meta.get("text_column", "text")
-    if column not in frame.columns:
-        raise ValueError(f"{args.input}: the model reads column {column!r}, which the file lacks; columns are {frame.columns}")
-    probs = model.predict_proba(frame[column].cast(pl.String).fill_null("").to_list())
-    classes = meta.get("classes") or [str(c) for c in range(probs.shape[1])]
-    out = frame.with_columns(
-        *(pl.Series(f"prob_{name}", probs[:, j]) for j, name in enumerate(classes)),
-        pl.Series("label_name", [classes[i] for i in probs.argmax(axis=1)]),
-    )
+    model = find_model(args.model)
+    out, meta = predict_file(model, args.input, text_column=args.text_column, id_column=args.id_column)
     if args.output:
         write_table(out, args.output)
-        print(f"wrote {out.height} predictions to {args.output}")
-    else:
-        with pl.Config(tbl_rows=20, fmt_str_lengths=60):
-            print(out.select(column, *[f"prob_{c}" for c in classes], "label_name"))
-
-
-def _check_text_model(path: Path) -> None:
-    """Refuse the end models of ranking and regression runs, which read features, not text."""
-    sidecar = Path(f"{path}.json")
-    meta = json.loads(sidecar.read_text()) if sidecar.exists() else {}
-    if path.suffix != ".skops" or "features" in meta:
-        raise ValueError(
-            f"{path} is not a text classifier: `weaksup predict` labels text with the end models of "
-            "categorical runs (end_model.skops). Ranking and regression end models read feature columns; "
-            "load them in Python with weaksup.end_models.numeric (PairwiseRanker.load, SoftTargetRegressor.load)"
-        )
+        print(f"wrote {out.height} predictions by {model} to {args.output}")
+        return
+    print(f"model: {model}")
+    with pl.Config(tbl_rows=args.rows, fmt_str_lengths=60, tbl_hide_dataframe_shape=True, float_precision=3):
+        print(out.select("example_id", "label", "label_name", "confidence"))
+    if out.height > args.rows:
+        print(f"(first {args.rows} of {out.height} rows; --output FILE writes them all with every class's probability)")
 
 
 def _schema(args: argparse.Namespace) -> None:
@@ -309,12 +304,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_run)
 
     p = sub.add_parser("schedule", help="run a pipeline on a cron schedule, in this process",
-                       description="Run the pipeline at each fire time of a cron expression (standard 5 fields; "
-                       "weekday 1-5 = Monday-Friday, 0 or 7 = Sunday; a 6th field gives seconds). Runs never overlap: "
-                       "a run that outlasts the next fire time delays it. A failed run is reported and the schedule "
-                       "goes on. The pipeline file is re-read before each run.")
+                       description="Run the pipeline at each fire time of a cron expression (standard 5 fields: "
+                       "minute hour day-of-month month day-of-week; weekday 1-5 = Monday-Friday, 0 or 7 = Sunday), "
+                       "or every N seconds (--every). Runs never overlap: a run that outlasts the next fire time "
+                       "delays it. A failed run is reported and the schedule goes on. The pipeline file is re-read "
+                       "before each run. Ctrl-C or SIGTERM stops it (exit 0 unless a run failed).")
     _runner_options(p)
     p.add_argument("--cron", help="cron expression (default: the pipeline's [schedule] cron)")
+    p.add_argument("--every", type=float, metavar="SECONDS",
+                   help="instead of cron: run SECONDS after starting and after each run ends")
     p.add_argument("--timezone", help="IANA time zone for the expression (default: [schedule] timezone, else local)")
     p.add_argument("--max-runs", type=int, help="stop after this many runs (exit 1 if any failed)")
     p.set_defaults(func=_schedule)
@@ -367,10 +365,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_gc)
 
     p = sub.add_parser("predict", help="label new data with a trained end model",
-                       description="Label a CSV/Parquet/JSONL file with an end model saved by a run.")
-    p.add_argument("model", type=Path, help="end_model.skops from a run folder")
+                       description="Label a CSV/Parquet/JSONL file with the end model of a categorical run: print "
+                       "each row's example_id, label, label_name and confidence, or write them with every class's "
+                       "probability and the input columns (--output).")
+    p.add_argument("model", type=Path, metavar="MODEL",
+                   help="pipeline file (its LATEST run), export or run folder, or end_model.npz")
     p.add_argument("input", help="data file to label")
-    p.add_argument("--id-column", help="column holding example ids")
+    p.add_argument("--text-column", help="column to classify (default: the column the model was trained on)")
+    p.add_argument("--id-column", help="column holding example ids (default: a hash of each row, as in a run)")
+    p.add_argument("--rows", type=int, default=20, help="rows to print without --output (default 20)")
     p.add_argument("--output", type=Path, help="write predictions here (.parquet, .jsonl or .csv) instead of printing")
     p.set_defaults(func=_predict)
 
@@ -383,8 +386,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is, so it unwinds like Ctrl-C."""
+
+
 def _terminate(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+    raise Terminated("SIGTERM")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,6 +8,10 @@ unique within the dataset):
 - otherwise each id is a hash of the row's content.  Identical rows get the same
   hash, so the second and later copies get ``-1``, ``-2``... suffixes in file order.
 
+CSV and JSONL files are read as UTF-8 unless ``encoding`` names another codec
+(e.g. ``"latin-1"``, ``"cp1252"``), which is decoded before polars reads the text.
+An undecodable byte is reported with its file and line; an empty file with its name.
+
 WRENCH split keys restart at ``"0"`` in every split and duplicate texts exist, so
 WRENCH examples are keyed ``"<split>:<key>"``.
 
@@ -21,11 +25,12 @@ True
 
 from __future__ import annotations
 
+import codecs
 import glob as globlib
+import io
 import json
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
 ID = "example_id"
@@ -44,12 +49,13 @@ def load_dataset(
     *,
     id_column: str | None = None,
     base_dir: str | Path | None = None,
+    encoding: str = "utf-8",
 ) -> pl.DataFrame:
     """Load a file, a glob of files or a WRENCH folder, with ``example_id`` set.
 
     Relative paths are resolved against ``base_dir`` (default: the working directory).
     """
-    df = read_source(source, base_dir=base_dir)
+    df = read_source(source, base_dir=base_dir, encoding=encoding)
     if df.height == 0:
         raise ValueError(f"dataset {str(Path(base_dir or '.') / source)!r} is empty: it has no rows to label")
     if ID in df.columns and id_column is None:  # WRENCH: already keyed split:key
@@ -57,18 +63,22 @@ def load_dataset(
     return with_example_ids(df.drop(ID, strict=False), id_column)
 
 
-def read_source(source: str | Path, *, base_dir: str | Path | None = None) -> pl.DataFrame:
+def read_source(source: str | Path, *, base_dir: str | Path | None = None, encoding: str = "utf-8") -> pl.DataFrame:
     """Read a file, a glob of files (concatenated in name order) or a WRENCH folder, as it is."""
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ValueError(f"unknown encoding {encoding!r} (data.encoding); use e.g. 'utf-8', 'latin-1' or 'cp1252'") from None
     path = Path(base_dir or ".") / source
     if path.is_dir():
         return load_wrench(path)
     files = sorted(globlib.glob(str(path))) if any(c in str(source) for c in "*?[") else [str(path)]
     if not files:
         raise FileNotFoundError(f"no files match {str(path)!r}")
-    return pl.concat([_read_file(Path(f)) for f in files], how="diagonal_relaxed")
+    return pl.concat([_read_file(Path(f), encoding) for f in files], how="diagonal_relaxed")
 
 
-def _read_file(path: Path) -> pl.DataFrame:
+def _read_file(path: Path, encoding: str) -> pl.DataFrame:
     if not path.exists():
         raise FileNotFoundError(f"data file {str(path)!r} does not exist")
     reader = _READERS.get(path.suffix.lower())
@@ -77,7 +87,32 @@ def _read_file(path: Path) -> pl.DataFrame:
             f"cannot read {str(path)!r}: unknown extension {path.suffix!r}; "
             f"use one of {sorted(_READERS)} or a WRENCH folder"
         )
-    return reader(path)
+    if path.suffix.lower() == ".parquet":
+        return reader(path)
+    utf8 = codecs.lookup(encoding).name == "utf-8"
+    try:
+        # polars reads UTF-8 only: other encodings are decoded here first
+        return reader(path if utf8 else io.BytesIO(_decode(path, encoding).encode("utf-8")))
+    except pl.exceptions.NoDataError:
+        raise ValueError(f"data file {str(path)!r} is empty: it has no header and no rows") from None
+    except pl.exceptions.ComputeError as exc:
+        if utf8 and "utf-8" in str(exc).lower():
+            _decode(path, encoding)  # raises, naming the line
+        raise ValueError(f"cannot read data file {str(path)!r}: {exc}") from None
+
+
+def _decode(path: Path, encoding: str) -> str:
+    """The text of ``path`` in ``encoding``; an undecodable byte is an error naming its line."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        context = raw[max(0, exc.start - 20) : exc.start + 20]
+        raise ValueError(
+            f"data file {str(path)!r} is not valid {encoding} at line {line} (byte {exc.start}, in {context!r}); "
+            "if the file uses another encoding, name it with data.encoding (e.g. 'latin-1' or 'cp1252')"
+        ) from None
 
 
 def load_wrench(folder: str | Path) -> pl.DataFrame:
@@ -141,6 +176,8 @@ def content_hashes(df: pl.DataFrame) -> pl.Series:
     Stable across processes and machines for a given DuckDB version; give an
     ``id_column`` where ids must outlive upgrades.
     """
+    import duckdb  # here, not at the top: reading data (``weaksup predict``) should not pay for it
+
     con = duckdb.connect()
     try:
         return con.sql("SELECT substr(md5(to_json(t)::VARCHAR), 1, 16) AS h FROM df t").pl()["h"]

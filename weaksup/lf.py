@@ -206,9 +206,14 @@ def as_labeling_function(obj: Any) -> LabelingFunction:
 
 
 def check_unique_names(lfs: Iterable[Any]) -> None:
-    """Raise if two LFs share a name: votes are stored by LF name and version."""
+    """Raise if two LFs share a name (votes are stored by LF name and version), or a name is not printable."""
     seen: dict[str, Any] = {}
     for lf in lfs:
+        if not lf.name.isprintable():  # a newline or control character would garble every table and log line
+            raise ValueError(
+                f"LF name {lf.name!r} holds a newline or control character; "
+                "use printable characters (pass name=... to @labeling_function to rename it)"
+            )
         if lf.name in seen:
             raise ValueError(
                 f"duplicate LF name {lf.name!r}: every LF in a set needs its own name "

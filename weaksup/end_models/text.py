@@ -1,4 +1,4 @@
-"""End models trained on probabilistic labels, saved without pickle.
+"""The categorical end model: learns text classification from probabilistic labels.
 
 :class:`SoftTextClassifier` is TF-IDF features plus logistic regression.  It
 learns from soft labels by expanding each example into ``k`` rows, one per
@@ -13,24 +13,68 @@ uncertainty instead of its argmax.
 >>> clf.predict(["cheap pills", "song"]).tolist()
 [1, 0]
 
-Saved models are skops files: :meth:`SoftTextClassifier.load` only loads types
-from scikit-learn, SciPy and NumPy and refuses anything else.
+Saved models are plain data (:mod:`weaksup.end_models.plain`): vocabularies, IDF
+weights and coefficients in an ``.npz`` file, rebuilt on load into the same
+scikit-learn estimators, so a loaded model predicts exactly what the saved one did.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import skops.io as sio
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-TRUSTED_PREFIXES = ("sklearn.", "scipy.", "numpy.", "builtins.", "collections.", "re.")
+from weaksup.end_models.plain import (
+    ModelFileError,
+    check_params,
+    decode_strings,
+    encode_strings,
+    is_int,
+    is_number,
+    one_of,
+    read_npz,
+    write_npz,
+)
+
+
+def _ngram_range(value: Any) -> bool:
+    """``[low, high]`` n-gram lengths, 1 <= low <= high <= 10."""
+    return isinstance(value, list) and len(value) == 2 and all(is_int(n) for n in value) and 1 <= value[0] <= value[1] <= 10
+
+
+def _df(value: Any) -> bool:
+    """A document-frequency bound: a count (int >= 1) or a fraction in (0, 1]."""
+    return (is_int(value) and value >= 1) or (isinstance(value, float) and 0 < value <= 1)
+
+
+# What a saved file may set, value by value: plain data only (no callables, no classes).
+MODEL_PARAMS = {"C": lambda v: is_number(v) and v > 0, "min_df": _df, "seed": is_int}
+VECTORIZERS = ("words", "chars")
+VECTORIZER_PARAMS = {
+    "analyzer": one_of("word", "char_wb", "char"),
+    "ngram_range": _ngram_range,
+    "min_df": _df,
+    "max_df": _df,
+    "max_features": lambda v: v is None or (is_int(v) and v > 0),
+    "sublinear_tf": one_of(True, False),
+    "lowercase": one_of(True, False),
+    "binary": one_of(True, False),
+    "use_idf": one_of(True, False),
+    "smooth_idf": one_of(True, False),
+    "norm": one_of("l2", "l1", None),
+    "strip_accents": one_of(None, "ascii", "unicode"),
+}
+LOGISTIC_PARAMS = {
+    "C": lambda v: is_number(v) and v > 0,
+    "solver": one_of("liblinear", "lbfgs"),
+    "max_iter": lambda v: is_int(v) and v > 0,
+    "random_state": lambda v: v is None or is_int(v),
+}
 
 
 class SoftTextClassifier:
@@ -90,29 +134,76 @@ class SoftTextClassifier:
         return self.predict_proba(texts).argmax(axis=1)
 
     def save(self, path: str | Path, metadata: dict[str, Any] | None = None) -> None:
-        """Write the fitted model to a skops file, and ``metadata`` (class names, text
-        column...) to a JSON file beside it (``<path>.json``)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        sio.dump(self.pipeline_, path)
-        meta = {"C": self.C, "min_df": self.min_df, "seed": self.seed, **(metadata or {})}
-        Path(f"{path}.json").write_text(json.dumps(meta, indent=2))
+        """Write the fitted model as plain data to an ``.npz`` file: each vectorizer's parameters,
+        terms and IDF weights, the logistic regression's parameters and weights, and ``metadata``
+        (class names, text column...)."""
+        arrays: dict[str, np.ndarray] = {}
+        vectorizers = {}
+        for name, vectorizer in self.pipeline_.named_steps["features"].transformer_list:
+            vectorizers[name] = {k: _plain(v) for k, v in vectorizer.get_params().items() if k in VECTORIZER_PARAMS}
+            terms = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.__getitem__)
+            arrays[f"{name}_terms"], arrays[f"{name}_ends"] = encode_strings(terms)
+            arrays[f"{name}_idf"] = vectorizer.idf_
+        logistic = self.pipeline_.named_steps["model"]
+        arrays.update(coef=logistic.coef_, intercept=logistic.intercept_, classes=logistic.classes_)
+        meta = {
+            "params": {"C": self.C, "min_df": self.min_df, "seed": self.seed},
+            "vectorizers": vectorizers,
+            "logistic": {k: v for k, v in logistic.get_params().items() if k in LOGISTIC_PARAMS},
+            "metadata": metadata or {},
+        }
+        write_npz(path, type(self).__name__, meta, arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> tuple[SoftTextClassifier, dict[str, Any]]:
-        """Read a model written by :meth:`save`; returns it and its metadata."""
-        path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"no end model at {str(path)!r}; run the pipeline first to train one")
-        untrusted = sio.get_untrusted_types(file=path)
-        foreign = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
-        if foreign:
-            raise ValueError(f"{str(path)!r} holds types weaksup does not load: {foreign}")
-        meta_path = Path(f"{path}.json")
-        meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-        model = cls(**{k: meta[k] for k in ("C", "min_df", "seed") if k in meta})
-        model.pipeline_ = sio.load(path, trusted=untrusted)
-        if not isinstance(model.pipeline_, Pipeline):
-            raise ValueError(f"{str(path)!r} is not a weaksup end model (it holds a {type(model.pipeline_).__name__})")
-        model.classes_ = model.pipeline_.named_steps["model"].classes_
-        return model, meta
+        """Read a model written by :meth:`save`; returns it and its metadata.
+
+        Refuses (:class:`~weaksup.end_models.plain.ModelFileError`) any file that is not such
+        plain data, before building anything from it.
+        """
+        meta, arrays = read_npz(path, cls.__name__, _array_names())
+        where = str(path)
+        model = cls(**check_params(meta.get("params"), MODEL_PARAMS, f"{where}: params"))
+        vectorizers = meta.get("vectorizers")
+        if not isinstance(vectorizers, dict) or sorted(vectorizers) != sorted(VECTORIZERS):
+            raise ModelFileError(f"{where}: expected vectorizers {sorted(VECTORIZERS)}")
+        parts = []
+        for name in VECTORIZERS:
+            params = check_params(vectorizers[name], VECTORIZER_PARAMS, f"{where}: vectorizer {name!r}")
+            if "ngram_range" in params:
+                params["ngram_range"] = tuple(params["ngram_range"])
+            terms = decode_strings(arrays[f"{name}_terms"], arrays[f"{name}_ends"])
+            idf = arrays[f"{name}_idf"]
+            if len(set(terms)) != len(terms) or idf.shape != (len(terms),) or idf.dtype.kind != "f":
+                raise ModelFileError(f"{where}: vectorizer {name!r} has {len(terms)} terms and IDF weights of shape {idf.shape}")
+            vectorizer = TfidfVectorizer(**params, vocabulary={t: i for i, t in enumerate(terms)})
+            vectorizer.idf_ = idf
+            parts.append((name, vectorizer))
+        logistic = LogisticRegression(**check_params(meta.get("logistic"), LOGISTIC_PARAMS, f"{where}: logistic"))
+        n_features = sum(len(v.vocabulary) for _, v in parts)
+        coef, intercept, classes = arrays["coef"], arrays["intercept"], arrays["classes"]
+        k = len(classes)
+        rows = 1 if k == 2 else k
+        if (coef.shape != (rows, n_features) or intercept.shape != (rows,) or classes.dtype.kind != "i"
+                or classes.tolist() != list(range(k)) or coef.dtype.kind != "f" or intercept.dtype.kind != "f"):
+            raise ModelFileError(
+                f"{where}: weights of shape {coef.shape}, intercepts {intercept.shape} and classes {classes.tolist()} "
+                f"do not fit {n_features} features"
+            )
+        logistic.coef_, logistic.intercept_, logistic.classes_ = coef, intercept, classes
+        logistic.n_features_in_ = n_features
+        model.pipeline_ = Pipeline([("features", FeatureUnion(parts)), ("model", logistic)])
+        model.classes_ = classes
+        metadata = meta.get("metadata")
+        return model, metadata if isinstance(metadata, dict) else {}
+
+
+def _array_names() -> set[str]:
+    """The arrays of a saved :class:`SoftTextClassifier`."""
+    per_vectorizer = {f"{v}_{part}" for v in VECTORIZERS for part in ("terms", "ends", "idf")}
+    return per_vectorizer | {"coef", "intercept", "classes"}
+
+
+def _plain(value: Any) -> Any:
+    """A parameter as JSON: tuples become lists."""
+    return list(value) if isinstance(value, tuple) else value

@@ -131,6 +131,7 @@ SCHEMA = Section(
                 "rename": Key(dict, "Columns to rename on load, old = new; other keys use the new names.",
                               default={}, items=str),
                 "id_column": Key(str, "Column holding example ids; default: a content hash (WRENCH: split:key)."),
+                "encoding": Key(str, "Text encoding of CSV/JSONL files, e.g. utf-8, latin-1, cp1252.", default="utf-8"),
                 "duplicate_ids": Key(
                     str,
                     "Rows sharing an id: error, drop_identical (keep one of identical rows; different rows "
@@ -263,7 +264,7 @@ SCHEMA = Section(
             "When `weaksup schedule` runs the pipeline.",
             {
                 "cron": Key(str, "Cron expression, standard 5 fields (minute hour day month weekday; 1-5 = "
-                            "Mon-Fri, 0 and 7 = Sun), or 6 with seconds last.", required=True, check=_cron),
+                            "Mon-Fri, 0 and 7 = Sun).", required=True, check=_cron),
                 "timezone": Key(str, "IANA time zone the expression is read in; default: the machine's.",
                                 check=_timezone),
             },

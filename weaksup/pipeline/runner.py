@@ -50,6 +50,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,7 +93,13 @@ def load_lf_modules(paths: Sequence[Path]) -> list[Any]:
             raise ValueError(f"cannot import LF module {str(path)!r}")
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:  # the user's module failed to import: say which file and line, then what
+            sys.modules.pop(name, None)
+            frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]
+            line = f" at line {frames[-1].lineno}" if frames else ""
+            raise ValueError(f"LF module {str(path)!r} failed to import{line}: {type(exc).__name__}: {exc}") from exc
         lfs = [v for v in vars(module).values() if _is_lf(v)]
         if not lfs:
             raise ValueError(f"LF module {str(path)!r} defines no labeling functions (use @labeling_function)")

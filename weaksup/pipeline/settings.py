@@ -34,6 +34,7 @@ class DataSettings:
     gold_column: str | None
     train_split: str
     test_split: str
+    encoding: str
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ training); ids are assigned (:func:`weaksup.data.with_example_ids`).
 >>> from weaksup.pipeline.settings import DataSettings
 >>> data = DataSettings("part*.csv", table=None, rename={"CONTENT": "text"}, id_column="ID",
 ...                     duplicate_ids="drop_identical", split_column="split", gold_column="label",
-...                     train_split="train", test_split="test")
+...                     train_split="train", test_split="test", encoding="utf-8")
 >>> loaded = load_examples(data, None, d)
 >>> loaded.frame.rows(), loaded.duplicates_dropped
 ([('a', 'hi'), ('b', 'yo')], 1)
@@ -44,13 +44,15 @@ class Examples:
     held_out: int
 
 
-def read_table(source: str, base: Path, table: str | None = None, key: str = "data.source") -> pl.DataFrame:
+def read_table(
+    source: str, base: Path, table: str | None = None, key: str = "data.source", encoding: str = "utf-8"
+) -> pl.DataFrame:
     """Read a file, a glob of files, a WRENCH folder, or (with ``table``) a DuckDB table, as it is."""
     path = base / source
     if table is not None:
         return _read_duckdb(path, table)
     try:
-        return read_source(source, base_dir=base)
+        return read_source(source, base_dir=base, encoding=encoding)
     except (FileNotFoundError, ValueError) as exc:
         raise SourceError(f"{key} = {source!r}: {exc}") from None
 
@@ -91,7 +93,7 @@ def _dedupe(df: pl.DataFrame, id_column: str, policy: str) -> tuple[pl.DataFrame
 
 def load_examples(data: DataSettings, holdout: pl.DataFrame | None, base: Path, match_column: str = "text") -> Examples:
     """Read ``[data]`` (a validated section) relative to ``base``, dropping rows that match ``holdout``'s texts."""
-    raw = read_table(data.source, base, data.table)
+    raw = read_table(data.source, base, data.table, encoding=data.encoding)
     missing = [c for c in data.rename if c not in raw.columns]
     if missing:
         raise SourceError(f"data.rename names columns the source lacks: {missing}; its columns are {raw.columns}")

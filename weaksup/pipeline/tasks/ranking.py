@@ -74,7 +74,7 @@ class RankingTask:
         if r.set_size is not None:
             frame = item_sets(frame, size=r.set_size, counts=r.sets, seed=r.seed, split_column="split",
                               items_column=r.items_column)  # fmt: skip
-        items_col, gold_col = r.items_column, gold_column(frame, self.settings)
+        items_col = r.items_column
         if items_col not in frame.columns:
             raise ValueError(
                 f"ranking.items_column {items_col!r} is not in the data (columns: {frame.columns}); each example needs "
@@ -89,6 +89,7 @@ class RankingTask:
                 dup = next(x for x in its if its.count(x) > 1)
                 raise ValueError(f"example {ids[i]!r}: item {dup!r} appears twice in {items_col!r}; each item once per example")
         gold: list[dict[Hashable, float]] = [{} for _ in items]
+        gold_col = gold_column(frame, self.settings)
         if gold_col is not None:
             gold = _gold_scores(frame[gold_col], items, ids, gold_col)
             frame = frame.drop(gold_col)

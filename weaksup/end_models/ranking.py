@@ -1,19 +1,16 @@
-"""End models trained on the label models' soft output.
+"""The ranking end model, trained on the ranking label model's soft output.
 
-- :class:`SoftTargetRegressor`: any scikit-learn regressor fitted to the posterior means,
-  each row weighted by its confidence 1/Var[y | votes] (normalised to mean 1).
-- :class:`PairwiseRanker`: learning to rank by pairwise logistic regression.  An item's
-  score is w·x; for each pair (i, j) of an example the model sees the feature difference
-  x_i − x_j with the soft label P(i above j) from
-  :meth:`~weaksup.model.ranking.RankingLabelModel.predict_preferences` (cross-entropy
-  against the preference probability, so confident pairs pull hardest).
+:class:`PairwiseRanker` learns to rank by pairwise logistic regression.  An item's
+score is w·x; for each pair (i, j) of an example the model sees the feature difference
+x_i − x_j with the soft label P(i above j) from
+:meth:`~weaksup.model.ranking.RankingLabelModel.predict_preferences` (cross-entropy
+against the preference probability, so confident pairs pull hardest).
 
-Their features must not include the columns the LFs read, or the end model just learns
+Its features must not include the columns the LFs read, or the end model just learns
 the LFs back.
 
-Both save without pickle: ``save(path, metadata)`` and ``load(path) -> (model, metadata)``;
-the ranker is a JSON file, the regressor a skops file (loading accepts only scikit-learn,
-SciPy and NumPy types) with its parameters and ``metadata`` in ``<path>.json``.
+It saves as a JSON file of plain data: ``save(path, metadata)`` and
+``load(path) -> (model, metadata)``; loading checks every value before using it.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
@@ -34,66 +31,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import skops.io as sio
 from numpy.typing import ArrayLike
-from sklearn.base import BaseEstimator, clone
-from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
-from weaksup.end_models.text import TRUSTED_PREFIXES
-
-
-class SoftTargetRegressor(BaseEstimator):
-    """Fit ``estimator`` (default: histogram gradient boosting) to soft targets weighted by 1/variance.
-
-    ``fit(X, target, variance)``: rows whose target or variance is not finite (e.g. rows no
-    LF voted on, if the caller marks them NaN) are dropped.
-    """
-
-    def __init__(self, estimator: Any = None, seed: int = 0) -> None:
-        self.estimator = estimator
-        self.seed = seed
-
-    def fit(self, X: ArrayLike, target: ArrayLike, variance: ArrayLike) -> SoftTargetRegressor:
-        X = np.asarray(X, dtype=float)
-        target, variance = np.asarray(target, dtype=float), np.asarray(variance, dtype=float)
-        if not (len(X) == len(target) == len(variance)):
-            raise ValueError(f"SoftTargetRegressor.fit: {len(X)} rows of X, {len(target)} targets, {len(variance)} variances")
-        if (variance <= 0).any():
-            raise ValueError(f"SoftTargetRegressor.fit: variance row {int(np.flatnonzero(variance <= 0)[0])} is not positive")
-        rows = np.isfinite(target) & np.isfinite(variance)
-        if rows.sum() < 2:
-            raise ValueError("SoftTargetRegressor.fit: fewer than 2 rows with a finite target and variance")
-        weight = 1.0 / variance[rows]
-        est = HistGradientBoostingRegressor(random_state=self.seed) if self.estimator is None else clone(self.estimator)
-        est.fit(X[rows], target[rows], sample_weight=weight / weight.mean())
-        self.estimator_ = est
-        return self
-
-    def predict(self, X: ArrayLike) -> np.ndarray:
-        check_is_fitted(self, "estimator_")
-        return self.estimator_.predict(np.asarray(X, dtype=float))
-
-    def save(self, path: str | Path, metadata: dict[str, Any] | None = None) -> None:
-        """Write the fitted estimator to a skops file and ``seed`` plus ``metadata`` to ``<path>.json``."""
-        check_is_fitted(self, "estimator_")
-        path = Path(path)
-        sio.dump(self.estimator_, path)
-        Path(f"{path}.json").write_text(json.dumps({"seed": self.seed, **(metadata or {})}, indent=2))
-
-    @classmethod
-    def load(cls, path: str | Path) -> tuple[SoftTargetRegressor, dict[str, Any]]:
-        """Read a model written by :meth:`save`; returns it and its metadata."""
-        path = Path(path)
-        untrusted = sio.get_untrusted_types(file=path)
-        foreign = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
-        if foreign:
-            raise ValueError(f"{str(path)!r} holds types weaksup does not load: {foreign}")
-        meta = json.loads(Path(f"{path}.json").read_text())
-        model = cls(seed=meta.pop("seed"))
-        model.estimator_ = sio.load(path, trusted=untrusted)
-        return model, meta
+from weaksup.end_models.plain import ModelFileError, check_params, is_int, is_number
 
 
 class PairwiseRanker(BaseEstimator):
@@ -160,10 +103,27 @@ class PairwiseRanker(BaseEstimator):
     @classmethod
     def load(cls, path: str | Path) -> tuple[PairwiseRanker, dict[str, Any]]:
         """Read a model written by :meth:`save`; returns it and its metadata."""
-        state = json.loads(Path(path).read_text())
-        if state.get("model") != cls.__name__:
-            raise ValueError(f"{str(path)!r} holds a {state.get('model')!r} model, not a {cls.__name__}")
-        model = cls(**state["params"])
-        for name, values in state["fitted"].items():
+        try:
+            state = json.loads(Path(path).read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ModelFileError(f"{str(path)!r} is not a JSON model file ({exc})") from None
+        if not isinstance(state, dict) or state.get("model") != cls.__name__:
+            found = state.get("model") if isinstance(state, dict) else None
+            raise ModelFileError(f"{str(path)!r} holds a {found!r} model, not a {cls.__name__}")
+        model = cls(**check_params(state.get("params"), RANKER_PARAMS, f"{path}: params"))
+        fitted = state.get("fitted")
+        if not isinstance(fitted, dict) or sorted(fitted) != ["coef_", "mean_", "scale_"]:
+            raise ModelFileError(f"{str(path)!r}: expected fitted coef_, mean_ and scale_")
+        for name, values in fitted.items():
+            if not isinstance(values, list) or not all(is_number(v) for v in values) or len(values) != len(fitted["coef_"]):
+                raise ModelFileError(f"{str(path)!r}: fitted {name} is not a list of {len(fitted['coef_'])} numbers")
             setattr(model, name, np.asarray(values, dtype=float))
-        return model, state["metadata"]
+        metadata = state.get("metadata")
+        return model, metadata if isinstance(metadata, dict) else {}
+
+
+RANKER_PARAMS = {
+    "C": lambda v: is_number(v) and v > 0,
+    "max_pairs": lambda v: is_int(v) and v > 0,
+    "seed": is_int,
+}
