@@ -76,7 +76,7 @@ def test_sigkill_at_any_point_leaves_a_consistent_store(tmp_path):
     assert marks_seen[2] == [keys[399]]
     assert marks_seen[3] == [keys[-1]]
 
-    final = weaksup("run", str(pipeline), "--quiet", cwd=tmp_path)
+    final = weaksup("run", str(pipeline), "--quiet", "--force", cwd=tmp_path)
     assert final.returncode == 0, final.stderr
     assert _votes_by_id(store).equals(reference)  # nothing duplicated, nothing lost
     labels = last_labels(store)

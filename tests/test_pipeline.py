@@ -64,7 +64,7 @@ def test_cli_run_end_to_end_on_a_slice(slice_pipeline, tmp_path):
 
 def test_second_run_reuses_votes(slice_pipeline, tmp_path):
     first = run_pipeline(slice_pipeline, progress=False, say=lambda s: None)
-    second = run_pipeline(slice_pipeline, progress=False, say=lambda s: None)
+    second = run_pipeline(slice_pipeline, progress=False, say=lambda s: None, force=True)
     assert first.metrics["lf_applications"] == 440 * 13
     assert second.metrics["lf_applications"] == 0
     assert second.metrics["label_model_accuracy_test"] == first.metrics["label_model_accuracy_test"]

@@ -17,7 +17,7 @@ EDITED = LFS.replace('r"subscri"', r'r"subscri|\bsub\b|\bplease\b"')
 
 
 def _run(pipeline, capsys) -> str:  # type: ignore[no-untyped-def]
-    assert main(["run", str(pipeline), "--quiet"]) == 0, capsys.readouterr().err
+    assert main(["run", str(pipeline), "--quiet", "--force"]) == 0, capsys.readouterr().err  # a run each time
     return capsys.readouterr().out
 
 

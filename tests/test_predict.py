@@ -30,7 +30,7 @@ def test_predict_takes_the_pipeline_file_a_folder_or_the_model(slice_pipeline, t
     assert proc.returncode == 1 and "has no LATEST run yet; run `weaksup run" in proc.stderr
 
     run_pipeline(slice_pipeline, progress=False, say=lambda s: None)
-    run_pipeline(slice_pipeline, progress=False, say=lambda s: None)  # LATEST now names run-0002
+    run_pipeline(slice_pipeline, progress=False, say=lambda s: None, force=True)  # LATEST now names run-0002
     ids = load_dataset(new)["example_id"].to_list()
 
     proc = _weaksup("predict", str(slice_pipeline), str(new), cwd=tmp_path)

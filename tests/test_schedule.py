@@ -69,7 +69,7 @@ def test_schedule_runs_on_time_one_at_a_time(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("next run at") == 2 and "scheduling" in proc.stdout
     runs = query(tmp_path / "store.duckdb", "SELECT run_id, status, started_at, finished_at FROM runs ORDER BY 1").rows()
-    assert [r[1] for r in runs] == ["succeeded", "succeeded"]
+    assert [r[1] for r in runs] == ["succeeded", "skipped"]  # nothing new for the second: no refit, no export
     assert runs[1][2] >= runs[0][3]  # the second started after the first finished
 
 

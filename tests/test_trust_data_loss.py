@@ -27,7 +27,7 @@ def test_gc_in_a_copied_project_leaves_the_original_alone(tmp_path):
     original = tmp_path / "original"
     pipeline = make_project(original)
     for _ in range(3):
-        _run(pipeline, tmp_path)
+        assert weaksup("run", str(pipeline), "--quiet", "--force", cwd=tmp_path).returncode == 0
     assert _folders(original / "exports") == ["run-0001", "run-0002", "run-0003"]
     # Stores written by earlier versions hold absolute folders: make run 1's point at the original.
     con = duckdb.connect(str(original / "store.duckdb"))
@@ -63,16 +63,16 @@ def test_a_closed_stdout_does_not_fail_a_finished_run(tmp_path):
 def test_the_next_run_removes_a_killed_runs_leftovers(tmp_path):
     pipeline = make_project(tmp_path)
     _run(pipeline, tmp_path)
-    killed = weaksup("run", str(pipeline), "--quiet", cwd=tmp_path, env={"WEAKSUP_CRASH_AT": "run.exported"})
+    killed = weaksup("run", str(pipeline), "--quiet", "--force", cwd=tmp_path, env={"WEAKSUP_CRASH_AT": "run.exported"})
     assert killed.returncode == -signal.SIGKILL
     assert _folders(tmp_path / "exports") == ["run-0001", "run-0002"]
 
-    _run(pipeline, tmp_path)  # one successful run cleans up after the killed one
+    _run(pipeline, tmp_path)  # the next run cleans up after the killed one (and, nothing new, reuses run 1)
     store = tmp_path / "store.duckdb"
-    assert _folders(tmp_path / "exports") == ["run-0001", "run-0003"]
-    assert query(store, "SELECT DISTINCT run_id FROM labels ORDER BY 1")["run_id"].to_list() == [1, 3]
+    assert _folders(tmp_path / "exports") == ["run-0001"]
+    assert query(store, "SELECT DISTINCT run_id FROM labels ORDER BY 1")["run_id"].to_list() == [1]
     assert query(store, "SELECT status FROM runs ORDER BY run_id")["status"].to_list() == [
-        "succeeded", "interrupted", "succeeded"]  # fmt: skip
+        "succeeded", "interrupted", "skipped"]  # fmt: skip
 
 
 @pytest.mark.parametrize("column", ["confidence", "label_name", "prob_SPAM"])

@@ -101,7 +101,7 @@ def test_ranking_pipeline_run_exports_and_rerun(tmp_path) -> None:
     with VoteStore(tmp_path / "store.duckdb", read_only=True) as store:  # `weaksup export --run N` rebuilds it
         assert training_set(store, first.run_id).equals(exported)
 
-    second = run_pipeline(path, progress=False, say=lines.append)
+    second = run_pipeline(path, progress=False, say=lines.append, force=True)
     assert second.metrics["lf_applications"] == 0 and second.metrics["new_examples"] == 0
     assert second.metrics["label_model_kendall_tau_distance_test"] == m["label_model_kendall_tau_distance_test"]
     # another seed draws other sets under the same ids: every example changed, the LFs apply to them again

@@ -65,7 +65,7 @@ def _config(folder: Path, values: dict[str, Any], frame: pl.DataFrame | None = N
 
 
 def _run(folder: Path, values: dict[str, Any], frame: pl.DataFrame | None = None, **kw: Any) -> RunResult:
-    return run_pipeline(_config(folder, values, frame, **kw), progress=False, say=lambda _: None)
+    return run_pipeline(_config(folder, values, frame, **kw), progress=False, say=lambda _: None, force=True)
 
 
 def _features(result: RunResult) -> list[str]:

@@ -77,7 +77,8 @@ def _run(args: argparse.Namespace) -> None:
     if args.dry_run:
         dry_run_pipeline(cfg, store_path=args.store, say=say)
     else:
-        run_pipeline(cfg, store_path=args.store, progress=not args.quiet, wait=not args.no_wait, say=say)
+        run_pipeline(cfg, store_path=args.store, progress=not args.quiet, wait=not args.no_wait, say=say,
+                     force=args.force)
 
 
 def say(line: str) -> None:
@@ -298,6 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     _runner_options(p)
     p.add_argument("--no-wait", action="store_true",
                    help=f"if another process holds the store, exit with status {EXIT_BUSY} instead of waiting")
+    p.add_argument("--force", action="store_true",
+                   help="refit and export even when nothing changed since the last succeeded run")
     p.add_argument("--dry-run", action="store_true",
                    help="count the prompts the prompted LFs would send after cache hits, and their tokens; "
                    "send and write nothing")

@@ -41,8 +41,8 @@ failed and interrupted runs (labels, partial folders) are removed.
 >>> first = run_pipeline(d / "p.toml", progress=False, say=lambda s: None)
 >>> first.run_id, first.metrics["lf_applications"], first.run_dir.name
 (1, 6, 'run-0001')
->>> run_pipeline(d / "p.toml", progress=False, say=lambda s: None).metrics["lf_applications"]  # nothing new
-0
+>>> run_pipeline(d / "p.toml", progress=False, say=lambda s: None).metrics["unchanged_since_run"]  # nothing new
+1
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ from tqdm.auto import tqdm
 from weaksup.apply import apply_to_store, prepare_lfs
 from weaksup.data import ID
 from weaksup.pipeline.config import PipelineConfig, load_config
-from weaksup.pipeline.outputs import remove_run_folder, run_folder
+from weaksup.pipeline.outputs import latest_run_dir, point_latest, remove_run_folder, run_folder
 from weaksup.pipeline.finish import Applied, finish
 from weaksup.pipeline.lock import store_lock
 from weaksup.pipeline.sources import Examples, load_examples, load_holdout
@@ -123,11 +123,14 @@ def run_pipeline(
     progress: bool = True,
     say: Callable[[str], None] = print,
     wait: bool = True,
+    force: bool = False,
 ) -> RunResult:
     """Run the pipeline once; raises on failure after recording it in the store.
 
     If another process holds the store, wait for it (``wait=True``, saying so)
-    or raise :class:`~weaksup.pipeline.lock.StoreBusy`.
+    or raise :class:`~weaksup.pipeline.lock.StoreBusy`.  When nothing changed since the
+    pipeline's last succeeded run (the same examples, LF versions, votes and settings), the
+    run is recorded as ``skipped`` and that run's outputs stand, unless ``force``.
     """
     cfg = config if isinstance(config, PipelineConfig) else load_config(config)
     store_file = Path(store_path) if store_path else cfg.resolve(cfg.settings.store)
@@ -143,7 +146,7 @@ def run_pipeline(
         crash_point("run.started")
         phase = _Phases(board, progress)
         try:
-            result = _run(cfg, store, run_id, run_dir, phase, progress, say)
+            result = _run(cfg, store, run_id, run_dir, phase, progress, say, force)
         except BaseException as exc:
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             error = "interrupted (Ctrl-C or SIGTERM)" if status == "interrupted" else f"{type(exc).__name__}: {exc}"
@@ -208,6 +211,44 @@ class _Phases:
         self.bar.n = self.names.index(name)
         self.bar.set_description_str(f"run {self.board.state['run_id']}: {name}")
         self.board.phase(name, **counts)
+
+
+def _unchanged_since(
+    store: VoteStore, cfg: PipelineConfig, fingerprint: str, versions: list[tuple[str, str]], root: Path
+) -> dict[str, Any] | None:
+    """The pipeline's last succeeded run, if this run would redo it: the same examples, LF versions
+    and settings, no new votes, and its export folder still there."""
+    last = store.last_succeeded_run(cfg.settings.name)
+    if last is None or last["export_dir"] is None:
+        return None
+    same = (
+        last["data_fingerprint"] == fingerprint
+        and last["pipeline_hash"] == cfg.hash
+        and last["lf_versions"] == dict(versions)
+        and (root / Path(last["export_dir"]).name / "manifest.json").exists()
+    )
+    return last if same else None
+
+
+def _skip(
+    store: VoteStore, run_id: int, last: dict[str, Any], counts: dict[str, Any], t_run: float, board: StatusBoard,
+    say: Callable[[str], None], root: Path,
+) -> RunResult:
+    """End a run that would redo ``last``: recorded as ``skipped`` with ``counts`` (and timings), no outputs of its own."""
+    say(
+        f"nothing changed since run {last['run_id']} (the same examples, LF versions, votes and settings): its "
+        "outputs stand, and no label model or end model was refit; `weaksup run --force` reruns them"
+    )
+    metrics = {"unchanged_since_run": last["run_id"], **counts, "wall_seconds": time.perf_counter() - t_run}
+    store.set_export_dir(run_id, None)
+    store.finish_run(run_id, "skipped", metrics=metrics, lf_versions=dict(last["lf_versions"]),
+                     data_fingerprint=last["data_fingerprint"], lf_summary=last["lf_summary"])  # fmt: skip
+    reused = root / Path(last["export_dir"]).name
+    if latest_run_dir(root) != reused:
+        point_latest(reused)  # e.g. the last run died after it was recorded, before it moved LATEST
+    board.finish("skipped")
+    summary = pl.DataFrame(last["lf_summary"] or [], infer_schema_length=None)
+    return RunResult(run_id, metrics, summary, reused)
 
 
 def _lf_warnings(
@@ -280,6 +321,7 @@ def _run(
     phase: _Phases,
     progress: bool,
     say: Callable[[str], None],
+    force: bool,
 ) -> RunResult:
     settings = cfg.settings
     dataset = settings.name
@@ -335,6 +377,11 @@ def _run(
     )
     for line in _lf_warnings(store, run_id, stats.applied, tracker.planned(), cfg.file):
         say(line)
+    same = None if force or any(stats.applied.values()) else _unchanged_since(store, cfg, fingerprint, versions, run_dir.parent)
+    if same is not None:
+        counts = {"n_examples": prepared.examples.height, "new_examples": 0, "changed_examples": 0,
+                  "retired_examples": 0, "lf_applications": 0, "lf_errors": int(sum(stats.errors.values()))}  # fmt: skip
+        return _skip(store, run_id, same, {**counts, **timings}, t_run, phase.board, say, run_dir.parent)
     applied = Applied(cfg, store, run_id, run_dir, phase, phase.board, say, loaded, sync, stats, fingerprint, timings, t_run)
     metrics, summary, files = finish(applied, got.task, prepared, lfs)
     return RunResult(run_id, metrics, summary, run_dir, files)

@@ -70,8 +70,9 @@ class RunRecords:
         data_fingerprint: str | None = None,
         lf_summary: list[dict[str, Any]] | None = None,
     ) -> None:
-        """Close a run as ``succeeded``, ``failed`` or ``interrupted``."""
-        if status not in ("succeeded", "failed", "interrupted"):
+        """Close a run as ``succeeded``, ``failed``, ``interrupted`` or ``skipped`` (nothing had changed
+        since the last succeeded run: no outputs of its own)."""
+        if status not in ("succeeded", "failed", "interrupted", "skipped"):
             raise ValueError(f"unknown run status {status!r}")
         self.con.execute(
             "UPDATE runs SET status = ?, finished_at = ?, metrics = ?, error = ?, lf_versions = ?, "
@@ -88,7 +89,7 @@ class RunRecords:
             ],
         )
 
-    def set_export_dir(self, run_id: int, folder: str) -> None:
+    def set_export_dir(self, run_id: int, folder: str | None) -> None:
         """Record the folder a run writes its exports to, by its name under the pipeline's ``export.dir``
         (before it writes any, so a crash can be cleaned up)."""
         self.con.execute("UPDATE runs SET export_dir = ? WHERE run_id = ?", [folder, run_id])
@@ -177,16 +178,22 @@ class RunRecords:
             [run_id, split],
         )
 
-    def last_succeeded_run(self) -> dict[str, Any] | None:
-        """The newest succeeded run's ``run_id``, ``lf_summary`` (rows) and ``lf_versions``; None if none."""
+    def last_succeeded_run(self, pipeline: str | None = None) -> dict[str, Any] | None:
+        """The newest succeeded run (of ``pipeline``, or of any): its ``run_id``, ``lf_summary`` (rows),
+        ``lf_versions``, ``pipeline_hash``, ``data_fingerprint``, ``export_dir`` and ``metrics``; None if none."""
+        where = "AND pipeline = ?" if pipeline is not None else ""
         rows = self.con.execute(
-            "SELECT run_id, lf_summary, lf_versions FROM runs WHERE status = 'succeeded' ORDER BY run_id DESC LIMIT 1"
+            "SELECT run_id, lf_summary, lf_versions, pipeline_hash, data_fingerprint, export_dir, metrics FROM runs "
+            f"WHERE status = 'succeeded' {where} ORDER BY run_id DESC LIMIT 1",
+            [pipeline] if pipeline is not None else [],
         ).fetchall()
         if not rows:
             return None
-        run_id, summary, versions = rows[0]
+        run_id, summary, versions, pipeline_hash, fingerprint, export_dir, metrics = rows[0]
         return {"run_id": run_id, "lf_summary": json.loads(summary) if summary else None,
-                "lf_versions": json.loads(versions or "{}")}  # fmt: skip
+                "lf_versions": json.loads(versions or "{}"), "pipeline_hash": pipeline_hash,
+                "data_fingerprint": fingerprint, "export_dir": export_dir,
+                "metrics": json.loads(metrics or "{}")}  # fmt: skip
 
     def history(self) -> pl.DataFrame:
         """Every run's record, oldest first (``weaksup history`` mirrors it to a JSON file)."""

@@ -29,7 +29,8 @@ Schema (version :data:`SCHEMA_VERSION`; ``meta.schema_version`` records it):
     label types, ``confidence`` an optional per-vote confidence (e.g. from logprobs).
 ``runs(run_id, pipeline, pipeline_hash, params, status, started_at, finished_at, error, metrics, lf_versions,
 export_dir, data_fingerprint, lf_summary)``
-    ``status`` is ``running``, ``succeeded``, ``failed`` or ``interrupted``.
+    ``status`` is ``running``, ``succeeded``, ``failed``, ``interrupted`` or ``skipped`` (nothing had
+    changed since the pipeline's last succeeded run, whose outputs stand).
     ``params`` is the validated pipeline, ``export_dir`` the run's export
     folder, ``lf_summary`` the LF summary as JSON rows.  Rows are never deleted:
     they are the run history.
