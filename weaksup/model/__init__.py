@@ -17,17 +17,19 @@ from __future__ import annotations
 from typing import Any
 
 from weaksup.model._base import LabelModelBase
+from weaksup.model.auto import AutoLabelModel
 from weaksup.model.dawid_skene import DawidSkene
 from weaksup.model.label_model import LabelModel
 from weaksup.model.majority import MajorityVote
 from weaksup.model.snorkel import SnorkelLabelModel
 
-__all__ = ["DawidSkene", "LabelModel", "MajorityVote", "SnorkelLabelModel", "make_label_model"]
+__all__ = ["AutoLabelModel", "DawidSkene", "LabelModel", "MajorityVote", "SnorkelLabelModel", "make_label_model"]
 
 _REGISTRY: dict[str, type[LabelModelBase]] = {
     "majority_vote": MajorityVote,
     "dawid_skene": DawidSkene,
-    "label_model": LabelModel,
+    "label_model": AutoLabelModel,
+    "firing_rates": LabelModel,
     "snorkel": SnorkelLabelModel,
 }
 
