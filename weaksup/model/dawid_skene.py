@@ -18,6 +18,7 @@ from typing import Literal
 import numpy as np
 
 from weaksup.model._base import LabelModelBase, one_hot, softmax_rows
+from weaksup.model.label_model import distinct_rows
 from weaksup.model.majority import MajorityVote
 from weaksup.votes import SparseVotes
 
@@ -79,33 +80,36 @@ class DawidSkene(LabelModelBase):
         if self.abstain not in ("observe", "skip"):
             raise ValueError(f"DawidSkene: abstain must be 'observe' or 'skip', got {self.abstain!r}")
         k, m = self.cardinality, votes.m
+        voted = np.bincount(votes.cols, minlength=m) > 0
+        # EM over distinct vote patterns, each weighted by its number of rows (all-abstain rows: 0).
+        votes, weight = distinct_rows(votes, k)
         X = one_hot(votes, k)
-        covered = np.asarray(X.sum(axis=1)).ravel() > 0
-        Xc = X[covered]
+        covered = (np.asarray(X.sum(axis=1)).ravel() > 0) & (weight > 0)
+        Xc, w = X[covered], weight[covered][:, None]
         mv = MajorityVote(cardinality=k).fit(votes, class_balance)
         q = mv.predict_proba(votes)[covered]
         previous = -np.inf
         self.n_iter_ = 0
         for self.n_iter_ in range(1, self.max_iter + 1):
             # M-step: expected counts of (LF, true class, vote), then normalise over votes.
+            q *= w
             counts = np.asarray(Xc.T @ q).reshape(m, k, k).transpose(0, 2, 1)
             confusion = self._m_step(counts, q.sum(axis=0))
             # The learned prior is smoothed like the confusions: a class majority vote never
             # picks keeps a small probability instead of log(0).
             p = class_balance if class_balance is not None else (q.sum(axis=0) + self.smoothing) / (
-                len(q) + k * self.smoothing
+                w.sum() + k * self.smoothing
             )
             # E-step.
             scores = self._scores(Xc, confusion, p)
             top = scores.max(axis=1, keepdims=True)
-            loglik = float(np.mean(top.ravel() + np.log(np.exp(scores - top).sum(axis=1))))
+            loglik = float(w.ravel() @ (top.ravel() + np.log(np.exp(scores - top).sum(axis=1))) / w.sum())
             q = softmax_rows(scores)
             if loglik - previous < self.tol:
                 break
             previous = loglik
         self.confusion_ = confusion
         self.class_balance_ = np.asarray(p, dtype=float)
-        voted = np.bincount(votes.cols, minlength=m) > 0
         fires = confusion[:, :, :k].sum(axis=2)  # P(a votes | y = c)
         hit = np.einsum("c,acc->a", self.class_balance_, confusion[:, :, :k])
         self.accuracies_ = np.where(voted, hit / (fires @ self.class_balance_), np.nan)

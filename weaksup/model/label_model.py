@@ -38,7 +38,7 @@ THREADED_VOTES = 1_000_000
 the threads cost more than they save."""
 
 
-def _distinct_rows(votes: SparseVotes, cardinality: int) -> tuple[SparseVotes, np.ndarray]:
+def distinct_rows(votes: SparseVotes, cardinality: int) -> tuple[SparseVotes, np.ndarray]:
     """One row per distinct non-empty vote pattern, and how many rows share each pattern.
 
     A row's pattern is encoded exactly as the base-(k+1) number with digit ``v + 1`` for LF
@@ -216,7 +216,7 @@ class LabelModel(LabelModelBase):
         k, m = self.cardinality, votes.m
         # EM runs over distinct vote patterns: rows with the same votes share one posterior,
         # and rows where every LF abstains carry no evidence about the LFs.
-        votes, weight = _distinct_rows(votes, k)
+        votes, weight = distinct_rows(votes, k)
         X = _by_class(votes, k)
         XT = [x.T for x in X]  # views; made once, as each .T costs more than a small product
         merged = bool((weight != 1).any())
