@@ -1,4 +1,4 @@
-"""The default label model: EM over per-LF, per-class firing rates, no epochs or learning rate.
+"""Firing-rate label model (registry name ``firing_rates``): EM over per-LF, per-class firing rates, no epochs or learning rate.
 
 >>> import numpy as np
 >>> from weaksup.model import MajorityVote
@@ -149,7 +149,7 @@ def _squarem(
 
 
 class LabelModel(LabelModelBase):
-    """Weak-supervision label model chosen by measurement on five WRENCH folders (the default).
+    """Per-LF, per-class firing rates; the default's structure for LFs that each vote one class.
 
     Model.  Each LF ``a`` and class ``v`` have two firing rates among rows that some LF votes on:
     β[a, v] = P(λ_a = v | y = v) and γ[a, v] = P(λ_a = v | y ≠ v).  An LF may vote a single
