@@ -21,8 +21,8 @@ HAVE_SNORKEL = importlib.util.find_spec("snorkel") is not None
 SNORKEL = pytest.param(
     "snorkel", marks=pytest.mark.skipif(not HAVE_SNORKEL, reason="snorkel is not installed")
 )
-MODELS = ["majority_vote", "dawid_skene", "label_model", SNORKEL]
-LEARNED = ["dawid_skene", "label_model"]
+MODELS = ["majority_vote", "dawid_skene", "firing_rates", "label_model", SNORKEL]
+LEARNED = ["dawid_skene", "firing_rates"]
 
 
 def synthetic(n, accuracies, k=2, coverage=0.5, seed=0, balance=None):
@@ -100,7 +100,7 @@ def test_label_model_threads_and_vote_order_change_nothing(monkeypatch):
     np.testing.assert_array_equal(serial.predict_proba(votes), threaded.predict_proba(lf_major))
 
 
-LEARN_BALANCE = {"dawid_skene": {}, "label_model": {"learn_class_balance": True}}
+LEARN_BALANCE = {"dawid_skene": {}, "firing_rates": {"learn_class_balance": True, "balance_strength": 0.0}}
 
 
 @pytest.mark.parametrize("name", LEARNED)

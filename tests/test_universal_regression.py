@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -151,3 +153,50 @@ def test_save_load_round_trip(tmp_path, suffix: str) -> None:
     assert loaded.lf_names_ == ("a", "b", "c", "d", "e")
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
     np.testing.assert_array_equal(loaded.predict_var(X), model.predict_var(X))
+
+
+def _shared_raters(n: int = 6000, seed: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Five raters on one 0-10 scale, each with its own noise (and a small bias), 30% missing."""
+    rng = np.random.default_rng(seed)
+    y = rng.normal(6.0, 1.2, n)
+    noise, bias = np.array([0.3, 0.6, 1.0, 1.5, 2.0]), np.array([0.1, -0.2, 0.0, 0.3, -0.1])
+    X = y[:, None] + bias + rng.normal(size=(n, 5)) * noise
+    X[rng.random(X.shape) < 0.3] = np.nan
+    return X, y
+
+
+def test_shared_units_are_detected_and_beat_the_mean_of_the_votes() -> None:
+    X, y = _shared_raters()
+    model = RegressionLabelModel().fit(X)
+    assert model.units_ == "shared"
+    pred = model.predict(X)
+    ok = (~np.isnan(X)).any(axis=1)
+    assert abs(pred[ok].mean() - y.mean()) < 0.1 and 0.8 < pred[ok].std() / y.std() < 1.1  # y's own units
+    mean_mse = np.mean((np.nanmean(X[ok], axis=1) - y[ok]) ** 2)
+    assert np.mean((pred[ok] - y[ok]) ** 2) < 0.8 * mean_mse
+    own = RegressionLabelModel(units="own").fit(X)
+    assert own.units_ == "standardised" and abs(own.predict(X).mean()) < 0.05
+    assert RegressionLabelModel(units="shared").fit(X).units_ == "shared"
+
+
+def test_different_units_stay_standardised_unless_told() -> None:
+    X, _ = _data(seed=6)  # scales 1, 10, 0.5, -2, 3
+    assert RegressionLabelModel().fit(X).units_ == "standardised"
+    with pytest.raises(ValueError, match="units must be"):
+        RegressionLabelModel(units="same").fit(X)
+
+
+def test_movie_ratings_on_one_scale_predict_a_held_out_rating() -> None:
+    """uws_movies: IMDb (0-10), MovieLens and Rotten Tomatoes users (0-5, doubled) predict TMDB's vote_average."""
+    pl = pytest.importorskip("polars")
+    path = Path(__file__).resolve().parents[1] / "data" / "uws_movies" / "movies.csv"
+    cols = ["vote_average", "imdb_rating", "mv_lens_avg_rating", "tomato_user_rating"]
+    R = pl.read_csv(path).select(cols).to_numpy().astype(float) * [1, 1, 2, 2]
+    R[R == 0] = np.nan
+    held, X = R[:, 0], R[:, 1:]
+    model = RegressionLabelModel().fit(X)
+    assert model.units_ == "shared"
+    ok = ~np.isnan(held) & (~np.isnan(X)).any(axis=1)
+    ours = np.mean((model.predict(X)[ok] - held[ok]) ** 2)
+    mean = np.mean((np.nanmean(X[ok], axis=1) - held[ok]) ** 2)
+    assert ours <= mean

@@ -15,6 +15,9 @@ An undecodable byte is reported with its file and line; an empty file with its n
 WRENCH split keys restart at ``"0"`` in every split and duplicate texts exist, so
 WRENCH examples are keyed ``"<split>:<key>"``.
 
+Crowd answers (``answer.csv``: item, worker, answer; optional ``truth.csv``: item, truth)
+load straight into sparse votes with :func:`load_crowd`, one LF per worker.
+
 >>> import polars as pl
 >>> df = with_example_ids(pl.DataFrame({"text": ["a", "b", "a"]}))
 >>> df["example_id"].str.len_chars().to_list()
@@ -29,9 +32,13 @@ import codecs
 import glob as globlib
 import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import polars as pl
+
+from weaksup.votes import SparseVotes
 
 ID = "example_id"
 SPLIT = "split"
@@ -183,3 +190,116 @@ def content_hashes(df: pl.DataFrame) -> pl.Series:
         return con.sql("SELECT substr(md5(to_json(t)::VARCHAR), 1, 16) AS h FROM df t").pl()["h"]
     finally:
         con.close()
+
+
+@dataclass(frozen=True)
+class CrowdVotes:
+    """Crowd answers as label-model input: ``votes`` (one LF per worker, one row per item),
+    ``truth`` (class id per row, -1 where unknown), and the ids behind rows, LFs and classes."""
+
+    votes: SparseVotes
+    truth: np.ndarray
+    items: tuple[str, ...]
+    workers: tuple[str, ...]
+    classes: tuple[str, ...]
+    n_repeats: int
+    """(item, worker) pairs answered more than once in the file; only the first answer is kept."""
+
+
+def _read_columns(path: Path, columns: tuple[str, str] | tuple[str, str, str]) -> pl.DataFrame:
+    """The first ``len(columns)`` columns of a headed CSV, as strings named ``columns``; no nulls."""
+    if not path.exists():
+        raise FileNotFoundError(f"crowd file {str(path)!r} does not exist")
+    try:
+        df = pl.read_csv(path, infer_schema=False)
+    except pl.exceptions.PolarsError as error:
+        raise ValueError(f"cannot parse {str(path)!r} as CSV: {error}") from error
+    if df.width < len(columns):
+        raise ValueError(
+            f"{str(path)!r} has columns {df.columns} but needs {len(columns)}: "
+            f"{', '.join(columns)} (in that order, with a header row)"
+        )
+    df = df.select(df.columns[: len(columns)]).rename(dict(zip(df.columns, columns)))
+    df = df.with_columns(pl.col(c).str.strip_chars() for c in columns)
+    for c in columns:
+        empty = df[c].is_null() | (df[c] == "")
+        if empty.any():
+            row = int(empty.arg_max())
+            raise ValueError(
+                f"{str(path)!r} line {row + 2}: the {c} column (column {columns.index(c) + 1}) is empty; "
+                "every row needs a value"
+            )
+    return df
+
+
+def _class_order(values: list[str]) -> list[str]:
+    """Numeric order when every label is a number (so ``"10"`` follows ``"9"``), else text order."""
+    try:
+        return sorted(values, key=float)
+    except ValueError:
+        return sorted(values)
+
+
+def load_crowd(
+    answers: str | Path, truth: str | Path | None = None, classes: list[str] | None = None
+) -> CrowdVotes:
+    """Load crowd answers (and optional truth) into :class:`CrowdVotes`.
+
+    ``answers`` is a CSV whose first three columns are item, worker and answer (any header
+    names, e.g. ``question,worker,answer``); ``truth`` one whose first two are item and truth.
+    Rows are the items in order of first appearance in ``answers``, then items found only in
+    ``truth`` (they have no votes); LFs are the workers in order of first appearance.  Class
+    ids follow ``classes`` when given (an answer outside it is an error), else the distinct
+    answer and truth values sorted numerically when all are numbers and as text otherwise:
+    answers 1..5 become classes 0..4.  A worker answering an item twice keeps the first answer.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "answer.csv").write_text("question,worker,answer\\nq1,w1,2\\nq1,w2,1\\nq2,w1,1\\n")
+    >>> _ = (d / "truth.csv").write_text("question,truth\\nq2,1\\n")
+    >>> crowd = load_crowd(d / "answer.csv", d / "truth.csv")
+    >>> crowd.classes, crowd.votes.to_dense().tolist(), crowd.truth.tolist()
+    (('1', '2'), [[1, 0], [0, -1]], [-1, 0])
+    """
+    answers = Path(answers)
+    df = _read_columns(answers, ("item", "worker", "answer"))
+    gold = None if truth is None else _read_columns(Path(truth), ("item", "truth"))
+    if gold is not None:
+        repeated = gold.filter(pl.col("item").is_duplicated()).group_by("item").agg(pl.col("truth").n_unique())
+        conflict = repeated.filter(pl.col("truth") > 1)
+        if conflict.height:
+            raise ValueError(
+                f"{str(truth)!r}: item {conflict['item'][0]!r} has {conflict['truth'][0]} different truths; "
+                "give one truth per item"
+            )
+    seen = set(df["answer"].unique().to_list()) | (set() if gold is None else set(gold["truth"].to_list()))
+    if classes is None:
+        classes = _class_order(list(seen))
+    class_id = {c: i for i, c in enumerate(classes)}
+    for what, frame, col, path in (("answer", df, "answer", answers), ("truth", gold, "truth", truth)):
+        if frame is None:
+            continue
+        unknown = ~frame[col].is_in(list(class_id))
+        if unknown.any():
+            row = int(unknown.arg_max())
+            raise ValueError(
+                f"{str(path)!r} line {row + 2}: {what} {frame[col][row]!r} is not one of the classes {list(classes)}"
+            )
+    items = list(dict.fromkeys(df["item"].to_list()))
+    if gold is not None:
+        known = set(items)
+        items += [i for i in dict.fromkeys(gold["item"].to_list()) if i not in known]
+    workers = list(dict.fromkeys(df["worker"].to_list()))
+    item_id = {q: i for i, q in enumerate(items)}
+    worker_id = {w: i for i, w in enumerate(workers)}
+    first = df.unique(subset=["item", "worker"], keep="first", maintain_order=True)
+    rows = np.array([item_id[q] for q in first["item"]], dtype=np.int64)
+    cols = np.array([worker_id[w] for w in first["worker"]], dtype=np.int32)
+    labels = np.array([class_id[a] for a in first["answer"]], dtype=np.int32)
+    order = np.argsort(rows, kind="stable")
+    votes = SparseVotes(rows[order], cols[order], labels[order], len(items), len(workers), tuple(workers))
+    y = np.full(len(items), -1, dtype=np.int64)
+    if gold is not None:
+        for q, t in gold.unique(subset=["item"], keep="first").iter_rows():
+            y[item_id[q]] = class_id[t]
+    return CrowdVotes(votes, y, tuple(items), tuple(workers), tuple(classes), df.height - first.height)

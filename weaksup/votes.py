@@ -91,6 +91,13 @@ class SparseVotes:
             lf_names=lf_names,
         )
 
+    def select_rows(self, rows: np.ndarray) -> SparseVotes:
+        """The votes of ``rows`` (distinct row indices), renumbered 0..len(rows)-1 in that order."""
+        new = np.full(self.n, -1, dtype=np.int64)
+        new[rows] = np.arange(len(rows))
+        mine = new[self.rows] >= 0
+        return SparseVotes(new[self.rows[mine]], self.cols[mine], self.labels[mine], len(rows), self.m, self.lf_names)
+
     def to_dense(self) -> np.ndarray:
         """The (n, m) int32 matrix with ``-1`` for abstains.  Costs n × m memory."""
         L = np.full((self.n, self.m), ABSTAIN, dtype=np.int32)

@@ -35,6 +35,7 @@ from __future__ import annotations
 from typing import Any
 
 from weaksup.model._base import LabelModelBase
+from weaksup.model.auto import AutoLabelModel
 from weaksup.model.dawid_skene import DawidSkene
 from weaksup.model.label_model import LabelModel
 from weaksup.model.majority import MajorityVote
@@ -44,6 +45,7 @@ from weaksup.model.regression import RegressionLabelModel
 from weaksup.model.snorkel import SnorkelLabelModel
 
 __all__ = [
+    "AutoLabelModel",
     "DawidSkene",
     "LabelModel",
     "MajorityVote",
@@ -58,7 +60,8 @@ __all__ = [
 _REGISTRY: dict[str, type[LabelModelBase]] = {
     "majority_vote": MajorityVote,
     "dawid_skene": DawidSkene,
-    "label_model": LabelModel,
+    "label_model": AutoLabelModel,
+    "firing_rates": LabelModel,
     "snorkel": SnorkelLabelModel,
 }
 

@@ -139,7 +139,31 @@ class LabelModelBase(PersistentModel, BaseEstimator):
         draw = np.random.default_rng(self.seed).random(proba.shape)
         return np.where(tied, draw, -1.0).argmax(axis=1)
 
+    def vote_log_likelihood(self, L: LabelMatrix) -> float:
+        """Mean log P(λ_a = v | the row's other votes, a votes) over the votes of rows with 2 or more.
+
+        How well the model predicts each vote's class from the rest of its row, whatever it
+        assumes about abstains: on rows held out of the fit it compares models of different
+        structure without gold labels (:class:`~weaksup.model.auto.AutoLabelModel` selects by it).
+        NaN when no row has two votes.
+        """
+        check_is_fitted(self, "n_lfs_")
+        votes = as_votes(L, self.cardinality, type(self).__name__, n_lfs=self.n_lfs_)
+        several = (np.bincount(votes.rows, minlength=votes.n) >= 2)[votes.rows]
+        if not several.any():
+            return float("nan")
+        contribution, log_conditional = self._vote_terms(votes)
+        rest = self._log_scores(votes)[votes.rows] - contribution
+        rest -= rest.max(axis=1, keepdims=True)
+        predictive = np.log(np.exp(rest + log_conditional).sum(axis=1)) - np.log(np.exp(rest).sum(axis=1))
+        return float(predictive[several].mean())
+
     def _fit(self, votes: SparseVotes, class_balance: np.ndarray | None) -> None:
+        raise NotImplementedError
+
+    def _vote_terms(self, votes: SparseVotes) -> tuple[np.ndarray, np.ndarray]:
+        """Per vote (a, v), shape (nnz, k) each: what it adds to the row's log scores for each class
+        c, and log P(λ_a = v | y = c, a votes)."""
         raise NotImplementedError
 
     def _log_scores(self, votes: SparseVotes) -> np.ndarray:

@@ -20,7 +20,17 @@ y_scale_·z`` is chosen, in this order:
 1. gold labels: ``fit(votes, y)`` with ``y`` NaN except on a few rows (≥ 2; 50 is plenty)
    regresses the gold values on the posterior mean of z;
 2. ``reference_lf``: y is in that LF's units with its noise removed (its intercept and loading);
-3. otherwise y is standardised: mean 0, variance 1.
+3. shared units (``units="shared"``, or ``"auto"`` when detected): y is in the units the LFs
+   share, the mean of their intercepts and loadings, so each LF reads as y plus its own noise
+   (and a small bias).  Crowd ratings on one scale come back on that scale, combined with
+   weights by each rater's noise, which is no worse than averaging the ratings when the model holds;
+4. otherwise (``units="own"``, or LFs on different scales) y is standardised: mean 0, variance 1.
+
+``units="auto"`` detects shared units when every loading has the same sign, the largest is at
+most ``SHARED_SCALE_RATIO`` times the smallest, and every intercept lies within one mean
+loading (one standard deviation of y) of the intercepts' mean.  ``units_`` records what was
+used ("gold", "reference_lf", "shared" or "standardised") and the choice is logged (logger
+``weaksup.model``).
 
 **Inference.**  ``predict`` is the posterior mean E[y | the row's votes] and
 ``predict_var`` the posterior variance Var[y | votes] (it ignores the uncertainty in the
@@ -43,7 +53,9 @@ fitted parameters).  A row with no votes gets the prior: y_offset_ and y_scale_�
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -52,6 +64,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from weaksup.persistence import PersistentModel
 from weaksup.votes import RegressionVotes
+
+logger = logging.getLogger("weaksup.model")
+
+SHARED_SCALE_RATIO = 2.0
+"""``units="auto"``: LF loadings within this factor of each other (and close intercepts) share units."""
 
 MIN_LFS = 3
 """A one-factor model is identified from three LFs up."""
@@ -78,7 +95,8 @@ class RegressionLabelModel(PersistentModel, BaseEstimator):
     """One-factor Gaussian label model for real-valued LFs (see the module docstring).
 
     Parameters: ``reference_lf`` (name or column of the LF whose units y takes when no gold
-    is given), ``max_iter`` and ``tol`` (EM stops when no parameter moves by more than
+    is given), ``units`` (``"auto"``, ``"shared"`` or ``"own"``: y's units without gold or
+    reference, see the module docstring), ``max_iter`` and ``tol`` (EM stops when no parameter moves by more than
     ``tol`` relative to its LF's spread).  EM starts from a deterministic moment fit, so
     there is no seed.
     """
@@ -86,8 +104,15 @@ class RegressionLabelModel(PersistentModel, BaseEstimator):
     _fitted_arrays = ("intercept_", "loading_", "noise_var_", "y_offset_", "y_scale_")
     _fitted_meta = ("lf_names_",)
 
-    def __init__(self, reference_lf: int | str | None = None, max_iter: int = 1000, tol: float = 1e-7) -> None:
+    def __init__(
+        self,
+        reference_lf: int | str | None = None,
+        max_iter: int = 1000,
+        tol: float = 1e-7,
+        units: Literal["auto", "shared", "own"] = "auto",
+    ) -> None:
         self.reference_lf = reference_lf
+        self.units = units
         self.max_iter = max_iter
         self.tol = tol
 
@@ -111,6 +136,8 @@ class RegressionLabelModel(PersistentModel, BaseEstimator):
                 f"{name}: LF {v.lf_names[a]!r} (column {a}) votes on {counts[a]} rows; each LF needs "
                 "at least 2 votes (drop it, or apply it to more data)"
             )
+        if self.units not in ("auto", "shared", "own"):
+            raise ValueError(f"{name}: units must be 'auto', 'shared' or 'own', got {self.units!r}")
         gold = self._check_gold(y, v.n)
         if gold is not None and self.reference_lf is not None:
             raise ValueError(f"{name}: give gold labels or reference_lf, not both")
@@ -120,13 +147,30 @@ class RegressionLabelModel(PersistentModel, BaseEstimator):
             rows = ~np.isnan(gold)
             slope, offset = np.polyfit(z_mean[rows], gold[rows], deg=1)
             self.y_offset_, self.y_scale_ = float(offset), float(slope)
+            self.units_ = "gold"
         elif self.reference_lf is not None:
             r = self._lf_index(self.reference_lf, v.lf_names)
             self.y_offset_, self.y_scale_ = float(self.intercept_[r]), float(self.loading_[r])
+            self.units_ = "reference_lf"
+        elif self.units == "shared" or (self.units == "auto" and self._units_shared()):
+            self.y_offset_, self.y_scale_ = float(self.intercept_.mean()), float(self.loading_.mean())
+            self.units_ = "shared"
         else:
             self.y_offset_, self.y_scale_ = 0.0, 1.0
+            self.units_ = "standardised"
+        logger.info(
+            "%s: y in %s units (LF loadings %s, intercepts %s)",
+            name, self.units_, np.round(self.loading_, 3).tolist(), np.round(self.intercept_, 3).tolist(),
+        )
         self.lf_names_ = v.lf_names
         return self
+
+    def _units_shared(self) -> bool:
+        """Do the fitted LFs read y on one scale: same-sign loadings within ``SHARED_SCALE_RATIO``, close intercepts?"""
+        size = np.abs(self.loading_)
+        same_sign = bool(np.all(self.loading_ > 0) or np.all(self.loading_ < 0))
+        close = np.abs(self.intercept_ - self.intercept_.mean()).max() <= size.mean()
+        return same_sign and size.max() <= SHARED_SCALE_RATIO * size.min() and bool(close)
 
     def _check_gold(self, y: ArrayLike | None, n: int) -> np.ndarray | None:
         name = type(self).__name__

@@ -1,0 +1,179 @@
+"""The default label model: picks the structure that fits the votes, by held-out vote likelihood.
+
+Two structures cover the data weaksup meets, and neither is safe everywhere:
+
+- ``"firing_rates"``: :class:`~weaksup.model.label_model.LabelModel`, per-LF, per-class firing
+  rates with a learned, shrunk class balance.  Which LF fires is evidence, so LFs that only
+  ever vote one class ("has a link → SPAM") are informative.  Best on hand-written LFs.
+- ``"confusion"``: :class:`~weaksup.model.dawid_skene.DawidSkene` with abstains skipped and
+  confusions shrunk toward the pooled one.  Best on crowd answers, where many workers each
+  label a few items and abstaining says nothing about the class.
+
+Selection, never with gold labels: when fewer than ``MIN_MULTICLASS_SHARE`` of the votes come
+from LFs that vote two classes or more, the confusion structure cannot learn anything (a one-class
+LF's confusion row is the same for every class), so firing rates are used.  Otherwise both are
+fit on a seeded 75% of (at most ``SELECTION_ROWS``) covered rows and scored on the other 25% by
+:meth:`~weaksup.model._base.LabelModelBase.vote_log_likelihood`: how well each predicts a vote
+from the rest of its row.  The confusion structure is chosen when it wins by more than
+``MARGIN`` nats per vote, then refit on every row.  The choice is logged (logger
+``weaksup.model``) and kept in ``chosen_`` and ``selection_``; ``structure=`` forces either.
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> y = rng.integers(0, 2, 3000)
+>>> L = np.stack([np.where(rng.random(3000) < a, y, 1 - y) for a in (0.9, 0.8, 0.7, 0.6)], 1)
+>>> model = AutoLabelModel(cardinality=2).fit(L)
+>>> model.chosen_ in ("firing_rates", "confusion"), float((model.predict(L) == y).mean()) > 0.85
+(True, True)
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from weaksup.model._base import LabelModelBase
+from weaksup.model.dawid_skene import DawidSkene
+from weaksup.model.label_model import LabelModel
+from weaksup.persistence import read_model, write_model
+from weaksup.votes import SparseVotes
+
+logger = logging.getLogger("weaksup.model")
+
+STRUCTURES: dict[str, tuple[type[LabelModelBase], dict[str, Any]]] = {
+    "firing_rates": (LabelModel, {"learn_class_balance": True}),
+    "confusion": (DawidSkene, {"abstain": "skip"}),
+}
+"""Each structure's model class and the parameters the default gives it."""
+MIN_MULTICLASS_SHARE = 0.5
+"""Below this share of votes from LFs voting 2+ classes, the confusion structure is not tried."""
+SELECTION_ROWS = 20_000
+"""Selection fits on at most this many covered rows (a seeded sample), so it costs little at scale."""
+HOLDOUT = 0.25
+"""Share of the sampled rows held out to score the two structures."""
+MARGIN = 0.01
+"""Nats per held-out vote by which the confusion structure must win: firing rates has fewer
+parameters and is the cheaper fit at scale, so it keeps ties."""
+
+
+def multiclass_share(votes: SparseVotes, cardinality: int) -> float:
+    """Share of the votes cast by LFs that vote at least two different classes."""
+    if votes.nnz == 0:
+        return 0.0
+    pairs = np.unique(votes.cols.astype(np.int64) * cardinality + votes.labels)
+    classes_per_lf = np.bincount(pairs // cardinality, minlength=votes.m)
+    return float((classes_per_lf[votes.cols] >= 2).mean())
+
+
+class AutoLabelModel(LabelModelBase):
+    """The default categorical label model (registry name ``label_model``); see the module docstring.
+
+    ``structure`` is ``"auto"`` (select), ``"firing_rates"`` or ``"confusion"``.  Fitted:
+    ``chosen_`` (the structure), ``selection_`` (why: the multiclass vote share, the held-out
+    vote log-likelihoods, a sentence), ``model_`` (the fitted model of that structure), and its
+    ``class_balance_`` and ``accuracies_``.  Needs 3 LFs that vote.
+    """
+
+    min_lfs = 3
+
+    def __init__(
+        self,
+        cardinality: int,
+        seed: int = 0,
+        structure: Literal["auto", "firing_rates", "confusion"] = "auto",
+    ) -> None:
+        self.cardinality = cardinality
+        self.seed = seed
+        self.structure = structure
+
+    def _build(self, structure: str) -> LabelModelBase:
+        cls, params = STRUCTURES[structure]
+        return cls(cardinality=self.cardinality, seed=self.seed, **params)
+
+    def _fit(self, votes: SparseVotes, class_balance: np.ndarray | None) -> None:
+        if self.structure not in ("auto", *STRUCTURES):
+            raise ValueError(
+                f"AutoLabelModel: structure must be 'auto', {', '.join(map(repr, STRUCTURES))}; got {self.structure!r}"
+            )
+        share = multiclass_share(votes, self.cardinality)
+        selection: dict[str, Any] = {"multiclass_vote_share": share, "heldout_vote_loglik": {}}
+        if self.structure != "auto":
+            chosen, reason = self.structure, "set by structure="
+        elif share < MIN_MULTICLASS_SHARE:
+            chosen = "firing_rates"
+            reason = (
+                f"{share:.0%} of votes come from LFs that vote several classes: skipping abstains would "
+                "leave the one-class LFs nothing to learn from"
+            )
+        else:
+            scores = self._heldout_scores(votes, class_balance)
+            selection["heldout_vote_loglik"] = scores
+            better = scores.get("confusion", -np.inf) - scores.get("firing_rates", -np.inf)
+            chosen = "confusion" if better > MARGIN else "firing_rates"
+            reason = (
+                f"held-out vote log-likelihood per vote: confusion {scores.get('confusion', float('nan')):.4f}, "
+                f"firing_rates {scores.get('firing_rates', float('nan')):.4f} (confusion needs a lead over {MARGIN})"
+            )
+        selection["reason"] = reason
+        logger.info("label_model chose %s: %s", chosen, reason)
+        self.model_ = self._build(chosen).fit(votes, class_balance)
+        self.chosen_, self.selection_ = chosen, selection
+        self.class_balance_, self.accuracies_ = self.model_.class_balance_, self.model_.accuracies_
+
+    def _heldout_scores(self, votes: SparseVotes, class_balance: np.ndarray | None) -> dict[str, float]:
+        """Each structure's vote log-likelihood on held-out covered rows (structures that fail to fit are left out)."""
+        rng = np.random.default_rng(self.seed)
+        covered = np.flatnonzero(np.bincount(votes.rows, minlength=votes.n) > 0)
+        sample = rng.permutation(covered)[:SELECTION_ROWS]
+        cut = int(round(len(sample) * (1 - HOLDOUT)))
+        train, held = votes.select_rows(np.sort(sample[:cut])), votes.select_rows(np.sort(sample[cut:]))
+        scores = {}
+        for name in STRUCTURES:
+            try:
+                score = self._build(name).fit(train, class_balance).vote_log_likelihood(held)
+            except ValueError as error:  # e.g. fewer than 3 LFs vote in the sample
+                logger.info("label_model: %s could not be scored on held-out rows: %s", name, error)
+                continue
+            if np.isfinite(score):
+                scores[name] = score
+        return scores
+
+    def _log_scores(self, votes: SparseVotes) -> np.ndarray:
+        return self.model_._log_scores(votes)
+
+    def _vote_terms(self, votes: SparseVotes) -> tuple[np.ndarray, np.ndarray]:
+        return self.model_._vote_terms(votes)
+
+    def save(self, path: str | Path) -> None:
+        """Write the choice and the chosen model's fitted arrays to ``.json`` or ``.npz``.  No pickle."""
+        check_is_fitted(self, "model_")
+        inner = self.model_
+        arrays = {name: np.asarray(getattr(inner, name)) for name in inner._fitted_arrays}
+        meta = {
+            "params": self.get_params(),
+            "n_lfs": self.n_lfs_,
+            "chosen": self.chosen_,
+            "chosen_params": inner.get_params(),
+            "selection": self.selection_,
+        }
+        write_model(path, type(self).__name__, meta, arrays)
+
+    @classmethod
+    def load(cls, path: str | Path) -> AutoLabelModel:
+        """Read a model written by :meth:`save`."""
+        state, arrays = read_model(path, cls.__name__)
+        model = cls(**state["params"])
+        inner = STRUCTURES[state["chosen"]][0](**state["chosen_params"])
+        missing = set(inner._fitted_arrays) - set(arrays)
+        if missing:
+            raise ValueError(f"load: {path} lacks fitted arrays {sorted(missing)}")
+        for name in inner._fitted_arrays:
+            setattr(inner, name, arrays[name])
+        inner.n_lfs_ = model.n_lfs_ = int(state["n_lfs"])
+        model.model_, model.chosen_, model.selection_ = inner, state["chosen"], state["selection"]
+        model.class_balance_, model.accuracies_ = inner.class_balance_, inner.accuracies_
+        return model
