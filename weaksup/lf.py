@@ -42,7 +42,9 @@ __all__ = [
     "MissingColumnError",
     "Row",
     "as_labeling_function",
+    "canonical",
     "check_unique_names",
+    "function_source",
     "labeling_function",
     "source_hash",
 ]
@@ -89,21 +91,21 @@ class Row:
         return f"Row({self.__dict__!r})"
 
 
-def _canonical(value: Any) -> str:
+def canonical(value: Any) -> str:
     """A repr that is stable across processes (sets sorted, dicts by key)."""
     if isinstance(value, Mapping):
-        items = sorted((repr(k), _canonical(v)) for k, v in value.items())
+        items = sorted((repr(k), canonical(v)) for k, v in value.items())
         return "{" + ",".join(f"{k}:{v}" for k, v in items) + "}"
     if isinstance(value, (set, frozenset)):
-        return "set(" + ",".join(sorted(_canonical(v) for v in value)) + ")"
+        return "set(" + ",".join(sorted(canonical(v) for v in value)) + ")"
     if isinstance(value, (list, tuple)):
-        return type(value).__name__ + "(" + ",".join(_canonical(v) for v in value) + ")"
+        return type(value).__name__ + "(" + ",".join(canonical(v) for v in value) + ")"
     if callable(value) and not isinstance(value, type):
-        return _function_source(value)
+        return function_source(value)
     return repr(value)
 
 
-def _function_source(fn: Callable[..., Any]) -> str:
+def function_source(fn: Callable[..., Any]) -> str:
     """Source text of a function (or of a Snorkel object's wrapped function)."""
     target = getattr(fn, "_f", fn)
     try:
@@ -151,9 +153,9 @@ class LabelingFunction:
         self._pre = list(pre or [])
         self.label_type = label_type
         self.version = version or source_hash(
-            _function_source(f),
-            *(_function_source(p) for p in self._pre),
-            _canonical(self._resources),
+            function_source(f),
+            *(function_source(p) for p in self._pre),
+            canonical(self._resources),
         )
 
     def __call__(self, x: Any) -> Any:

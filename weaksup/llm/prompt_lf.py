@@ -56,7 +56,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from weaksup.lf import _canonical, _function_source, source_hash
+from weaksup.lf import canonical, function_source, source_hash
 from weaksup.llm.cache import cache_key
 from weaksup.votes import ABSTAIN
 
@@ -154,9 +154,9 @@ class PromptLabelingFunction:
         self.version = source_hash(
             template,
             system or "",
-            _function_source(fields) if fields else "",
-            _canonical(self.labels),
-            _canonical(list(self.choices)),
+            function_source(fields) if fields else "",
+            canonical(self.labels),
+            canonical(list(self.choices)),
             mode,
             model,
             json.dumps(self.params, sort_keys=True),
