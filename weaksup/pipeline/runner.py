@@ -62,6 +62,7 @@ from tqdm.auto import tqdm
 
 from weaksup.apply import apply_to_store, prepare_lfs
 from weaksup.data import ID
+from weaksup.engines import make_engine
 from weaksup.pipeline.config import PipelineConfig, load_config
 from weaksup.pipeline.outputs import run_folder
 from weaksup.pipeline.finish import Applied, finish_categorical, finish_universal
@@ -328,6 +329,7 @@ def _run(
         stats = apply_to_store(  # LFs see the inputs only: never the gold labels or the split
             store, dataset, lfs, frame.select(ID, *inputs), sync.ex_keys, cardinality=k, run_id=run_id,
             strict=cfg["lfs"]["strict"], progress=progress, chunk_size=cfg["lfs"]["chunk_size"], state=state,
+            engine=make_engine(cfg["engine"]),
         )  # fmt: skip
     finally:
         store.on_commit = None
