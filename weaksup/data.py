@@ -1,7 +1,8 @@
 """Load datasets into polars and give every example a stable id.
 
 Sources are CSV, Parquet or JSONL files (a path or a glob of them) and
-WRENCH-format folders.  Every loaded frame has an ``example_id`` column (a string,
+WRENCH-format folders; :func:`scan_batches` streams Parquet/CSV sources larger
+than memory.  Every loaded frame has an ``example_id`` column (a string,
 unique within the dataset):
 
 - with ``id_column``, its values (stringified) are the ids; duplicates or nulls are an error;
@@ -23,10 +24,12 @@ from __future__ import annotations
 
 import glob as globlib
 import json
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow.dataset as pads
 
 ID = "example_id"
 SPLIT = "split"
@@ -78,6 +81,58 @@ def _read_file(path: Path) -> pl.DataFrame:
             f"use one of {sorted(_READERS)} or a WRENCH folder"
         )
     return reader(path)
+
+
+_SCAN_FORMATS = {".parquet": "parquet", ".csv": "csv"}
+
+
+def scan_batches(
+    source: str | Path | pl.LazyFrame,
+    *,
+    id_column: str | None = None,
+    batch_rows: int = 100_000,
+    columns: Sequence[str] | None = None,
+    base_dir: str | Path | None = None,
+) -> Iterator[pl.DataFrame]:
+    """Read a Parquet/CSV file or glob (or a polars ``LazyFrame``) ``batch_rows`` rows at a
+    time, never whole, each batch with ``example_id`` taken from ``id_column``.
+
+    Files are scanned with ``pyarrow.dataset`` (a pull-based reader: memory stays at a
+    few batches however large the source); a ``LazyFrame`` runs in polars' streaming
+    engine.  Ids must come from a column: content-hash ids number duplicate rows across
+    the whole source, which a batch cannot see.
+    """
+    if isinstance(source, pl.LazyFrame):
+        names = source.collect_schema().names()
+        _check_stream_ids(id_column, names, "the LazyFrame")
+        frame = source.select(columns) if columns else source
+        batches: Iterator[pl.DataFrame] = iter(frame.collect_batches(chunk_size=batch_rows, lazy=True))
+    else:
+        path = Path(base_dir or ".") / source
+        files = sorted(globlib.glob(str(path))) if any(c in str(source) for c in "*?[") else [str(path)]
+        if not files or not Path(files[0]).exists():
+            raise FileNotFoundError(f"no files match {str(path)!r}")
+        kinds = {_SCAN_FORMATS.get(Path(f).suffix.lower()) for f in files}
+        if None in kinds or len(kinds) != 1:
+            raise ValueError(f"cannot stream {str(path)!r}: streaming reads .parquet or .csv files (one kind per source)")
+        dataset = pads.dataset(files, format=kinds.pop())
+        _check_stream_ids(id_column, dataset.schema.names, repr(str(path)))
+        wanted = list(dict.fromkeys([*columns, *([id_column] if id_column else [])])) if columns else None
+        batches = (pl.from_arrow(b) for b in dataset.to_batches(columns=wanted, batch_size=batch_rows))  # type: ignore[misc]
+    for batch in batches:
+        if batch.height == 0:
+            continue
+        yield batch.with_columns(pl.col(id_column).cast(pl.String).alias(ID)) if id_column else batch
+
+
+def _check_stream_ids(id_column: str | None, names: Sequence[str], what: str) -> None:
+    if id_column is None and ID not in names:
+        raise ValueError(
+            f"streaming {what} needs id_column (a column of unique ids): content-hash ids number duplicate rows "
+            "across the whole source, which one batch cannot see"
+        )
+    if id_column is not None and id_column not in names:
+        raise ValueError(f"id column {id_column!r} is not in {what}; its columns are {list(names)}")
 
 
 def load_wrench(folder: str | Path) -> pl.DataFrame:
