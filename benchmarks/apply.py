@@ -49,10 +49,12 @@ from weaksup.engines import DaskEngine, ProcessEngine, SerialEngine  # noqa: E40
 from weaksup.examples import StoredExamples  # noqa: E402
 from weaksup.lf import ABSTAIN, LabelingFunction  # noqa: E402
 from weaksup.store import VoteStore  # noqa: E402
-from weaksup.store.streaming import sync_example_batches  # noqa: E402
+from weaksup.store.streaming import set_memory_limit, sync_example_batches  # noqa: E402
 from weaksup.vectorized import VectorizedLabelingFunction, keywords, regex  # noqa: E402
 
 CHUNK = 100_000
+MEMORY_LIMIT = "256MB"
+"""DuckDB's memory cap in the streaming runs: beyond it, syncing and sorting spill to disk."""
 
 
 # -- data ------------------------------------------------------------------------------------
@@ -201,6 +203,7 @@ def stream_child(parquet: Path, store_path: Path) -> dict:
     """In a fresh process: scan, sync and apply from the store; report times, votes and peak RSS."""
     rss_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with VoteStore(store_path) as store:
+        set_memory_limit(store, MEMORY_LIMIT)
         run = store.start_run("stream", {})
         t0 = time.perf_counter()
         sync = sync_example_batches(store, "d", scan_batches(parquet, id_column="id", batch_rows=CHUNK), run, ["text"])
@@ -214,11 +217,11 @@ def stream_child(parquet: Path, store_path: Path) -> dict:
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}  # fmt: skip
 
 
-def section_streaming(sizes: list[int], tmp: Path, pool: list[list[str]]) -> list[str]:
+def section_streaming(sizes: list[int], tmp: Path) -> list[str]:
     rows = []
     for n in sizes:
         parquet = tmp / f"stream-{n}.parquet"
-        write_parquet(parquet, n, pool)
+        subprocess.run([sys.executable, __file__, "--write", str(parquet), str(n)], check=True)
         out = subprocess.run(
             [sys.executable, __file__, "--child", str(parquet), str(tmp / f"stream-{n}.duckdb")],
             check=True, capture_output=True, text=True,
@@ -227,7 +230,7 @@ def section_streaming(sizes: list[int], tmp: Path, pool: list[list[str]]) -> lis
         parquet.unlink()
         (tmp / f"stream-{n}.duckdb").unlink()
     lines = [f"3. Streaming from Parquet ({CHUNK:,}-row batches), {len(LF_SPECS)} vectorized LFs, a fresh process "
-             "and store each",
+             f"and store each (DuckDB memory_limit {MEMORY_LIMIT}); peak RSS from resource.getrusage",
              f"   {'texts':>11} {'sync s':>8} {'apply s':>8} {'votes':>12} {'votes/s':>11} {'RSS at start MB':>16} "
              f"{'peak RSS MB':>12}"]
     for r in rows:
@@ -248,22 +251,29 @@ def main() -> None:
     parser.add_argument("--sections", default="123", help="which sections to run, e.g. 13")
     parser.add_argument("--out", type=Path, help="also write the report to this file")
     parser.add_argument("--child", nargs=2, type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--write", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(stream_child(*args.child)))
         return
-    load_before = os.getloadavg()
     pool = comment_words()
-    lines = []
+    if args.write:
+        write_parquet(Path(args.write[0]), int(args.write[1]), pool)
+        return
+    load_before = os.getloadavg()
+    sections: dict[str, list[str]] = {}
     with tempfile.TemporaryDirectory(prefix="weaksup-apply-bench-") as tmp:
+        # Streaming first, while this process is small: Linux carries a parent's peak RSS
+        # into children it forks, so the children's figures would include ours.
+        if "3" in args.sections:
+            sections["3"] = section_streaming(args.stream_n, Path(tmp))
         if "1" in args.sections or "2" in args.sections:
             df = frame(args.n, 0, pool)
         if "1" in args.sections:
-            lines += section_kinds(df, args.snorkel_n or args.n, args.repeats) + [""]
+            sections["1"] = section_kinds(df, args.snorkel_n or args.n, args.repeats) + [""]
         if "2" in args.sections:
-            lines += section_engines(df, Path(tmp)) + [""]
-        if "3" in args.sections:
-            lines += section_streaming(args.stream_n, Path(tmp), pool)
+            sections["2"] = section_engines(df, Path(tmp)) + [""]
+    lines = [line for key in sorted(sections) for line in sections[key]]
     load_after = os.getloadavg()
     head = [
         f"weaksup LF application benchmark: synthetic texts drawn from {len(pool):,} shipped YouTube comments",

@@ -169,3 +169,15 @@ def test_a_pipeline_file_picks_its_engine(tmp_path, slice_pipeline):
     (tmp_path / "bad.toml").write_text(slice_pipeline.read_text() + '\n[engine]\nname = "spark"\n')
     with pytest.raises(ConfigError, match=r"engine.name"):
         load_config(tmp_path / "bad.toml")
+
+
+def test_strict_mode_stops_in_a_worker_naming_the_lf_and_example(tmp_path, lfs):
+    from weaksup.apply import LFApplicationError
+
+    lfs, _ = lfs
+    df = _data(300)
+    with VoteStore(tmp_path / "s.duckdb") as store:
+        keys = store.sync_examples("d", df, store.start_run("t", {})).ex_keys
+        with pytest.raises(LFApplicationError, match=r"LF 'fragile' raised ZeroDivisionError on example 'x\d+': boom"):
+            apply_to_store(store, "d", lfs, df, keys, cardinality=2, strict=True, progress=False, chunk_size=100,
+                           engine=ProcessEngine(workers=2))  # fmt: skip

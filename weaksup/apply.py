@@ -21,6 +21,11 @@ LFs are grouped by ``lf.kind`` and each kind has one batch function in
 :data:`BATCH_APPLIERS`: row-wise Python LFs loop over rows; other kinds
 (vectorized expressions, prompted LLM LFs) bring their own batch function with
 the same signature, so one LF set can mix them.
+
+:func:`apply_to_store` reads examples from an :class:`~weaksup.examples.ExampleSource`
+(a frame in memory, or the store itself for sources larger than memory) and runs
+row-wise and vectorized LFs on an engine (:mod:`weaksup.engines`: serial, worker
+processes, Dask); it commits every vote itself.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import traceback
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -40,6 +45,9 @@ from weaksup.examples import ExampleSource, InMemoryExamples
 from weaksup.lf import MissingColumnError, Row, as_labeling_function, check_unique_names
 from weaksup.vote_checks import CHECKS, VOTE_COLUMN, LFApplicationError
 from weaksup.votes import ABSTAIN, SparseVotes
+
+if TYPE_CHECKING:
+    from weaksup.engines import Engine
 
 DEFAULT_CHUNK_SIZE = 20_000
 
@@ -265,7 +273,7 @@ def apply_to_store(
     progress: bool = True,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     state: dict[str, Any] | None = None,
-    engine: Any = None,
+    engine: Engine | None = None,
 ) -> StoreApplyStats:
     """Apply each LF version to the examples it has not seen yet.
 

@@ -118,7 +118,9 @@ def scan_batches(
         dataset = pads.dataset(files, format=kinds.pop())
         _check_stream_ids(id_column, dataset.schema.names, repr(str(path)))
         wanted = list(dict.fromkeys([*columns, *([id_column] if id_column else [])])) if columns else None
-        batches = (pl.from_arrow(b) for b in dataset.to_batches(columns=wanted, batch_size=batch_rows))  # type: ignore[misc]
+        # Read ahead one batch only: pyarrow's defaults (16 batches, 4 files) hold hundreds of MB.
+        scanned = dataset.to_batches(columns=wanted, batch_size=batch_rows, batch_readahead=1, fragment_readahead=1)
+        batches = (pl.from_arrow(b) for b in scanned)  # type: ignore[misc]
     for batch in batches:
         if batch.height == 0:
             continue

@@ -24,12 +24,31 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+import re
+
 import numpy as np
 import polars as pl
 
 from weaksup.store.vote_store import VoteStore, crash_point
 
-__all__ = ["StreamSync", "live_count", "live_example_batches", "live_keys", "sync_example_batches"]
+__all__ = [
+    "StreamSync",
+    "live_count",
+    "live_example_batches",
+    "live_keys",
+    "set_memory_limit",
+    "sync_example_batches",
+]
+
+_SIZE = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.I)
+
+
+def set_memory_limit(store: VoteStore, limit: str) -> None:
+    """Cap DuckDB's memory for this store (e.g. ``"1GB"``): beyond it, syncs and sorts spill
+    to disk.  DuckDB's default is 80% of RAM, which it will use when syncing 10M+ examples."""
+    if not _SIZE.fullmatch(limit.strip()):
+        raise ValueError(f"memory limit {limit!r} is not a size like '512MB' or '2GB'")
+    store.con.execute(f"SET memory_limit = '{limit.strip()}'")  # validated above; SET takes no parameters
 
 
 @dataclass(frozen=True)
@@ -134,6 +153,8 @@ def live_example_batches(
     frame of ``example_id`` and the ``schema`` columns (decoded from the stored content) and its keys.
 
     Reads through its own cursor, so votes can be committed on the store's connection meanwhile.
+    DuckDB sorts by key out of core once the store's memory limit is reached
+    (:func:`set_memory_limit`).
     """
     cursor = store.con.cursor()
     try:
