@@ -114,3 +114,13 @@ def test_a_lazy_frame_streams_too(tmp_path):
     lazy = pl.scan_parquet(tmp_path / "a.parquet").filter(pl.col("stars") > 2)
     got = pl.concat(list(scan_batches(lazy, id_column="id", batch_rows=50)))
     assert got["example_id"].to_list() == lazy.collect()["id"].cast(pl.String).to_list()
+
+
+def test_memory_limit_is_a_size(tmp_path):
+    from weaksup.store.streaming import set_memory_limit
+
+    with VoteStore(tmp_path / "s.duckdb") as store:
+        set_memory_limit(store, "300MB")
+        assert store.query("SELECT current_setting('memory_limit') AS m")["m"][0].startswith("286")  # MiB
+        with pytest.raises(ValueError, match=r"memory limit \"1GB'; DROP\" is not a size like '512MB'"):
+            set_memory_limit(store, "1GB'; DROP")
