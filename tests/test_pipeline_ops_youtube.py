@@ -29,9 +29,9 @@ def test_youtube_stream_walkthrough(tmp_path):
     assert (second["new_examples"], second["held_out_rows"]) == (438 - 90, 90)
     assert second["lf_applications"] == 348 * 13
 
-    # 3. One LF edited: only it is re-applied, to every example.
+    # 3. One LF's word list edited: only it is re-applied, to every example.
     lfs = (ROOT / "labeling_functions" / "youtube_spam.py").read_text()
-    edited = lfs.replace("def money_offer(x, pattern):\n", "def money_offer(x, pattern):\n    # edited\n")
+    edited = lfs.replace("|sale|deal)", "|sale|deal|bargain)")
     assert edited != lfs
     (tmp_path / "lfs.py").write_text(edited)
     third = run("data.source=../data/youtube_raw/Youtube0[1-3]-*.csv", f"lfs.modules=['{tmp_path / 'lfs.py'}']")

@@ -1,6 +1,6 @@
 """weaksup: programmatic weak supervision as an operational pipeline.
 
-Data flows one way: data → LFs (:mod:`weaksup.lf`) → applier (:mod:`weaksup.apply`)
+Data flows one way: data → LFs (row-wise :mod:`weaksup.lf`, :mod:`weaksup.vectorized`, :mod:`weaksup.llm`) → applier (:mod:`weaksup.apply`)
 → vote store (:mod:`weaksup.store`) → label model (:mod:`weaksup.model`) →
 probabilistic labels → end model (:mod:`weaksup.end_models.text`) and exports (:mod:`weaksup.export`).
 """
@@ -17,6 +17,8 @@ _HOMES = {
     "LabelingFunction": "weaksup.lf",
     "labeling_function": "weaksup.lf",
     "SparseVotes": "weaksup.votes",
+    "VectorizedLabelingFunction": "weaksup.vectorized",
+    "vectorized_labeling_function": "weaksup.vectorized",
     "VoteStore": "weaksup.store",
     "apply_lfs": "weaksup.apply",
     "load_dataset": "weaksup.data",

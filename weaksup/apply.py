@@ -21,29 +21,35 @@ LFs are grouped by ``lf.kind`` and each kind has one batch function in
 :data:`BATCH_APPLIERS`: row-wise Python LFs loop over rows; other kinds
 (vectorized expressions, prompted LLM LFs) bring their own batch function with
 the same signature, so one LF set can mix them.
+
+:func:`apply_to_store` reads examples from an :class:`~weaksup.examples.ExampleSource`
+(a frame in memory, or the store itself for sources larger than memory) and runs
+row-wise and vectorized LFs on an engine (:mod:`weaksup.engines`: serial, worker
+processes, Dask); it commits every vote itself.
 """
 
 from __future__ import annotations
 
-import json
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 from tqdm.auto import tqdm
 
 from weaksup.data import ID
+from weaksup.examples import ExampleSource, InMemoryExamples
 from weaksup.lf import MissingColumnError, Row, as_labeling_function, check_unique_names
+from weaksup.vote_checks import CHECKS, VOTE_COLUMN, LFApplicationError
 from weaksup.votes import ABSTAIN, SparseVotes
 
+if TYPE_CHECKING:
+    from weaksup.engines import Engine
+
 DEFAULT_CHUNK_SIZE = 20_000
-
-
-class LFApplicationError(RuntimeError):
-    """An LF failed in a way that stops the run (strict mode, or a set-up mistake)."""
 
 
 @dataclass
@@ -86,7 +92,7 @@ def _apply_row_lfs(lfs: Sequence[Any], chunk: pl.DataFrame, ctx: ApplyContext) -
     ids = chunk[ID]
     outputs = []
     for lf in lfs:
-        check = _CHECKS[lf.label_type]
+        check = CHECKS[lf.label_type]
         votes: list[Any] = [None] * len(rows)
         errors: list[tuple[int, BaseException]] = []
         for i, row in enumerate(rows):
@@ -111,70 +117,6 @@ def _apply_row_lfs(lfs: Sequence[Any], chunk: pl.DataFrame, ctx: ApplyContext) -
         else:
             outputs.append(LFOutput(np.full(len(rows), ABSTAIN, np.int32), None, errors, values=votes))
     return outputs
-
-
-def _bad(lf_name: str, example_id: str, problem: str, expected: str) -> LFApplicationError:
-    return LFApplicationError(f"LF {lf_name!r} returned {problem} on example {example_id!r}; {expected}")
-
-
-def _check_label(lf_name: str, value: Any, example_id: str, k: int) -> int | None:
-    """A categorical vote: a class id in 0..k-1, or ABSTAIN (None here)."""
-    expected = f"a categorical LF must return a class id in 0..{k - 1} or ABSTAIN (-1)"
-    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
-        if value == ABSTAIN:
-            return None
-        if 0 <= value < k:
-            return int(value)
-        raise _bad(lf_name, example_id, f"{value}, outside the label space", expected)
-    raise _bad(lf_name, example_id, f"{value!r} of type {type(value).__name__}, not an int", expected)
-
-
-def _check_real(lf_name: str, value: Any, example_id: str, k: int) -> float | None:
-    """A regression vote: a finite number, or None to abstain."""
-    if value is None:
-        return None
-    expected = "a regression LF must return a finite number, or None to abstain"
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise _bad(lf_name, example_id, f"{value!r} of type {type(value).__name__}", expected)
-    if not np.isfinite(value):
-        raise _bad(lf_name, example_id, repr(float(value)), expected)
-    return float(value)
-
-
-def _check_ranking(lf_name: str, value: Any, example_id: str, k: int) -> list[str] | None:
-    """A ranking vote: item ids best first (stored as strings), or None to abstain."""
-    if value is None:
-        return None
-    expected = "a ranking LF must return a list of distinct item ids, best first, or None to abstain"
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence | np.ndarray):
-        raise _bad(lf_name, example_id, f"{value!r} of type {type(value).__name__}", expected)
-    items = [str(v) for v in value]
-    if len(set(items)) != len(items):
-        dupes = sorted({v for v in items if items.count(v) > 1})
-        raise _bad(lf_name, example_id, f"a ranking with duplicate items {dupes}", expected)
-    return items
-
-
-def _check_payload(lf_name: str, value: Any, example_id: str, k: int) -> str | None:
-    """A vote of a user-defined metric type: any JSON value, or None to abstain."""
-    if value is None:
-        return None
-    try:
-        return json.dumps(value.tolist() if isinstance(value, np.ndarray) else value)
-    except TypeError:
-        raise _bad(
-            lf_name, example_id, f"{value!r} of type {type(value).__name__}",
-            "a metric LF must return a JSON-serialisable value, or None to abstain",
-        ) from None
-
-
-_CHECKS: dict[str, Callable[[str, Any, str, int], Any]] = {
-    "categorical": _check_label,
-    "regression": _check_real,
-    "ranking": _check_ranking,
-    "metric": _check_payload,
-}
-_VOTE_COLUMN = {"categorical": "label", "regression": "value", "ranking": "ranking", "metric": "payload"}
 
 
 BATCH_APPLIERS: dict[str, BatchApplier] = {"row": _apply_row_lfs}
@@ -220,7 +162,7 @@ def outputs_to_frames(
             column = pl.Series("label", out.labels[hit], dtype=pl.Int32)
         else:
             hit = np.array([i for i, v in enumerate(out.values) if v is not None], dtype=np.int64)
-            column = pl.Series(_VOTE_COLUMN[lf.label_type], [out.values[i] for i in hit])
+            column = pl.Series(VOTE_COLUMN[lf.label_type], [out.values[i] for i in hit])
         votes.append(
             pl.DataFrame(
                 {
@@ -322,8 +264,8 @@ def apply_to_store(
     store: Any,
     dataset: str,
     lfs: Sequence[Any],
-    frame: pl.DataFrame,
-    ex_keys: np.ndarray,
+    frame: pl.DataFrame | ExampleSource,
+    ex_keys: np.ndarray | None = None,
     *,
     cardinality: int,
     run_id: int | None = None,
@@ -331,70 +273,103 @@ def apply_to_store(
     progress: bool = True,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     state: dict[str, Any] | None = None,
+    engine: Engine | None = None,
 ) -> StoreApplyStats:
-    """Apply each LF version to the examples of ``frame`` it has not seen yet.
+    """Apply each LF version to the examples it has not seen yet.
 
-    ``ex_keys`` are the store keys of ``frame``'s rows (from
-    :meth:`VoteStore.sync_examples`).  Each LF version resumes from its
-    watermark, so unchanged LFs only see new or changed examples, and a new
-    LF version sees every example.  Votes are committed chunk by chunk, each
-    chunk atomically with its watermark: an interrupted run loses at most one
-    chunk and the next run carries on from there.  ``state`` is the per-run
-    state LF kinds share across calls (e.g. one LLM budget for the whole run).
+    The examples are ``frame`` with ``ex_keys``, the store keys of its rows (from
+    :meth:`VoteStore.sync_examples`), or an :class:`~weaksup.examples.ExampleSource`
+    (e.g. :class:`~weaksup.examples.StoredExamples` for a source larger than memory).
+    Each LF version resumes from its watermark, so unchanged LFs only see new or
+    changed examples, and a new LF version sees every example.  Votes are committed
+    chunk by chunk, each chunk atomically with its watermark: an interrupted run
+    loses at most one chunk and the next run carries on from there.  ``state`` is the
+    per-run state LF kinds share across calls (e.g. one LLM budget for the whole run).
+    ``engine`` (a :class:`weaksup.engines.Engine`; default serial) runs row-wise and
+    vectorized LFs; prompted LFs always run here, and this process commits every vote.
     """
+    from weaksup.engines import LFSet, SerialEngine, apply_lf_set  # the engines build on this module
+
     lfs = prepare_lfs(lfs)
-    _check_frame(frame)
+    if isinstance(frame, pl.DataFrame):
+        _check_frame(frame)
+        if ex_keys is None:
+            raise ValueError("apply_to_store needs ex_keys with a frame: pass sync_examples(...).ex_keys")
+        source: ExampleSource = InMemoryExamples(frame, ex_keys)
+    else:
+        source = frame
     ctx = ApplyContext(
         cardinality, strict, store=store, run_id=run_id, progress=progress, state={} if state is None else state
     )
     versions = [(lf.name, lf.version) for lf in lfs]
     store.register_lfs([(lf.name, lf.version, lf.kind, lf.label_type) for lf in lfs], run_id)
-    order = np.argsort(ex_keys, kind="stable")
-    sorted_keys = ex_keys[order]
     groups: dict[int, list[int]] = {}
     for j, mark in enumerate(store.watermarks(dataset, versions)):
         groups.setdefault(mark, []).append(j)
-    plan = [(mark, idx, order[np.searchsorted(sorted_keys, mark, side="right") :]) for mark, idx in groups.items()]
     applied = {lf.name: 0 for lf in lfs}
     n_errors = {lf.name: 0 for lf in lfs}
-    total = sum(len(rows) * len(idx) for _, idx, rows in plan)
-    with tqdm(total=total, desc="applying LFs", unit="vote", disable=_quiet(progress)) as bar:
-        for mark, idx, rows in plan:
-            active = list(idx)
-            through_key = mark  # the active LFs' watermark
-            for sl in _chunks(len(rows), chunk_size):
-                if not active:
-                    break
-                group = [lfs[j] for j in active]
-                chunk_rows = rows[sl]
-                chunk = frame[chunk_rows]
-                keys = ex_keys[chunk_rows]
-                outputs = apply_chunk(group, chunk, ctx)
-                votes, errors = outputs_to_frames(group, outputs, chunk[ID], keys, run_id)
-                # LFs that stopped early (an LLM budget, a lasting fault) commit only the prefix they
-                # processed, so their watermark never passes rows they did not see; they sit out the
-                # rest.  An LF that stopped at the chunk's first row still records its errors.
-                done = {j: len(chunk_rows) if out.processed is None else out.processed for j, out in zip(active, outputs)}
-                for through, members in _by_through(done).items():
-                    names = [versions[j] for j in members]
-                    mine = [n for n, _ in names]
-                    mine_errors = errors.filter(pl.col("lf_name").is_in(mine))
-                    if through == 0 and mine_errors.is_empty():
-                        continue
-                    last = int(keys[through - 1]) if through else through_key
-                    store.commit_votes(
-                        dataset, names, last,
-                        votes.filter(pl.col("lf_name").is_in(mine) & (pl.col("ex_key") <= last)),
-                        mine_errors,
-                    )  # fmt: skip
-                for j, count in done.items():
-                    applied[lfs[j].name] += count
-                for name, count in errors.group_by("lf_name").len().iter_rows():
-                    n_errors[name] += count
-                bar.update(len(chunk_rows) * len(group))
-                active = [j for j in active if done[j] == len(chunk_rows)]
-                through_key = int(keys[-1])
+    lfset = LFSet(lfs, cardinality, strict, run_id)
+    total = sum(source.count_after(mark) * len(idx) for mark, idx in groups.items())
+    session = (engine or SerialEngine()).open(lfset, ctx)
+    try:
+        with tqdm(total=total, desc="applying LFs", unit="vote", disable=_quiet(progress)) as bar:
+            for mark, idx in groups.items():
+                remote = [j for j in idx if session.takes(lfs[j])]
+                sent: deque[tuple[pl.DataFrame, np.ndarray]] = deque()
+
+                def feed(mark: int = mark) -> Iterator[tuple[pl.DataFrame, np.ndarray]]:
+                    for chunk, keys in source.chunks_after(mark, chunk_size):
+                        sent.append((chunk, keys))
+                        yield chunk, keys
+
+                results = session.map(remote, feed()) if remote else (None for _ in feed())
+                active = list(idx)
+                through_key = mark  # the active LFs' watermark
+                for got in results:
+                    chunk, keys = sent.popleft()
+                    local = [j for j in active if j not in remote]
+                    if not active:
+                        break
+                    parts = [got] if got is not None else []
+                    done = {j: len(keys) for j in remote}
+                    if local:  # LFs the engine does not take (prompted LFs), with the run's context
+                        mine = apply_lf_set(lfset, local, chunk, keys, ctx)
+                        parts.append(mine)
+                        done |= {j: len(keys) if p is None else p for j, p in zip(local, mine.processed)}
+                    votes = pl.concat([p.votes for p in parts], how="diagonal")
+                    errors = pl.concat([p.errors for p in parts])
+                    _commit(store, dataset, versions, done, keys, through_key, votes, errors)
+                    for j, count in done.items():
+                        applied[lfs[j].name] += count
+                    for name, count in errors.group_by("lf_name").len().iter_rows():
+                        n_errors[name] += count
+                    bar.update(len(keys) * len(active))
+                    active = [j for j in active if done[j] == len(keys)]
+                    through_key = int(keys[-1])
+    finally:
+        session.close()
     return StoreApplyStats(applied, n_errors)
+
+
+def _commit(
+    store: Any, dataset: str, versions: list[tuple[str, str]], done: dict[int, int], keys: np.ndarray,
+    through_key: int, votes: pl.DataFrame, errors: pl.DataFrame,
+) -> None:  # fmt: skip
+    """Commit one chunk.  LFs that stopped early (an LLM budget, a lasting fault) commit only
+    the prefix they processed, so their watermark never passes rows they did not see; they
+    sit out the rest.  An LF that stopped at the chunk's first row still records its errors."""
+    for through, members in _by_through(done).items():
+        names = [versions[j] for j in members]
+        mine = [n for n, _ in names]
+        mine_errors = errors.filter(pl.col("lf_name").is_in(mine))
+        if through == 0 and mine_errors.is_empty():
+            continue
+        last = int(keys[through - 1]) if through else through_key
+        store.commit_votes(
+            dataset, names, last,
+            votes.filter(pl.col("lf_name").is_in(mine) & (pl.col("ex_key") <= last)),
+            mine_errors,
+        )  # fmt: skip
 
 
 def _by_through(done: dict[int, int]) -> dict[int, list[int]]:

@@ -1,7 +1,8 @@
 """Load datasets into polars and give every example a stable id.
 
 Sources are CSV, Parquet or JSONL files (a path or a glob of them) and
-WRENCH-format folders.  Every loaded frame has an ``example_id`` column (a string,
+WRENCH-format folders; :func:`scan_batches` streams Parquet/CSV sources larger
+than memory.  Every loaded frame has an ``example_id`` column (a string,
 unique within the dataset):
 
 - with ``id_column``, its values (stringified) are the ids; duplicates or nulls are an error;
@@ -32,11 +33,13 @@ import codecs
 import glob as globlib
 import io
 import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pyarrow.dataset as pads
 
 from weaksup.votes import SparseVotes
 
@@ -120,6 +123,60 @@ def _decode(path: Path, encoding: str) -> str:
             f"data file {str(path)!r} is not valid {encoding} at line {line} (byte {exc.start}, in {context!r}); "
             "if the file uses another encoding, name it with data.encoding (e.g. 'latin-1' or 'cp1252')"
         ) from None
+
+
+_SCAN_FORMATS = {".parquet": "parquet", ".csv": "csv"}
+
+
+def scan_batches(
+    source: str | Path | pl.LazyFrame,
+    *,
+    id_column: str | None = None,
+    batch_rows: int = 100_000,
+    columns: Sequence[str] | None = None,
+    base_dir: str | Path | None = None,
+) -> Iterator[pl.DataFrame]:
+    """Read a Parquet/CSV file or glob (or a polars ``LazyFrame``) ``batch_rows`` rows at a
+    time, never whole, each batch with ``example_id`` taken from ``id_column``.
+
+    Files are scanned with ``pyarrow.dataset`` (a pull-based reader: memory stays at a
+    few batches however large the source); a ``LazyFrame`` runs in polars' streaming
+    engine.  Ids must come from a column: content-hash ids number duplicate rows across
+    the whole source, which a batch cannot see.
+    """
+    if isinstance(source, pl.LazyFrame):
+        names = source.collect_schema().names()
+        _check_stream_ids(id_column, names, "the LazyFrame")
+        frame = source.select(columns) if columns else source
+        batches: Iterator[pl.DataFrame] = iter(frame.collect_batches(chunk_size=batch_rows, lazy=True))
+    else:
+        path = Path(base_dir or ".") / source
+        files = sorted(globlib.glob(str(path))) if any(c in str(source) for c in "*?[") else [str(path)]
+        if not files or not Path(files[0]).exists():
+            raise FileNotFoundError(f"no files match {str(path)!r}")
+        kinds = {_SCAN_FORMATS.get(Path(f).suffix.lower()) for f in files}
+        if None in kinds or len(kinds) != 1:
+            raise ValueError(f"cannot stream {str(path)!r}: streaming reads .parquet or .csv files (one kind per source)")
+        dataset = pads.dataset(files, format=kinds.pop())
+        _check_stream_ids(id_column, dataset.schema.names, repr(str(path)))
+        wanted = list(dict.fromkeys([*columns, *([id_column] if id_column else [])])) if columns else None
+        # Read ahead one batch only: pyarrow's defaults (16 batches, 4 files) hold hundreds of MB.
+        scanned = dataset.to_batches(columns=wanted, batch_size=batch_rows, batch_readahead=1, fragment_readahead=1)
+        batches = (pl.from_arrow(b) for b in scanned)  # type: ignore[misc]
+    for batch in batches:
+        if batch.height == 0:
+            continue
+        yield batch.with_columns(pl.col(id_column).cast(pl.String).alias(ID)) if id_column else batch
+
+
+def _check_stream_ids(id_column: str | None, names: Sequence[str], what: str) -> None:
+    if id_column is None and ID not in names:
+        raise ValueError(
+            f"streaming {what} needs id_column (a column of unique ids): content-hash ids number duplicate rows "
+            "across the whole source, which one batch cannot see"
+        )
+    if id_column is not None and id_column not in names:
+        raise ValueError(f"id column {id_column!r} is not in {what}; its columns are {list(names)}")
 
 
 def load_wrench(folder: str | Path) -> pl.DataFrame:

@@ -42,7 +42,9 @@ __all__ = [
     "MissingColumnError",
     "Row",
     "as_labeling_function",
+    "canonical",
     "check_unique_names",
+    "function_source",
     "labeling_function",
     "source_hash",
 ]

@@ -260,6 +260,19 @@ SCHEMA = Section(
             },
             optional=True,
         ),
+        "engine": Section(
+            "Where row-wise and vectorized LFs run; the client process always writes the store.",
+            {
+                "name": Key(str, "serial (this process), processes (worker processes on this machine) or dask "
+                            "(a dask.distributed cluster; the weaksup[dask] extra).", default="serial",
+                            choices=("serial", "processes", "dask")),
+                "workers": Key(int, "Worker processes (processes), or LocalCluster workers (dask without address).",
+                               default=2, check=_positive),
+                "address": Key(str, "Dask scheduler address, e.g. tcp://scheduler:8786; unset: a LocalCluster."),
+                "threads_per_worker": Key(int, "Threads per LocalCluster worker (dask).", default=1, check=_positive),
+            },
+            optional=True,
+        ),
         "schedule": Section(
             "When `weaksup schedule` runs the pipeline.",
             {

@@ -47,6 +47,7 @@ failed and interrupted runs (labels, partial folders) are removed.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import sys
 import time
@@ -62,6 +63,7 @@ from tqdm.auto import tqdm
 
 from weaksup.apply import apply_to_store, prepare_lfs
 from weaksup.data import ID
+from weaksup.engines import make_engine
 from weaksup.pipeline.config import PipelineConfig, load_config
 from weaksup.pipeline.outputs import latest_run_dir, point_latest, remove_run_folder, run_folder
 from weaksup.pipeline.finish import Applied, finish
@@ -363,6 +365,7 @@ def _run(
             store, dataset, lfs, prepared.examples.select(ID, *prepared.inputs), sync.ex_keys,
             cardinality=len(settings.labels.classes), run_id=run_id, strict=settings.lfs.strict, progress=progress,
             chunk_size=settings.lfs.chunk_size, state=state,
+            engine=make_engine(dataclasses.asdict(settings.engine) if settings.engine else None),
         )  # fmt: skip
     finally:
         store.on_commit = None

@@ -127,6 +127,16 @@ class LLMSectionSettings:
 
 
 @dataclass(frozen=True)
+class EngineSettings:
+    """``[engine]``: where row-wise and vectorized LFs run."""
+
+    name: str
+    workers: int
+    address: str | None
+    threads_per_worker: int
+
+
+@dataclass(frozen=True)
 class ScheduleSettings:
     """``[schedule]``: when ``weaksup schedule`` runs the pipeline."""
 
@@ -150,6 +160,7 @@ class Settings:
     trainer: TrainerSettings
     export: ExportSettings
     llm: LLMSectionSettings | None
+    engine: EngineSettings | None
     schedule: ScheduleSettings | None
 
     @classmethod

@@ -1,0 +1,292 @@
+"""LF application at scale: vectorized vs row-wise vs Snorkel, engines, and streaming memory.
+
+Synthetic texts are drawn from the shipped YouTube comments (``data/youtube_raw``, the UCI
+files): each is a random run of words from one real comment, half the time followed by a run
+from another.  The LFs are the 20 keyword/regex/length rules of ``benchmarks/incremental.py``.
+From one run it prints:
+
+1. ``--n`` texts x 20 LFs: weaksup vectorized (``weaksup.vectorized`` builders), weaksup row-wise
+   (``apply_lfs``) and Snorkel's ``PandasLFApplier`` on the same rules, in rows/s with ratios; the
+   three vote matrices must be identical (Snorkel's on its first ``--snorkel-n`` rows).
+2. ``--n`` texts x 5 row-wise LFs into a vote store (``apply_to_store``, commits included):
+   serial, 2 worker processes, a Dask ``LocalCluster`` of 2 workers; votes must be identical.
+3. Streaming from Parquet at each of ``--stream-n``: a fresh subprocess scans the file in
+   batches, syncs them into a new store and applies the 20 vectorized LFs from the store
+   (``StoredExamples``); its peak RSS (``resource.getrusage``), phase times and votes written/s.
+
+    python benchmarks/apply.py                                   # 1M texts, streaming at 1M and 10M
+    python benchmarks/apply.py --n 100000 --stream-n 100000 1000000 --snorkel-n 50000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from incremental import LF_SPECS  # noqa: E402
+
+from weaksup.apply import apply_lfs, apply_to_store  # noqa: E402
+from weaksup.data import scan_batches  # noqa: E402
+from weaksup.engines import DaskEngine, ProcessEngine, SerialEngine  # noqa: E402
+from weaksup.examples import StoredExamples  # noqa: E402
+from weaksup.lf import ABSTAIN, LabelingFunction  # noqa: E402
+from weaksup.store import VoteStore  # noqa: E402
+from weaksup.store.streaming import set_memory_limit, sync_example_batches  # noqa: E402
+from weaksup.vectorized import VectorizedLabelingFunction, keywords, regex  # noqa: E402
+
+CHUNK = 100_000
+MEMORY_LIMIT = "256MB"
+"""DuckDB's memory cap in the streaming runs: beyond it, syncing and sorting spill to disk."""
+
+
+# -- data ------------------------------------------------------------------------------------
+
+def comment_words() -> list[list[str]]:
+    """The words of every shipped UCI YouTube comment."""
+    texts = pl.concat([pl.read_csv(f) for f in sorted((ROOT / "data" / "youtube_raw").glob("*.csv"))])["CONTENT"]
+    return [t.split() for t in texts.to_list() if t and t.split()]
+
+
+def texts(n: int, seed: int, pool: list[list[str]]) -> list[str]:
+    """``n`` texts: a run of 3-15 words of a random comment, half the time plus a run of another."""
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(pool), (n, 2))
+    starts = rng.random((n, 2))
+    lengths = rng.integers(3, 16, (n, 2))
+    second = rng.random(n) < 0.5
+    out = []
+    for i in range(n):
+        parts = []
+        for k in range(2 if second[i] else 1):
+            words = pool[picks[i, k]]
+            start = int(starts[i, k] * len(words))
+            parts.extend(words[start : start + lengths[i, k]])
+        out.append(" ".join(parts))
+    return out
+
+
+def frame(n: int, seed: int, pool: list[list[str]], start: int = 0) -> pl.DataFrame:
+    return pl.DataFrame({"id": np.arange(start, start + n), "text": texts(n, seed, pool)}).with_columns(
+        pl.col("id").cast(pl.String).alias("example_id")
+    )
+
+
+# -- the 20 rules, three ways -----------------------------------------------------------------
+
+def _row_body(kind: str, arg, label: int):
+    if kind == "regex":
+        pattern = re.compile(arg, re.I)
+        return lambda x: label if pattern.search(x.text) else ABSTAIN
+    if kind == "keyword":
+        return lambda x: label if any(w in x.text.lower() for w in arg) else ABSTAIN
+    return lambda x: label if len(x.text.split()) <= arg else ABSTAIN
+
+
+def row_lfs(specs=LF_SPECS) -> list[LabelingFunction]:
+    return [LabelingFunction(name, _row_body(kind, arg, label)) for name, kind, arg, label in specs]
+
+
+def vectorized_lfs(specs=LF_SPECS) -> list[VectorizedLabelingFunction]:
+    out = []
+    for name, kind, arg, label in specs:
+        if kind == "regex":
+            out.append(regex(name, re.compile(arg, re.I), label))
+        elif kind == "keyword":
+            out.append(keywords(name, arg, label, whole_words=False))
+        else:
+            words = pl.col("text").str.count_matches(r"\S+")
+            out.append(VectorizedLabelingFunction(name, expr=pl.when(words <= arg).then(label)))
+    return out
+
+
+def snorkel_lfs(specs=LF_SPECS) -> list:
+    from snorkel.labeling import LabelingFunction as SnorkelLF
+
+    return [SnorkelLF(name, _row_body(kind, arg, label)) for name, kind, arg, label in specs]
+
+
+# -- 1. vectorized vs row-wise vs Snorkel ---------------------------------------------------------
+
+def timed(fn, repeats: int):
+    times, out = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def section_kinds(df: pl.DataFrame, snorkel_n: int, repeats: int) -> list[str]:
+    from snorkel.labeling import PandasLFApplier
+
+    n = df.height
+    run = lambda lfs: apply_lfs(lfs, df, cardinality=2, progress=False, chunk_size=CHUNK).votes.to_dense()  # noqa: E731
+    vec_s, vec = timed(lambda: run(vectorized_lfs()), repeats)
+    row_s, row = timed(lambda: run(row_lfs()), 1)
+    sub = df.head(snorkel_n).to_pandas()
+    sn_s, sn = timed(lambda: PandasLFApplier(snorkel_lfs()).apply(sub, progress_bar=False), 1)
+    same_vec = bool(np.array_equal(vec, row))
+    same_sn = bool(np.array_equal(np.asarray(sn), row[:snorkel_n]))
+    rates = {"weaksup vectorized": n / vec_s, "weaksup row-wise": n / row_s, "Snorkel PandasLFApplier": snorkel_n / sn_s}
+    snorkel_rate = rates["Snorkel PandasLFApplier"]
+    lines = [f"1. {n:,} texts x {len(LF_SPECS)} keyword/regex LFs (Snorkel on the first {snorkel_n:,}); "
+             f"vectorized: median of {repeats}, others: 1 run",
+             f"   {'applier':<26} {'seconds':>9} {'rows/s':>12} {'x Snorkel':>10}"]
+    for name, secs, rows in (("weaksup vectorized", vec_s, n), ("weaksup row-wise", row_s, n),
+                             ("Snorkel PandasLFApplier", sn_s, snorkel_n)):
+        lines.append(f"   {name:<26} {secs:>9.2f} {rows / secs:>12,.0f} {rows / secs / snorkel_rate:>10.1f}")
+    lines.append(f"   votes identical: vectorized = row-wise {same_vec}; Snorkel = row-wise {same_sn}; "
+                 f"non-abstain votes {int((row != -1).sum()):,}")
+    lines.append(f"   vectorized / Snorkel: {rates['weaksup vectorized'] / snorkel_rate:.0f}x (Done means >= 100x); "
+                 f"vectorized / row-wise: {rates['weaksup vectorized'] / rates['weaksup row-wise']:.1f}x")
+    return lines
+
+
+# -- 2. engines ---------------------------------------------------------------------------------
+
+def section_engines(df: pl.DataFrame, tmp: Path) -> list[str]:
+    lfs = row_lfs(LF_SPECS[:5])
+    versions = [(lf.name, lf.version) for lf in lfs]
+    engines = {"serial": SerialEngine(), "2 processes": ProcessEngine(workers=2), "Dask LocalCluster 2": DaskEngine(workers=2)}
+    results, dense = {}, {}
+    for name, engine in engines.items():
+        with VoteStore(tmp / f"engine-{len(results)}.duckdb") as store:
+            keys = store.sync_examples("d", df.select("example_id", "text"), store.start_run("b", {})).ex_keys
+            t0 = time.perf_counter()
+            apply_to_store(store, "d", lfs, df.select("example_id", "text"), keys, cardinality=2, progress=False,
+                           chunk_size=CHUNK // 4, engine=engine)  # fmt: skip
+            results[name] = time.perf_counter() - t0
+            dense[name] = store.label_matrix(keys, versions).to_dense()
+    base = results["serial"]
+    lines = [f"2. {df.height:,} texts x 5 row-wise Python LFs into a store (apply_to_store, commits and worker "
+             "start-up included; 1 run each)",
+             f"   {'engine':<22} {'seconds':>9} {'rows/s':>12} {'x serial':>9}"]
+    for name, secs in results.items():
+        lines.append(f"   {name:<22} {secs:>9.2f} {df.height / secs:>12,.0f} {base / secs:>9.2f}")
+    same = all(np.array_equal(dense["serial"], d) for d in dense.values())
+    lines.append(f"   votes identical across engines: {same}; 2 processes / serial: {base / results['2 processes']:.2f}x "
+                 "(Done means >= 1.6x)")
+    return lines
+
+
+# -- 3. streaming ---------------------------------------------------------------------------------
+
+def write_parquet(path: Path, n: int, pool: list[list[str]], part: int = 1_000_000) -> None:
+    """``n`` texts to one Parquet file, ``part`` rows at a time (never all in memory)."""
+    writer = None
+    for start in range(0, n, part):
+        table = frame(min(part, n - start), start // part, pool, start).select("id", "text").to_arrow()
+        writer = writer or pq.ParquetWriter(path, table.schema)
+        writer.write_table(table, row_group_size=CHUNK)
+    writer.close()
+
+
+def stream_child(parquet: Path, store_path: Path) -> dict:
+    """In a fresh process: scan, sync and apply from the store; report times, votes and peak RSS."""
+    rss_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with VoteStore(store_path) as store:
+        set_memory_limit(store, MEMORY_LIMIT)
+        run = store.start_run("stream", {})
+        t0 = time.perf_counter()
+        sync = sync_example_batches(store, "d", scan_batches(parquet, id_column="id", batch_rows=CHUNK), run, ["text"])
+        t1 = time.perf_counter()
+        stats = apply_to_store(store, "d", vectorized_lfs(), StoredExamples(store, "d", {"text": pl.String}),
+                               cardinality=2, run_id=run, progress=False, chunk_size=CHUNK)  # fmt: skip
+        t2 = time.perf_counter()
+        votes = store.query("SELECT count(*) AS n FROM votes")["n"][0]
+    return {"n": sync.new, "sync_s": t1 - t0, "apply_s": t2 - t1, "votes": int(votes),
+            "applied": sum(stats.applied.values()), "rss_start_mb": rss_start / 1024,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}  # fmt: skip
+
+
+def section_streaming(sizes: list[int], tmp: Path) -> list[str]:
+    rows = []
+    for n in sizes:
+        parquet = tmp / f"stream-{n}.parquet"
+        subprocess.run([sys.executable, __file__, "--write", str(parquet), str(n)], check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", str(parquet), str(tmp / f"stream-{n}.duckdb")],
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        parquet.unlink()
+        (tmp / f"stream-{n}.duckdb").unlink()
+    lines = [f"3. Streaming from Parquet ({CHUNK:,}-row batches), {len(LF_SPECS)} vectorized LFs, a fresh process "
+             f"and store each (DuckDB memory_limit {MEMORY_LIMIT}); peak RSS from resource.getrusage",
+             f"   {'texts':>11} {'sync s':>8} {'apply s':>8} {'votes':>12} {'votes/s':>11} {'RSS at start MB':>16} "
+             f"{'peak RSS MB':>12}"]
+    for r in rows:
+        lines.append(f"   {r['n']:>11,} {r['sync_s']:>8.1f} {r['apply_s']:>8.1f} {r['votes']:>12,} "
+                     f"{r['votes'] / r['apply_s']:>11,.0f} {r['rss_start_mb']:>16.0f} {r['peak_rss_mb']:>12.0f}")
+    if len(rows) > 1:
+        lines.append(f"   peak RSS at {rows[-1]['n']:,} / at {rows[0]['n']:,}: "
+                     f"{rows[-1]['peak_rss_mb'] / rows[0]['peak_rss_mb']:.2f} (Done means <= 1.5)")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=1_000_000, help="texts in sections 1 and 2")
+    parser.add_argument("--snorkel-n", type=int, help="texts Snorkel applies to (default: --n)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of the vectorized applier (median)")
+    parser.add_argument("--stream-n", type=int, nargs="*", default=[1_000_000, 10_000_000])
+    parser.add_argument("--sections", default="123", help="which sections to run, e.g. 13")
+    parser.add_argument("--out", type=Path, help="also write the report to this file")
+    parser.add_argument("--child", nargs=2, type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--write", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(stream_child(*args.child)))
+        return
+    pool = comment_words()
+    if args.write:
+        write_parquet(Path(args.write[0]), int(args.write[1]), pool)
+        return
+    load_before = os.getloadavg()
+    sections: dict[str, list[str]] = {}
+    with tempfile.TemporaryDirectory(prefix="weaksup-apply-bench-") as tmp:
+        # Streaming first, while this process is small: Linux carries a parent's peak RSS
+        # into children it forks, so the children's figures would include ours.
+        if "3" in args.sections:
+            sections["3"] = section_streaming(args.stream_n, Path(tmp))
+        if "1" in args.sections or "2" in args.sections:
+            df = frame(args.n, 0, pool)
+        if "1" in args.sections:
+            sections["1"] = section_kinds(df, args.snorkel_n or args.n, args.repeats) + [""]
+        if "2" in args.sections:
+            sections["2"] = section_engines(df, Path(tmp)) + [""]
+    lines = [line for key in sorted(sections) for line in sections[key]]
+    load_after = os.getloadavg()
+    head = [
+        f"weaksup LF application benchmark: synthetic texts drawn from {len(pool):,} shipped YouTube comments",
+        f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs shared with other work; load average (1/5/15 min) "
+        f"{'/'.join(f'{x:.1f}' for x in load_before)} before and {'/'.join(f'{x:.1f}' for x in load_after)} after",
+        "",
+    ]
+    report = "\n".join(head + lines)
+    print(report)
+    if args.out:
+        args.out.write_text(report + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""Where the store applier reads examples from: a frame in memory, or the store itself.
+
+:func:`weaksup.apply.apply_to_store` asks a source for the live examples above an LF
+group's watermark, in key order, one chunk at a time:
+
+- :class:`InMemoryExamples`: a polars frame and its store keys (from ``sync_examples``);
+- :class:`StoredExamples`: the examples as synced into the store, read back batch by
+  batch (:func:`weaksup.store.streaming.live_example_batches`), so a source larger than
+  memory is never held whole: scan it in batches (:func:`weaksup.data.scan_batches`),
+  sync them (:func:`weaksup.store.streaming.sync_example_batches`), then apply from here.
+
+>>> import numpy as np, polars as pl
+>>> src = InMemoryExamples(pl.DataFrame({"example_id": ["a", "b", "c"]}), np.array([5, 3, 9]))
+>>> src.count_after(3), [k.tolist() for _, k in src.chunks_after(0, 2)]
+(2, [[3, 5], [9]])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import polars as pl
+
+from weaksup.store.streaming import live_count, live_example_batches
+
+__all__ = ["ExampleSource", "InMemoryExamples", "StoredExamples"]
+
+
+class ExampleSource(Protocol):
+    """Live examples in key order, chunk by chunk."""
+
+    def count_after(self, mark: int) -> int:
+        """How many examples have keys above ``mark``."""
+        ...
+
+    def chunks_after(self, mark: int, size: int) -> Iterator[tuple[pl.DataFrame, np.ndarray]]:
+        """Chunks of at most ``size`` examples with keys above ``mark`` (each with
+        ``example_id`` and the LF inputs) and their keys, ascending."""
+        ...
+
+
+class InMemoryExamples:
+    """A frame (with ``example_id``) and the store keys of its rows."""
+
+    def __init__(self, frame: pl.DataFrame, ex_keys: np.ndarray) -> None:
+        if len(ex_keys) != frame.height:
+            raise ValueError(f"ex_keys has {len(ex_keys)} keys for a frame of {frame.height} rows; pass sync.ex_keys")
+        self.frame = frame
+        self.ex_keys = np.asarray(ex_keys, dtype=np.int64)
+        self._order = np.argsort(self.ex_keys, kind="stable")
+        self._sorted = self.ex_keys[self._order]
+
+    def _rows_after(self, mark: int) -> np.ndarray:
+        return self._order[np.searchsorted(self._sorted, mark, side="right") :]
+
+    def count_after(self, mark: int) -> int:
+        return len(self._rows_after(mark))
+
+    def chunks_after(self, mark: int, size: int) -> Iterator[tuple[pl.DataFrame, np.ndarray]]:
+        rows = self._rows_after(mark)
+        for start in range(0, len(rows), size):
+            chunk_rows = rows[start : start + size]
+            yield self.frame[chunk_rows], self.ex_keys[chunk_rows]
+
+
+@dataclass
+class StoredExamples:
+    """The live examples of ``dataset`` as stored by the last sync, decoded to ``schema``
+    (the LF input columns and their dtypes, e.g. ``LazyFrame.collect_schema()``)."""
+
+    store: Any
+    dataset: str
+    schema: Mapping[str, pl.DataType]
+
+    def count_after(self, mark: int) -> int:
+        return live_count(self.store, self.dataset, mark)
+
+    def chunks_after(self, mark: int, size: int) -> Iterator[tuple[pl.DataFrame, np.ndarray]]:
+        return live_example_batches(self.store, self.dataset, self.schema, after=mark, batch_rows=size)

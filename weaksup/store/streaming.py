@@ -1,0 +1,171 @@
+"""Store operations for sources larger than memory: sync examples batch by batch, read
+live examples back in key order, batch by batch.
+
+:meth:`VoteStore.sync_examples` takes the whole frame; :func:`sync_example_batches`
+takes an iterator of frames (each with ``example_id``), stages them in a DuckDB temp
+table (which spills to disk), then applies the same rules: new ids and changed content
+get new keys, absent ids and superseded content are retired.  It returns counts, not
+keys: at 10M+ rows the keys are read back when needed, in key order
+(:func:`live_example_batches`, :func:`live_keys`).
+
+>>> import tempfile, os, polars as pl
+>>> from weaksup.store import VoteStore
+>>> with VoteStore(os.path.join(tempfile.mkdtemp(), "s.duckdb")) as store:
+...     run = store.start_run("demo", {})
+...     batches = [pl.DataFrame({"example_id": ["a", "b"], "n": [1, 2]}), pl.DataFrame({"example_id": ["c"], "n": [3]})]
+...     print(sync_example_batches(store, "d", batches, run))
+...     [(b.rows(), k.tolist()) for b, k in live_example_batches(store, "d", {"n": pl.Int64}, after=1, batch_rows=1)]
+StreamSync(new=3, changed=0, retired=0, unchanged=0)
+[([('b', 2)], [2]), ([('c', 3)], [3])]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import re
+
+import numpy as np
+import polars as pl
+
+from weaksup.store.vote_store import VoteStore, crash_point
+
+__all__ = [
+    "StreamSync",
+    "live_count",
+    "live_example_batches",
+    "live_keys",
+    "set_memory_limit",
+    "sync_example_batches",
+]
+
+_SIZE = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.I)
+
+
+def set_memory_limit(store: VoteStore, limit: str) -> None:
+    """Cap DuckDB's memory for this store (e.g. ``"1GB"``): beyond it, syncs and sorts spill
+    to disk.  DuckDB's default is 80% of RAM, which it will use when syncing 10M+ examples."""
+    if not _SIZE.fullmatch(limit.strip()):
+        raise ValueError(f"memory limit {limit!r} is not a size like '512MB' or '2GB'")
+    store.con.execute(f"SET memory_limit = '{limit.strip()}'")  # validated above; SET takes no parameters
+
+
+@dataclass(frozen=True)
+class StreamSync:
+    """What :func:`sync_example_batches` changed."""
+
+    new: int
+    changed: int
+    retired: int
+    unchanged: int
+
+
+def sync_example_batches(
+    store: VoteStore,
+    dataset: str,
+    batches: Iterable[pl.DataFrame],
+    run_id: int,
+    content_columns: Sequence[str] | None = None,
+) -> StreamSync:
+    """Make the live examples of ``dataset`` equal to the concatenation of ``batches``
+    (in one transaction; the rules of :meth:`VoteStore.sync_examples`)."""
+    con = store.con
+    con.execute("BEGIN")
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE inc (example_id VARCHAR, split VARCHAR, data JSON, ord BIGINT, "
+            "content_hash VARCHAR)"
+        )
+        offset = 0
+        for batch in batches:
+            cols = list(content_columns or [c for c in batch.columns if c not in ("example_id", "split")])
+            staged = pl.DataFrame(
+                {
+                    "example_id": batch["example_id"].cast(pl.String),
+                    "split": batch["split"] if "split" in batch.columns else pl.repeat(None, batch.height, dtype=pl.String, eager=True),
+                    "data": batch.select(pl.struct(cols).struct.json_encode()).to_series(),
+                    "ord": pl.int_range(offset, offset + batch.height, eager=True),
+                }
+            ).to_arrow()
+            offset += batch.height
+            con.register("staged", staged)
+            con.execute(
+                "INSERT INTO inc SELECT example_id, split, data, ord, substr(md5(data::VARCHAR), 1, 16) FROM staged"
+            )
+            con.unregister("staged")
+        dupes = con.execute(
+            "SELECT example_id FROM inc GROUP BY example_id HAVING count(*) > 1 ORDER BY example_id LIMIT 3"
+        ).fetchall()
+        if dupes:
+            raise ValueError(
+                f"the streamed source repeats example ids, e.g. {[d[0] for d in dupes]}; ids must be unique"
+            )
+        live = "SELECT * FROM examples WHERE dataset = ? AND retired_run IS NULL"
+        changed = con.execute(
+            f"SELECT count(*) FROM ({live}) e JOIN inc i USING (example_id) WHERE e.content_hash <> i.content_hash",
+            [dataset],
+        ).fetchall()[0][0]
+        retired = con.execute(
+            "UPDATE examples SET retired_run = ? WHERE dataset = ? AND retired_run IS NULL AND NOT EXISTS "
+            "(SELECT 1 FROM inc i WHERE i.example_id = examples.example_id AND i.content_hash = examples.content_hash)",
+            [run_id, dataset],
+        ).fetchall()[0][0]
+        new = con.execute(
+            "INSERT INTO examples SELECT nextval('ex_key_seq'), ?, i.example_id, i.content_hash, i.split, "
+            "i.data, ?, NULL FROM (SELECT * FROM inc i WHERE NOT EXISTS (SELECT 1 FROM examples e "
+            "WHERE e.dataset = ? AND e.retired_run IS NULL AND e.example_id = i.example_id) ORDER BY ord) i",
+            [dataset, run_id, dataset],
+        ).fetchall()[0][0]
+        con.execute(
+            "UPDATE examples SET split = i.split FROM inc i WHERE examples.dataset = ? "
+            "AND examples.retired_run IS NULL AND examples.example_id = i.example_id "
+            "AND examples.split IS DISTINCT FROM i.split",
+            [dataset],
+        )
+        con.execute("DROP TABLE inc")
+        crash_point("sync_example_batches.before_commit")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return StreamSync(int(new) - int(changed), int(changed), int(retired) - int(changed), offset - int(new))
+
+
+_LIVE = "FROM examples WHERE dataset = ? AND retired_run IS NULL AND ex_key > ?"
+
+
+def live_count(store: VoteStore, dataset: str, after: int = 0) -> int:
+    """How many live examples of ``dataset`` have keys above ``after``."""
+    return int(store.con.execute(f"SELECT count(*) {_LIVE}", [dataset, after]).fetchall()[0][0])
+
+
+def live_keys(store: VoteStore, dataset: str) -> np.ndarray:
+    """The live keys of ``dataset``, ascending (the rows of its label matrix)."""
+    got = store.con.execute(f"SELECT ex_key {_LIVE} ORDER BY ex_key", [dataset, 0]).fetchnumpy()["ex_key"]
+    return np.asarray(got, dtype=np.int64)
+
+
+def live_example_batches(
+    store: VoteStore, dataset: str, schema: Mapping[str, pl.DataType], *, after: int = 0, batch_rows: int = 100_000
+) -> Iterator[tuple[pl.DataFrame, np.ndarray]]:
+    """Live examples with keys above ``after``, in key order, ``batch_rows`` at a time: each a
+    frame of ``example_id`` and the ``schema`` columns (decoded from the stored content) and its keys.
+
+    Reads through its own cursor, so votes can be committed on the store's connection meanwhile.
+    DuckDB sorts by key out of core once the store's memory limit is reached
+    (:func:`set_memory_limit`).
+    """
+    cursor = store.con.cursor()
+    try:
+        reader = cursor.sql(
+            f"SELECT ex_key, example_id, data::VARCHAR AS data {_LIVE} ORDER BY ex_key", params=[dataset, after]
+        ).to_arrow_reader(batch_rows)
+        struct = pl.Struct(dict(schema))
+        for batch in reader:
+            frame = pl.from_arrow(batch)
+            assert isinstance(frame, pl.DataFrame)
+            decoded = frame.select("example_id", pl.col("data").str.json_decode(struct).alias("d")).unnest("d")
+            yield decoded, frame["ex_key"].to_numpy()
+    finally:
+        cursor.close()
