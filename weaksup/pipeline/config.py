@@ -235,6 +235,8 @@ SCHEMA = Section(
                 "dir": Key(str, "Folder for per-run exports (training sets, models, manifest).", default="exports"),
                 "formats": Key(list, "Any of parquet, jsonl, csv.", default=["parquet"], items=str, check=_formats),
                 "keep_uncovered": Key(bool, "Also export examples no LF voted on.", default=False),
+                "report": Key(bool, "Write report.html (the LF report, `weaksup report`) into each run folder.",
+                              default=True),
             },
         ),
         "llm": Section(

@@ -40,6 +40,7 @@ from weaksup.pipeline.config import PipelineConfig
 from weaksup.pipeline.outputs import point_latest, training_set, write_manifest
 from weaksup.pipeline.sources import Examples
 from weaksup.pipeline.status import StatusBoard
+from weaksup.report import write_run_report
 from weaksup.store import SyncResult, VoteStore, crash_point
 from weaksup.store.schema import SCHEMA_VERSION
 
@@ -164,6 +165,7 @@ def finish_categorical(
         },
     )  # fmt: skip
     _report(run.say, summary, metrics, lm_cfg["name"], run.run_dir)
+    write_run_report(run.store, run.run_id, run.run_dir, run.sync.ex_keys, gold, ex_cfg["report"], run.say)
     return metrics, summary, exports
 
 
@@ -204,6 +206,7 @@ def finish_universal(
         if key.startswith(("label_model_", "end_model_")) and isinstance(value, float):
             run.say(f"{key.replace('_', ' ')}: {value:.4f}")
     run.say(f"outputs: {run.run_dir}")
+    write_run_report(run.store, run.run_id, run.run_dir, run.sync.ex_keys, prepared.gold, run.cfg["export"]["report"], run.say)
     return metrics, result.summary, result.files
 
 
