@@ -75,7 +75,7 @@ def _flag(view: RunView, texts: list[str], rows: np.ndarray, given: np.ndarray, 
     if len(np.unique(labels)) < 2:
         return pl.DataFrame(schema=SCHEMA)
     pred = pred / pred.sum(axis=1, keepdims=True)
-    ranked = find_label_issues(labels, pred, return_indices_ranked_by="self_confidence")  # type: ignore[operator]
+    ranked = find_label_issues(labels, pred, return_indices_ranked_by="self_confidence", n_jobs=1)  # type: ignore[operator]
     hit = rows[ranked]
     name = (lambda c: view.classes[c] if c < len(view.classes) else str(c))
     return pl.DataFrame(
