@@ -101,7 +101,8 @@ class Browser:
         result = self.call("Runtime.evaluate", expression=f"JSON.stringify({expression})", returnByValue=True)
         if "exceptionDetails" in result:
             raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
-        return json.loads(result["result"]["value"])
+        value = result["result"].get("value")  # absent when the expression is undefined
+        return None if value is None else json.loads(value)
 
     def screenshot(self, path: Path, width: int = 1280, height: int = 2200) -> Path:
         """A PNG of the page's top ``height`` pixels."""
