@@ -102,7 +102,9 @@ def scatter(name: str, points: Sequence[tuple[float, float, str]], x_label: str,
         out.append(f'<circle class="mark" cx="{ax.x(x):.1f}" cy="{ax.y(y):.1f}" r="{r}" fill="{color}" '
                    f'fill-opacity="{0.85 if labels else 0.45}"><title>{escape(t)}</title></circle>')  # fmt: skip
         if labels:
-            out.append(f'<text x="{ax.x(x) + 7:.1f}" y="{ax.y(y) + 4:.1f}" fill="{INK}" font-size="10">{escape(t.split(":")[0])}</text>')
+            right = ax.x(x) > W - 110  # near the right edge: the name goes to the left of its point
+            out.append(f'<text x="{ax.x(x) + (-7 if right else 7):.1f}" y="{ax.y(y) + 4:.1f}" fill="{INK}" font-size="10" '
+                       f'text-anchor="{"end" if right else "start"}">{escape(t.split(":")[0])}</text>')  # fmt: skip
     return "\n".join(out + ["</svg>"])
 
 
