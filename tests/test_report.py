@@ -150,3 +150,39 @@ def test_runs_save_gold_and_write_the_report_unless_turned_off(slice_pipeline: P
     assert not (off.run_dir / "report.html").exists() and (off.run_dir / "gold.parquet").exists()
     manifest = json.loads((off.run_dir / "manifest.json").read_text())
     assert manifest["run_id"] == off.run_id
+
+
+def test_lf_table_counts_errors_and_prompted_lf_usage(tmp_path: Path) -> None:
+    from weaksup.llm.cache import UsageDelta, ensure_tables, flush
+
+    with VoteStore(tmp_path / "s.duckdb") as store:
+        run = make_run(store, tmp_path / "run", VOTES, {"a": "v1", "b": "v1", "c": "v1"}, np.array([1, 0, 1, 0, 1]))
+        keys = store.query("SELECT ex_key FROM examples ORDER BY ex_key")["ex_key"].to_numpy()
+        errors = pl.DataFrame({"run_id": [run, run], "lf_name": ["b", "b"], "lf_version": ["v1", "v1"],
+                               "ex_key": keys[[1, 3]], "example_id": ["e1", "e3"],
+                               "error_type": ["KeyError", "ValueError"], "message": ["'title'", "bad"]})  # fmt: skip
+        store.commit_votes("tiny", [("b", "v1")], int(keys.max()), pl.DataFrame(
+            schema={"lf_name": pl.String, "lf_version": pl.String, "ex_key": pl.Int64, "label": pl.Int32}), errors)
+        ensure_tables(store.con)
+        flush(store.con, run, usage=[UsageDelta("c", "v1", "m", requests=4, cache_hits=1, prompt_tokens=30,
+                                                completion_tokens=5, failures=1),
+                                     UsageDelta("c", "v0", "m", requests=99)])  # another version: not counted
+        table = lf_table(store, load_run(store))
+    rows = {r["lf"]: r for r in table.iter_rows(named=True)}
+    assert (rows["b"]["errors"], rows["b"]["first_error"]) == (2, "KeyError: 'title'")
+    assert rows["a"]["errors"] == 0 and rows["a"]["first_error"] is None
+    assert (rows["c"]["requests"], rows["c"]["cache_hits"], rows["c"]["failures"], rows["c"]["tokens"]) == (4, 1, 1, 35)
+    assert rows["a"]["requests"] is None
+
+
+def test_report_names_stores_without_runs_and_pruned_runs(tmp_path: Path) -> None:
+    with VoteStore(tmp_path / "empty.duckdb") as store:
+        with pytest.raises(ValueError, match="has no succeeded run yet; run the pipeline first"):
+            build_report(store)
+    with VoteStore(tmp_path / "s.duckdb") as store:
+        for i in range(2):
+            make_run(store, tmp_path / f"run-{i}", VOTES, {"a": "v1", "b": "v1", "c": "v1"}, np.array([1, 0, 1, 0, 1]))
+        store.prune([2])
+        with pytest.raises(ValueError, match=r"run 1 has no labels: they were pruned by `weaksup gc`"):
+            build_report(store, 1)
+        assert run_changes(store, 2).previous is None  # the pruned run has nothing to compare with

@@ -148,8 +148,14 @@ def bars(groups: Sequence[str], series: Mapping[str, Sequence[float]], title: st
     out = _open(name, title=title) + ax.draw(x_label, y_label, x_ticks=False)
     k = max(len(series), 1)
     slot = (ax.x(1) - ax.x(0)) * 0.8
+    width = ax.x(1) - ax.x(0)
+    tilt = any(6.2 * len(g) > width for g in groups)  # names wider than their slot: slanted, shortened
     for g, group in enumerate(groups):
-        out.append(f'<text x="{ax.x(g + 0.5):.1f}" y="{H - BOTTOM + 16}" text-anchor="middle" fill="{MUTED}">{escape(group[:18])}</text>')
+        if not tilt:
+            out.append(f'<text x="{ax.x(g + 0.5):.1f}" y="{H - BOTTOM + 16}" text-anchor="middle" fill="{MUTED}">{escape(group)}</text>')
+        elif width >= 9:
+            out.append(f'<text transform="translate({ax.x(g + 0.5) + 3:.1f} {H - BOTTOM + 10}) rotate(-25)" text-anchor="end" '
+                       f'fill="{MUTED}" font-size="{min(10.0, width * 0.9):.1f}">{escape(group[:16])}</text>')  # fmt: skip
         for s, (label, values) in enumerate(series.items()):
             v = values[g]
             if v is None or not math.isfinite(v):

@@ -98,7 +98,7 @@ def lf_error_counts(store: VoteStore, versions: Sequence[tuple[str, str]]) -> pl
     try:
         return store.query(
             "SELECT w.lf, count(e.lf_name) AS errors, "
-            "arg_min(e.error_type || ': ' || e.message, e.created_at) AS first_error "
+            "first(e.error_type || ': ' || e.message ORDER BY e.created_at, e.ex_key) AS first_error "
             "FROM report_err_lfs w LEFT JOIN lf_errors e ON e.lf_name = w.lf AND e.lf_version = w.version "
             "GROUP BY w.lf"
         )
