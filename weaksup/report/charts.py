@@ -86,7 +86,8 @@ def _ranking(view: RunView, table: pl.DataFrame) -> list[Chart]:
     return [
         ("coverage-accuracy", "Coverage vs agreement", "1 - Kendall tau distance to "
          + ("gold (outside the test split)" if has_gold else "the aggregate") + " against coverage, per LF.",
-         svg.scatter("coverage-accuracy", points, "coverage", "1 - Kendall tau distance", (0, 1), (0, 1))),
+         svg.scatter("coverage-accuracy", points, "coverage", "1 - Kendall tau distance",
+                     (max(0.0, min((p[0] for p in points), default=0.0) - 0.05), 1.0), (0, 1))),
         ("kendall-aggregate", "Kendall tau distance to the aggregate", "Share of item pairs each LF orders "
          "differently from the label model's ranking (0 = same order).",
          svg.bars(names, {"distance to aggregate": to_agg}, name="kendall-aggregate", y_label="Kendall tau distance")),

@@ -77,11 +77,14 @@ class _Axes:
 
 
 def _legend(names: Sequence[str], width: int = W) -> list[str]:
-    out, x = [], LEFT
+    out, x, y = [], LEFT, 4
     for i, name in enumerate(names):
-        out.append(f'<rect x="{x}" y="8" width="10" height="10" rx="2" fill="{PALETTE[i % len(PALETTE)]}"/>')
-        out.append(f'<text x="{x + 14}" y="17" fill="{INK}">{escape(name)}</text>')
-        x += 24 + 6.5 * len(name)
+        step = 24 + 6.2 * len(name)
+        if x > LEFT and x + step > width - RIGHT:  # wrap to a second row
+            x, y = LEFT, y + 12
+        out.append(f'<rect x="{x}" y="{y}" width="9" height="9" rx="2" fill="{PALETTE[i % len(PALETTE)]}"/>')
+        out.append(f'<text x="{x + 13}" y="{y + 8.5}" fill="{INK}" font-size="10.5">{escape(name)}</text>')
+        x += step
     return out
 
 
@@ -98,10 +101,12 @@ def scatter(name: str, points: Sequence[tuple[float, float, str]], x_label: str,
         out.append(f'<line x1="{ax.x(lo):.1f}" y1="{ax.y(lo):.1f}" x2="{ax.x(hi):.1f}" y2="{ax.y(hi):.1f}" '
                    f'stroke="{MUTED}" stroke-dasharray="4 4"/>')  # fmt: skip
     r = 5 if labels else 2.2
+    placed: list[tuple[float, float]] = []  # names already written: a name that would overlap one is left to the tooltip
     for x, y, t in pts:
         out.append(f'<circle class="mark" cx="{ax.x(x):.1f}" cy="{ax.y(y):.1f}" r="{r}" fill="{color}" '
                    f'fill-opacity="{0.85 if labels else 0.45}"><title>{escape(t)}</title></circle>')  # fmt: skip
-        if labels:
+        if labels and not any(abs(ax.y(y) - py) < 10 and abs(ax.x(x) - px) < 90 for px, py in placed):
+            placed.append((ax.x(x), ax.y(y)))
             right = ax.x(x) > W - 110  # near the right edge: the name goes to the left of its point
             out.append(f'<text x="{ax.x(x) + (-7 if right else 7):.1f}" y="{ax.y(y) + 4:.1f}" fill="{INK}" font-size="10" '
                        f'text-anchor="{"end" if right else "start"}">{escape(t.split(":")[0])}</text>')  # fmt: skip
@@ -112,7 +117,8 @@ def heatmap(name: str, rows: Sequence[str], values: np.ndarray, tips: Sequence[S
             lo: float = 0.0, hi: float = 1.0) -> str:  # fmt: skip
     """A square matrix of ``values`` (NaN = blank) from red (``lo``) through pale to blue (``hi``)."""
     m = len(rows)
-    label_w = min(170, 14 + 6.2 * max((len(r) for r in rows), default=4))
+    rows = [r if len(r) <= 24 else r[:23] + "…" for r in rows]
+    label_w = 14 + 6.2 * max((len(r) for r in rows), default=4)
     cell = max(6.0, min(28.0, (W - label_w - 20) / max(m, 1)))
     size = label_w + cell * m + 20
     out = _open(name, int(size), int(size))
