@@ -4,7 +4,8 @@ One DuckDB file per project holds examples, LFs, votes, runs, labels and the LLM
 :mod:`.schema` creates the tables, versions them and migrates older files;
 :mod:`.vote_store` is the door (:class:`VoteStore`): examples, LF versions, votes, runs
 and labels go in and out through its methods, in bulk as Arrow, with parametrized SQL;
-:mod:`.typed_votes` reads ranking and real-valued votes.
+:mod:`.typed_votes` reads ranking and real-valued votes; :mod:`.reports` holds the queries of
+the LF report (runs, labels, LF versions, errors, label changes between runs).
 """
 
 from weaksup.store.schema import SCHEMA_VERSION
