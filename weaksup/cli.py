@@ -222,6 +222,21 @@ def _diff(args: argparse.Namespace) -> None:
         print(result.lfs)
 
 
+def _report(args: argparse.Namespace) -> None:
+    from weaksup.report import write_report
+
+    root = None
+    if args.target.suffix == ".toml":  # the run folders (and the gold each run saved) are under its export.dir
+        from weaksup.pipeline.config import load_config
+
+        cfg = load_config(args.target)
+        root = cfg.resolve(cfg.settings.export.dir)
+    with _open(args, "weaksup report") as store:
+        path = write_report(store, args.output or Path("report.html"), args.run, suspicious=not args.no_suspicious,
+                            export_root=root)  # fmt: skip
+    print(f"wrote {path}")
+
+
 def _gc(args: argparse.Namespace) -> None:
     from weaksup.pipeline.config import load_config
     from weaksup.pipeline.maintenance import collect_garbage
@@ -359,6 +374,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_a", type=int, metavar="RUN_A")
     p.add_argument("run_b", type=int, metavar="RUN_B")
     p.set_defaults(func=_diff)
+
+    p = sub.add_parser("report", help="write the LF report of a run (one HTML file)",
+                       description="Write one self-contained HTML file (no network) on run N (default: the newest "
+                       "succeeded run): the per-LF table, charts, example buckets, suspicious labels (with the "
+                       "cleanlab extra), changes since the previous run and the run history.")
+    _target(p)
+    p.add_argument("--run", type=int, metavar="N", help="run id (default: the newest succeeded run)")
+    p.add_argument("-o", "--output", type=Path, help="output file (default: report.html here)")
+    p.add_argument("--no-suspicious", action="store_true", help="skip the cleanlab check (it trains 5 end models)")
+    p.set_defaults(func=_report)
 
     p = sub.add_parser("gc", help="prune old runs' labels and exports",
                        description="Keep each pipeline's N newest succeeded runs; remove older runs' labels and export "

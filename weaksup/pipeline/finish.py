@@ -9,8 +9,10 @@ the same for every label type: what differs is asked of the run's task
 2. write the labels to the store;
 3. export: the label model and the training set, rebuilt from the store (``Task.training_set``);
 4. train the end model on the covered train examples (``Task.train_end_model``);
-5. the console report; then the end: the manifest, the run record, the ``LATEST`` pointer and
-   the status file (a run folder that ``LATEST`` names is never removed, even if that last write fails).
+5. the console report and the gold the run scored against (``gold.parquet``); then the end: the
+   manifest, the run record, the LF report (``report.html``, :mod:`weaksup.report`), the
+   ``LATEST`` pointer and the status file (a run folder that ``LATEST`` names is never removed,
+   even if that last write fails).
 
 The runner imports this module, never the other way round.
 """
@@ -34,6 +36,7 @@ from weaksup.pipeline.outputs import point_latest, write_manifest
 from weaksup.pipeline.sources import Examples
 from weaksup.pipeline.status import StatusBoard
 from weaksup.pipeline.tasks import Prepared, Task
+from weaksup.report import save_gold, write_run_report
 from weaksup.store import SCHEMA_VERSION, SyncResult, VoteStore, crash_point
 
 
@@ -121,6 +124,7 @@ def finish(
     manifest.update({"label_type": task.label_type, "counts": counts})
     splits = sorted({*split.tolist(), "holdout"}, key=len, reverse=True)
     _report(run.say, labeled.summary, metrics, manifest["label_model"]["name"], splits, run.run_dir)
+    save_gold(run.run_dir, run.sync.ex_keys, prepared.gold)  # what later reports score against
     _complete(run, {lf.name: lf.version for lf in lfs}, labeled.summary, metrics, manifest)
     return metrics, labeled.summary, files
 
@@ -149,6 +153,9 @@ def _complete(
     rows = [{key: _json_safe(v) for key, v in row.items()} for row in summary.to_dicts()]
     run.store.finish_run(run.run_id, "succeeded", metrics=metrics, lf_versions=lf_versions,
                          data_fingerprint=run.fingerprint, lf_summary=rows)  # fmt: skip
+    export = cfg.settings.export
+    if export.report:  # after the record (the report reads the run back), before LATEST
+        write_run_report(run.store, run.run_id, run.run_dir, export.suspicious, run.say)
     crash_point("run.finished")
     point_latest(run.run_dir)  # a reader that follows LATEST always finds a complete, recorded run
     run.board.finish("succeeded")

@@ -110,6 +110,8 @@ class ExportSettings:
     dir: str
     formats: list[str]
     keep_uncovered: bool
+    report: bool
+    suspicious: bool
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ One DuckDB file per project holds examples, LFs, votes, runs, labels and the LLM
 :mod:`.vote_store` is the door (:class:`VoteStore`): examples, LF versions, votes, runs
 and labels go in and out through its methods, in bulk as Arrow, with parametrized SQL;
 :mod:`.runs` (run records) and :mod:`.typed_votes` (ranking and real-valued votes) are mixins
-of it, and :mod:`.llm_cache` keeps the LLM response cache and usage.
+of it, and :mod:`.llm_cache` keeps the LLM response cache and usage; :mod:`.reports` holds
+the queries of the LF report (runs, labels, LF versions, errors, label changes between runs).
 """
 
 from weaksup.store.runs import RunError

@@ -1,0 +1,158 @@
+"""One run as the report sees it: its labels, its LF versions' votes and the gold it used.
+
+**Gold.**  The store never holds gold (the pipeline splits it off before the store sees the
+examples), so each run writes the gold it used into its export folder as ``gold.parquet``
+(:func:`save_gold`, keyed by ``ex_key``); :func:`load_run` reads it back from the run's
+``export_dir``.  The report of run N then scores against exactly the gold run N saw, even after
+the data files changed; a run without the file (older runs, ``gc``-pruned folders) is reported
+without gold.
+
+>>> import numpy as np, tempfile, pathlib
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> _ = save_gold(folder, np.array([5, 7, 9]), np.array([1, -1, 0]))
+>>> load_gold(folder, np.array([9, 5, 8]), "categorical").tolist()
+[0, 1, -1]
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from weaksup.store import VoteStore
+from weaksup.store.reports import run_labels, run_record
+
+GOLD_FILE = "gold.parquet"
+
+
+def save_gold(run_dir: Path, ex_keys: np.ndarray, gold: Any) -> Path:
+    """Write the gold a run used (aligned with ``ex_keys``) to ``run_dir/gold.parquet``.
+
+    ``gold``: class ids (-1 unknown), floats (NaN unknown), or per example a mapping item → score."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    keys = pl.Series("ex_key", np.asarray(ex_keys, dtype=np.int64))
+    if isinstance(gold, np.ndarray) and gold.dtype.kind in "iu":
+        column = pl.Series("gold", gold.astype(np.int64)).replace(-1, None)
+    elif isinstance(gold, np.ndarray):
+        column = pl.Series("gold", gold.astype(float)).fill_nan(None)
+    else:
+        column = pl.Series("gold", [json.dumps({str(k): float(v) for k, v in g.items()}) for g in gold])
+    path = run_dir / GOLD_FILE
+    pl.DataFrame([keys, column]).write_parquet(path)
+    return path
+
+
+def load_gold(run_dir: Path | None, ex_keys: np.ndarray, label_type: str) -> Any:
+    """The gold of ``run_dir/gold.parquet`` for ``ex_keys`` (None if the file is missing): class
+    ids with -1, floats with NaN, or (rankings) a list of mappings item id → score, empty where unknown."""
+    path = Path(run_dir) / GOLD_FILE if run_dir else None
+    if path is None or not path.exists():
+        return None
+    frame = pl.DataFrame({"ex_key": np.asarray(ex_keys, dtype=np.int64)}).join(
+        pl.read_parquet(path), on="ex_key", how="left", maintain_order="left"
+    )
+    if label_type == "categorical":
+        return frame["gold"].cast(pl.Int64).fill_null(-1).to_numpy()
+    if label_type == "regression":
+        return frame["gold"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    return [json.loads(g) if g else {} for g in frame["gold"].to_list()]
+
+
+@dataclass
+class RunView:
+    """What the report reads of one run; build it with :func:`load_run`."""
+
+    run: dict[str, Any]
+    """The run's record (``params``, ``metrics``, ``lf_versions``, ``lf_summary`` decoded)."""
+    label_type: str
+    classes: list[str]
+    labels: pl.DataFrame
+    """:func:`~weaksup.store.reports.run_labels`: one row per labeled example."""
+    versions: list[tuple[str, str]]
+    votes: Any
+    """SparseVotes (categorical), RegressionVotes, or for rankings per LF a dict row → ranking."""
+    gold: Any
+    """Aligned with ``labels``; None when the run saved none."""
+    test_split: str
+
+    @property
+    def lf_names(self) -> list[str]:
+        """The run's LFs, in vote-column order."""
+        return [v[0] for v in self.versions]
+
+    @property
+    def n(self) -> int:
+        """How many examples the run labeled."""
+        return self.labels.height
+
+    def dev_mask(self) -> np.ndarray:
+        """Examples outside the test split: where the report scores LFs on gold (the test split stays unseen)."""
+        return (self.labels["split"].fill_null("") != self.test_split).to_numpy()
+
+    def gold_mask(self) -> np.ndarray:
+        """Examples with gold."""
+        if self.gold is None:
+            return np.zeros(self.n, dtype=bool)
+        if self.label_type == "categorical":
+            return np.asarray(self.gold) >= 0
+        if self.label_type == "regression":
+            return ~np.isnan(np.asarray(self.gold, dtype=float))
+        return np.array([len(g) > 1 for g in self.gold], dtype=bool)
+
+    def texts(self, rows: np.ndarray, limit: int = 160) -> list[str]:
+        """Examples ``rows`` shown in a line each: the ``text`` field, else the input fields as ``key=value``."""
+        out = []
+        for raw in self.labels["data"].gather(np.asarray(rows, dtype=np.int64)).to_list():
+            data: Mapping[str, Any] = json.loads(raw) if raw else {}
+            text = data.get("text") if isinstance(data.get("text"), str) else None
+            line = text if text is not None else ", ".join(f"{k}={v}" for k, v in data.items())
+            out.append(line if len(line) <= limit else line[: limit - 1] + "…")
+        return out
+
+
+def load_run(
+    store: VoteStore, run_id: int | None = None, run_dir: Path | None = None, export_root: Path | None = None
+) -> RunView:
+    """Read run ``run_id`` (default: the newest succeeded) from ``store``; gold comes from
+    ``run_dir``, by default the run's export folder under ``export_root`` (the pipeline's
+    ``export.dir``: the store records each run's folder by name, so without it there is no gold)."""
+    run = run_record(store, run_id)
+    params = run["params"] or {}
+    label_type = str((params.get("labels") or {}).get("type", "categorical"))
+    classes = [str(c) for c in (params.get("labels") or {}).get("classes", [])]
+    labels = run_labels(store, int(run["run_id"]))
+    versions = list((run["lf_versions"] or {}).items())
+    keys = labels["ex_key"].to_numpy()
+    if label_type == "categorical":
+        votes: Any = store.label_matrix(keys, versions)
+        if not classes:
+            classes = [str(c) for c in range(int(max(votes.labels.max(initial=0), labels["label"].max() or 0)) + 1)]
+    elif label_type == "regression":
+        votes = store.regression_votes(keys, versions)
+    else:
+        votes = _ranking_votes(store, keys, versions)
+    folder = run_dir
+    if folder is None and run.get("export_dir"):
+        recorded = Path(run["export_dir"])  # a name under export.dir; stores of older versions hold a path
+        folder = recorded if recorded.is_absolute() else (export_root / recorded if export_root else None)
+    test_split = str((params.get("data") or {}).get("test_split", "test"))
+    gold = load_gold(folder, keys, label_type)
+    return RunView(run, label_type, classes, labels, versions, votes, gold, test_split)
+
+
+def _ranking_votes(store: VoteStore, keys: np.ndarray, versions: Sequence[tuple[str, str]]) -> list[dict[int, list[str]]]:
+    """Per LF, row → the ranking it voted (rankings of two or more items only)."""
+    got = store.vote_coordinates(keys, versions, "ranking")
+    out: list[dict[int, list[str]]] = [{} for _ in versions]
+    for row, col, vote in zip(got["row"].to_pylist(), got["col"].to_pylist(), got["vote"].to_pylist()):
+        if vote is not None and len(vote) >= 2:
+            out[col][row] = [str(x) for x in vote]
+    return out
+

@@ -1,0 +1,129 @@
+"""The store queries behind the LF report (:mod:`weaksup.report`): runs, labels, LF versions,
+errors and label changes, as polars frames.  Every function takes an open
+:class:`~weaksup.store.VoteStore` and runs parametrized SQL only.
+
+>>> import tempfile, os, polars as pl
+>>> from weaksup.store import VoteStore
+>>> path = os.path.join(tempfile.mkdtemp(), "s.duckdb")
+>>> with VoteStore(path) as store:
+...     run = store.start_run("p", {"labels": {"type": "categorical"}})
+...     store.finish_run(run, "succeeded", lf_versions={"a": "v1"})
+...     run_record(store, None)["run_id"], previous_run(store, run)
+(1, None)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from weaksup.store.vote_store import VoteStore
+
+
+def run_record(store: VoteStore, run_id: int | None) -> dict[str, Any]:
+    """Run ``run_id`` (default: the newest succeeded run) with its JSON columns decoded.
+
+    Raises ``ValueError`` naming the run and the fix when it is missing or did not succeed."""
+    if run_id is None:
+        rows = store.query("SELECT * FROM runs WHERE status = 'succeeded' ORDER BY run_id DESC LIMIT 1").to_dicts()
+        if not rows:
+            raise ValueError(f"store {store.path} has no succeeded run yet; run the pipeline first (`weaksup run`)")
+    else:
+        rows = store.query("SELECT * FROM runs WHERE run_id = ?", [run_id]).to_dicts()
+        if not rows:
+            raise ValueError(f"there is no run {run_id} in {store.path}; `weaksup history` lists the runs")
+        if rows[0]["status"] != "succeeded":
+            raise ValueError(f"run {run_id} {rows[0]['status']}: only succeeded runs have labels to report on")
+    row = rows[0]
+    for key in ("params", "metrics", "lf_versions", "lf_summary"):
+        row[key] = json.loads(row[key]) if row[key] else None
+    return row
+
+
+def previous_run(store: VoteStore, run_id: int) -> int | None:
+    """The newest succeeded run of the same pipeline before ``run_id`` that still has labels."""
+    rows = store.query(
+        "SELECT r.run_id FROM runs r WHERE r.status = 'succeeded' AND r.run_id < ? "
+        "AND r.pipeline = (SELECT pipeline FROM runs WHERE run_id = ?) "
+        "AND EXISTS (SELECT 1 FROM labels l WHERE l.run_id = r.run_id) ORDER BY r.run_id DESC LIMIT 1",
+        [run_id, run_id],
+    ).rows()
+    return int(rows[0][0]) if rows else None
+
+
+def run_labels(store: VoteStore, run_id: int) -> pl.DataFrame:
+    """Run ``run_id``'s labels joined to their examples (``example_id``, ``split``, ``data`` as
+    JSON text), ordered by ``ex_key``."""
+    frame = store.query(
+        "SELECT l.ex_key, e.example_id, e.split, e.data::VARCHAR AS data, l.probs, l.label, l.confidence, "
+        "l.n_votes, l.value, l.variance, l.ranking, l.payload::VARCHAR AS payload FROM labels l "
+        "JOIN examples e USING (ex_key) WHERE l.run_id = ? ORDER BY l.ex_key",
+        [run_id],
+    )
+    if frame.height == 0:
+        raise ValueError(f"run {run_id} has no labels: they were pruned by `weaksup gc`")
+    return frame
+
+
+def lf_catalog(store: VoteStore, versions: Sequence[tuple[str, str]]) -> pl.DataFrame:
+    """Each LF version's kind and when it last changed: the run that first used this version
+    (``changed_run``) and that run's start time (``changed_at``), in ``versions`` order."""
+    wanted = pa.table(
+        {
+            "lf": [v[0] for v in versions],
+            "version": [v[1] for v in versions],
+            "pos": pa.array(np.arange(len(versions)), pa.int64()),
+        }
+    )
+    store.con.register("report_lfs", wanted)
+    try:
+        return store.query(
+            "SELECT w.lf, w.version, l.kind, l.first_run AS changed_run, r.started_at AS changed_at "
+            "FROM report_lfs w LEFT JOIN lfs l ON l.lf_name = w.lf AND l.lf_version = w.version "
+            "LEFT JOIN runs r ON r.run_id = l.first_run ORDER BY w.pos"
+        )
+    finally:
+        store.con.unregister("report_lfs")
+
+
+def lf_error_counts(store: VoteStore, versions: Sequence[tuple[str, str]]) -> pl.DataFrame:
+    """Errors per LF version (``errors``) with the first one's type and message (``first_error``)."""
+    wanted = pa.table({"lf": [v[0] for v in versions], "version": [v[1] for v in versions]})
+    store.con.register("report_err_lfs", wanted)
+    try:
+        return store.query(
+            "SELECT w.lf, count(e.lf_name) AS errors, "
+            "first(e.error_type || ': ' || e.message ORDER BY e.created_at, e.ex_key) AS first_error "
+            "FROM report_err_lfs w LEFT JOIN lf_errors e ON e.lf_name = w.lf AND e.lf_version = w.version "
+            "GROUP BY w.lf"
+        )
+    finally:
+        store.con.unregister("report_err_lfs")
+
+
+def pipeline_runs(store: VoteStore, pipeline: str, through: int) -> pl.DataFrame:
+    """The pipeline's runs up to ``through``, oldest first: id, status, start time, metrics (JSON text)."""
+    return store.query(
+        "SELECT run_id, status, started_at, metrics::VARCHAR AS metrics FROM runs "
+        "WHERE pipeline = ? AND run_id <= ? ORDER BY run_id",
+        [pipeline, through],
+    )
+
+
+def label_pairs(store: VoteStore, run_a: int, run_b: int) -> pl.DataFrame:
+    """The labels of runs ``run_a`` and ``run_b`` side by side, matched by example id: ``label_a``,
+    ``label_b``, ``value_a``, ``value_b``, ``ranking_a``, ``ranking_b`` (null where a run lacks the example)."""
+    return store.query(
+        "WITH a AS (SELECT e.example_id, l.label, l.value, l.ranking FROM labels l JOIN examples e USING (ex_key) "
+        "WHERE l.run_id = ?), b AS (SELECT e.example_id, l.label, l.value, l.ranking FROM labels l "
+        "JOIN examples e USING (ex_key) WHERE l.run_id = ?) "
+        "SELECT example_id, a.example_id IS NOT NULL AS in_a, b.example_id IS NOT NULL AS in_b, "
+        "a.label AS label_a, b.label AS label_b, a.value AS value_a, b.value AS value_b, "
+        "a.ranking AS ranking_a, b.ranking AS ranking_b FROM a FULL JOIN b USING (example_id) ORDER BY example_id",
+        [run_a, run_b],
+    )
