@@ -50,6 +50,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -148,7 +149,7 @@ def run_pipeline(
         crash_point("run.started")
         phase = _Phases(board, progress)
         try:
-            result = _run(cfg, store, run_id, run_dir, phase, progress, say, force)
+            result = _run(cfg, store, run_id, run_dir, phase, progress, phase.say(say), force)
         except BaseException as exc:
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             error = "interrupted (Ctrl-C or SIGTERM)" if status == "interrupted" else f"{type(exc).__name__}: {exc}"
@@ -157,7 +158,7 @@ def run_pipeline(
             board.finish(status, error)
             raise
         finally:
-            phase.bar.close()
+            phase.close()
             snapshot_history(store)
     return result
 
@@ -208,11 +209,32 @@ class _Phases:
         self.board = board
         self.bar = tqdm(total=len(self.names), leave=False, disable=None if progress else True,
                         bar_format="{desc} ({n_fmt}/{total_fmt}, {elapsed})")  # fmt: skip
+        self._stop = threading.Event()
+        if not self.bar.disable:  # redraw each second, so the elapsed time ticks through a long phase
+            threading.Thread(target=self._tick, name="weaksup-progress", daemon=True).start()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(1.0):
+            self.bar.refresh()
 
     def __call__(self, name: str, **counts: int) -> None:
         self.bar.n = self.names.index(name)
         self.bar.set_description_str(f"run {self.board.state['run_id']}: {name}")
         self.board.phase(name, **counts)
+
+    def say(self, say: Callable[[str], None]) -> Callable[[str], None]:
+        """``say``, with the bar lifted while it prints, so a line never runs into the bar."""
+
+        def lifted(line: str) -> None:
+            with tqdm.external_write_mode():
+                say(line)
+
+        return say if self.bar.disable else lifted
+
+    def close(self) -> None:
+        """Stop ticking and clear the bar."""
+        self._stop.set()
+        self.bar.close()
 
 
 def _unchanged_since(
