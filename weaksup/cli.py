@@ -279,7 +279,7 @@ def _predict(args: argparse.Namespace) -> None:
 
 
 def _schema(args: argparse.Namespace) -> None:
-    from weaksup.pipeline.config import schema_doc
+    from weaksup.pipeline.schema import schema_doc
 
     print(schema_doc())
 

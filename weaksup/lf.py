@@ -54,7 +54,9 @@ Preprocessor = Callable[[Any], Any]
 LABEL_TYPES = ("categorical", "ranking", "regression", "metric")
 """What an LF votes: a class id (or ``ABSTAIN``); a list of item ids, best first; a
 finite number; or any JSON value of a user-defined metric space (the last three abstain
-with ``None``)."""
+with ``None``).  Pipelines run the first three (one task each, :mod:`weaksup.pipeline.tasks`);
+metric-space votes go to :class:`weaksup.model.MetricLabelModel` from Python, since its
+distance is a function."""
 
 
 class MissingColumnError(AttributeError):

@@ -1,4 +1,4 @@
-"""Pipeline files: TOML, validated against :data:`SCHEMA`, with errors that name the key.
+"""Pipeline files: TOML, validated against :data:`~.schema.SCHEMA`, with errors that name the key.
 
 Paths in a pipeline file are relative to the file's own folder, so a pipeline
 runs the same from any working directory (cron included).
@@ -11,10 +11,10 @@ Traceback (most recent call last):
 ...
 weaksup.pipeline.config.ConfigError: ...p.toml: unknown key 'data.sorce' (line 3); known keys in [data]: ...
 
-The schema is data: a :class:`Section` of :class:`Key` entries (type, default,
-doc, optional per-key check) plus cross-key checks in :data:`CHECKS`.  A new
-section (say ``[llm]``) is one more entry in :data:`SCHEMA`; ``weaksup schema``
-prints it and validation covers it with no other change.
+The schema itself is data, in :mod:`.schema`; this module reads a file (or a dict), applies
+``--set`` overrides, validates the values against the schema with messages that name the key
+and its line, runs the cross-key checks, and returns a :class:`PipelineConfig` whose
+``settings`` are typed (:mod:`.settings`).
 """
 
 from __future__ import annotations
@@ -23,272 +23,17 @@ import hashlib
 import json
 import re
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from weaksup.pipeline.schema import CHECKS, SCHEMA, Section, type_names
 from weaksup.pipeline.settings import Settings
 
 
 class ConfigError(ValueError):
     """A pipeline file is invalid; the message names the file, the key path and the line."""
-
-
-Check = Callable[[Any, Path], "str | None"]
-"""A per-key check: ``(value, pipeline folder) -> problem`` (``None`` when fine)."""
-
-
-@dataclass(frozen=True)
-class Key:
-    """One key of the schema: its type(s), whether it is required, its default and doc.
-
-    ``items`` is the type of list items or dict values; ``check`` a further
-    check returning a problem (or ``None``), run on each list item if ``each``.
-    """
-
-    types: type | tuple[type, ...]
-    doc: str
-    required: bool = False
-    default: Any = None
-    choices: tuple[Any, ...] | None = None
-    items: type | tuple[type, ...] | None = None
-    check: Check | None = None
-    each: bool = False
-
-
-@dataclass(frozen=True)
-class Section:
-    """A TOML table of keys (and sub-sections).  An ``optional`` section is ``None``
-    when absent; otherwise its defaults are filled in."""
-
-    doc: str
-    keys: dict[str, Key | Section] = field(default_factory=dict)
-    optional: bool = False
-
-
-# -- per-key checks -------------------------------------------------------------------
-
-_GLOB = re.compile(r"[*?\[]")
-
-
-def _exists(value: str, base: Path) -> str | None:
-    return None if (base / value).exists() else "does not exist (paths are relative to the pipeline file)"
-
-
-def _exists_or_glob(value: str, base: Path) -> str | None:
-    return None if _GLOB.search(value) else _exists(value, base)
-
-
-def _positive(value: int, base: Path) -> str | None:
-    return None if value > 0 else "must be positive"
-
-
-def _at_least_two(value: int, base: Path) -> str | None:
-    return None if value >= 2 else "must be at least 2"
-
-
-def _cron(value: str, base: Path) -> str | None:
-    from weaksup.pipeline.schedule import CronError, parse_cron
-
-    try:
-        parse_cron(value)
-    except CronError as exc:
-        return str(exc)
-    return None
-
-
-def _timezone(value: str, base: Path) -> str | None:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        return "is not a known IANA time zone (e.g. 'UTC', 'Europe/Paris')"
-    return None
-
-
-def _formats(value: list[str], base: Path) -> str | None:
-    bad = [f for f in value if f not in ("parquet", "jsonl", "csv")]
-    return f"has unknown formats {bad}; use parquet, jsonl or csv" if bad else None
-
-
-SCHEMA = Section(
-    "A weaksup pipeline.",
-    {
-        "name": Key(str, "Pipeline name; also names the dataset in the store.", required=True),
-        "store": Key(str, "DuckDB vote store file (created if missing).", default="weaksup.duckdb"),
-        "data": Section(
-            "The examples to label.",
-            {
-                "source": Key(
-                    str,
-                    "CSV/Parquet/JSONL file or glob, a WRENCH folder, or a DuckDB file (with data.table).",
-                    required=True,
-                    check=_exists_or_glob,
-                ),
-                "table": Key(str, "Table or view to read when data.source is a DuckDB file."),
-                "rename": Key(dict, "Columns to rename on load, old = new; other keys use the new names.",
-                              default={}, items=str),
-                "id_column": Key(str, "Column holding example ids; default: a content hash (WRENCH: split:key)."),
-                "encoding": Key(str, "Text encoding of CSV/JSONL files, e.g. utf-8, latin-1, cp1252.", default="utf-8"),
-                "duplicate_ids": Key(
-                    str,
-                    "Rows sharing an id: error, drop_identical (keep one of identical rows; different rows "
-                    "are an error) or keep_last.",
-                    default="error",
-                    choices=("error", "drop_identical", "keep_last"),
-                ),
-                "split_column": Key(str, "Column naming each example's split (absent: all are train).",
-                                    default="split"),
-                "gold_column": Key(str, "Column with the gold labels (null where unknown), used only to evaluate and "
-                                   "never shown to LFs; unset: `label` if the data has it. A column named here must "
-                                   "be in the data."),
-                "train_split": Key(str, "Split whose votes fit the label model and train the end model.",
-                                   default="train"),
-                "test_split": Key(str, "Split the end model is evaluated on; it never trains anything.",
-                                  default="test"),
-            },
-        ),
-        "holdout": Section(
-            "An external labeled evaluation set: data rows whose match_column equals one of its texts are "
-            "dropped before LF application and training, and the end model is evaluated on it.",
-            {
-                "source": Key(str, "CSV/Parquet/JSONL file or a WRENCH folder.", required=True, check=_exists),
-                "split": Key(str, "Split to take from a WRENCH folder (e.g. test)."),
-                "text_column": Key(str, "Holdout column holding the text.", default="text"),
-                "gold_column": Key(str, "Holdout column holding gold class ids.", default="label"),
-                "match_column": Key(str, "Data column compared (exactly) with the holdout text.", default="text"),
-            },
-            optional=True,
-        ),
-        "labels": Section(
-            "The label space.",
-            {
-                "type": Key(
-                    str,
-                    "Label type: categorical (a class per example), ranking (an order of each example's items; "
-                    "see [ranking]) or regression (a real value per example; see [regression]).",
-                    default="categorical",
-                    choices=("categorical", "ranking", "regression"),
-                ),
-                "classes": Key(list, "Class names, in class-id order (categorical only).", default=[], items=str),
-            },
-        ),
-        "ranking": Section(
-            "Ranking examples (labels.type = 'ranking'): each example is a set of items, its item ids in a list "
-            "column and each item field in a list aligned with them (weaksup.pipeline.tasks.sets).",
-            {
-                "items_column": Key(str, "List column holding each example's item ids.", default="items"),
-                "set_size": Key(int, "Draw each example as a random set of this many data rows (a table of items, "
-                                "data.id_column their ids), from one split's rows; unset: rows are sets already.",
-                                check=_at_least_two),
-                "sets": Key(dict, "With set_size: how many sets each split gets, e.g. { train = 1000, test = 500 }.",
-                            default={}, items=int),
-                "seed": Key(int, "Seed of the set draw (the same seed draws the same sets).", default=0),
-                "ndcg_k": Key(int, "k of the NDCG@k reported beside Kendall tau.", default=5, check=_positive),
-            },
-            optional=True,
-        ),
-        "regression": Section(
-            "Regression labels (labels.type = 'regression').",
-            {
-                "gold_labels": Key(int, "Train gold values (data.gold_column, drawn with label_model.seed) that fix "
-                                   "the label's scale and offset, 0 to 50; 0: standardised, or in the units of "
-                                   "label_model.params.reference_lf.", default=50),
-            },
-            optional=True,
-        ),
-        "lfs": Section(
-            "The labeling functions.",
-            {
-                "modules": Key(list, "Python files defining the LFs (module-level LF objects).", required=True,
-                               items=str, check=_exists, each=True),
-                "strict": Key(bool, "Stop at the first LF exception instead of recording it.", default=False),
-                "chunk_size": Key(int, "Examples per committed chunk: a crash loses at most one chunk's work "
-                                  "(lower it for slow LFs, e.g. LLM prompts).", default=100_000, check=_positive),
-            },
-        ),
-        "label_model": Section(
-            "The label model.",
-            {
-                "name": Key(str, "label_model, majority_vote, dawid_skene or snorkel (any name weaksup.model "
-                            "registers).", default="label_model"),
-                "seed": Key(int, "Seed for the label model and tie-breaks.", default=0),
-                "params": Key(dict, "Hyperparameters passed to the label model.", default={}),
-            },
-        ),
-        "trainer": Section(
-            "The end model.",
-            {
-                "name": Key(str, "End model: tfidf_logreg (categorical), pairwise_ranker (ranking), soft_regressor "
-                            "(regression) or none.", default="tfidf_logreg",
-                            choices=("tfidf_logreg", "pairwise_ranker", "soft_regressor", "none")),
-                "text_column": Key(str, "Input column the end model reads (tfidf_logreg).", default="text"),
-                "params": Key(dict, "Hyperparameters of the end model (tfidf_logreg: C, min_df; pairwise_ranker: "
-                              "C, max_pairs; soft_regressor: HistGradientBoostingRegressor's).", default={}),
-                "features": Key(list, "Numeric columns the pairwise_ranker or soft_regressor reads (default: every "
-                                "numeric column no LF reads); never a column an LF reads.", items=str),
-                "exclude_columns": Key(list, "Columns the pairwise_ranker or soft_regressor must not read, beside "
-                                       "the LFs' columns.", default=[], items=str),
-            },
-        ),
-        "export": Section(
-            "Per-run exports: <dir>/run-NNNN/ with manifest.json; <dir>/LATEST names the newest.",
-            {
-                "dir": Key(str, "Folder for per-run exports (training sets, models, manifest).", default="exports"),
-                "formats": Key(list, "Any of parquet, jsonl, csv.", default=["parquet"], items=str, check=_formats),
-                "keep_uncovered": Key(bool, "Also export examples no LF voted on.", default=False),
-                "report": Key(bool, "Write report.html (the LF report, `weaksup report`) into each run folder.", default=True),
-                "suspicious": Key(bool, "Also flag suspicious labels in each run's report (the cleanlab extra; it trains "
-                                  "5 end models, so it is off by default: `weaksup report` always checks).",
-                                  default=False),
-            },
-        ),
-        "llm": Section(
-            "Model server for prompted LFs (any OpenAI-compatible API). The API key is never in this file: "
-            "it is read from the environment variable named by api_key_env.",
-            {
-                "base_url": Key(str, "Server URL, usually ending in /v1; default: $OPENAI_BASE_URL, else OpenAI's API."),
-                "api_key_env": Key(str, "Environment variable holding the API key.", default="OPENAI_API_KEY"),
-                "concurrency": Key(int, "Requests in flight at once.", default=8, check=_positive),
-                "timeout": Key((int, float), "Seconds before a request is abandoned and retried.", default=60.0),
-                "max_attempts": Key(int, "Tries per request; 429, 5xx, timeouts and connection errors are retried.",
-                                    default=5, check=_positive),
-                "max_requests": Key(int, "Budget: HTTP requests per run (never exceeded). Unset: unlimited.",
-                                    check=_positive),
-                "max_tokens": Key(int, "Budget: prompt + completion tokens per run; may be overshot by the requests "
-                                  "in flight (at most `concurrency`). Unset: unlimited.", check=_positive),
-                "flush_every": Key(int, "Responses per cache write: a crash loses at most this many.", default=64,
-                                   check=_positive),
-            },
-            optional=True,
-        ),
-        "engine": Section(
-            "Where row-wise and vectorized LFs run; the client process always writes the store.",
-            {
-                "name": Key(str, "serial (this process), processes (worker processes on this machine) or dask "
-                            "(a dask.distributed cluster; the weaksup[dask] extra).", default="serial",
-                            choices=("serial", "processes", "dask")),
-                "workers": Key(int, "Worker processes (processes), or LocalCluster workers (dask without address).",
-                               default=2, check=_positive),
-                "address": Key(str, "Dask scheduler address, e.g. tcp://scheduler:8786; unset: a LocalCluster."),
-                "threads_per_worker": Key(int, "Threads per LocalCluster worker (dask).", default=1, check=_positive),
-            },
-            optional=True,
-        ),
-        "schedule": Section(
-            "When `weaksup schedule` runs the pipeline.",
-            {
-                "cron": Key(str, "Cron expression, standard 5 fields (minute hour day month weekday; 1-5 = "
-                            "Mon-Fri, 0 and 7 = Sun).", required=True, check=_cron),
-                "timezone": Key(str, "IANA time zone the expression is read in; default: the machine's.",
-                                check=_timezone),
-            },
-            optional=True,
-        ),
-    },
-)
 
 
 @dataclass(frozen=True)
@@ -342,20 +87,6 @@ def _checked(raw: dict[str, Any], ctx: _Context) -> PipelineConfig:
             raise ConfigError(f"{ctx.file}: {problem}")
     digest = hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:12]
     return PipelineConfig(ctx.file.resolve(), values, digest, Settings.from_values(values))
-
-
-def with_defaults(values: Mapping[str, Any], section: Section) -> dict[str, Any]:
-    """``values`` with every key of ``section`` that it lacks set to the key's default (an
-    absent optional section to ``None``): how a run's stored values read after new keys appear."""
-    out: dict[str, Any] = {}
-    for key, spec in section.keys.items():
-        if isinstance(spec, Section):
-            given = values.get(key)
-            out[key] = None if given is None and spec.optional else with_defaults(given or {}, spec)
-        else:
-            out[key] = values[key] if key in values else (
-                spec.default.copy() if isinstance(spec.default, (list, dict)) else spec.default)  # fmt: skip
-    return out
 
 
 def store_of(file: str | Path) -> Path:
@@ -418,10 +149,6 @@ def _line_of(text: str, path: tuple[str, ...]) -> str:
     return ""
 
 
-def _type_names(types: type | tuple[type, ...]) -> str:
-    return types.__name__ if isinstance(types, type) else "/".join(t.__name__ for t in types)
-
-
 def _is(value: Any, types: type | tuple[type, ...]) -> bool:
     """isinstance, except that a bool is not an int (TOML keeps them apart)."""
     wanted = types if isinstance(types, tuple) else (types,)
@@ -447,13 +174,13 @@ def _validate(raw: dict[str, Any], section: Section, prefix: tuple[str, ...], ct
                 raise ConfigError(f"{ctx.file}: {name!r}{ctx.where(path)} must be a table ([{name}])")
             continue
         if not _is(value, spec.types):
-            raise ConfigError(f"{ctx.file}: {name!r}{ctx.where(path)} must be a {_type_names(spec.types)}, got {value!r}")
+            raise ConfigError(f"{ctx.file}: {name!r}{ctx.where(path)} must be a {type_names(spec.types)}, got {value!r}")
         if spec.items is not None:
             members = value.values() if isinstance(value, dict) else value
             bad = [v for v in members if not _is(v, spec.items)]
             if bad:
                 raise ConfigError(
-                    f"{ctx.file}: {name!r}{ctx.where(path)} must hold {_type_names(spec.items)} values, got {bad[0]!r}"
+                    f"{ctx.file}: {name!r}{ctx.where(path)} must hold {type_names(spec.items)} values, got {bad[0]!r}"
                 )
         if spec.choices and value not in spec.choices:
             raise ConfigError(f"{ctx.file}: {name!r}{ctx.where(path)} is {value!r}; choose one of {list(spec.choices)}")
@@ -477,39 +204,3 @@ def _validate(raw: dict[str, Any], section: Section, prefix: tuple[str, ...], ct
     return out
 
 
-# -- cross-key checks -----------------------------------------------------------------
-
-
-def _check_table(values: dict[str, Any], base: Path) -> str | None:
-    data = values["data"]
-    if data["table"] is not None and (_GLOB.search(data["source"]) or (base / data["source"]).is_dir()):
-        return f"data.table is set, so data.source must be one DuckDB file, not {data['source']!r}"
-    if (base / data["source"]).resolve() == (base / values["store"]).resolve():
-        return f"data.source and store are the same file {data['source']!r}; keep the source data out of the vote store"
-    return None
-
-
-def _check_label_type(values: dict[str, Any], base: Path) -> str | None:
-    """The keys that depend on ``labels.type``: each task checks its own (:func:`weaksup.pipeline.tasks.check`)."""
-    from weaksup.pipeline.tasks import check
-
-    return check(Settings.from_values(values))
-
-
-CHECKS: list[Callable[[dict[str, Any], Path], str | None]] = [_check_table, _check_label_type]
-"""Checks across keys, run after every key is valid: each returns a problem or ``None``."""
-
-
-def schema_doc(section: Section = SCHEMA, prefix: str = "") -> str:
-    """The schema as text: one line per key with its type, default and meaning."""
-    lines = []
-    for key, spec in section.keys.items():
-        name = f"{prefix}{key}"
-        if isinstance(spec, Section):
-            lines.append(f"[{name}]{' (optional)' if spec.optional else ''}  {spec.doc}")
-            lines.append(schema_doc(spec, f"{name}."))
-        else:
-            req = "required" if spec.required else f"default {spec.default!r}"
-            choices = f", one of {list(spec.choices)}" if spec.choices else ""
-            lines.append(f"  {name} ({_type_names(spec.types)}, {req}{choices}): {spec.doc}")
-    return "\n".join(lines)

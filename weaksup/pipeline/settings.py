@@ -169,7 +169,7 @@ class Settings:
     def from_values(cls, values: Mapping[str, Any]) -> Settings:
         """Typed settings from validated values (``PipelineConfig.values`` or a run's stored params);
         keys absent from ``values`` take the schema's default."""
-        from weaksup.pipeline.config import SCHEMA, with_defaults
+        from weaksup.pipeline.schema import SCHEMA, with_defaults
 
         return _build(cls, with_defaults(values, SCHEMA))
 
