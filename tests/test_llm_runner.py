@@ -27,7 +27,7 @@ from weaksup.llm import (
     usage_by_lf,
     usage_by_run,
 )
-from weaksup.llm.session import RETRY_RUNS
+from weaksup.llm.batch import RETRY_RUNS
 from weaksup.store import VoteStore
 
 HAM, SPAM = 0, 1

@@ -5,10 +5,8 @@ and orchestrators notice; a store busy with another process under
 ``--no-wait`` exits with 75 (EX_TEMPFAIL: try again later).  SIGTERM stops a
 run like Ctrl-C: it is recorded as ``interrupted``.
 
-Commands that inspect a store take a pipeline file or the store file itself.
-``status`` and ``history`` read the files a run keeps beside the store, so
-they work while a run holds it; the others wait for the store (or exit with
-``--no-wait``).
+Commands that inspect or tidy a store are in :mod:`weaksup.cli_store`; this module parses
+the arguments and runs ``run``, ``schedule`` and ``serve-model``.
 
 >>> args = build_parser().parse_args(["run", "p.toml", "--no-wait", "--set", "label_model.seed=1"])
 >>> args.no_wait, args.set
@@ -18,54 +16,22 @@ they work while a run holds it; the others wait for the store (or exit with
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-import polars as pl
 
+from weaksup import cli_store
 from weaksup.pipeline.lock import EXIT_BUSY, StoreBusy
 
 if TYPE_CHECKING:
-    from weaksup.store import VoteStore
-
-_TABLE = dict(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, fmt_str_lengths=60, float_precision=3,
-              tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True)  # fmt: skip
-
-
-def _store_of(target: Path, store: Path | None = None) -> Path:
-    """The store a command works on: ``--store``, the pipeline's ``store``, or ``target`` itself."""
-    if store is not None:
-        return store
-    if target.suffix == ".toml":
-        from weaksup.pipeline.config import store_of
-
-        return store_of(target)
-    if not target.exists():
-        raise FileNotFoundError(f"{target} does not exist: give a pipeline file (.toml) or a store file")
-    return target
-
-
-@contextmanager
-def _open(args: argparse.Namespace, command: str) -> Iterator[VoteStore]:
-    """Lock and open the store of ``args.target`` for the ``with`` block."""
-    from weaksup.pipeline.lock import store_lock
-    from weaksup.store import StoreError, VoteStore
-
-    path = _store_of(args.target, args.store)
-    if not path.exists():
-        raise StoreError(f"store {str(path)!r} does not exist; run a pipeline first to create it")
-    with store_lock(path, command, wait=not args.no_wait, say=lambda s: print(s, file=sys.stderr)), VoteStore(path) as store:
-        yield store
-
+    pass
 
 # -- commands ----------------------------------------------------------------------------
 
@@ -132,158 +98,6 @@ def _schedule(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def _status(args: argparse.Namespace) -> None:
-    from weaksup.pipeline.status import format_status
-
-    path = _store_of(args.target, args.store)
-    _ensure_history(path)
-    print(format_status(path))
-
-
-def _history(args: argparse.Namespace) -> None:
-    from weaksup.pipeline.status import history_frame, read_history
-
-    path = _store_of(args.target, args.store)
-    _ensure_history(path)
-    runs = read_history(path)[-args.limit :] if args.limit else read_history(path)
-    if args.json:
-        print(json.dumps(runs, indent=1, default=str))
-    elif not runs:
-        print(f"store {path}: no runs yet")
-    else:
-        with pl.Config(**_TABLE):
-            print(history_frame(runs))
-
-
-def _ensure_history(path: Path) -> None:
-    """Write the history file of a store that has none yet (e.g. one made before it existed)."""
-    from weaksup.pipeline.lock import store_lock
-    from weaksup.pipeline.status import history_path, snapshot_history
-    from weaksup.store import VoteStore
-
-    if history_path(path).exists() or not path.exists():
-        return
-    try:
-        with store_lock(path, "weaksup history", wait=False), VoteStore(path, read_only=True) as store:
-            snapshot_history(store)
-    except StoreBusy:
-        pass  # the run holding it writes the file itself
-
-
-def _lfs(args: argparse.Namespace) -> None:
-    if args.errors:
-        with _open(args, "weaksup lfs --errors") as store:
-            errors = store.lf_errors(args.lf, args.limit or None)
-        with pl.Config(**{**_TABLE, "fmt_str_lengths": 120}):
-            print(errors if errors.height else f"no LF errors{f' of LF {args.lf!r}' if args.lf else ''} in the store")
-        return
-    with _open(args, "weaksup lfs") as store:
-        last = store.last_succeeded_run()
-        versions = store.lf_versions()
-    current = last["lf_versions"] if last else {}
-    with pl.Config(**_TABLE):
-        if last and last["lf_summary"]:
-            print(f"LF summary of run {last['run_id']} (non-test examples):")
-            print(pl.DataFrame(last["lf_summary"], infer_schema_length=None))
-        print("LF versions (* = used by the last succeeded run):")
-        print(
-            versions.with_columns(
-                pl.struct("lf_name", "lf_version")
-                .map_elements(lambda r: "*" if current.get(r["lf_name"]) == r["lf_version"] else "", pl.String)
-                .alias("current")
-            )
-        )
-
-
-def _export(args: argparse.Namespace) -> None:
-    from weaksup.export import write_table
-    from weaksup.pipeline.outputs import training_set
-
-    with _open(args, "weaksup export") as store:
-        frame = training_set(store, args.run)
-    output = args.output or Path(f"training_set-run-{args.run:04d}.{args.format}")
-    write_table(frame, output, args.format)
-    print(f"wrote run {args.run}'s {frame.height} training examples to {output}")
-
-
-def _diff(args: argparse.Namespace) -> None:
-    from weaksup.pipeline.maintenance import diff_runs
-
-    with _open(args, "weaksup diff") as store:
-        result = diff_runs(store, args.run_a, args.run_b)
-    lab = result.labels
-    print(
-        f"labels, run {args.run_a} -> run {args.run_b}: {lab['labels_changed']} of {lab['in_both']} examples in both "
-        f"changed label ({lab['content_changed']} changed content); {lab['only_in_a']} only in run {args.run_a}, "
-        f"{lab['only_in_b']} only in run {args.run_b}"
-    )
-    print("votes per LF (compared on examples both runs labeled with the same content):")
-    with pl.Config(**_TABLE):
-        print(result.lfs)
-
-
-def _report(args: argparse.Namespace) -> None:
-    from weaksup.report import write_report
-
-    root = None
-    if args.target.suffix == ".toml":  # the run folders (and the gold each run saved) are under its export.dir
-        from weaksup.pipeline.config import load_config
-
-        cfg = load_config(args.target)
-        root = cfg.resolve(cfg.settings.export.dir)
-    with _open(args, "weaksup report") as store:
-        path = write_report(store, args.output or Path("report.html"), args.run, suspicious=not args.no_suspicious,
-                            export_root=root)  # fmt: skip
-    print(f"wrote {path}")
-
-
-def _gc(args: argparse.Namespace) -> None:
-    from weaksup.pipeline.config import load_config
-    from weaksup.pipeline.maintenance import collect_garbage
-    from weaksup.pipeline.status import snapshot_history
-
-    root = None
-    if args.target.suffix == ".toml":
-        cfg = load_config(args.target)
-        root = cfg.resolve(cfg.settings.export.dir)
-    with _open(args, "weaksup gc") as store:
-        done = collect_garbage(store, args.keep, root)
-        snapshot_history(store)
-    if not done["runs_kept"]:
-        print("no succeeded runs: nothing to prune")
-        return
-    print(
-        f"kept runs {done['runs_kept']}; removed labels of older runs ({done['labels']:,} rows), "
-        f"{done['folders_removed']} export folders{'' if root else ' (give the pipeline file to remove them)'}, "
-        f"{done['lf_versions']} unused LF versions "
-        f"({done['lf_version_votes']:,} votes) and {done['retired_examples']:,} retired examples "
-        f"({done['retired_example_votes']:,} votes)"
-    )
-
-
-def _predict(args: argparse.Namespace) -> None:
-    from weaksup.export import write_table
-    from weaksup.predict import find_model, predict_file
-
-    model = find_model(args.model)
-    out, meta = predict_file(model, args.input, text_column=args.text_column, id_column=args.id_column)
-    if args.output:
-        write_table(out, args.output)
-        print(f"wrote {out.height} predictions by {model} to {args.output}")
-        return
-    print(f"model: {model}")
-    with pl.Config(tbl_rows=args.rows, fmt_str_lengths=60, tbl_hide_dataframe_shape=True, float_precision=3):
-        print(out.select("example_id", "label", "label_name", "confidence"))
-    if out.height > args.rows:
-        print(f"(first {args.rows} of {out.height} rows; --output FILE writes them all with every class's probability)")
-
-
-def _schema(args: argparse.Namespace) -> None:
-    from weaksup.pipeline.schema import schema_doc
-
-    print(schema_doc())
-
-
 # -- parser ------------------------------------------------------------------------------
 
 
@@ -339,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Show the running run's phase and progress, or the last run, and the last finished "
                        "run's timings, counts, LF versions, label model and metrics. Works while a run holds the store.")
     _target(p, wait=False)
-    p.set_defaults(func=_status)
+    p.set_defaults(func=cli_store.status_command)
 
     p = sub.add_parser("history", help="all runs (works during a run)",
                        description="List runs with status, timings, example counts, LF applications, label model and "
@@ -347,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     _target(p, wait=False)
     p.add_argument("--json", action="store_true", help="print every field of every run as JSON")
     p.add_argument("--limit", type=int, help="only the newest N runs")
-    p.set_defaults(func=_history)
+    p.set_defaults(func=cli_store.history_command)
 
     p = sub.add_parser("lfs", help="LF summary and every LF's versions (--errors: what LFs raised)",
                        description="Print the last succeeded run's LF summary and every version of every LF the store "
@@ -357,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "newest run first")
     p.add_argument("--lf", help="with --errors: only this LF's")
     p.add_argument("--limit", type=int, default=50, help="with --errors: at most this many (default 50; 0: all)")
-    p.set_defaults(func=_lfs)
+    p.set_defaults(func=cli_store.lfs_command)
 
     p = sub.add_parser("export", help="write a run's training set", description="Rebuild run N's training set from "
                        "the store and write it in a format (the same rows the run exported).")
@@ -365,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", type=int, required=True, metavar="N", help="run id (see `weaksup history`)")
     p.add_argument("--format", choices=("parquet", "jsonl", "csv"), default="parquet", help="file format")
     p.add_argument("--output", type=Path, help="output file (default: training_set-run-NNNN.FORMAT here)")
-    p.set_defaults(func=_export)
+    p.set_defaults(func=cli_store.export_command)
 
     p = sub.add_parser("diff", help="label and vote changes between two runs",
                        description="How many labels changed between two runs, and for each LF how many of its votes "
@@ -373,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     _target(p)
     p.add_argument("run_a", type=int, metavar="RUN_A")
     p.add_argument("run_b", type=int, metavar="RUN_B")
-    p.set_defaults(func=_diff)
+    p.set_defaults(func=cli_store.diff_command)
 
     p = sub.add_parser("report", help="write the LF report of a run (one HTML file)",
                        description="Write one self-contained HTML file (no network) on run N (default: the newest "
@@ -383,14 +197,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", type=int, metavar="N", help="run id (default: the newest succeeded run)")
     p.add_argument("-o", "--output", type=Path, help="output file (default: report.html here)")
     p.add_argument("--no-suspicious", action="store_true", help="skip the cleanlab check (it trains 5 end models)")
-    p.set_defaults(func=_report)
+    p.set_defaults(func=cli_store.report_command)
 
     p = sub.add_parser("gc", help="prune old runs' labels and exports",
                        description="Keep each pipeline's N newest succeeded runs; remove older runs' labels and export "
                        "folders, votes of LF versions no kept run used, and retired examples. Run rows stay in history.")
     _target(p)
     p.add_argument("--keep", type=int, required=True, metavar="N", help="succeeded runs to keep per pipeline")
-    p.set_defaults(func=_gc)
+    p.set_defaults(func=cli_store.gc_command)
 
     p = sub.add_parser("predict", help="label new data with a trained end model",
                        description="Label a CSV/Parquet/JSONL file with the end model of a categorical run: print "
@@ -403,14 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--id-column", help="column holding example ids (default: a hash of each row, as in a run)")
     p.add_argument("--rows", type=int, default=20, help="rows to print without --output (default 20)")
     p.add_argument("--output", type=Path, help="write predictions here (.parquet, .jsonl or .csv) instead of printing")
-    p.set_defaults(func=_predict)
+    p.set_defaults(func=cli_store.predict_command)
 
     # Listed here for `weaksup --help`; main() hands its arguments to the server's own parser.
     sub.add_parser("serve-model", help="serve a small local LLM for prompted LFs (no API key)")
 
     p = sub.add_parser("schema", help="print the pipeline file schema", description="Print every pipeline key "
                        "with its type, default and meaning.")
-    p.set_defaults(func=_schema)
+    p.set_defaults(func=cli_store.schema_command)
     return parser
 
 

@@ -1,7 +1,11 @@
 """Prompted labeling functions: ask a language model, through any OpenAI-compatible server.
 
-Importing this package registers the ``"prompt"`` LF kind with the applier, so
-prompted LFs mix freely with Python LFs in one LF set.
+The LF kind (:mod:`.prompt_lf`), its batch function (:mod:`.batch`: cached, concurrent,
+retried, budgeted), the run's session and budget (:mod:`.session`), the client and its
+retries (:mod:`.client`), a dry run that counts what a run would send (:mod:`.dry_run`) and a
+local model server (:mod:`.serve`).  The cache and usage tables are the store's
+(:mod:`weaksup.store.llm_cache`).  Importing this package registers the ``"prompt"`` LF kind
+with the applier, so prompted LFs mix freely with Python LFs in one LF set.
 
 >>> from weaksup.llm import PromptLabelingFunction
 >>> from weaksup.apply import BATCH_APPLIERS
@@ -17,7 +21,8 @@ from weaksup.llm.prompt_lf import (
     normalize_answer,
     prompt_labeling_function,
 )
-from weaksup.llm.session import LLMSession, apply_prompt_lfs, configure
+from weaksup.llm.batch import apply_prompt_lfs
+from weaksup.llm.session import LLMSession, configure
 
 __all__ = [
     "DryRunReport",

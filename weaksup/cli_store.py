@@ -1,0 +1,204 @@
+"""The ``weaksup`` commands that read or tidy a store: ``status``, ``history``, ``lfs``, ``export``,
+``diff``, ``report``, ``gc``, ``predict`` and ``schema`` (:mod:`weaksup.cli` parses and dispatches).
+
+Each takes a pipeline file or the store file itself.  ``status`` and ``history`` read the files a
+run keeps beside the store, so they work while a run holds it; the others wait for the store (or
+exit with ``--no-wait``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+if TYPE_CHECKING:
+    from weaksup.store import VoteStore
+
+TABLE = dict(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, fmt_str_lengths=60, float_precision=3,
+              tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True)  # fmt: skip
+
+
+def store_of(target: Path, store: Path | None = None) -> Path:
+    """The store a command works on: ``--store``, the pipeline's ``store``, or ``target`` itself."""
+    if store is not None:
+        return store
+    if target.suffix == ".toml":
+        from weaksup.pipeline.config import store_of
+
+        return store_of(target)
+    if not target.exists():
+        raise FileNotFoundError(f"{target} does not exist: give a pipeline file (.toml) or a store file")
+    return target
+
+
+@contextmanager
+def open_store(args: argparse.Namespace, command: str) -> Iterator[VoteStore]:
+    """Lock and open the store of ``args.target`` for the ``with`` block."""
+    from weaksup.pipeline.lock import store_lock
+    from weaksup.store import StoreError, VoteStore
+
+    path = store_of(args.target, args.store)
+    if not path.exists():
+        raise StoreError(f"store {str(path)!r} does not exist; run a pipeline first to create it")
+    with store_lock(path, command, wait=not args.no_wait, say=lambda s: print(s, file=sys.stderr)), VoteStore(path) as store:
+        yield store
+
+
+
+def status_command(args: argparse.Namespace) -> None:
+    from weaksup.pipeline.status import format_status
+
+    path = store_of(args.target, args.store)
+    _ensure_history(path)
+    print(format_status(path))
+
+
+def history_command(args: argparse.Namespace) -> None:
+    from weaksup.pipeline.status import history_frame, read_history
+
+    path = store_of(args.target, args.store)
+    _ensure_history(path)
+    runs = read_history(path)[-args.limit :] if args.limit else read_history(path)
+    if args.json:
+        print(json.dumps(runs, indent=1, default=str))
+    elif not runs:
+        print(f"store {path}: no runs yet")
+    else:
+        with pl.Config(**TABLE):
+            print(history_frame(runs))
+
+
+def _ensure_history(path: Path) -> None:
+    """Write the history file of a store that has none yet (e.g. one made before it existed)."""
+    from weaksup.pipeline.lock import StoreBusy, store_lock
+    from weaksup.pipeline.status import history_path, snapshot_history
+    from weaksup.store import VoteStore
+
+    if history_path(path).exists() or not path.exists():
+        return
+    try:
+        with store_lock(path, "weaksup history", wait=False), VoteStore(path, read_only=True) as store:
+            snapshot_history(store)
+    except StoreBusy:
+        pass  # the run holding it writes the file itself
+
+
+def lfs_command(args: argparse.Namespace) -> None:
+    if args.errors:
+        with open_store(args, "weaksup lfs --errors") as store:
+            errors = store.lf_errors(args.lf, args.limit or None)
+        with pl.Config(**{**TABLE, "fmt_str_lengths": 120}):
+            print(errors if errors.height else f"no LF errors{f' of LF {args.lf!r}' if args.lf else ''} in the store")
+        return
+    with open_store(args, "weaksup lfs") as store:
+        last = store.last_succeeded_run()
+        versions = store.lf_versions()
+    current = last["lf_versions"] if last else {}
+    with pl.Config(**TABLE):
+        if last and last["lf_summary"]:
+            print(f"LF summary of run {last['run_id']} (non-test examples):")
+            print(pl.DataFrame(last["lf_summary"], infer_schema_length=None))
+        print("LF versions (* = used by the last succeeded run):")
+        print(
+            versions.with_columns(
+                pl.struct("lf_name", "lf_version")
+                .map_elements(lambda r: "*" if current.get(r["lf_name"]) == r["lf_version"] else "", pl.String)
+                .alias("current")
+            )
+        )
+
+
+def export_command(args: argparse.Namespace) -> None:
+    from weaksup.export import write_table
+    from weaksup.pipeline.outputs import training_set
+
+    with open_store(args, "weaksup export") as store:
+        frame = training_set(store, args.run)
+    output = args.output or Path(f"training_set-run-{args.run:04d}.{args.format}")
+    write_table(frame, output, args.format)
+    print(f"wrote run {args.run}'s {frame.height} training examples to {output}")
+
+
+def diff_command(args: argparse.Namespace) -> None:
+    from weaksup.pipeline.maintenance import diff_runs
+
+    with open_store(args, "weaksup diff") as store:
+        result = diff_runs(store, args.run_a, args.run_b)
+    lab = result.labels
+    print(
+        f"labels, run {args.run_a} -> run {args.run_b}: {lab['labels_changed']} of {lab['in_both']} examples in both "
+        f"changed label ({lab['content_changed']} changed content); {lab['only_in_a']} only in run {args.run_a}, "
+        f"{lab['only_in_b']} only in run {args.run_b}"
+    )
+    print("votes per LF (compared on examples both runs labeled with the same content):")
+    with pl.Config(**TABLE):
+        print(result.lfs)
+
+
+def report_command(args: argparse.Namespace) -> None:
+    from weaksup.report import write_report
+
+    root = None
+    if args.target.suffix == ".toml":  # the run folders (and the gold each run saved) are under its export.dir
+        from weaksup.pipeline.config import load_config
+
+        cfg = load_config(args.target)
+        root = cfg.resolve(cfg.settings.export.dir)
+    with open_store(args, "weaksup report") as store:
+        path = write_report(store, args.output or Path("report.html"), args.run, suspicious=not args.no_suspicious,
+                            export_root=root)  # fmt: skip
+    print(f"wrote {path}")
+
+
+def gc_command(args: argparse.Namespace) -> None:
+    from weaksup.pipeline.config import load_config
+    from weaksup.pipeline.maintenance import collect_garbage
+    from weaksup.pipeline.status import snapshot_history
+
+    root = None
+    if args.target.suffix == ".toml":
+        cfg = load_config(args.target)
+        root = cfg.resolve(cfg.settings.export.dir)
+    with open_store(args, "weaksup gc") as store:
+        done = collect_garbage(store, args.keep, root)
+        snapshot_history(store)
+    if not done["runs_kept"]:
+        print("no succeeded runs: nothing to prune")
+        return
+    print(
+        f"kept runs {done['runs_kept']}; removed labels of older runs ({done['labels']:,} rows), "
+        f"{done['folders_removed']} export folders{'' if root else ' (give the pipeline file to remove them)'}, "
+        f"{done['lf_versions']} unused LF versions "
+        f"({done['lf_version_votes']:,} votes) and {done['retired_examples']:,} retired examples "
+        f"({done['retired_example_votes']:,} votes)"
+    )
+
+
+def predict_command(args: argparse.Namespace) -> None:
+    from weaksup.export import write_table
+    from weaksup.predict import find_model, predict_file
+
+    model = find_model(args.model)
+    out, meta = predict_file(model, args.input, text_column=args.text_column, id_column=args.id_column)
+    if args.output:
+        write_table(out, args.output)
+        print(f"wrote {out.height} predictions by {model} to {args.output}")
+        return
+    print(f"model: {model}")
+    with pl.Config(tbl_rows=args.rows, fmt_str_lengths=60, tbl_hide_dataframe_shape=True, float_precision=3):
+        print(out.select("example_id", "label", "label_name", "confidence"))
+    if out.height > args.rows:
+        print(f"(first {args.rows} of {out.height} rows; --output FILE writes them all with every class's probability)")
+
+
+def schema_command(args: argparse.Namespace) -> None:
+    from weaksup.pipeline.schema import schema_doc
+
+    print(schema_doc())
