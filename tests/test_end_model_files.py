@@ -65,7 +65,8 @@ def test_text_classifier_round_trips_bit_identically(tmp_path):
         probs = _soft(labels if k == 2 else np.where(np.arange(len(labels)) % 5 == 0, 2, labels), k)
         model = SoftTextClassifier(C=2.0, seed=0).fit(texts, probs)
         model.save(tmp_path / f"m{k}.npz", {"classes": [f"c{i}" for i in range(k)], "text_column": "text"})
-        loaded, meta = SoftTextClassifier.load(tmp_path / f"m{k}.npz")
+        loaded = SoftTextClassifier.load(tmp_path / f"m{k}.npz")
+        meta = loaded.metadata_
         assert meta == {"classes": [f"c{i}" for i in range(k)], "text_column": "text"} and loaded.C == 2.0
         new = [*texts[:200], "never seen words ünïcödé", ""]
         assert np.array_equal(loaded.predict_proba(new), model.predict_proba(new))
@@ -83,7 +84,8 @@ def test_regressor_round_trips_bit_identically_with_missing_values(tmp_path):
         target = y if est is None else np.exp(y / 3)
         model = SoftTargetRegressor(est, seed=3).fit(X, target, var)
         model.save(tmp_path / "r.npz", {"features": ["a", "b", "c", "d"]})
-        loaded, meta = SoftTargetRegressor.load(tmp_path / "r.npz")
+        loaded = SoftTargetRegressor.load(tmp_path / "r.npz")
+        meta = loaded.metadata_
         fresh = rng.normal(size=(1000, 4))
         fresh[::7, 2] = np.nan
         assert np.array_equal(loaded.predict(fresh), model.predict(fresh)) and loaded.seed == 3
@@ -100,7 +102,8 @@ def test_ranker_round_trips(tmp_path):
     P = [1 / (1 + np.exp(-(x[:, 0][:, None] - x[:, 0][None, :]))) for x in X]
     ranker = PairwiseRanker(C=0.5, seed=2).fit(X, P)
     ranker.save(tmp_path / "r.json", {"features": ["a", "b", "c"]})
-    loaded, meta = PairwiseRanker.load(tmp_path / "r.json")
+    loaded = PairwiseRanker.load(tmp_path / "r.json")
+    meta = loaded.metadata_
     assert meta == {"features": ["a", "b", "c"]} and loaded.get_params() == ranker.get_params()
     assert all(np.array_equal(a, b) for a, b in zip(loaded.decision_function(X), ranker.decision_function(X)))
 

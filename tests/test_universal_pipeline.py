@@ -120,7 +120,8 @@ def test_ranking_run_end_to_end(tmp_path, movies) -> None:
     # saved models load
     model = RankingLabelModel.load(run_dir / "label_model.json")
     assert model.theta_.tolist() == pytest.approx(list(m["label_model_theta"].values()), abs=1e-4)
-    ranker, meta = PairwiseRanker.load(run_dir / "end_model.json")
+    ranker = PairwiseRanker.load(run_dir / "end_model.json")
+    meta = ranker.metadata_
     assert meta["features"] == features and ranker.coef_.shape == (len(features),)
 
 
@@ -160,7 +161,8 @@ def test_regression_run_end_to_end_and_rerun_is_incremental(tmp_path, movies) ->
 
     model = RegressionLabelModel.load(first.run_dir / "label_model.json")
     assert model.lf_names_ == ("imdb_rating", "movielens_rating", "tomato_user_rating", "log_imdb_voters", "runtime_minutes")
-    regressor, meta = SoftTargetRegressor.load(first.run_dir / "end_model.npz")
+    regressor = SoftTargetRegressor.load(first.run_dir / "end_model.npz")
+    meta = regressor.metadata_
     assert meta["features"] == features
     X = movies.select(meta["features"]).cast(pl.Float64).to_numpy()
     assert regressor.predict(X).shape == (movies.height,)

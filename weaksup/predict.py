@@ -77,7 +77,8 @@ def predict_file(
     model_path: Path, data: str | Path, *, text_column: str | None = None, id_column: str | None = None
 ) -> tuple[pl.DataFrame, dict[str, Any]]:
     """``data``'s rows with ``example_id``, the predicted labels and class probabilities; and the model's metadata."""
-    model, meta = SoftTextClassifier.load(model_path)
+    model = SoftTextClassifier.load(model_path)
+    meta = model.metadata_
     frame = load_dataset(data, id_column=id_column)
     column = text_column or meta.get("text_column", "text")
     if column not in frame.columns:

@@ -101,8 +101,8 @@ class PairwiseRanker(BaseEstimator):
         Path(path).write_text(json.dumps(state, indent=1))
 
     @classmethod
-    def load(cls, path: str | Path) -> tuple[PairwiseRanker, dict[str, Any]]:
-        """Read a model written by :meth:`save`; returns it and its metadata."""
+    def load(cls, path: str | Path) -> PairwiseRanker:
+        """Read a model written by :meth:`save`, its ``metadata`` in ``metadata_``."""
         try:
             state = json.loads(Path(path).read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -119,7 +119,8 @@ class PairwiseRanker(BaseEstimator):
                 raise ModelFileError(f"{str(path)!r}: fitted {name} is not a list of {len(fitted['coef_'])} numbers")
             setattr(model, name, np.asarray(values, dtype=float))
         metadata = state.get("metadata")
-        return model, metadata if isinstance(metadata, dict) else {}
+        model.metadata_ = metadata if isinstance(metadata, dict) else {}
+        return model
 
 
 RANKER_PARAMS = {

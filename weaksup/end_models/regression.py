@@ -16,8 +16,8 @@ values in the same order, so it predicts exactly what the saved model did.
 >>> import tempfile, pathlib
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "end_model.npz"
 >>> model.save(path, {"features": ["a", "b"]})
->>> loaded, meta = SoftTargetRegressor.load(path)
->>> bool((loaded.predict(X) == model.predict(X)).all()), meta
+>>> loaded = SoftTargetRegressor.load(path)
+>>> bool((loaded.predict(X) == model.predict(X)).all()), loaded.metadata_
 (True, {'features': ['a', 'b']})
 """
 
@@ -165,8 +165,8 @@ class SoftTargetRegressor(BaseEstimator):
         write_npz(path, type(self).__name__, meta, {**est.nodes, "roots": est.roots})
 
     @classmethod
-    def load(cls, path: str | Path) -> tuple[SoftTargetRegressor, dict[str, Any]]:
-        """Read a model written by :meth:`save`; returns it and its metadata."""
+    def load(cls, path: str | Path) -> SoftTargetRegressor:
+        """Read a model written by :meth:`save`, its ``metadata`` in ``metadata_``."""
         meta, arrays = read_npz(path, cls.__name__, {*NODE_ARRAYS, "roots"})
         where = str(path)
         model = cls(**check_params(meta.get("params"), {"seed": is_int}, f"{where}: params"))
@@ -182,4 +182,5 @@ class SoftTargetRegressor(BaseEstimator):
         model.estimator_ = BoostedTrees(arrays, roots, trees["baseline"], trees["loss"], trees["n_features"])
         model.estimator_.check(where)
         metadata = meta.get("metadata")
-        return model, metadata if isinstance(metadata, dict) else {}
+        model.metadata_ = metadata if isinstance(metadata, dict) else {}
+        return model

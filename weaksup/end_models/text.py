@@ -155,8 +155,8 @@ class SoftTextClassifier:
         write_npz(path, type(self).__name__, meta, arrays)
 
     @classmethod
-    def load(cls, path: str | Path) -> tuple[SoftTextClassifier, dict[str, Any]]:
-        """Read a model written by :meth:`save`; returns it and its metadata.
+    def load(cls, path: str | Path) -> SoftTextClassifier:
+        """Read a model written by :meth:`save`, its ``metadata`` in ``metadata_``.
 
         Refuses (:class:`~weaksup.end_models.plain.ModelFileError`) any file that is not such
         plain data, before building anything from it.
@@ -195,7 +195,8 @@ class SoftTextClassifier:
         model.pipeline_ = Pipeline([("features", FeatureUnion(parts)), ("model", logistic)])
         model.classes_ = classes
         metadata = meta.get("metadata")
-        return model, metadata if isinstance(metadata, dict) else {}
+        model.metadata_ = metadata if isinstance(metadata, dict) else {}
+        return model
 
 
 def _array_names() -> set[str]:
