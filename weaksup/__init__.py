@@ -1,8 +1,10 @@
 """weaksup: programmatic weak supervision as an operational pipeline.
 
-Data flows one way: data → LFs (row-wise :mod:`weaksup.lf`, :mod:`weaksup.vectorized`, :mod:`weaksup.llm`) → applier (:mod:`weaksup.apply`)
-→ vote store (:mod:`weaksup.store`) → label model (:mod:`weaksup.model`) →
-probabilistic labels → end model (:mod:`weaksup.end_models.text`) and exports (:mod:`weaksup.export`).
+Data flows one way: data (:mod:`weaksup.data`) → LFs (row-wise :mod:`weaksup.lf`,
+:mod:`weaksup.vectorized`, :mod:`weaksup.llm`) → applier (:mod:`weaksup.apply`, on an engine:
+:mod:`weaksup.engines`) → vote store (:mod:`weaksup.store`) → label model (:mod:`weaksup.model`)
+→ probabilistic labels → end model (:mod:`weaksup.end_models`) and exports (:mod:`weaksup.export`);
+:mod:`weaksup.pipeline` runs it all as a job, one task per label type.
 """
 
 

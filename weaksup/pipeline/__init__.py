@@ -1,7 +1,9 @@
-"""Pipelines as jobs: a validated TOML file (:mod:`.config`), its input (:mod:`.sources`), the run
-(:mod:`.runner`, and after the votes :mod:`.finish`) under a store lock (:mod:`.lock`) with live
-status and history (:mod:`.status`), versioned exports (:mod:`.exports`), maintenance
-(:mod:`.maintenance`) and cron schedules (:mod:`.schedule`).
+"""Pipelines as jobs: a TOML file whose keys are data (:mod:`.schema`), read and validated
+(:mod:`.config`) into typed settings (:mod:`.settings`); its input (:mod:`.sources`); the run
+(:mod:`.runner` up to the votes, then :mod:`.finish`), the same for every label type, asking
+the run's task (:mod:`.tasks`: categorical, ranking, regression) for what differs; under a
+store lock (:mod:`.lock`) with live status and history (:mod:`.status`), versioned outputs
+(:mod:`.outputs`), maintenance (:mod:`.maintenance`) and cron schedules (:mod:`.schedule`).
 
 Names are imported on first use, so ``weaksup status`` does not pay for the label models' imports.
 """
