@@ -14,7 +14,7 @@ What it answers is decided by the last user message (the prompt):
   ``always``); KIND is ``429`` (with ``Retry-After`` 7 seconds), ``500``, ``hang``
   (sleeps ``--hang`` seconds before answering: past a client timeout), ``badjson``
   (status 200, a body that is not JSON), ``drop`` (closes the connection unanswered)
-  or ``401`` (rejects the key).
+  ``400`` (refuses the request: not retried) or ``401`` (rejects the key).
 - ``[[echo-auth]]`` answers 400 with the request's ``Authorization`` header in the
   error message: a hostile server, for the key-safety test.
 
@@ -169,6 +169,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self._json(
                     429, {"error": {"message": "rate limited", "type": "rate_limit"}}, {"Retry-After": "7"}
                 )
+            if kind == "400":
+                return self._json(400, {"error": {"message": "bad request", "type": "invalid_request_error"}})
             if kind == "401":
                 return self._json(401, {"error": {"message": "invalid api key", "type": "invalid_request_error"}})
             if kind == "500":

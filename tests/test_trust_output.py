@@ -7,7 +7,7 @@ import re
 
 import pytest
 from llm_server import FakeServer
-from test_pipeline_ops_support import LFS, make_project, weaksup
+from test_pipeline_ops_support import LFS, make_project, query, weaksup
 
 from weaksup.cli import main
 from weaksup.pipeline.status import format_status
@@ -76,3 +76,33 @@ def test_prompted_lfs_that_fail_or_stop_say_so(tmp_path, server, monkeypatch, ca
     stopped = next(line for line in out.splitlines() if line.startswith("warning: LF 'overloaded' stopped after"))
     assert "stopped after 0 of the 700 examples it had to see" in stopped and "the next run carries on" in stopped
     assert "sk-test-not-a-secret" not in out
+
+
+REFUSED_ONCE = '''
+from weaksup.llm import PromptLabelingFunction
+
+HAM, SPAM = 0, 1
+refused = PromptLabelingFunction("refused", "[[fault:400:1]] Is this spam? Answer yes or no. {text}",
+                                 {"yes": SPAM, "no": HAM}, "m")
+'''
+
+
+def test_retry_failed_asks_a_refused_prompt_again_once_the_server_is_fixed(tmp_path, server, monkeypatch, capsys):
+    monkeypatch.setenv("WS_TEST_KEY", "sk-test-not-a-secret")
+    pipeline = make_project(tmp_path, files=("Youtube01-Psy.csv",), lfs=LFS + REFUSED_ONCE,
+                            extra=f'\n[llm]\nbase_url = "{server.base_url}"\napi_key_env = "WS_TEST_KEY"\n')  # fmt: skip
+    store = tmp_path / "store.duckdb"
+    votes = "SELECT count(*) AS n FROM votes WHERE lf_name = 'refused'"
+    errors = "SELECT count(*) AS n FROM lf_errors WHERE lf_name = 'refused'"
+    assert main(["run", str(pipeline), "--quiet"]) == 0  # every prompt refused (400) on its first try
+    n = query(store, errors)["n"][0]
+    assert n > 300 and query(store, votes)["n"][0] == 0
+    assert main(["run", str(pipeline), "--quiet"]) == 0  # a plain rerun does not ask again
+    assert "nothing changed since run 1" in capsys.readouterr().out and query(store, votes)["n"][0] == 0
+
+    assert main(["run", str(pipeline), "--quiet", "--retry-failed"]) == 0  # the server now answers (2nd try)
+    out = capsys.readouterr().out
+    assert f"retried LF 'refused' on the {n:,} examples it had failed on: {n:,} now answered, 0 failed again" in out
+    assert query(store, errors)["n"][0] == 0 and query(store, votes)["n"][0] > 0
+    labels = query(store, "SELECT DISTINCT run_id FROM labels ORDER BY 1")["run_id"].to_list()
+    assert labels == [1, 3]  # the retry's votes went into a refit

@@ -44,7 +44,7 @@ def _run(args: argparse.Namespace) -> None:
         dry_run_pipeline(cfg, store_path=args.store, say=say)
     else:
         run_pipeline(cfg, store_path=args.store, progress=not args.quiet, wait=not args.no_wait, say=say,
-                     force=args.force)
+                     force=args.force, retry_failed=args.retry_failed)
 
 
 def say(line: str) -> None:
@@ -128,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     _runner_options(p)
     p.add_argument("--no-wait", action="store_true",
                    help=f"if another process holds the store, exit with status {EXIT_BUSY} instead of waiting")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="ask each LF again on the examples it failed on (an LF error, a prompt the server refused), "
+                   "once the cause is fixed")
     p.add_argument("--force", action="store_true",
                    help="refit and export even when nothing changed since the last succeeded run")
     p.add_argument("--dry-run", action="store_true",

@@ -72,6 +72,7 @@ from weaksup.pipeline.lock import store_lock
 from weaksup.pipeline.sources import Examples, load_examples, load_holdout
 from weaksup.pipeline.status import StatusBoard, snapshot_history
 from weaksup.pipeline.tasks import Prepared, Task, task_for
+from weaksup.retry import retry_failed as reapply_failed
 from weaksup.store import VoteStore, crash_point
 
 
@@ -127,6 +128,7 @@ def run_pipeline(
     say: Callable[[str], None] = print,
     wait: bool = True,
     force: bool = False,
+    retry_failed: bool = False,
 ) -> RunResult:
     """Run the pipeline once; raises on failure after recording it in the store.
 
@@ -134,6 +136,7 @@ def run_pipeline(
     or raise :class:`~weaksup.pipeline.lock.StoreBusy`.  When nothing changed since the
     pipeline's last succeeded run (the same examples, LF versions, votes and settings), the
     run is recorded as ``skipped`` and that run's outputs stand, unless ``force``.
+    ``retry_failed`` asks each LF again on the examples it failed on (:mod:`weaksup.retry`).
     """
     cfg = config if isinstance(config, PipelineConfig) else load_config(config)
     store_file = Path(store_path) if store_path else cfg.resolve(cfg.settings.store)
@@ -149,7 +152,7 @@ def run_pipeline(
         crash_point("run.started")
         phase = _Phases(board, progress)
         try:
-            result = _run(cfg, store, run_id, run_dir, phase, progress, phase.say(say), force)
+            result = _run(cfg, store, run_id, run_dir, phase, progress, phase.say(say), force, retry_failed)
         except BaseException as exc:
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             error = "interrupted (Ctrl-C or SIGTERM)" if status == "interrupted" else f"{type(exc).__name__}: {exc}"
@@ -346,6 +349,7 @@ def _run(
     progress: bool,
     say: Callable[[str], None],
     force: bool,
+    retry_errors: bool,
 ) -> RunResult:
     settings = cfg.settings
     dataset = settings.name
@@ -389,6 +393,13 @@ def _run(
             chunk_size=settings.lfs.chunk_size, state=state,
             engine=make_engine(dataclasses.asdict(settings.engine) if settings.engine else None),
         )  # fmt: skip
+        if retry_errors:
+            again = reapply_failed(store, dataset, lfs, prepared.examples.select(ID, *prepared.inputs), sync.ex_keys,
+                                 cardinality=len(settings.labels.classes), run_id=run_id, state=state)  # fmt: skip
+            for name, n in again.asked.items():
+                say(f"retried LF {name!r} on the {n:,} examples it had failed on: {n - again.still_failing[name]:,} "
+                    f"now answered, {again.still_failing[name]:,} failed again")  # fmt: skip
+            stats.applied.update({name: stats.applied.get(name, 0) + n for name, n in again.asked.items()})
     finally:
         store.on_commit = None
     if llm is not None:

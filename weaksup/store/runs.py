@@ -255,25 +255,3 @@ class RunRecords:
             [run_a, run_b, name, va, name, vb],
         ).to_dicts()[0]
         return {k: int(v) for k, v in got.items()}
-
-    def first_errors(self, run_id: int) -> dict[str, dict[str, Any]]:
-        """Per LF that raised during run ``run_id``: how often, and its first error (type, message, example id)."""
-        rows = self.con.execute(
-            "SELECT lf_name, count(*) OVER (PARTITION BY lf_name), error_type, message, example_id FROM lf_errors "
-            "WHERE run_id = ? QUALIFY row_number() OVER (PARTITION BY lf_name ORDER BY created_at, ex_key) = 1 "
-            "ORDER BY lf_name",
-            [run_id],
-        ).fetchall()
-        return {name: {"count": int(n), "error_type": t, "message": msg, "example_id": ex} for name, n, t, msg, ex in rows}
-
-    def lf_errors(self, lf_name: str | None = None, limit: int | None = None) -> pl.DataFrame:
-        """The errors LFs raised (newest run first), of one LF or of all: each counted as an abstain."""
-        where = "WHERE lf_name = ?" if lf_name is not None else ""
-        params: list[Any] = [lf_name] if lf_name is not None else []
-        if limit is not None:
-            params.append(limit)
-        return self.query(
-            f"SELECT run_id, lf_name, lf_version, example_id, error_type, message FROM lf_errors {where} "
-            f"ORDER BY run_id DESC, lf_name, ex_key{' LIMIT ?' if limit is not None else ''}",
-            params,
-        )

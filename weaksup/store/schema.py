@@ -61,6 +61,9 @@ True
 
 from __future__ import annotations
 
+import polars as pl
+import pyarrow as pa
+
 SCHEMA_VERSION = 3
 
 SCHEMA = """
@@ -197,3 +200,30 @@ MIGRATIONS: dict[int, str] = {
     2: LLM_TABLES,
 }
 """SQL taking a store from version ``v`` to ``v + 1``."""
+
+
+VOTE_COLUMNS = {
+    "lf_name": pa.string(),
+    "lf_version": pa.string(),
+    "ex_key": pa.int64(),
+    "label": pa.int32(),
+    "value": pa.float64(),
+    "ranking": pa.list_(pa.string()),
+    "payload": pa.string(),
+    "confidence": pa.float64(),
+}
+"""The ``votes`` table's columns and their Arrow types, in table order (bulk inserts use them)."""
+
+
+def vote_table(votes: pl.DataFrame) -> pa.Table:
+    """``votes`` with every vote column present, in schema order and types."""
+    missing = {"lf_name", "lf_version", "ex_key"} - set(votes.columns)
+    if missing:
+        raise ValueError(f"votes frame lacks columns {sorted(missing)}")
+    arrays = {}
+    for name, typ in VOTE_COLUMNS.items():
+        if name in votes.columns:
+            arrays[name] = votes[name].to_arrow().cast(typ)
+        else:
+            arrays[name] = pa.nulls(votes.height, typ)
+    return pa.table(arrays)

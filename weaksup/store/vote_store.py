@@ -21,21 +21,20 @@ point (``WEAKSUP_CRASH_AT=name[:n]``); it does nothing otherwise.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from weaksup.store.failures import Failures
 from weaksup.store.runs import RunRecords, utc_now
-from weaksup.store.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
+from weaksup.store.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION, VOTE_COLUMNS, vote_table
 from weaksup.store.typed_votes import TypedVotes
 from weaksup.votes import SparseVotes
 
@@ -54,18 +53,6 @@ def crash_point(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-_VOTE_COLUMNS = {
-    "lf_name": pa.string(),
-    "lf_version": pa.string(),
-    "ex_key": pa.int64(),
-    "label": pa.int32(),
-    "value": pa.float64(),
-    "ranking": pa.list_(pa.string()),
-    "payload": pa.string(),
-    "confidence": pa.float64(),
-}
-
-
 class StoreError(RuntimeError):
     """The store file cannot be used: not DuckDB, locked, or of an unknown schema version."""
 
@@ -82,7 +69,7 @@ class SyncResult:
 
 
 
-class VoteStore(RunRecords, TypedVotes):
+class VoteStore(RunRecords, Failures, TypedVotes):
     """A DuckDB vote store at ``path`` (created, with its folder, if missing).
 
     DuckDB lets one process at a time open a file for writing; a second one
@@ -289,12 +276,12 @@ class VoteStore(RunRecords, TypedVotes):
         together, such keys never hold votes yet, and a chunk re-applied after a
         crash cannot duplicate any.
         """
-        arrow = _vote_table(votes)
+        arrow = vote_table(votes)
         con = self.con
         con.execute("BEGIN")
         try:
             con.register("new_votes", arrow)
-            con.execute(f"INSERT INTO votes ({', '.join(_VOTE_COLUMNS)}) SELECT * FROM new_votes")
+            con.execute(f"INSERT INTO votes ({', '.join(VOTE_COLUMNS)}) SELECT * FROM new_votes")
             con.unregister("new_votes")
             if errors is not None and errors.height:
                 con.register("new_errors", errors.to_arrow())
@@ -384,17 +371,3 @@ class VoteStore(RunRecords, TypedVotes):
             raise
         finally:
             self.con.unregister("new_labels")
-
-
-def _vote_table(votes: pl.DataFrame) -> pa.Table:
-    """``votes`` with every vote column present, in schema order and types."""
-    missing = {"lf_name", "lf_version", "ex_key"} - set(votes.columns)
-    if missing:
-        raise ValueError(f"votes frame lacks columns {sorted(missing)}")
-    arrays = {}
-    for name, typ in _VOTE_COLUMNS.items():
-        if name in votes.columns:
-            arrays[name] = votes[name].to_arrow().cast(typ)
-        else:
-            arrays[name] = pa.nulls(votes.height, typ)
-    return pa.table(arrays)
