@@ -85,3 +85,14 @@ def test_input_columns_the_training_set_would_overwrite_are_refused(tmp_path, co
     assert f"the data has columns ['{column}'], which weaksup's training set writes its labels under" in proc.stderr
     assert f'rename = {{ {column} = "input_{column}" }}' in proc.stderr
     assert query(tmp_path / "store.duckdb", "SELECT count(*) AS n FROM votes")["n"][0] == 0  # stopped before any LF ran
+
+
+def test_status_after_a_sigkill_says_when_the_run_was_found_dead(tmp_path):
+    pipeline = make_project(tmp_path)
+    first = weaksup("run", str(pipeline), "--quiet", cwd=tmp_path, env={"WEAKSUP_CRASH_AT": "run.labels_written"})
+    second = weaksup("run", str(pipeline), "--quiet", cwd=tmp_path, env={"WEAKSUP_CRASH_AT": "run.started"})
+    assert first.returncode == second.returncode == -signal.SIGKILL
+    status = weaksup("status", str(pipeline), cwd=tmp_path)
+    finished = status.stdout.split("last finished run:")[1]
+    assert "run 2 interrupted at 20" in finished and "None" not in finished and "unknown" not in finished
+    assert "ended before the run finished (last heard from at 20" in finished

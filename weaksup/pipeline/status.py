@@ -121,7 +121,8 @@ def read_status(store: Path) -> dict[str, Any] | None:
         return None
     state = json.loads(path.read_text())
     if state["status"] == "running" and _alive(state) is False:
-        state.update(status="interrupted", error=f"process {state['pid']} ended before the run finished")
+        state.update(status="interrupted", error=f"process {state['pid']} ended before the run finished "
+                     f"(last heard from at {state['updated_at']})")
     return state
 
 
@@ -150,8 +151,8 @@ def read_history(store: Path) -> list[dict[str, Any]]:
     for run in runs:
         if live and run["run_id"] == live["run_id"] and run["status"] == "running":
             run["status"], run["phase"] = live["status"], live["phase"]
-            if live["status"] == "interrupted":
-                run["error"] = live["error"]
+            if live["status"] == "interrupted":  # found dead: it ended after it last wrote its status
+                run["error"], run["finished_at"] = live["error"], live["updated_at"]
     return runs
 
 
