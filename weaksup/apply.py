@@ -48,6 +48,7 @@ from weaksup.votes import ABSTAIN, SparseVotes
 
 if TYPE_CHECKING:
     from weaksup.engines import Engine
+    from weaksup.store import VoteStore
 
 DEFAULT_CHUNK_SIZE = 20_000
 
@@ -76,7 +77,7 @@ class ApplyContext:
 
     cardinality: int
     strict: bool = False
-    store: Any = None
+    store: VoteStore | None = None
     run_id: int | None = None
     progress: bool = True
     state: dict[str, Any] = field(default_factory=dict)
@@ -261,7 +262,7 @@ class StoreApplyStats:
 
 
 def apply_to_store(
-    store: Any,
+    store: VoteStore,
     dataset: str,
     lfs: Sequence[Any],
     frame: pl.DataFrame | ExampleSource,
@@ -352,7 +353,7 @@ def apply_to_store(
 
 
 def _commit(
-    store: Any, dataset: str, versions: list[tuple[str, str]], done: dict[int, int], keys: np.ndarray,
+    store: VoteStore, dataset: str, versions: list[tuple[str, str]], done: dict[int, int], keys: np.ndarray,
     through_key: int, votes: pl.DataFrame, errors: pl.DataFrame,
 ) -> None:  # fmt: skip
     """Commit one chunk.  LFs that stopped early (an LLM budget, a lasting fault) commit only

@@ -19,12 +19,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import polars as pl
 
 from weaksup.store.streaming import live_count, live_example_batches
+
+if TYPE_CHECKING:
+    from weaksup.store import VoteStore
 
 __all__ = ["ExampleSource", "InMemoryExamples", "StoredExamples"]
 
@@ -71,7 +74,7 @@ class StoredExamples:
     """The live examples of ``dataset`` as stored by the last sync, decoded to ``schema``
     (the LF input columns and their dtypes, e.g. ``LazyFrame.collect_schema()``)."""
 
-    store: Any
+    store: VoteStore
     dataset: str
     schema: Mapping[str, pl.DataType]
 

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from weaksup.report.buckets import buckets
 from weaksup.report.frames import RunChanges, history, lf_agreement, lf_table, run_changes
 from weaksup.report.html import Report, build_report, write_report
 from weaksup.report.suspicious import suspicious_labels
 from weaksup.report.view import RunView, load_gold, load_run, save_gold
+
+if TYPE_CHECKING:
+    from weaksup.store import VoteStore
 
 __all__ = [
     "Report",
@@ -34,7 +37,7 @@ __all__ = [
 ]
 
 
-def write_run_report(store: Any, run_id: int, run_dir: Path, suspicious: bool, say: Callable[[str], None]) -> None:
+def write_run_report(store: VoteStore, run_id: int, run_dir: Path, suspicious: bool, say: Callable[[str], None]) -> None:
     """At the end of a recorded run: write ``report.html`` into its folder (with the cleanlab check
     when ``suspicious``).  The run's outputs are complete without it, so a report that fails is
     reported through ``say`` and does not fail the run."""
