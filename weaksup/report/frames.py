@@ -1,11 +1,7 @@
 """The report's analysis as polars frames: the per-LF table, LF-by-LF agreement, run history and
 changes since the previous run.  Notebooks call these directly; :mod:`weaksup.report.html`
-renders exactly their output.
-
->>> import numpy as np
->>> from weaksup.report.frames import kendall_distance
->>> kendall_distance(["a", "b", "c"], ["c", "b", "a"])
-1.0
+renders exactly their output.  What differs by label type is asked of the run's kind
+(:mod:`weaksup.report.types`).
 """
 
 from __future__ import annotations
@@ -17,21 +13,13 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-import scipy.sparse as sp
 
-from weaksup.analysis import lf_summary
-from weaksup.evaluation import kendall_tau_distance
-from weaksup.store.llm_cache import usage_by_lf
 from weaksup.report.view import RunView
+from weaksup.store.llm_cache import usage_by_lf
 from weaksup.store import VoteStore
 from weaksup.store.reports import label_pairs, lf_catalog, lf_error_counts, pipeline_runs, previous_run, run_record
 
 LLM_COLUMNS = ("requests", "cache_hits", "failures", "tokens")
-
-
-def kendall_distance(ranking: Sequence[str], reference: Sequence[str]) -> float:
-    """Kendall tau distance of ``ranking`` to ``reference`` on their common items (NaN if < 2)."""
-    return kendall_tau_distance(ranking, list(reference))
 
 
 def lf_table(store: VoteStore, view: RunView) -> pl.DataFrame:
@@ -43,7 +31,7 @@ def lf_table(store: VoteStore, view: RunView) -> pl.DataFrame:
     and ``learned_acc`` (the label model's).  Rankings: ``coverage``, ``kt_to_aggregate``,
     ``kt_to_gold``.  Regression: ``coverage``, ``corr_to_aggregate``, ``corr_to_gold``.  The
     run's own LF summary columns (e.g. ``theta``, ``lf_scale``) follow."""
-    stats = _lf_stats(view)
+    stats = view.kind.lf_stats(view)
     stored = pl.DataFrame(view.run["lf_summary"], infer_schema_length=None) if view.run["lf_summary"] else None
     if stored is not None and "lf" in stored.columns:
         extra = [c for c in stored.columns if c not in stats.columns and c not in ("columns_read", "correct", "incorrect")]
@@ -74,90 +62,12 @@ def lf_table(store: VoteStore, view: RunView) -> pl.DataFrame:
     )
 
 
-def _lf_stats(view: RunView) -> pl.DataFrame:
-    """The vote statistics of :func:`lf_table`, per label type."""
-    dev = view.dev_mask() & view.gold_mask()
-    if view.label_type == "categorical":
-        gold = np.where(dev, view.gold, -1) if view.gold is not None else None
-        stored = view.run["lf_summary"] or []
-        learned = {r["lf"]: r.get("learned_acc") for r in stored if "lf" in r}
-        frame = lf_summary(view.votes, gold)
-        frame = frame.with_columns(
-            pl.col("polarity").map_elements(lambda p: [view.classes[int(c)] if int(c) < len(view.classes) else str(c)
-                                                       for c in p], return_dtype=pl.List(pl.String)),  # fmt: skip
-            pl.Series("learned_acc", [learned.get(lf) for lf in view.lf_names], dtype=pl.Float64),
-        )
-        if gold is not None:
-            frame = frame.with_columns((pl.col("correct") + pl.col("incorrect")).alias("gold_n")).drop(
-                "correct", "incorrect"
-            )
-        return frame
-    if view.label_type == "regression":
-        values, agg = view.votes.values, view.labels["value"].to_numpy().astype(float)
-        gold = np.asarray(view.gold, dtype=float) if view.gold is not None else np.full(view.n, np.nan)
-        return pl.DataFrame(
-            {
-                "lf": view.lf_names,
-                "coverage": (~np.isnan(values)).mean(axis=0) if view.n else np.zeros(len(view.lf_names)),
-                "corr_to_aggregate": [_corr(values[:, a], agg) for a in range(values.shape[1])],
-                "corr_to_gold": [_corr(values[dev, a], gold[dev]) for a in range(values.shape[1])],
-            }
-        )
-    agg_rank = view.labels["ranking"].to_list()
-    rows = []
-    for a, name in enumerate(view.lf_names):
-        mine = view.votes[a]
-        to_agg = [kendall_distance(r, agg_rank[i]) for i, r in mine.items()]
-        to_gold = [kendall_tau_distance(r, view.gold[i]) for i, r in mine.items() if dev[i]] if view.gold else []
-        rows.append({"lf": name, "coverage": len(mine) / max(view.n, 1), "kt_to_aggregate": _nanmean(to_agg),
-                     "kt_to_gold": _nanmean(to_gold)})  # fmt: skip
-    return pl.DataFrame(rows, schema={"lf": pl.String, "coverage": pl.Float64, "kt_to_aggregate": pl.Float64,
-                                      "kt_to_gold": pl.Float64})  # fmt: skip
-
-
-def _corr(x: np.ndarray, y: np.ndarray) -> float | None:
-    ok = ~np.isnan(x) & ~np.isnan(y)
-    if ok.sum() < 3 or np.std(x[ok]) == 0 or np.std(y[ok]) == 0:
-        return None
-    return float(np.corrcoef(x[ok], y[ok])[0, 1])
-
-
-def _nanmean(values: Sequence[float]) -> float | None:
-    arr = np.asarray(values, dtype=float)
-    return float(np.nanmean(arr)) if arr.size and (~np.isnan(arr)).any() else None
-
-
 def lf_agreement(view: RunView) -> pl.DataFrame:
     """Every ordered LF pair (``lf_a``, ``lf_b``): examples both voted on (``overlap``) and how
     much they agree there (``agreement``: share of equal votes for categorical runs, Pearson
     correlation for regression, 1 - Kendall tau distance for rankings; null without overlap)."""
     names, m = view.lf_names, len(view.lf_names)
-    if view.label_type == "categorical":
-        v = view.votes
-        shape = (v.n, v.m)
-        ones = np.ones(len(v.rows))
-        voted = sp.csr_matrix((ones, (v.rows, v.cols)), shape=shape)
-        overlap = (voted.T @ voted).toarray()
-        agree = np.zeros((m, m))
-        for c in np.unique(v.labels):
-            pick = v.labels == c
-            a_c = sp.csr_matrix((ones[pick], (v.rows[pick], v.cols[pick])), shape=shape)
-            agree += (a_c.T @ a_c).toarray()
-        with np.errstate(invalid="ignore", divide="ignore"):
-            score = np.where(overlap > 0, agree / np.maximum(overlap, 1), np.nan)
-    elif view.label_type == "regression":
-        values = view.votes.values
-        seen = ~np.isnan(values)
-        overlap = seen.T.astype(float) @ seen.astype(float)
-        score = np.array([[_corr(values[:, a], values[:, b]) or np.nan for b in range(m)] for a in range(m)])
-    else:
-        overlap, score = np.zeros((m, m)), np.full((m, m), np.nan)
-        for a in range(m):
-            for b in range(m):
-                both = view.votes[a].keys() & view.votes[b].keys()
-                overlap[a, b] = len(both)
-                d = _nanmean([kendall_distance(view.votes[a][i], view.votes[b][i]) for i in both])
-                score[a, b] = np.nan if d is None else 1 - d
+    overlap, score = view.kind.pair_agreement(view)
     return pl.DataFrame(
         {
             "lf_a": np.repeat(names, m).tolist(),

@@ -17,7 +17,7 @@ without gold.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from weaksup.report.types import LabelKind, kind_for
 from weaksup.store import VoteStore
 from weaksup.store.reports import run_labels, run_record
 
@@ -58,11 +59,7 @@ def load_gold(run_dir: Path | None, ex_keys: np.ndarray, label_type: str) -> Any
     frame = pl.DataFrame({"ex_key": np.asarray(ex_keys, dtype=np.int64)}).join(
         pl.read_parquet(path), on="ex_key", how="left", maintain_order="left"
     )
-    if label_type == "categorical":
-        return frame["gold"].cast(pl.Int64).fill_null(-1).to_numpy()
-    if label_type == "regression":
-        return frame["gold"].cast(pl.Float64).fill_null(np.nan).to_numpy()
-    return [json.loads(g) if g else {} for g in frame["gold"].to_list()]
+    return kind_for(label_type).read_gold(frame["gold"])
 
 
 @dataclass
@@ -83,6 +80,11 @@ class RunView:
     test_split: str
 
     @property
+    def kind(self) -> LabelKind:
+        """What the report does differently for the run's label type."""
+        return kind_for(self.label_type)
+
+    @property
     def lf_names(self) -> list[str]:
         """The run's LFs, in vote-column order."""
         return [v[0] for v in self.versions]
@@ -100,11 +102,7 @@ class RunView:
         """Examples with gold."""
         if self.gold is None:
             return np.zeros(self.n, dtype=bool)
-        if self.label_type == "categorical":
-            return np.asarray(self.gold) >= 0
-        if self.label_type == "regression":
-            return ~np.isnan(np.asarray(self.gold, dtype=float))
-        return np.array([len(g) > 1 for g in self.gold], dtype=bool)
+        return self.kind.gold_mask(self.gold)
 
     def texts(self, rows: np.ndarray, limit: int = 160) -> list[str]:
         """Examples ``rows`` shown in a line each: the ``text`` field, else the input fields as ``key=value``."""
@@ -130,14 +128,9 @@ def load_run(
     labels = run_labels(store, int(run["run_id"]))
     versions = list((run["lf_versions"] or {}).items())
     keys = labels["ex_key"].to_numpy()
-    if label_type == "categorical":
-        votes: Any = store.label_matrix(keys, versions)
-        if not classes:
-            classes = [str(c) for c in range(int(max(votes.labels.max(initial=0), labels["label"].max() or 0)) + 1)]
-    elif label_type == "regression":
-        votes = store.regression_votes(keys, versions)
-    else:
-        votes = _ranking_votes(store, keys, versions)
+    kind = kind_for(label_type)
+    votes = kind.read_votes(store, keys, versions)
+    classes = kind.classes(classes, votes, labels)
     folder = run_dir
     if folder is None and run.get("export_dir"):
         recorded = Path(run["export_dir"])  # a name under export.dir; stores of older versions hold a path
@@ -145,14 +138,4 @@ def load_run(
     test_split = str((params.get("data") or {}).get("test_split", "test"))
     gold = load_gold(folder, keys, label_type)
     return RunView(run, label_type, classes, labels, versions, votes, gold, test_split)
-
-
-def _ranking_votes(store: VoteStore, keys: np.ndarray, versions: Sequence[tuple[str, str]]) -> list[dict[int, list[str]]]:
-    """Per LF, row → the ranking it voted (rankings of two or more items only)."""
-    got = store.vote_coordinates(keys, versions, "ranking")
-    out: list[dict[int, list[str]]] = [{} for _ in versions]
-    for row, col, vote in zip(got["row"].to_pylist(), got["col"].to_pylist(), got["vote"].to_pylist()):
-        if vote is not None and len(vote) >= 2:
-            out[col][row] = [str(x) for x in vote]
-    return out
 

@@ -1,0 +1,108 @@
+"""What the LF report asks of a run's label type, and the measures the types share.
+
+The report's steps are the same for every label type (read a run, tabulate its LFs, pick
+example buckets, draw charts); what differs is asked of the run's :class:`LabelKind`.  The
+kinds are sibling modules of this shape, registered by label type in
+:data:`weaksup.report.types.KINDS`, like the pipeline's :mod:`weaksup.pipeline.tasks`.
+
+>>> kendall_distance(["a", "b", "c"], ["c", "b", "a"])
+1.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+import polars as pl
+
+from weaksup.evaluation import kendall_tau_distance
+from weaksup.store import VoteStore
+
+if TYPE_CHECKING:
+    from weaksup.report.view import RunView
+
+Chart = tuple[str, str, str, str]
+"""One chart of the report: ``(key, title, caption, svg)``."""
+
+
+class LabelKind(Protocol):
+    """The report's view of one label type: how its votes and gold are read, scored and shown."""
+
+    name: str
+    """The label type (``labels.type``)."""
+    agreement_measure: str
+    """What the LF × LF agreement score is (e.g. ``agree``), for the heatmap's captions."""
+    agreement_floor: float
+    """The lowest agreement score (the heatmap's colour scale starts there)."""
+    suspicious: bool
+    """Whether cleanlab's suspicious-label check applies (it needs classes)."""
+
+    def read_votes(self, store: VoteStore, keys: np.ndarray, versions: Sequence[tuple[str, str]]) -> Any:
+        """The votes of the LF ``versions`` on the examples ``keys``, in this type's form."""
+        ...
+
+    def classes(self, recorded: list[str], votes: Any, labels: pl.DataFrame) -> list[str]:
+        """The run's class names: ``recorded`` (from its config), completed where the type needs it."""
+        ...
+
+    def read_gold(self, column: pl.Series) -> Any:
+        """The gold of a run's ``gold.parquet`` column (nulls unknown) in this type's form."""
+        ...
+
+    def gold_mask(self, gold: Any) -> np.ndarray:
+        """Which examples have gold."""
+        ...
+
+    def lf_stats(self, view: RunView) -> pl.DataFrame:
+        """The vote statistics of :func:`~weaksup.report.frames.lf_table`: one row per LF (``lf`` first)."""
+        ...
+
+    def pair_agreement(self, view: RunView) -> tuple[np.ndarray, np.ndarray]:
+        """LF × LF matrices: examples both voted on, and their agreement there (NaN where none)."""
+        ...
+
+    def conflict(self, view: RunView) -> np.ndarray:
+        """Per example, how much its votes disagree (the ``most_conflict`` bucket)."""
+        ...
+
+    def wrongness(self, view: RunView) -> np.ndarray:
+        """Per example, how confidently its label contradicts gold (0 where right or unknown)."""
+        ...
+
+    def disagreeing_rows(self, view: RunView, a: int) -> np.ndarray:
+        """The rows where LF ``a`` voted against the final label."""
+        ...
+
+    def vote_text(self, view: RunView, rows: np.ndarray) -> list[list[str]]:
+        """Per row of ``rows``, ``lf=vote`` for each LF that voted on it."""
+        ...
+
+    def shown(self, view: RunView, rows: np.ndarray, labels: pl.DataFrame) -> tuple[list[str], list[str | None]]:
+        """The label (from ``labels``, the rows' label records) and gold of ``rows``, as shown in buckets."""
+        ...
+
+    def charts(self, view: RunView, table: pl.DataFrame, seed: int) -> list[Chart]:
+        """This type's own charts, from the run and its LF table."""
+        ...
+
+
+def kendall_distance(ranking: Sequence[str], reference: Sequence[str]) -> float:
+    """Kendall tau distance of ``ranking`` to ``reference`` on their common items (NaN if < 2)."""
+    return kendall_tau_distance(ranking, list(reference))
+
+
+def correlation(x: np.ndarray, y: np.ndarray) -> float | None:
+    """Pearson correlation of ``x`` and ``y`` where both are known; None with fewer than 3 such
+    points or a constant side (no correlation to speak of)."""
+    ok = ~np.isnan(x) & ~np.isnan(y)
+    if ok.sum() < 3 or np.std(x[ok]) == 0 or np.std(y[ok]) == 0:
+        return None
+    return float(np.corrcoef(x[ok], y[ok])[0, 1])
+
+
+def nanmean(values: Sequence[float]) -> float | None:
+    """The mean of the known ``values``; None when none is known."""
+    arr = np.asarray(values, dtype=float)
+    return float(np.nanmean(arr)) if arr.size and (~np.isnan(arr)).any() else None

@@ -1,0 +1,159 @@
+"""The report of categorical runs: a class per example, votes as sparse class ids.
+
+LFs are scored by Snorkel-style summaries (polarity, coverage, overlaps, conflicts, accuracy on
+gold, the label model's learned accuracy); a vote disagrees with the final label when its class
+differs; cleanlab's suspicious-label check applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+
+from weaksup.analysis import lf_summary
+from weaksup.report import svg
+from weaksup.report.types.base import Chart
+from weaksup.store import VoteStore
+
+if TYPE_CHECKING:
+    from weaksup.report.view import RunView
+
+
+def class_name(view: RunView, c: int | None) -> str:
+    """Class id ``c`` by its name (``—`` for none; the id itself beyond the run's classes)."""
+    if c is None or c < 0:
+        return "—"
+    return view.classes[c] if c < len(view.classes) else str(c)
+
+
+class Categorical:
+    """:class:`~weaksup.report.types.base.LabelKind` of ``labels.type = "categorical"``."""
+
+    name = "categorical"
+    agreement_measure = "agree"
+    agreement_floor = 0.0
+    suspicious = True
+
+    def read_votes(self, store: VoteStore, keys: np.ndarray, versions: Sequence[tuple[str, str]]) -> Any:
+        """The run's label matrix (SparseVotes)."""
+        return store.label_matrix(keys, versions)
+
+    def classes(self, recorded: list[str], votes: Any, labels: pl.DataFrame) -> list[str]:
+        """The config's classes; a run that recorded none gets ids up to the largest seen."""
+        if recorded:
+            return recorded
+        return [str(c) for c in range(int(max(votes.labels.max(initial=0), labels["label"].max() or 0)) + 1)]
+
+    def read_gold(self, column: pl.Series) -> np.ndarray:
+        """Class ids, -1 where unknown."""
+        return column.cast(pl.Int64).fill_null(-1).to_numpy()
+
+    def gold_mask(self, gold: Any) -> np.ndarray:
+        """Examples with a gold class."""
+        return np.asarray(gold) >= 0
+
+    def lf_stats(self, view: RunView) -> pl.DataFrame:
+        """``polarity`` (class names), ``coverage``, ``overlaps``, ``conflicts``, ``emp_acc`` with
+        ``gold_n`` (gold outside the test split) and ``learned_acc`` (the label model's)."""
+        dev = view.dev_mask() & view.gold_mask()
+        gold = np.where(dev, view.gold, -1) if view.gold is not None else None
+        stored = view.run["lf_summary"] or []
+        learned = {r["lf"]: r.get("learned_acc") for r in stored if "lf" in r}
+        frame = lf_summary(view.votes, gold)
+        frame = frame.with_columns(
+            pl.col("polarity").map_elements(lambda p: [view.classes[int(c)] if int(c) < len(view.classes) else str(c)
+                                                       for c in p], return_dtype=pl.List(pl.String)),  # fmt: skip
+            pl.Series("learned_acc", [learned.get(lf) for lf in view.lf_names], dtype=pl.Float64),
+        )
+        if gold is not None:
+            frame = frame.with_columns((pl.col("correct") + pl.col("incorrect")).alias("gold_n")).drop(
+                "correct", "incorrect"
+            )
+        return frame
+
+    def pair_agreement(self, view: RunView) -> tuple[np.ndarray, np.ndarray]:
+        """Share of equal votes where both LFs voted."""
+        v, m = view.votes, len(view.lf_names)
+        shape = (v.n, v.m)
+        ones = np.ones(len(v.rows))
+        voted = sp.csr_matrix((ones, (v.rows, v.cols)), shape=shape)
+        overlap = (voted.T @ voted).toarray()
+        agree = np.zeros((m, m))
+        for c in np.unique(v.labels):
+            pick = v.labels == c
+            a_c = sp.csr_matrix((ones[pick], (v.rows[pick], v.cols[pick])), shape=shape)
+            agree += (a_c.T @ a_c).toarray()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            score = np.where(overlap > 0, agree / np.maximum(overlap, 1), np.nan)
+        return overlap, score
+
+    def conflict(self, view: RunView) -> np.ndarray:
+        """Votes against the label; ties broken by more votes first."""
+        v = view.votes
+        label = view.labels["label"].fill_null(-1).to_numpy()
+        against = np.bincount(v.rows, weights=v.labels != label[v.rows], minlength=v.n)
+        return against + np.bincount(v.rows, minlength=v.n) / 1000
+
+    def wrongness(self, view: RunView) -> np.ndarray:
+        """The label's confidence where it differs from the gold class."""
+        label = view.labels["label"].fill_null(-1).to_numpy()
+        conf = view.labels["confidence"].fill_null(0.0).to_numpy()
+        return np.where((view.gold >= 0) & (label != view.gold), conf, 0.0)
+
+    def disagreeing_rows(self, view: RunView, a: int) -> np.ndarray:
+        """Rows where LF ``a`` voted another class than the label."""
+        v = view.votes
+        label = view.labels["label"].fill_null(-1).to_numpy()
+        mine = v.cols == a
+        return np.unique(v.rows[mine][v.labels[mine] != label[v.rows[mine]]])
+
+    def vote_text(self, view: RunView, rows: np.ndarray) -> list[list[str]]:
+        """``lf=CLASS`` per vote."""
+        names, v = view.lf_names, view.votes
+        out: list[list[str]] = [[] for _ in rows]
+        where = {int(r): i for i, r in enumerate(rows)}
+        pick = np.isin(v.rows, rows)
+        for r, c, lab in zip(v.rows[pick].tolist(), v.cols[pick].tolist(), v.labels[pick].tolist()):
+            out[where[r]].append(f"{names[c]}={class_name(view, lab)}")
+        return out
+
+    def shown(self, view: RunView, rows: np.ndarray, labels: pl.DataFrame) -> tuple[list[str], list[str | None]]:
+        """Class names."""
+        label = [class_name(view, c) for c in labels["label"].to_list()]
+        gold = [class_name(view, int(view.gold[r])) for r in rows] if view.gold is not None else [None] * len(rows)
+        return label, gold
+
+    def charts(self, view: RunView, table: pl.DataFrame, seed: int) -> list[Chart]:
+        """Coverage against accuracy per LF, the class distribution against gold, label confidence."""
+        has_gold = "emp_acc" in table.columns and table["emp_acc"].drop_nulls().len() > 0
+        acc_col = "emp_acc" if has_gold else "learned_acc"
+        rows = table.select("lf", "coverage", acc_col).rows()
+        points = [(c, a, f"{lf}: coverage {c:.1%}, accuracy {a:.1%}") for lf, c, a in rows
+                  if c is not None and a is not None]  # fmt: skip
+        max_cov = max((p[0] for p in points), default=1.0)
+        charts: list[Chart] = [(
+            "coverage-accuracy", "Coverage vs accuracy",
+            ("Empirical accuracy on gold (outside the test split)" if has_gold else "Learned accuracy of the label model")
+            + " against the share of examples each LF votes on. Top right is best.",
+            svg.scatter("coverage-accuracy", points, "coverage", "accuracy", (0, max(max_cov, 0.05)),
+                        (min(0.5, *(p[1] for p in points)) if points else 0.5, 1.0)),
+        )]  # fmt: skip
+        probs = np.asarray(view.labels["probs"].to_list(), dtype=float) if view.n else np.zeros((0, len(view.classes)))
+        covered = view.labels["n_votes"].to_numpy() > 0
+        k = len(view.classes)
+        series = {"probabilistic labels": probs[covered].mean(axis=0).tolist() if covered.any() else [0.0] * k}
+        gold = view.gold_mask()
+        if gold.any():
+            series["gold"] = (np.bincount(np.asarray(view.gold)[gold], minlength=k)[:k] / gold.sum()).tolist()
+        charts.append(("class-balance", "Class distribution", "Mean class probability over covered examples"
+                       + (", against the share of each class in gold." if gold.any() else "."),
+                       svg.bars(view.classes, series, name="class-balance", y_label="share")))  # fmt: skip
+        conf = view.labels["confidence"].fill_null(np.nan).to_numpy().astype(float)[covered]
+        charts.append(("confidence", "Label confidence", "Probability of the most probable class, covered examples. "
+                       "Mass near 1/k means the votes barely decide.",
+                       svg.histogram({"confidence": conf}, 20, "confidence", "confidence", (1 / max(k, 1), 1.0))))  # fmt: skip
+        return charts
