@@ -12,6 +12,7 @@ import pytest
 from weaksup.cli import main
 from weaksup.pipeline import load_config, run_pipeline
 from weaksup.report import buckets, build_report, history, lf_agreement, lf_table, load_run, run_changes, save_gold
+from weaksup.report.types import KINDS, LabelKind, kind_for
 from weaksup.report.view import load_gold
 from weaksup.store import VoteStore
 
@@ -118,6 +119,18 @@ def test_gold_round_trips_for_every_label_type(tmp_path: Path) -> None:
     save_gold(tmp_path / "k", keys, [{"m1": 7.0, "m2": 5.5}, {}, {"m3": 1.0}])
     assert load_gold(tmp_path / "k", np.array([3, 1]), "ranking") == [{"m1": 7.0, "m2": 5.5}, {}]
     assert load_gold(tmp_path / "missing", keys, "categorical") is None
+
+
+def test_every_label_type_has_a_report_kind_of_one_shape() -> None:
+    from weaksup.pipeline.tasks import TASKS
+
+    assert set(KINDS) == set(TASKS)
+    members = {m for m in dir(LabelKind) if not m.startswith("_")} | set(LabelKind.__annotations__)
+    for label_type, kind in KINDS.items():
+        assert kind.name == label_type
+        assert {m for m in members if not hasattr(kind, m)} == set(), label_type
+    with pytest.raises(ValueError, match=r"labels.type \['categorical', 'ranking', 'regression'\], not 'metric'"):
+        kind_for("metric")
 
 
 def test_a_run_without_gold_is_reported_without_it(tmp_path: Path) -> None:
