@@ -1,6 +1,10 @@
 """The LF development report: analysis frames (:mod:`.frames`, :mod:`.buckets`), suspicious
 labels (:mod:`.suspicious`, with the ``cleanlab`` extra) and one self-contained HTML file
 (:mod:`.html`).  ``weaksup report PIPELINE`` and each run (``[export] report = true``) write it.
+
+A run is read once (:mod:`.view`); what differs by label type (its votes and gold, how LFs
+are scored, which examples disagree, how labels read, which charts) is its kind's, one sibling
+module per label type in :mod:`.types`, so the shared modules never branch on ``labels.type``.
 """
 
 from __future__ import annotations
