@@ -291,11 +291,15 @@ def section_run(df: pl.DataFrame, tmp: Path) -> list[str]:
         assert results[name]["lf_applications"] == df.height * len(LF_SPECS)
     vec, row = results["vectorized"], results["row-wise"]
     lines = [f"4. weaksup run on {df.height:,} texts x {len(LF_SPECS)} LFs (Parquet source, default label model, no end "
-             "model), a fresh process and store each; seconds per phase (the run's *_seconds metrics)",
+             "model), a fresh process and store each; seconds per phase (the run's *_seconds metrics; process: the whole "
+             "run_pipeline call)",
              f"   {'phase':<14} {'vectorized':>11} {'row-wise':>10}"]
-    for phase in (*PHASES, "wall"):
+    for r in (vec, row):  # after the run's wall_seconds: the manifest, run record and LF report
+        r["record_report_seconds"] = r["process_seconds"] - r["wall_seconds"]
+    for phase in (*PHASES, "wall", "record_report", "process"):
         lines.append(f"   {phase:<14} {vec[f'{phase}_seconds']:>11.2f} {row[f'{phase}_seconds']:>10.2f}")
-    lines.append(f"   vectorized / row-wise wall time: {vec['wall_seconds'] / row['wall_seconds']:.1%} (Done means <= 10%)")
+    lines.append(f"   vectorized / row-wise: wall {vec['wall_seconds'] / row['wall_seconds']:.1%}, whole call "
+                 f"{vec['process_seconds'] / row['process_seconds']:.1%} (Done means <= 10%)")
     return lines
 
 
