@@ -77,12 +77,12 @@ def sync_example_batches(
     if not isinstance(run_id, (int, np.integer)):
         raise TypeError(f"syncing examples needs the id of the run making the change, got {run_id!r}")
     con = store.con
-    con.execute("BEGIN")
+    # Staged outside the sync's transaction, one batch per commit: DuckDB keeps a transaction's
+    # uncommitted rows in memory, while committed temp rows spill to disk past the memory limit.
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE inc (example_id VARCHAR, split VARCHAR, data JSON, ord BIGINT, content_hash VARCHAR)"
+    )
     try:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE inc (example_id VARCHAR, split VARCHAR, data JSON, ord BIGINT, "
-            "content_hash VARCHAR)"
-        )
         offset = 0
         for batch in batches:
             cols = list(content_columns or [c for c in batch.columns if c not in ("example_id", "split")])
@@ -105,42 +105,45 @@ def sync_example_batches(
         ).fetchall()
         if dupes:
             raise ValueError(f"the source repeats example ids, e.g. {[d[0] for d in dupes]}; ids must be unique")
-        live = "SELECT * FROM examples WHERE dataset = ? AND retired_run IS NULL"
-        changed = con.execute(
-            f"SELECT count(*) FROM ({live}) e JOIN inc i USING (example_id) WHERE e.content_hash <> i.content_hash",
-            [dataset],
-        ).fetchall()[0][0]
-        retired = con.execute(
-            "UPDATE examples SET retired_run = ? WHERE dataset = ? AND retired_run IS NULL AND NOT EXISTS "
-            "(SELECT 1 FROM inc i WHERE i.example_id = examples.example_id AND i.content_hash = examples.content_hash)",
-            [run_id, dataset],
-        ).fetchall()[0][0]
-        new = con.execute(
-            "INSERT INTO examples SELECT nextval('ex_key_seq'), ?, i.example_id, i.content_hash, i.split, "
-            "i.data, ?, NULL FROM (SELECT * FROM inc i WHERE NOT EXISTS (SELECT 1 FROM examples e "
-            "WHERE e.dataset = ? AND e.retired_run IS NULL AND e.example_id = i.example_id) ORDER BY ord) i",
-            [dataset, run_id, dataset],
-        ).fetchall()[0][0]
-        con.execute(
-            "UPDATE examples SET split = i.split FROM inc i WHERE examples.dataset = ? "
-            "AND examples.retired_run IS NULL AND examples.example_id = i.example_id "
-            "AND examples.split IS DISTINCT FROM i.split",
-            [dataset],
-        )
-        ex_keys = None
-        if keys:
-            got = con.execute(
-                "SELECT e.ex_key FROM inc i JOIN examples e ON e.example_id = i.example_id "
-                "WHERE e.dataset = ? AND e.retired_run IS NULL ORDER BY i.ord",
+        con.execute("BEGIN")
+        try:
+            live = "SELECT * FROM examples WHERE dataset = ? AND retired_run IS NULL"
+            changed = con.execute(
+                f"SELECT count(*) FROM ({live}) e JOIN inc i USING (example_id) WHERE e.content_hash <> i.content_hash",
                 [dataset],
-            ).fetchnumpy()["ex_key"]
-            ex_keys = np.asarray(got, dtype=np.int64)
-        con.execute("DROP TABLE inc")
-        crash_point("sync_examples.before_commit")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+            ).fetchall()[0][0]
+            retired = con.execute(
+                "UPDATE examples SET retired_run = ? WHERE dataset = ? AND retired_run IS NULL AND NOT EXISTS "
+                "(SELECT 1 FROM inc i WHERE i.example_id = examples.example_id AND i.content_hash = examples.content_hash)",
+                [run_id, dataset],
+            ).fetchall()[0][0]
+            new = con.execute(
+                "INSERT INTO examples SELECT nextval('ex_key_seq'), ?, i.example_id, i.content_hash, i.split, "
+                "i.data, ?, NULL FROM (SELECT * FROM inc i WHERE NOT EXISTS (SELECT 1 FROM examples e "
+                "WHERE e.dataset = ? AND e.retired_run IS NULL AND e.example_id = i.example_id) ORDER BY ord) i",
+                [dataset, run_id, dataset],
+            ).fetchall()[0][0]
+            con.execute(
+                "UPDATE examples SET split = i.split FROM inc i WHERE examples.dataset = ? "
+                "AND examples.retired_run IS NULL AND examples.example_id = i.example_id "
+                "AND examples.split IS DISTINCT FROM i.split",
+                [dataset],
+            )
+            ex_keys = None
+            if keys:
+                got = con.execute(
+                    "SELECT e.ex_key FROM inc i JOIN examples e ON e.example_id = i.example_id "
+                    "WHERE e.dataset = ? AND e.retired_run IS NULL ORDER BY i.ord",
+                    [dataset],
+                ).fetchnumpy()["ex_key"]
+                ex_keys = np.asarray(got, dtype=np.int64)
+            crash_point("sync_examples.before_commit")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    finally:
+        con.execute("DROP TABLE IF EXISTS inc")
     new, changed = int(new), int(changed)
     return StreamSync(new - changed, changed, int(retired) - changed, offset - new, ex_keys)
 
