@@ -169,25 +169,33 @@ def section_engines(df: pl.DataFrame, tmp: Path) -> list[str]:
     lfs = row_lfs(LF_SPECS[:5])
     versions = [(lf.name, lf.version) for lf in lfs]
     engines = {"serial": SerialEngine(), "2 processes": ProcessEngine(workers=2), "Dask LocalCluster 2": DaskEngine(workers=2)}
-    results, dense = {}, {}
+    results, dense, cpu = {}, {}, {}
     for name, engine in engines.items():
         with VoteStore(tmp / f"engine-{len(results)}.duckdb") as store:
             keys = store.sync_examples("d", df.select("example_id", "text"), store.start_run("b", {})).ex_keys
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), cpu_seconds()
             apply_to_store(store, "d", lfs, df.select("example_id", "text"), keys, cardinality=2, progress=False,
                            chunk_size=CHUNK // 4, engine=engine)  # fmt: skip
             results[name] = time.perf_counter() - t0
+            cpu[name] = cpu_seconds() - c0
             dense[name] = store.label_matrix(keys, versions).to_dense()
     base = results["serial"]
     lines = [f"2. {df.height:,} texts x 5 row-wise Python LFs into a store (apply_to_store, commits and worker "
-             "start-up included; 1 run each)",
-             f"   {'engine':<22} {'seconds':>9} {'rows/s':>12} {'x serial':>9}"]
+             "start-up included; 1 run each); CPU s: this process and its reaped worker processes, cores: CPU s / seconds",
+             f"   {'engine':<22} {'seconds':>9} {'rows/s':>12} {'x serial':>9} {'CPU s':>7} {'cores':>6}"]
     for name, secs in results.items():
-        lines.append(f"   {name:<22} {secs:>9.2f} {df.height / secs:>12,.0f} {base / secs:>9.2f}")
+        lines.append(f"   {name:<22} {secs:>9.2f} {df.height / secs:>12,.0f} {base / secs:>9.2f} {cpu[name]:>7.2f} "
+                     f"{cpu[name] / secs:>6.2f}")
     same = all(np.array_equal(dense["serial"], d) for d in dense.values())
     lines.append(f"   votes identical across engines: {same}; 2 processes / serial: {base / results['2 processes']:.2f}x "
                  "(Done means >= 1.6x)")
     return lines
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process and of its children that have exited (the engines' workers)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 # -- 3. streaming ---------------------------------------------------------------------------------
