@@ -7,9 +7,10 @@ the error) or ``interrupted`` (Ctrl-C or SIGTERM; a SIGKILLed run is marked
 interrupted by the next run).
 
 This module runs the steps up to the votes: loading the data and the LFs, syncing
-the examples and applying the LFs.  With ``[data] stream = true`` the source is read, prepared and
-synced batch by batch, and the LFs read the examples back from the store (:mod:`.streamed`).  What follows (label model, labels, exports, end
-model, the run's record and console report) is in :mod:`.finish`.
+the examples and applying the LFs.  With ``[data] stream = true`` the source is read,
+prepared and synced batch by batch, and the LFs read the examples back from the store
+(:mod:`.streamed`).  What follows (label model, labels, exports, end model, the run's
+record and console report) is in :mod:`.finish`.
 
 Runs are incremental through the store (see :mod:`weaksup.store`):
 
@@ -350,7 +351,8 @@ def _load(cfg: PipelineConfig, stream: bool | None = None) -> _Inputs:
     task = task_for(settings)
     lfs = task.select_lfs(load_lf_modules([cfg.resolve(m) for m in settings.lfs.modules]))
     if settings.data.stream if stream is None else stream:
-        return _Inputs(Examples(pl.DataFrame(), 0, 0), task, None, lfs, StreamedSource(settings, cfg.file.parent, task, holdout))
+        streamed = StreamedSource(settings, cfg.file.parent, task, holdout)
+        return _Inputs(Examples(pl.DataFrame(), 0, 0), task, None, lfs, streamed)
     match_column = settings.holdout.match_column if settings.holdout else "text"
     loaded = load_examples(settings.data, holdout, cfg.file.parent, match_column)
     return _Inputs(loaded, task, task.prepare(loaded.frame, holdout), lfs)

@@ -98,7 +98,8 @@ class StreamedSource:
                 self.schema = {c: prepared.examples.schema[c] for c in prepared.inputs}
             if prepared.has_gold.any():
                 has = pl.Series(prepared.has_gold)
-                self.gold.append(pl.DataFrame({ID: prepared.examples[ID].filter(has), "gold": prepared.gold[prepared.has_gold]}))
+                known = {ID: prepared.examples[ID].filter(has), "gold": prepared.gold[prepared.has_gold]}
+                self.gold.append(pl.DataFrame(known))
             rows += batch.height
             yield prepared.examples
         if rows == 0:
