@@ -13,6 +13,9 @@ From one run it prints:
 3. Streaming from Parquet at each of ``--stream-n``: a fresh subprocess scans the file in
    batches, syncs them into a new store and applies the 20 vectorized LFs from the store
    (``StoredExamples``); its peak RSS (``resource.getrusage``), phase times and votes written/s.
+4. The whole pipeline run (``weaksup run``: Parquet source, default label model, no end model) on
+   ``--n`` texts, each in a fresh process and store: the 20 rules as vectorized LFs, then as row-wise
+   LFs; wall time phase by phase (the run's ``*_seconds`` metrics) and the ratio.
 
     python benchmarks/apply.py                                   # 1M texts, streaming at 1M and 10M
     python benchmarks/apply.py --n 100000 --stream-n 100000 1000000 --snorkel-n 50000
@@ -41,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from incremental import LF_SPECS  # noqa: E402
+from incremental import LF_SPECS, PIPELINE, lf_module  # noqa: E402
 
 from weaksup.apply import apply_lfs, apply_to_store  # noqa: E402
 from weaksup.data import scan_batches  # noqa: E402
@@ -166,25 +169,33 @@ def section_engines(df: pl.DataFrame, tmp: Path) -> list[str]:
     lfs = row_lfs(LF_SPECS[:5])
     versions = [(lf.name, lf.version) for lf in lfs]
     engines = {"serial": SerialEngine(), "2 processes": ProcessEngine(workers=2), "Dask LocalCluster 2": DaskEngine(workers=2)}
-    results, dense = {}, {}
+    results, dense, cpu = {}, {}, {}
     for name, engine in engines.items():
         with VoteStore(tmp / f"engine-{len(results)}.duckdb") as store:
             keys = store.sync_examples("d", df.select("example_id", "text"), store.start_run("b", {})).ex_keys
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), cpu_seconds()
             apply_to_store(store, "d", lfs, df.select("example_id", "text"), keys, cardinality=2, progress=False,
                            chunk_size=CHUNK // 4, engine=engine)  # fmt: skip
             results[name] = time.perf_counter() - t0
+            cpu[name] = cpu_seconds() - c0
             dense[name] = store.label_matrix(keys, versions).to_dense()
     base = results["serial"]
     lines = [f"2. {df.height:,} texts x 5 row-wise Python LFs into a store (apply_to_store, commits and worker "
-             "start-up included; 1 run each)",
-             f"   {'engine':<22} {'seconds':>9} {'rows/s':>12} {'x serial':>9}"]
+             "start-up included; 1 run each); CPU s: this process and its reaped worker processes, cores: CPU s / seconds",
+             f"   {'engine':<22} {'seconds':>9} {'rows/s':>12} {'x serial':>9} {'CPU s':>7} {'cores':>6}"]
     for name, secs in results.items():
-        lines.append(f"   {name:<22} {secs:>9.2f} {df.height / secs:>12,.0f} {base / secs:>9.2f}")
+        lines.append(f"   {name:<22} {secs:>9.2f} {df.height / secs:>12,.0f} {base / secs:>9.2f} {cpu[name]:>7.2f} "
+                     f"{cpu[name] / secs:>6.2f}")
     same = all(np.array_equal(dense["serial"], d) for d in dense.values())
     lines.append(f"   votes identical across engines: {same}; 2 processes / serial: {base / results['2 processes']:.2f}x "
                  "(Done means >= 1.6x)")
     return lines
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process and of its children that have exited (the engines' workers)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 # -- 3. streaming ---------------------------------------------------------------------------------
@@ -242,19 +253,81 @@ def section_streaming(sizes: list[int], tmp: Path) -> list[str]:
     return lines
 
 
+# -- 4. the whole run ------------------------------------------------------------------------------
+
+PHASES = ("load", "sync", "apply", "label_model", "labels", "export")
+
+
+WORD = r"\S+"
+
+
+def vectorized_module(specs=LF_SPECS) -> str:
+    """The 20 rules as an LF file of vectorized LFs (the builders of :func:`vectorized_lfs`)."""
+    lines = ["import re", "import polars as pl", "from weaksup.vectorized import VectorizedLabelingFunction, keywords, regex", ""]
+    for name, kind, arg, label in specs:
+        if kind == "regex":
+            lines.append(f"{name} = regex({name!r}, re.compile({arg!r}, re.I), {label})")
+        elif kind == "keyword":
+            lines.append(f"{name} = keywords({name!r}, {arg!r}, {label}, whole_words=False)")
+        else:
+            lines.append(f"{name} = VectorizedLabelingFunction({name!r}, "
+                         f"expr=pl.when(pl.col('text').str.count_matches({WORD!r}) <= {arg}).then({label}))")
+    return "\n".join(lines) + "\n"
+
+
+def run_child(folder: Path) -> dict:
+    """In a fresh process: one ``weaksup run`` of the pipeline in ``folder``; its metrics."""
+    from weaksup.pipeline import run_pipeline
+
+    t0 = time.perf_counter()
+    result = run_pipeline(folder / "p.toml", progress=False, say=lambda s: None)
+    metrics = {k: v for k, v in result.metrics.items() if k.endswith("_seconds") or k == "lf_applications"}
+    return {**metrics, "process_seconds": time.perf_counter() - t0}
+
+
+def section_run(df: pl.DataFrame, tmp: Path) -> list[str]:
+    results = {}
+    for name, module in (("vectorized", vectorized_module()), ("row-wise", lf_module())):
+        folder = tmp / f"run-{name}"
+        (folder / "data").mkdir(parents=True)
+        df.select("id", "text").write_parquet(folder / "data" / "part-0.parquet")
+        (folder / "lfs.py").write_text(module)
+        (folder / "p.toml").write_text(PIPELINE)
+        out = subprocess.run([sys.executable, __file__, "--run-child", str(folder)], check=True, capture_output=True,
+                             text=True)  # fmt: skip
+        results[name] = json.loads(out.stdout.strip().splitlines()[-1])
+        assert results[name]["lf_applications"] == df.height * len(LF_SPECS)
+    vec, row = results["vectorized"], results["row-wise"]
+    lines = [f"4. weaksup run on {df.height:,} texts x {len(LF_SPECS)} LFs (Parquet source, default label model, no end "
+             "model), a fresh process and store each; seconds per phase (the run's *_seconds metrics; process: the whole "
+             "run_pipeline call)",
+             f"   {'phase':<14} {'vectorized':>11} {'row-wise':>10}"]
+    for r in (vec, row):  # after the run's wall_seconds: the manifest, run record and LF report
+        r["record_report_seconds"] = r["process_seconds"] - r["wall_seconds"]
+    for phase in (*PHASES, "wall", "record_report", "process"):
+        lines.append(f"   {phase:<14} {vec[f'{phase}_seconds']:>11.2f} {row[f'{phase}_seconds']:>10.2f}")
+    lines.append(f"   vectorized / row-wise: wall {vec['wall_seconds'] / row['wall_seconds']:.1%}, whole call "
+                 f"{vec['process_seconds'] / row['process_seconds']:.1%} (Done means <= 10%)")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=1_000_000, help="texts in sections 1 and 2")
     parser.add_argument("--snorkel-n", type=int, help="texts Snorkel applies to (default: --n)")
     parser.add_argument("--repeats", type=int, default=3, help="runs of the vectorized applier (median)")
     parser.add_argument("--stream-n", type=int, nargs="*", default=[1_000_000, 10_000_000])
-    parser.add_argument("--sections", default="123", help="which sections to run, e.g. 13")
+    parser.add_argument("--sections", default="1234", help="which sections to run, e.g. 13")
     parser.add_argument("--out", type=Path, help="also write the report to this file")
     parser.add_argument("--child", nargs=2, type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--write", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--run-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(stream_child(*args.child)))
+        return
+    if args.run_child:
+        print(json.dumps(run_child(args.run_child)))
         return
     pool = comment_words()
     if args.write:
@@ -267,12 +340,14 @@ def main() -> None:
         # into children it forks, so the children's figures would include ours.
         if "3" in args.sections:
             sections["3"] = section_streaming(args.stream_n, Path(tmp))
-        if "1" in args.sections or "2" in args.sections:
+        if set("124") & set(args.sections):
             df = frame(args.n, 0, pool)
         if "1" in args.sections:
             sections["1"] = section_kinds(df, args.snorkel_n or args.n, args.repeats) + [""]
         if "2" in args.sections:
             sections["2"] = section_engines(df, Path(tmp)) + [""]
+        if "4" in args.sections:
+            sections["4"] = section_run(df, Path(tmp)) + [""]
     lines = [line for key in sorted(sections) for line in sections[key]]
     load_after = os.getloadavg()
     head = [

@@ -7,8 +7,10 @@ the error) or ``interrupted`` (Ctrl-C or SIGTERM; a SIGKILLed run is marked
 interrupted by the next run).
 
 This module runs the steps up to the votes: loading the data and the LFs, syncing
-the examples and applying the LFs.  What follows (label model, labels, exports, end
-model, the run's record and console report) is in :mod:`.finish`.
+the examples and applying the LFs.  With ``[data] stream = true`` the source is read,
+prepared and synced batch by batch, and the LFs read the examples back from the store
+(:mod:`.streamed`).  What follows (label model, labels, exports, end model, the run's
+record and console report) is in :mod:`.finish`.
 
 Runs are incremental through the store (see :mod:`weaksup.store`):
 
@@ -65,15 +67,17 @@ from tqdm.auto import tqdm
 from weaksup.apply import apply_to_store, prepare_lfs
 from weaksup.data import ID
 from weaksup.engines import make_engine
+from weaksup.examples import StoredExamples
 from weaksup.pipeline.config import PipelineConfig, load_config
 from weaksup.pipeline.outputs import latest_run_dir, point_latest, remove_run_folder, run_folder
 from weaksup.pipeline.finish import Applied, finish
 from weaksup.pipeline.lock import store_lock
 from weaksup.pipeline.sources import Examples, load_examples, load_holdout
 from weaksup.pipeline.status import StatusBoard, snapshot_history
+from weaksup.pipeline.streamed import StreamedSource
 from weaksup.pipeline.tasks import Prepared, Task, task_for
 from weaksup.retry import retry_failed as reapply_failed
-from weaksup.store import VoteStore, crash_point
+from weaksup.store import SyncResult, VoteStore, crash_point
 
 
 @dataclass
@@ -178,11 +182,12 @@ def dry_run_pipeline(
     from weaksup.llm import dry_run
 
     cfg = config if isinstance(config, PipelineConfig) else load_config(config)
-    got = _load(cfg)
+    got = _load(cfg, stream=False)  # counting prompts needs the examples in memory
     prompted = [lf for lf in got.lfs if lf.kind == "prompt"]
     if not prompted:
         say(f"{cfg.file}: no prompted LFs, so a run sends no LLM requests")
         return None
+    assert got.prepared is not None
     frame = got.prepared.examples.select(ID, *got.prepared.inputs)
     store_file = Path(store_path) if store_path else cfg.resolve(cfg.settings.store)
     if store_file.exists():
@@ -321,22 +326,38 @@ class _ApplyProgress:
 
 @dataclass
 class _Inputs:
-    """What a run reads before it touches the store."""
+    """What a run reads before it touches the store: the examples in memory, or a streamed source."""
 
     loaded: Examples  # the examples as loaded (holdout rows left out), with what loading dropped
     task: Task
-    prepared: Prepared  # the examples to label (gold split off), their gold and the holdout
+    prepared: Prepared | None  # the examples to label (gold split off), their gold and the holdout
     lfs: list[Any]  # the LFs of the run's label type
+    stream: StreamedSource | None = None  # [data] stream: read and prepared batch by batch while syncing
+
+    def sync(self, store: VoteStore, dataset: str, run_id: int) -> tuple[SyncResult, Prepared, Any]:
+        """Sync the examples; the live keys, the prepared examples aligned with them, and what LFs read."""
+        if self.stream is not None:
+            sync, prepared = self.stream.sync(store, dataset, run_id)
+            self.loaded = self.stream.loaded()
+            return sync, prepared, StoredExamples(store, dataset, self.stream.schema)
+        assert self.prepared is not None
+        prepared = self.prepared
+        sync = store.sync_examples(dataset, prepared.examples, run_id, prepared.inputs)
+        return sync, prepared, prepared.examples.select(ID, *prepared.inputs)
 
 
-def _load(cfg: PipelineConfig) -> _Inputs:
-    """The examples (holdout left out) shaped by the run's task, and the task's LFs."""
+def _load(cfg: PipelineConfig, stream: bool | None = None) -> _Inputs:
+    """The examples (holdout left out) shaped by the run's task, and the task's LFs; with
+    ``data.stream`` (or ``stream``), a source that the sync reads batch by batch instead."""
     settings = cfg.settings
     holdout = load_holdout(settings.holdout, cfg.file.parent) if settings.holdout else None
-    match_column = settings.holdout.match_column if settings.holdout else "text"
-    loaded = load_examples(settings.data, holdout, cfg.file.parent, match_column)
     task = task_for(settings)
     lfs = task.select_lfs(load_lf_modules([cfg.resolve(m) for m in settings.lfs.modules]))
+    if settings.data.stream if stream is None else stream:
+        streamed = StreamedSource(settings, cfg.file.parent, task, holdout)
+        return _Inputs(Examples(pl.DataFrame(), 0, 0), task, None, lfs, streamed)
+    match_column = settings.holdout.match_column if settings.holdout else "text"
+    loaded = load_examples(settings.data, holdout, cfg.file.parent, match_column)
     return _Inputs(loaded, task, task.prepare(loaded.frame, holdout), lfs)
 
 
@@ -358,12 +379,13 @@ def _run(
 
     phase("loading data")
     got = _load(cfg)
-    loaded, prepared, lfs = got.loaded, got.prepared, got.lfs
+    lfs = got.lfs
     timings["load_seconds"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     phase("syncing examples")
-    sync = store.sync_examples(dataset, prepared.examples, run_id, prepared.inputs)
+    sync, prepared, examples = got.sync(store, dataset, run_id)
+    loaded = got.loaded
     fingerprint = store.fingerprint(dataset)
     timings["sync_seconds"] = time.perf_counter() - t0
     notes = [f"{loaded.duplicates_dropped} duplicate rows dropped"] if loaded.duplicates_dropped else []
@@ -388,7 +410,7 @@ def _run(
         llm = configure(state, cfg.values["llm"] or {})  # [llm] settings, else the environment
     try:
         stats = apply_to_store(  # LFs see the inputs only: never the gold labels or the split
-            store, dataset, lfs, prepared.examples.select(ID, *prepared.inputs), sync.ex_keys,
+            store, dataset, lfs, examples, sync.ex_keys,
             cardinality=len(settings.labels.classes), run_id=run_id, strict=settings.lfs.strict, progress=progress,
             chunk_size=settings.lfs.chunk_size, state=state,
             engine=make_engine(dataclasses.asdict(settings.engine) if settings.engine else None),

@@ -129,6 +129,8 @@ SCHEMA = Section(
                                    default="train"),
                 "test_split": Key(str, "Split the end model is evaluated on; it never trains anything.",
                                   default="test"),
+                "stream": Key(bool, "Read the source in batches, never whole (Parquet/CSV files or a glob; needs "
+                              "id_column, categorical labels and trainer.name = 'none').", default=False),
             },
         ),
         "holdout": Section(
@@ -307,7 +309,26 @@ def _check_label_type(values: dict[str, Any], base: Path) -> str | None:
     return check(Settings.from_values(values))
 
 
-CHECKS: list[Callable[[dict[str, Any], Path], str | None]] = [_check_table, _check_label_type]
+def _check_stream(values: dict[str, Any], base: Path) -> str | None:
+    """What a streamed source needs: ids from a column, Parquet/CSV files, no whole-source step."""
+    data = values["data"]
+    if not data["stream"]:
+        return None
+    if data["id_column"] is None:
+        return "data.stream = true needs data.id_column: content-hash ids number duplicates across the whole source"
+    if data["table"] is not None or Path(data["source"]).suffix.lower() not in (".parquet", ".csv"):
+        return f"data.stream = true reads Parquet or CSV files (or a glob of them), not {data['source']!r}"
+    if data["duplicate_ids"] != "error" or data["encoding"].lower().replace("-", "") != "utf8":
+        return "data.stream = true reads UTF-8 and refuses repeated ids: drop data.duplicate_ids and data.encoding"
+    if values["labels"]["type"] != "categorical":
+        return "data.stream = true is for categorical labels; ranking and regression runs load their source whole"
+    if values["trainer"]["name"] != "none":
+        return ("data.stream = true needs trainer.name = 'none': the end model trains in memory (train it on the "
+                "exported training set)")
+    return None
+
+
+CHECKS: list[Callable[[dict[str, Any], Path], str | None]] = [_check_table, _check_label_type, _check_stream]
 """Checks across keys, run after every key is valid: each returns a problem or ``None``."""
 
 

@@ -35,6 +35,7 @@ class DataSettings:
     train_split: str
     test_split: str
     encoding: str
+    stream: bool = False
 
 
 @dataclass(frozen=True)

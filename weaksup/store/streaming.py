@@ -22,9 +22,8 @@ StreamSync(new=3, changed=0, retired=0, unchanged=0)
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-
 import re
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -36,6 +35,7 @@ __all__ = [
     "live_count",
     "live_example_batches",
     "live_keys",
+    "live_splits",
     "set_memory_limit",
     "sync_example_batches",
 ]
@@ -53,12 +53,13 @@ def set_memory_limit(store: VoteStore, limit: str) -> None:
 
 @dataclass(frozen=True)
 class StreamSync:
-    """What :func:`sync_example_batches` changed."""
+    """What :func:`sync_example_batches` changed; ``ex_keys``, when asked for, the live keys in input order."""
 
     new: int
     changed: int
     retired: int
     unchanged: int
+    ex_keys: np.ndarray | None = field(default=None, repr=False)
 
 
 def sync_example_batches(
@@ -67,16 +68,21 @@ def sync_example_batches(
     batches: Iterable[pl.DataFrame],
     run_id: int,
     content_columns: Sequence[str] | None = None,
+    *,
+    keys: bool = False,
 ) -> StreamSync:
     """Make the live examples of ``dataset`` equal to the concatenation of ``batches``
-    (in one transaction; the rules of :meth:`VoteStore.sync_examples`)."""
+    (in one transaction; the rules of :meth:`VoteStore.sync_examples`, which calls this with
+    its frame as the one batch and ``keys=True`` for the live keys in input order)."""
+    if not isinstance(run_id, (int, np.integer)):
+        raise TypeError(f"syncing examples needs the id of the run making the change, got {run_id!r}")
     con = store.con
-    con.execute("BEGIN")
+    # Staged outside the sync's transaction, one batch per commit: DuckDB keeps a transaction's
+    # uncommitted rows in memory, while committed temp rows spill to disk past the memory limit.
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE inc (example_id VARCHAR, split VARCHAR, data JSON, ord BIGINT, content_hash VARCHAR)"
+    )
     try:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE inc (example_id VARCHAR, split VARCHAR, data JSON, ord BIGINT, "
-            "content_hash VARCHAR)"
-        )
         offset = 0
         for batch in batches:
             cols = list(content_columns or [c for c in batch.columns if c not in ("example_id", "split")])
@@ -98,38 +104,48 @@ def sync_example_batches(
             "SELECT example_id FROM inc GROUP BY example_id HAVING count(*) > 1 ORDER BY example_id LIMIT 3"
         ).fetchall()
         if dupes:
-            raise ValueError(
-                f"the streamed source repeats example ids, e.g. {[d[0] for d in dupes]}; ids must be unique"
+            raise ValueError(f"the source repeats example ids, e.g. {[d[0] for d in dupes]}; ids must be unique")
+        con.execute("BEGIN")
+        try:
+            live = "SELECT * FROM examples WHERE dataset = ? AND retired_run IS NULL"
+            changed = con.execute(
+                f"SELECT count(*) FROM ({live}) e JOIN inc i USING (example_id) WHERE e.content_hash <> i.content_hash",
+                [dataset],
+            ).fetchall()[0][0]
+            retired = con.execute(
+                "UPDATE examples SET retired_run = ? WHERE dataset = ? AND retired_run IS NULL AND NOT EXISTS "
+                "(SELECT 1 FROM inc i WHERE i.example_id = examples.example_id AND i.content_hash = examples.content_hash)",
+                [run_id, dataset],
+            ).fetchall()[0][0]
+            new = con.execute(
+                "INSERT INTO examples SELECT nextval('ex_key_seq'), ?, i.example_id, i.content_hash, i.split, "
+                "i.data, ?, NULL FROM (SELECT * FROM inc i WHERE NOT EXISTS (SELECT 1 FROM examples e "
+                "WHERE e.dataset = ? AND e.retired_run IS NULL AND e.example_id = i.example_id) ORDER BY ord) i",
+                [dataset, run_id, dataset],
+            ).fetchall()[0][0]
+            con.execute(
+                "UPDATE examples SET split = i.split FROM inc i WHERE examples.dataset = ? "
+                "AND examples.retired_run IS NULL AND examples.example_id = i.example_id "
+                "AND examples.split IS DISTINCT FROM i.split",
+                [dataset],
             )
-        live = "SELECT * FROM examples WHERE dataset = ? AND retired_run IS NULL"
-        changed = con.execute(
-            f"SELECT count(*) FROM ({live}) e JOIN inc i USING (example_id) WHERE e.content_hash <> i.content_hash",
-            [dataset],
-        ).fetchall()[0][0]
-        retired = con.execute(
-            "UPDATE examples SET retired_run = ? WHERE dataset = ? AND retired_run IS NULL AND NOT EXISTS "
-            "(SELECT 1 FROM inc i WHERE i.example_id = examples.example_id AND i.content_hash = examples.content_hash)",
-            [run_id, dataset],
-        ).fetchall()[0][0]
-        new = con.execute(
-            "INSERT INTO examples SELECT nextval('ex_key_seq'), ?, i.example_id, i.content_hash, i.split, "
-            "i.data, ?, NULL FROM (SELECT * FROM inc i WHERE NOT EXISTS (SELECT 1 FROM examples e "
-            "WHERE e.dataset = ? AND e.retired_run IS NULL AND e.example_id = i.example_id) ORDER BY ord) i",
-            [dataset, run_id, dataset],
-        ).fetchall()[0][0]
-        con.execute(
-            "UPDATE examples SET split = i.split FROM inc i WHERE examples.dataset = ? "
-            "AND examples.retired_run IS NULL AND examples.example_id = i.example_id "
-            "AND examples.split IS DISTINCT FROM i.split",
-            [dataset],
-        )
-        con.execute("DROP TABLE inc")
-        crash_point("sync_example_batches.before_commit")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    return StreamSync(int(new) - int(changed), int(changed), int(retired) - int(changed), offset - int(new))
+            ex_keys = None
+            if keys:
+                got = con.execute(
+                    "SELECT e.ex_key FROM inc i JOIN examples e ON e.example_id = i.example_id "
+                    "WHERE e.dataset = ? AND e.retired_run IS NULL ORDER BY i.ord",
+                    [dataset],
+                ).fetchnumpy()["ex_key"]
+                ex_keys = np.asarray(got, dtype=np.int64)
+            crash_point("sync_examples.before_commit")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    finally:
+        con.execute("DROP TABLE IF EXISTS inc")
+    new, changed = int(new), int(changed)
+    return StreamSync(new - changed, changed, int(retired) - changed, offset - new, ex_keys)
 
 
 _LIVE = "FROM examples WHERE dataset = ? AND retired_run IS NULL AND ex_key > ?"
@@ -144,6 +160,22 @@ def live_keys(store: VoteStore, dataset: str) -> np.ndarray:
     """The live keys of ``dataset``, ascending (the rows of its label matrix)."""
     got = store.con.execute(f"SELECT ex_key {_LIVE} ORDER BY ex_key", [dataset, 0]).fetchnumpy()["ex_key"]
     return np.asarray(got, dtype=np.int64)
+
+
+def live_splits(store: VoteStore, dataset: str, batch_rows: int = 1_000_000) -> Iterator[pl.DataFrame]:
+    """The live examples of ``dataset`` in key order, ``batch_rows`` at a time: ``ex_key``,
+    ``example_id`` and ``split``, without their content (a streamed run's label-model rows)."""
+    cursor = store.con.cursor()
+    try:
+        reader = cursor.sql(
+            f"SELECT ex_key, example_id, split {_LIVE} ORDER BY ex_key", params=[dataset, 0]
+        ).to_arrow_reader(batch_rows)
+        for batch in reader:
+            frame = pl.from_arrow(batch)
+            assert isinstance(frame, pl.DataFrame)
+            yield frame
+    finally:
+        cursor.close()
 
 
 def live_example_batches(

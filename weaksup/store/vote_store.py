@@ -157,67 +157,11 @@ class VoteStore(RunRecords, Failures, TypedVotes):
         (default: every column but ``example_id`` and ``split``) decide what
         counts as a change.  Returns the live keys in ``frame``'s row order.
         """
-        if not isinstance(run_id, (int, np.integer)):
-            raise TypeError(f"sync_examples needs the id of the run making the change, got {run_id!r}")
-        cols = list(content_columns or [c for c in frame.columns if c not in ("example_id", "split")])
-        incoming = pl.DataFrame(
-            {
-                "example_id": frame["example_id"],
-                "split": frame["split"] if "split" in frame.columns else pl.repeat(None, frame.height, dtype=pl.String, eager=True),
-                "data": frame.select(pl.struct(cols).struct.json_encode()).to_series(),
-                "ord": pl.int_range(frame.height, eager=True),
-            }
-        ).to_arrow()
-        con = self.con
-        con.execute("BEGIN")
-        try:
-            con.register("incoming", incoming)
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE inc AS SELECT example_id, split, data, ord, "
-                "substr(md5(data::VARCHAR), 1, 16) AS content_hash FROM incoming"
-            )
-            con.unregister("incoming")
-            live = "SELECT * FROM examples WHERE dataset = ? AND retired_run IS NULL"
-            changed = con.execute(
-                f"SELECT count(*) FROM ({live}) e JOIN inc i USING (example_id) WHERE e.content_hash <> i.content_hash",
-                [dataset],
-            ).fetchall()[0][0]
-            retired = con.execute(
-                "UPDATE examples SET retired_run = ? WHERE dataset = ? AND retired_run IS NULL AND NOT EXISTS "
-                "(SELECT 1 FROM inc i WHERE i.example_id = examples.example_id "
-                "AND i.content_hash = examples.content_hash)",
-                [run_id, dataset],
-            ).fetchall()[0][0]
-            new = con.execute(
-                "INSERT INTO examples SELECT nextval('ex_key_seq'), ?, i.example_id, i.content_hash, i.split, "
-                "i.data, ?, NULL FROM (SELECT * FROM inc i WHERE NOT EXISTS (SELECT 1 FROM examples e "
-                "WHERE e.dataset = ? AND e.retired_run IS NULL AND e.example_id = i.example_id) ORDER BY ord) i",
-                [dataset, run_id, dataset],
-            ).fetchall()[0][0]
-            con.execute(
-                "UPDATE examples SET split = i.split FROM inc i WHERE examples.dataset = ? "
-                "AND examples.retired_run IS NULL AND examples.example_id = i.example_id "
-                "AND examples.split IS DISTINCT FROM i.split",
-                [dataset],
-            )
-            keys = con.execute(
-                "SELECT e.ex_key FROM inc i JOIN examples e ON e.example_id = i.example_id "
-                "WHERE e.dataset = ? AND e.retired_run IS NULL ORDER BY i.ord",
-                [dataset],
-            ).fetchnumpy()["ex_key"]
-            con.execute("DROP TABLE inc")
-            crash_point("sync_examples.before_commit")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        return SyncResult(
-            ex_keys=np.asarray(keys, dtype=np.int64),
-            new=int(new) - int(changed),
-            changed=int(changed),
-            retired=int(retired) - int(changed),
-            unchanged=frame.height - int(new),
-        )
+        from weaksup.store.streaming import sync_example_batches  # streaming builds on this module
+
+        got = sync_example_batches(self, dataset, [frame], run_id, content_columns, keys=True)
+        assert got.ex_keys is not None
+        return SyncResult(got.ex_keys, got.new, got.changed, got.retired, got.unchanged)
 
     # -- LFs and votes ---------------------------------------------------------------
 

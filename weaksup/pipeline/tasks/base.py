@@ -38,7 +38,9 @@ class Prepared:
 
     ``examples``: ``example_id``, ``split`` (a string) and the input columns.  ``gold``: the
     task's gold labels, aligned with the rows (a task-specific form); ``has_gold`` marks the
-    rows that have one.  ``holdout``: an external evaluation set (categorical runs).
+    rows that have one.  ``holdout``: an external evaluation set (categorical runs).  In a
+    streamed run (:mod:`weaksup.pipeline.streamed`) the examples stay in the store: ``examples``
+    then holds only ``split``, one row per live example in key order, aligned with ``gold``.
     """
 
     examples: pl.DataFrame

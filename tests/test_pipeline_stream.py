@@ -1,0 +1,135 @@
+"""`weaksup run` with `[data] stream = true`: the source is read in batches, and the run's votes,
+labels and training set equal those of the same pipeline run in memory, first and incrementally."""
+
+import numpy as np
+import polars as pl
+import pytest
+
+import weaksup.pipeline.streamed as streamed
+from weaksup.pipeline import run_pipeline
+from weaksup.pipeline.config import load_config
+from weaksup.store import VoteStore
+
+LFS = """
+import polars as pl
+from weaksup import ABSTAIN, labeling_function
+from weaksup.vectorized import keywords, in_range
+
+bad = keywords("bad", ["bad", "awful"], 0)
+cheap = in_range("cheap", "price", 1, high=2.5)
+
+@labeling_function()
+def good(x):
+    return 1 if x.stars >= 4 and "good" in x.body else ABSTAIN
+
+@labeling_function()
+def meh(x):
+    return 0 if x.stars <= 2 else ABSTAIN
+"""
+
+
+def _data(n: int, seed: int = 0, start: int = 0) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    words = np.array(["good", "bad", "awful", "fine", "ok", "great"])
+    body = [" ".join(rng.choice(words, 3)) for _ in range(n)]
+    stars = rng.integers(1, 6, n)
+    gold = np.where(stars >= 3, 1, 0)
+    return pl.DataFrame({
+        "ID": np.arange(start, start + n) * 7,
+        "BODY": body,
+        "stars": stars,
+        "price": np.round(rng.random(n) * 5, 2),
+        "gold": pl.Series(gold).set(pl.Series(rng.random(n) < 0.3), None),  # gold known on some rows only
+        "split": np.where(rng.random(n) < 0.8, "train", "test"),
+        "text": [f"t{i}" for i in range(start, start + n)],  # the holdout matches on this column
+    })  # fmt: skip
+
+
+def _pipeline(folder, stream: bool, source: str) -> None:
+    (folder / "lfs.py").write_text(LFS)
+    pl.DataFrame({"text": ["t3", "t10"], "label": [1, 0]}).write_csv(folder / "holdout.csv")
+    (folder / "p.toml").write_text(
+        f'name = "s"\n[data]\nsource = "{source}"\nid_column = "ID"\nrename = {{ BODY = "body" }}\n'
+        f'gold_column = "gold"\nstream = {str(stream).lower()}\n[holdout]\nsource = "holdout.csv"\n'
+        '[labels]\nclasses = ["NEG", "POS"]\n[lfs]\nmodules = ["lfs.py"]\nchunk_size = 64\n'
+        '[label_model]\nname = "dawid_skene"\n[trainer]\nname = "none"\n'
+    )
+
+
+def _outputs(folder, run):
+    with VoteStore(folder / "weaksup.duckdb", read_only=True) as store:
+        votes = store.query(
+            "SELECT e.example_id, v.lf_name, v.label FROM votes v JOIN examples e USING (ex_key) "
+            "WHERE e.retired_run IS NULL ORDER BY ALL"
+        )
+        labels = store.query(
+            "SELECT e.example_id, e.split, l.probs, l.label, l.n_votes FROM labels l JOIN examples e USING (ex_key) "
+            "WHERE l.run_id = ? ORDER BY e.example_id", [run.run_id]
+        )  # fmt: skip
+    training = pl.read_parquet(run.run_dir / "training_set.parquet")
+    return votes, labels, training.sort("example_id")
+
+
+def test_streamed_run_equals_in_memory_run_first_and_incremental(tmp_path, monkeypatch):
+    monkeypatch.setattr(streamed, "BATCH_ROWS", 100)  # several batches per source file
+    mem, stm = tmp_path / "mem", tmp_path / "stream"
+    for folder, stream in ((mem, False), (stm, True)):
+        folder.mkdir()
+        _data(700).write_parquet(folder / "part-1.parquet")
+        _pipeline(folder, stream, "part-*.parquet")
+    assert load_config(stm / "p.toml").settings.data.stream
+    runs = {}
+    for folder in (mem, stm):
+        runs[folder] = run_pipeline(folder / "p.toml", progress=False, say=lambda s: None)
+    first = {f: _outputs(f, r) for f, r in runs.items()}
+    for got, want in zip(first[stm], first[mem]):
+        assert got.height > 0
+        assert got.equals(want)
+    m, s = runs[mem].metrics, runs[stm].metrics
+    assert s["held_out_rows"] == m["held_out_rows"] == 2
+    for key in ("n_examples", "n_train", "lf_applications", "new_examples", "label_model_accuracy_test"):
+        assert s[key] == m[key], key
+
+    # Incremental: a new file, one example changed, one removed, one moved to another split.
+    for folder in (mem, stm):
+        part = _data(700)
+        part = part.with_columns(
+            pl.when(pl.col("ID") == 14).then(pl.lit("awful awful")).otherwise(pl.col("BODY")).alias("BODY"),
+            pl.when(pl.col("ID") == 21).then(pl.lit("test")).otherwise(pl.col("split")).alias("split"),
+        ).filter(pl.col("ID") != 0)
+        part.write_parquet(folder / "part-1.parquet")
+        _data(150, seed=1, start=700).write_parquet(folder / "part-2.parquet")
+        runs[folder] = run_pipeline(folder / "p.toml", progress=False, say=lambda s: None)
+    m, s = runs[mem].metrics, runs[stm].metrics
+    assert (s["new_examples"], s["changed_examples"], s["retired_examples"]) == (150, 1, 1)
+    assert s["lf_applications"] == m["lf_applications"] == 151 * 4
+    for got, want in zip(_outputs(stm, runs[stm]), _outputs(mem, runs[mem])):
+        assert got.equals(want)
+    rerun = run_pipeline(stm / "p.toml", progress=False, say=lambda s: None)
+    assert rerun.metrics["unchanged_since_run"] == runs[stm].run_id
+
+
+def test_streamed_source_repeating_an_id_fails_before_any_change(tmp_path):
+    _data(50).vstack(_data(1, seed=3)).write_parquet(tmp_path / "d.parquet")
+    _pipeline(tmp_path, True, "d.parquet")
+    with pytest.raises(ValueError, match=r"repeats example ids, e\.g\. \['0'\]; ids must be unique"):
+        run_pipeline(tmp_path / "p.toml", progress=False, say=lambda s: None)
+    with VoteStore(tmp_path / "weaksup.duckdb", read_only=True) as store:
+        assert store.query("SELECT count(*) AS n FROM examples")["n"][0] == 0
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda t: t.replace('id_column = "ID"\n', ""), "data.stream = true needs data.id_column"),
+        (lambda t: t.replace('name = "none"', 'name = "tfidf_logreg"'), "data.stream = true needs trainer.name = 'none'"),
+        (lambda t: t.replace('source = "d.parquet"', 'source = "d.jsonl"'), "reads Parquet or CSV files"),
+    ],
+)
+def test_stream_settings_it_cannot_honour_are_refused(tmp_path, edit, message):
+    _data(5).write_parquet(tmp_path / "d.parquet")
+    _data(5).write_ndjson(tmp_path / "d.jsonl")
+    _pipeline(tmp_path, True, "d.parquet")
+    (tmp_path / "p.toml").write_text(edit((tmp_path / "p.toml").read_text()))
+    with pytest.raises(ValueError, match=message):
+        load_config(tmp_path / "p.toml")

@@ -1,0 +1,106 @@
+"""Streamed runs (``[data] stream = true``): the source is read in batches, never whole.
+
+The runner's in-memory path reads the source, prepares it (``Task.prepare``) and syncs it
+in one go; a streamed run does the same batch by batch:
+
+1. each batch of :func:`weaksup.data.scan_batches` (ids from ``data.id_column``) is renamed
+   (``data.rename``), loses the rows matching the holdout, and is prepared by the run's task
+   (the split column, the gold split off, the checks), then synced into the store
+   (:func:`weaksup.store.streaming.sync_example_batches`); only the gold of rows that have
+   one is kept (example id and class id);
+2. the LFs are applied from the store (:class:`weaksup.examples.StoredExamples`), decoded to
+   the first batch's input dtypes;
+3. the label model's rows are the live examples in key order: their keys and splits are read
+   back from the store batch by batch (:func:`weaksup.store.streaming.live_splits`) and joined
+   with the kept gold.
+
+So memory holds a batch, the kept gold, and per live example its key, split (a shared string)
+and gold: never the texts.  Streaming is for categorical runs with no end model (it trains in
+memory: train it on the exported training set); the config refuses other combinations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from weaksup.data import ID, scan_batches
+from weaksup.pipeline.settings import Settings
+from weaksup.pipeline.sources import Examples, SourceError
+from weaksup.pipeline.tasks import Prepared, Task
+from weaksup.store import SyncResult, VoteStore
+from weaksup.store.streaming import live_splits, sync_example_batches
+
+BATCH_ROWS = 100_000
+"""Source rows per batch: a few tens of MB of text at a time."""
+
+
+@dataclass
+class StreamedSource:
+    """A pipeline's ``[data]`` source, read and synced batch by batch (see the module docstring)."""
+
+    settings: Settings
+    base: Path
+    task: Task
+    holdout: pl.DataFrame | None
+    schema: dict[str, pl.DataType] = field(default_factory=dict)
+    """The LF input columns and their dtypes, from the first batch."""
+    held_out: int = 0
+    gold: list[pl.DataFrame] = field(default_factory=list)
+
+    def sync(self, store: VoteStore, dataset: str, run_id: int) -> tuple[SyncResult, Prepared]:
+        """Sync the source into the store; the live keys (ascending) and their split and gold."""
+        got = sync_example_batches(store, dataset, self._batches(), run_id)
+        kept = pl.concat(self.gold) if self.gold else pl.DataFrame(schema={ID: pl.String, "gold": pl.Int64})
+        keys, splits, gold = [], [], []
+        for batch in live_splits(store, dataset):
+            keys.append(batch["ex_key"].to_numpy())
+            splits.append(batch["split"])
+            gold.append(batch.join(kept, on=ID, how="left", maintain_order="left")["gold"].fill_null(-1).to_numpy())
+        ex_keys = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
+        examples = pl.DataFrame({"split": pl.concat(splits).cast(pl.Categorical)})  # one str object per split name
+        gold_ids = np.concatenate(gold) if gold else np.zeros(0, dtype=np.int64)
+        sync = SyncResult(ex_keys, got.new, got.changed, got.retired, got.unchanged)
+        return sync, Prepared(examples, gold_ids, gold_ids >= 0, self.holdout)
+
+    def loaded(self) -> Examples:
+        """What reading did: rows matching the holdout left out (a streamed source refuses repeated ids)."""
+        return Examples(pl.DataFrame(), 0, self.held_out)
+
+    def _batches(self) -> Iterator[pl.DataFrame]:
+        data = self.settings.data
+        id_column = data.id_column
+        assert id_column is not None  # the config requires it with data.stream
+        raw_id = {new: old for old, new in data.rename.items()}.get(id_column, id_column)
+        match = self.settings.holdout.match_column if self.settings.holdout else "text"
+        rows = 0
+        for raw in scan_batches(data.source, id_column=raw_id, batch_rows=BATCH_ROWS, base_dir=self.base):
+            missing = [c for c in data.rename if c not in raw.columns]
+            if missing:
+                raise SourceError(f"data.rename names columns the source lacks: {missing}; its columns are {raw.columns}")
+            batch = raw.rename(data.rename)
+            if batch[ID].null_count():
+                raise SourceError(f"data.id_column {id_column!r} is null in the source; every example needs an id")
+            if self.holdout is not None:
+                if match not in batch.columns:
+                    raise SourceError(f"holdout.match_column {match!r} is not in the data; columns are {batch.columns}")
+                keep = ~batch[match].is_in(self.holdout["text"].implode())
+                self.held_out += int((~keep).sum())
+                batch = batch.filter(keep)
+            if batch.height == 0:
+                continue
+            prepared = self.task.prepare(batch.drop(id_column).select(ID, pl.exclude(ID)), None)
+            if not self.schema:
+                self.schema = {c: prepared.examples.schema[c] for c in prepared.inputs}
+            if prepared.has_gold.any():
+                has = pl.Series(prepared.has_gold)
+                known = {ID: prepared.examples[ID].filter(has), "gold": prepared.gold[prepared.has_gold]}
+                self.gold.append(pl.DataFrame(known))
+            rows += batch.height
+            yield prepared.examples
+        if rows == 0:
+            raise SourceError(f"data.source = {data.source!r} has no rows to label")
