@@ -9,7 +9,7 @@ import pytest
 
 from weaksup.apply import apply_to_store
 from weaksup.engines import DaskEngine, ProcessEngine, SerialEngine, make_engine
-from weaksup.pipeline.runner import load_lf_modules
+from weaksup.pipeline import load_lf_modules
 from weaksup.store import VoteStore
 
 LFS = '''

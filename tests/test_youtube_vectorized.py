@@ -8,7 +8,7 @@ import polars as pl
 from weaksup import ABSTAIN, labeling_function
 from weaksup.apply import apply_lfs
 from weaksup.data import load_wrench
-from weaksup.pipeline.runner import load_lf_modules
+from weaksup.pipeline import load_lf_modules
 
 ROOT = Path(__file__).resolve().parents[1]
 HAM, SPAM = 0, 1

@@ -21,7 +21,7 @@ _EXPORTS = {
     "StoreBusy": "lock",
     "RunResult": "runner",
     "dry_run_pipeline": "runner",
-    "load_lf_modules": "runner",
+    "load_lf_modules": "sources",
     "run_pipeline": "runner",
 }
 __all__ = sorted(_EXPORTS)

@@ -50,21 +50,15 @@ failed and interrupted runs (labels, partial folders) are removed.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import sys
-import threading
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
-from tqdm.auto import tqdm
 
-from weaksup.apply import apply_to_store, prepare_lfs
+from weaksup.apply import apply_to_store
 from weaksup.data import ID
 from weaksup.engines import make_engine
 from weaksup.examples import StoredExamples
@@ -72,7 +66,8 @@ from weaksup.pipeline.config import PipelineConfig, load_config
 from weaksup.pipeline.outputs import latest_run_dir, point_latest, remove_run_folder, run_folder
 from weaksup.pipeline.finish import Applied, finish
 from weaksup.pipeline.lock import store_lock
-from weaksup.pipeline.sources import Examples, load_examples, load_holdout
+from weaksup.pipeline.progress import ApplyProgress, Phases
+from weaksup.pipeline.sources import Examples, load_examples, load_holdout, load_lf_modules
 from weaksup.pipeline.status import StatusBoard, snapshot_history
 from weaksup.pipeline.streamed import StreamedSource
 from weaksup.pipeline.tasks import Prepared, Task, task_for
@@ -89,39 +84,6 @@ class RunResult:
     summary: pl.DataFrame
     run_dir: Path
     exports: list[Path] = field(default_factory=list)
-
-
-def load_lf_modules(paths: Sequence[Path]) -> list[Any]:
-    """Import LF files and collect their module-level LFs, in definition order."""
-    found: list[Any] = []
-    for path in paths:
-        name = f"weaksup_lfs_{abs(hash(str(path.resolve()))):x}"
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            raise ValueError(f"cannot import LF module {str(path)!r}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        try:
-            spec.loader.exec_module(module)
-        except Exception as exc:  # the user's module failed to import: say which file and line, then what
-            sys.modules.pop(name, None)
-            frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]
-            line = f" at line {frames[-1].lineno}" if frames else ""
-            raise ValueError(f"LF module {str(path)!r} failed to import{line}: {type(exc).__name__}: {exc}") from exc
-        lfs = [v for v in vars(module).values() if _is_lf(v)]
-        if not lfs:
-            raise ValueError(f"LF module {str(path)!r} defines no labeling functions (use @labeling_function)")
-        found.extend(lfs)
-    return prepare_lfs(found)
-
-
-def _is_lf(value: Any) -> bool:
-    """weaksup LFs of any kind, and Snorkel LFs (which have a wrapped ``_f``)."""
-    if isinstance(value, type):
-        return False
-    return (hasattr(value, "kind") and hasattr(value, "version")) or (
-        hasattr(value, "_f") and hasattr(value, "_resources") and hasattr(value, "name")
-    )
 
 
 def run_pipeline(
@@ -154,7 +116,7 @@ def run_pipeline(
         board = StatusBoard(store_file, run_id, cfg.settings.name)
         snapshot_history(store)
         crash_point("run.started")
-        phase = _Phases(board, progress)
+        phase = Phases(board, progress)
         try:
             result = _run(cfg, store, run_id, run_dir, phase, progress, phase.say(say), force, retry_failed)
         except BaseException as exc:
@@ -204,45 +166,6 @@ def dry_run_pipeline(
 def _remove_folders(root: Path, folders: Sequence[str]) -> None:
     for folder in folders:
         remove_run_folder(root, folder)
-
-
-class _Phases:
-    """Enters a run's phases: in the status file and, on a terminal, on a one-line progress bar
-    (hidden without a TTY, as under cron, or with ``progress=False``)."""
-
-    names = ("loading data", "syncing examples", "applying LFs", "fitting label model", "writing labels",
-             "exporting", "training end model")  # fmt: skip
-
-    def __init__(self, board: StatusBoard, progress: bool) -> None:
-        self.board = board
-        self.bar = tqdm(total=len(self.names), leave=False, disable=None if progress else True,
-                        bar_format="{desc} ({n_fmt}/{total_fmt}, {elapsed})")  # fmt: skip
-        self._stop = threading.Event()
-        if not self.bar.disable:  # redraw each second, so the elapsed time ticks through a long phase
-            threading.Thread(target=self._tick, name="weaksup-progress", daemon=True).start()
-
-    def _tick(self) -> None:
-        while not self._stop.wait(1.0):
-            self.bar.refresh()
-
-    def __call__(self, name: str, **counts: int) -> None:
-        self.bar.n = self.names.index(name)
-        self.bar.set_description_str(f"run {self.board.state['run_id']}: {name}")
-        self.board.phase(name, **counts)
-
-    def say(self, say: Callable[[str], None]) -> Callable[[str], None]:
-        """``say``, with the bar lifted while it prints, so a line never runs into the bar."""
-
-        def lifted(line: str) -> None:
-            with tqdm.external_write_mode():
-                say(line)
-
-        return say if self.bar.disable else lifted
-
-    def close(self) -> None:
-        """Stop ticking and clear the bar."""
-        self._stop.set()
-        self.bar.close()
 
 
 def _unchanged_since(
@@ -303,27 +226,6 @@ def _lf_warnings(
     return lines
 
 
-class _ApplyProgress:
-    """Counts LF applications committed so far, from each commit's LF versions and key."""
-
-    def __init__(self, keys: np.ndarray, marks: dict[tuple[str, str], int], board: StatusBoard) -> None:
-        self.sorted = np.sort(keys)
-        self.start = {lf: int(np.searchsorted(self.sorted, mark, side="right")) for lf, mark in marks.items()}
-        self.done = dict.fromkeys(marks, 0)
-        self.total = sum(len(self.sorted) - s for s in self.start.values())
-        self.board = board
-
-    def planned(self) -> dict[str, int]:
-        """How many examples each LF had to see in this run."""
-        return {lf[0]: len(self.sorted) - start for lf, start in self.start.items()}
-
-    def __call__(self, lfs: Sequence[tuple[str, str]], through_key: int) -> None:
-        end = int(np.searchsorted(self.sorted, through_key, side="right"))
-        for lf in lfs:
-            self.done[tuple(lf)] = end - self.start[tuple(lf)]
-        self.board.progress(sum(self.done.values()))
-
-
 @dataclass
 class _Inputs:
     """What a run reads before it touches the store: the examples in memory, or a streamed source."""
@@ -366,7 +268,7 @@ def _run(
     store: VoteStore,
     run_id: int,
     run_dir: Path,
-    phase: _Phases,
+    phase: Phases,
     progress: bool,
     say: Callable[[str], None],
     force: bool,
@@ -399,7 +301,7 @@ def _run(
 
     t0 = time.perf_counter()
     versions = [(lf.name, lf.version) for lf in lfs]
-    tracker = _ApplyProgress(sync.ex_keys, dict(zip(versions, store.watermarks(dataset, versions))), phase.board)
+    tracker = ApplyProgress(sync.ex_keys, dict(zip(versions, store.watermarks(dataset, versions))), phase.board)
     phase("applying LFs", done=0, total=tracker.total)
     store.on_commit = tracker
     state: dict[str, Any] = {}  # per-run state of LF kinds: one LLM session and budget for the run

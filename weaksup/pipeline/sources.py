@@ -1,4 +1,5 @@
-"""A pipeline's input: its ``[data]`` source read into a frame with ``example_id``, and its ``[holdout]``.
+"""A pipeline's inputs: its ``[data]`` source read into a frame with ``example_id``, its ``[holdout]``,
+and its LF modules (:func:`load_lf_modules`).
 
 Sources are CSV/Parquet/JSONL files or a glob of them (concatenated; columns
 missing from some files are null), a WRENCH folder, or a table of a DuckDB
@@ -21,13 +22,19 @@ training); ids are assigned (:func:`weaksup.data.with_example_ids`).
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import sys
+import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
 
+from weaksup.apply import prepare_lfs
 from weaksup.data import ID, read_source, with_example_ids
 from weaksup.pipeline.settings import DataSettings, HoldoutSettings
 
@@ -138,4 +145,37 @@ def load_holdout(section: HoldoutSettings, base: Path) -> pl.DataFrame:
     return df.select(
         pl.col(section.text_column).cast(pl.String).alias("text"),
         pl.col(section.gold_column).cast(pl.Int64, strict=False).fill_null(-1).alias("gold"),
+    )
+
+
+def load_lf_modules(paths: Sequence[Path]) -> list[Any]:
+    """Import LF files and collect their module-level LFs, in definition order."""
+    found: list[Any] = []
+    for path in paths:
+        name = f"weaksup_lfs_{abs(hash(str(path.resolve()))):x}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ValueError(f"cannot import LF module {str(path)!r}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:  # the user's module failed to import: say which file and line, then what
+            sys.modules.pop(name, None)
+            frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]
+            line = f" at line {frames[-1].lineno}" if frames else ""
+            raise ValueError(f"LF module {str(path)!r} failed to import{line}: {type(exc).__name__}: {exc}") from exc
+        lfs = [v for v in vars(module).values() if _is_lf(v)]
+        if not lfs:
+            raise ValueError(f"LF module {str(path)!r} defines no labeling functions (use @labeling_function)")
+        found.extend(lfs)
+    return prepare_lfs(found)
+
+
+def _is_lf(value: Any) -> bool:
+    """weaksup LFs of any kind, and Snorkel LFs (which have a wrapped ``_f``)."""
+    if isinstance(value, type):
+        return False
+    return (hasattr(value, "kind") and hasattr(value, "version")) or (
+        hasattr(value, "_f") and hasattr(value, "_resources") and hasattr(value, "name")
     )
