@@ -55,6 +55,12 @@ SELECTION_ROWS = 20_000
 """Selection fits on at most this many covered rows (a seeded sample), so it costs little at scale."""
 HOLDOUT = 0.25
 """Share of the sampled rows held out to score the two structures."""
+SELECTION_FIT: dict[str, dict[str, Any]] = {
+    "firing_rates": {"max_iter": 20, "tol": 1e-3},
+    "confusion": {"max_iter": 20, "tol": 1e-4},
+}
+"""Looser stopping for the held-out fits: ranking two structures needs no converged digits, and
+these fits would otherwise cost more than the final one."""
 MARGIN = 0.01
 """Nats per held-out vote by which the confusion structure must win: firing rates has fewer
 parameters and is the cheaper fit at scale, so it keeps ties."""
@@ -90,9 +96,9 @@ class AutoLabelModel(LabelModelBase):
         self.seed = seed
         self.structure = structure
 
-    def _build(self, structure: str) -> LabelModelBase:
+    def _build(self, structure: str, **overrides: Any) -> LabelModelBase:
         cls, params = STRUCTURES[structure]
-        return cls(cardinality=self.cardinality, seed=self.seed, **params)
+        return cls(cardinality=self.cardinality, seed=self.seed, **params, **overrides)
 
     def _fit(self, votes: SparseVotes, class_balance: np.ndarray | None) -> None:
         if self.structure not in ("auto", *STRUCTURES):
@@ -134,7 +140,7 @@ class AutoLabelModel(LabelModelBase):
         scores = {}
         for name in STRUCTURES:
             try:
-                score = self._build(name).fit(train, class_balance).vote_log_likelihood(held)
+                score = self._build(name, **SELECTION_FIT[name]).fit(train, class_balance).vote_log_likelihood(held)
             except ValueError as error:  # e.g. fewer than 3 LFs vote in the sample
                 logger.info("label_model: %s could not be scored on held-out rows: %s", name, error)
                 continue
