@@ -9,6 +9,7 @@ messages, so it is fit and scored on train.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -65,6 +66,17 @@ def wrench_set(folder: str) -> BenchSet:
         return BenchSet("sms train", votes, votes, y, cardinality(folder), "f1")
     L_fit, L_test, y_test, k = fit_and_test(folder)
     return BenchSet(f"{folder} test", SparseVotes.from_dense(L_fit), SparseVotes.from_dense(L_test), y_test, k, "acc")
+
+
+def set_named(name: str) -> BenchSet:
+    """The one set of :func:`all_sets` called ``name``, built alone (for a timing subprocess)."""
+    builders = {
+        **{f"crowd/{c}": partial(crowd_set, c) for c in CROWD},
+        **{f"{f} train {r:.0%} spam": partial(imbalanced_set, f, r) for f, r in IMBALANCED},
+        **{f"{f} test": partial(wrench_set, f) for f in WRENCH_TEST},
+        "sms train": partial(wrench_set, "sms"),
+    }
+    return builders[name]()
 
 
 def all_sets() -> list[BenchSet]:

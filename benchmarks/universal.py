@@ -222,7 +222,7 @@ def regression_run(observe: float, seed: int) -> dict[str, float]:
     gold[np.random.default_rng(seed).choice(N_REG, 50, replace=False)] = True
     y_gold = np.where(gold, y, np.nan)
     start = time.perf_counter()
-    model = RegressionLabelModel().fit(X, y_gold)
+    model = RegressionLabelModel().fit(X, y=y_gold)
     pred = model.predict(X)
     fit_s = time.perf_counter() - start
     Z = (X - np.nanmean(X, axis=0)) / np.nanstd(X, axis=0)

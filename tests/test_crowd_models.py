@@ -118,10 +118,14 @@ def test_forced_structure_and_round_trip(tmp_path):
     forced = AutoLabelModel(cardinality=k, structure="firing_rates").fit(votes)
     assert forced.chosen_ == "firing_rates" and forced.selection_["reason"] == "set by structure="
     model = AutoLabelModel(cardinality=k).fit(votes)
-    for suffix in (".json", ".npz"):
-        model.save(tmp_path / f"m{suffix}")
-        back = AutoLabelModel.load(tmp_path / f"m{suffix}")
-        assert back.chosen_ == model.chosen_
-        np.testing.assert_allclose(back.predict_proba(votes), model.predict_proba(votes))
+    assert model.chosen_ == "confusion"
+    for fitted in (model, forced):  # both structures, through PersistentModel
+        for suffix in (".json", ".npz"):
+            fitted.save(tmp_path / f"m{suffix}")
+            back = AutoLabelModel.load(tmp_path / f"m{suffix}")
+            assert back.chosen_ == fitted.chosen_ and back.selection_ == fitted.selection_
+            assert type(back.model_) is type(fitted.model_) and back.get_params() == fitted.get_params()
+            np.testing.assert_allclose(back.predict_proba(votes), fitted.predict_proba(votes))
+            np.testing.assert_array_equal(back.predict(votes), fitted.predict(votes))
     with pytest.raises(ValueError, match="structure must be"):
         AutoLabelModel(cardinality=k, structure="bogus").fit(votes)

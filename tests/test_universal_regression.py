@@ -30,7 +30,7 @@ def _gold(y: np.ndarray, k: int = 50) -> np.ndarray:
 @pytest.mark.parametrize("observe", [1.0, 0.7])
 def test_recovers_noise_scale_and_offset(observe: float) -> None:
     X, y = _data(observe=observe)
-    model = RegressionLabelModel().fit(X, _gold(y))
+    model = RegressionLabelModel().fit(X, y=_gold(y))
     np.testing.assert_allclose(model.noise_var_, np.square(NOISE), rtol=0.1)
     # relative to y, through 50 gold labels: slope and offset up to the gold's sampling error
     np.testing.assert_allclose(model.lf_scale_, SCALES, rtol=0.1)
@@ -39,7 +39,7 @@ def test_recovers_noise_scale_and_offset(observe: float) -> None:
 
 def test_beats_standardised_mean_and_variance_is_calibrated() -> None:
     X, y = _data(observe=0.8, seed=1)
-    model = RegressionLabelModel().fit(X, _gold(y))
+    model = RegressionLabelModel().fit(X, y=_gold(y))
     pred, var = model.predict(X), model.predict_var(X)
     z = (X - np.nanmean(X, axis=0)) / np.nanstd(X, axis=0) * np.sign(SCALES)
     votes = (~np.isnan(z)).sum(axis=1)
@@ -91,7 +91,7 @@ def test_inf_vote_is_an_error_naming_lf_and_row() -> None:
     X, y = _data(n=100, seed=5)
     X[7, 2] = np.inf
     with pytest.raises(ValueError, match=r"LF 'rating' \(column 2\), row 7: vote is inf; .* NaN means abstain"):
-        RegressionLabelModel().fit(X, lf_names=["a", "b", "rating", "d", "e"])
+        RegressionLabelModel().fit(RegressionVotes.of(X, ["a", "b", "rating", "d", "e"]))
 
 
 def test_non_numeric_and_non_matrix_votes() -> None:
@@ -117,15 +117,15 @@ def test_lf_with_too_few_votes() -> None:
 def test_bad_gold_and_reference() -> None:
     X, y = _data(n=200, seed=8)
     with pytest.raises(ValueError, match="y has 10 entries for 200 rows"):
-        RegressionLabelModel().fit(X, y[:10])
+        RegressionLabelModel().fit(X, y=y[:10])
     gold = _gold(y)
     gold[3] = -np.inf
     with pytest.raises(ValueError, match="y row 3 is inf"):
-        RegressionLabelModel().fit(X, gold)
+        RegressionLabelModel().fit(X, y=gold)
     with pytest.raises(ValueError, match="y has 1 gold labels; give at least 2"):
-        RegressionLabelModel().fit(X, _gold(y, 1))
+        RegressionLabelModel().fit(X, y=_gold(y, 1))
     with pytest.raises(ValueError, match="give gold labels or reference_lf, not both"):
-        RegressionLabelModel(reference_lf=0).fit(X, _gold(y))
+        RegressionLabelModel(reference_lf=0).fit(X, y=_gold(y))
     with pytest.raises(ValueError, match=r"reference_lf 'imdb' is not one of the LFs"):
         RegressionLabelModel(reference_lf="imdb").fit(X)
 
@@ -135,7 +135,7 @@ def test_predict_with_other_columns() -> None:
     model = RegressionLabelModel().fit(X)
     with pytest.raises(ValueError, match=r"votes have 4 LF columns but the model was fitted on 5"):
         model.predict(X[:, :4])
-    named = RegressionLabelModel().fit(X, lf_names=["a", "b", "c", "d", "e"])
+    named = RegressionLabelModel().fit(RegressionVotes.of(X, ["a", "b", "c", "d", "e"]))
     X[2, 4] = -np.inf
     with pytest.raises(ValueError, match=r"LF 'e' \(column 4\), row 2: vote is -inf"):
         named.predict(X)
@@ -147,7 +147,7 @@ def test_predict_with_other_columns() -> None:
 @pytest.mark.parametrize("suffix", [".json", ".npz"])
 def test_save_load_round_trip(tmp_path, suffix: str) -> None:
     X, y = _data(n=2000, observe=0.8, seed=10)
-    model = RegressionLabelModel().fit(X, _gold(y), lf_names=["a", "b", "c", "d", "e"])
+    model = RegressionLabelModel().fit(RegressionVotes.of(X, ["a", "b", "c", "d", "e"]), y=_gold(y))
     model.save(tmp_path / f"reg{suffix}")
     loaded = RegressionLabelModel.load(tmp_path / f"reg{suffix}")
     assert loaded.lf_names_ == ("a", "b", "c", "d", "e")

@@ -73,23 +73,36 @@ class PersistentModel:
     def save(self, path: str | Path) -> None:
         """Write the fitted model to ``path``: ``.json`` (readable) or ``.npz`` (compact).  No pickle."""
         check_is_fitted(self, self._fitted_meta[0] if self._fitted_meta else None)
+        meta, arrays = self.fitted_state()
+        write_model(path, type(self).__name__, meta, arrays)
+
+    def fitted_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """What :meth:`save` writes: JSON-able meta (``params``, ``fitted_meta``) and named arrays.
+
+        A model that holds another model (the default label model holds the structure it chose)
+        extends both with the inner model's state."""
         params = {k: v for k, v in self.get_params().items() if k not in self._unsaved_params}  # type: ignore[attr-defined]
         arrays = {name: np.asarray(getattr(self, name)) for name in self._fitted_arrays}
         fitted = {name: _plain(getattr(self, name)) for name in self._fitted_meta}
-        write_model(path, type(self).__name__, {"params": params, "fitted_meta": fitted}, arrays)
+        return {"params": params, "fitted_meta": fitted}, arrays
 
     @classmethod
     def load(cls, path: str | Path, **params: Any) -> Any:
         """Read a model written by :meth:`save` (the file must hold this class of model);
         ``params`` supplies the unsaved (function) params."""
         state, arrays = read_model(path, cls.__name__)
+        return cls.from_fitted_state(state, arrays, str(path), **params)
+
+    @classmethod
+    def from_fitted_state(cls, state: dict[str, Any], arrays: dict[str, np.ndarray], where: str, **params: Any) -> Any:
+        """The model :meth:`fitted_state` describes (``where`` names its file in errors)."""
         missing = [p for p in cls._unsaved_params if p not in params]
         if missing:
             raise ValueError(f"load: {cls.__name__} needs {missing} again (functions are not saved)")
         model = cls(**state["params"], **params)
         absent = set(cls._fitted_arrays) - set(arrays)
         if absent:
-            raise ValueError(f"load: {path} lacks fitted arrays {sorted(absent)}")
+            raise ValueError(f"load: {where} lacks fitted arrays {sorted(absent)}")
         for name in cls._fitted_arrays:
             a = arrays[name]
             setattr(model, name, float(a) if a.ndim == 0 else a)

@@ -30,16 +30,13 @@ from the rest of its row.  The confusion structure is chosen when it wins by mor
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from sklearn.utils.validation import check_is_fitted
 
 from weaksup.model._base import LabelModelBase
 from weaksup.model.dawid_skene import DawidSkene
 from weaksup.model.label_model import LabelModel
-from weaksup.persistence import read_model, write_model
 from weaksup.votes import SparseVotes
 
 logger = logging.getLogger("weaksup.model")
@@ -55,6 +52,14 @@ SELECTION_ROWS = 20_000
 """Selection fits on at most this many covered rows (a seeded sample), so it costs little at scale."""
 HOLDOUT = 0.25
 """Share of the sampled rows held out to score the two structures."""
+SELECTION_FIT: dict[str, dict[str, Any]] = {
+    "firing_rates": {"max_iter": 20, "tol": 1e-3},
+    "confusion": {"max_iter": 20, "tol": 1e-4},
+}
+"""Looser stopping for the held-out fits: ranking two structures needs no converged digits, and
+these fits would otherwise cost more than the final one."""
+INNER = "model_."
+"""Prefix of the chosen model's arrays in a saved default model."""
 MARGIN = 0.01
 """Nats per held-out vote by which the confusion structure must win: firing rates has fewer
 parameters and is the cheaper fit at scale, so it keeps ties."""
@@ -79,6 +84,8 @@ class AutoLabelModel(LabelModelBase):
     """
 
     min_lfs = 3
+    _fitted_arrays = ()
+    _fitted_meta = ("n_lfs_", "chosen_", "selection_")
 
     def __init__(
         self,
@@ -90,9 +97,9 @@ class AutoLabelModel(LabelModelBase):
         self.seed = seed
         self.structure = structure
 
-    def _build(self, structure: str) -> LabelModelBase:
+    def _build(self, structure: str, **overrides: Any) -> LabelModelBase:
         cls, params = STRUCTURES[structure]
-        return cls(cardinality=self.cardinality, seed=self.seed, **params)
+        return cls(cardinality=self.cardinality, seed=self.seed, **params, **overrides)
 
     def _fit(self, votes: SparseVotes, class_balance: np.ndarray | None) -> None:
         if self.structure not in ("auto", *STRUCTURES):
@@ -134,7 +141,7 @@ class AutoLabelModel(LabelModelBase):
         scores = {}
         for name in STRUCTURES:
             try:
-                score = self._build(name).fit(train, class_balance).vote_log_likelihood(held)
+                score = self._build(name, **SELECTION_FIT[name]).fit(train, class_balance).vote_log_likelihood(held)
             except ValueError as error:  # e.g. fewer than 3 LFs vote in the sample
                 logger.info("label_model: %s could not be scored on held-out rows: %s", name, error)
                 continue
@@ -148,32 +155,30 @@ class AutoLabelModel(LabelModelBase):
     def _vote_terms(self, votes: SparseVotes) -> tuple[np.ndarray, np.ndarray]:
         return self.model_._vote_terms(votes)
 
-    def save(self, path: str | Path) -> None:
-        """Write the choice and the chosen model's fitted arrays to ``.json`` or ``.npz``.  No pickle."""
-        check_is_fitted(self, "model_")
-        inner = self.model_
-        arrays = {name: np.asarray(getattr(inner, name)) for name in inner._fitted_arrays}
-        meta = {
-            "params": self.get_params(),
-            "n_lfs": self.n_lfs_,
-            "chosen": self.chosen_,
-            "chosen_params": inner.get_params(),
-            "selection": self.selection_,
-        }
-        write_model(path, type(self).__name__, meta, arrays)
+    def fitted_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The choice (``chosen_``, ``selection_``) and the chosen model's own state, its arrays under ``model_.``."""
+        meta, arrays = super().fitted_state()
+        inner_meta, inner_arrays = self.model_.fitted_state()
+        meta["model_"] = inner_meta
+        arrays.update({INNER + name: a for name, a in inner_arrays.items()})
+        return meta, arrays
 
     @classmethod
-    def load(cls, path: str | Path) -> AutoLabelModel:
-        """Read a model written by :meth:`save`."""
-        state, arrays = read_model(path, cls.__name__)
-        model = cls(**state["params"])
-        inner = STRUCTURES[state["chosen"]][0](**state["chosen_params"])
-        missing = set(inner._fitted_arrays) - set(arrays)
-        if missing:
-            raise ValueError(f"load: {path} lacks fitted arrays {sorted(missing)}")
-        for name in inner._fitted_arrays:
-            setattr(inner, name, arrays[name])
-        inner.n_lfs_ = model.n_lfs_ = int(state["n_lfs"])
-        model.model_, model.chosen_, model.selection_ = inner, state["chosen"], state["selection"]
-        model.class_balance_, model.accuracies_ = inner.class_balance_, inner.accuracies_
+    def from_fitted_state(
+        cls, state: dict[str, Any], arrays: dict[str, np.ndarray], where: str, **params: Any
+    ) -> AutoLabelModel:
+        """The saved choice, with the chosen model rebuilt from its own state."""
+        if "chosen" in state:  # written before the default saved through PersistentModel
+            state = {
+                "params": state["params"],
+                "fitted_meta": {"n_lfs_": state["n_lfs"], "chosen_": state["chosen"], "selection_": state["selection"]},
+                "model_": {"params": state["chosen_params"], "fitted_meta": {"n_lfs_": state["n_lfs"]}},
+            }
+            arrays = {INNER + name: a for name, a in arrays.items()}
+        model = super().from_fitted_state(state, arrays, where, **params)
+        if model.chosen_ not in STRUCTURES or "model_" not in state:
+            raise ValueError(f"load: {where} holds no chosen label model (chosen {model.chosen_!r})")
+        inner = {name[len(INNER) :]: a for name, a in arrays.items() if name.startswith(INNER)}
+        model.model_ = STRUCTURES[model.chosen_][0].from_fitted_state(state["model_"], inner, where)
+        model.class_balance_, model.accuracies_ = model.model_.class_balance_, model.model_.accuracies_
         return model

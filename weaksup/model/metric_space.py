@@ -125,7 +125,7 @@ class MetricLabelModel(PersistentModel, BaseEstimator):
                     f"row {k}: d(x, z) = {dxz} > d(x, y) + d(y, z) = {dxy + dyz}"
                 )
 
-    def fit(self, votes: Sequence[Sequence[Any]], lf_names: Sequence[str] | None = None) -> MetricLabelModel:
+    def fit(self, votes: Sequence[Sequence[Any]], *, lf_names: Sequence[str] | None = None) -> MetricLabelModel:
         """Check the distance, then estimate each LF's θ by triplets of mean squared distances.  Returns ``self``."""
         name = type(self).__name__
         m, names = self._setup(votes, lf_names)

@@ -44,7 +44,7 @@ fitted parameters).  A row with no votes gets the prior: y_offset_ and y_scale_Â
 ...               0.5 * y + rng.normal(0, 0.5, 5000)], axis=1)
 >>> L[rng.random(L.shape) < 0.2] = np.nan                      # 20% abstains
 >>> gold = np.full(5000, np.nan); gold[:50] = y[:50]
->>> model = RegressionLabelModel().fit(L, gold)
+>>> model = RegressionLabelModel().fit(L, y=gold)
 >>> np.sqrt(model.noise_var_).round(1).tolist()          # noise sd, in each LF's units
 [0.5, 20.0, 0.5]
 >>> model.lf_scale_.round(1).tolist()                     # LF units per unit of y
@@ -54,7 +54,6 @@ fitted parameters).  A row with no votes gets the prior: y_offset_ and y_scale_Â
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -118,12 +117,12 @@ class RegressionLabelModel(PersistentModel, BaseEstimator):
 
     # -- fitting ----------------------------------------------------------------------
 
-    def fit(
-        self, votes: RegressionVotes | ArrayLike, y: ArrayLike | None = None, lf_names: Sequence[str] | None = None
-    ) -> RegressionLabelModel:
-        """Fit by EM; ``y`` (optional, NaN where unknown) holds a few gold labels.  Returns ``self``."""
+    def fit(self, votes: RegressionVotes | ArrayLike, *, y: ArrayLike | None = None) -> RegressionLabelModel:
+        """Fit by EM on :class:`~weaksup.votes.RegressionVotes` (which name the LFs) or an (n, m)
+        float array (NaN = abstain); ``y`` (optional, NaN where unknown) holds a few gold labels.
+        Returns ``self``."""
         name = type(self).__name__
-        v = RegressionVotes.of(votes, lf_names)
+        v = RegressionVotes.of(votes)
         X, O = v.values, v.observed
         if v.m < MIN_LFS:
             raise ValueError(

@@ -38,6 +38,7 @@ from weaksup.pipeline.tasks.base import (
 )
 from weaksup.pipeline.tasks.features import columns_read, end_model_features
 from weaksup.store import VoteStore
+from weaksup.votes import RegressionVotes
 
 MAX_GOLD_LABELS = 50
 """Most gold labels a regression run may use to fix y's scale and offset."""
@@ -90,7 +91,7 @@ class RegressionTask:
         train_idx = np.flatnonzero(train)
         y = draw_gold(gold[train_idx], self.gold_labels, self.settings.label_model.seed)
         model = self.label_model()
-        model.fit(votes.values[train_idx], y, lf_names=votes.lf_names)
+        model.fit(RegressionVotes(values=votes.values[train_idx], lf_names=votes.lf_names), y=y)
         value, variance = model.predict(votes), model.predict_var(votes)
         n_votes = votes.observed.sum(axis=1)
         labels = pl.DataFrame({"ex_key": ex_keys, "value": value, "variance": variance, "n_votes": n_votes.astype(np.int32)})
