@@ -14,7 +14,7 @@ softmax, tie-breaks, save and load) lives here once.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import scipy.sparse as sp
