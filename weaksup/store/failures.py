@@ -21,6 +21,24 @@ import pyarrow as pa
 from weaksup.store.schema import VOTE_COLUMNS, vote_table
 
 
+def insert_votes(con: duckdb.DuckDBPyConnection, dataset: str, votes: pl.DataFrame, errors: pl.DataFrame | None) -> None:
+    """Insert ``votes`` (``lf_name``, ``lf_version``, ``ex_key`` and any vote columns) and LF ``errors``
+    into ``dataset``, inside the caller's transaction: the one way votes enter the store."""
+    from weaksup.store.runs import utc_now
+
+    con.register("new_votes", vote_table(votes))
+    con.execute(f"INSERT INTO votes ({', '.join(VOTE_COLUMNS)}) SELECT * FROM new_votes")
+    con.unregister("new_votes")
+    if errors is not None and errors.height:
+        con.register("new_errors", errors.to_arrow())
+        con.execute(
+            "INSERT INTO lf_errors SELECT run_id, ?, lf_name, lf_version, ex_key, example_id, "
+            "error_type, message, ? FROM new_errors",
+            [dataset, utc_now()],
+        )
+        con.unregister("new_errors")
+
+
 class Failures:
     """LF errors: read them, and retry the examples they were raised on (see the module docstring)."""
 
@@ -68,7 +86,6 @@ class Failures:
     def replace_failures(self, dataset: str, keys: pl.DataFrame, votes: pl.DataFrame, errors: pl.DataFrame) -> None:
         """In one transaction: drop the error rows of ``keys`` (``lf_name``, ``lf_version``, ``ex_key``),
         add the retry's ``votes`` and the ``errors`` it raised again (watermarks stay)."""
-        from weaksup.store.runs import utc_now
 
         con = self.con
         con.execute("BEGIN")
@@ -80,17 +97,7 @@ class Failures:
                 [dataset],
             )
             con.unregister("retried")
-            con.register("new_votes", vote_table(votes))
-            con.execute(f"INSERT INTO votes ({', '.join(VOTE_COLUMNS)}) SELECT * FROM new_votes")
-            con.unregister("new_votes")
-            if errors.height:
-                con.register("new_errors", errors.to_arrow())
-                con.execute(
-                    "INSERT INTO lf_errors SELECT run_id, ?, lf_name, lf_version, ex_key, example_id, "
-                    "error_type, message, ? FROM new_errors",
-                    [dataset, utc_now()],
-                )
-                con.unregister("new_errors")
+            insert_votes(con, dataset, votes, errors)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

@@ -32,9 +32,9 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from weaksup.store.failures import Failures
-from weaksup.store.runs import RunRecords, utc_now
-from weaksup.store.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION, VOTE_COLUMNS, vote_table
+from weaksup.store.failures import Failures, insert_votes
+from weaksup.store.runs import RunRecords
+from weaksup.store.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
 from weaksup.store.typed_votes import TypedVotes
 from weaksup.votes import SparseVotes
 
@@ -220,21 +220,10 @@ class VoteStore(RunRecords, Failures, TypedVotes):
         together, such keys never hold votes yet, and a chunk re-applied after a
         crash cannot duplicate any.
         """
-        arrow = vote_table(votes)
         con = self.con
         con.execute("BEGIN")
         try:
-            con.register("new_votes", arrow)
-            con.execute(f"INSERT INTO votes ({', '.join(VOTE_COLUMNS)}) SELECT * FROM new_votes")
-            con.unregister("new_votes")
-            if errors is not None and errors.height:
-                con.register("new_errors", errors.to_arrow())
-                con.execute(
-                    "INSERT INTO lf_errors SELECT run_id, ?, lf_name, lf_version, ex_key, example_id, "
-                    "error_type, message, ? FROM new_errors",
-                    [dataset, utc_now()],
-                )
-                con.unregister("new_errors")
+            insert_votes(con, dataset, votes, errors)
             progress = pa.table(
                 {"lf_name": [lf[0] for lf in lfs], "lf_version": [lf[1] for lf in lfs]}
             )
