@@ -9,7 +9,10 @@ every network request the page makes.  Nothing leaves loopback.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -38,10 +41,13 @@ class Browser:
     """One headless Chromium with one page; use as a context manager."""
 
     def __init__(self, width: int = 1280, height: int = 900) -> None:
-        self.profile = tempfile.TemporaryDirectory(prefix="weaksup-chromium-")
+        # Chromium's helpers (renderers, crashpad) outlive the main process by a moment and may still
+        # write to the profile: the browser runs in its own process group, closed as a whole.
+        self.profile = tempfile.TemporaryDirectory(prefix="weaksup-chromium-", ignore_cleanup_errors=True)
         self.proc = subprocess.Popen([str(CHROMIUM), *FLAGS, f"--user-data-dir={self.profile.name}",
                                       f"--window-size={width},{height}", "about:blank"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)  # fmt: skip
         port_file = Path(self.profile.name) / "DevToolsActivePort"
         deadline = time.monotonic() + 30
         while not port_file.exists() or not port_file.read_text().strip():
@@ -114,12 +120,16 @@ class Browser:
     def close(self) -> None:
         if getattr(self, "ws", None) is not None:
             self.ws.close()
-        self.proc.terminate()
+        group = self.proc.pid  # its own session: the group id is its pid
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGTERM)
         try:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)  # any helper still running
         self.profile.cleanup()
 
     def __enter__(self) -> Browser:
