@@ -131,7 +131,8 @@ def finish(
 def _complete(
     run: Applied, lf_versions: dict[str, str], summary: pl.DataFrame, metrics: dict[str, Any], manifest: dict[str, Any]
 ) -> None:
-    """The end of every successful run: manifest, run record, then the ``LATEST`` pointer."""
+    """The end of every successful run: the manifest, the run record, the LF report, then the
+    ``LATEST`` pointer and the status file."""
     cfg = run.cfg
     write_manifest(
         run.run_dir,
