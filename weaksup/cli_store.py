@@ -53,6 +53,7 @@ def open_store(args: argparse.Namespace, command: str) -> Iterator[VoteStore]:
 
 
 def status_command(args: argparse.Namespace) -> None:
+    """``weaksup status``: the running run's phase and progress, or the last run; then the last finished one."""
     from weaksup.pipeline.status import format_status
 
     path = store_of(args.target, args.store)
@@ -61,6 +62,7 @@ def status_command(args: argparse.Namespace) -> None:
 
 
 def history_command(args: argparse.Namespace) -> None:
+    """``weaksup history``: every run, as a table or JSON."""
     from weaksup.pipeline.status import history_frame, read_history
 
     path = store_of(args.target, args.store)
@@ -91,6 +93,7 @@ def _ensure_history(path: Path) -> None:
 
 
 def lfs_command(args: argparse.Namespace) -> None:
+    """``weaksup lfs``: the last run's LF summary and every LF version; ``--errors``: what LFs raised."""
     if args.errors:
         with open_store(args, "weaksup lfs --errors") as store:
             errors = store.lf_errors(args.lf, args.limit or None)
@@ -116,6 +119,7 @@ def lfs_command(args: argparse.Namespace) -> None:
 
 
 def export_command(args: argparse.Namespace) -> None:
+    """``weaksup export``: run N's training set, rebuilt from the store."""
     from weaksup.export import write_table
     from weaksup.pipeline.outputs import training_set
 
@@ -127,6 +131,7 @@ def export_command(args: argparse.Namespace) -> None:
 
 
 def diff_command(args: argparse.Namespace) -> None:
+    """``weaksup diff``: how labels and each LF's votes changed between two runs."""
     from weaksup.pipeline.maintenance import diff_runs
 
     with open_store(args, "weaksup diff") as store:
@@ -143,6 +148,7 @@ def diff_command(args: argparse.Namespace) -> None:
 
 
 def report_command(args: argparse.Namespace) -> None:
+    """``weaksup report``: the LF report of a run as one HTML file."""
     from weaksup.report import write_report
 
     root = None
@@ -158,6 +164,7 @@ def report_command(args: argparse.Namespace) -> None:
 
 
 def gc_command(args: argparse.Namespace) -> None:
+    """``weaksup gc``: keep each pipeline's newest runs; prune what only older runs needed."""
     from weaksup.pipeline.config import load_config
     from weaksup.pipeline.maintenance import collect_garbage
     from weaksup.pipeline.status import snapshot_history
@@ -182,6 +189,7 @@ def gc_command(args: argparse.Namespace) -> None:
 
 
 def predict_command(args: argparse.Namespace) -> None:
+    """``weaksup predict``: label a file with a categorical run's end model."""
     from weaksup.export import write_table
     from weaksup.predict import find_model, predict_file
 
@@ -199,6 +207,7 @@ def predict_command(args: argparse.Namespace) -> None:
 
 
 def schema_command(args: argparse.Namespace) -> None:
+    """``weaksup schema``: the pipeline file's keys, with types, defaults and meaning."""
     from weaksup.pipeline.schema import schema_doc
 
     print(schema_doc())
