@@ -62,18 +62,9 @@ class RunDiff:
     lfs: pl.DataFrame
 
 
-def _run_row(store: VoteStore, run_id: int) -> dict[str, Any]:
-    record = store.run_record(run_id)
-    if record["labels"] == 0:
-        status = record["status"]
-        why = "it was pruned by `weaksup gc`" if status == "succeeded" else f"it {status}"
-        raise ValueError(f"run {run_id} has no labels to compare: {why}")
-    return record
-
-
 def diff_runs(store: VoteStore, run_a: int, run_b: int) -> RunDiff:
     """How labels and each LF's votes changed from run ``run_a`` to run ``run_b``."""
-    a, b = _run_row(store, run_a), _run_row(store, run_b)
+    a, b = store.labeled_run(run_a, " to compare"), store.labeled_run(run_b, " to compare")
     labels = store.label_changes(run_a, run_b)
     same_content = int(labels["in_both"]) - int(labels["content_changed"])
     rows = []

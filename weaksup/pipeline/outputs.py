@@ -69,13 +69,9 @@ def training_set(store: VoteStore, run_id: int) -> pl.DataFrame:
     from weaksup.pipeline.tasks import task_for
 
     try:
-        record = store.run_record(run_id)
+        record = store.labeled_run(run_id)
     except RunError as exc:
-        raise ExportError(str(exc)) from None
-    if record["labels"] == 0:
-        status = record["status"]
-        why = "it was pruned by `weaksup gc`" if status == "succeeded" else f"it {status}"
-        raise ExportError(f"run {run_id} has no labels: {why}; `weaksup history` lists the runs")
+        raise ExportError(f"{exc}; `weaksup history` lists the runs") from None
     return task_for(Settings.from_values(record["params"])).training_set(store, run_id)
 
 

@@ -168,6 +168,17 @@ class RunRecords:
         return {"status": status, "params": json.loads(params or "{}"), "lf_versions": json.loads(versions or "{}"),
                 "labels": int(n)}  # fmt: skip
 
+    def labeled_run(self, run_id: int, purpose: str = "") -> dict[str, Any]:
+        """:meth:`run_record` of a run that still has its labels; :class:`RunError` saying why they
+        are gone otherwise (``run N has no labels<purpose>: it was pruned by `weaksup gc```, or it
+        failed or was interrupted)."""
+        record = self.run_record(run_id)
+        if record["labels"] == 0:
+            status = record["status"]
+            why = "it was pruned by `weaksup gc`" if status == "succeeded" else f"it {status}"
+            raise RunError(f"run {run_id} has no labels{purpose}: {why}")
+        return record
+
     def training_rows(self, run_id: int, split: str, keep_uncovered: bool) -> pl.DataFrame:
         """Run ``run_id``'s labels on the examples of ``split`` (only those with votes unless
         ``keep_uncovered``), with each example's id and input columns (JSON), in store order."""
