@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import duckdb
 import polars as pl
 import pytest
 from test_pipeline_ops_support import FILES, LFS, make_project, query
@@ -116,12 +117,51 @@ def test_export_formats_and_lfs_listing(tmp_path, capsys):
     assert sum(line.rstrip(" │").endswith("*") for line in versions) == 1
 
 
+def _make_v3(path, next_key: int | None = None) -> None:  # type: ignore[no-untyped-def]
+    """Turn a store into what version 3 wrote: example keys indexed and drawn from a sequence
+    (starting at ``next_key``, by default just past the largest key)."""
+    with duckdb.connect(str(path)) as con:  # not VoteStore, which would migrate it back
+        top = con.execute("SELECT coalesce(max(ex_key), 0) FROM examples").fetchall()[0][0]
+        con.execute(
+            "CREATE TABLE ex3 (ex_key BIGINT PRIMARY KEY, dataset VARCHAR NOT NULL, example_id VARCHAR NOT NULL, "
+            "content_hash VARCHAR NOT NULL, split VARCHAR, data JSON, added_run BIGINT, retired_run BIGINT)"
+        )
+        con.execute("INSERT INTO ex3 SELECT * FROM examples")
+        con.execute("DROP TABLE examples")
+        con.execute("ALTER TABLE ex3 RENAME TO examples")
+        con.execute(f"CREATE SEQUENCE ex_key_seq START {int(next_key or top + 1)}")
+        con.execute("DELETE FROM meta WHERE key = 'next_ex_key'")
+        con.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+
+
+def test_a_version_3_store_keeps_its_keys_and_gives_new_ones_past_its_sequence(tmp_path, capsys):
+    pipeline = make_project(tmp_path)
+    _run(pipeline, capsys)
+    store = tmp_path / "store.duckdb"
+    before = query(store, "SELECT * FROM examples ORDER BY ex_key")
+    votes = query(store, "SELECT * FROM votes ORDER BY ALL")
+    top = before["ex_key"].max()
+    _make_v3(store, next_key=top + 50)  # as after gc deleted the newest retired rows
+    data = tmp_path / "incoming" / FILES[0]
+    data.write_text(data.read_text(encoding="utf-8") + 'new-1,someone,2014-01-01T00:00:00,"a new comment, check it out",1\n', encoding="utf-8")
+    out = _run(pipeline, capsys)
+    assert "(1 new, 0 changed, 0 retired, 700 unchanged)" in out
+    after = query(store, "SELECT * FROM examples ORDER BY ex_key")
+    assert after.head(before.height).equals(before)
+    assert after["ex_key"][-1] >= top + 50 and after["example_id"][-1] == "new-1"
+    assert query(store, "SELECT * FROM votes WHERE ex_key <= ? ORDER BY ALL", [top]).equals(votes)
+    assert query(store, "SELECT count(*) AS n FROM duckdb_sequences() WHERE sequence_name = 'ex_key_seq'")["n"][0] == 0
+    assert query(store, "SELECT count(*) AS n FROM duckdb_constraints() WHERE table_name = 'examples' "
+                 "AND constraint_type = 'PRIMARY KEY'")["n"][0] == 0  # fmt: skip
+
+
 def _make_v1(path) -> None:  # type: ignore[no-untyped-def]
     """Turn a store into what version 1 wrote: the same tables without the three newer run columns."""
-    with VoteStore(path) as store:
+    _make_v3(path)
+    with duckdb.connect(str(path)) as con:
         for column in ("export_dir", "data_fingerprint", "lf_summary"):
-            store.con.execute(f"ALTER TABLE runs DROP COLUMN {column}")
-        store.con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+            con.execute(f"ALTER TABLE runs DROP COLUMN {column}")
+        con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
 
 
 def test_a_version_1_store_is_migrated_on_the_next_run(tmp_path, capsys):

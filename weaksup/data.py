@@ -39,7 +39,6 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-import pyarrow.dataset as pads
 
 from weaksup.votes import SparseVotes
 
@@ -158,6 +157,8 @@ def scan_batches(
         if None in kinds or len(kinds) != 1:
             raise ValueError(f"cannot stream {str(path)!r}: streaming reads .parquet or .csv files (one kind per source)")
         kind = kinds.pop()
+        import pyarrow.dataset as pads  # here: it imports pandas, which LF workers and readers of small files skip
+
         # No pre-buffering: pyarrow's default reads ahead across a Parquet file's row groups, so memory
         # grew with the file (about 30 bytes per row of a 10M-row file) instead of staying at a batch.
         no_prebuffer = pads.ParquetFragmentScanOptions(pre_buffer=False)

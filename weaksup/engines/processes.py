@@ -1,7 +1,10 @@
 """The processes engine: row-wise and vectorized LFs in worker processes on this machine.
 
-Workers are started with ``spawn`` (polars' thread pool does not survive ``fork``) and
-receive the LF set once each, in their initializer.  Chunks go out as polars frames
+Workers are forked from a ``forkserver`` that has imported this module (and so polars,
+numpy and the appliers) but run nothing: a fork of this process could inherit polars'
+running thread pool and deadlock, while ``spawn`` would import everything again in each
+worker, and re-run the caller's main script.  Each worker receives the LF set once, in its
+initializer.  Chunks go out as polars frames
 (Arrow IPC underneath) at most ``window`` at a time, and their sparse votes come back
 keyed by ``ex_key``; the client commits them in chunk order, so the votes and error
 records equal serial application exactly.  A worker that dies breaks the pool: the
@@ -57,10 +60,11 @@ class ProcessEngine(Engine):
             raise ValueError(f"ProcessEngine needs at least 1 worker, got workers={self.workers}")
 
     def open(self, lfset: LFSet, ctx: ApplyContext) -> EngineSession:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])  # read when the server starts: once per client process
         pool = ProcessPoolExecutor(
-            self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_install,
-            initargs=(dumps_lf_set(lfset),),
-        )  # fmt: skip
+            self.workers, mp_context=context, initializer=_install, initargs=(dumps_lf_set(lfset),)
+        )
         return _PoolSession(pool, self.window or 2 * self.workers)
 
 

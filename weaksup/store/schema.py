@@ -7,10 +7,13 @@ and brings an older store up to date with :data:`MIGRATIONS`.
 Schema (version :data:`SCHEMA_VERSION`; ``meta.schema_version`` records it):
 
 ``meta(key, value)``
-    Store-wide settings, at least ``schema_version``.
+    Store-wide settings: ``schema_version``, and ``next_ex_key``, the first key no example has had.
 ``examples(ex_key, dataset, example_id, content_hash, split, data, added_run, retired_run)``
-    One row per *content version* of an example.  ``ex_key`` comes from a
-    sequence, so later rows always have larger keys.  When an example's content
+    One row per *content version* of an example.  A sync gives its new rows keys from
+    ``next_ex_key`` up, in input order, and moves ``next_ex_key`` past them in the same
+    transaction, so later rows always have larger keys, even after ``gc`` deletes the
+    newest retired rows; keys are unique but not dense.  (No index: an index on ``ex_key``
+    cost a third of a million-row sync and grew in memory with the store.)  When an example's content
     changes under the same id, the old row is retired (``retired_run`` set) and a
     new row with a new key is added; deleted examples are retired.  ``data`` is
     the input columns as JSON, so exports need nothing but the store.
@@ -45,7 +48,9 @@ export_dir, data_fingerprint, lf_summary)``
     :mod:`weaksup.store.llm_cache`).
 
 **Versions.**  Version 1 lacked the last three ``runs`` columns, version 2 the LLM tables
-(earlier weaksup created them on first use, so a migration keeps any it finds); opening such a
+(earlier weaksup created them on first use, so a migration keeps any it finds), version 3 drew
+example keys from a sequence and indexed them (the migration rebuilds ``examples`` without the
+index and starts ``next_ex_key`` past the sequence and every key); opening such a
 store for writing migrates it in place (one transaction), and a read-only open
 asks for that.  Newer versions are refused.
 
@@ -64,14 +69,11 @@ from __future__ import annotations
 import polars as pl
 import pyarrow as pa
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
-CREATE SEQUENCE IF NOT EXISTS ex_key_seq START 1;
-CREATE SEQUENCE IF NOT EXISTS run_id_seq START 1;
-CREATE TABLE IF NOT EXISTS examples (
-    ex_key BIGINT PRIMARY KEY,
+EXAMPLES = """
+CREATE TABLE IF NOT EXISTS {table} (
+    ex_key BIGINT NOT NULL,
     dataset VARCHAR NOT NULL,
     example_id VARCHAR NOT NULL,
     content_hash VARCHAR NOT NULL,
@@ -80,6 +82,14 @@ CREATE TABLE IF NOT EXISTS examples (
     added_run BIGINT,
     retired_run BIGINT
 );
+"""
+"""The ``examples`` table's DDL, for ``{table}`` (the version-4 migration rebuilds the table from it)."""
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+INSERT INTO meta VALUES ('next_ex_key', '1');
+CREATE SEQUENCE IF NOT EXISTS run_id_seq START 1;
+""" + EXAMPLES.format(table="examples") + """
 CREATE TABLE IF NOT EXISTS lfs (
     lf_name VARCHAR NOT NULL,
     lf_version VARCHAR NOT NULL,
@@ -198,6 +208,15 @@ MIGRATIONS: dict[int, str] = {
     1: "ALTER TABLE runs ADD COLUMN export_dir VARCHAR; ALTER TABLE runs ADD COLUMN data_fingerprint VARCHAR; "
     "ALTER TABLE runs ADD COLUMN lf_summary JSON;",
     2: LLM_TABLES,
+    3: EXAMPLES.format(table="examples_v4")
+    + """
+INSERT INTO examples_v4 SELECT * FROM examples;
+INSERT INTO meta SELECT 'next_ex_key', CAST(greatest(nextval('ex_key_seq'), coalesce(max(ex_key), 0) + 1) AS VARCHAR)
+    FROM examples;
+DROP TABLE examples;
+ALTER TABLE examples_v4 RENAME TO examples;
+DROP SEQUENCE ex_key_seq;
+""",
 }
 """SQL taking a store from version ``v`` to ``v + 1``."""
 

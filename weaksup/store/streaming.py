@@ -117,12 +117,17 @@ def sync_example_batches(
                 "(SELECT 1 FROM inc i WHERE i.example_id = examples.example_id AND i.content_hash = examples.content_hash)",
                 [run_id, dataset],
             ).fetchall()[0][0]
+            # New rows take key next_ex_key + their input position: increasing in input order
+            # and above every key ever given, with no sort and no sequence call per row.
+            first_key = int(con.execute("SELECT value FROM meta WHERE key = 'next_ex_key'").fetchall()[0][0])
             new = con.execute(
-                "INSERT INTO examples SELECT nextval('ex_key_seq'), ?, i.example_id, i.content_hash, i.split, "
-                "i.data, ?, NULL FROM (SELECT * FROM inc i WHERE NOT EXISTS (SELECT 1 FROM examples e "
-                "WHERE e.dataset = ? AND e.retired_run IS NULL AND e.example_id = i.example_id) ORDER BY ord) i",
-                [dataset, run_id, dataset],
+                "INSERT INTO examples SELECT ? + i.ord, ?, i.example_id, i.content_hash, i.split, i.data, ?, NULL "
+                "FROM inc i WHERE NOT EXISTS (SELECT 1 FROM examples e "
+                "WHERE e.dataset = ? AND e.retired_run IS NULL AND e.example_id = i.example_id)",
+                [first_key, dataset, run_id, dataset],
             ).fetchall()[0][0]
+            if new:
+                con.execute("UPDATE meta SET value = ? WHERE key = 'next_ex_key'", [str(first_key + offset)])
             con.execute(
                 "UPDATE examples SET split = i.split FROM inc i WHERE examples.dataset = ? "
                 "AND examples.retired_run IS NULL AND examples.example_id = i.example_id "
