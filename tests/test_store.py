@@ -95,3 +95,22 @@ def test_uncommitted_chunk_leaves_no_trace(tmp_path):
             store.commit_votes("d", [("lf", "v")], int(keys[0]), bad)
         assert store.query("SELECT count(*) AS n FROM votes")["n"][0] == 0
         assert store.watermarks("d", [("lf", "v")]) == [0]
+
+
+def test_a_resync_moves_examples_between_splits_without_new_keys(tmp_path):
+    with VoteStore(tmp_path / "s.duckdb") as store:
+        run = store.start_run("p", {})
+        first = pl.DataFrame({"example_id": ["a", "b", "c"], "split": ["train", "train", "test"], "x": [1, 2, 3]})
+        keys = store.sync_examples("d", first, run).ex_keys
+        # a moves to test (same content), b changes content and moves to valid, d is new
+        second = pl.DataFrame({"example_id": ["a", "b", "c", "d"], "split": ["test", "valid", "test", "train"],
+                               "x": [1, 20, 3, 4]})  # fmt: skip
+        got = store.sync_examples("d", second, store.start_run("p", {}))
+        assert (got.new, got.changed, got.retired, got.unchanged) == (1, 1, 0, 2)
+        live = store.query(
+            "SELECT example_id, ex_key, split FROM examples WHERE retired_run IS NULL ORDER BY example_id"
+        )
+        assert live["split"].to_list() == ["test", "valid", "test", "train"]
+        assert live["ex_key"].to_list() == got.ex_keys.tolist()
+        assert got.ex_keys[0] == keys[0] and got.ex_keys[2] == keys[2]  # same content, same key
+        assert got.ex_keys[1] > keys.max() and got.ex_keys[3] > got.ex_keys[1]  # new content: new, increasing keys

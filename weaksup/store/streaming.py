@@ -117,6 +117,13 @@ def sync_example_batches(
                 "(SELECT 1 FROM inc i WHERE i.example_id = examples.example_id AND i.content_hash = examples.content_hash)",
                 [run_id, dataset],
             ).fetchall()[0][0]
+            # Before the insert, which gives new rows their split: only the kept rows are joined.
+            con.execute(
+                "UPDATE examples SET split = i.split FROM inc i WHERE examples.dataset = ? "
+                "AND examples.retired_run IS NULL AND examples.example_id = i.example_id "
+                "AND examples.split IS DISTINCT FROM i.split",
+                [dataset],
+            )
             # New rows take key next_ex_key + their input position: increasing in input order
             # and above every key ever given, with no sort and no sequence call per row.
             first_key = int(con.execute("SELECT value FROM meta WHERE key = 'next_ex_key'").fetchall()[0][0])
@@ -128,12 +135,6 @@ def sync_example_batches(
             ).fetchall()[0][0]
             if new:
                 con.execute("UPDATE meta SET value = ? WHERE key = 'next_ex_key'", [str(first_key + offset)])
-            con.execute(
-                "UPDATE examples SET split = i.split FROM inc i WHERE examples.dataset = ? "
-                "AND examples.retired_run IS NULL AND examples.example_id = i.example_id "
-                "AND examples.split IS DISTINCT FROM i.split",
-                [dataset],
-            )
             ex_keys = None
             if keys:
                 got = con.execute(
