@@ -51,6 +51,7 @@ from weaksup.data import scan_batches  # noqa: E402
 from weaksup.engines import DaskEngine, ProcessEngine, SerialEngine  # noqa: E402
 from weaksup.examples import StoredExamples  # noqa: E402
 from weaksup.lf import ABSTAIN, LabelingFunction  # noqa: E402
+from weaksup.pipeline import load_lf_modules  # noqa: E402
 from weaksup.store import VoteStore  # noqa: E402
 from weaksup.store.streaming import set_memory_limit, sync_example_batches  # noqa: E402
 from weaksup.vectorized import VectorizedLabelingFunction, keywords, regex  # noqa: E402
@@ -166,7 +167,10 @@ def section_kinds(df: pl.DataFrame, snorkel_n: int, repeats: int) -> list[str]:
 # -- 2. engines ---------------------------------------------------------------------------------
 
 def section_engines(df: pl.DataFrame, tmp: Path) -> list[str]:
-    lfs = row_lfs(LF_SPECS[:5])
+    # The LFs come from a file, as in a pipeline: workers get them by value (LFs defined in this
+    # script would make each worker import it, and with it everything it imports).
+    (tmp / "engine_lfs.py").write_text(lf_module(specs=LF_SPECS[:5]))
+    lfs = load_lf_modules([tmp / "engine_lfs.py"])
     versions = [(lf.name, lf.version) for lf in lfs]
     engines = {"serial": SerialEngine(), "2 processes": ProcessEngine(workers=2), "Dask LocalCluster 2": DaskEngine(workers=2)}
     results, dense, cpu = {}, {}, {}
@@ -193,9 +197,20 @@ def section_engines(df: pl.DataFrame, tmp: Path) -> list[str]:
 
 
 def cpu_seconds() -> float:
-    """CPU seconds of this process and of its children that have exited (the engines' workers)."""
+    """CPU seconds of this process, of its children that have exited (Dask's workers), and of its
+    live children with their own exited children (the forkserver, which forks and reaps the
+    process engine's workers)."""
+    import psutil
+
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    live = 0.0
+    for child in psutil.Process().children():
+        try:
+            t = child.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        live += t.user + t.system + t.children_user + t.children_system
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime + live
 
 
 # -- 3. streaming ---------------------------------------------------------------------------------

@@ -72,10 +72,10 @@ CHANGED = "win"
 """The LF edited for the third run."""
 
 
-def lf_module(changed: bool = False) -> str:
-    """The 20 LFs as a Python module (``changed`` edits one of them)."""
+def lf_module(changed: bool = False, specs: list = LF_SPECS) -> str:
+    """The LFs of ``specs`` (default: the 20) as a Python module (``changed`` edits one of them)."""
     lines = ["import re", "from weaksup import ABSTAIN, labeling_function", ""]
-    for name, kind, arg, label in LF_SPECS:
+    for name, kind, arg, label in specs:
         if changed and name == CHANGED:
             arg = r"\bwin(ner|s)?\b"
         lines.append("")
