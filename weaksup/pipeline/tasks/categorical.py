@@ -186,7 +186,9 @@ def accuracy(pred: np.ndarray, gold: np.ndarray) -> float | None:
 
 
 def subset_votes(votes: SparseVotes, rows: np.ndarray) -> SparseVotes:
-    """The votes of some rows (given in ascending order), renumbered 0..len(rows)-1."""
+    """The votes of some rows (given in ascending order, without repeats), renumbered 0..len(rows)-1."""
+    if len(rows) == votes.n:  # every row: nothing to renumber
+        return votes
     pos = np.full(votes.n, -1, dtype=np.int64)
     pos[rows] = np.arange(len(rows))
     keep = pos[votes.rows] >= 0
