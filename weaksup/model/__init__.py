@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from weaksup.model._base import LabelModelBase
+from weaksup.model._base import LabelModelBase, labels_from_proba
 from weaksup.model.auto import AutoLabelModel
 from weaksup.model.dawid_skene import DawidSkene
 from weaksup.model.label_model import LabelModel
@@ -54,6 +54,7 @@ __all__ = [
     "RegressionLabelModel",
     "SnorkelLabelModel",
     "aggregate_rankings",
+    "labels_from_proba",
     "make_label_model",
 ]
 

@@ -34,6 +34,20 @@ TIE_ATOL = 1e-9
 """Class probabilities within this of a row's maximum count as tied."""
 
 
+def labels_from_proba(
+    proba: np.ndarray, seed: int, tie_break: Literal["random", "abstain"] = "random"
+) -> np.ndarray:
+    """The labels :meth:`LabelModelBase.predict` gives for probabilities ``proba`` (n, k) of a model
+    seeded ``seed``: for callers that already hold ``predict_proba``'s output."""
+    tied = proba >= proba.max(axis=1, keepdims=True) - TIE_ATOL
+    if tie_break == "abstain":
+        labels = proba.argmax(axis=1)
+        labels[tied.sum(axis=1) > 1] = ABSTAIN
+        return labels
+    draw = np.random.default_rng(seed).random(proba.shape)
+    return np.where(tied, draw, -1.0).argmax(axis=1)
+
+
 def softmax_rows(scores: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Row-wise softmax of (n, k) log scores, into ``out`` (which may be ``scores``) or a new array.
 
@@ -130,14 +144,7 @@ class LabelModelBase(PersistentModel, BaseEstimator):
         """
         if tie_break not in ("random", "abstain"):
             raise ValueError(f"tie_break must be 'random' or 'abstain', got {tie_break!r}")
-        proba = self.predict_proba(L)
-        tied = proba >= proba.max(axis=1, keepdims=True) - TIE_ATOL
-        if tie_break == "abstain":
-            labels = proba.argmax(axis=1)
-            labels[tied.sum(axis=1) > 1] = ABSTAIN
-            return labels
-        draw = np.random.default_rng(self.seed).random(proba.shape)
-        return np.where(tied, draw, -1.0).argmax(axis=1)
+        return labels_from_proba(self.predict_proba(L), self.seed, tie_break)
 
     def vote_log_likelihood(self, L: LabelMatrix) -> float:
         """Mean log P(λ_a = v | the row's other votes, a votes) over the votes of rows with 2 or more.

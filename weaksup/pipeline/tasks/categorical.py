@@ -31,7 +31,7 @@ import polars as pl
 from weaksup.analysis import lf_summary
 from weaksup.data import ID
 from weaksup.export import soft_label_frame
-from weaksup.model import make_label_model
+from weaksup.model import labels_from_proba, make_label_model
 from weaksup.pipeline.settings import Settings
 from weaksup.pipeline.tasks.base import (
     Labeled,
@@ -82,7 +82,7 @@ class CategoricalTask:
         model = make_label_model(lm.name, cardinality=len(self.classes), seed=lm.seed, **lm.params)
         model.fit(subset_votes(votes, np.flatnonzero(train)))
         probs = model.predict_proba(votes)
-        pred = model.predict(votes)
+        pred = labels_from_proba(probs, model.seed)  # model.predict(votes), without a second predict_proba
         n_votes = np.bincount(votes.rows, minlength=votes.n)
         labels = pl.DataFrame(
             {
