@@ -78,15 +78,27 @@ def _why_not() -> str | None:
     return None
 
 
+def _active():
+    from pyspark.sql import SparkSession
+
+    return SparkSession.getActiveSession()
+
+
 @pytest.fixture(scope="module")
-def spark():
-    """One local[2] Spark session for the module: the engine uses the running session."""
+def spark_available():
+    """Skips where Spark cannot run; stops the module's local Spark session at the end."""
     reason = _why_not()
     if reason:
         pytest.skip(f"Spark engine tests {reason}")
-    session = local_spark("local[2]")
-    yield session
-    session.stop()
+    yield
+    if _active() is not None:
+        _active().stop()
+
+
+@pytest.fixture
+def spark(spark_available):
+    """The module's local[2] session (started once; the engine uses the running session)."""
+    return local_spark("local[2]")
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +133,15 @@ def _assert_same(got, want):
         assert a.equals(b), (a, b)
 
 
+def test_with_no_session_the_engine_starts_one_and_stops_it(tmp_path, spark_available, lfs):
+    if _active() is not None:
+        _active().stop()  # another test's session: this one is about the engine's own
+    with VoteStore(tmp_path / "s.duckdb") as store:
+        stats = _apply(store, lfs, SparkEngine(workers=2), _data(200))
+        assert stats.applied == {lf.name: 200 for lf in lfs} and store.query("SELECT * FROM votes").height > 300
+    assert _active() is None
+
+
 def test_spark_equals_serial_and_a_rerun_adds_nothing(tmp_path, spark, lfs):
     first, more = _data(600), pl.concat([_data(600), _data(150, start=600)])
     with VoteStore(tmp_path / "serial.duckdb") as store:
@@ -141,7 +162,7 @@ def test_spark_equals_serial_and_a_rerun_adds_nothing(tmp_path, spark, lfs):
         later = _apply(store, lfs, make_engine({"name": "spark"}), more)
         assert later.applied == {lf.name: 150 for lf in lfs}  # only the new examples
         _assert_same(_contents(store), want_more)
-    assert not spark.sparkContext._jsc.sc().isStopped()  # the engine leaves a running session running
+    assert _active() is spark  # the engine leaves a session it did not start running
 
 
 def test_strict_mode_stops_on_spark_naming_the_lf_and_example(tmp_path, spark, lfs):

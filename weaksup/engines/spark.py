@@ -54,7 +54,9 @@ import polars as pl
 import pyarrow as pa
 
 from weaksup.apply import ApplyContext
-from weaksup.engines.base import PORTABLE_KINDS, Chunk, ChunkVotes, Engine, EngineSession, LFSet, apply_lf_set, dumps_lf_set
+from weaksup.engines.base import (
+    PORTABLE_KINDS, Chunk, ChunkVotes, Engine, EngineSession, LFSet, apply_lf_set, dumps_lf_set,
+)  # fmt: skip
 from weaksup.engines.processes import ordered
 from weaksup.store.schema import VOTE_COLUMNS, vote_table
 from weaksup.vote_checks import LFApplicationError
@@ -66,6 +68,9 @@ ERROR_COLUMNS = {"example_id": pa.string(), "error_type": pa.string(), "message"
 RECORD_SCHEMA = pa.schema(list(VOTE_COLUMNS.items()) + list(ERROR_COLUMNS.items()))
 """What :meth:`SparkLFSet.mapper`'s function yields: the store's vote columns, then ``example_id``,
 ``error_type`` and ``message``, set on error rows only (their vote columns are null)."""
+
+ArrowMapper = Callable[[Iterable[pa.RecordBatch]], Iterator[pa.RecordBatch]]
+"""A ``mapInArrow`` function: Arrow batches in, Arrow batches out."""
 
 _UNPACKED: dict[str, LFSet] = {}
 """LF sets unpacked in this Spark Python worker, by token (one entry per application)."""
@@ -79,15 +84,17 @@ def _records(got: ChunkVotes) -> pa.Table:
     errors = got.errors
     error_rows = pa.table(
         [
-            errors[name].to_arrow().cast(field.type) if name in errors.columns else pa.nulls(errors.height, field.type)
-            for name, field in zip(RECORD_SCHEMA.names, RECORD_SCHEMA)
+            errors[f.name].to_arrow().cast(f.type) if f.name in errors.columns else pa.nulls(errors.height, f.type)
+            for f in RECORD_SCHEMA
         ],
         schema=RECORD_SCHEMA,
     )
     return pa.concat_tables([votes, error_rows])
 
 
-def _apply_batches(payload: Any, idx: Sequence[int], token: str, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+def _apply_batches(
+    payload: Any, idx: Sequence[int], token: str, batches: Iterable[pa.RecordBatch]
+) -> Iterator[pa.RecordBatch]:
     """``mapInArrow``'s function: LFs ``idx`` of the broadcast LF set on each batch (rows with
     ``example_id``, ``ex_key`` and the LF inputs), as sparse :data:`RECORD_SCHEMA` records."""
     lfset = _UNPACKED.get(token)
@@ -122,18 +129,15 @@ class SparkLFSet:
         """Broadcast ``lfset`` (resources included) to ``spark``'s workers."""
         return cls(spark.sparkContext.broadcast(dumps_lf_set(lfset)), uuid.uuid4().hex, len(lfset.lfs))
 
-    def mapper(self, idx: Sequence[int] | None = None) -> Callable[[Iterable[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    def mapper(self, idx: Sequence[int] | None = None) -> ArrowMapper:
         """The ``mapInArrow`` function applying LFs ``idx`` of the set (default: all)."""
-        return functools.partial(_apply_batches, self.payload, list(range(self.size) if idx is None else idx), self.token)
+        chosen = list(range(self.size) if idx is None else idx)
+        return functools.partial(_apply_batches, self.payload, chosen, self.token)
 
 
-RECORD_DDL = ", ".join(
-    f"{name} {ddl}"
-    for name, ddl in zip(
-        RECORD_SCHEMA.names,
-        ["string", "string", "bigint", "int", "double", "array<string>", "string", "double", "string", "string", "string"],
-    )
-)
+_SPARK_TYPES = {pa.string(): "string", pa.int64(): "bigint", pa.int32(): "int", pa.float64(): "double",
+                pa.list_(pa.string()): "array<string>"}  # fmt: skip
+RECORD_DDL = ", ".join(f"{field.name} {_SPARK_TYPES[field.type]}" for field in RECORD_SCHEMA)
 """:data:`RECORD_SCHEMA` as Spark DDL, the schema ``mapInArrow`` is given."""
 
 
@@ -224,10 +228,12 @@ class _SparkSession(EngineSession):
     def takes(self, lf: Any) -> bool:
         return lf.kind in PORTABLE_KINDS
 
-    def _job(self, mapper: Any, chunk: pl.DataFrame, keys: np.ndarray) -> pa.Table:
+    def _job(self, mapper: ArrowMapper, chunk: pl.DataFrame, keys: np.ndarray) -> pa.Table:
         """One chunk as one Spark job: its Arrow rows in, its sparse records back."""
         if KEY in chunk.columns:
-            raise ValueError(f"the examples have a column {KEY!r}, the name the Spark engine gives the store's keys; rename it")
+            raise ValueError(
+                f"the examples have a column {KEY!r}, the name the Spark engine gives the store's keys; rename it"
+            )
         rows = chunk.with_columns(pl.Series(KEY, keys, pl.Int64)).to_arrow()
         try:
             return self.spark.createDataFrame(rows).mapInArrow(mapper, RECORD_DDL).toArrow()
@@ -239,7 +245,11 @@ class _SparkSession(EngineSession):
 
     def map(self, idx: Sequence[int], chunks: Iterable[Chunk]) -> Iterator[ChunkVotes]:
         mapper = self.lfset.mapper(idx)
-        for records in ordered(lambda chunk, keys: self.pool.submit(self._job, mapper, chunk, keys), chunks, self.window):
+
+        def submit(chunk: pl.DataFrame, keys: np.ndarray) -> Any:
+            return self.pool.submit(self._job, mapper, chunk, keys)
+
+        for records in ordered(submit, chunks, self.window):
             yield records_to_votes(records, self.run_id)
 
     def close(self) -> None:
