@@ -8,7 +8,10 @@ commits each chunk's votes with its watermark, in chunk order, in one DuckDB tra
 (the store's one writer).  A rerun therefore resumes where the last commit stopped and
 never duplicates a vote; prompted LFs, which share the store's cache and budget, still
 run on the client.  A recipe writing votes from Spark to Parquet would need a second
-bookkeeping of which key ranges are complete, which the watermarks already are.
+bookkeeping of which key ranges are complete, which the watermarks already are.  The
+cost: every chunk crosses from the client to the executors (Arrow) and its votes come
+back, one Spark job per chunk; Spark lends its cores, the store stays the one source of
+examples and votes.
 
 - **Keys.** Votes are keyed by the store's ``ex_key``, so the examples are synced first
   (:meth:`VoteStore.sync_examples`, or :func:`weaksup.store.streaming.sync_example_batches`
