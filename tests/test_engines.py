@@ -148,8 +148,8 @@ def test_a_killed_worker_loses_no_committed_vote_and_the_next_run_finishes(tmp_p
 
 
 def test_unknown_engine_and_bad_workers_are_rejected():
-    with pytest.raises(ValueError, match=r"engine.name = 'spark' is not an engine; use one of serial, processes, dask"):
-        make_engine({"name": "spark"})
+    with pytest.raises(ValueError, match=r"engine.name = 'ray' is not an engine; use one of serial, processes, dask, spark"):
+        make_engine({"name": "ray"})
     with pytest.raises(ValueError, match="ProcessEngine needs at least 1 worker"):
         ProcessEngine(workers=0)
 
@@ -166,7 +166,7 @@ def test_a_pipeline_file_picks_its_engine(tmp_path, slice_pipeline):
     assert parallel.metrics["lf_applications"] == serial.metrics["lf_applications"] > 0
     with VoteStore(tmp_path / "a.duckdb") as a, VoteStore(tmp_path / "b.duckdb") as b:
         assert _contents(a)[0].equals(_contents(b)[0])
-    (tmp_path / "bad.toml").write_text(slice_pipeline.read_text() + '\n[engine]\nname = "spark"\n')
+    (tmp_path / "bad.toml").write_text(slice_pipeline.read_text() + '\n[engine]\nname = "ray"\n')
     with pytest.raises(ConfigError, match=r"engine.name"):
         load_config(tmp_path / "bad.toml")
 

@@ -3,7 +3,9 @@
 - :class:`SerialEngine` (``serial``): in this process, the default;
 - :class:`ProcessEngine` (``processes``): worker processes on this machine;
 - :class:`DaskEngine` (``dask``): a ``dask.distributed`` cluster, local or remote (the
-  ``weaksup[dask]`` extra, imported when a session opens).
+  ``weaksup[dask]`` extra, imported when a session opens);
+- :class:`SparkEngine` (``spark``): ``mapInArrow`` on a Spark application, local or on a
+  cluster (the ``weaksup[spark]`` extra and a Java runtime, used when a session opens).
 
 Pass one to :func:`weaksup.apply.apply_to_store` (``engine=``) or name it in a
 pipeline's ``[engine]`` section; :func:`make_engine` builds one from that section.
@@ -22,6 +24,7 @@ from weaksup.engines.dask import DaskEngine
 from weaksup.engines.base import ChunkVotes, Engine, EngineSession, LFSet, apply_lf_set
 from weaksup.engines.processes import ProcessEngine
 from weaksup.engines.serial import SerialEngine
+from weaksup.engines.spark import SparkEngine
 
 __all__ = [
     "ENGINES",
@@ -32,11 +35,12 @@ __all__ = [
     "LFSet",
     "ProcessEngine",
     "SerialEngine",
+    "SparkEngine",
     "apply_lf_set",
     "make_engine",
 ]
 
-ENGINES = ("serial", "processes", "dask")
+ENGINES = ("serial", "processes", "dask", "spark")
 
 
 def make_engine(section: Mapping[str, Any] | None) -> Engine:
@@ -50,5 +54,7 @@ def make_engine(section: Mapping[str, Any] | None) -> Engine:
     if name == "dask":
         return DaskEngine(address=section.get("address"), workers=workers,
                           threads_per_worker=section.get("threads_per_worker") or 1)  # fmt: skip
+    if name == "spark":
+        return SparkEngine(address=section.get("address"), workers=workers)
     raise ValueError(f"engine.name = {name!r} is not an engine; use one of {', '.join(ENGINES)}")
 

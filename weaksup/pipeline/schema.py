@@ -252,12 +252,16 @@ SCHEMA = Section(
         "engine": Section(
             "Where row-wise and vectorized LFs run; the client process always writes the store.",
             {
-                "name": Key(str, "serial (this process), processes (worker processes on this machine) or dask "
-                            "(a dask.distributed cluster; the weaksup[dask] extra).", default="serial",
-                            choices=("serial", "processes", "dask")),
-                "workers": Key(int, "Worker processes (processes), or LocalCluster workers (dask without address).",
+                "name": Key(str, "serial (this process), processes (worker processes on this machine), dask "
+                            "(a dask.distributed cluster; the weaksup[dask] extra) or spark (mapInArrow on a Spark "
+                            "application; the weaksup[spark] extra and Java 17+).", default="serial",
+                            choices=("serial", "processes", "dask", "spark")),
+                "workers": Key(int, "Worker processes (processes), LocalCluster workers (dask without address) or "
+                               "local[workers] cores (spark without address).",
                                default=2, check=_positive),
-                "address": Key(str, "Dask scheduler address, e.g. tcp://scheduler:8786; unset: a LocalCluster."),
+                "address": Key(str, "Dask scheduler address, e.g. tcp://scheduler:8786, or Spark master URL, e.g. "
+                               "spark://master:7077; unset: a LocalCluster, or local[workers] (or the running "
+                               "Spark application's session)."),
                 "threads_per_worker": Key(int, "Threads per LocalCluster worker (dask).", default=1, check=_positive),
             },
             optional=True,
