@@ -333,7 +333,7 @@ def _check_votes(values: dict[str, Any], base: Path) -> str | None:
         if values["trainer"]["name"] != "none":
             return ("without data.source the examples are the answers' items, with no inputs for an end model: set "
                     "trainer.name = 'none', or give data.source (with data.id_column naming the items)")
-    elif data["gold_column"] is not None and answers["truth"] is not None:
+    if data["gold_column"] is not None and answers["truth"] is not None:
         return "gold comes from data.gold_column and answers.truth both; keep one"
     return None
 
