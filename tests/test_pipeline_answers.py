@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import duckdb
@@ -14,7 +16,7 @@ import pytest
 
 from weaksup.data import load_crowd
 from weaksup.model import make_label_model
-from weaksup.pipeline import ConfigError, load_config, run_pipeline
+from weaksup.pipeline import ConfigError, config_from_dict, load_config, run_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 RTE = ROOT / "data" / "crowd" / "rte"
@@ -224,3 +226,15 @@ def test_answers_config_errors_name_the_key_and_fix(tmp_path, edit, message):
     path.write_text(edit(path.read_text()))
     with pytest.raises(ConfigError, match=message):
         load_config(path)
+
+
+def test_readme_crowd_block_is_the_shipped_pipeline_and_valid():
+    block = next(b for b in re.findall(r"```toml\n(.*?)```", (ROOT / "README.md").read_text(), re.S) if "[answers]" in b)
+    shipped = tomllib.loads((ROOT / "pipelines" / "crowd_rte.toml").read_text())
+    shown = tomllib.loads(block)
+    assert {k: v for k, v in shown.items() if not isinstance(v, dict)} == {
+        k: v for k, v in shipped.items() if not isinstance(v, dict)}  # fmt: skip
+    for section, keys in shown.items():
+        if isinstance(keys, dict):
+            assert keys.items() <= shipped[section].items(), section
+    assert config_from_dict(shown, ROOT / "pipelines").settings.answers is not None
