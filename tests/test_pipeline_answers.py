@@ -238,3 +238,17 @@ def test_readme_crowd_block_is_the_shipped_pipeline_and_valid():
         if isinstance(keys, dict):
             assert keys.items() <= shipped[section].items(), section
     assert config_from_dict(shown, ROOT / "pipelines").settings.answers is not None
+
+
+@pytest.mark.parametrize(("repeats", "kept"), [("first", 1), ("last", 0)])
+def test_a_repeated_answer_keeps_the_first_or_last_and_is_counted(tmp_path, repeats, kept):
+    (tmp_path / "a.csv").write_text("question,worker,answer\n266,w1,1\n934,w1,0\n266,w1,0\n266,w2,1\n934,w3,1\n")
+    said: list[str] = []
+    result = run_pipeline(_pipeline(tmp_path, tmp_path / "a.csv", f'repeats = "{repeats}"'), progress=False, say=said.append)
+    assert said[0].startswith("answers: 4 from 3 workers on 2 items") and "1 repeated answers dropped" in said[0]
+    with duckdb.connect(str(tmp_path / "store.duckdb"), read_only=True) as con:
+        votes = con.execute(
+            "SELECT v.label FROM votes v JOIN examples e USING (ex_key) WHERE v.lf_name = 'w1' AND e.example_id = '266'"
+        ).fetchall()
+    assert votes == [(kept,)]
+    assert result.metrics["lf_applications"] == 3 * 800  # RTE's truth names 800 items: the examples (2 answered)

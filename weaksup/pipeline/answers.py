@@ -105,14 +105,14 @@ def load_answers(section: AnswersSettings, labels: LabelsSettings, base: Path) -
         hint = "" if all(names) else " (answers.item_column, worker_column and answer_column name the columns; unset: the first three)"
         raise SourceError(f"answers.source = {section.source!r}: {exc}{hint}") from None
     rows = rows.with_row_index("row")
-    twice = rows.filter(pl.struct("item", "worker").is_duplicated())
-    if twice.height and section.repeats == "error":
-        first = twice.filter(pl.struct("item", "worker").is_first_distinct().not_()).row(0, named=True)
+    again = rows.filter(~pl.struct("item", "worker").is_first_distinct())
+    if again.height and section.repeats == "error":
+        first = again.row(0, named=True)
         raise SourceError(
             f"answers.source = {section.source!r} {crowd_row(path, first['row'])}: worker {first['worker']!r} answers "
             f"item {first['item']!r} again; set answers.repeats = 'first' or 'last' to keep one answer"
         )
-    kept = rows.unique(["item", "worker"], keep="first" if section.repeats != "last" else "last", maintain_order=True)
+    kept = rows.unique(["item", "worker"], keep="last" if section.repeats == "last" else "first", maintain_order=True)
     votes, by = _votes(kept, labels, section, path)
     answered = kept["item"].unique(maintain_order=True).to_list()
     truth = None if section.truth is None else _truth(section, labels, by, base)
