@@ -218,6 +218,10 @@ def test_bad_answers_are_refused_before_work_starts_naming_file_row_and_fix(tmp_
          r"\[answers\] holds one class or number per item and worker; a ranking pipeline takes its votes from LFs"),
         (lambda t: t.replace("[labels]", '[data]\nsource = "d.csv"\nid_column = "id"\ngold_column = "g"\n[labels]'),
          r"gold comes from data.gold_column and answers.truth both; keep one"),
+        (lambda t: t.replace("[labels]", '[data]\nsource = "d.csv"\nid_column = "id"\nstream = true\n[labels]'),
+         r"data.stream = true cannot take \[answers\]: the answers are read whole; drop data.stream"),
+        (lambda t: t.replace("[labels]", '[holdout]\nsource = "d.csv"\n[labels]'),
+         r"\[holdout\] matches data texts, and without data.source the examples have none; give data.source"),
     ],
 )
 def test_answers_config_errors_name_the_key_and_fix(tmp_path, edit, message):
