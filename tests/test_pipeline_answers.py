@@ -94,7 +94,7 @@ def test_editing_one_workers_answers_restores_only_that_worker(tmp_path):
     answers = tmp_path / "answer.csv"
     rows = pl.read_csv(RTE / "answer.csv", infer_schema=False)
     rows.write_csv(answers)
-    pipeline = _pipeline(tmp_path, answers)
+    pipeline = _pipeline(tmp_path, answers, head="[lfs]\nchunk_size = 128\n")  # 7 chunks of examples
     first = run_pipeline(pipeline, progress=False, say=lambda s: None)
     assert first.metrics["lf_applications"] == 164 * 800
 
