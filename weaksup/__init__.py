@@ -1,7 +1,7 @@
 """weaksup: programmatic weak supervision as an operational pipeline.
 
 Data flows one way: data (:mod:`weaksup.data`) → LFs (row-wise :mod:`weaksup.lf`,
-:mod:`weaksup.vectorized`, :mod:`weaksup.llm`) → applier (:mod:`weaksup.apply`, on an engine:
+:mod:`weaksup.vectorized`, :mod:`weaksup.llm`, recorded crowd answers :mod:`weaksup.crowd`) → applier (:mod:`weaksup.apply`, on an engine:
 :mod:`weaksup.engines`) → vote store (:mod:`weaksup.store`) → label model (:mod:`weaksup.model`)
 → probabilistic labels → end model (:mod:`weaksup.end_models`) and exports (:mod:`weaksup.export`);
 :mod:`weaksup.pipeline` runs it all as a job, one task per label type.

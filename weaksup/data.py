@@ -269,30 +269,45 @@ class CrowdVotes:
     """(item, worker) pairs answered more than once in the file; only the first answer is kept."""
 
 
-def _read_columns(path: Path, columns: tuple[str, str] | tuple[str, str, str]) -> pl.DataFrame:
-    """The first ``len(columns)`` columns of a headed CSV, as strings named ``columns``; no nulls."""
+def read_crowd_columns(
+    path: str | Path, roles: Sequence[str], names: Sequence[str | None] | None = None
+) -> pl.DataFrame:
+    """Some columns of a crowd file (a CSV with a header row, or Parquet) as stripped, non-empty
+    strings named ``roles``: the columns ``names`` (each ``None`` takes the role's position:
+    the first column for the first role...).  Errors name the file, the line and the column."""
+    path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"crowd file {str(path)!r} does not exist")
+    parquet = path.suffix.lower() == ".parquet"
     try:
-        df = pl.read_csv(path, infer_schema=False)
-    except pl.exceptions.PolarsError as error:
-        raise ValueError(f"cannot parse {str(path)!r} as CSV: {error}") from error
-    if df.width < len(columns):
+        df = pl.read_parquet(path) if parquet else pl.read_csv(path, infer_schema=False)
+    except (pl.exceptions.PolarsError, OSError) as error:
+        raise ValueError(f"cannot parse {str(path)!r} as {'Parquet' if parquet else 'CSV'}: {error}") from error
+    names = list(names or [None] * len(roles))
+    if df.width < len(roles) and not all(names):
         raise ValueError(
-            f"{str(path)!r} has columns {df.columns} but needs {len(columns)}: "
-            f"{', '.join(columns)} (in that order, with a header row)"
+            f"{str(path)!r} has columns {df.columns} but needs {len(roles)}: "
+            f"{', '.join(roles)} (in that order, with a header row)"
         )
-    df = df.select(df.columns[: len(columns)]).rename(dict(zip(df.columns, columns)))
-    df = df.with_columns(pl.col(c).str.strip_chars() for c in columns)
-    for c in columns:
+    chosen = [df.columns[i] if name is None else name for i, name in enumerate(names)]
+    for role, name in zip(roles, chosen):
+        if name not in df.columns:
+            raise ValueError(f"{str(path)!r} has no column {name!r} for the {role}; its columns are {df.columns}")
+    position = {role: df.columns.index(name) + 1 for role, name in zip(roles, chosen)}
+    df = df.select(pl.col(name).cast(pl.String).str.strip_chars().alias(role) for role, name in zip(roles, chosen))
+    for c in roles:
         empty = df[c].is_null() | (df[c] == "")
         if empty.any():
-            row = int(empty.arg_max())
             raise ValueError(
-                f"{str(path)!r} line {row + 2}: the {c} column (column {columns.index(c) + 1}) is empty; "
-                "every row needs a value"
+                f"{str(path)!r} {crowd_row(path, int(empty.arg_max()))}: the {c} column (column {position[c]}) "
+                "is empty; every row needs a value"
             )
     return df
+
+
+def crowd_row(path: Path, row: int) -> str:
+    """Where row ``row`` (0-based, header excluded) of a crowd file is: a CSV line, or a Parquet row."""
+    return f"row {row}" if path.suffix.lower() == ".parquet" else f"line {row + 2}"
 
 
 def _class_order(values: list[str]) -> list[str]:
@@ -308,8 +323,8 @@ def load_crowd(
 ) -> CrowdVotes:
     """Load crowd answers (and optional truth) into :class:`CrowdVotes`.
 
-    ``answers`` is a CSV whose first three columns are item, worker and answer (any header
-    names, e.g. ``question,worker,answer``); ``truth`` one whose first two are item and truth.
+    ``answers`` is a CSV (or Parquet) file whose first three columns are item, worker and answer
+    (any header names, e.g. ``question,worker,answer``); ``truth`` one whose first two are item and truth.
     Rows are the items in order of first appearance in ``answers``, then items found only in
     ``truth`` (they have no votes); LFs are the workers in order of first appearance.  Class
     ids follow ``classes`` when given (an answer outside it is an error), else the distinct
@@ -325,8 +340,8 @@ def load_crowd(
     (('1', '2'), [[1, 0], [0, -1]], [-1, 0])
     """
     answers = Path(answers)
-    df = _read_columns(answers, ("item", "worker", "answer"))
-    gold = None if truth is None else _read_columns(Path(truth), ("item", "truth"))
+    df = read_crowd_columns(answers, ("item", "worker", "answer"))
+    gold = None if truth is None else read_crowd_columns(Path(truth), ("item", "truth"))
     if gold is not None:
         repeated = gold.filter(pl.col("item").is_duplicated()).group_by("item").agg(pl.col("truth").n_unique())
         conflict = repeated.filter(pl.col("truth") > 1)
@@ -346,7 +361,8 @@ def load_crowd(
         if unknown.any():
             row = int(unknown.arg_max())
             raise ValueError(
-                f"{str(path)!r} line {row + 2}: {what} {frame[col][row]!r} is not one of the classes {list(classes)}"
+                f"{str(path)!r} {crowd_row(Path(path), row)}: {what} {frame[col][row]!r} is not one of the classes "
+                f"{list(classes)}"
             )
     items = list(dict.fromkeys(df["item"].to_list()))
     if gold is not None:

@@ -1,5 +1,6 @@
 """Pipelines as jobs: a TOML file whose keys are data (:mod:`.schema`), read and validated
-(:mod:`.config`) into typed settings (:mod:`.settings`); its input (:mod:`.sources`); the run
+(:mod:`.config`) into typed settings (:mod:`.settings`); its input (:mod:`.sources`, and crowd
+answers as votes: :mod:`.answers`); the run
 (:mod:`.runner` up to the votes, then :mod:`.finish`), the same for every label type, asking
 the run's task (:mod:`.tasks`: categorical, ranking, regression) for what differs; under a
 store lock (:mod:`.lock`) with live status and history (:mod:`.status`), versioned outputs

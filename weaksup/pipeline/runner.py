@@ -58,10 +58,11 @@ from typing import Any
 
 import polars as pl
 
-from weaksup.apply import apply_to_store
+from weaksup.apply import apply_to_store, prepare_lfs
 from weaksup.data import ID
 from weaksup.engines import make_engine
 from weaksup.examples import StoredExamples
+from weaksup.pipeline.answers import Answers, load_answers
 from weaksup.pipeline.config import PipelineConfig, load_config
 from weaksup.pipeline.outputs import latest_run_dir, point_latest, remove_run_folder, run_folder
 from weaksup.pipeline.finish import Applied, finish
@@ -235,6 +236,7 @@ class _Inputs:
     prepared: Prepared | None  # the examples to label (gold split off), their gold and the holdout
     lfs: list[Any]  # the LFs of the run's label type
     stream: StreamedSource | None = None  # [data] stream: read and prepared batch by batch while syncing
+    answers: Answers | None = None  # [answers]: recorded answers, whose workers are among the LFs
 
     def sync(self, store: VoteStore, dataset: str, run_id: int) -> tuple[SyncResult, Prepared, Any]:
         """Sync the examples; the live keys, the prepared examples aligned with them, and what LFs read."""
@@ -254,13 +256,19 @@ def _load(cfg: PipelineConfig, stream: bool | None = None) -> _Inputs:
     settings = cfg.settings
     holdout = load_holdout(settings.holdout, cfg.file.parent) if settings.holdout else None
     task = task_for(settings)
-    lfs = task.select_lfs(load_lf_modules([cfg.resolve(m) for m in settings.lfs.modules]))
+    coded = load_lf_modules([cfg.resolve(m) for m in settings.lfs.modules]) if settings.lfs.modules else []
+    answers = load_answers(settings.answers, settings.labels, cfg.file.parent) if settings.answers else None
+    lfs = task.select_lfs(prepare_lfs([*coded, *(answers.lfs if answers else [])]))
     if settings.data.stream if stream is None else stream:
         streamed = StreamedSource(settings, cfg.file.parent, task, holdout)
         return _Inputs(Examples(pl.DataFrame(), 0, 0), task, None, lfs, streamed)
-    match_column = settings.holdout.match_column if settings.holdout else "text"
-    loaded = load_examples(settings.data, holdout, cfg.file.parent, match_column)
-    return _Inputs(loaded, task, task.prepare(loaded.frame, holdout), lfs)
+    if answers is not None and settings.data.source is None:
+        loaded = answers.examples()  # the answered items are the examples
+    else:
+        match_column = settings.holdout.match_column if settings.holdout else "text"
+        loaded = load_examples(settings.data, holdout, cfg.file.parent, match_column)
+        loaded = answers.join(loaded) if answers is not None else loaded
+    return _Inputs(loaded, task, task.prepare(loaded.frame, holdout), lfs, answers=answers)
 
 
 def _run(
@@ -283,6 +291,8 @@ def _run(
     got = _load(cfg)
     lfs = got.lfs
     timings["load_seconds"] = time.perf_counter() - t0
+    if got.answers is not None:
+        say(got.answers.describe(got.loaded.frame))
 
     t0 = time.perf_counter()
     phase("syncing examples")

@@ -104,8 +104,8 @@ SCHEMA = Section(
             {
                 "source": Key(
                     str,
-                    "CSV/Parquet/JSONL file or glob, a WRENCH folder, or a DuckDB file (with data.table).",
-                    required=True,
+                    "CSV/Parquet/JSONL file or glob, a WRENCH folder, or a DuckDB file (with data.table). Required "
+                    "unless [answers] is given: then the answers' items are the examples.",
                     check=_exists_or_glob,
                 ),
                 "table": Key(str, "Table or view to read when data.source is a DuckDB file."),
@@ -187,12 +187,33 @@ SCHEMA = Section(
         "lfs": Section(
             "The labeling functions.",
             {
-                "modules": Key(list, "Python files defining the LFs (module-level LF objects).", required=True,
-                               items=str, check=_exists, each=True),
+                "modules": Key(list, "Python files defining the LFs (module-level LF objects); may be empty when "
+                               "[answers] gives the votes.", default=[], items=str, check=_exists, each=True),
                 "strict": Key(bool, "Stop at the first LF exception instead of recording it.", default=False),
                 "chunk_size": Key(int, "Examples per committed chunk: a crash loses at most one chunk's work "
                                   "(lower it for slow LFs, e.g. LLM prompts).", default=100_000, check=_positive),
             },
+        ),
+        "answers": Section(
+            "Recorded answers (crowd workers, annotators) as votes, with no LF code: each worker is an LF of kind "
+            "'answers' (weaksup.crowd), versioned by a hash of its answers. Answers join the examples by id "
+            "(data.id_column); without data.source the answers' items are the examples. Categorical answers name "
+            "labels.classes; regression answers are numbers; ranking pipelines take no answers.",
+            {
+                "source": Key(str, "CSV (with a header row) or Parquet file: one row per item, worker and answer.",
+                              required=True, check=_exists),
+                "item_column": Key(str, "Column holding the item (an example id); unset: the file's first column."),
+                "worker_column": Key(str, "Column holding the worker (the LF name); unset: the second column."),
+                "answer_column": Key(str, "Column holding the answer; unset: the third column."),
+                "truth": Key(str, "CSV/Parquet file of item and truth (its first two columns): gold labels, used only "
+                             "to evaluate, as data.gold_column would be.", check=_exists),
+                "classes_by": Key(str, "How categorical answers and truths name classes: name (a labels.classes "
+                                  "entry), id (a class id 0..k-1), or auto (names when every answer is one, else ids).",
+                                  default="auto", choices=("auto", "name", "id")),
+                "repeats": Key(str, "A worker answering an item more than once: the first or last answer counts, or "
+                               "error.", default="first", choices=("first", "last", "error")),
+            },
+            optional=True,
         ),
         "label_model": Section(
             "The label model.",
@@ -297,8 +318,34 @@ def with_defaults(values: Mapping[str, Any], section: Section) -> dict[str, Any]
 # -- cross-key checks -----------------------------------------------------------------
 
 
+def _check_votes(values: dict[str, Any], base: Path) -> str | None:
+    """Where the examples and votes come from: data.source and LF modules, or [answers] for either."""
+    data, answers = values["data"], values["answers"]
+    if answers is None:
+        if data["source"] is None:
+            return f"missing required key 'data.source': {SCHEMA.keys['data'].keys['source'].doc}"  # type: ignore[union-attr]
+        if not values["lfs"]["modules"]:
+            return "the pipeline has no votes: list LF files in lfs.modules, or name a crowd answers file in [answers]"
+        return None
+    if values["labels"]["type"] == "ranking":
+        return "[answers] holds one class or number per item and worker; a ranking pipeline takes its votes from LFs"
+    if data["stream"]:
+        return "data.stream = true cannot take [answers]: the answers are read whole; drop data.stream"
+    if data["source"] is None:
+        if values["holdout"] is not None:
+            return "[holdout] matches data texts, and without data.source the examples have none; give data.source"
+        if values["trainer"]["name"] != "none":
+            return ("without data.source the examples are the answers' items, with no inputs for an end model: set "
+                    "trainer.name = 'none', or give data.source (with data.id_column naming the items)")
+    if data["gold_column"] is not None and answers["truth"] is not None:
+        return "gold comes from data.gold_column and answers.truth both; keep one"
+    return None
+
+
 def _check_table(values: dict[str, Any], base: Path) -> str | None:
     data = values["data"]
+    if data["source"] is None:
+        return "data.table names a table of data.source, which is not set" if data["table"] is not None else None
     if data["table"] is not None and (_GLOB.search(data["source"]) or (base / data["source"]).is_dir()):
         return f"data.table is set, so data.source must be one DuckDB file, not {data['source']!r}"
     if (base / data["source"]).resolve() == (base / values["store"]).resolve():
@@ -332,7 +379,9 @@ def _check_stream(values: dict[str, Any], base: Path) -> str | None:
     return None
 
 
-CHECKS: list[Callable[[dict[str, Any], Path], str | None]] = [_check_table, _check_label_type, _check_stream]
+CHECKS: list[Callable[[dict[str, Any], Path], str | None]] = [
+    _check_votes, _check_table, _check_label_type, _check_stream,
+]
 """Checks across keys, run after every key is valid: each returns a problem or ``None``."""
 
 

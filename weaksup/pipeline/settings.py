@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 class DataSettings:
     """``[data]``: the examples to label."""
 
-    source: str
+    source: str | None
     table: str | None
     rename: dict[str, str]
     id_column: str | None
@@ -82,6 +82,19 @@ class LFsSettings:
     modules: list[str]
     strict: bool
     chunk_size: int
+
+
+@dataclass(frozen=True)
+class AnswersSettings:
+    """``[answers]``: recorded answers as votes, one LF per worker (:mod:`weaksup.pipeline.answers`)."""
+
+    source: str
+    item_column: str | None
+    worker_column: str | None
+    answer_column: str | None
+    truth: str | None
+    classes_by: str
+    repeats: str
 
 
 @dataclass(frozen=True)
@@ -159,6 +172,7 @@ class Settings:
     ranking: RankingSettings | None
     regression: RegressionSettings | None
     lfs: LFsSettings
+    answers: AnswersSettings | None
     label_model: LabelModelSettings
     trainer: TrainerSettings
     export: ExportSettings

@@ -32,16 +32,17 @@ def run_charts(view: RunView, table: pl.DataFrame, agreement: pl.DataFrame, hist
 
 
 def _agreement(view: RunView, agreement: pl.DataFrame) -> Chart:
-    m = len(view.lf_names)
+    names = view.lf_names  # built once: a crowd run has hundreds of LFs, so m² tips each reading it cost m³
+    m = len(names)
     score = agreement["agreement"].fill_null(np.nan).to_numpy().astype(float).reshape(m, m) if m else np.zeros((0, 0))
     overlap = agreement["overlap"].to_numpy().reshape(m, m) if m else np.zeros((0, 0))
     what = view.kind.agreement_measure
-    tips = [[f"{view.lf_names[i]} × {view.lf_names[j]}: {overlap[i, j]} examples both voted on"
+    tips = [[f"{names[i]} × {names[j]}: {overlap[i, j]} examples both voted on"
              + (f", {what} {score[i, j]:.3f}" if np.isfinite(score[i, j]) else "") for j in range(m)] for i in range(m)]  # fmt: skip
     lo = view.kind.agreement_floor
     return ("agreement", "LF × LF agreement", f"Where two LFs both vote: {what} (blue) or conflict (red). "
             "Blank: they never vote on the same example.",
-            svg.heatmap("agreement", view.lf_names, score, tips, lo, 1.0))  # fmt: skip
+            svg.heatmap("agreement", names, score, tips, lo, 1.0))  # fmt: skip
 
 
 def _history(hist: pl.DataFrame) -> list[Chart]:

@@ -1,0 +1,61 @@
+"""The applier's batch function for answer LFs: one join of every worker's answers with the chunk.
+
+Each example of the chunk gets, from each answer LF, the vote recorded for its id, or an
+abstain when that worker did not answer it.  Answers were mapped into the label space when they
+were read, so nothing here can be out of range unless an LF set mixes label spaces: that stops
+the run with :class:`~weaksup.apply.LFApplicationError`, naming the LF.
+
+>>> import polars as pl
+>>> from weaksup.crowd.lf import answer_lfs
+>>> lfs = answer_lfs(pl.DataFrame({"item": ["a", "b"], "worker": ["w", "w"], "vote": [1, 0]}))
+>>> chunk = pl.DataFrame({"example_id": ["b", "c", "a"]})
+>>> apply_answer_lfs(lfs, chunk, ApplyContext(cardinality=2))[0].labels.tolist()
+[0, -1, 1]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import polars as pl
+
+from weaksup.apply import BATCH_APPLIERS, ApplyContext, LFApplicationError, LFOutput
+from weaksup.crowd.lf import AnswerLF
+from weaksup.data import ID
+from weaksup.votes import ABSTAIN
+
+__all__ = ["apply_answer_lfs"]
+
+
+def apply_answer_lfs(lfs: Sequence[AnswerLF], chunk: pl.DataFrame, ctx: ApplyContext) -> list[LFOutput]:
+    """Each LF's recorded votes on ``chunk``'s examples (matched by ``example_id``), in ``lfs`` order."""
+    n = chunk.height
+    table = pl.concat(
+        [lf.answers.with_columns(pl.lit(j, pl.Int32).alias("lf")) for j, lf in enumerate(lfs)], how="vertical_relaxed"
+    )
+    rows = pl.DataFrame({"item": chunk[ID].cast(pl.String), "row": np.arange(n, dtype=np.int64)})
+    hits = table.join(rows, on="item").sort("lf", "row")
+    starts = np.searchsorted(hits["lf"].to_numpy(), np.arange(len(lfs) + 1))
+    row, vote = hits["row"].to_numpy(), hits["vote"].to_numpy()
+    outputs = []
+    for j, lf in enumerate(lfs):
+        mine = slice(starts[j], starts[j + 1])
+        if lf.label_type == "categorical":
+            labels = np.full(n, ABSTAIN, np.int32)
+            labels[row[mine]] = vote[mine]
+            if ((labels < ABSTAIN) | (labels >= ctx.cardinality)).any():
+                raise LFApplicationError(
+                    f"LF {lf.name!r} holds class ids up to {int(labels.max())}, outside this run's "
+                    f"{ctx.cardinality} classes; build its answers with the run's classes"
+                )
+            outputs.append(LFOutput(labels))
+        else:
+            values: list[float | None] = [None] * n
+            for r, v in zip(row[mine].tolist(), vote[mine].tolist()):
+                values[r] = v
+            outputs.append(LFOutput(np.full(n, ABSTAIN, np.int32), values=values))
+    return outputs
+
+
+BATCH_APPLIERS["answers"] = apply_answer_lfs
