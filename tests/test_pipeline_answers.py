@@ -80,7 +80,12 @@ def test_shipped_crowd_pipeline_labels_equal_the_default_model_on_load_crowd_vot
         got = _weaksup(*command[:1], str(store), *command[1:], cwd=tmp_path)
         assert got.returncode == 0, (command, got.stderr)
     assert "AEX5NCH03LWSG" in _weaksup("lfs", str(store), cwd=tmp_path).stdout
-    assert (exports / "run-0001" / "report.html").stat().st_size > 0
+    report = (exports / "run-0001" / "report.html").read_text(encoding="utf-8")
+    # 164 workers: the agreement heatmap shows the 60 with the most votes (3,600 cells, not 26,896)
+    assert "the 60 LFs with the most votes, of 164" in report
+    heatmap = report[report.index('data-chart="agreement"') :]
+    heatmap = heatmap[: heatmap.index("</svg>")]
+    assert heatmap.count("<rect class=\"mark\"") == 60 * 60
 
     again = _weaksup(*args, cwd=tmp_path)  # nothing changed: the run is skipped
     assert again.returncode == 0, again.stderr

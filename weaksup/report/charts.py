@@ -31,17 +31,28 @@ def run_charts(view: RunView, table: pl.DataFrame, agreement: pl.DataFrame, hist
     return charts
 
 
+HEATMAP_LFS = 60
+"""The agreement heatmap shows at most this many LFs (those with the most votes): a crowd run's
+hundreds of workers would make m² cells, tens of MB of SVG; the agreement frame keeps every pair."""
+
+
 def _agreement(view: RunView, agreement: pl.DataFrame) -> Chart:
     names = view.lf_names  # built once: a crowd run has hundreds of LFs, so m² tips each reading it cost m³
     m = len(names)
     score = agreement["agreement"].fill_null(np.nan).to_numpy().astype(float).reshape(m, m) if m else np.zeros((0, 0))
     overlap = agreement["overlap"].to_numpy().reshape(m, m) if m else np.zeros((0, 0))
+    shown = ""
+    if m > HEATMAP_LFS:  # the diagonal's overlap is each LF's number of votes
+        keep = np.sort(np.argsort(-np.diagonal(overlap), kind="stable")[:HEATMAP_LFS])
+        names, score, overlap = [names[i] for i in keep], score[np.ix_(keep, keep)], overlap[np.ix_(keep, keep)]
+        shown = f" Shown: the {HEATMAP_LFS} LFs with the most votes, of {m}."
+        m = HEATMAP_LFS
     what = view.kind.agreement_measure
     tips = [[f"{names[i]} × {names[j]}: {overlap[i, j]} examples both voted on"
              + (f", {what} {score[i, j]:.3f}" if np.isfinite(score[i, j]) else "") for j in range(m)] for i in range(m)]  # fmt: skip
     lo = view.kind.agreement_floor
     return ("agreement", "LF × LF agreement", f"Where two LFs both vote: {what} (blue) or conflict (red). "
-            "Blank: they never vote on the same example.",
+            f"Blank: they never vote on the same example.{shown}",
             svg.heatmap("agreement", names, score, tips, lo, 1.0))  # fmt: skip
 
 
