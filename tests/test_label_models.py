@@ -137,6 +137,24 @@ def test_label_model_handles_one_class_lfs():
     assert score(lm, L, y) > score(MajorityVote(cardinality=2).fit(L), L, y) + 0.01
 
 
+def test_silence_weight_pulls_the_learned_balance_toward_the_truth():
+    """Rare class, one-class LFs, broad ham LFs: with abstains ignored EM gives most covered rows
+    to the rare class; counting silence while fitting corrects it, fully at weight 1."""
+    rng = np.random.default_rng(3)
+    y = (rng.random(20_000) < 0.08).astype(int)
+    rates = [(0.4, 0.03, 1), (0.3, 0.02, 1), (0.35, 0.04, 1), (0.5, 0.3, 0), (0.3, 0.1, 0), (0.4, 0.2, 0)]
+    L = np.stack([np.where(rng.random(20_000) < np.where(y == c, own, other), c, -1) for own, other, c in rates], 1)
+    truth = y[(L >= 0).any(axis=1)].mean()
+    learned = {
+        tau: LabelModel(cardinality=2, learn_class_balance=True, balance_strength=0.0, silence_weight=tau)
+        .fit(L)
+        .class_balance_[1]
+        for tau in (0.0, 0.15, 1.0)
+    }
+    assert abs(learned[0.15] - truth) < abs(learned[0.0] - truth) - 0.03
+    assert abs(learned[1.0] - truth) < 0.02
+
+
 def test_majority_vote_is_vote_shares():
     L = np.array([[0, 0, 1], [2, -1, 2], [0, 1, 2]])
     proba = MajorityVote(cardinality=3).fit(L).predict_proba(L)
