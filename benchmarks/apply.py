@@ -29,6 +29,7 @@ import os
 import platform
 import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -166,33 +167,42 @@ def section_kinds(df: pl.DataFrame, snorkel_n: int, repeats: int) -> list[str]:
 
 # -- 2. engines ---------------------------------------------------------------------------------
 
-def section_engines(df: pl.DataFrame, tmp: Path) -> list[str]:
+def section_engines(df: pl.DataFrame, tmp: Path, repeats: int) -> list[str]:
     # The LFs come from a file, as in a pipeline: workers get them by value (LFs defined in this
     # script would make each worker import it, and with it everything it imports).
     (tmp / "engine_lfs.py").write_text(lf_module(specs=LF_SPECS[:5]))
     lfs = load_lf_modules([tmp / "engine_lfs.py"])
     versions = [(lf.name, lf.version) for lf in lfs]
     engines = {"serial": SerialEngine(), "2 processes": ProcessEngine(workers=2), "Dask LocalCluster 2": DaskEngine(workers=2)}
-    results, dense, cpu = {}, {}, {}
-    for name, engine in engines.items():
-        with VoteStore(tmp / f"engine-{len(results)}.duckdb") as store:
-            keys = store.sync_examples("d", df.select("example_id", "text"), store.start_run("b", {})).ex_keys
-            t0, c0 = time.perf_counter(), cpu_seconds()
-            apply_to_store(store, "d", lfs, df.select("example_id", "text"), keys, cardinality=2, progress=False,
-                           chunk_size=CHUNK // 4, engine=engine)  # fmt: skip
-            results[name] = time.perf_counter() - t0
-            cpu[name] = cpu_seconds() - c0
-            dense[name] = store.label_matrix(keys, versions).to_dense()
-    base = results["serial"]
+    seconds: dict[str, list[float]] = {name: [] for name in engines}
+    cpu: dict[str, list[float]] = {name: [] for name in engines}
+    loads, dense = [], {}
+    for _ in range(repeats):  # rounds of every engine, so each ratio compares runs minutes apart, not a round apart
+        loads.append(os.getloadavg()[0])
+        for name, engine in engines.items():
+            path = tmp / "engine.duckdb"
+            with VoteStore(path) as store:
+                keys = store.sync_examples("d", df.select("example_id", "text"), store.start_run("b", {})).ex_keys
+                t0, c0 = time.perf_counter(), cpu_seconds()
+                apply_to_store(store, "d", lfs, df.select("example_id", "text"), keys, cardinality=2, progress=False,
+                               chunk_size=CHUNK // 4, engine=engine)  # fmt: skip
+                seconds[name].append(time.perf_counter() - t0)
+                cpu[name].append(cpu_seconds() - c0)
+                dense[name] = store.label_matrix(keys, versions).to_dense()
+            path.unlink()
+    med = {name: statistics.median(v) for name, v in seconds.items()}
+    rounds = [s / p for s, p in zip(seconds["serial"], seconds["2 processes"])]
     lines = [f"2. {df.height:,} texts x 5 row-wise Python LFs into a store (apply_to_store, commits and worker "
-             "start-up included; 1 run each); CPU s: this process and its reaped worker processes, cores: CPU s / seconds",
+             f"start-up included); median of {repeats} rounds of all three (1-min load at each round's start: "
+             f"{', '.join(f'{x:.1f}' for x in loads)}); CPU s: this process and its workers, cores: CPU s / seconds",
              f"   {'engine':<22} {'seconds':>9} {'rows/s':>12} {'x serial':>9} {'CPU s':>7} {'cores':>6}"]
-    for name, secs in results.items():
-        lines.append(f"   {name:<22} {secs:>9.2f} {df.height / secs:>12,.0f} {base / secs:>9.2f} {cpu[name]:>7.2f} "
-                     f"{cpu[name] / secs:>6.2f}")
+    for name, secs in med.items():
+        c = statistics.median(cpu[name])
+        lines.append(f"   {name:<22} {secs:>9.2f} {df.height / secs:>12,.0f} {med['serial'] / secs:>9.2f} {c:>7.2f} "
+                     f"{c / secs:>6.2f}")
     same = all(np.array_equal(dense["serial"], d) for d in dense.values())
-    lines.append(f"   votes identical across engines: {same}; 2 processes / serial: {base / results['2 processes']:.2f}x "
-                 "(Done means >= 1.6x)")
+    lines.append(f"   votes identical across engines: {same}; 2 processes / serial: {med['serial'] / med['2 processes']:.2f}x "
+                 f"(per round: {', '.join(f'{r:.2f}' for r in rounds)}; Done means >= 1.6x)")
     return lines
 
 
@@ -300,29 +310,38 @@ def run_child(folder: Path) -> dict:
     return {**metrics, "process_seconds": time.perf_counter() - t0}
 
 
-def section_run(df: pl.DataFrame, tmp: Path) -> list[str]:
-    results = {}
-    for name, module in (("vectorized", vectorized_module()), ("row-wise", lf_module())):
-        folder = tmp / f"run-{name}"
-        (folder / "data").mkdir(parents=True)
-        df.select("id", "text").write_parquet(folder / "data" / "part-0.parquet")
-        (folder / "lfs.py").write_text(module)
-        (folder / "p.toml").write_text(PIPELINE)
-        out = subprocess.run([sys.executable, __file__, "--run-child", str(folder)], check=True, capture_output=True,
-                             text=True)  # fmt: skip
-        results[name] = json.loads(out.stdout.strip().splitlines()[-1])
-        assert results[name]["lf_applications"] == df.height * len(LF_SPECS)
-    vec, row = results["vectorized"], results["row-wise"]
+def section_run(df: pl.DataFrame, tmp: Path, repeats: int) -> list[str]:
+    kinds = {"vectorized": vectorized_module(), "row-wise": lf_module()}
+    runs: dict[str, list[dict]] = {name: [] for name in kinds}
+    loads = []
+    for _ in range(repeats):  # rounds of both, so each ratio compares runs a minute apart
+        loads.append(os.getloadavg()[0])
+        for name, module in kinds.items():
+            folder = tmp / f"run-{name}"
+            shutil.rmtree(folder, ignore_errors=True)
+            (folder / "data").mkdir(parents=True)
+            df.select("id", "text").write_parquet(folder / "data" / "part-0.parquet")
+            (folder / "lfs.py").write_text(module)
+            (folder / "p.toml").write_text(PIPELINE)
+            out = subprocess.run([sys.executable, __file__, "--run-child", str(folder)], check=True, capture_output=True,
+                                 text=True)  # fmt: skip
+            got = json.loads(out.stdout.strip().splitlines()[-1])
+            assert got["lf_applications"] == df.height * len(LF_SPECS)
+            got["record_report_seconds"] = got["process_seconds"] - got["wall_seconds"]  # run record, manifest, report
+            runs[name].append(got)
+    med = {name: {key: statistics.median(r[key] for r in rs) for key in rs[0]} for name, rs in runs.items()}
+    vec, row = med["vectorized"], med["row-wise"]
+    rounds = [v["wall_seconds"] / r["wall_seconds"] for v, r in zip(runs["vectorized"], runs["row-wise"])]
     lines = [f"4. weaksup run on {df.height:,} texts x {len(LF_SPECS)} LFs (Parquet source, default label model, no end "
-             "model), a fresh process and store each; seconds per phase (the run's *_seconds metrics; process: the whole "
-             "run_pipeline call)",
+             f"model), a fresh process and store each; median of {repeats} rounds of both (1-min load at each round's "
+             f"start: {', '.join(f'{x:.1f}' for x in loads)}); seconds per phase (the run's *_seconds metrics; "
+             "process: the whole run_pipeline call)",
              f"   {'phase':<14} {'vectorized':>11} {'row-wise':>10}"]
-    for r in (vec, row):  # after the run's wall_seconds: the manifest, run record and LF report
-        r["record_report_seconds"] = r["process_seconds"] - r["wall_seconds"]
     for phase in (*PHASES, "wall", "record_report", "process"):
         lines.append(f"   {phase:<14} {vec[f'{phase}_seconds']:>11.2f} {row[f'{phase}_seconds']:>10.2f}")
-    lines.append(f"   vectorized / row-wise: wall {vec['wall_seconds'] / row['wall_seconds']:.1%}, whole call "
-                 f"{vec['process_seconds'] / row['process_seconds']:.1%} (Done means <= 10%)")
+    lines.append(f"   vectorized / row-wise: wall {vec['wall_seconds'] / row['wall_seconds']:.1%} (per round: "
+                 f"{', '.join(f'{r:.1%}' for r in rounds)}), whole call {vec['process_seconds'] / row['process_seconds']:.1%} "
+                 "(Done means <= 10%)")
     return lines
 
 
@@ -330,7 +349,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=1_000_000, help="texts in sections 1 and 2")
     parser.add_argument("--snorkel-n", type=int, help="texts Snorkel applies to (default: --n)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of the vectorized applier (median)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of the vectorized applier, and rounds of sections 2 and 4 (medians)")
     parser.add_argument("--stream-n", type=int, nargs="*", default=[1_000_000, 10_000_000])
     parser.add_argument("--sections", default="1234", help="which sections to run, e.g. 13")
     parser.add_argument("--out", type=Path, help="also write the report to this file")
@@ -360,9 +379,9 @@ def main() -> None:
         if "1" in args.sections:
             sections["1"] = section_kinds(df, args.snorkel_n or args.n, args.repeats) + [""]
         if "2" in args.sections:
-            sections["2"] = section_engines(df, Path(tmp)) + [""]
+            sections["2"] = section_engines(df, Path(tmp), args.repeats) + [""]
         if "4" in args.sections:
-            sections["4"] = section_run(df, Path(tmp)) + [""]
+            sections["4"] = section_run(df, Path(tmp), args.repeats) + [""]
     lines = [line for key in sorted(sections) for line in sections[key]]
     load_after = os.getloadavg()
     head = [
