@@ -13,6 +13,9 @@ From one run it prints:
 3. Streaming from Parquet at each of ``--stream-n``: a fresh subprocess scans the file in
    batches, syncs them into a new store and applies the 20 vectorized LFs from the store
    (``StoredExamples``); its peak RSS (``resource.getrusage``), phase times and votes written/s.
+   Then another fresh subprocess runs the whole streamed pipeline on the same file (``weaksup run``
+   with ``[data] stream = true``, the 20 vectorized LFs, default label model, no end model, a
+   Parquet training set): its peak RSS and phase times.
 4. The whole pipeline run (``weaksup run``: Parquet source, default label model, no end model) on
    ``--n`` texts, each in a fresh process and store: the 20 rules as vectorized LFs, then as row-wise
    LFs; wall time phase by phase (the run's ``*_seconds`` metrics) and the ratio.
@@ -253,18 +256,41 @@ def stream_child(parquet: Path, store_path: Path) -> dict:
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}  # fmt: skip
 
 
+STREAM_PIPELINE = PIPELINE.replace('id_column = "id"', 'id_column = "id"\nstream = true')
+
+
+def stream_run_child(folder: Path) -> dict:
+    """In a fresh process: one streamed ``weaksup run`` of the pipeline in ``folder``; its metrics and peak RSS."""
+    from weaksup.pipeline import run_pipeline
+
+    rss_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    result = run_pipeline(folder / "p.toml", progress=False, say=lambda s: None)
+    metrics = {k: v for k, v in result.metrics.items() if k.endswith("_seconds") or k == "lf_applications"}
+    return {**metrics, "process_seconds": time.perf_counter() - t0, "rss_start_mb": rss_start / 1024,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}  # fmt: skip
+
+
+def child_json(*args: str) -> dict:
+    """Run this file with ``args`` in a fresh process; the JSON line it prints last."""
+    out = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def section_streaming(sizes: list[int], tmp: Path) -> list[str]:
-    rows = []
+    rows, runs = [], []
     for n in sizes:
-        parquet = tmp / f"stream-{n}.parquet"
+        folder = tmp / f"stream-run-{n}"
+        (folder / "data").mkdir(parents=True)
+        parquet = folder / "data" / "part-0.parquet"
         subprocess.run([sys.executable, __file__, "--write", str(parquet), str(n)], check=True)
-        out = subprocess.run(
-            [sys.executable, __file__, "--child", str(parquet), str(tmp / f"stream-{n}.duckdb")],
-            check=True, capture_output=True, text=True,
-        )  # fmt: skip
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        parquet.unlink()
+        rows.append(child_json("--child", str(parquet), str(tmp / f"stream-{n}.duckdb")))
         (tmp / f"stream-{n}.duckdb").unlink()
+        (folder / "lfs.py").write_text(vectorized_module())
+        (folder / "p.toml").write_text(STREAM_PIPELINE)
+        runs.append(child_json("--stream-run-child", str(folder)))
+        assert runs[-1]["lf_applications"] == n * len(LF_SPECS)
+        shutil.rmtree(folder)
     lines = [f"3. Streaming from Parquet ({CHUNK:,}-row batches), {len(LF_SPECS)} vectorized LFs, a fresh process "
              f"and store each (DuckDB memory_limit {MEMORY_LIMIT}); peak RSS from resource.getrusage",
              f"   {'texts':>11} {'sync s':>8} {'apply s':>8} {'votes':>12} {'votes/s':>11} {'RSS at start MB':>16} "
@@ -275,6 +301,15 @@ def section_streaming(sizes: list[int], tmp: Path) -> list[str]:
     if len(rows) > 1:
         lines.append(f"   peak RSS at {rows[-1]['n']:,} / at {rows[0]['n']:,}: "
                      f"{rows[-1]['peak_rss_mb'] / rows[0]['peak_rss_mb']:.2f} (Done means <= 1.5)")
+    lines.append("   the whole streamed run (weaksup run, [data] stream = true, default label model, no end model, "
+                 "Parquet training set), a fresh process each; seconds per phase and peak RSS")
+    lines.append(f"   {'texts':>11} " + " ".join(f"{p:>8}" for p in (*PHASES, "wall")) + f" {'peak RSS MB':>12}")
+    for n, r in zip(sizes, runs):
+        lines.append(f"   {n:>11,} " + " ".join(f"{r[f'{p}_seconds']:>8.1f}" for p in (*PHASES, "wall"))
+                     + f" {r['peak_rss_mb']:>12.0f}")
+    if len(runs) > 1:
+        lines.append(f"   peak RSS of the run at {sizes[-1]:,} / at {sizes[0]:,}: "
+                     f"{runs[-1]['peak_rss_mb'] / runs[0]['peak_rss_mb']:.2f} (Done means <= 1.5)")
     return lines
 
 
@@ -356,12 +391,16 @@ def main() -> None:
     parser.add_argument("--child", nargs=2, type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--write", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--run-child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--stream-run-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(stream_child(*args.child)))
         return
     if args.run_child:
         print(json.dumps(run_child(args.run_child)))
+        return
+    if args.stream_run_child:
+        print(json.dumps(stream_run_child(args.stream_run_child)))
         return
     pool = comment_words()
     if args.write:

@@ -133,3 +133,40 @@ def test_stream_settings_it_cannot_honour_are_refused(tmp_path, edit, message):
     (tmp_path / "p.toml").write_text(edit((tmp_path / "p.toml").read_text()))
     with pytest.raises(ValueError, match=message):
         load_config(tmp_path / "p.toml")
+
+
+def test_streamed_run_exports_its_training_set_batch_by_batch_as_the_whole_set(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    import weaksup.pipeline.finish as finish
+    from weaksup.export import write_table
+    from weaksup.pipeline.outputs import training_set
+
+    monkeypatch.setattr(streamed, "BATCH_ROWS", 100)
+    monkeypatch.setattr(finish, "EXPORT_BATCH_ROWS", 64)  # the ~330 covered train rows in 6 batches
+    mem, stm = tmp_path / "mem", tmp_path / "stream"
+    formats = ("parquet", "jsonl", "csv")
+    runs = {}
+    for folder, stream in ((mem, False), (stm, True)):
+        folder.mkdir()
+        _data(700).write_parquet(folder / "part-1.parquet")
+        _pipeline(folder, stream, "part-*.parquet")
+        with open(folder / "p.toml", "a") as toml:
+            toml.write(f"[export]\nformats = {list(formats)}\nreport = false\n")
+        runs[folder] = run_pipeline(folder / "p.toml", progress=False, say=lambda s: None)
+    # The same run's whole training set, built in memory from the streamed store and written whole.
+    with VoteStore(stm / "weaksup.duckdb", read_only=True) as store:
+        whole = training_set(store, runs[stm].run_id)
+    for fmt in formats:
+        write_table(whole, tmp_path / f"whole.{fmt}")
+    streamed_dir, memory_dir = runs[stm].run_dir, runs[mem].run_dir
+    assert pq.ParquetFile(streamed_dir / "training_set.parquet").num_row_groups >= 6  # written in batches
+    assert whole.height == runs[stm].metrics["training_examples"] == runs[mem].metrics["training_examples"] > 300
+    for fmt in ("jsonl", "csv"):  # appended batch by batch, byte for byte the whole set's file
+        got = (streamed_dir / f"training_set.{fmt}").read_bytes()
+        assert got == (tmp_path / f"whole.{fmt}").read_bytes(), fmt
+        assert got == (memory_dir / f"training_set.{fmt}").read_bytes(), fmt  # and the in-memory run's
+    got = pl.read_parquet(streamed_dir / "training_set.parquet")
+    assert got.equals(pl.read_parquet(tmp_path / "whole.parquet"))
+    assert got.equals(pl.read_parquet(memory_dir / "training_set.parquet"))
+    assert list(streamed_dir.glob(".*.tmp")) == []

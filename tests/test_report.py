@@ -95,6 +95,16 @@ def test_agreement_and_buckets_on_the_hand_built_store(tiny: Path) -> None:
     assert got["lf_disagreements"].select("lf", "example_id").rows() == [("b", "e2"), ("c", "e2")]
 
 
+def test_a_view_without_the_examples_content_reads_the_shown_texts_from_the_store(tiny: Path) -> None:
+    with VoteStore(tiny, read_only=True) as store:
+        whole, lean = load_run(store), load_run(store, with_data=False)
+        assert "data" not in lean.labels.columns
+        want, got = buckets(whole, size=5, per_lf=5), buckets(lean, size=5, per_lf=5)
+        assert lean.data(np.array([4, 0])) == whole.labels["data"].gather([4, 0]).to_list()
+    assert all(got[name].equals(want[name]) for name in want)
+    assert want["most_conflict"]["text"][0] == "text 2"  # e2: two votes against its label
+
+
 def test_run_changes_name_label_directions_and_lf_versions(tiny: Path, tmp_path: Path) -> None:
     with VoteStore(tiny) as store:
         edited = VOTES.copy()

@@ -124,3 +124,22 @@ def test_memory_limit_is_a_size(tmp_path):
         assert store.query("SELECT current_setting('memory_limit') AS m")["m"][0].startswith("286")  # MiB
         with pytest.raises(ValueError, match=r"memory limit \"1GB'; DROP\" is not a size like '512MB'"):
             set_memory_limit(store, "1GB'; DROP")
+
+
+def test_scanning_holds_about_one_batch_however_slow_the_reader(tmp_path):
+    import time
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    text = "x" * 1000  # repeated: a small file that decodes to 1 MB per 1,000 rows
+    table = pa.table({"id": np.arange(80_000), "text": [text] * 80_000})
+    pq.write_table(table, tmp_path / "a.parquet", row_group_size=1_000)
+    del table
+    held, rows = [], 0
+    for batch in scan_batches(tmp_path / "a.parquet", id_column="id", batch_rows=1_000):
+        time.sleep(0.01)  # a slow consumer (the store staging a batch): a threaded scan reads ahead meanwhile
+        held.append(pa.total_allocated_bytes())
+        rows += batch.height
+    assert rows == 80_000
+    assert max(held) < 20_000_000, f"the scan held up to {max(held):,} bytes of 80 MB of batches"

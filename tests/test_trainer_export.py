@@ -2,7 +2,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from weaksup.export import soft_label_frame, write_table
+from weaksup.export import soft_label_frame, write_batches, write_table
 from weaksup.end_models.text import SoftTextClassifier
 
 TEXTS = ["buy cheap pills now", "great song love it", "cheap pills for sale", "love this song so much",
@@ -42,3 +42,23 @@ def test_export_contents_and_formats(tmp_path):
         write_table(frame, tmp_path / "t.xlsx")
     with pytest.raises(ValueError, match="probs has shape"):
         soft_label_frame(inputs, probs[:2], np.array([1, 1]), ["HAM", "SPAM"])
+
+
+def test_writing_batches_gives_the_whole_tables_file(tmp_path):
+    frame = pl.DataFrame({"example_id": [str(i) for i in range(10)], "x": np.linspace(0, 1, 10), "s": list("abcdefghij")})
+    batches = [frame.slice(0, 4), frame.slice(4, 0), frame.slice(4, 6)]  # an empty batch in the middle too
+    for fmt in ("parquet", "jsonl", "csv"):
+        path, rows = write_batches(iter(batches), tmp_path / f"b.{fmt}")
+        assert rows == 10
+        write_table(frame, tmp_path / f"w.{fmt}")
+        if fmt == "parquet":
+            assert pl.read_parquet(path).equals(pl.read_parquet(tmp_path / "w.parquet"))
+        else:
+            assert path.read_bytes() == (tmp_path / f"w.{fmt}").read_bytes()
+    empty, rows = write_batches([frame.clear()], tmp_path / "e.csv")
+    assert rows == 0 and empty.read_text() == "example_id,x,s\n"
+    with pytest.raises(ValueError, match=r"no batches to write to .*n\.csv: pass at least one, empty if the table is"):
+        write_batches([], tmp_path / "n.csv")
+    with pytest.raises(ValueError, match=r"CSV cannot hold the nested columns \['l'\]"):
+        write_batches([pl.DataFrame({"l": [[1]]})], tmp_path / "l.csv")
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temp file left

@@ -166,8 +166,12 @@ def scan_batches(
         dataset = pads.dataset(files, format=fmt)
         _check_stream_ids(id_column, dataset.schema.names, repr(str(path)))
         wanted = list(dict.fromkeys([*columns, *([id_column] if id_column else [])])) if columns else None
-        # Read ahead one batch only: pyarrow's defaults (16 batches, 4 files) hold hundreds of MB.
-        scanned = dataset.to_batches(columns=wanted, batch_size=batch_rows, batch_readahead=1, fragment_readahead=1)
+        # Read ahead one batch only, on this thread: pyarrow's defaults (16 batches, 4 files) hold hundreds
+        # of MB, and its threaded scan decodes ahead of a slow consumer (a 10M-row Parquet file held 430 MB
+        # of decoded batches while the store staged them); a single-threaded scan reads when asked.
+        scanned = dataset.to_batches(
+            columns=wanted, batch_size=batch_rows, batch_readahead=1, fragment_readahead=1, use_threads=False
+        )
         batches = (pl.from_arrow(b) for b in scanned)  # type: ignore[misc]
     for batch in batches:
         if batch.height == 0:

@@ -17,7 +17,7 @@ dropped unless ``keep_uncovered=True``: their probabilities are only the prior.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -65,12 +65,54 @@ def write_table(frame: pl.DataFrame, path: str | Path, fmt: str | None = None) -
     elif fmt == "jsonl":
         frame.write_ndjson(tmp)
     else:
-        nested = [c for c, t in frame.schema.items() if t.is_nested()]
-        if nested:
-            raise ValueError(f"CSV cannot hold the nested columns {nested}; export to parquet or jsonl instead")
+        _check_flat(frame)
         frame.write_csv(tmp)
     os.replace(tmp, path)
     return path
+
+
+def write_batches(batches: Iterable[pl.DataFrame], path: str | Path, fmt: str | None = None) -> tuple[Path, int]:
+    """Write consecutive row batches of one table (at least one; same columns and types) as
+    :func:`write_table` writes their concatenation, holding one batch at a time; the path and the
+    row count.  CSV and JSONL come out byte for byte the same; Parquet the same table, one row
+    group (or more) per batch, zstd-compressed like polars'."""
+    path = Path(path)
+    fmt = fmt or path.suffix.lstrip(".")
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    import pyarrow.parquet as pq  # here: weaksup.export is imported where Parquet is never written
+
+    tmp = path.with_name(f".{path.name}.tmp")
+    rows, seen, parquet = 0, 0, None
+    try:
+        with open(tmp, "wb") as out:
+            for batch in batches:
+                if fmt == "parquet":
+                    table = batch.to_arrow()
+                    parquet = parquet or pq.ParquetWriter(out, table.schema, compression="zstd")
+                    parquet.write_table(table)
+                elif fmt == "jsonl":
+                    batch.write_ndjson(out)
+                else:
+                    _check_flat(batch)
+                    batch.write_csv(out, include_header=seen == 0)
+                rows, seen = rows + batch.height, seen + 1
+            if parquet is not None:
+                parquet.close()
+        if not seen:
+            raise ValueError(f"no batches to write to {path}: pass at least one, empty if the table is")
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
+    return path, rows
+
+
+def _check_flat(frame: pl.DataFrame) -> None:
+    nested = [c for c, t in frame.schema.items() if t.is_nested()]
+    if nested:
+        raise ValueError(f"CSV cannot hold the nested columns {nested}; export to parquet or jsonl instead")
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -7,7 +7,8 @@ the same for every label type: what differs is asked of the run's task
 
 1. fit the label model on the train split's votes and label every live example (``Task.label``);
 2. write the labels to the store;
-3. export: the label model and the training set, rebuilt from the store (``Task.training_set``);
+3. export: the label model and the training set, rebuilt from the store (``Task.training_set``;
+   a streamed run writes it batch by batch, ``Task.training_batches``);
 4. train the end model on the covered train examples (``Task.train_end_model``);
 5. the console report and the gold the run scored against (``gold.parquet``); then the end: the
    manifest, the run record, the LF report (``report.html``, :mod:`weaksup.report`), the
@@ -29,7 +30,7 @@ from typing import Any
 import polars as pl
 
 from weaksup.apply import StoreApplyStats
-from weaksup.export import write_table
+from weaksup.export import write_batches, write_table
 from weaksup.pipeline.config import PipelineConfig
 from weaksup.pipeline.outputs import point_latest, write_manifest
 from weaksup.pipeline.sources import Examples
@@ -37,6 +38,10 @@ from weaksup.pipeline.status import StatusBoard
 from weaksup.pipeline.tasks import Prepared, Task
 from weaksup.report import save_gold, write_run_report
 from weaksup.store import SCHEMA_VERSION, SyncResult, VoteStore, crash_point
+
+
+EXPORT_BATCH_ROWS = 100_000
+"""Training-set rows per batch when a streamed run exports it batch by batch."""
 
 
 @dataclass
@@ -103,9 +108,16 @@ def finish(
     run.phase("exporting")
     run.run_dir.mkdir(parents=True, exist_ok=True)
     labeled.model.save(run.run_dir / "label_model.json")
-    training = task.training_set(run.store, run.run_id)
-    metrics["training_examples"] = training.height
-    files = [write_table(training, run.run_dir / f"training_set.{fmt}", fmt) for fmt in settings.export.formats]
+    files = [run.run_dir / f"training_set.{fmt}" for fmt in settings.export.formats]
+    if settings.data.stream:  # batch by batch from the store, once per format: never the whole set
+        for path in files:
+            batches = task.training_batches(run.store, run.run_id, EXPORT_BATCH_ROWS)
+            metrics["training_examples"] = write_batches(batches, path)[1]
+    else:
+        training = task.training_set(run.store, run.run_id)
+        metrics["training_examples"] = training.height
+        for path in files:
+            write_table(training, path)
     run.timings["export_seconds"] = time.perf_counter() - t0
 
     manifest = task.describe()

@@ -15,8 +15,10 @@ in one go; a streamed run does the same batch by batch:
    with the kept gold.
 
 So memory holds a batch, the kept gold, and per live example its key, split (a shared string)
-and gold: never the texts.  Streaming is for categorical runs with no end model (it trains in
-memory: train it on the exported training set); the config refuses other combinations.
+and gold: never the texts; DuckDB is capped at :data:`MEMORY_LIMIT` and spills past it.  The
+training set is exported batch by batch too (:meth:`Task.training_batches`).  Streaming is for
+categorical runs with no end model (it trains in memory: train it on the exported training
+set); the config refuses other combinations.
 """
 
 from __future__ import annotations
@@ -33,10 +35,14 @@ from weaksup.pipeline.settings import Settings
 from weaksup.pipeline.sources import Examples, SourceError
 from weaksup.pipeline.tasks import Prepared, Task
 from weaksup.store import SyncResult, VoteStore
-from weaksup.store.streaming import live_splits, sync_example_batches
+from weaksup.store.streaming import live_splits, set_memory_limit, sync_example_batches
 
 BATCH_ROWS = 100_000
 """Source rows per batch: a few tens of MB of text at a time."""
+
+MEMORY_LIMIT = "512MB"
+"""DuckDB's memory cap in a streamed run: past it, staging, syncing and sorting spill to disk
+(DuckDB's default, 80% of RAM, let a 10M-row sync hold 2.5 GB)."""
 
 
 @dataclass
@@ -54,6 +60,7 @@ class StreamedSource:
 
     def sync(self, store: VoteStore, dataset: str, run_id: int) -> tuple[SyncResult, Prepared]:
         """Sync the source into the store; the live keys (ascending) and their split and gold."""
+        set_memory_limit(store, MEMORY_LIMIT)
         got = sync_example_batches(store, dataset, self._batches(), run_id)
         kept = pl.concat(self.gold) if self.gold else pl.DataFrame(schema={ID: pl.String, "gold": pl.Int64})
         keys, splits, gold = [], [], []

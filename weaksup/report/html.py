@@ -52,7 +52,7 @@ def build_report(store: VoteStore, run_id: int | None = None, run_dir: Path | No
                  suspicious: bool = True, seed: int = 0, export_root: Path | None = None) -> Report:  # fmt: skip
     """Compute every frame of the report of run ``run_id`` (default: the newest succeeded run).
     ``suspicious`` runs the cleanlab check when the extra is installed."""
-    view = load_run(store, run_id, run_dir, export_root)
+    view = load_run(store, run_id, run_dir, export_root, with_data=False)  # content read for the rows shown
     rid = int(view.run["run_id"])
     return Report(
         view,

@@ -54,7 +54,7 @@ def suspicious_labels(view: RunView, folds: int = 5, seed: int = 0, text_field: 
         return None
     from cleanlab.filter import find_label_issues
 
-    records = [json.loads(d) if d else {} for d in view.labels["data"].to_list()]
+    records = [json.loads(d) if d else {} for d in view.data(np.arange(view.n))]
     if not all(isinstance(r.get(text_field), str) for r in records):
         return None
     texts = [r[text_field] for r in records]

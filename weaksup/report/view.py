@@ -27,7 +27,7 @@ import polars as pl
 
 from weaksup.report.types import LabelKind, kind_for
 from weaksup.store import VoteStore
-from weaksup.store.reports import run_labels, run_record
+from weaksup.store.reports import example_data, run_labels, run_record
 
 GOLD_FILE = "gold.parquet"
 
@@ -78,6 +78,8 @@ class RunView:
     gold: Any
     """Aligned with ``labels``; None when the run saved none."""
     test_split: str
+    store: VoteStore | None = None
+    """Where :meth:`data` reads examples' content when ``labels`` has no ``data`` column (open while it is asked)."""
 
     @property
     def kind(self) -> LabelKind:
@@ -104,10 +106,19 @@ class RunView:
             return np.zeros(self.n, dtype=bool)
         return self.kind.gold_mask(self.gold)
 
+    def data(self, rows: np.ndarray) -> list[str | None]:
+        """The content (JSON text) of examples ``rows``: from ``labels``, else read from the store by key."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if "data" in self.labels.columns:
+            return self.labels["data"].gather(rows).to_list()
+        if self.store is None:
+            raise ValueError("this run view was loaded without the examples' content and without a store to read it from")
+        return example_data(self.store, self.labels["ex_key"].to_numpy()[rows])
+
     def texts(self, rows: np.ndarray, limit: int = 160) -> list[str]:
         """Examples ``rows`` shown in a line each: the ``text`` field, else the input fields as ``key=value``."""
         out = []
-        for raw in self.labels["data"].gather(np.asarray(rows, dtype=np.int64)).to_list():
+        for raw in self.data(rows):
             data: Mapping[str, Any] = json.loads(raw) if raw else {}
             text = data.get("text") if isinstance(data.get("text"), str) else None
             line = text if text is not None else ", ".join(f"{k}={v}" for k, v in data.items())
@@ -116,16 +127,19 @@ class RunView:
 
 
 def load_run(
-    store: VoteStore, run_id: int | None = None, run_dir: Path | None = None, export_root: Path | None = None
-) -> RunView:
+    store: VoteStore, run_id: int | None = None, run_dir: Path | None = None, export_root: Path | None = None,
+    with_data: bool = True,
+) -> RunView:  # fmt: skip
     """Read run ``run_id`` (default: the newest succeeded) from ``store``; gold comes from
     ``run_dir``, by default the run's export folder under ``export_root`` (the pipeline's
-    ``export.dir``: the store records each run's folder by name, so without it there is no gold)."""
+    ``export.dir``: the store records each run's folder by name, so without it there is no gold).
+    ``with_data=False`` leaves every example's content in the store (read by key while ``store``
+    is open, :meth:`RunView.data`): what a report of a 10M-example run needs to stay small."""
     run = run_record(store, run_id)
     params = run["params"] or {}
     label_type = str((params.get("labels") or {}).get("type", "categorical"))
     classes = [str(c) for c in (params.get("labels") or {}).get("classes", [])]
-    labels = run_labels(store, int(run["run_id"]))
+    labels = run_labels(store, int(run["run_id"]), data=with_data)
     versions = list((run["lf_versions"] or {}).items())
     keys = labels["ex_key"].to_numpy()
     kind = kind_for(label_type)
@@ -137,5 +151,5 @@ def load_run(
         folder = recorded if recorded.is_absolute() else (export_root / recorded if export_root else None)
     test_split = str((params.get("data") or {}).get("test_split", "test"))
     gold = load_gold(folder, keys, label_type)
-    return RunView(run, label_type, classes, labels, versions, votes, gold, test_split)
+    return RunView(run, label_type, classes, labels, versions, votes, gold, test_split, store)
 

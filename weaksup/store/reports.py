@@ -56,11 +56,13 @@ def previous_run(store: VoteStore, run_id: int) -> int | None:
     return int(rows[0][0]) if rows else None
 
 
-def run_labels(store: VoteStore, run_id: int) -> pl.DataFrame:
+def run_labels(store: VoteStore, run_id: int, data: bool = True) -> pl.DataFrame:
     """Run ``run_id``'s labels joined to their examples (``example_id``, ``split``, ``data`` as
-    JSON text), ordered by ``ex_key``."""
+    JSON text unless ``data`` is false: the texts of every example, read by key with
+    :func:`example_data` where only a few are shown), ordered by ``ex_key``."""
+    content = "e.data::VARCHAR AS data, " if data else ""
     frame = store.query(
-        "SELECT l.ex_key, e.example_id, e.split, e.data::VARCHAR AS data, l.probs, l.label, l.confidence, "
+        f"SELECT l.ex_key, e.example_id, e.split, {content}l.probs, l.label, l.confidence, "
         "l.n_votes, l.value, l.variance, l.ranking, l.payload::VARCHAR AS payload FROM labels l "
         "JOIN examples e USING (ex_key) WHERE l.run_id = ? ORDER BY l.ex_key",
         [run_id],
@@ -68,6 +70,20 @@ def run_labels(store: VoteStore, run_id: int) -> pl.DataFrame:
     if frame.height == 0:
         raise ValueError(f"run {run_id} has no labels: they were pruned by `weaksup gc`")
     return frame
+
+
+def example_data(store: VoteStore, ex_keys: np.ndarray) -> list[str | None]:
+    """The content (``data`` as JSON text) of the examples ``ex_keys``, in their order."""
+    wanted = pa.table({"ex_key": pa.array(np.asarray(ex_keys, dtype=np.int64)), "pos": pa.array(np.arange(len(ex_keys)))})
+    cursor = store.con.cursor()  # its own: the caller may be reading through the store's connection
+    try:
+        cursor.register("report_keys", wanted)
+        rows = cursor.execute(
+            "SELECT e.data::VARCHAR FROM report_keys w LEFT JOIN examples e USING (ex_key) ORDER BY w.pos"
+        ).fetchall()
+    finally:
+        cursor.close()
+    return [r[0] for r in rows]
 
 
 def lf_catalog(store: VoteStore, versions: Sequence[tuple[str, str]]) -> pl.DataFrame:

@@ -9,7 +9,7 @@ and ``weaksup diff`` need.  Every statement is parametrized.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,15 @@ class RunError(ValueError):
 def utc_now() -> datetime:
     """Now, in UTC: every timestamp the store writes."""
     return datetime.now(timezone.utc)
+
+
+def _training_sql(keep_uncovered: bool) -> str:
+    """A run's labels on one split's examples (parameters: run id, split), in store order."""
+    covered = "" if keep_uncovered else "AND l.n_votes > 0"
+    return (
+        "SELECT e.example_id, e.data, l.* EXCLUDE (run_id, ex_key) FROM labels l JOIN examples e USING (ex_key) "
+        f"WHERE l.run_id = ? AND e.split = ? {covered} ORDER BY l.ex_key"
+    )
 
 
 class RunRecords:
@@ -182,12 +191,22 @@ class RunRecords:
     def training_rows(self, run_id: int, split: str, keep_uncovered: bool) -> pl.DataFrame:
         """Run ``run_id``'s labels on the examples of ``split`` (only those with votes unless
         ``keep_uncovered``), with each example's id and input columns (JSON), in store order."""
-        covered = "" if keep_uncovered else "AND l.n_votes > 0"
-        return self.query(
-            "SELECT e.example_id, e.data, l.* EXCLUDE (run_id, ex_key) FROM labels l JOIN examples e USING (ex_key) "
-            f"WHERE l.run_id = ? AND e.split = ? {covered} ORDER BY l.ex_key",
-            [run_id, split],
-        )
+        return self.query(_training_sql(keep_uncovered), [run_id, split])
+
+    def training_row_batches(
+        self, run_id: int, split: str, keep_uncovered: bool, batch_rows: int = 100_000
+    ) -> Iterator[pl.DataFrame]:
+        """:meth:`training_rows`, ``batch_rows`` at a time, through a cursor of its own: a streamed
+        run's training set is exported batch by batch (DuckDB sorts out of core past its memory limit)."""
+        cursor = self.con.cursor()
+        try:
+            reader = cursor.sql(_training_sql(keep_uncovered), params=[run_id, split]).to_arrow_reader(batch_rows)
+            for batch in reader:
+                frame = pl.from_arrow(batch)
+                assert isinstance(frame, pl.DataFrame)
+                yield frame
+        finally:
+            cursor.close()
 
     def last_succeeded_run(self, pipeline: str | None = None) -> dict[str, Any] | None:
         """The newest succeeded run (of ``pipeline``, or of any): its ``run_id``, ``lf_summary`` (rows),

@@ -9,7 +9,8 @@ A run's steps are the same for every label type (see :mod:`weaksup.pipeline.runn
 3. :meth:`Task.label`: fit the label model on the train split's votes and label every
    example (the rows the store's ``labels`` table keeps), with per-split scores on gold and
    a per-LF summary;
-4. :meth:`Task.training_set`: a run's training set, rebuilt from the store alone;
+4. :meth:`Task.training_set`: a run's training set, rebuilt from the store alone (or
+   :meth:`Task.training_batches`: the same rows, batch by batch, for a streamed run);
 5. :meth:`Task.train_end_model`: the end model, saved into the run folder, scored on gold.
 
 A task is built from the run's :class:`~weaksup.pipeline.settings.Settings`; the tasks are
@@ -19,7 +20,7 @@ sibling modules of one shape, registered by label type in :data:`weaksup.pipelin
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -55,8 +56,14 @@ class Prepared:
 
     @property
     def split(self) -> np.ndarray:
-        """Each example's split."""
-        return self.examples["split"].to_numpy()
+        """Each example's split: an object array referencing one ``str`` per split name (numpy
+        would make one per example: 600 MB at 10M examples, on every call)."""
+        column = self.examples["split"]
+        if column.null_count():
+            return column.to_numpy()
+        names = column.unique().cast(pl.String)
+        codes = column.cast(pl.Enum(names)).to_physical().to_numpy()
+        return names.to_numpy()[codes]
 
 
 @dataclass
@@ -111,6 +118,11 @@ class Task(Protocol):
 
     def training_set(self, store: VoteStore, run_id: int) -> pl.DataFrame:
         """Run ``run_id``'s training set, rebuilt from the store."""
+        ...
+
+    def training_batches(self, store: VoteStore, run_id: int, batch_rows: int) -> Iterator[pl.DataFrame]:
+        """:meth:`training_set` in consecutive row batches (at least one, maybe empty), for writing it
+        batch by batch."""
         ...
 
     def train_end_model(self, prepared: Prepared, labeled: Labeled, train: np.ndarray, run_dir: Path) -> Trained:
@@ -184,9 +196,10 @@ def scores_by_split(
     return out
 
 
-def training_inputs(rows: pl.DataFrame) -> pl.DataFrame:
-    """``example_id`` and the input columns (in the examples' order) of training rows read from the store."""
-    inputs = pl.DataFrame({ID: rows[ID], "data": rows["data"].str.json_decode()}).unnest("data")
+def training_inputs(rows: pl.DataFrame, dtype: pl.Struct | None = None) -> pl.DataFrame:
+    """``example_id`` and the input columns (in the examples' order) of training rows read from the store;
+    ``dtype``: the inputs' struct type (a batch after the first decodes to the first's), else inferred."""
+    inputs = pl.DataFrame({ID: rows[ID], "data": rows["data"].str.json_decode(dtype)}).unnest("data")
     if rows.height:  # JSON decoding loses the column order: restore the examples'
         inputs = inputs.select(ID, *json.loads(rows["data"][0]))
     return inputs

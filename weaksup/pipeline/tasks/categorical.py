@@ -21,7 +21,7 @@ per class, ``label``, ``label_name``, ``confidence`` and ``n_votes``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -112,9 +112,25 @@ class CategoricalTask:
         """The train split's examples (those with votes unless ``export.keep_uncovered``) with their
         soft labels, in store order."""
         rows = store.training_rows(run_id, self.settings.data.train_split, self.settings.export.keep_uncovered)
+        return self._soft_labels(rows, None)
+
+    def training_batches(self, store: VoteStore, run_id: int, batch_rows: int) -> Iterator[pl.DataFrame]:
+        """:meth:`training_set`, ``batch_rows`` rows at a time: every batch's inputs decode to the
+        types inferred from the first batch's, as the whole set's are inferred from its first rows."""
+        export = self.settings.export
+        dtype = None
+        for rows in store.training_row_batches(run_id, self.settings.data.train_split, export.keep_uncovered, batch_rows):
+            if rows.height:
+                if dtype is None:
+                    dtype = rows["data"].str.json_decode().dtype
+                yield self._soft_labels(rows, dtype)
+        if dtype is None:  # no rows: the empty set, as training_set gives it
+            yield self.training_set(store, run_id)
+
+    def _soft_labels(self, rows: pl.DataFrame, dtype: pl.DataType | None) -> pl.DataFrame:
         k = len(self.classes)
         probs = np.asarray(rows["probs"].list.to_array(k).to_numpy(), dtype=float) if rows.height else np.zeros((0, k))
-        return soft_label_frame(training_inputs(rows), probs, rows["n_votes"].to_numpy(), self.classes,
+        return soft_label_frame(training_inputs(rows, dtype), probs, rows["n_votes"].to_numpy(), self.classes,
                                 keep_uncovered=True)  # fmt: skip
 
     def train_end_model(self, prepared: Prepared, labeled: Labeled, train: np.ndarray, run_dir: Path) -> Trained:

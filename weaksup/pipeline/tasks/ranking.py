@@ -18,7 +18,7 @@ train examples, on numeric item columns no LF reads (:mod:`.features`).
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -153,6 +153,10 @@ class RankingTask:
             pl.Series("preferences", prefs, dtype=pl.List(pl.List(pl.Float64))),
             rows["n_votes"].cast(pl.Int64),
         )
+
+    def training_batches(self, store: VoteStore, run_id: int, batch_rows: int) -> Iterator[pl.DataFrame]:
+        """The training set as one batch: these runs load their source whole (streaming is categorical)."""
+        yield self.training_set(store, run_id)
 
     def train_end_model(self, prepared: Prepared, labeled: Labeled, train: np.ndarray, run_dir: Path) -> Trained:
         """The pairwise ranker on the covered train examples' preferences; its scores on the test split."""

@@ -13,7 +13,7 @@ numeric columns no LF reads (:mod:`.features`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -116,6 +116,10 @@ class RegressionTask:
         """The train split's examples with their value, variance and vote count."""
         rows = store.training_rows(run_id, self.settings.data.train_split, self.settings.export.keep_uncovered)
         return training_inputs(rows).with_columns(rows["value"], rows["variance"], rows["n_votes"].cast(pl.Int64))
+
+    def training_batches(self, store: VoteStore, run_id: int, batch_rows: int) -> Iterator[pl.DataFrame]:
+        """The training set as one batch: these runs load their source whole (streaming is categorical)."""
+        yield self.training_set(store, run_id)
 
     def train_end_model(self, prepared: Prepared, labeled: Labeled, train: np.ndarray, run_dir: Path) -> Trained:
         """The soft-target regressor on the covered train examples; MSE and MAE on the test split."""
