@@ -42,7 +42,12 @@ from weaksup.votes import SparseVotes
 logger = logging.getLogger("weaksup.model")
 
 STRUCTURES: dict[str, tuple[type[LabelModelBase], dict[str, Any]]] = {
-    "firing_rates": (LabelModel, {"learn_class_balance": True, "balance_strength": 0.12, "silence_weight": 0.15}),
+    "firing_rates": (LabelModel, {
+        "learn_class_balance": True,
+        "balance_strength": 0.16,
+        "silence_weight": 0.15,
+        "prior_votes": 100.0,
+    }),
     "confusion": (DawidSkene, {"abstain": "skip"}),
 }
 """Each structure's model class and the parameters the default gives it."""

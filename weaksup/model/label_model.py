@@ -233,17 +233,19 @@ class LabelModel(LabelModelBase):
         tol: float = 1e-4,
         balance_strength: float = 0.3,
         silence_weight: float = 0.0,
+        prior_votes: float = PRIOR_VOTES,
     ) -> None:
         self.cardinality = cardinality
         self.seed = seed
         self.learn_class_balance = learn_class_balance
         self.balance_strength = balance_strength
         self.silence_weight = silence_weight
+        self.prior_votes = prior_votes
         self.max_iter = max_iter
         self.tol = tol
 
     def _fit(self, votes: SparseVotes, class_balance: np.ndarray | None) -> None:
-        k, m = self.cardinality, votes.m
+        k, m, pv = self.cardinality, votes.m, self.prior_votes
         # EM runs over distinct vote patterns: rows with the same votes share one posterior,
         # and rows where every LF abstains carry no evidence about the LFs.
         votes, weight = distinct_rows(votes, k)
@@ -266,10 +268,8 @@ class LabelModel(LabelModelBase):
                 if merged:
                     q *= weight[:, None]
                 right = _per_class(lambda v: XT[v] @ q[:, v], k, pool)
-                beta = (right + PRIOR_VOTES * PRIOR_PRECISION) / (n_class + PRIOR_VOTES)
-                gamma = (fired - right + PRIOR_VOTES * (1 - PRIOR_PRECISION)) / (
-                    n_class.sum() - n_class + PRIOR_VOTES
-                )
+                beta = (right + pv * PRIOR_PRECISION) / (n_class + pv)
+                gamma = (fired - right + pv * (1 - PRIOR_PRECISION)) / (n_class.sum() - n_class + pv)
                 shrunk = (n_class / n_class.sum() + self.balance_strength / k) / (1 + self.balance_strength)
                 log_p = np.log(p0) if fixed_p else np.log(shrunk)
                 beta = np.maximum(beta, gamma)
