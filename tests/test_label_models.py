@@ -155,6 +155,28 @@ def test_silence_weight_pulls_the_learned_balance_toward_the_truth():
     assert abs(learned[1.0] - truth) < 0.02
 
 
+def test_prior_votes_weigh_on_a_small_class_and_vanish_on_a_large_one():
+    """The pseudo-votes pull each (LF, class) firing rate toward precision 0.9: hard where the class
+    has few rows, hardly at all where it has thousands."""
+    rng = np.random.default_rng(4)
+
+    def rates(n: int, prior_votes: float) -> np.ndarray:
+        y = (rng.random(n) < 0.05).astype(int)
+        spec = [(0.3, 0.01, 1), (0.4, 0.02, 1), (0.2, 0.01, 1), (0.5, 0.3, 0), (0.4, 0.2, 0), (0.3, 0.1, 0)]
+        L = np.stack([np.where(rng.random(n) < np.where(y == c, own, other), c, -1) for own, other, c in spec], 1)
+        return LabelModel(cardinality=2, prior_votes=prior_votes).fit(L).rates_
+
+    small = {pv: rates(600, pv) for pv in (10, 100)}
+    beta_spam, gamma_ham = small[100][0, :3, 1], small[100][1, 3:, 0]
+    assert (np.abs(beta_spam - 0.9) < np.abs(small[10][0, :3, 1] - 0.9)).all()
+    assert (np.abs(gamma_ham - 0.1) < np.abs(small[10][1, 3:, 0] - 0.1)).all()
+    rng = np.random.default_rng(5)
+    few = rates(400_000, 10)
+    rng = np.random.default_rng(5)
+    many = rates(400_000, 100)
+    assert np.abs(few - many).max() < 0.02
+
+
 def test_majority_vote_is_vote_shares():
     L = np.array([[0, 0, 1], [2, -1, 2], [0, 1, 2]])
     proba = MajorityVote(cardinality=3).fit(L).predict_proba(L)

@@ -3,7 +3,8 @@
 Two structures cover the data weaksup meets, and neither is safe everywhere:
 
 - ``"firing_rates"``: :class:`~weaksup.model.label_model.LabelModel`, per-LF, per-class firing
-  rates with a learned, shrunk class balance, fit with each LF's silence weakly counted.  Which LF fires is evidence, so LFs that only
+  rates with a learned, shrunk class balance, fit with each LF's silence weakly counted and 100
+  pseudo-votes per rate (its docstring says why).  Which LF fires is evidence, so LFs that only
   ever vote one class ("has a link → SPAM") are informative.  Best on hand-written LFs.
 - ``"confusion"``: :class:`~weaksup.model.dawid_skene.DawidSkene` with abstains skipped and
   confusions shrunk toward the pooled one.  Best on crowd answers, where many workers each
@@ -42,7 +43,12 @@ from weaksup.votes import SparseVotes
 logger = logging.getLogger("weaksup.model")
 
 STRUCTURES: dict[str, tuple[type[LabelModelBase], dict[str, Any]]] = {
-    "firing_rates": (LabelModel, {"learn_class_balance": True, "balance_strength": 0.12, "silence_weight": 0.15}),
+    "firing_rates": (LabelModel, {
+        "learn_class_balance": True,
+        "balance_strength": 0.16,
+        "silence_weight": 0.15,
+        "prior_votes": 100.0,
+    }),
     "confusion": (DawidSkene, {"abstain": "skip"}),
 }
 """Each structure's model class and the parameters the default gives it."""

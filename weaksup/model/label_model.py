@@ -27,10 +27,11 @@ from weaksup.model._base import LabelModelBase, softmax_rows
 from weaksup.votes import SparseVotes
 
 PRIOR_VOTES = 50.0
-"""Pseudo-votes added to each (LF, voted class), like Snorkel's ``prec_init``: they keep LFs
-with few votes from getting extreme weights, and vanish against thousands of votes.
-Measured on the WRENCH folders (test and valid): 1 to 50 pseudo-votes of precision 0.6 to
-0.9 give mean test scores 0.569 to 0.582; 50 at 0.9 was best on both splits."""
+"""Default ``prior_votes``: pseudo-votes added to each (LF, voted class), like Snorkel's
+``prec_init``: they keep LFs with few votes from getting extreme weights, and vanish against
+thousands of votes.  Measured on the WRENCH folders (test and valid): 1 to 50 pseudo-votes of
+precision 0.6 to 0.9 give mean test scores 0.569 to 0.582; 50 at 0.9 was best on both splits.
+The default model (:class:`~weaksup.model.auto.AutoLabelModel`) uses 100: see the class docstring."""
 PRIOR_PRECISION = 0.9
 """The precision those pseudo-votes carry."""
 THREADED_VOTES = 1_000_000
@@ -163,7 +164,7 @@ class LabelModel(LabelModelBase):
     when y ≠ v (β ≥ γ, so no vote counts against its own class).  The class prior P(y) is
     uniform unless ``class_balance`` is passed to :meth:`fit` or ``learn_class_balance=True``.
 
-    Fitting is EM from the majority-vote posterior.  The M-step adds ``PRIOR_VOTES`` pseudo-votes
+    Fitting is EM from the majority-vote posterior.  The M-step adds ``prior_votes`` pseudo-votes
     of precision ``PRIOR_PRECISION`` to each (LF, class) count.  EM stops when no vote weight
     moves by more than ``tol`` (or after ``max_iter`` iterations); it is deterministic, so
     ``seed`` only drives tie-breaks in :meth:`predict`.  SQUAREM extrapolation cuts the number of
@@ -195,26 +196,61 @@ class LabelModel(LabelModelBase):
     fixed number of rows, pseudo-votes in proportion to class size, and choosing s by held-out
     vote likelihood (which prefers the sharper prior, 0.442 on hausa) did no better.
 
-    Silence during fitting (``silence_weight`` τ, 0 by default; the default model uses τ = 0.15
-    with ``balance_strength`` 0.12).  The spam excess comes from EM itself: rows whose only vote
-    is a weak, broad ham LF keep a sizeable spam posterior (0.27 on 139 rows), that mass makes the
-    ham LFs look as if they often fire on spam, which weakens them further.  Nothing tells EM that
-    a spam row where no spam LF fires is unlikely, because abstains carry no evidence.  With τ > 0
-    the E-step while fitting also counts each LF's silence on a class it votes,
-    τ·log((1-β)/(1-γ)) (τ = 1 is the full Bernoulli model in which abstains are evidence).
-    Predictions still use votes only.  On the 13 benchmark sets (``benchmarks/label_models.py``),
-    youtube at 5% spam goes from 0.565 to 0.622 (majority vote 0.647), the mean from 0.733 to
-    0.738 and the mean Brier score from 0.296 to 0.277; trec goes from 0.664 to 0.652, and no other
-    set moves by more than 0.01.  τ between 0.15 and 0.2 with a balance strength of 0.1 to 0.15
-    keeps every other set within 0.01 of its best peer.  A smaller balance strength lets hausa's
-    smallest class collapse again (0.366).  A larger one (0.2 to 0.3) puts youtube 5% back at 0.574.
-    Silence counted at prediction too breaks sms (73 mostly silent LFs: F1 0.27).  τ = 1 fits youtube
-    5% (0.719) but costs trec (0.476) and youtube at 20% (0.774).  Also tried, all worse:
-    pseudo-votes as a prior on each LF's precision instead of its firing rates (youtube 5%
-    unchanged, hausa down to 0.43 at 10 votes), pseudo-rows in proportion to class size (0.74 on
-    youtube 5% at 10 rows, but hausa 0.37 and trec 0.64), priors pooled over the LFs voting each
-    class (youtube 20% and test collapse, 0.47 to 0.62), 5 or 20 pseudo-votes instead of 50, and
-    leave-one-out posteriors in the M-step (every youtube set drops).
+    Silence during fitting (``silence_weight`` τ, 0 by default; the default model uses τ = 0.15;
+    figures in this paragraph with ``balance_strength`` 0.12 and 50 pseudo-votes).  The spam excess
+    comes from EM itself: rows whose only vote is a weak, broad ham LF keep a sizeable spam
+    posterior (0.27 on 139 rows), that mass makes the ham LFs look as if they often fire on spam,
+    which weakens them further.  Nothing tells EM that a spam row where no spam LF fires is
+    unlikely, because abstains carry no evidence.  With τ > 0 the E-step while fitting also counts
+    each LF's silence on a class it votes, τ·log((1-β)/(1-γ)) (τ = 1 is the full Bernoulli model in
+    which abstains are evidence). Predictions still use votes only.  On the 13 benchmark sets
+    (``benchmarks/label_models.py``), youtube at 5% spam goes from 0.565 to 0.622 (majority vote
+    0.647), the mean from 0.733 to 0.738 and the mean Brier score from 0.296 to 0.277; trec goes
+    from 0.664 to 0.652, and no other set moves by more than 0.01.  τ between 0.15 and 0.2 with a
+    balance strength of 0.1 to 0.15 keeps every other set within 0.01 of its best peer.  A smaller
+    balance strength lets hausa's smallest class collapse again (0.366).  A larger one (0.2 to 0.3)
+    puts youtube 5% back at 0.574. Silence counted at prediction too breaks sms (73 mostly silent
+    LFs: F1 0.27).  τ = 1 fits youtube 5% (0.719) but costs trec (0.476) and youtube at 20% (0.774).
+    Also tried, all worse: pseudo-votes as a prior on each LF's precision instead of its firing
+    rates (youtube 5% unchanged, hausa down to 0.43 at 10 votes), pseudo-rows in proportion to class
+    size (0.74 on youtube 5% at 10 rows, but hausa 0.37 and trec 0.64), priors pooled over the LFs
+    voting each class (youtube 20% and test collapse, 0.47 to 0.62), 5 or 20 pseudo-votes instead of
+    50, and leave-one-out posteriors in the M-step (every youtube set drops).
+
+    Prior strength (``prior_votes``; the default model uses 100 with ``balance_strength`` 0.16
+    and τ = 0.15).  The pseudo-votes are counts, not shares, so they weigh most on a small class: on
+    youtube at 5% spam (about 40 spam rows among 640 covered) every rate on spam is fit from a few
+    dozen rows.  With 100 instead of 50, youtube 5% goes from 0.622 to 0.711 (Brier 0.096 to 0.063),
+    the 13-set mean from 0.738 to 0.745 and the mean Brier score from 0.277 to 0.267.  It does not
+    make the rates truer: the spam LFs' rate on spam rises from 0.36-0.56 to 0.61-0.73 (gold
+    0.15-0.45) and the broad ham LF 9's weight from 0.45 to 1.03 (gold 0.51), but the learned spam
+    share of covered rows falls from 0.19 to 0.15 (gold 0.06) and rows where a weak spam LF meets a
+    ham LF go to ham, as they should there.  Not a lucky draw: over 11 other draws of the positives
+    (numpy seeds 1 to 11), youtube 5% averages 0.707 (majority vote 0.657; with 50 pseudo-votes
+    0.582, and more than 0.01 under majority vote on all 11), youtube 20% 0.826 (0.814 with 50;
+    majority vote 0.797), sms 5% 0.562 (unchanged).  Costs: youtube test 0.872 → 0.860 (the 21 rows
+    where only the broad ham LF fires, 11 of them spam, sit at posterior 0.52 and fall to ham) for
+    any count from 80 to 120; trec's two rows where LF 14 votes class 1 and LFs 35 and 41 class 0
+    sit at posterior 0.45 to 0.54 and flip with any setting (0.648 or 0.652: with balance strength
+    0.12 and 100 pseudo-votes, 0.648, 0.003 under HyperLM - 0.01; with 0.16, 0.652), as does youtube
+    20% (0.804 at 0.12, 0.844 at 0.16).  So the last digits on trec and youtube 20% are coin flips,
+    the youtube 5% gain is not.  On imdb, whose LFs vote both classes, the stronger prior lowers the
+    firing rates' held-out vote likelihood (-0.556 to -0.577 per vote), so the default now picks the
+    confusion structure there (accuracy 0.712 either way, Brier 0.497 to 0.454).
+
+    Selecting τ, the prior or the balance strength per data set by held-out likelihood (the
+    :class:`~weaksup.model.auto.AutoLabelModel` criterion, on the same 25% of covered rows) fails.
+    Held-out vote log-likelihood ranks τ ∈ {0.15, 0.3, 0.5, 1} against gold on only some sets: it
+    picks τ = 1 on youtube 5% (0.627) and 20% (0.755), 0.3 on trec (0.648) and, with τ = 0 allowed,
+    0 on hausa (0.366); from {0.15, 0.5} it keeps trec and hausa but puts youtube 5% at 0.632.  The
+    held-out likelihood of the whole firing pattern (abstains included, a Bernoulli per LF and voted
+    class) prefers τ = 1 on youtube 5%, trec (0.462), imdb and hausa, 0.3 on youtube 20% (0.792) and
+    0.5 on youtube test: τ = 1 is that likelihood's own fit.  The vote log-likelihood prefers fewer
+    pseudo-votes on all eight sets (youtube 5%, 10 to 100 votes: -0.144 to -0.324 per vote), hausa's
+    20 included (0.366), and the pattern likelihood on seven: for an LF that votes one class the
+    held-out vote's likelihood is set by the prior's firing rates on the classes it never votes, so
+    it rewards a weak prior, not a good fit.  Averaging the probabilities over τ ∈ {0.15, 0.3, 0.5}
+    or {0.15, ..., 1}: trec 0.596 to 0.636.
 
     Fitted: ``log_weights_`` (m, k) = log(β/γ), ``rates_`` (2, m, k) = (β, γ), ``class_balance_`` (k,), ``accuracies_`` (m,) =
     expected share of each LF's votes that are correct (NaN for an LF that never votes),
@@ -233,17 +269,19 @@ class LabelModel(LabelModelBase):
         tol: float = 1e-4,
         balance_strength: float = 0.3,
         silence_weight: float = 0.0,
+        prior_votes: float = PRIOR_VOTES,
     ) -> None:
         self.cardinality = cardinality
         self.seed = seed
         self.learn_class_balance = learn_class_balance
         self.balance_strength = balance_strength
         self.silence_weight = silence_weight
+        self.prior_votes = prior_votes
         self.max_iter = max_iter
         self.tol = tol
 
     def _fit(self, votes: SparseVotes, class_balance: np.ndarray | None) -> None:
-        k, m = self.cardinality, votes.m
+        k, m, pv = self.cardinality, votes.m, self.prior_votes
         # EM runs over distinct vote patterns: rows with the same votes share one posterior,
         # and rows where every LF abstains carry no evidence about the LFs.
         votes, weight = distinct_rows(votes, k)
@@ -266,10 +304,8 @@ class LabelModel(LabelModelBase):
                 if merged:
                     q *= weight[:, None]
                 right = _per_class(lambda v: XT[v] @ q[:, v], k, pool)
-                beta = (right + PRIOR_VOTES * PRIOR_PRECISION) / (n_class + PRIOR_VOTES)
-                gamma = (fired - right + PRIOR_VOTES * (1 - PRIOR_PRECISION)) / (
-                    n_class.sum() - n_class + PRIOR_VOTES
-                )
+                beta = (right + pv * PRIOR_PRECISION) / (n_class + pv)
+                gamma = (fired - right + pv * (1 - PRIOR_PRECISION)) / (n_class.sum() - n_class + pv)
                 shrunk = (n_class / n_class.sum() + self.balance_strength / k) / (1 + self.balance_strength)
                 log_p = np.log(p0) if fixed_p else np.log(shrunk)
                 beta = np.maximum(beta, gamma)
