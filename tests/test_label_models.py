@@ -436,3 +436,17 @@ def test_snorkel_missing_says_how_to_install(monkeypatch):
     L, _ = synthetic(200, [0.9, 0.8, 0.7], seed=17)
     with pytest.raises(ImportError, match=r"pip install 'weaksup\[snorkel\]'.*torch==2.13.0"):
         SnorkelLabelModel(cardinality=2).fit(L)
+
+
+def test_multiclass_share_counts_the_votes_of_lfs_that_vote_two_classes_or_more():
+    from weaksup.model.auto import multiclass_share
+
+    rng = np.random.default_rng(0)
+    L = np.where(rng.random((400, 5)) < 0.5, rng.integers(0, 3, (400, 5)), -1)
+    L[:, 0] = np.where(L[:, 0] >= 0, 1, -1)  # one-class LFs
+    L[:, 1] = np.where(L[:, 1] >= 0, 2, -1)
+    votes = SparseVotes.from_dense(L)
+    per_lf = [(L[:, j][L[:, j] >= 0]) for j in range(5)]
+    several = sum(len(v) for v in per_lf if len(set(v.tolist())) >= 2)
+    assert multiclass_share(votes, 3) == pytest.approx(several / sum(len(v) for v in per_lf))
+    assert 0 < multiclass_share(votes, 3) < 1

@@ -75,9 +75,10 @@ def multiclass_share(votes: SparseVotes, cardinality: int) -> float:
     """Share of the votes cast by LFs that vote at least two different classes."""
     if votes.nnz == 0:
         return 0.0
-    pairs = np.unique(votes.cols.astype(np.int64) * cardinality + votes.labels)
-    classes_per_lf = np.bincount(pairs // cardinality, minlength=votes.m)
-    return float((classes_per_lf[votes.cols] >= 2).mean())
+    cols = votes.cols.astype(np.int64)
+    seen = np.bincount(cols * cardinality + votes.labels, minlength=votes.m * cardinality) > 0  # (LF, class) pairs
+    several = seen.reshape(votes.m, cardinality).sum(axis=1) >= 2
+    return float(np.bincount(cols, minlength=votes.m)[several].sum() / votes.nnz)
 
 
 class AutoLabelModel(LabelModelBase):
