@@ -150,7 +150,7 @@ def test_schema_command_documents_every_section(capsys):
     assert main(["schema"]) == 0
     out = capsys.readouterr().out
     for line in ("[holdout] (optional)", "[schedule] (optional)", "data.table (str", "data.duplicate_ids (str, default 'error'",
-                 "schedule.cron (str, required)", "lfs.chunk_size (int, default 100000)"):  # fmt: skip
+                 "schedule.cron (str, required)", "lfs.chunk_size (int, default None): Examples per committed chunk"):  # fmt: skip
         assert line in out
 
 

@@ -151,3 +151,31 @@ def test_bad_definitions_are_rejected_up_front():
     with pytest.raises(LFApplicationError, match=r"LF 'f' returned 1 values for a chunk of 2 examples"):
         apply_lfs([vectorized_labeling_function(name="f")(lambda frame: pl.Series([1]))], _frame(text=["a", "b"]),
                   cardinality=2, progress=False)
+
+
+def test_unset_chunk_size_commits_vectorized_lfs_in_big_chunks_and_row_lfs_in_100k(tmp_path):
+    from weaksup.apply import apply_to_store
+    from weaksup.lf import labeling_function
+    from weaksup.store import VoteStore
+    from weaksup.vectorized import keywords
+
+    n = 250_000
+    frame = pl.DataFrame({"example_id": [f"x{i}" for i in range(n)], "text": ["buy now", "nice song"] * (n // 2)})
+    fast = keywords("fast", ["buy"], 1)
+
+    @labeling_function()
+    def slow(x):
+        return 0 if "song" in x.text else -1
+
+    def commits(lfs, chunk_size):
+        seen = []
+        with VoteStore(tmp_path / f"{len(list(tmp_path.iterdir()))}.duckdb") as store:
+            keys = store.sync_examples("d", frame, store.start_run("t", {})).ex_keys
+            store.on_commit = lambda versions, key: seen.append(key)
+            apply_to_store(store, "d", lfs, frame, keys, cardinality=2, progress=False, chunk_size=chunk_size)
+            assert store.query("SELECT count(*) AS n FROM votes")["n"][0] == n // 2 * len(lfs)
+        return len(seen)
+
+    assert commits([fast], None) == 1  # vectorized alone: one chunk up to a million rows
+    assert commits([fast, slow], None) == 3  # with a row-wise LF: 100,000-row chunks
+    assert commits([fast], 50_000) == 5  # a chunk size given is a chunk size kept

@@ -51,6 +51,14 @@ if TYPE_CHECKING:
     from weaksup.store import VoteStore
 
 DEFAULT_CHUNK_SIZE = 20_000
+"""Rows per committed chunk of :func:`apply_lfs` and :func:`apply_to_store` unless the caller says."""
+CHUNK_ROWS = 100_000
+"""Rows per committed chunk of :func:`apply_to_store` with ``chunk_size=None`` (a pipeline's default),
+for LF kinds not in :data:`KIND_CHUNK_ROWS`: seconds of row-wise work, so a crash loses little."""
+KIND_CHUNK_ROWS: dict[str, int] = {}
+"""Per LF kind that is cheap per row, the rows per committed chunk with ``chunk_size=None``: each
+commit costs tens of milliseconds, which at 100k rows would be a third of a vectorized LF's work.
+Kind modules register theirs (e.g. ``weaksup.vectorized``); a group of LFs uses its smallest."""
 
 
 @dataclass
@@ -272,7 +280,7 @@ def apply_to_store(
     run_id: int | None = None,
     strict: bool = False,
     progress: bool = True,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int | None = DEFAULT_CHUNK_SIZE,
     state: dict[str, Any] | None = None,
     engine: Engine | None = None,
 ) -> StoreApplyStats:
@@ -288,6 +296,8 @@ def apply_to_store(
     per-run state LF kinds share across calls (e.g. one LLM budget for the whole run).
     ``engine`` (a :class:`weaksup.engines.Engine`; default serial) runs row-wise and
     vectorized LFs; prompted LFs always run here, and this process commits every vote.
+    ``chunk_size=None`` commits each group of LFs (those resuming from one watermark) in chunks of
+    the smallest of their kinds' :data:`KIND_CHUNK_ROWS` (default :data:`CHUNK_ROWS`).
     """
     from weaksup.engines import LFSet, SerialEngine, apply_lf_set  # the engines build on this module
 
@@ -318,8 +328,10 @@ def apply_to_store(
                 remote = [j for j in idx if session.takes(lfs[j])]
                 sent: deque[tuple[pl.DataFrame, np.ndarray]] = deque()
 
-                def feed(mark: int = mark) -> Iterator[tuple[pl.DataFrame, np.ndarray]]:
-                    for chunk, keys in source.chunks_after(mark, chunk_size):
+                size = chunk_size or min(KIND_CHUNK_ROWS.get(lfs[j].kind, CHUNK_ROWS) for j in idx)
+
+                def feed(mark: int = mark, size: int = size) -> Iterator[tuple[pl.DataFrame, np.ndarray]]:
+                    for chunk, keys in source.chunks_after(mark, size):
                         sent.append((chunk, keys))
                         yield chunk, keys
 

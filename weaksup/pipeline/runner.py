@@ -70,7 +70,7 @@ from weaksup.pipeline.lock import store_lock
 from weaksup.pipeline.progress import ApplyProgress, Phases
 from weaksup.pipeline.sources import Examples, load_examples, load_holdout, load_lf_modules
 from weaksup.pipeline.status import StatusBoard, snapshot_history
-from weaksup.pipeline.streamed import StreamedSource
+from weaksup.pipeline.streamed import BATCH_ROWS, StreamedSource
 from weaksup.pipeline.tasks import Prepared, Task, task_for
 from weaksup.retry import retry_failed as reapply_failed
 from weaksup.store import SyncResult, VoteStore, crash_point
@@ -324,7 +324,7 @@ def _run(
         stats = apply_to_store(  # LFs see the inputs only: never the gold labels or the split
             store, dataset, lfs, examples, sync.ex_keys,
             cardinality=len(settings.labels.classes), run_id=run_id, strict=settings.lfs.strict, progress=progress,
-            chunk_size=settings.lfs.chunk_size, state=state,
+            chunk_size=settings.lfs.chunk_size or (BATCH_ROWS if got.stream else None), state=state,
             engine=make_engine(dataclasses.asdict(settings.engine) if settings.engine else None),
         )  # fmt: skip
         if retry_errors:

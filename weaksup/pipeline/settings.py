@@ -81,7 +81,7 @@ class LFsSettings:
 
     modules: list[str]
     strict: bool
-    chunk_size: int
+    chunk_size: int | None
 
 
 @dataclass(frozen=True)

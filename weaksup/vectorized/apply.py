@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from weaksup.apply import BATCH_APPLIERS, ApplyContext, LFApplicationError, LFOutput
+from weaksup.apply import BATCH_APPLIERS, KIND_CHUNK_ROWS, ApplyContext, LFApplicationError, LFOutput
 from weaksup.data import ID
 from weaksup.vectorized.lf import VectorizedLabelingFunction
 from weaksup.votes import ABSTAIN
@@ -124,3 +124,4 @@ def _check(lf: VectorizedLabelingFunction, s: pl.Series, ids: pl.Series, k: int)
 
 
 BATCH_APPLIERS["vectorized"] = apply_vectorized_lfs
+KIND_CHUNK_ROWS["vectorized"] = 1_000_000  # about a second of polars work per chunk
