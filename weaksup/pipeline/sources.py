@@ -82,8 +82,7 @@ def _read_duckdb(path: Path, table: str) -> pl.DataFrame:
 
 
 def _dedupe(df: pl.DataFrame, id_column: str, policy: str) -> tuple[pl.DataFrame, int]:
-    dupes = df[id_column].is_duplicated()
-    if not dupes.any() or policy == "error":
+    if policy == "error" or not df[id_column].is_duplicated().any():
         return df, 0  # with_example_ids reports duplicates under "error"
     if policy == "keep_last":
         out = df.unique(subset=[id_column], keep="last", maintain_order=True)
