@@ -98,9 +98,13 @@ def test_agreement_and_buckets_on_the_hand_built_store(tiny: Path) -> None:
 def test_a_view_without_the_examples_content_reads_the_shown_texts_from_the_store(tiny: Path) -> None:
     with VoteStore(tiny, read_only=True) as store:
         whole, lean = load_run(store), load_run(store, with_data=False)
-        assert "data" not in lean.labels.columns
+        # only what a categorical report reads: no content, ids or other label types' columns
+        assert lean.labels.columns == ["ex_key", "split", "probs", "label", "confidence", "n_votes"]
+        assert lean.labels["probs"].dtype == pl.Array(pl.Float64, 2)  # no list offsets
         want, got = buckets(whole, size=5, per_lf=5), buckets(lean, size=5, per_lf=5)
         assert lean.data(np.array([4, 0])) == whole.labels["data"].gather([4, 0]).to_list()
+        assert lean.example_ids(np.array([4, 0])) == whole.labels["example_id"].gather([4, 0]).to_list() == ["e4", "e0"]
+        assert lean.labels["probs"].to_list() == whole.labels["probs"].to_list()
     assert all(got[name].equals(want[name]) for name in want)
     assert want["most_conflict"]["text"][0] == "text 2"  # e2: two votes against its label
 

@@ -56,30 +56,69 @@ def previous_run(store: VoteStore, run_id: int) -> int | None:
     return int(rows[0][0]) if rows else None
 
 
-def run_labels(store: VoteStore, run_id: int, data: bool = True) -> pl.DataFrame:
-    """Run ``run_id``'s labels joined to their examples (``example_id``, ``split``, ``data`` as
-    JSON text unless ``data`` is false: the texts of every example, read by key with
-    :func:`example_data` where only a few are shown), ordered by ``ex_key``."""
-    content = "e.data::VARCHAR AS data, " if data else ""
-    frame = store.query(
-        f"SELECT l.ex_key, e.example_id, e.split, {content}l.probs, l.label, l.confidence, "
-        "l.n_votes, l.value, l.variance, l.ranking, l.payload::VARCHAR AS payload FROM labels l "
-        "JOIN examples e USING (ex_key) WHERE l.run_id = ? ORDER BY l.ex_key",
-        [run_id],
-    )
+LABEL_COLUMNS = ("probs", "label", "confidence", "value", "variance", "ranking", "payload")
+"""The label columns of the ``labels`` table (beside ``ex_key`` and ``n_votes``); each label type fills some."""
+
+
+def run_labels(
+    store: VoteStore, run_id: int, columns: Sequence[str] = LABEL_COLUMNS, data: bool = True, ids: bool = True,
+    probs_width: int | None = None, batch_rows: int = 1_000_000,
+) -> pl.DataFrame:  # fmt: skip
+    """Run ``run_id``'s labels joined to their examples, ordered by ``ex_key``: ``ex_key``,
+    ``example_id`` (unless ``ids`` is false), ``split`` (categorical), ``data`` as JSON text
+    (unless ``data`` is false), the label ``columns`` (of :data:`LABEL_COLUMNS`) and ``n_votes``.
+
+    Without ``ids`` or ``data``, read them by key for the few examples shown (:func:`example_ids`,
+    :func:`example_data`); with ``probs_width`` k, ``probs`` is a fixed-size array of k floats (no
+    offsets).  Read ``batch_rows`` rows at a time, so only the frame is whole: what a report of a
+    10M-example run needs to stay small."""
+    unknown = [c for c in columns if c not in LABEL_COLUMNS]
+    if unknown:
+        raise ValueError(f"labels have no columns {unknown}; they have {list(LABEL_COLUMNS)}")
+    picked = ["l.ex_key", *(["e.example_id"] if ids else []), "e.split", *(["e.data::VARCHAR AS data"] if data else [])]
+    for c in ("probs", "label", "confidence", "n_votes", "value", "variance", "ranking", "payload"):  # table order
+        if c == "probs" and c in columns and probs_width is not None:
+            picked.append(f"l.probs::DOUBLE[{int(probs_width)}] AS probs")  # an int: no parameter for a type
+        elif c in columns or c == "n_votes":
+            picked.append("l.payload::VARCHAR AS payload" if c == "payload" else f"l.{c}")
+    cursor = store.con.cursor()  # its own: a reader that outlives one call on the store's connection
+    try:
+        reader = cursor.sql(
+            f"SELECT {', '.join(picked)} FROM labels l JOIN examples e USING (ex_key) WHERE l.run_id = ? "
+            "ORDER BY l.ex_key",
+            params=[run_id],
+        ).to_arrow_reader(batch_rows)
+        parts = [_compact(pl.from_arrow(batch)) for batch in reader]  # type: ignore[arg-type]
+    finally:
+        cursor.close()
+    frame = pl.concat(parts) if len(parts) > 1 else parts[0] if parts else pl.DataFrame()
     if frame.height == 0:
         raise ValueError(f"run {run_id} has no labels: they were pruned by `weaksup gc`")
     return frame
 
 
+def _compact(batch: pl.DataFrame) -> pl.DataFrame:
+    """A batch of labels with its split as a category (one string per split name, not per example)."""
+    return batch.with_columns(pl.col("split").cast(pl.Categorical))
+
+
 def example_data(store: VoteStore, ex_keys: np.ndarray) -> list[str | None]:
     """The content (``data`` as JSON text) of the examples ``ex_keys``, in their order."""
+    return _by_key(store, ex_keys, "e.data::VARCHAR")
+
+
+def example_ids(store: VoteStore, ex_keys: np.ndarray) -> list[str | None]:
+    """The ids of the examples ``ex_keys``, in their order."""
+    return _by_key(store, ex_keys, "e.example_id")
+
+
+def _by_key(store: VoteStore, ex_keys: np.ndarray, column: str) -> list[Any]:
     wanted = pa.table({"ex_key": pa.array(np.asarray(ex_keys, dtype=np.int64)), "pos": pa.array(np.arange(len(ex_keys)))})
     cursor = store.con.cursor()  # its own: the caller may be reading through the store's connection
     try:
         cursor.register("report_keys", wanted)
         rows = cursor.execute(
-            "SELECT e.data::VARCHAR FROM report_keys w LEFT JOIN examples e USING (ex_key) ORDER BY w.pos"
+            f"SELECT {column} FROM report_keys w LEFT JOIN examples e USING (ex_key) ORDER BY w.pos"
         ).fetchall()
     finally:
         cursor.close()

@@ -37,6 +37,7 @@ class Categorical:
     agreement_measure = "agree"
     agreement_floor = 0.0
     suspicious = True
+    label_columns = ("probs", "label", "confidence")
 
     def read_votes(self, store: VoteStore, keys: np.ndarray, versions: Sequence[tuple[str, str]]) -> Any:
         """The run's label matrix (SparseVotes)."""
@@ -143,7 +144,10 @@ class Categorical:
                         (min(0.5, *(p[1] for p in points)) if points else 0.5, 1.0)),
         )]  # fmt: skip
         k = len(view.classes)  # an array in one step: 1M Python lists cost seconds
-        probs = np.asarray(view.labels["probs"].list.to_array(k).to_numpy(), dtype=float) if view.n else np.zeros((0, k))
+        column = view.labels["probs"]
+        if isinstance(column.dtype, pl.List):
+            column = column.list.to_array(k)
+        probs = np.asarray(column.to_numpy(), dtype=float) if view.n else np.zeros((0, k))
         covered = view.labels["n_votes"].to_numpy() > 0
         series = {"probabilistic labels": probs[covered].mean(axis=0).tolist() if covered.any() else [0.0] * k}
         gold = view.gold_mask()
