@@ -170,15 +170,20 @@ def pipeline_runs(store: VoteStore, pipeline: str, through: int) -> pl.DataFrame
     )
 
 
-def label_pairs(store: VoteStore, run_a: int, run_b: int) -> pl.DataFrame:
-    """The labels of runs ``run_a`` and ``run_b`` side by side, matched by example id: ``label_a``,
-    ``label_b``, ``value_a``, ``value_b``, ``ranking_a``, ``ranking_b`` (null where a run lacks the example)."""
+def label_change_groups(store: VoteStore, run_a: int, run_b: int) -> pl.DataFrame:
+    """How the labels of runs ``run_a`` and ``run_b`` differ, matched by example id: one row per
+    distinct difference (``in_a``, ``in_b``, ``label_a``, ``label_b``, ``value_a``, ``value_b``,
+    ``ranking_a``, ``ranking_b``) with how many ``examples`` show it.  Examples whose labels are
+    the same in both runs are left out (NaN values count as differing), so a rerun that changed
+    little reads little, and a categorical run at most a row per pair of classes."""
+    side = "SELECT e.example_id, l.label, l.value, l.ranking FROM labels l JOIN examples e USING (ex_key) WHERE l.run_id = ?"
     return store.query(
-        "WITH a AS (SELECT e.example_id, l.label, l.value, l.ranking FROM labels l JOIN examples e USING (ex_key) "
-        "WHERE l.run_id = ?), b AS (SELECT e.example_id, l.label, l.value, l.ranking FROM labels l "
-        "JOIN examples e USING (ex_key) WHERE l.run_id = ?) "
-        "SELECT example_id, a.example_id IS NOT NULL AS in_a, b.example_id IS NOT NULL AS in_b, "
+        f"WITH a AS ({side}), b AS ({side}) "
+        "SELECT a.example_id IS NOT NULL AS in_a, b.example_id IS NOT NULL AS in_b, "
         "a.label AS label_a, b.label AS label_b, a.value AS value_a, b.value AS value_b, "
-        "a.ranking AS ranking_a, b.ranking AS ranking_b FROM a FULL JOIN b USING (example_id) ORDER BY example_id",
+        "a.ranking AS ranking_a, b.ranking AS ranking_b, count(*) AS examples FROM a FULL JOIN b USING (example_id) "
+        "WHERE a.example_id IS NULL OR b.example_id IS NULL OR a.label IS DISTINCT FROM b.label "
+        "OR a.value IS DISTINCT FROM b.value OR isnan(a.value) OR isnan(b.value) OR a.ranking IS DISTINCT FROM b.ranking "
+        "GROUP BY ALL ORDER BY ALL",
         [run_a, run_b],
     )

@@ -91,7 +91,7 @@ class CategoricalTask:
         split, gold = prepared.split, prepared.gold
         metrics: dict[str, Any] = {}
         covered = n_votes > 0
-        for s in sorted(set(split.tolist())):
+        for s in sorted(prepared.examples["split"].unique().to_list()):  # not a list of every example's split
             rows = split == s
             acc = accuracy(pred[rows], gold[rows])
             if acc is not None:  # rows no LF voted on get the prior's label: report them apart
