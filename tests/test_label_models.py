@@ -414,3 +414,20 @@ def test_snorkel_missing_says_how_to_install(monkeypatch):
     L, _ = synthetic(200, [0.9, 0.8, 0.7], seed=17)
     with pytest.raises(ImportError, match=r"pip install 'weaksup\[snorkel\]'.*torch==2.13.0"):
         SnorkelLabelModel(cardinality=2).fit(L)
+
+
+@pytest.mark.parametrize("tie_break", ["random", "abstain"])
+def test_labels_from_proba_are_the_same_whatever_rows_it_takes_at_a_time(monkeypatch, tie_break):
+    import weaksup.model._base as base
+
+    rng = np.random.default_rng(4)
+    proba = rng.dirichlet(np.ones(3), 200)
+    proba[::3] = 1 / 3  # three-way ties: broken by the seeded draws
+    monkeypatch.setattr(base, "LABEL_BATCH_ROWS", 10**9)
+    whole = base.labels_from_proba(proba, 7, tie_break)
+    monkeypatch.setattr(base, "LABEL_BATCH_ROWS", 7)  # 29 batches, the last of 4 rows
+    assert np.array_equal(base.labels_from_proba(proba, 7, tie_break), whole)
+    if tie_break == "random":
+        assert len(set(whole[::3].tolist())) > 1  # the tied rows did get different draws
+    else:
+        assert (whole[::3] == -1).all()

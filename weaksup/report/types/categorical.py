@@ -80,13 +80,17 @@ class Categorical:
         """Share of equal votes where both LFs voted."""
         v, m = view.votes, len(view.lf_names)
         shape = (v.n, v.m)
-        ones = np.ones(len(v.rows))
-        voted = sp.csr_matrix((ones, (v.rows, v.cols)), shape=shape)
+        rows, cols, labels = v.rows, v.cols, v.labels
+        if not (rows[1:] >= rows[:-1]).all():  # the store's votes come sorted by row: no copy then
+            order = np.argsort(rows, kind="stable")
+            rows, cols, labels = rows[order], cols[order], labels[order]
+        # one CSR structure (example × LF) for every matrix; int32 ones: exact counts at half float64's size
+        indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=v.n))))
+        voted = sp.csr_matrix((np.ones(len(cols), dtype=np.int32), cols, indptr), shape=shape)
         overlap = (voted.T @ voted).toarray()
         agree = np.zeros((m, m))
-        for c in np.unique(v.labels):
-            pick = v.labels == c
-            a_c = sp.csr_matrix((ones[pick], (v.rows[pick], v.cols[pick])), shape=shape)
+        for c in np.unique(labels):  # 1 where the vote is class c, 0 elsewhere: the same structure
+            a_c = sp.csr_matrix(((labels == c).astype(np.int32), cols, indptr), shape=shape)
             agree += (a_c.T @ a_c).toarray()
         with np.errstate(invalid="ignore", divide="ignore"):
             score = np.where(overlap > 0, agree / np.maximum(overlap, 1), np.nan)
