@@ -72,7 +72,7 @@ def finish(
     """The steps of the module docstring; the run's metrics, LF summary and exported files."""
     settings = run.cfg.settings
     split_names = set(prepared.examples["split"].unique().to_list())
-    train = prepared.split == settings.data.train_split
+    train = prepared.in_split(settings.data.train_split)
     if not train.any():
         raise ValueError(
             f"no examples in train split {settings.data.train_split!r}; splits present: {sorted(split_names)}"

@@ -88,17 +88,17 @@ class CategoricalTask:
         labels = pl.DataFrame(
             {"ex_key": ex_keys, "probs": probs, "label": pred, "confidence": probs.max(axis=1), "n_votes": n_votes}
         )
-        split, gold = prepared.split, prepared.gold
+        gold = prepared.gold
         metrics: dict[str, Any] = {}
         covered = n_votes > 0
         for s in sorted(prepared.examples["split"].unique().to_list()):  # not a list of every example's split
-            rows = split == s
+            rows = prepared.in_split(s)
             acc = accuracy(pred[rows], gold[rows])
             if acc is not None:  # rows no LF voted on get the prior's label: report them apart
                 metrics[f"label_model_coverage_{s}"] = float(covered[rows].mean())
                 metrics[f"label_model_accuracy_covered_{s}"] = accuracy(pred[rows & covered], gold[rows & covered])
                 metrics[f"label_model_accuracy_{s}"] = acc
-        dev = split != self.settings.data.test_split
+        dev = ~prepared.in_split(self.settings.data.test_split)
         summary = lf_summary(subset_votes(votes, np.flatnonzero(dev)), gold[dev],
                              learned_acc=getattr(model, "accuracies_", None))  # fmt: skip
         return Labeled(model, labels, n_votes, probs, metrics, summary)
