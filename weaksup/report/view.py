@@ -56,10 +56,12 @@ def load_gold(run_dir: Path | None, ex_keys: np.ndarray, label_type: str) -> Any
     path = Path(run_dir) / GOLD_FILE if run_dir else None
     if path is None or not path.exists():
         return None
-    frame = pl.DataFrame({"ex_key": np.asarray(ex_keys, dtype=np.int64)}).join(
-        pl.read_parquet(path), on="ex_key", how="left", maintain_order="left"
-    )
-    return kind_for(label_type).read_gold(frame["gold"])
+    keys, saved = np.asarray(ex_keys, dtype=np.int64), pl.read_parquet(path)
+    if saved.height == len(keys) and np.array_equal(saved["ex_key"].to_numpy(), keys):
+        column = saved["gold"]  # the run's own keys in the same order (a streamed run's): no join
+    else:
+        column = pl.DataFrame({"ex_key": keys}).join(saved, on="ex_key", how="left", maintain_order="left")["gold"]
+    return kind_for(label_type).read_gold(column)
 
 
 @dataclass
