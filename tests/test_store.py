@@ -135,3 +135,23 @@ def test_labels_written_in_small_transactions_equal_labels_written_in_one(tmp_pa
         store.write_labels(small, labels, batch_rows=4)  # rewriting a run's labels replaces them
         assert store.query(read, [small]).equals(store.query(read, [whole]))
         assert store.query(read, [whole]).height == 25
+
+
+def test_a_runs_labels_read_without_ids_match_the_joined_read_in_key_order(tmp_path):
+    from weaksup.store.reports import run_labels
+
+    frame = pl.DataFrame({"example_id": [f"x{i}" for i in range(30)], "text": ["t"] * 30,
+                          "split": ["train", "test", "valid"] * 10})  # fmt: skip
+    with VoteStore(tmp_path / "s.duckdb") as store:
+        keys = store.sync_examples("d", frame, store.start_run("t", {})).ex_keys
+        run = store.start_run("t", {})
+        store.write_labels(run, _labels_frame(keys)[np.random.default_rng(2).permutation(30)])  # not in key order
+        whole = run_labels(store, run, ("probs", "label", "confidence"), data=False)
+        lean = run_labels(store, run, ("probs", "label", "confidence"), data=False, ids=False, batch_rows=7)
+        assert lean.equals(whole.drop("example_id"))
+        assert whole["ex_key"].to_list() == sorted(keys.tolist())
+        assert whole["split"].cast(pl.String).to_list() == ["train", "test", "valid"] * 10
+        store.con.execute("DELETE FROM examples WHERE ex_key = ?", [int(keys[4])])  # a label without its example
+        assert run_labels(store, run, ("label",), data=False, ids=False).equals(
+            run_labels(store, run, ("label",), data=False).drop("example_id"))
+        assert run_labels(store, run, ("label",), data=False, ids=False).height == 29

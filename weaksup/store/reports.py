@@ -64,42 +64,82 @@ def run_labels(
     store: VoteStore, run_id: int, columns: Sequence[str] = LABEL_COLUMNS, data: bool = True, ids: bool = True,
     probs_width: int | None = None, batch_rows: int = 1_000_000,
 ) -> pl.DataFrame:  # fmt: skip
-    """Run ``run_id``'s labels joined to their examples, ordered by ``ex_key``: ``ex_key``,
+    """Run ``run_id``'s labels with their examples' split, ordered by ``ex_key``: ``ex_key``,
     ``example_id`` (unless ``ids`` is false), ``split`` (categorical), ``data`` as JSON text
     (unless ``data`` is false), the label ``columns`` (of :data:`LABEL_COLUMNS`) and ``n_votes``.
 
     Without ``ids`` or ``data``, read them by key for the few examples shown (:func:`example_ids`,
     :func:`example_data`); with ``probs_width`` k, ``probs`` is a fixed-size array of k floats (no
-    offsets).  Read ``batch_rows`` rows at a time, so only the frame is whole: what a report of a
-    10M-example run needs to stay small."""
+    offsets).  Read ``batch_rows`` rows at a time, and without ids and content not joined nor sorted
+    in the store (a streamed run writes its labels in key order; the splits are matched by key
+    here): what a report of a 10M-example run needs to stay small."""
     unknown = [c for c in columns if c not in LABEL_COLUMNS]
     if unknown:
         raise ValueError(f"labels have no columns {unknown}; they have {list(LABEL_COLUMNS)}")
-    picked = ["l.ex_key", *(["e.example_id"] if ids else []), "e.split", *(["e.data::VARCHAR AS data"] if data else [])]
+    picked = []
     for c in ("probs", "label", "confidence", "n_votes", "value", "variance", "ranking", "payload"):  # table order
         if c == "probs" and c in columns and probs_width is not None:
             picked.append(f"l.probs::DOUBLE[{int(probs_width)}] AS probs")  # an int: no parameter for a type
         elif c in columns or c == "n_votes":
             picked.append("l.payload::VARCHAR AS payload" if c == "payload" else f"l.{c}")
-    cursor = store.con.cursor()  # its own: a reader that outlives one call on the store's connection
-    try:
-        reader = cursor.sql(
-            f"SELECT {', '.join(picked)} FROM labels l JOIN examples e USING (ex_key) WHERE l.run_id = ? "
-            "ORDER BY l.ex_key",
-            params=[run_id],
-        ).to_arrow_reader(batch_rows)
-        parts = [_compact(pl.from_arrow(batch)) for batch in reader]  # type: ignore[arg-type]
-    finally:
-        cursor.close()
-    frame = pl.concat(parts) if len(parts) > 1 else parts[0] if parts else pl.DataFrame()
+    if ids or data:  # every example's id or content: one join, sorted in the store
+        joined = ["l.ex_key", *(["e.example_id"] if ids else []), "e.split", *(["e.data::VARCHAR AS data"] if data else [])]
+        frame = _read(store, f"SELECT {', '.join(joined + picked)} FROM labels l JOIN examples e USING (ex_key) "
+                             "WHERE l.run_id = ? ORDER BY l.ex_key", [run_id], batch_rows)  # fmt: skip
+    else:
+        frame = _read(store, f"SELECT l.ex_key, {', '.join(picked)} FROM labels l WHERE l.run_id = ?", [run_id], batch_rows)
+        if frame.height:
+            frame = _with_splits(store, frame if _ascending(frame["ex_key"].to_numpy()) else frame.sort("ex_key"), batch_rows)
     if frame.height == 0:
         raise ValueError(f"run {run_id} has no labels: they were pruned by `weaksup gc`")
     return frame
 
 
-def _compact(batch: pl.DataFrame) -> pl.DataFrame:
-    """A batch of labels with its split as a category (one string per split name, not per example)."""
-    return batch.with_columns(pl.col("split").cast(pl.Categorical))
+def _read(store: VoteStore, sql: str, params: list[Any], batch_rows: int) -> pl.DataFrame:
+    """A query's rows, fetched ``batch_rows`` at a time, ``split`` as a category (one string per split name)."""
+    cursor = store.con.cursor()  # its own: a reader that outlives one call on the store's connection
+    try:
+        parts = []
+        for batch in cursor.sql(sql, params=params).to_arrow_reader(batch_rows):
+            part = pl.from_arrow(batch)
+            assert isinstance(part, pl.DataFrame)
+            parts.append(part.with_columns(pl.col("split").cast(pl.Categorical)) if "split" in part.columns else part)
+    finally:
+        cursor.close()
+    return pl.concat(parts) if len(parts) > 1 else parts[0] if parts else pl.DataFrame()
+
+
+def _ascending(keys: np.ndarray) -> bool:
+    return bool((keys[1:] > keys[:-1]).all())
+
+
+def _with_splits(store: VoteStore, labels: pl.DataFrame, batch_rows: int) -> pl.DataFrame:
+    """``labels`` (sorted by ``ex_key``) with their examples' ``split`` after ``ex_key``; labels
+    whose example is gone are left out, as a join would.  The examples in the labels' key range
+    are scanned in store order into a split code per key (4 bytes a key): no sort, no join."""
+    keys = labels["ex_key"].to_numpy()
+    lo = int(keys[0])
+    codes = np.full(int(keys[-1]) - lo + 1, -1, dtype=np.int32)
+    names: dict[str | None, int] = {}
+    cursor = store.con.cursor()
+    try:
+        sql = "SELECT ex_key, split FROM examples WHERE ex_key BETWEEN ? AND ?"
+        for batch in cursor.sql(sql, params=[lo, int(keys[-1])]).to_arrow_reader(batch_rows):
+            part = pl.from_arrow(batch)
+            assert isinstance(part, pl.DataFrame)
+            for name in part["split"].unique().to_list():
+                names.setdefault(name, len(names))
+            named = {k: v for k, v in names.items() if k is not None}
+            code = part["split"].replace_strict(named, default=None, return_dtype=pl.Int32).fill_null(names.get(None, -1))
+            codes[part["ex_key"].to_numpy() - lo] = code.to_numpy()
+    finally:
+        cursor.close()
+    row_codes = codes[keys - lo]
+    del codes
+    found = row_codes >= 0
+    split = pl.Series("split", list(names), dtype=pl.String).cast(pl.Categorical).gather(row_codes[found])
+    kept = labels if found.all() else labels.filter(pl.Series(found))
+    return kept.select("ex_key", split, pl.exclude("ex_key"))
 
 
 def example_data(store: VoteStore, ex_keys: np.ndarray) -> list[str | None]:
