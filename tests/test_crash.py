@@ -4,7 +4,10 @@ without duplicate or lost votes (the runner kills itself where WEAKSUP_CRASH_AT 
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
+import sys
 
 import numpy as np
 import polars as pl
@@ -12,6 +15,7 @@ from test_pipeline_ops_support import last_labels, make_project, query, weaksup
 
 from weaksup.pipeline import run_pipeline
 from weaksup.pipeline.status import format_status
+from weaksup.store import VoteStore
 
 # (crash point, what must hold right after the kill)
 KILLS = [
@@ -93,3 +97,27 @@ def test_sigkill_at_any_point_leaves_a_consistent_store(tmp_path):
     assert (exports / "LATEST").read_text().strip() == "run-0007"
     manifest = json.loads((exports / "run-0007" / "manifest.json").read_text())
     assert manifest["run_id"] == 7 and manifest["metrics"]["lf_applications"] == 0
+
+
+def test_a_run_killed_between_label_transactions_keeps_no_labels(tmp_path):
+    """Labels are written in transactions of bounded size: a process killed between two leaves the
+    first committed, and the next run, finding the run dead, deletes them with it."""
+    store = tmp_path / "s.duckdb"
+    script = (
+        "import sys, numpy as np, polars as pl\n"
+        "from weaksup.store import VoteStore\n"
+        "with VoteStore(sys.argv[1]) as store:\n"
+        "    run = store.start_run('p', {})\n"
+        "    frame = pl.DataFrame({'example_id': [str(i) for i in range(10)], 'text': ['t'] * 10})\n"
+        "    keys = store.sync_examples('d', frame, run).ex_keys\n"
+        "    labels = pl.DataFrame({'ex_key': keys, 'label': np.zeros(10, np.int32), 'n_votes': np.ones(10, np.int32)})\n"
+        "    store.write_labels(run, labels, batch_rows=3)\n"
+    )
+    env = {**os.environ, "WEAKSUP_CRASH_AT": "write_labels.after_commit:2"}
+    proc = subprocess.run([sys.executable, "-c", script, str(store)], env=env, capture_output=True, text=True)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert query(store, "SELECT count(*) AS n FROM labels")["n"][0] == 6  # two batches of 3 landed
+    with VoteStore(store) as opened:  # what `weaksup run` does first
+        assert opened.mark_dead_runs() == 1
+        opened.discard_unfinished()
+    assert query(store, "SELECT count(*) AS n FROM labels")["n"][0] == 0

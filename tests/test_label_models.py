@@ -450,3 +450,20 @@ def test_multiclass_share_counts_the_votes_of_lfs_that_vote_two_classes_or_more(
     several = sum(len(v) for v in per_lf if len(set(v.tolist())) >= 2)
     assert multiclass_share(votes, 3) == pytest.approx(several / sum(len(v) for v in per_lf))
     assert 0 < multiclass_share(votes, 3) < 1
+
+
+@pytest.mark.parametrize("tie_break", ["random", "abstain"])
+def test_labels_from_proba_are_the_same_whatever_rows_it_takes_at_a_time(monkeypatch, tie_break):
+    import weaksup.model._base as base
+
+    rng = np.random.default_rng(4)
+    proba = rng.dirichlet(np.ones(3), 200)
+    proba[::3] = 1 / 3  # three-way ties: broken by the seeded draws
+    monkeypatch.setattr(base, "LABEL_BATCH_ROWS", 10**9)
+    whole = base.labels_from_proba(proba, 7, tie_break)
+    monkeypatch.setattr(base, "LABEL_BATCH_ROWS", 7)  # 29 batches, the last of 4 rows
+    assert np.array_equal(base.labels_from_proba(proba, 7, tie_break), whole)
+    if tie_break == "random":
+        assert len(set(whole[::3].tolist())) > 1  # the tied rows did get different draws
+    else:
+        assert (whole[::3] == -1).all()

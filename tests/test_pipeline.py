@@ -116,3 +116,22 @@ def test_store_that_is_not_duckdb_fails_the_run_cleanly(slice_pipeline, tmp_path
     proc = _weaksup("run", str(slice_pipeline), "--quiet", cwd=tmp_path)
     assert proc.returncode == 1
     assert "is not a DuckDB database" in proc.stderr
+
+
+@pytest.mark.parametrize("name", ["label_model", "majority_vote", "dawid_skene", "firing_rates"])
+def test_labeling_in_row_batches_equals_labeling_all_rows_at_once(name):
+    from weaksup.model import make_label_model
+    from weaksup.pipeline.tasks.categorical import predict_in_batches
+    from weaksup.votes import SparseVotes
+
+    rng = np.random.default_rng(3)
+    dense = np.where(rng.random((1000, 6)) < 0.3, rng.integers(0, 3, (1000, 6)), -1)
+    dense[:40] = -1  # rows without votes, at a batch edge too
+    votes = SparseVotes.from_dense(dense)
+    model = make_label_model(name, cardinality=3, seed=0).fit(votes)
+    whole = model.predict_proba(votes)
+    assert np.array_equal(predict_in_batches(model, votes, 40), whole)  # 25 batches, the first without votes
+    assert np.array_equal(predict_in_batches(model, votes, 333), whole)  # a short last batch
+    order = rng.permutation(votes.nnz)  # votes not sorted by row: one call
+    shuffled = SparseVotes(votes.rows[order], votes.cols[order], votes.labels[order], votes.n, votes.m)
+    assert np.array_equal(predict_in_batches(model, shuffled, 40), model.predict_proba(shuffled))

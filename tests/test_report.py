@@ -98,9 +98,13 @@ def test_agreement_and_buckets_on_the_hand_built_store(tiny: Path) -> None:
 def test_a_view_without_the_examples_content_reads_the_shown_texts_from_the_store(tiny: Path) -> None:
     with VoteStore(tiny, read_only=True) as store:
         whole, lean = load_run(store), load_run(store, with_data=False)
-        assert "data" not in lean.labels.columns
+        # only what a categorical report reads: no content, ids or other label types' columns
+        assert lean.labels.columns == ["ex_key", "split", "probs", "label", "confidence", "n_votes"]
+        assert lean.labels["probs"].dtype == pl.Array(pl.Float64, 2)  # no list offsets
         want, got = buckets(whole, size=5, per_lf=5), buckets(lean, size=5, per_lf=5)
         assert lean.data(np.array([4, 0])) == whole.labels["data"].gather([4, 0]).to_list()
+        assert lean.example_ids(np.array([4, 0])) == whole.labels["example_id"].gather([4, 0]).to_list() == ["e4", "e0"]
+        assert lean.labels["probs"].to_list() == whole.labels["probs"].to_list()
     assert all(got[name].equals(want[name]) for name in want)
     assert want["most_conflict"]["text"][0] == "text 2"  # e2: two votes against its label
 
@@ -117,6 +121,26 @@ def test_run_changes_name_label_directions_and_lf_versions(tiny: Path, tmp_path:
     assert {r["lf"]: r["change"] for r in changes.lfs.iter_rows(named=True)} == {
         "a": "unchanged", "b": "edited", "d": "new", "c": "removed"}  # fmt: skip
     assert hist["run_id"].to_list() == [1, 2] and hist["train_coverage"].to_list() == [0.8, 0.8]
+
+
+def test_run_changes_count_value_and_ranking_directions_and_examples_in_one_run_only(tmp_path: Path) -> None:
+    """Only the examples whose labels differ are read back, grouped in the store."""
+    with VoteStore(tmp_path / "s.duckdb") as store:
+        runs = []
+        for ids, values, rankings in ((["a", "b", "c", "d", "e"], [1.0, 2.0, 3.0, None, 5.0], [None] * 5),
+                                      (["a", "b", "c", "d", "f"], [1.0, 2.5, 2.0, None, 1.0], [None] * 5),
+                                      (["a", "b", "c", "d", "f"], [None] * 5, [["x", "y"], ["x", "y"], ["y", "x"], ["x"], ["x"]]),
+                                      (["a", "b", "c", "d", "f"], [None] * 5, [["x", "y"], ["y", "x"], ["x", "y"], ["x"], ["x"]])):  # fmt: skip
+            run = store.start_run("p", {})
+            keys = store.sync_examples("d", pl.DataFrame({"example_id": ids, "x": [1] * 5}), run).ex_keys
+            store.write_labels(run, pl.DataFrame({"ex_key": keys, "n_votes": [1] * 5, "value": values, "ranking": rankings},
+                                                 schema_overrides={"value": pl.Float64, "ranking": pl.List(pl.String)}))  # fmt: skip
+            store.finish_run(run, "succeeded", lf_versions={})
+            runs.append(run)
+        values = run_changes(store, runs[1])
+        rankings = run_changes(store, runs[3])
+    assert dict(values.labels.rows()) == {"up": 1, "down": 1, "new example": 1, "dropped example": 1}
+    assert dict(rankings.labels.rows()) == {"reordered": 2}
 
 
 def test_gold_round_trips_for_every_label_type(tmp_path: Path) -> None:

@@ -114,3 +114,44 @@ def test_a_resync_moves_examples_between_splits_without_new_keys(tmp_path):
         assert live["ex_key"].to_list() == got.ex_keys.tolist()
         assert got.ex_keys[0] == keys[0] and got.ex_keys[2] == keys[2]  # same content, same key
         assert got.ex_keys[1] > keys.max() and got.ex_keys[3] > got.ex_keys[1]  # new content: new, increasing keys
+
+
+def _labels_frame(keys: np.ndarray) -> pl.DataFrame:
+    rng = np.random.default_rng(1)
+    probs = rng.dirichlet([1.0, 1.0, 1.0], len(keys))
+    return pl.DataFrame({"ex_key": keys, "probs": probs, "label": probs.argmax(axis=1).astype(np.int32),
+                         "confidence": probs.max(axis=1), "n_votes": rng.integers(0, 4, len(keys)).astype(np.int32)})
+
+
+def test_labels_written_in_small_transactions_equal_labels_written_in_one(tmp_path):
+    frame = pl.DataFrame({"example_id": [f"x{i}" for i in range(25)], "text": ["t"] * 25})
+    read = "SELECT ex_key, probs, label, confidence, n_votes FROM labels WHERE run_id = ? ORDER BY ex_key"
+    with VoteStore(tmp_path / "s.duckdb") as store:
+        keys = store.sync_examples("d", frame, store.start_run("t", {})).ex_keys
+        labels = _labels_frame(keys)
+        whole, small = store.start_run("t", {}), store.start_run("t", {})
+        store.write_labels(whole, labels)
+        store.write_labels(small, labels, batch_rows=4)  # 7 transactions, the last of 1 row
+        store.write_labels(small, labels, batch_rows=4)  # rewriting a run's labels replaces them
+        assert store.query(read, [small]).equals(store.query(read, [whole]))
+        assert store.query(read, [whole]).height == 25
+
+
+def test_a_runs_labels_read_without_ids_match_the_joined_read_in_key_order(tmp_path):
+    from weaksup.store.reports import run_labels
+
+    frame = pl.DataFrame({"example_id": [f"x{i}" for i in range(30)], "text": ["t"] * 30,
+                          "split": ["train", "test", "valid"] * 10})  # fmt: skip
+    with VoteStore(tmp_path / "s.duckdb") as store:
+        keys = store.sync_examples("d", frame, store.start_run("t", {})).ex_keys
+        run = store.start_run("t", {})
+        store.write_labels(run, _labels_frame(keys)[np.random.default_rng(2).permutation(30)])  # not in key order
+        whole = run_labels(store, run, ("probs", "label", "confidence"), data=False)
+        lean = run_labels(store, run, ("probs", "label", "confidence"), data=False, ids=False, batch_rows=7)
+        assert lean.equals(whole.drop("example_id"))
+        assert whole["ex_key"].to_list() == sorted(keys.tolist())
+        assert whole["split"].cast(pl.String).to_list() == ["train", "test", "valid"] * 10
+        store.con.execute("DELETE FROM examples WHERE ex_key = ?", [int(keys[4])])  # a label without its example
+        assert run_labels(store, run, ("label",), data=False, ids=False).equals(
+            run_labels(store, run, ("label",), data=False).drop("example_id"))
+        assert run_labels(store, run, ("label",), data=False, ids=False).height == 29

@@ -37,15 +37,16 @@ def lf_summary(
     n, m = votes.shape
     names = list(votes.lf_names or [f"lf_{j}" for j in range(m)])
     rows, cols, labels = votes.rows, votes.cols, votes.labels
-    per_row = np.bincount(rows, minlength=n)
+    several = np.bincount(rows, minlength=n) > 1
     # A row "conflicts" if its votes are not all equal: compare each row's min and max label.
-    lo = np.full(n, np.iinfo(np.int32).max)
-    hi = np.full(n, np.iinfo(np.int32).min)
+    lo = np.full(n, np.iinfo(np.int32).max, dtype=np.int32)
+    hi = np.full(n, np.iinfo(np.int32).min, dtype=np.int32)
     np.minimum.at(lo, rows, labels)
     np.maximum.at(hi, rows, labels)
     voted = np.bincount(cols, minlength=m)
-    overlap = np.bincount(cols, weights=per_row[rows] > 1, minlength=m)
-    conflict = np.bincount(cols, weights=lo[rows] != hi[rows], minlength=m)
+    overlap = np.bincount(cols[several[rows]], minlength=m)  # counts: O(nnz) int32, not float64 weights
+    conflict = np.bincount(cols[lo[rows] != hi[rows]], minlength=m)
+    del several, lo, hi
     # The (LF, class) pairs that occur, in LF then class order: one pass, not one per LF.
     width = int(labels.max()) + 1 if len(labels) else 1
     pairs = np.flatnonzero(np.bincount(cols.astype(np.int64) * width + labels, minlength=m * width))
@@ -64,10 +65,12 @@ def lf_summary(
     )
     if gold is not None:
         gold = np.asarray(gold)
-        known = gold[rows] >= 0
-        right = known & (gold[rows] == labels)
-        correct = np.bincount(cols, weights=right, minlength=m).astype(np.int64)
-        wrong = np.bincount(cols, weights=known & ~right, minlength=m).astype(np.int64)
+        voted_gold = gold[rows]
+        known = voted_gold >= 0
+        right = known & (voted_gold == labels)
+        del voted_gold
+        correct = np.bincount(cols[right], minlength=m).astype(np.int64)
+        wrong = np.bincount(cols[known & ~right], minlength=m).astype(np.int64)
         with np.errstate(invalid="ignore", divide="ignore"):
             acc = np.where(correct + wrong > 0, correct / np.maximum(correct + wrong, 1), np.nan)
         frame = frame.with_columns(

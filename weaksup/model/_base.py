@@ -33,19 +33,30 @@ from weaksup.votes import ABSTAIN, SparseVotes
 TIE_ATOL = 1e-9
 """Class probabilities within this of a row's maximum count as tied."""
 
+LABEL_BATCH_ROWS = 100_000
+"""Rows per step of :func:`labels_from_proba`."""
+
 
 def labels_from_proba(
     proba: np.ndarray, seed: int, tie_break: Literal["random", "abstain"] = "random"
 ) -> np.ndarray:
     """The labels :meth:`LabelModelBase.predict` gives for probabilities ``proba`` (n, k) of a model
-    seeded ``seed``: for callers that already hold ``predict_proba``'s output."""
-    tied = proba >= proba.max(axis=1, keepdims=True) - TIE_ATOL
-    if tie_break == "abstain":
-        labels = proba.argmax(axis=1)
-        labels[tied.sum(axis=1) > 1] = ABSTAIN
-        return labels
-    draw = np.random.default_rng(seed).random(proba.shape)
-    return np.where(tied, draw, -1.0).argmax(axis=1)
+    seeded ``seed``: for callers that already hold ``predict_proba``'s output.
+
+    Works through :data:`LABEL_BATCH_ROWS` rows at a time (one generator draws the batches' tie
+    breaks in turn, the same numbers as one draw for all rows), so its temporaries stay small."""
+    rng = np.random.default_rng(seed)
+    labels = np.empty(len(proba), dtype=np.int64)
+    for start in range(0, len(proba), LABEL_BATCH_ROWS):
+        part = proba[start : start + LABEL_BATCH_ROWS]
+        tied = part >= part.max(axis=1, keepdims=True) - TIE_ATOL
+        if tie_break == "abstain":
+            got = part.argmax(axis=1)
+            got[tied.sum(axis=1) > 1] = ABSTAIN
+        else:
+            got = np.where(tied, rng.random(part.shape), -1.0).argmax(axis=1)
+        labels[start : start + len(part)] = got
+    return labels
 
 
 def softmax_rows(scores: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

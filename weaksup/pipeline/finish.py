@@ -71,11 +71,11 @@ def finish(
 ) -> tuple[dict[str, Any], pl.DataFrame, list[Path]]:
     """The steps of the module docstring; the run's metrics, LF summary and exported files."""
     settings = run.cfg.settings
-    split = prepared.split
-    train = split == settings.data.train_split
+    split_names = set(prepared.examples["split"].unique().to_list())
+    train = prepared.in_split(settings.data.train_split)
     if not train.any():
         raise ValueError(
-            f"no examples in train split {settings.data.train_split!r}; splits present: {sorted(set(split.tolist()))}"
+            f"no examples in train split {settings.data.train_split!r}; splits present: {sorted(split_names)}"
         )
 
     t0 = time.perf_counter()
@@ -86,6 +86,7 @@ def finish(
     t0 = time.perf_counter()
     run.phase("writing labels")
     run.store.write_labels(run.run_id, labeled.labels)
+    labeled.labels = labeled.labels.clear()  # in the store now: what follows reads them there
     run.timings["labels_seconds"] = time.perf_counter() - t0
     crash_point("run.labels_written")
 
@@ -128,16 +129,18 @@ def finish(
         metrics.update(trained.metrics)
         manifest.update(trained.manifest)
         run.timings["train_seconds"] = time.perf_counter() - t0
+    summary = labeled.summary
+    del labeled, train  # the label model's per-example arrays: the rest reads the store
 
     run.timings["wall_seconds"] = time.perf_counter() - run.t_run
     metrics.update(run.timings)
     counts = {key: v for key, v in metrics.items() if key.startswith("n_") or key.endswith("_examples") or "_rows" in key}
     manifest.update({"label_type": task.label_type, "counts": counts})
-    splits = sorted({*split.tolist(), "holdout"}, key=len, reverse=True)
-    _report(run.say, labeled.summary, metrics, manifest["label_model"]["name"], splits, run.run_dir)
+    splits = sorted({*split_names, "holdout"}, key=len, reverse=True)
+    _report(run.say, summary, metrics, manifest["label_model"]["name"], splits, run.run_dir)
     save_gold(run.run_dir, run.sync.ex_keys, prepared.gold)  # what later reports score against
-    _complete(run, {lf.name: lf.version for lf in lfs}, labeled.summary, metrics, manifest)
-    return metrics, labeled.summary, files
+    _complete(run, {lf.name: lf.version for lf in lfs}, summary, metrics, manifest)
+    return metrics, summary, files
 
 
 def _complete(

@@ -66,10 +66,13 @@ class StreamedSource:
         keys, splits, gold = [], [], []
         for batch in live_splits(store, dataset):
             keys.append(batch["ex_key"].to_numpy())
-            splits.append(batch["split"])
-            gold.append(batch.join(kept, on=ID, how="left", maintain_order="left")["gold"].fill_null(-1).to_numpy())
+            splits.append(batch["split"].cast(pl.Categorical))  # one str per split name, not per example
+            if kept.height:
+                gold.append(batch.join(kept, on=ID, how="left", maintain_order="left")["gold"].fill_null(-1).to_numpy())
+            else:  # no gold in the source: no join of every batch
+                gold.append(np.full(batch.height, -1, dtype=np.int64))
         ex_keys = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
-        examples = pl.DataFrame({"split": pl.concat(splits).cast(pl.Categorical)})  # one str object per split name
+        examples = pl.DataFrame({"split": pl.concat(splits) if splits else pl.Series([], dtype=pl.Categorical)})
         gold_ids = np.concatenate(gold) if gold else np.zeros(0, dtype=np.int64)
         sync = SyncResult(ex_keys, got.new, got.changed, got.retired, got.unchanged)
         return sync, Prepared(examples, gold_ids, gold_ids >= 0, self.holdout)

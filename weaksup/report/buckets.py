@@ -66,14 +66,15 @@ def _frame(view: RunView, rows: np.ndarray, score: np.ndarray) -> pl.DataFrame:
     label, gold = view.kind.shown(view, rows, labels)
     return pl.DataFrame(
         {
-            "example_id": labels["example_id"],
-            "split": labels["split"],
+            "example_id": view.example_ids(rows),
+            "split": labels["split"].cast(pl.String),
             "text": texts,
             "label": label,
             "score": [float(score[r]) for r in rows],
             "gold": gold,
             "votes": view.kind.vote_text(view, rows),
         },
-        schema_overrides={"gold": pl.String, "votes": pl.List(pl.String), "text": pl.String, "label": pl.String},
+        schema_overrides={"example_id": pl.String, "split": pl.String, "gold": pl.String, "votes": pl.List(pl.String),
+                          "text": pl.String, "label": pl.String},
     )
 

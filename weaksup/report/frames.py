@@ -17,7 +17,7 @@ import polars as pl
 from weaksup.report.view import RunView
 from weaksup.store.llm_cache import usage_by_lf
 from weaksup.store import VoteStore
-from weaksup.store.reports import label_pairs, lf_catalog, lf_error_counts, pipeline_runs, previous_run, run_record
+from weaksup.store.reports import label_change_groups, lf_catalog, lf_error_counts, pipeline_runs, previous_run, run_record
 
 LLM_COLUMNS = ("requests", "cache_hits", "failures", "tokens")
 
@@ -124,7 +124,7 @@ def run_changes(store: VoteStore, run_id: int, classes: Sequence[str] = ()) -> R
         ],
         schema=empty.lfs.schema,
     )  # fmt: skip
-    pairs = label_pairs(store, before, int(now["run_id"]))
+    groups = label_change_groups(store, before, int(now["run_id"]))
 
     def name(c: Any) -> str:
         return classes[int(c)] if c is not None and int(c) < len(classes) else str(c)
@@ -142,11 +142,11 @@ def run_changes(store: VoteStore, run_id: int, classes: Sequence[str] = ()) -> R
             return "up" if (r["value_b"] or 0) > (r["value_a"] or 0) else "down"
         return None if r["ranking_a"] == r["ranking_b"] else "reordered"
 
-    changes = [d for r in pairs.iter_rows(named=True) if (d := direction(r)) is not None]
+    changes = [(d, r["examples"]) for r in groups.iter_rows(named=True) if (d := direction(r)) is not None]
     labels = (
-        pl.DataFrame({"change": changes}, schema={"change": pl.String})
+        pl.DataFrame(changes, schema={"change": pl.String, "examples": pl.Int64}, orient="row")
         .group_by("change")
-        .agg(pl.len().cast(pl.Int64).alias("examples"))
+        .agg(pl.col("examples").sum())
         .sort("examples", "change", descending=[True, False])
     )
     return RunChanges(before, labels, lfs)

@@ -81,8 +81,8 @@ def _flag(view: RunView, texts: list[str], rows: np.ndarray, given: np.ndarray, 
     return pl.DataFrame(
         {
             "source": [source] * len(hit),
-            "example_id": view.labels["example_id"].gather(hit),
-            "split": view.labels["split"].gather(hit),
+            "example_id": view.example_ids(hit),
+            "split": view.labels["split"].gather(hit).cast(pl.String),
             "text": [texts[r] for r in hit],
             "given": [name(int(given[r])) for r in hit],
             "suggested": [name(int(oos[r].argmax())) for r in hit],

@@ -27,7 +27,7 @@ import polars as pl
 
 from weaksup.report.types import LabelKind, kind_for
 from weaksup.store import VoteStore
-from weaksup.store.reports import example_data, run_labels, run_record
+from weaksup.store.reports import LABEL_COLUMNS, example_data, example_ids, run_labels, run_record
 
 GOLD_FILE = "gold.parquet"
 
@@ -56,10 +56,12 @@ def load_gold(run_dir: Path | None, ex_keys: np.ndarray, label_type: str) -> Any
     path = Path(run_dir) / GOLD_FILE if run_dir else None
     if path is None or not path.exists():
         return None
-    frame = pl.DataFrame({"ex_key": np.asarray(ex_keys, dtype=np.int64)}).join(
-        pl.read_parquet(path), on="ex_key", how="left", maintain_order="left"
-    )
-    return kind_for(label_type).read_gold(frame["gold"])
+    keys, saved = np.asarray(ex_keys, dtype=np.int64), pl.read_parquet(path)
+    if saved.height == len(keys) and np.array_equal(saved["ex_key"].to_numpy(), keys):
+        column = saved["gold"]  # the run's own keys in the same order (a streamed run's): no join
+    else:
+        column = pl.DataFrame({"ex_key": keys}).join(saved, on="ex_key", how="left", maintain_order="left")["gold"]
+    return kind_for(label_type).read_gold(column)
 
 
 @dataclass
@@ -71,7 +73,8 @@ class RunView:
     label_type: str
     classes: list[str]
     labels: pl.DataFrame
-    """:func:`~weaksup.store.reports.run_labels`: one row per labeled example."""
+    """:func:`~weaksup.store.reports.run_labels`: one row per labeled example, with the label
+    columns of the run's kind."""
     versions: list[tuple[str, str]]
     votes: Any
     """SparseVotes (categorical), RegressionVotes, or for rankings per LF a dict row → ranking."""
@@ -79,7 +82,8 @@ class RunView:
     """Aligned with ``labels``; None when the run saved none."""
     test_split: str
     store: VoteStore | None = None
-    """Where :meth:`data` reads examples' content when ``labels`` has no ``data`` column (open while it is asked)."""
+    """Where :meth:`data` and :meth:`example_ids` read examples' content and ids when ``labels`` has
+    no such column (open while they are asked)."""
 
     @property
     def kind(self) -> LabelKind:
@@ -108,12 +112,19 @@ class RunView:
 
     def data(self, rows: np.ndarray) -> list[str | None]:
         """The content (JSON text) of examples ``rows``: from ``labels``, else read from the store by key."""
+        return self._by_row(rows, "data", example_data)
+
+    def example_ids(self, rows: np.ndarray) -> list[str | None]:
+        """The ids of examples ``rows``: from ``labels``, else read from the store by key."""
+        return self._by_row(rows, "example_id", example_ids)
+
+    def _by_row(self, rows: np.ndarray, column: str, read: Any) -> list[Any]:
         rows = np.asarray(rows, dtype=np.int64)
-        if "data" in self.labels.columns:
-            return self.labels["data"].gather(rows).to_list()
+        if column in self.labels.columns:
+            return self.labels[column].gather(rows).to_list()
         if self.store is None:
-            raise ValueError("this run view was loaded without the examples' content and without a store to read it from")
-        return example_data(self.store, self.labels["ex_key"].to_numpy()[rows])
+            raise ValueError(f"this run view was loaded without the examples' {column} and without a store to read it from")
+        return read(self.store, self.labels["ex_key"].to_numpy()[rows])
 
     def texts(self, rows: np.ndarray, limit: int = 160) -> list[str]:
         """Examples ``rows`` shown in a line each: the ``text`` field, else the input fields as ``key=value``."""
@@ -133,16 +144,19 @@ def load_run(
     """Read run ``run_id`` (default: the newest succeeded) from ``store``; gold comes from
     ``run_dir``, by default the run's export folder under ``export_root`` (the pipeline's
     ``export.dir``: the store records each run's folder by name, so without it there is no gold).
-    ``with_data=False`` leaves every example's content in the store (read by key while ``store``
-    is open, :meth:`RunView.data`): what a report of a 10M-example run needs to stay small."""
+    ``with_data=False`` leaves every example's content and id in the store (read by key while
+    ``store`` is open, :meth:`RunView.data`, :meth:`RunView.example_ids`), and ``labels`` holds only
+    the label columns of the run's kind: what a report of a 10M-example run needs to stay small."""
     run = run_record(store, run_id)
     params = run["params"] or {}
     label_type = str((params.get("labels") or {}).get("type", "categorical"))
     classes = [str(c) for c in (params.get("labels") or {}).get("classes", [])]
-    labels = run_labels(store, int(run["run_id"]), data=with_data)
+    kind = kind_for(label_type)
+    columns = kind.label_columns if not with_data else LABEL_COLUMNS
+    labels = run_labels(store, int(run["run_id"]), columns, data=with_data, ids=with_data,
+                        probs_width=len(classes) if classes and not with_data else None)  # fmt: skip
     versions = list((run["lf_versions"] or {}).items())
     keys = labels["ex_key"].to_numpy()
-    kind = kind_for(label_type)
     votes = kind.read_votes(store, keys, versions)
     classes = kind.classes(classes, votes, labels)
     folder = run_dir

@@ -56,30 +56,109 @@ def previous_run(store: VoteStore, run_id: int) -> int | None:
     return int(rows[0][0]) if rows else None
 
 
-def run_labels(store: VoteStore, run_id: int, data: bool = True) -> pl.DataFrame:
-    """Run ``run_id``'s labels joined to their examples (``example_id``, ``split``, ``data`` as
-    JSON text unless ``data`` is false: the texts of every example, read by key with
-    :func:`example_data` where only a few are shown), ordered by ``ex_key``."""
-    content = "e.data::VARCHAR AS data, " if data else ""
-    frame = store.query(
-        f"SELECT l.ex_key, e.example_id, e.split, {content}l.probs, l.label, l.confidence, "
-        "l.n_votes, l.value, l.variance, l.ranking, l.payload::VARCHAR AS payload FROM labels l "
-        "JOIN examples e USING (ex_key) WHERE l.run_id = ? ORDER BY l.ex_key",
-        [run_id],
-    )
+LABEL_COLUMNS = ("probs", "label", "confidence", "value", "variance", "ranking", "payload")
+"""The label columns of the ``labels`` table (beside ``ex_key`` and ``n_votes``); each label type fills some."""
+
+
+def run_labels(
+    store: VoteStore, run_id: int, columns: Sequence[str] = LABEL_COLUMNS, data: bool = True, ids: bool = True,
+    probs_width: int | None = None, batch_rows: int = 1_000_000,
+) -> pl.DataFrame:  # fmt: skip
+    """Run ``run_id``'s labels with their examples' split, ordered by ``ex_key``: ``ex_key``,
+    ``example_id`` (unless ``ids`` is false), ``split`` (categorical), ``data`` as JSON text
+    (unless ``data`` is false), the label ``columns`` (of :data:`LABEL_COLUMNS`) and ``n_votes``.
+
+    Without ``ids`` or ``data``, read them by key for the few examples shown (:func:`example_ids`,
+    :func:`example_data`); with ``probs_width`` k, ``probs`` is a fixed-size array of k floats (no
+    offsets).  Read ``batch_rows`` rows at a time, and without ids and content not joined nor sorted
+    in the store (a streamed run writes its labels in key order; the splits are matched by key
+    here): what a report of a 10M-example run needs to stay small."""
+    unknown = [c for c in columns if c not in LABEL_COLUMNS]
+    if unknown:
+        raise ValueError(f"labels have no columns {unknown}; they have {list(LABEL_COLUMNS)}")
+    picked = []
+    for c in ("probs", "label", "confidence", "n_votes", "value", "variance", "ranking", "payload"):  # table order
+        if c == "probs" and c in columns and probs_width is not None:
+            picked.append(f"l.probs::DOUBLE[{int(probs_width)}] AS probs")  # an int: no parameter for a type
+        elif c in columns or c == "n_votes":
+            picked.append("l.payload::VARCHAR AS payload" if c == "payload" else f"l.{c}")
+    if ids or data:  # every example's id or content: one join, sorted in the store
+        joined = ["l.ex_key", *(["e.example_id"] if ids else []), "e.split", *(["e.data::VARCHAR AS data"] if data else [])]
+        frame = _read(store, f"SELECT {', '.join(joined + picked)} FROM labels l JOIN examples e USING (ex_key) "
+                             "WHERE l.run_id = ? ORDER BY l.ex_key", [run_id], batch_rows)  # fmt: skip
+    else:
+        frame = _read(store, f"SELECT l.ex_key, {', '.join(picked)} FROM labels l WHERE l.run_id = ?", [run_id], batch_rows)
+        if frame.height:
+            frame = _with_splits(store, frame if _ascending(frame["ex_key"].to_numpy()) else frame.sort("ex_key"), batch_rows)
     if frame.height == 0:
         raise ValueError(f"run {run_id} has no labels: they were pruned by `weaksup gc`")
     return frame
 
 
+def _read(store: VoteStore, sql: str, params: list[Any], batch_rows: int) -> pl.DataFrame:
+    """A query's rows, fetched ``batch_rows`` at a time, ``split`` as a category (one string per split name)."""
+    cursor = store.con.cursor()  # its own: a reader that outlives one call on the store's connection
+    try:
+        parts = []
+        for batch in cursor.sql(sql, params=params).to_arrow_reader(batch_rows):
+            part = pl.from_arrow(batch)
+            assert isinstance(part, pl.DataFrame)
+            parts.append(part.with_columns(pl.col("split").cast(pl.Categorical)) if "split" in part.columns else part)
+    finally:
+        cursor.close()
+    return pl.concat(parts) if len(parts) > 1 else parts[0] if parts else pl.DataFrame()
+
+
+def _ascending(keys: np.ndarray) -> bool:
+    return bool((keys[1:] > keys[:-1]).all())
+
+
+def _with_splits(store: VoteStore, labels: pl.DataFrame, batch_rows: int) -> pl.DataFrame:
+    """``labels`` (sorted by ``ex_key``) with their examples' ``split`` after ``ex_key``; labels
+    whose example is gone are left out, as a join would.  The examples in the labels' key range
+    are scanned in store order into a split code per key (4 bytes a key): no sort, no join."""
+    keys = labels["ex_key"].to_numpy()
+    lo = int(keys[0])
+    codes = np.full(int(keys[-1]) - lo + 1, -1, dtype=np.int32)
+    names: dict[str | None, int] = {}
+    cursor = store.con.cursor()
+    try:
+        sql = "SELECT ex_key, split FROM examples WHERE ex_key BETWEEN ? AND ?"
+        for batch in cursor.sql(sql, params=[lo, int(keys[-1])]).to_arrow_reader(batch_rows):
+            part = pl.from_arrow(batch)
+            assert isinstance(part, pl.DataFrame)
+            for name in part["split"].unique().to_list():
+                names.setdefault(name, len(names))
+            named = {k: v for k, v in names.items() if k is not None}
+            code = part["split"].replace_strict(named, default=None, return_dtype=pl.Int32).fill_null(names.get(None, -1))
+            codes[part["ex_key"].to_numpy() - lo] = code.to_numpy()
+    finally:
+        cursor.close()
+    row_codes = codes[keys - lo]
+    del codes
+    found = row_codes >= 0
+    split = pl.Series("split", list(names), dtype=pl.String).cast(pl.Categorical).gather(row_codes[found])
+    kept = labels if found.all() else labels.filter(pl.Series(found))
+    return kept.select("ex_key", split, pl.exclude("ex_key"))
+
+
 def example_data(store: VoteStore, ex_keys: np.ndarray) -> list[str | None]:
     """The content (``data`` as JSON text) of the examples ``ex_keys``, in their order."""
+    return _by_key(store, ex_keys, "e.data::VARCHAR")
+
+
+def example_ids(store: VoteStore, ex_keys: np.ndarray) -> list[str | None]:
+    """The ids of the examples ``ex_keys``, in their order."""
+    return _by_key(store, ex_keys, "e.example_id")
+
+
+def _by_key(store: VoteStore, ex_keys: np.ndarray, column: str) -> list[Any]:
     wanted = pa.table({"ex_key": pa.array(np.asarray(ex_keys, dtype=np.int64)), "pos": pa.array(np.arange(len(ex_keys)))})
     cursor = store.con.cursor()  # its own: the caller may be reading through the store's connection
     try:
         cursor.register("report_keys", wanted)
         rows = cursor.execute(
-            "SELECT e.data::VARCHAR FROM report_keys w LEFT JOIN examples e USING (ex_key) ORDER BY w.pos"
+            f"SELECT {column} FROM report_keys w LEFT JOIN examples e USING (ex_key) ORDER BY w.pos"
         ).fetchall()
     finally:
         cursor.close()
@@ -131,15 +210,20 @@ def pipeline_runs(store: VoteStore, pipeline: str, through: int) -> pl.DataFrame
     )
 
 
-def label_pairs(store: VoteStore, run_a: int, run_b: int) -> pl.DataFrame:
-    """The labels of runs ``run_a`` and ``run_b`` side by side, matched by example id: ``label_a``,
-    ``label_b``, ``value_a``, ``value_b``, ``ranking_a``, ``ranking_b`` (null where a run lacks the example)."""
+def label_change_groups(store: VoteStore, run_a: int, run_b: int) -> pl.DataFrame:
+    """How the labels of runs ``run_a`` and ``run_b`` differ, matched by example id: one row per
+    distinct difference (``in_a``, ``in_b``, ``label_a``, ``label_b``, ``value_a``, ``value_b``,
+    ``ranking_a``, ``ranking_b``) with how many ``examples`` show it.  Examples whose labels are
+    the same in both runs are left out (NaN values count as differing), so a rerun that changed
+    little reads little, and a categorical run at most a row per pair of classes."""
+    side = "SELECT e.example_id, l.label, l.value, l.ranking FROM labels l JOIN examples e USING (ex_key) WHERE l.run_id = ?"
     return store.query(
-        "WITH a AS (SELECT e.example_id, l.label, l.value, l.ranking FROM labels l JOIN examples e USING (ex_key) "
-        "WHERE l.run_id = ?), b AS (SELECT e.example_id, l.label, l.value, l.ranking FROM labels l "
-        "JOIN examples e USING (ex_key) WHERE l.run_id = ?) "
-        "SELECT example_id, a.example_id IS NOT NULL AS in_a, b.example_id IS NOT NULL AS in_b, "
+        f"WITH a AS ({side}), b AS ({side}) "
+        "SELECT a.example_id IS NOT NULL AS in_a, b.example_id IS NOT NULL AS in_b, "
         "a.label AS label_a, b.label AS label_b, a.value AS value_a, b.value AS value_b, "
-        "a.ranking AS ranking_a, b.ranking AS ranking_b FROM a FULL JOIN b USING (example_id) ORDER BY example_id",
+        "a.ranking AS ranking_a, b.ranking AS ranking_b, count(*) AS examples FROM a FULL JOIN b USING (example_id) "
+        "WHERE a.example_id IS NULL OR b.example_id IS NULL OR a.label IS DISTINCT FROM b.label "
+        "OR a.value IS DISTINCT FROM b.value OR isnan(a.value) OR isnan(b.value) OR a.ranking IS DISTINCT FROM b.ranking "
+        "GROUP BY ALL ORDER BY ALL",
         [run_a, run_b],
     )

@@ -45,10 +45,15 @@ _SIZE = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.I)
 
 def set_memory_limit(store: VoteStore, limit: str) -> None:
     """Cap DuckDB's memory for this store (e.g. ``"1GB"``): beyond it, syncs and sorts spill
-    to disk.  DuckDB's default is 80% of RAM, which it will use when syncing 10M+ examples."""
+    to disk.  DuckDB's default is 80% of RAM, which it will use when syncing 10M+ examples.
+
+    Also lets DuckDB's allocator hand memory its queries freed back to the system in the
+    background: without that, a process keeps the peak of its largest query (a join of 10M
+    labels with their examples kept 280 MB after it ended)."""
     if not _SIZE.fullmatch(limit.strip()):
         raise ValueError(f"memory limit {limit!r} is not a size like '512MB' or '2GB'")
     store.con.execute(f"SET memory_limit = '{limit.strip()}'")  # validated above; SET takes no parameters
+    store.con.execute("SET allocator_background_threads = true")
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,8 @@ from weaksup.store.typed_votes import TypedVotes
 from weaksup.votes import SparseVotes
 
 CRASH_ENV = "WEAKSUP_CRASH_AT"
+LABEL_BATCH_ROWS = 1_000_000
+"""Label rows per transaction of :meth:`VoteStore.write_labels`."""
 _crash_counts: dict[str, int] = {}
 
 
@@ -276,10 +278,14 @@ class VoteStore(RunRecords, Failures, TypedVotes):
         """The categorical votes of LF versions ``lfs`` on examples ``ex_keys``, as sparse
         coordinates: row ``i`` is ``ex_keys[i]``, column ``j`` is ``lfs[j]``."""
         got = self.vote_coordinates(ex_keys, lfs, "label")
+        arrays = {}
+        for name, dtype in (("row", np.int64), ("col", np.int32), ("vote", np.int32)):
+            arrays[name] = got[name].to_numpy().astype(dtype, copy=False)
+            got = got.drop_columns([name])  # one column in two forms at a time, not the whole table
         return SparseVotes(
-            rows=got["row"].to_numpy().astype(np.int64),
-            cols=got["col"].to_numpy().astype(np.int32),
-            labels=got["vote"].to_numpy().astype(np.int32),
+            rows=arrays["row"],
+            cols=arrays["col"],
+            labels=arrays["vote"],
             n=len(ex_keys),
             m=len(lfs),
             lf_names=tuple(lf[0] for lf in lfs),
@@ -287,21 +293,27 @@ class VoteStore(RunRecords, Failures, TypedVotes):
 
     # -- labels ------------------------------------------------------------------------
 
-    def write_labels(self, run_id: int, labels: pl.DataFrame) -> None:
+    def write_labels(self, run_id: int, labels: pl.DataFrame, batch_rows: int = LABEL_BATCH_ROWS) -> None:
         """Store a run's labels: a frame with ``ex_key``, ``n_votes`` and any of ``probs``,
-        ``label``, ``confidence``, ``value``, ``variance``, ``ranking``, ``payload``."""
+        ``label``, ``confidence``, ``value``, ``variance``, ``ranking``, ``payload``.
+
+        Written in transactions of ``batch_rows`` rows (DuckDB holds a transaction's rows in
+        memory): labels are only read for succeeded runs, and a run that stops before it
+        succeeds has its partial labels deleted (:meth:`discard_unfinished`)."""
         cols = ["ex_key", "probs", "label", "confidence", "n_votes", "value", "variance", "ranking", "payload"]
         frame = labels.select([c for c in cols if c in labels.columns])
-        self.con.register("new_labels", frame.to_arrow())
-        try:
-            self.con.execute("BEGIN")
-            self.con.execute("DELETE FROM labels WHERE run_id = ?", [run_id])
-            self.con.execute(
-                f"INSERT INTO labels (run_id, {', '.join(frame.columns)}) SELECT ?, * FROM new_labels", [run_id]
-            )
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
-        finally:
-            self.con.unregister("new_labels")
+        self.con.execute("DELETE FROM labels WHERE run_id = ?", [run_id])
+        for start in range(0, frame.height, batch_rows):
+            self.con.register("new_labels", frame.slice(start, batch_rows).to_arrow())
+            try:
+                self.con.execute("BEGIN")
+                self.con.execute(
+                    f"INSERT INTO labels (run_id, {', '.join(frame.columns)}) SELECT ?, * FROM new_labels", [run_id]
+                )
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+            finally:
+                self.con.unregister("new_labels")
+            crash_point("write_labels.after_commit")

@@ -65,6 +65,10 @@ class Prepared:
         codes = column.cast(pl.Enum(names)).to_physical().to_numpy()
         return names.to_numpy()[codes]
 
+    def in_split(self, name: str) -> np.ndarray:
+        """Which examples are in split ``name`` (``split == name``, without an array of every example's split)."""
+        return (self.examples["split"] == name).fill_null(False).to_numpy()
+
 
 @dataclass
 class Labeled:

@@ -81,29 +81,24 @@ class CategoricalTask:
         votes = store.label_matrix(ex_keys, [(lf.name, lf.version) for lf in lfs])
         model = make_label_model(lm.name, cardinality=len(self.classes), seed=lm.seed, **lm.params)
         model.fit(subset_votes(votes, np.flatnonzero(train)))
-        probs = model.predict_proba(votes)
-        pred = labels_from_proba(probs, model.seed)  # model.predict(votes), without a second predict_proba
-        n_votes = np.bincount(votes.rows, minlength=votes.n)
+        probs = predict_in_batches(model, votes, PREDICT_BATCH_ROWS)
+        pred = labels_from_proba(probs, model.seed).astype(np.int32)  # model.predict, without a 2nd predict_proba
+        n_votes = np.bincount(votes.rows, minlength=votes.n).astype(np.int32)
+        # the frame shares ex_keys, probs, pred and n_votes with the arrays (polars takes them without a copy)
         labels = pl.DataFrame(
-            {
-                "ex_key": ex_keys,
-                "probs": probs,
-                "label": pred.astype(np.int32),
-                "confidence": probs.max(axis=1),
-                "n_votes": n_votes.astype(np.int32),
-            }
+            {"ex_key": ex_keys, "probs": probs, "label": pred, "confidence": probs.max(axis=1), "n_votes": n_votes}
         )
-        split, gold = prepared.split, prepared.gold
+        gold = prepared.gold
         metrics: dict[str, Any] = {}
         covered = n_votes > 0
-        for s in sorted(set(split.tolist())):
-            rows = split == s
+        for s in sorted(prepared.examples["split"].unique().to_list()):  # not a list of every example's split
+            rows = prepared.in_split(s)
             acc = accuracy(pred[rows], gold[rows])
             if acc is not None:  # rows no LF voted on get the prior's label: report them apart
                 metrics[f"label_model_coverage_{s}"] = float(covered[rows].mean())
                 metrics[f"label_model_accuracy_covered_{s}"] = accuracy(pred[rows & covered], gold[rows & covered])
                 metrics[f"label_model_accuracy_{s}"] = acc
-        dev = split != self.settings.data.test_split
+        dev = ~prepared.in_split(self.settings.data.test_split)
         summary = lf_summary(subset_votes(votes, np.flatnonzero(dev)), gold[dev],
                              learned_acc=getattr(model, "accuracies_", None))  # fmt: skip
         return Labeled(model, labels, n_votes, probs, metrics, summary)
@@ -199,6 +194,34 @@ def accuracy(pred: np.ndarray, gold: np.ndarray) -> float | None:
     """Accuracy where gold is known (≥ 0); None when it is known nowhere."""
     known = gold >= 0
     return float((pred[known] == gold[known]).mean()) if known.any() else None
+
+
+PREDICT_BATCH_ROWS = 1_000_000
+"""Rows per ``predict_proba`` call when labeling: the label model's working arrays stay this size."""
+
+
+def predict_in_batches(model: Any, votes: SparseVotes, batch_rows: int) -> np.ndarray:
+    """``model.predict_proba(votes)``, ``batch_rows`` rows at a time into one (n, k) array.
+
+    The label models are row-independent at inference, so this equals one call on all rows
+    (bit for bit); only the temporaries of each call shrink.  ``votes`` must be sorted by row,
+    as the store reads them (unsorted votes are predicted in one call)."""
+    rows = votes.rows
+    if votes.n <= batch_rows or (rows[1:] < rows[:-1]).any():
+        return model.predict_proba(votes)
+    starts = np.arange(0, votes.n, batch_rows)
+    bounds = np.searchsorted(rows, np.append(starts, votes.n))
+    out: np.ndarray | None = None
+    for i, start in enumerate(starts.tolist()):
+        lo, hi, stop = bounds[i], bounds[i + 1], min(start + batch_rows, votes.n)
+        part = SparseVotes(rows[lo:hi] - start, votes.cols[lo:hi], votes.labels[lo:hi], stop - start, votes.m,
+                           votes.lf_names)  # fmt: skip
+        probs = model.predict_proba(part)
+        if out is None:
+            out = np.empty((votes.n, probs.shape[1]), dtype=probs.dtype)
+        out[start:stop] = probs
+    assert out is not None
+    return out
 
 
 def subset_votes(votes: SparseVotes, rows: np.ndarray) -> SparseVotes:

@@ -38,6 +38,8 @@ class LabelKind(Protocol):
     """The lowest agreement score (the heatmap's colour scale starts there)."""
     suspicious: bool
     """Whether cleanlab's suspicious-label check applies (it needs classes)."""
+    label_columns: tuple[str, ...]
+    """The columns of the store's labels this type fills and its report reads (beside ``n_votes``)."""
 
     def read_votes(self, store: VoteStore, keys: np.ndarray, versions: Sequence[tuple[str, str]]) -> Any:
         """The votes of the LF ``versions`` on the examples ``keys``, in this type's form."""

@@ -37,6 +37,7 @@ class Categorical:
     agreement_measure = "agree"
     agreement_floor = 0.0
     suspicious = True
+    label_columns = ("probs", "label", "confidence")
 
     def read_votes(self, store: VoteStore, keys: np.ndarray, versions: Sequence[tuple[str, str]]) -> Any:
         """The run's label matrix (SparseVotes)."""
@@ -79,13 +80,17 @@ class Categorical:
         """Share of equal votes where both LFs voted."""
         v, m = view.votes, len(view.lf_names)
         shape = (v.n, v.m)
-        ones = np.ones(len(v.rows))
-        voted = sp.csr_matrix((ones, (v.rows, v.cols)), shape=shape)
+        rows, cols, labels = v.rows, v.cols, v.labels
+        if not (rows[1:] >= rows[:-1]).all():  # the store's votes come sorted by row: no copy then
+            order = np.argsort(rows, kind="stable")
+            rows, cols, labels = rows[order], cols[order], labels[order]
+        # one CSR structure (example × LF) for every matrix; int32 ones: exact counts at half float64's size
+        indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=v.n))))
+        voted = sp.csr_matrix((np.ones(len(cols), dtype=np.int32), cols, indptr), shape=shape)
         overlap = (voted.T @ voted).toarray()
         agree = np.zeros((m, m))
-        for c in np.unique(v.labels):
-            pick = v.labels == c
-            a_c = sp.csr_matrix((ones[pick], (v.rows[pick], v.cols[pick])), shape=shape)
+        for c in np.unique(labels):  # 1 where the vote is class c, 0 elsewhere: the same structure
+            a_c = sp.csr_matrix(((labels == c).astype(np.int32), cols, indptr), shape=shape)
             agree += (a_c.T @ a_c).toarray()
         with np.errstate(invalid="ignore", divide="ignore"):
             score = np.where(overlap > 0, agree / np.maximum(overlap, 1), np.nan)
@@ -143,7 +148,10 @@ class Categorical:
                         (min(0.5, *(p[1] for p in points)) if points else 0.5, 1.0)),
         )]  # fmt: skip
         k = len(view.classes)  # an array in one step: 1M Python lists cost seconds
-        probs = np.asarray(view.labels["probs"].list.to_array(k).to_numpy(), dtype=float) if view.n else np.zeros((0, k))
+        column = view.labels["probs"]
+        if isinstance(column.dtype, pl.List):
+            column = column.list.to_array(k)
+        probs = np.asarray(column.to_numpy(), dtype=float) if view.n else np.zeros((0, k))
         covered = view.labels["n_votes"].to_numpy() > 0
         series = {"probabilistic labels": probs[covered].mean(axis=0).tolist() if covered.any() else [0.0] * k}
         gold = view.gold_mask()

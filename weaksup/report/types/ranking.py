@@ -35,6 +35,7 @@ class Ranking:
     agreement_measure = "1 - Kendall distance"
     agreement_floor = 0.0
     suspicious = False
+    label_columns = ("ranking", "payload")
 
     def read_votes(self, store: VoteStore, keys: np.ndarray, versions: Sequence[tuple[str, str]]) -> Any:
         """Per LF, row → the ranking it voted (rankings of two or more items only)."""

@@ -29,6 +29,7 @@ class Regression:
     agreement_measure = "correlation"
     agreement_floor = -1.0
     suspicious = False
+    label_columns = ("value", "variance")
 
     def read_votes(self, store: VoteStore, keys: np.ndarray, versions: Sequence[tuple[str, str]]) -> Any:
         """The run's RegressionVotes."""
@@ -122,8 +123,8 @@ class Regression:
                 sd = float(np.std(agg[ok] - (slope * values[ok, a] + icpt)))
             resid_sd.append(sd)
             pick = rng.choice(ok, min(400, len(ok)), replace=False) if len(ok) else ok
-            pts = [(float(values[i, a]), float(agg[i]), f"{view.labels['example_id'][int(i)]}: vote {values[i, a]:.3g}, "
-                    f"label {agg[i]:.3g}") for i in pick]  # fmt: skip
+            pts = [(float(values[i, a]), float(agg[i]), f"{eid}: vote {values[i, a]:.3g}, label {agg[i]:.3g}")
+                   for i, eid in zip(pick, view.example_ids(pick))]  # fmt: skip
             charts.append((f"lf-vs-aggregate-{a}", f"{lf} vs the aggregate", f"A sample of {len(pick)} of {len(ok)} "
                            f"votes; residual SD after a linear fit: {sd:.3g}.",
                            svg.scatter(f"lf-vs-aggregate-{a}", pts, f"{lf} vote", "aggregate label", labels=False)))  # fmt: skip
