@@ -51,15 +51,21 @@ def soft_label_frame(
     return frame if keep_uncovered else frame.filter(pl.col("n_votes") > 0)
 
 
-def write_table(frame: pl.DataFrame, path: str | Path, fmt: str | None = None) -> Path:
-    """Write ``frame`` as Parquet, JSONL or CSV (from ``fmt`` or the extension), atomically:
-    readers never see a half-written file."""
+def _target(path: str | Path, fmt: str | None) -> tuple[Path, str, Path]:
+    """The output path, its format (``fmt`` or the extension, checked) and the temporary file
+    written first; the folder is made."""
     path = Path(path)
     fmt = fmt or path.suffix.lstrip(".")
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    return path, fmt, path.with_name(f".{path.name}.tmp")
+
+
+def write_table(frame: pl.DataFrame, path: str | Path, fmt: str | None = None) -> Path:
+    """Write ``frame`` as Parquet, JSONL or CSV (from ``fmt`` or the extension), atomically:
+    readers never see a half-written file."""
+    path, fmt, tmp = _target(path, fmt)
     if fmt == "parquet":
         frame.write_parquet(tmp)
     elif fmt == "jsonl":
@@ -76,14 +82,9 @@ def write_batches(batches: Iterable[pl.DataFrame], path: str | Path, fmt: str | 
     :func:`write_table` writes their concatenation, holding one batch at a time; the path and the
     row count.  CSV and JSONL come out byte for byte the same; Parquet the same table, one row
     group (or more) per batch, zstd-compressed like polars'."""
-    path = Path(path)
-    fmt = fmt or path.suffix.lstrip(".")
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path, fmt, tmp = _target(path, fmt)
     import pyarrow.parquet as pq  # here: weaksup.export is imported where Parquet is never written
 
-    tmp = path.with_name(f".{path.name}.tmp")
     rows, seen, parquet = 0, 0, None
     try:
         with open(tmp, "wb") as out:

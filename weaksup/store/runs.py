@@ -48,6 +48,18 @@ class RunRecords:
         own code reads through the named methods)."""
         return self.con.sql(sql, params=params or None).pl()
 
+    def query_batches(self, sql: str, params: Sequence[Any], batch_rows: int) -> Iterator[pl.DataFrame]:
+        """A query's rows as polars frames of ``batch_rows``, read through a cursor of its own, so the
+        store's connection can commit meanwhile and nothing holds every row at once."""
+        cursor = self.con.cursor()
+        try:
+            for batch in cursor.sql(sql, params=list(params)).to_arrow_reader(batch_rows):
+                frame = pl.from_arrow(batch)
+                assert isinstance(frame, pl.DataFrame)
+                yield frame
+        finally:
+            cursor.close()
+
     def mark_dead_runs(self) -> int:
         """Mark runs still ``running`` as ``interrupted``: they are from dead processes (the caller
         holds the only write lock).  Returns how many there were."""
@@ -198,15 +210,7 @@ class RunRecords:
     ) -> Iterator[pl.DataFrame]:
         """:meth:`training_rows`, ``batch_rows`` at a time, through a cursor of its own: a streamed
         run's training set is exported batch by batch (DuckDB sorts out of core past its memory limit)."""
-        cursor = self.con.cursor()
-        try:
-            reader = cursor.sql(_training_sql(keep_uncovered), params=[run_id, split]).to_arrow_reader(batch_rows)
-            for batch in reader:
-                frame = pl.from_arrow(batch)
-                assert isinstance(frame, pl.DataFrame)
-                yield frame
-        finally:
-            cursor.close()
+        return self.query_batches(_training_sql(keep_uncovered), [run_id, split], batch_rows)
 
     def last_succeeded_run(self, pipeline: str | None = None) -> dict[str, Any] | None:
         """The newest succeeded run (of ``pipeline``, or of any): its ``run_id``, ``lf_summary`` (rows),

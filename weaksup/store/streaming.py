@@ -176,17 +176,7 @@ def live_keys(store: VoteStore, dataset: str) -> np.ndarray:
 def live_splits(store: VoteStore, dataset: str, batch_rows: int = 1_000_000) -> Iterator[pl.DataFrame]:
     """The live examples of ``dataset`` in key order, ``batch_rows`` at a time: ``ex_key``,
     ``example_id`` and ``split``, without their content (a streamed run's label-model rows)."""
-    cursor = store.con.cursor()
-    try:
-        reader = cursor.sql(
-            f"SELECT ex_key, example_id, split {_LIVE} ORDER BY ex_key", params=[dataset, 0]
-        ).to_arrow_reader(batch_rows)
-        for batch in reader:
-            frame = pl.from_arrow(batch)
-            assert isinstance(frame, pl.DataFrame)
-            yield frame
-    finally:
-        cursor.close()
+    return store.query_batches(f"SELECT ex_key, example_id, split {_LIVE} ORDER BY ex_key", [dataset, 0], batch_rows)
 
 
 def live_example_batches(
@@ -199,16 +189,8 @@ def live_example_batches(
     DuckDB sorts by key out of core once the store's memory limit is reached
     (:func:`set_memory_limit`).
     """
-    cursor = store.con.cursor()
-    try:
-        reader = cursor.sql(
-            f"SELECT ex_key, example_id, data::VARCHAR AS data {_LIVE} ORDER BY ex_key", params=[dataset, after]
-        ).to_arrow_reader(batch_rows)
-        struct = pl.Struct(dict(schema))
-        for batch in reader:
-            frame = pl.from_arrow(batch)
-            assert isinstance(frame, pl.DataFrame)
-            decoded = frame.select("example_id", pl.col("data").str.json_decode(struct).alias("d")).unnest("d")
-            yield decoded, frame["ex_key"].to_numpy()
-    finally:
-        cursor.close()
+    struct = pl.Struct(dict(schema))
+    sql = f"SELECT ex_key, example_id, data::VARCHAR AS data {_LIVE} ORDER BY ex_key"
+    for frame in store.query_batches(sql, [dataset, after], batch_rows):
+        decoded = frame.select("example_id", pl.col("data").str.json_decode(struct).alias("d")).unnest("d")
+        yield decoded, frame["ex_key"].to_numpy()
