@@ -467,3 +467,11 @@ def test_labels_from_proba_are_the_same_whatever_rows_it_takes_at_a_time(monkeyp
         assert len(set(whole[::3].tolist())) > 1  # the tied rows did get different draws
     else:
         assert (whole[::3] == -1).all()
+
+
+def test_select_rows_renumbers_a_subset_or_a_reordering_and_keeps_all_rows_in_order_as_they_are():
+    votes = SparseVotes.from_dense(np.array([[1, -1], [0, 0], [-1, 1]]))
+    assert votes.select_rows(np.arange(3)) is votes
+    swapped = votes.select_rows(np.array([2, 1, 0]))
+    assert swapped.to_dense().tolist() == [[-1, 1], [0, 0], [1, -1]]
+    assert votes.select_rows(np.array([0, 2])).to_dense().tolist() == [[1, -1], [-1, 1]]

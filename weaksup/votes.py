@@ -92,7 +92,10 @@ class SparseVotes:
         )
 
     def select_rows(self, rows: np.ndarray) -> SparseVotes:
-        """The votes of ``rows`` (distinct row indices), renumbered 0..len(rows)-1 in that order."""
+        """The votes of ``rows`` (distinct row indices), renumbered 0..len(rows)-1 in that order
+        (these votes themselves when ``rows`` is every row in order: nothing to renumber)."""
+        if len(rows) == self.n and (len(rows) == 0 or (rows[0] == 0 and bool((np.diff(rows) == 1).all()))):
+            return self
         new = np.full(self.n, -1, dtype=np.int64)
         new[rows] = np.arange(len(rows))
         mine = new[self.rows] >= 0

@@ -12,7 +12,7 @@ per class, ``label``, ``label_name``, ``confidence`` and ``n_votes``
 >>> import numpy as np
 >>> from weaksup.votes import SparseVotes
 >>> votes = SparseVotes.from_dense(np.array([[1, -1], [0, 0], [-1, 1]]))
->>> train = subset_votes(votes, np.array([1, 2]))
+>>> train = votes.select_rows(np.array([1, 2]))
 >>> train.n, train.rows.tolist(), train.labels.tolist()
 (2, [0, 0, 1], [0, 0, 1])
 >>> accuracy(np.array([1, 0, 1]), np.array([1, 1, -1]))  # -1: no gold label
@@ -80,7 +80,7 @@ class CategoricalTask:
         lm = self.settings.label_model
         votes = store.label_matrix(ex_keys, [(lf.name, lf.version) for lf in lfs])
         model = make_label_model(lm.name, cardinality=len(self.classes), seed=lm.seed, **lm.params)
-        model.fit(subset_votes(votes, np.flatnonzero(train)))
+        model.fit(votes.select_rows(np.flatnonzero(train)))
         probs = predict_in_batches(model, votes, PREDICT_BATCH_ROWS)
         pred = labels_from_proba(probs, model.seed).astype(np.int32)  # model.predict, without a 2nd predict_proba
         n_votes = np.bincount(votes.rows, minlength=votes.n).astype(np.int32)
@@ -99,7 +99,7 @@ class CategoricalTask:
                 metrics[f"label_model_accuracy_covered_{s}"] = accuracy(pred[rows & covered], gold[rows & covered])
                 metrics[f"label_model_accuracy_{s}"] = acc
         dev = ~prepared.in_split(self.settings.data.test_split)
-        summary = lf_summary(subset_votes(votes, np.flatnonzero(dev)), gold[dev],
+        summary = lf_summary(votes.select_rows(np.flatnonzero(dev)), gold[dev],
                              learned_acc=getattr(model, "accuracies_", None))  # fmt: skip
         return Labeled(model, labels, n_votes, probs, metrics, summary)
 
@@ -222,13 +222,3 @@ def predict_in_batches(model: Any, votes: SparseVotes, batch_rows: int) -> np.nd
         out[start:stop] = probs
     assert out is not None
     return out
-
-
-def subset_votes(votes: SparseVotes, rows: np.ndarray) -> SparseVotes:
-    """The votes of some rows (given in ascending order, without repeats), renumbered 0..len(rows)-1."""
-    if len(rows) == votes.n:  # every row: nothing to renumber
-        return votes
-    pos = np.full(votes.n, -1, dtype=np.int64)
-    pos[rows] = np.arange(len(rows))
-    keep = pos[votes.rows] >= 0
-    return SparseVotes(pos[votes.rows[keep]], votes.cols[keep], votes.labels[keep], len(rows), votes.m, votes.lf_names)
