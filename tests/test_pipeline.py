@@ -135,3 +135,33 @@ def test_labeling_in_row_batches_equals_labeling_all_rows_at_once(name):
     order = rng.permutation(votes.nnz)  # votes not sorted by row: one call
     shuffled = SparseVotes(votes.rows[order], votes.cols[order], votes.labels[order], votes.n, votes.m)
     assert np.array_equal(predict_in_batches(model, shuffled, 40), model.predict_proba(shuffled))
+
+
+@pytest.mark.parametrize("name", ["label_model", "majority_vote"])
+def test_label_rows_in_batches_equal_the_models_labels_of_all_rows(name):
+    """The label rows a run writes batch by batch: the probabilities of one call on all rows,
+    and ``predict``'s labels, tie breaks included (majority vote ties on most rows here)."""
+    from weaksup.model import make_label_model
+    from weaksup.pipeline.tasks.categorical import LabelRows
+    from weaksup.votes import SparseVotes
+
+    rng = np.random.default_rng(4)
+    dense = np.where(rng.random((700, 4)) < 0.3, rng.integers(0, 2, (700, 4)), -1)
+    votes = SparseVotes.from_dense(dense)
+    model = make_label_model(name, cardinality=2, seed=5).fit(votes)
+    keys = np.arange(700, dtype=np.int64) * 3 + 11
+    n_votes = np.bincount(votes.rows, minlength=700).astype(np.int32)
+    rows = LabelRows(model, votes, keys, n_votes, batch_rows=64)
+    frames = list(rows)
+    assert [f.height for f in frames] == [64] * 10 + [60]
+    got = pl.concat(frames)
+    whole = model.predict_proba(votes)
+    if name == "majority_vote":  # the tie breaks are drawn across batches
+        assert (whole[:, 0] == whole[:, 1]).sum() > 50
+    assert np.array_equal(got["ex_key"].to_numpy(), keys)
+    assert np.array_equal(np.stack(got["probs"].to_numpy()), whole)
+    assert np.array_equal(got["label"].to_numpy(), model.predict(votes))
+    assert np.array_equal(got["confidence"].to_numpy(), whole.max(axis=1))
+    assert np.array_equal(got["n_votes"].to_numpy(), n_votes)
+    assert np.array_equal(rows.predictions(), model.predict(votes))
+    assert pl.concat(list(rows)).equals(got)  # a second pass gives the same rows

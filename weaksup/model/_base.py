@@ -38,10 +38,12 @@ LABEL_BATCH_ROWS = 100_000
 
 
 def labels_from_proba(
-    proba: np.ndarray, seed: int, tie_break: Literal["random", "abstain"] = "random"
+    proba: np.ndarray, seed: int | np.random.Generator, tie_break: Literal["random", "abstain"] = "random"
 ) -> np.ndarray:
     """The labels :meth:`LabelModelBase.predict` gives for probabilities ``proba`` (n, k) of a model
-    seeded ``seed``: for callers that already hold ``predict_proba``'s output.
+    seeded ``seed``: for callers that already hold ``predict_proba``'s output.  Given a generator
+    (``np.random.default_rng(seed)``) instead, it draws on from where the last call stopped: the
+    labels of consecutive row batches then equal those of all rows at once.
 
     Works through :data:`LABEL_BATCH_ROWS` rows at a time (one generator draws the batches' tie
     breaks in turn, the same numbers as one draw for all rows), so its temporaries stay small."""

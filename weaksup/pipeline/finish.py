@@ -86,7 +86,7 @@ def finish(
     t0 = time.perf_counter()
     run.phase("writing labels")
     run.store.write_labels(run.run_id, labeled.labels)
-    labeled.labels = labeled.labels.clear()  # in the store now: what follows reads them there
+    labeled.labels = pl.DataFrame()  # in the store now: what follows reads them there
     run.timings["labels_seconds"] = time.perf_counter() - t0
     crash_point("run.labels_written")
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -274,46 +274,82 @@ class VoteStore(RunRecords, Failures, TypedVotes):
             self.con.unregister("q_keys")
             self.con.unregister("q_lfs")
 
-    def label_matrix(self, ex_keys: np.ndarray, lfs: Sequence[tuple[str, str]]) -> SparseVotes:
+    def label_matrix(
+        self, ex_keys: np.ndarray, lfs: Sequence[tuple[str, str]], batch_rows: int = LABEL_BATCH_ROWS
+    ) -> SparseVotes:
         """The categorical votes of LF versions ``lfs`` on examples ``ex_keys``, as sparse
-        coordinates: row ``i`` is ``ex_keys[i]``, column ``j`` is ``lfs[j]``."""
-        got = self.vote_coordinates(ex_keys, lfs, "label")
-        arrays = {}
-        for name, dtype in (("row", np.int64), ("col", np.int32), ("vote", np.int32)):
-            arrays[name] = got[name].to_numpy().astype(dtype, copy=False)
-            got = got.drop_columns([name])  # one column in two forms at a time, not the whole table
-        return SparseVotes(
-            rows=arrays["row"],
-            cols=arrays["col"],
-            labels=arrays["vote"],
-            n=len(ex_keys),
-            m=len(lfs),
-            lf_names=tuple(lf[0] for lf in lfs),
-        )
+        coordinates sorted by row then column: row ``i`` is ``ex_keys[i]``, column ``j`` is ``lfs[j]``.
+
+        Read ``batch_rows`` keys at a time, in key order, into arrays sized once: DuckDB joins and
+        sorts a batch's votes at a time, and memory holds the votes once (a 10M-example read of
+        every vote at once held them three times over)."""
+        keys = np.asarray(ex_keys, dtype=np.int64)
+        order = None if bool((keys[1:] >= keys[:-1]).all()) else np.argsort(keys, kind="stable")
+        ordered = keys if order is None else keys[order]
+        bound = self._vote_bound(ordered, lfs)
+        rows, cols, labels = np.empty(bound, np.int64), np.empty(bound, np.int32), np.empty(bound, np.int32)
+        nnz = 0
+        for start in range(0, len(ordered), batch_rows):
+            got = self.vote_coordinates(ordered[start : start + batch_rows], lfs, "label")
+            end = nnz + got.num_rows
+            rows[nnz:end] = got["row"].to_numpy() + start
+            cols[nnz:end] = got["col"].to_numpy()
+            labels[nnz:end] = got["vote"].to_numpy()
+            nnz = end
+        rows, cols, labels = rows[:nnz], cols[:nnz], labels[:nnz]
+        if order is not None:  # rows of the sorted keys back to rows of ex_keys, sorted by row then column
+            rows = order[rows]
+            by = np.lexsort((cols, rows))
+            rows, cols, labels = rows[by], cols[by], labels[by]
+        return SparseVotes(rows=rows, cols=cols, labels=labels, n=len(keys), m=len(lfs),
+                           lf_names=tuple(lf[0] for lf in lfs))  # fmt: skip
+
+    def _vote_bound(self, ordered: np.ndarray, lfs: Sequence[tuple[str, str]]) -> int:
+        """At least as many as the categorical votes of ``lfs`` on the keys ``ordered`` (ascending):
+        their votes between its first and last key."""
+        if not len(ordered) or not len(lfs):
+            return 0
+        self.con.register("q_lfs", pa.table({"lf_name": [lf[0] for lf in lfs], "lf_version": [lf[1] for lf in lfs]}))
+        try:
+            return int(self.con.execute(
+                "SELECT count(*) FROM votes v JOIN q_lfs l USING (lf_name, lf_version) "
+                "WHERE v.label IS NOT NULL AND v.ex_key BETWEEN ? AND ?",
+                [int(ordered[0]), int(ordered[-1])],
+            ).fetchall()[0][0])  # fmt: skip
+        finally:
+            self.con.unregister("q_lfs")
 
     # -- labels ------------------------------------------------------------------------
 
-    def write_labels(self, run_id: int, labels: pl.DataFrame, batch_rows: int = LABEL_BATCH_ROWS) -> None:
-        """Store a run's labels: a frame with ``ex_key``, ``n_votes`` and any of ``probs``,
-        ``label``, ``confidence``, ``value``, ``variance``, ``ranking``, ``payload``.
+    def write_labels(
+        self, run_id: int, labels: pl.DataFrame | Iterable[pl.DataFrame], batch_rows: int = LABEL_BATCH_ROWS
+    ) -> None:
+        """Store a run's labels: a frame, or frames one after another (a run too large to label
+        at once), with ``ex_key``, ``n_votes`` and any of ``probs``, ``label``, ``confidence``,
+        ``value``, ``variance``, ``ranking``, ``payload``.
 
         Written in transactions of ``batch_rows`` rows (DuckDB holds a transaction's rows in
         memory): labels are only read for succeeded runs, and a run that stops before it
         succeeds has its partial labels deleted (:meth:`discard_unfinished`)."""
         cols = ["ex_key", "probs", "label", "confidence", "n_votes", "value", "variance", "ranking", "payload"]
-        frame = labels.select([c for c in cols if c in labels.columns])
         self.con.execute("DELETE FROM labels WHERE run_id = ?", [run_id])
-        for start in range(0, frame.height, batch_rows):
-            self.con.register("new_labels", frame.slice(start, batch_rows).to_arrow())
-            try:
-                self.con.execute("BEGIN")
-                self.con.execute(
-                    f"INSERT INTO labels (run_id, {', '.join(frame.columns)}) SELECT ?, * FROM new_labels", [run_id]
-                )
-                self.con.execute("COMMIT")
-            except BaseException:
-                self.con.execute("ROLLBACK")
-                raise
-            finally:
-                self.con.unregister("new_labels")
-            crash_point("write_labels.after_commit")
+        for part in [labels] if isinstance(labels, pl.DataFrame) else labels:
+            frame = part.select([c for c in cols if c in part.columns])
+            for start in range(0, frame.height, batch_rows):
+                self._insert_labels(run_id, frame.slice(start, batch_rows))
+
+    def _insert_labels(self, run_id: int, frame: pl.DataFrame) -> None:
+        """One transaction of :meth:`write_labels`."""
+        self.con.register("new_labels", frame.to_arrow())
+        try:
+            self.con.execute("BEGIN")
+            self.con.execute(
+                f"INSERT INTO labels (run_id, {', '.join(frame.columns)}) SELECT ?, * FROM new_labels", [run_id]
+            )
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        finally:
+            self.con.unregister("new_labels")
+        crash_point("write_labels.after_commit")

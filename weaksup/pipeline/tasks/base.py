@@ -20,7 +20,7 @@ sibling modules of one shape, registered by label type in :data:`weaksup.pipelin
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -74,14 +74,15 @@ class Prepared:
 class Labeled:
     """What :meth:`Task.label` produced.
 
-    ``labels`` holds the store's label rows (``ex_key``, the type's label columns, ``n_votes``);
-    ``predictions`` what the task's end model learns from (its own form); ``metrics`` the label
+    ``labels`` holds the store's label rows (``ex_key``, the type's label columns, ``n_votes``),
+    as one frame or as frames one after another (:meth:`VoteStore.write_labels` takes either);
+    ``predictions`` what the task's end model learns from (its own form; None without one); ``metrics`` the label
     model's scores per split (``label_model_<metric>_<split>``) and like figures; ``columns_read``
     each LF's input columns, where the task traces them (its end model must not read them).
     """
 
     model: Any
-    labels: pl.DataFrame
+    labels: pl.DataFrame | Iterable[pl.DataFrame]
     n_votes: np.ndarray
     predictions: Any
     metrics: dict[str, Any]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -45,6 +46,10 @@ from weaksup.pipeline.tasks.base import (
 )
 from weaksup.store import VoteStore
 from weaksup.votes import SparseVotes
+
+
+PREDICT_BATCH_ROWS = 1_000_000
+"""Rows per ``predict_proba`` call when labeling: the label model's working arrays stay this size."""
 
 
 class CategoricalTask:
@@ -76,32 +81,33 @@ class CategoricalTask:
     def label(
         self, store: VoteStore, ex_keys: np.ndarray, lfs: Sequence[Any], prepared: Prepared, train: np.ndarray
     ) -> Labeled:
-        """Class probabilities for every example; accuracy per split; the LF summary on non-test rows."""
+        """Class probabilities for every example; accuracy per split; the LF summary on non-test rows.
+
+        The label rows are computed batch by batch as the store writes them (:class:`LabelRows`):
+        at 10M examples the whole (n, k) probabilities and their frame would be most of the run's
+        memory.  They are kept whole only for an end model to learn from."""
         lm = self.settings.label_model
         votes = store.label_matrix(ex_keys, [(lf.name, lf.version) for lf in lfs])
         model = make_label_model(lm.name, cardinality=len(self.classes), seed=lm.seed, **lm.params)
         model.fit(votes.select_rows(np.flatnonzero(train)))
-        probs = predict_in_batches(model, votes, PREDICT_BATCH_ROWS)
-        pred = labels_from_proba(probs, model.seed).astype(np.int32)  # model.predict, without a 2nd predict_proba
         n_votes = np.bincount(votes.rows, minlength=votes.n).astype(np.int32)
-        # the frame shares ex_keys, probs, pred and n_votes with the arrays (polars takes them without a copy)
-        labels = pl.DataFrame(
-            {"ex_key": ex_keys, "probs": probs, "label": pred, "confidence": probs.max(axis=1), "n_votes": n_votes}
-        )
+        rows = LabelRows(model, votes, ex_keys, n_votes)
+        pred = rows.predictions()
         gold = prepared.gold
         metrics: dict[str, Any] = {}
         covered = n_votes > 0
         for s in sorted(prepared.examples["split"].unique().to_list()):  # not a list of every example's split
-            rows = prepared.in_split(s)
-            acc = accuracy(pred[rows], gold[rows])
+            in_split = prepared.in_split(s)
+            acc = accuracy(pred[in_split], gold[in_split])
             if acc is not None:  # rows no LF voted on get the prior's label: report them apart
-                metrics[f"label_model_coverage_{s}"] = float(covered[rows].mean())
-                metrics[f"label_model_accuracy_covered_{s}"] = accuracy(pred[rows & covered], gold[rows & covered])
+                metrics[f"label_model_coverage_{s}"] = float(covered[in_split].mean())
+                metrics[f"label_model_accuracy_covered_{s}"] = accuracy(pred[in_split & covered], gold[in_split & covered])
                 metrics[f"label_model_accuracy_{s}"] = acc
         dev = ~prepared.in_split(self.settings.data.test_split)
         summary = lf_summary(votes.select_rows(np.flatnonzero(dev)), gold[dev],
                              learned_acc=getattr(model, "accuracies_", None))  # fmt: skip
-        return Labeled(model, labels, n_votes, probs, metrics, summary)
+        probs = predict_in_batches(model, votes, PREDICT_BATCH_ROWS) if self.settings.trainer.name != "none" else None
+        return Labeled(model, rows, n_votes, probs, metrics, summary)
 
     def training_set(self, store: VoteStore, run_id: int) -> pl.DataFrame:
         """The train split's examples (those with votes unless ``export.keep_uncovered``) with their
@@ -196,29 +202,67 @@ def accuracy(pred: np.ndarray, gold: np.ndarray) -> float | None:
     return float((pred[known] == gold[known]).mean()) if known.any() else None
 
 
-PREDICT_BATCH_ROWS = 1_000_000
-"""Rows per ``predict_proba`` call when labeling: the label model's working arrays stay this size."""
 
 
 def predict_in_batches(model: Any, votes: SparseVotes, batch_rows: int) -> np.ndarray:
-    """``model.predict_proba(votes)``, ``batch_rows`` rows at a time into one (n, k) array.
-
-    The label models are row-independent at inference, so this equals one call on all rows
-    (bit for bit); only the temporaries of each call shrink.  ``votes`` must be sorted by row,
-    as the store reads them (unsorted votes are predicted in one call)."""
-    rows = votes.rows
-    if votes.n <= batch_rows or (rows[1:] < rows[:-1]).any():
-        return model.predict_proba(votes)
-    starts = np.arange(0, votes.n, batch_rows)
-    bounds = np.searchsorted(rows, np.append(starts, votes.n))
+    """``model.predict_proba(votes)``, ``batch_rows`` rows at a time into one (n, k) array
+    (equal to one call on all rows, bit for bit: see :func:`proba_batches`)."""
     out: np.ndarray | None = None
-    for i, start in enumerate(starts.tolist()):
-        lo, hi, stop = bounds[i], bounds[i + 1], min(start + batch_rows, votes.n)
-        part = SparseVotes(rows[lo:hi] - start, votes.cols[lo:hi], votes.labels[lo:hi], stop - start, votes.m,
-                           votes.lf_names)  # fmt: skip
-        probs = model.predict_proba(part)
+    for start, stop, probs in proba_batches(model, votes, batch_rows):
         if out is None:
             out = np.empty((votes.n, probs.shape[1]), dtype=probs.dtype)
         out[start:stop] = probs
     assert out is not None
     return out
+
+
+def proba_batches(model: Any, votes: SparseVotes, batch_rows: int) -> Iterator[tuple[int, int, np.ndarray]]:
+    """``model.predict_proba`` of rows ``start:stop``, ``batch_rows`` rows at a time, as
+    ``(start, stop, probs)``.
+
+    The label models are row-independent at inference, so the batches equal one call on all
+    rows (bit for bit); only the temporaries of each call shrink.  ``votes`` must be sorted by
+    row, as the store reads them (unsorted votes are predicted in one call)."""
+    rows = votes.rows
+    if votes.n <= batch_rows or (rows[1:] < rows[:-1]).any():
+        yield 0, votes.n, model.predict_proba(votes)
+        return
+    starts = np.arange(0, votes.n, batch_rows)
+    bounds = np.searchsorted(rows, np.append(starts, votes.n))
+    for i, start in enumerate(starts.tolist()):
+        lo, hi, stop = bounds[i], bounds[i + 1], min(start + batch_rows, votes.n)
+        part = SparseVotes(rows[lo:hi] - start, votes.cols[lo:hi], votes.labels[lo:hi], stop - start, votes.m,
+                           votes.lf_names)  # fmt: skip
+        yield start, stop, model.predict_proba(part)
+
+
+@dataclass
+class LabelRows:
+    """A categorical run's label rows (``ex_key``, ``probs``, ``label``, ``confidence``,
+    ``n_votes``), :data:`PREDICT_BATCH_ROWS` at a time: what :meth:`VoteStore.write_labels`
+    takes.  Each pass predicts again (cheap beside the fit) instead of holding every row's
+    probabilities; the labels break ties as :meth:`LabelModelBase.predict` does, so every pass
+    gives the same rows."""
+
+    model: Any
+    votes: SparseVotes
+    ex_keys: np.ndarray
+    n_votes: np.ndarray
+    batch_rows: int = PREDICT_BATCH_ROWS
+
+    def __iter__(self) -> Iterator[pl.DataFrame]:
+        ties = np.random.default_rng(self.model.seed)  # one stream over the batches: predict's tie breaks
+        for start, stop, probs in proba_batches(self.model, self.votes, self.batch_rows):
+            yield pl.DataFrame(
+                {
+                    "ex_key": self.ex_keys[start:stop],
+                    "probs": probs,
+                    "label": labels_from_proba(probs, ties).astype(np.int32),
+                    "confidence": probs.max(axis=1),
+                    "n_votes": self.n_votes[start:stop],
+                }
+            )
+
+    def predictions(self) -> np.ndarray:
+        """Every row's label (``model.predict``), without keeping the probabilities."""
+        return np.concatenate([frame["label"].to_numpy() for frame in self]) if self.votes.n else np.zeros(0, np.int32)
