@@ -14,8 +14,9 @@ in one go; a streamed run does the same batch by batch:
    back from the store batch by batch (:func:`weaksup.store.streaming.live_splits`) and joined
    with the kept gold.
 
-So memory holds a batch, the kept gold, and per live example its key, split (a shared string)
-and gold: never the texts; DuckDB is capped at :data:`MEMORY_LIMIT` and spills past it.  The
+So memory holds a batch, the kept gold, and per live example its key (8 bytes), split (an enum:
+a byte) and gold class (a byte for up to 128 classes): never the texts; DuckDB is capped at
+:data:`MEMORY_LIMIT` and spills past it.  The
 training set is exported batch by batch too (:meth:`Task.training_batches`).  Streaming is for
 categorical runs with no end model (it trains in memory: train it on the exported training
 set); the config refuses other combinations.
@@ -40,7 +41,7 @@ from weaksup.store.streaming import live_splits, set_memory_limit, sync_example_
 BATCH_ROWS = 100_000
 """Source rows per batch: a few tens of MB of text at a time."""
 
-MEMORY_LIMIT = "512MB"
+MEMORY_LIMIT = "256MB"
 """DuckDB's memory cap in a streamed run: past it, staging, syncing and sorting spill to disk
 (DuckDB's default, 80% of RAM, let a 10M-row sync hold 2.5 GB)."""
 
@@ -62,18 +63,19 @@ class StreamedSource:
         """Sync the source into the store; the live keys (ascending) and their split and gold."""
         set_memory_limit(store, MEMORY_LIMIT)
         got = sync_example_batches(store, dataset, self._batches(), run_id)
-        kept = pl.concat(self.gold) if self.gold else pl.DataFrame(schema={ID: pl.String, "gold": pl.Int64})
+        kept = pl.concat(self.gold) if self.gold else None
+        code = np.min_scalar_type(-len(self.settings.labels.classes))  # class ids and -1: a byte for up to 128 classes
         keys, splits, gold = [], [], []
-        for batch in live_splits(store, dataset):
+        for batch in live_splits(store, dataset, ids=kept is not None):  # ids only to join the kept gold
             keys.append(batch["ex_key"].to_numpy())
-            splits.append(batch["split"].cast(pl.Categorical))  # one str per split name, not per example
-            if kept.height:
-                gold.append(batch.join(kept, on=ID, how="left", maintain_order="left")["gold"].fill_null(-1).to_numpy())
+            splits.append(batch["split"])
+            if kept is not None:
+                gold.append(batch.join(kept, on=ID, how="left", maintain_order="left")["gold"].fill_null(-1).to_numpy().astype(code))
             else:  # no gold in the source: no join of every batch
-                gold.append(np.full(batch.height, -1, dtype=np.int64))
+                gold.append(np.full(batch.height, -1, dtype=code))
         ex_keys = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
-        examples = pl.DataFrame({"split": pl.concat(splits) if splits else pl.Series([], dtype=pl.Categorical)})
-        gold_ids = np.concatenate(gold) if gold else np.zeros(0, dtype=np.int64)
+        examples = pl.DataFrame({"split": pl.concat(splits) if splits else pl.Series([], dtype=pl.String)})
+        gold_ids = np.concatenate(gold) if gold else np.zeros(0, dtype=code)
         sync = SyncResult(ex_keys, got.new, got.changed, got.retired, got.unchanged)
         return sync, Prepared(examples, gold_ids, gold_ids >= 0, self.holdout)
 

@@ -28,12 +28,14 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _training_sql(keep_uncovered: bool) -> str:
-    """A run's labels on one split's examples (parameters: run id, split), in store order."""
+def _training_sql(keep_uncovered: bool, key_range: bool = False) -> str:
+    """A run's labels on one split's examples (parameters: run id, split, and with ``key_range``
+    the range's first and last key), in store order."""
     covered = "" if keep_uncovered else "AND l.n_votes > 0"
+    keys = "AND l.ex_key BETWEEN ? AND ?" if key_range else ""
     return (
         "SELECT e.example_id, e.data, l.* EXCLUDE (run_id, ex_key) FROM labels l JOIN examples e USING (ex_key) "
-        f"WHERE l.run_id = ? AND e.split = ? {covered} ORDER BY l.ex_key"
+        f"WHERE l.run_id = ? AND e.split = ? {covered} {keys} ORDER BY l.ex_key"
     )
 
 
@@ -57,6 +59,26 @@ class RunRecords:
                 frame = pl.from_arrow(batch)
                 assert isinstance(frame, pl.DataFrame)
                 yield frame
+        finally:
+            cursor.close()
+
+    def key_range_batches(
+        self, sql: str, params: Sequence[Any], span: tuple[int, int] | None, batch_keys: int
+    ) -> Iterator[pl.DataFrame]:
+        """``sql`` once per range of ``batch_keys`` keys across ``span`` (its first and last key;
+        None: no rows), through a cursor of its own; the range's first and last key are its last two
+        parameters.  Where keys are unique (an example's, or a run's labels), each frame holds at
+        most ``batch_keys`` rows, and DuckDB joins and sorts one range at a time instead of every
+        row at once (a 10M-row join and sort ran out of a 256 MB memory limit).  Empty ranges are
+        skipped."""
+        if span is None:
+            return
+        cursor = self.con.cursor()
+        try:
+            for first in range(span[0], span[1] + 1, batch_keys):
+                frame = cursor.sql(sql, params=[*params, first, min(first + batch_keys - 1, span[1])]).pl()
+                if frame.height:
+                    yield frame
         finally:
             cursor.close()
 
@@ -208,9 +230,11 @@ class RunRecords:
     def training_row_batches(
         self, run_id: int, split: str, keep_uncovered: bool, batch_rows: int = 100_000
     ) -> Iterator[pl.DataFrame]:
-        """:meth:`training_rows`, ``batch_rows`` at a time, through a cursor of its own: a streamed
-        run's training set is exported batch by batch (DuckDB sorts out of core past its memory limit)."""
-        return self.query_batches(_training_sql(keep_uncovered), [run_id, split], batch_rows)
+        """:meth:`training_rows`, at most ``batch_rows`` at a time (by key range: see
+        :meth:`key_range_batches`): a streamed run's training set is exported batch by batch."""
+        span = self.con.execute("SELECT min(ex_key), max(ex_key) FROM labels WHERE run_id = ?", [run_id]).fetchall()[0]
+        keys = None if span[0] is None else (int(span[0]), int(span[1]))
+        return self.key_range_batches(_training_sql(keep_uncovered, key_range=True), [run_id, split], keys, batch_rows)
 
     def last_succeeded_run(self, pipeline: str | None = None) -> dict[str, Any] | None:
         """The newest succeeded run (of ``pipeline``, or of any): its ``run_id``, ``lf_summary`` (rows),

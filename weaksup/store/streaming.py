@@ -173,24 +173,38 @@ def live_keys(store: VoteStore, dataset: str) -> np.ndarray:
     return np.asarray(got, dtype=np.int64)
 
 
-def live_splits(store: VoteStore, dataset: str, batch_rows: int = 1_000_000) -> Iterator[pl.DataFrame]:
-    """The live examples of ``dataset`` in key order, ``batch_rows`` at a time: ``ex_key``,
-    ``example_id`` and ``split``, without their content (a streamed run's label-model rows)."""
-    return store.query_batches(f"SELECT ex_key, example_id, split {_LIVE} ORDER BY ex_key", [dataset, 0], batch_rows)
+def live_splits(
+    store: VoteStore, dataset: str, batch_rows: int = 1_000_000, *, ids: bool = False
+) -> Iterator[pl.DataFrame]:
+    """The live examples of ``dataset`` in key order, at most ``batch_rows`` at a time: ``ex_key``
+    and ``split`` (with ``ids``, ``example_id`` too), without their content (a streamed run's
+    label-model rows).  ``split`` is an enum of the dataset's split names: a byte per example."""
+    names = store.con.execute(f"SELECT DISTINCT split {_LIVE} AND split IS NOT NULL ORDER BY split", [dataset, 0]).fetchall()
+    split = pl.Enum([n[0] for n in names])
+    columns = "ex_key, example_id, split" if ids else "ex_key, split"
+    sql = f"SELECT {columns} {_LIVE} AND ex_key BETWEEN ? AND ? ORDER BY ex_key"
+    for frame in store.key_range_batches(sql, [dataset, 0], _live_span(store, dataset, 0), batch_rows):
+        yield frame.with_columns(pl.col("split").cast(split))
 
 
 def live_example_batches(
     store: VoteStore, dataset: str, schema: Mapping[str, pl.DataType], *, after: int = 0, batch_rows: int = 100_000
 ) -> Iterator[tuple[pl.DataFrame, np.ndarray]]:
-    """Live examples with keys above ``after``, in key order, ``batch_rows`` at a time: each a
-    frame of ``example_id`` and the ``schema`` columns (decoded from the stored content) and its keys.
+    """Live examples with keys above ``after``, in key order, at most ``batch_rows`` at a time:
+    each a frame of ``example_id`` and the ``schema`` columns (decoded from the stored content) and
+    its keys.
 
-    Reads through its own cursor, so votes can be committed on the store's connection meanwhile.
-    DuckDB sorts by key out of core once the store's memory limit is reached
-    (:func:`set_memory_limit`).
+    Reads through its own cursor, so votes can be committed meanwhile, one key range at a time
+    (:meth:`VoteStore.key_range_batches`): DuckDB never sorts every example's content at once.
     """
     struct = pl.Struct(dict(schema))
-    sql = f"SELECT ex_key, example_id, data::VARCHAR AS data {_LIVE} ORDER BY ex_key"
-    for frame in store.query_batches(sql, [dataset, after], batch_rows):
+    sql = f"SELECT ex_key, example_id, data::VARCHAR AS data {_LIVE} AND ex_key BETWEEN ? AND ? ORDER BY ex_key"
+    for frame in store.key_range_batches(sql, [dataset, after], _live_span(store, dataset, after), batch_rows):
         decoded = frame.select("example_id", pl.col("data").str.json_decode(struct).alias("d")).unnest("d")
         yield decoded, frame["ex_key"].to_numpy()
+
+
+def _live_span(store: VoteStore, dataset: str, after: int) -> tuple[int, int] | None:
+    """The first and last live key of ``dataset`` above ``after`` (None: there is none)."""
+    lo, hi = store.con.execute(f"SELECT min(ex_key), max(ex_key) {_LIVE}", [dataset, after]).fetchall()[0]
+    return None if lo is None else (int(lo), int(hi))
