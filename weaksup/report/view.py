@@ -50,6 +50,10 @@ def save_gold(run_dir: Path, ex_keys: np.ndarray, gold: Any) -> Path:
     return path
 
 
+FEW_KEYS = 10_000
+"""Below this many keys (the examples a report shows) gold is read by key, not by key range."""
+
+
 def load_gold(run_dir: Path | None, ex_keys: np.ndarray, label_type: str) -> Any:
     """The gold of ``run_dir/gold.parquet`` for ``ex_keys`` (None if the file is missing): class
     ids with -1, floats with NaN, or (rankings) a list of mappings item id → score, empty where unknown.
@@ -71,9 +75,6 @@ def load_gold(run_dir: Path | None, ex_keys: np.ndarray, label_type: str) -> Any
         column = pl.DataFrame({"ex_key": keys}).join(saved, on="ex_key", how="left", maintain_order="left")["gold"]
     return kind_for(label_type).read_gold(column)
 
-
-FEW_KEYS = 10_000
-"""Below this many keys (the examples a report shows) gold is read by key, not by key range."""
 
 PART_ROWS = 1_000_000
 """How many keys' labels and votes the report reads at a time (:func:`load_run`'s ``batch_rows``)."""
