@@ -16,9 +16,15 @@
 Each frame has ``example_id``, ``split``, ``text``, ``label``, ``score`` (what the bucket
 sorts by), ``gold`` and ``votes`` (``lf=vote`` strings).  The scores, what "against the final
 label" means and how labels and votes read are the run's kind's (:mod:`weaksup.report.types`).
+
+The run is read part by part (:meth:`~weaksup.report.view.RunView.parts`): the top examples
+are kept per part and merged, and a sample keeps the examples of the smallest seeded hash of
+their key, so it is the same however the run is split into parts.  Ties go to the smaller key.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -26,37 +32,72 @@ import polars as pl
 from weaksup.report.view import RunView
 
 
+@dataclass
+class Chosen:
+    """Up to ``k`` examples (by key) with their scores, kept smallest ``rank`` first (ties: smaller key)."""
+
+    k: int
+    keys: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    scores: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    ranks: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def add(self, keys: np.ndarray, scores: np.ndarray, ranks: np.ndarray) -> None:
+        """Offer the examples ``keys`` (of one part) with their scores and ranks; keep the ``k`` best."""
+        keys, scores, ranks = (np.concatenate((self.keys, keys)), np.concatenate((self.scores, scores)),
+                               np.concatenate((self.ranks, ranks)))  # fmt: skip
+        keep = np.lexsort((keys, ranks))[: self.k]
+        self.keys, self.scores, self.ranks = keys[keep], scores[keep], ranks[keep]
+
+
+def sample_ranks(keys: np.ndarray, seed: int, salt: int = 0) -> np.ndarray:
+    """A seeded pseudo-random rank per example key: polars' hash of the key, so the same key ranks
+    the same in any part (``salt`` gives each LF's sample its own ranks)."""
+    mixed = (seed * 0x9E3779B97F4A7C15 + salt) % 2**64  # one hash seed for (seed, salt)
+    return pl.Series(keys, dtype=pl.Int64).hash(seed=mixed).to_numpy().astype(np.float64)
+
+
 def buckets(view: RunView, size: int = 20, per_lf: int = 5, seed: int = 0) -> dict[str, pl.DataFrame]:
     """The buckets of the module docstring: ``size`` examples each, ``per_lf`` per LF."""
-    rng = np.random.default_rng(seed)
-    n_votes = view.labels["n_votes"].to_numpy()
-    score = view.kind.conflict(view)
-    out = {
-        "uncovered": _frame(view, _sample(np.flatnonzero(n_votes == 0), size, rng), np.zeros(view.n)),
-        "most_conflict": _frame(view, _top(score, size, n_votes > 0), score),
-    }
-    if view.gold is not None:
-        wrong = view.kind.wrongness(view)
-        out["confident_wrong"] = _frame(view, _top(wrong, size, view.gold_mask() & (wrong > 0)), wrong)
+    kind = view.kind
+    chosen = {"uncovered": Chosen(size), "most_conflict": Chosen(size)}
+    if view.has_gold:
+        chosen["confident_wrong"] = Chosen(size)
+    per = [Chosen(per_lf) for _ in view.lf_names]
+    for part in view.parts():
+        keys = part.labels["ex_key"].to_numpy()
+        n_votes = part.labels["n_votes"].to_numpy()
+        score = kind.conflict(part)
+        none = n_votes == 0
+        chosen["uncovered"].add(keys[none], np.zeros(int(none.sum())), sample_ranks(keys[none], seed))
+        _top(chosen["most_conflict"], keys, score, n_votes > 0)
+        if "confident_wrong" in chosen:
+            wrong = kind.wrongness(part)
+            _top(chosen["confident_wrong"], keys, wrong, part.gold_mask() & (wrong > 0))
+        for a, kept in enumerate(per):
+            rows = kind.disagreeing_rows(part, a)
+            kept.add(keys[rows], score[rows], sample_ranks(keys[rows], seed, a + 1))
+    shown = np.unique(np.concatenate([c.keys for c in [*chosen.values(), *per]]))
+    held, rows = view.locate(shown)
+    out = {}
+    for name, c in chosen.items():
+        order = np.argsort(c.keys) if name == "uncovered" else np.arange(len(c.keys))  # samples in key order
+        out[name] = _frame(held, rows[np.searchsorted(shown, c.keys[order])], c.scores[order])
     parts = []
-    for a, lf in enumerate(view.lf_names):
-        rows = view.kind.disagreeing_rows(view, a)
-        picked = _sample(rows, per_lf, rng)
-        if len(picked):
-            parts.append(_frame(view, picked, score).with_columns(pl.lit(lf).alias("lf")).select("lf", pl.exclude("lf")))
-    out["lf_disagreements"] = pl.concat(parts) if parts else _frame(view, np.array([], dtype=np.int64), score).with_columns(
+    for lf, c in zip(view.lf_names, per):
+        if len(c.keys):
+            order = np.argsort(c.keys)
+            frame = _frame(held, rows[np.searchsorted(shown, c.keys[order])], c.scores[order])
+            parts.append(frame.with_columns(pl.lit(lf).alias("lf")).select("lf", pl.exclude("lf")))
+    out["lf_disagreements"] = pl.concat(parts) if parts else _frame(held, np.array([], dtype=np.int64), np.zeros(0)).with_columns(
         pl.lit("").alias("lf")
     )
     return out
 
 
-def _sample(rows: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    return np.sort(rng.choice(rows, k, replace=False)) if len(rows) > k else rows
-
-
-def _top(score: np.ndarray, k: int, eligible: np.ndarray) -> np.ndarray:
-    rows = np.flatnonzero(eligible & ~np.isnan(score))
-    return rows[np.argsort(-score[rows], kind="stable")[:k]]
+def _top(kept: Chosen, keys: np.ndarray, score: np.ndarray, eligible: np.ndarray) -> None:
+    """Offer the eligible examples with a score, highest first."""
+    ok = eligible & ~np.isnan(score)
+    kept.add(keys[ok], score[ok], -score[ok])
 
 
 def _frame(view: RunView, rows: np.ndarray, score: np.ndarray) -> pl.DataFrame:
@@ -70,11 +111,10 @@ def _frame(view: RunView, rows: np.ndarray, score: np.ndarray) -> pl.DataFrame:
             "split": labels["split"].cast(pl.String),
             "text": texts,
             "label": label,
-            "score": [float(score[r]) for r in rows],
+            "score": [float(s) for s in score],
             "gold": gold,
             "votes": view.kind.vote_text(view, rows),
         },
         schema_overrides={"example_id": pl.String, "split": pl.String, "gold": pl.String, "votes": pl.List(pl.String),
                           "text": pl.String, "label": pl.String},
     )
-

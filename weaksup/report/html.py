@@ -23,7 +23,7 @@ from weaksup.report.charts import run_charts
 from weaksup.report.frames import RunChanges, history, lf_agreement, lf_table, run_changes
 from weaksup.report.style import CSS, SCRIPT
 from weaksup.report.suspicious import suspicious_labels
-from weaksup.report.view import RunView, load_run
+from weaksup.report.view import PART_ROWS, RunView, load_run
 from weaksup.store import VoteStore
 
 PERCENT = {"coverage", "overlaps", "conflicts", "emp_acc", "learned_acc", "train_coverage"}
@@ -52,7 +52,7 @@ def build_report(store: VoteStore, run_id: int | None = None, run_dir: Path | No
                  suspicious: bool = True, seed: int = 0, export_root: Path | None = None) -> Report:  # fmt: skip
     """Compute every frame of the report of run ``run_id`` (default: the newest succeeded run).
     ``suspicious`` runs the cleanlab check when the extra is installed."""
-    view = load_run(store, run_id, run_dir, export_root, with_data=False)  # content read for the rows shown
+    view = load_run(store, run_id, run_dir, export_root, with_data=False, batch_rows=PART_ROWS)  # read in parts
     rid = int(view.run["run_id"])
     return Report(
         view,
@@ -125,7 +125,7 @@ def table(frame: pl.DataFrame, key: str, sortable: bool = True, votes_column: st
 def _headline(report: Report) -> str:
     run, view = report.view.run, report.view
     metrics = run["metrics"] or {}
-    covered = (view.labels["n_votes"] > 0).mean() if view.n else 0.0
+    covered = view.covered() / view.n if view.n else 0.0
     cards = [("examples", f"{view.n:,}"), ("LFs", str(len(view.versions))), ("coverage", f"{covered:.1%}")]
     for key in sorted(metrics):
         value = metrics[key]
@@ -184,7 +184,7 @@ def render(report: Report) -> str:
 <body><header><div class="wrap"><div class="kicker">weaksup LF report · {escape(view.label_type)}</div>
 <h1>{escape(run["pipeline"])} <span class="run">run {run["run_id"]}</span></h1>
 <div class="sub">{escape(started)}{" · classes: " + escape(", ".join(view.classes)) if view.classes else ""}
-{" · no gold saved for this run" if view.gold is None else ""}</div>
+{" · no gold saved for this run" if not view.has_gold else ""}</div>
 <div class="cards">{_headline(report)}</div><nav>{nav}</nav></div></header>
 <main class="wrap">{"".join(sections)}</main>
 <footer class="wrap">Written by weaksup. One self-contained file: it loads nothing from the network.</footer>

@@ -182,9 +182,17 @@ def histogram(series: Mapping[str, np.ndarray], bins: int = 20, name: str = "his
     hi = hi if hi > lo else lo + 1
     edges = np.linspace(lo, hi, bins + 1)
     counts = {k: np.histogram(v, edges)[0] / (max(len(v), 1) if density else 1) for k, v in finite.items()}
+    return binned(counts, edges, name, x_label, "share of examples" if density else "examples")
+
+
+def binned(counts: Mapping[str, np.ndarray], edges: np.ndarray, name: str = "histogram", x_label: str = "",
+           y_label: str = "share of examples") -> str:  # fmt: skip
+    """Overlaid histograms already binned: per series the height of each bin between ``edges``
+    (for values counted part by part)."""
+    lo, hi, bins = float(edges[0]), float(edges[-1]), len(edges) - 1
     top = max((float(c.max()) for c in counts.values() if c.size), default=1.0) or 1.0
     ax = _Axes((lo, hi), (0, top))
-    out = _open(name) + ax.draw(x_label, "share of examples" if density else "examples")
+    out = _open(name) + ax.draw(x_label, y_label)
     for s, (label, c) in enumerate(counts.items()):
         for b in range(bins):
             if c[b] <= 0:

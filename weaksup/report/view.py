@@ -17,8 +17,8 @@ without gold.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ import polars as pl
 
 from weaksup.report.types import LabelKind, kind_for
 from weaksup.store import VoteStore
-from weaksup.store.reports import LABEL_COLUMNS, example_data, example_ids, run_labels, run_record
+from weaksup.store.reports import LABEL_COLUMNS, example_data, example_ids, label_key_range, run_labels, run_record
 
 GOLD_FILE = "gold.parquet"
 
@@ -50,13 +50,25 @@ def save_gold(run_dir: Path, ex_keys: np.ndarray, gold: Any) -> Path:
     return path
 
 
+FEW_KEYS = 10_000
+"""Below this many keys (the examples a report shows) gold is read by key, not by key range."""
+
+
 def load_gold(run_dir: Path | None, ex_keys: np.ndarray, label_type: str) -> Any:
     """The gold of ``run_dir/gold.parquet`` for ``ex_keys`` (None if the file is missing): class
-    ids with -1, floats with NaN, or (rankings) a list of mappings item id → score, empty where unknown."""
+    ids with -1, floats with NaN, or (rankings) a list of mappings item id → score, empty where unknown.
+    Only the file's rows of these keys are read (a part of a large run reads its part)."""
     path = Path(run_dir) / GOLD_FILE if run_dir else None
     if path is None or not path.exists():
         return None
-    keys, saved = np.asarray(ex_keys, dtype=np.int64), pl.read_parquet(path)
+    keys = np.asarray(ex_keys, dtype=np.int64)
+    scan = pl.scan_parquet(path)
+    if not len(keys):
+        scan = scan.filter(pl.lit(False))
+    else:  # the key range first: parquet statistics skip the row groups outside it
+        scan = scan.filter(pl.col("ex_key").is_between(int(keys.min()), int(keys.max())))
+        scan = scan.filter(pl.col("ex_key").is_in(pl.Series(keys).implode())) if len(keys) < FEW_KEYS else scan
+    saved = scan.collect()
     if saved.height == len(keys) and np.array_equal(saved["ex_key"].to_numpy(), keys):
         column = saved["gold"]  # the run's own keys in the same order (a streamed run's): no join
     else:
@@ -64,26 +76,120 @@ def load_gold(run_dir: Path | None, ex_keys: np.ndarray, label_type: str) -> Any
     return kind_for(label_type).read_gold(column)
 
 
+PART_ROWS = 1_000_000
+"""How many keys' labels and votes the report reads at a time (:func:`load_run`'s ``batch_rows``)."""
+
+
+@dataclass
+class RunArrays:
+    """Labels, votes and gold of some of a run's examples, aligned by row (ordered by ``ex_key``)."""
+
+    labels: pl.DataFrame
+    votes: Any
+    gold: Any
+
+
+@dataclass(frozen=True)
+class RunReader:
+    """Reads a run's labels, votes and gold from its store, for a range of keys or for given keys."""
+
+    store: VoteStore
+    run_id: int
+    label_type: str
+    versions: list[tuple[str, str]]
+    probs_width: int | None
+    gold_dir: Path | None
+
+    def read(self, key_range: tuple[int, int] | None = None, ex_keys: np.ndarray | None = None,
+             votes: bool = True) -> RunArrays:  # fmt: skip
+        """The examples with keys in ``key_range`` (or ``ex_keys``); without ``votes``, the labels only."""
+        kind = kind_for(self.label_type)
+        labels = run_labels(self.store, self.run_id, kind.label_columns, data=False, ids=False,
+                            probs_width=self.probs_width, key_range=key_range, ex_keys=ex_keys)  # fmt: skip
+        if not votes:
+            return RunArrays(labels, None, None)
+        keys = labels["ex_key"].to_numpy()
+        return RunArrays(labels, kind.read_votes(self.store, keys, self.versions), load_gold(self.gold_dir, keys, self.label_type))
+
+
 @dataclass
 class RunView:
-    """What the report reads of one run; build it with :func:`load_run`."""
+    """What the report reads of one run; build it with :func:`load_run`.
+
+    A view holds every example's labels, votes and gold (:attr:`labels`, :attr:`votes`,
+    :attr:`gold`), or, loaded with ``batch_rows``, reads them from the store in parts
+    (:meth:`parts`) so a report of a 10M-example run holds one part at a time; the whole arrays
+    of such a view are read only when asked for."""
 
     run: dict[str, Any]
     """The run's record (``params``, ``metrics``, ``lf_versions``, ``lf_summary`` decoded)."""
     label_type: str
     classes: list[str]
-    labels: pl.DataFrame
-    """:func:`~weaksup.store.reports.run_labels`: one row per labeled example, with the label
-    columns of the run's kind."""
     versions: list[tuple[str, str]]
-    votes: Any
-    """SparseVotes (categorical), RegressionVotes, or for rankings per LF a dict row → ranking."""
-    gold: Any
-    """Aligned with ``labels``; None when the run saved none."""
     test_split: str
+    has_gold: bool
+    """Whether the run saved its gold (``gold.parquet``)."""
     store: VoteStore | None = None
     """Where :meth:`data` and :meth:`example_ids` read examples' content and ids when ``labels`` has
-    no such column (open while they are asked)."""
+    no such column, and where the parts are read (open while they are asked)."""
+    loaded: RunArrays | None = None
+    """The examples' labels, votes and gold when held; None when read in parts."""
+    reader: RunReader | None = None
+    """Reads the parts of a view that holds none (``loaded`` None)."""
+    batch_rows: int = PART_ROWS
+    """How many keys a part spans."""
+    key_range: tuple[int, int] = (0, -1)
+    """The smallest and largest key the run labeled (parts span it)."""
+    counted: tuple[int, int] | None = field(default=None, init=False, repr=False)
+    """(examples, covered examples), once counted part by part."""
+
+    @property
+    def labels(self) -> pl.DataFrame:
+        """:func:`~weaksup.store.reports.run_labels`: one row per labeled example, with the label
+        columns of the run's kind."""
+        return self._arrays().labels
+
+    @property
+    def votes(self) -> Any:
+        """SparseVotes (categorical), RegressionVotes, or for rankings per LF a dict row → ranking."""
+        return self._arrays().votes
+
+    @property
+    def gold(self) -> Any:
+        """Aligned with ``labels``; None when the run saved none."""
+        return self._arrays().gold if self.has_gold or self.loaded is not None else None
+
+    @gold.setter
+    def gold(self, value: Any) -> None:
+        self._arrays().gold = value
+
+    def _arrays(self) -> RunArrays:
+        if self.loaded is None:  # asked for every example at once: read them all
+            assert self.reader is not None
+            self.loaded = self.reader.read(self.key_range)
+        return self.loaded
+
+    def parts(self) -> Iterator[RunView]:
+        """The run in parts of ``batch_rows`` keys, each a view that holds its examples (in key
+        order); a view that holds every example is its one part.  What the report sums or
+        samples over examples, it does part by part."""
+        if self.loaded is not None or self.reader is None:
+            yield self
+            return
+        lo, hi = self.key_range
+        for start in range(lo, hi + 1, self.batch_rows):
+            part = self.reader.read((start, min(start + self.batch_rows - 1, hi)))
+            if part.labels.height:
+                yield replace(self, loaded=part)
+
+    def locate(self, ex_keys: np.ndarray) -> tuple[RunView, np.ndarray]:
+        """A view holding the examples ``ex_keys`` (sorted, of this run) and their rows in it:
+        this view when it holds every example, else one read for just these keys."""
+        keys = np.asarray(ex_keys, dtype=np.int64)
+        if self.loaded is not None or self.reader is None:
+            return self, np.searchsorted(self.labels["ex_key"].to_numpy(), keys)
+        part = replace(self, loaded=self.reader.read(ex_keys=keys))
+        return part, np.searchsorted(part.labels["ex_key"].to_numpy(), keys)
 
     @property
     def kind(self) -> LabelKind:
@@ -98,7 +204,22 @@ class RunView:
     @property
     def n(self) -> int:
         """How many examples the run labeled."""
-        return self.labels.height
+        return self._counts()[0]
+
+    def covered(self) -> int:
+        """How many examples some LF voted on."""
+        return self._counts()[1]
+
+    def _counts(self) -> tuple[int, int]:
+        if self.loaded is not None or self.reader is None:
+            return self.labels.height, int((self.labels["n_votes"] > 0).sum())
+        if self.counted is None:  # the labels alone, part by part
+            lo, hi, n, covered = *self.key_range, 0, 0
+            for start in range(lo, hi + 1, self.batch_rows):
+                labels = self.reader.read((start, min(start + self.batch_rows - 1, hi)), votes=False).labels
+                n, covered = n + labels.height, covered + int((labels["n_votes"] > 0).sum())
+            self.counted = (n, covered)
+        return self.counted
 
     def dev_mask(self) -> np.ndarray:
         """Examples outside the test split: where the report scores LFs on gold (the test split stays unseen)."""
@@ -139,31 +260,41 @@ class RunView:
 
 def load_run(
     store: VoteStore, run_id: int | None = None, run_dir: Path | None = None, export_root: Path | None = None,
-    with_data: bool = True,
+    with_data: bool = True, batch_rows: int | None = None,
 ) -> RunView:  # fmt: skip
     """Read run ``run_id`` (default: the newest succeeded) from ``store``; gold comes from
     ``run_dir``, by default the run's export folder under ``export_root`` (the pipeline's
     ``export.dir``: the store records each run's folder by name, so without it there is no gold).
     ``with_data=False`` leaves every example's content and id in the store (read by key while
     ``store`` is open, :meth:`RunView.data`, :meth:`RunView.example_ids`), and ``labels`` holds only
-    the label columns of the run's kind: what a report of a 10M-example run needs to stay small."""
+    the label columns of the run's kind.  ``batch_rows`` (with ``with_data=False``, for kinds that
+    read in parts) reads nothing yet: the report then reads the run in parts of that many keys
+    while ``store`` is open (:meth:`RunView.parts`), what a report of a 10M-example run needs to stay small."""
     run = run_record(store, run_id)
+    rid = int(run["run_id"])
     params = run["params"] or {}
     label_type = str((params.get("labels") or {}).get("type", "categorical"))
-    classes = [str(c) for c in (params.get("labels") or {}).get("classes", [])]
+    recorded = [str(c) for c in (params.get("labels") or {}).get("classes", [])]
     kind = kind_for(label_type)
-    columns = kind.label_columns if not with_data else LABEL_COLUMNS
-    labels = run_labels(store, int(run["run_id"]), columns, data=with_data, ids=with_data,
-                        probs_width=len(classes) if classes and not with_data else None)  # fmt: skip
     versions = list((run["lf_versions"] or {}).items())
-    keys = labels["ex_key"].to_numpy()
-    votes = kind.read_votes(store, keys, versions)
-    classes = kind.classes(classes, votes, labels)
     folder = run_dir
     if folder is None and run.get("export_dir"):
-        recorded = Path(run["export_dir"])  # a name under export.dir; stores of older versions hold a path
-        folder = recorded if recorded.is_absolute() else (export_root / recorded if export_root else None)
+        saved = Path(run["export_dir"])  # a name under export.dir; stores of older versions hold a path
+        folder = saved if saved.is_absolute() else (export_root / saved if export_root else None)
     test_split = str((params.get("data") or {}).get("test_split", "test"))
-    gold = load_gold(folder, keys, label_type)
-    return RunView(run, label_type, classes, labels, versions, votes, gold, test_split, store)
-
+    has_gold = folder is not None and (Path(folder) / GOLD_FILE).exists()
+    reader = RunReader(store, rid, label_type, versions, len(recorded) if recorded else None, folder if has_gold else None)
+    view = RunView(run, label_type, recorded, versions, test_split, has_gold, store, reader=reader)
+    keys = label_key_range(store, rid)
+    if keys is None:
+        raise ValueError(f"run {rid} has no labels: they were pruned by `weaksup gc`")
+    view.key_range = keys
+    if with_data or batch_rows is None or not kind.reads_in_parts:
+        labels = run_labels(store, rid, LABEL_COLUMNS if with_data else kind.label_columns, data=with_data, ids=with_data,
+                            probs_width=reader.probs_width if not with_data else None)  # fmt: skip
+        ex_keys = labels["ex_key"].to_numpy()
+        view.loaded = RunArrays(labels, kind.read_votes(store, ex_keys, versions), load_gold(reader.gold_dir, ex_keys, label_type))
+    else:
+        view.batch_rows = batch_rows
+    view.classes = kind.classes(recorded, view)
+    return view

@@ -18,6 +18,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import duckdb
 import numpy as np
 import polars as pl
 import pyarrow as pa
@@ -62,7 +63,8 @@ LABEL_COLUMNS = ("probs", "label", "confidence", "value", "variance", "ranking",
 
 def run_labels(
     store: VoteStore, run_id: int, columns: Sequence[str] = LABEL_COLUMNS, data: bool = True, ids: bool = True,
-    probs_width: int | None = None, batch_rows: int = 1_000_000,
+    probs_width: int | None = None, batch_rows: int = 1_000_000, key_range: tuple[int, int] | None = None,
+    ex_keys: np.ndarray | None = None,
 ) -> pl.DataFrame:  # fmt: skip
     """Run ``run_id``'s labels with their examples' split, ordered by ``ex_key``: ``ex_key``,
     ``example_id`` (unless ``ids`` is false), ``split`` (categorical), ``data`` as JSON text
@@ -72,7 +74,10 @@ def run_labels(
     :func:`example_data`); with ``probs_width`` k, ``probs`` is a fixed-size array of k floats (no
     offsets).  Read ``batch_rows`` rows at a time, and without ids and content not joined nor sorted
     in the store (a streamed run writes its labels in key order; the splits are matched by key
-    here): what a report of a 10M-example run needs to stay small."""
+    here): what a report of a 10M-example run needs to stay small.
+
+    ``key_range`` (lo, hi) reads only the labels of keys lo..hi and ``ex_keys`` only those of
+    these keys (the report's parts and shown examples); either may find none."""
     unknown = [c for c in columns if c not in LABEL_COLUMNS]
     if unknown:
         raise ValueError(f"labels have no columns {unknown}; they have {list(LABEL_COLUMNS)}")
@@ -82,31 +87,43 @@ def run_labels(
             picked.append(f"l.probs::DOUBLE[{int(probs_width)}] AS probs")  # an int: no parameter for a type
         elif c in columns or c == "n_votes":
             picked.append("l.payload::VARCHAR AS payload" if c == "payload" else f"l.{c}")
-    if ids or data:  # every example's id or content: one join, sorted in the store
-        joined = ["l.ex_key", *(["e.example_id"] if ids else []), "e.split", *(["e.data::VARCHAR AS data"] if data else [])]
-        frame = _read(store, f"SELECT {', '.join(joined + picked)} FROM labels l JOIN examples e USING (ex_key) "
-                             "WHERE l.run_id = ? ORDER BY l.ex_key", [run_id], batch_rows)  # fmt: skip
-    else:
-        frame = _read(store, f"SELECT l.ex_key, {', '.join(picked)} FROM labels l WHERE l.run_id = ?", [run_id], batch_rows)
-        if frame.height:
-            frame = _with_splits(store, frame if _ascending(frame["ex_key"].to_numpy()) else frame.sort("ex_key"), batch_rows)
-    if frame.height == 0:
+    within, params = ("AND l.ex_key BETWEEN ? AND ?", [run_id, *map(int, key_range)]) if key_range else ("", [run_id])
+    joined = ids or data or ex_keys is not None  # every example's id or content, or a few examples: sorted in the store
+    cursor = store.con.cursor()  # its own: a reader that outlives one call on the store's connection
+    try:
+        if ex_keys is not None:
+            cursor.register("report_wanted", pa.table({"ex_key": pa.array(np.asarray(ex_keys, dtype=np.int64))}))
+        if joined:
+            columns_read = ["l.ex_key", *(["e.example_id"] if ids else []), "e.split", *(["e.data::VARCHAR AS data"] if data else [])]
+            wanted = "JOIN report_wanted USING (ex_key) " if ex_keys is not None else ""
+            frame = _read(cursor, f"SELECT {', '.join(columns_read + picked)} FROM labels l {wanted}JOIN examples e "
+                                  f"USING (ex_key) WHERE l.run_id = ? {within} ORDER BY l.ex_key", params, batch_rows)  # fmt: skip
+        else:
+            frame = _read(cursor, f"SELECT l.ex_key, {', '.join(picked)} FROM labels l WHERE l.run_id = ? {within}", params,
+                          batch_rows)  # fmt: skip
+    finally:
+        cursor.close()
+    if frame.height and not joined:
+        frame = _with_splits(store, frame if _ascending(frame["ex_key"].to_numpy()) else frame.sort("ex_key"), batch_rows)
+    if frame.height == 0 and key_range is None and ex_keys is None:
         raise ValueError(f"run {run_id} has no labels: they were pruned by `weaksup gc`")
     return frame
 
 
-def _read(store: VoteStore, sql: str, params: list[Any], batch_rows: int) -> pl.DataFrame:
-    """A query's rows, fetched ``batch_rows`` at a time, ``split`` as a category (one string per split name)."""
-    cursor = store.con.cursor()  # its own: a reader that outlives one call on the store's connection
-    try:
-        parts = []
-        for batch in cursor.sql(sql, params=params).to_arrow_reader(batch_rows):
-            part = pl.from_arrow(batch)
-            assert isinstance(part, pl.DataFrame)
-            parts.append(part.with_columns(pl.col("split").cast(pl.Categorical)) if "split" in part.columns else part)
-    finally:
-        cursor.close()
-    return pl.concat(parts) if len(parts) > 1 else parts[0] if parts else pl.DataFrame()
+def label_key_range(store: VoteStore, run_id: int) -> tuple[int, int] | None:
+    """The smallest and largest ``ex_key`` run ``run_id`` labeled (None: it has no labels)."""
+    lo, hi = store.con.execute("SELECT min(ex_key), max(ex_key) FROM labels WHERE run_id = ?", [run_id]).fetchall()[0]
+    return None if lo is None else (int(lo), int(hi))
+
+
+def _read(cursor: duckdb.DuckDBPyConnection, sql: str, params: list[Any], batch_rows: int) -> pl.DataFrame:
+    """A query's rows on ``cursor`` (the caller's own: a reader that outlives one call on the store's
+    connection), fetched ``batch_rows`` at a time, ``split`` as a category (one string per split name)."""
+    reader = cursor.sql(sql, params=params).to_arrow_reader(batch_rows)
+    parts = [pl.from_arrow(batch) for batch in reader] or [pl.from_arrow(reader.schema.empty_table())]
+    frames = [p.with_columns(pl.col("split").cast(pl.Categorical)) if "split" in p.columns else p
+              for p in parts if isinstance(p, pl.DataFrame)]  # fmt: skip
+    return pl.concat(frames) if len(frames) > 1 else frames[0]
 
 
 def _ascending(keys: np.ndarray) -> bool:

@@ -40,12 +40,15 @@ class LabelKind(Protocol):
     """Whether cleanlab's suspicious-label check applies (it needs classes)."""
     label_columns: tuple[str, ...]
     """The columns of the store's labels this type fills and its report reads (beside ``n_votes``)."""
+    reads_in_parts: bool
+    """Whether its measures are sums and samples over examples, so a large run is read in parts
+    (:meth:`~weaksup.report.view.RunView.parts`); else the report reads a run whole."""
 
     def read_votes(self, store: VoteStore, keys: np.ndarray, versions: Sequence[tuple[str, str]]) -> Any:
         """The votes of the LF ``versions`` on the examples ``keys``, in this type's form."""
         ...
 
-    def classes(self, recorded: list[str], votes: Any, labels: pl.DataFrame) -> list[str]:
+    def classes(self, recorded: list[str], view: RunView) -> list[str]:
         """The run's class names: ``recorded`` (from its config), completed where the type needs it."""
         ...
 

@@ -14,13 +14,16 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from weaksup.analysis import lf_summary
+from weaksup.analysis import lf_counts, summary_frame
 from weaksup.report import svg
 from weaksup.report.types.base import Chart
 from weaksup.store import VoteStore
 
 if TYPE_CHECKING:
     from weaksup.report.view import RunView
+
+CONFIDENCE_BINS = 20
+"""Bins of the label confidence histogram, from 1/k to 1."""
 
 
 def class_name(view: RunView, c: int | None) -> str:
@@ -37,17 +40,21 @@ class Categorical:
     agreement_measure = "agree"
     agreement_floor = 0.0
     suspicious = True
+    reads_in_parts = True  # counts, top-k and seeded samples over examples: they add up part by part
     label_columns = ("probs", "label", "confidence")
 
     def read_votes(self, store: VoteStore, keys: np.ndarray, versions: Sequence[tuple[str, str]]) -> Any:
         """The run's label matrix (SparseVotes)."""
         return store.label_matrix(keys, versions)
 
-    def classes(self, recorded: list[str], votes: Any, labels: pl.DataFrame) -> list[str]:
+    def classes(self, recorded: list[str], view: RunView) -> list[str]:
         """The config's classes; a run that recorded none gets ids up to the largest seen."""
         if recorded:
             return recorded
-        return [str(c) for c in range(int(max(votes.labels.max(initial=0), labels["label"].max() or 0)) + 1)]
+        top = 0
+        for part in view.parts():
+            top = max(top, int(part.votes.labels.max(initial=0)), int(part.labels["label"].max() or 0))
+        return [str(c) for c in range(top + 1)]
 
     def read_gold(self, column: pl.Series) -> np.ndarray:
         """Class ids, -1 where unknown."""
@@ -60,17 +67,22 @@ class Categorical:
     def lf_stats(self, view: RunView) -> pl.DataFrame:
         """``polarity`` (class names), ``coverage``, ``overlaps``, ``conflicts``, ``emp_acc`` with
         ``gold_n`` (gold outside the test split) and ``learned_acc`` (the label model's)."""
-        dev = view.dev_mask() & view.gold_mask()
-        gold = np.where(dev, view.gold, -1) if view.gold is not None else None
         stored = view.run["lf_summary"] or []
         learned = {r["lf"]: r.get("learned_acc") for r in stored if "lf" in r}
-        frame = lf_summary(view.votes, gold)
+        counts = None
+        for part in view.parts():
+            dev = part.dev_mask() & part.gold_mask()
+            gold = np.where(dev, part.gold, -1) if part.gold is not None else None
+            got = lf_counts(part.votes, gold)
+            counts = got if counts is None else counts + got
+        assert counts is not None  # a run has labels: at least one part
+        frame = summary_frame(counts, view.lf_names)
         frame = frame.with_columns(
             pl.col("polarity").map_elements(lambda p: [view.classes[int(c)] if int(c) < len(view.classes) else str(c)
                                                        for c in p], return_dtype=pl.List(pl.String)),  # fmt: skip
             pl.Series("learned_acc", [learned.get(lf) for lf in view.lf_names], dtype=pl.Float64),
         )
-        if gold is not None:
+        if counts.correct is not None:
             frame = frame.with_columns((pl.col("correct") + pl.col("incorrect")).alias("gold_n")).drop(
                 "correct", "incorrect"
             )
@@ -78,20 +90,12 @@ class Categorical:
 
     def pair_agreement(self, view: RunView) -> tuple[np.ndarray, np.ndarray]:
         """Share of equal votes where both LFs voted."""
-        v, m = view.votes, len(view.lf_names)
-        shape = (v.n, v.m)
-        rows, cols, labels = v.rows, v.cols, v.labels
-        if not (rows[1:] >= rows[:-1]).all():  # the store's votes come sorted by row: no copy then
-            order = np.argsort(rows, kind="stable")
-            rows, cols, labels = rows[order], cols[order], labels[order]
-        # one CSR structure (example × LF) for every matrix; int32 ones: exact counts at half float64's size
-        indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=v.n))))
-        voted = sp.csr_matrix((np.ones(len(cols), dtype=np.int32), cols, indptr), shape=shape)
-        overlap = (voted.T @ voted).toarray()
-        agree = np.zeros((m, m))
-        for c in np.unique(labels):  # 1 where the vote is class c, 0 elsewhere: the same structure
-            a_c = sp.csr_matrix(((labels == c).astype(np.int32), cols, indptr), shape=shape)
-            agree += (a_c.T @ a_c).toarray()
+        m = len(view.lf_names)
+        overlap, agree = np.zeros((m, m), dtype=np.int64), np.zeros((m, m), dtype=np.int64)
+        for part in view.parts():
+            both, same = _pair_counts(part.votes)
+            overlap += both
+            agree += same
         with np.errstate(invalid="ignore", divide="ignore"):
             score = np.where(overlap > 0, agree / np.maximum(overlap, 1), np.nan)
         return overlap, score
@@ -147,21 +151,49 @@ class Categorical:
             svg.scatter("coverage-accuracy", points, "coverage", "accuracy", (0, max(max_cov, 0.05)),
                         (min(0.5, *(p[1] for p in points)) if points else 0.5, 1.0)),
         )]  # fmt: skip
-        k = len(view.classes)  # an array in one step: 1M Python lists cost seconds
-        column = view.labels["probs"]
-        if isinstance(column.dtype, pl.List):
-            column = column.list.to_array(k)
-        probs = np.asarray(column.to_numpy(), dtype=float) if view.n else np.zeros((0, k))
-        covered = view.labels["n_votes"].to_numpy() > 0
-        series = {"probabilistic labels": probs[covered].mean(axis=0).tolist() if covered.any() else [0.0] * k}
-        gold = view.gold_mask()
-        if gold.any():
-            series["gold"] = (np.bincount(np.asarray(view.gold)[gold], minlength=k)[:k] / gold.sum()).tolist()
+        k = len(view.classes)
+        lo = 1 / max(k, 1)
+        edges = np.linspace(lo, 1.0 if lo < 1 else lo + 1, CONFIDENCE_BINS + 1)
+        prob_sum, gold_counts = np.zeros(k), np.zeros(k, dtype=np.int64)
+        covered_n = gold_n = conf_n = 0
+        conf_counts = np.zeros(CONFIDENCE_BINS, dtype=np.int64)
+        for part in view.parts():  # sums and histogram counts: they add up part by part
+            column = part.labels["probs"]
+            if isinstance(column.dtype, pl.List):
+                column = column.list.to_array(k)  # an array in one step: 1M Python lists cost seconds
+            covered = part.labels["n_votes"].to_numpy() > 0
+            prob_sum += np.asarray(column.filter(pl.Series(covered)).to_numpy(), dtype=float).reshape(-1, k).sum(axis=0)
+            covered_n += int(covered.sum())
+            gold = np.asarray(part.gold)[part.gold_mask()] if part.gold is not None else np.zeros(0, dtype=np.int64)
+            gold_counts, gold_n = gold_counts + np.bincount(gold, minlength=k)[:k], gold_n + len(gold)
+            conf = part.labels["confidence"].fill_null(np.nan).to_numpy().astype(float)[covered]
+            conf = conf[np.isfinite(conf)]
+            conf_counts, conf_n = conf_counts + np.histogram(conf, edges)[0], conf_n + len(conf)
+        series = {"probabilistic labels": (prob_sum / covered_n).tolist() if covered_n else [0.0] * k}
+        if gold_n:
+            series["gold"] = (gold_counts / gold_n).tolist()
         charts.append(("class-balance", "Class distribution", "Mean class probability over covered examples"
-                       + (", against the share of each class in gold." if gold.any() else "."),
+                       + (", against the share of each class in gold." if len(series) > 1 else "."),
                        svg.bars(view.classes, series, name="class-balance", y_label="share")))  # fmt: skip
-        conf = view.labels["confidence"].fill_null(np.nan).to_numpy().astype(float)[covered]
         charts.append(("confidence", "Label confidence", "Probability of the most probable class, covered examples. "
                        "Mass near 1/k means the votes barely decide.",
-                       svg.histogram({"confidence": conf}, 20, "confidence", "confidence", (1 / max(k, 1), 1.0))))  # fmt: skip
+                       svg.binned({"confidence": conf_counts / max(conf_n, 1)}, edges, "confidence", "confidence")))  # fmt: skip
         return charts
+
+
+def _pair_counts(votes: Any) -> tuple[np.ndarray, np.ndarray]:
+    """LF × LF: examples both LFs voted on, and those where their votes are equal."""
+    rows, cols, labels = votes.rows, votes.cols, votes.labels
+    if not (rows[1:] >= rows[:-1]).all():  # the store's votes come sorted by row: no copy then
+        order = np.argsort(rows, kind="stable")
+        rows, cols, labels = rows[order], cols[order], labels[order]
+    # one CSR structure (example × LF) for every matrix; int32 ones: exact counts at half float64's size
+    shape = (votes.n, votes.m)
+    indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=votes.n))))
+    voted = sp.csr_matrix((np.ones(len(cols), dtype=np.int32), cols, indptr), shape=shape)
+    overlap = (voted.T @ voted).toarray().astype(np.int64)
+    agree = np.zeros_like(overlap)
+    for c in np.unique(labels):  # 1 where the vote is class c, 0 elsewhere: the same structure
+        a_c = sp.csr_matrix(((labels == c).astype(np.int32), cols, indptr), shape=shape)
+        agree += (a_c.T @ a_c).toarray()
+    return overlap, agree

@@ -35,6 +35,7 @@ class Ranking:
     agreement_measure = "1 - Kendall distance"
     agreement_floor = 0.0
     suspicious = False
+    reads_in_parts = False  # Kendall means over LF pairs need every example at once; its runs are small
     label_columns = ("ranking", "payload")
 
     def read_votes(self, store: VoteStore, keys: np.ndarray, versions: Sequence[tuple[str, str]]) -> Any:
@@ -46,7 +47,7 @@ class Ranking:
                 out[col][row] = [str(x) for x in vote]
         return out
 
-    def classes(self, recorded: list[str], votes: Any, labels: pl.DataFrame) -> list[str]:
+    def classes(self, recorded: list[str], view: RunView) -> list[str]:
         """As recorded (ranking runs have none)."""
         return recorded
 

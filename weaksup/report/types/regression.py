@@ -29,13 +29,14 @@ class Regression:
     agreement_measure = "correlation"
     agreement_floor = -1.0
     suspicious = False
+    reads_in_parts = False  # correlations and linear fits need every example at once; its runs are small
     label_columns = ("value", "variance")
 
     def read_votes(self, store: VoteStore, keys: np.ndarray, versions: Sequence[tuple[str, str]]) -> Any:
         """The run's RegressionVotes."""
         return store.regression_votes(keys, versions)
 
-    def classes(self, recorded: list[str], votes: Any, labels: pl.DataFrame) -> list[str]:
+    def classes(self, recorded: list[str], view: RunView) -> list[str]:
         """As recorded (regression runs have none)."""
         return recorded
 
