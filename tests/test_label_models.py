@@ -83,6 +83,31 @@ def test_label_model_merging_identical_rows_changes_nothing():
     np.testing.assert_allclose(merged.predict_proba(L), row_by_row.predict_proba(padded), atol=1e-4)
 
 
+@pytest.mark.parametrize("batch", [997, 64])  # patterns found per batch of rows and merged
+def test_distinct_rows_in_batches_equal_one_pass(monkeypatch, batch):
+    """Each distinct pattern once, in key order, with its first row's votes and its row count,
+    whatever the batches; the models fitted on them do not change."""
+    from weaksup.model import label_model
+
+    L, _ = synthetic(3_000, [0.9, 0.8, 0.7, 0.6], k=3, coverage=0.4, seed=5)
+    votes = SparseVotes.from_dense(L)
+    whole, whole_weight = label_model.distinct_rows(votes, 3)
+    monkeypatch.setattr(label_model, "PATTERN_ROWS", batch)
+    got, weight = label_model.distinct_rows(votes, 3)
+    for a, b in ((got.rows, whole.rows), (got.cols, whole.cols), (got.labels, whole.labels), (weight, whole_weight)):
+        assert np.array_equal(a, b)
+    dense = got.to_dense()
+    patterns = [tuple(r) for r in L if (r >= 0).any()]
+    assert weight.sum() == len(patterns) and len(dense) == len(set(patterns))
+    keys = (dense + 1) @ (4 ** np.arange(4))
+    assert (np.diff(keys) > 0).all()  # in key order
+    assert [int(weight[i]) for i in range(len(dense))] == [patterns.count(tuple(r)) for r in dense]
+    monkeypatch.setattr(label_model, "PATTERN_ROWS", 1_000_000)
+    one = LabelModel(cardinality=3).fit(votes)
+    monkeypatch.setattr(label_model, "PATTERN_ROWS", batch)
+    np.testing.assert_array_equal(LabelModel(cardinality=3).fit(votes).predict_proba(votes), one.predict_proba(votes))
+
+
 def test_label_model_threads_and_vote_order_change_nothing(monkeypatch):
     """Big inputs run each class's sparse products on a thread, and LF-major votes are put in
     row order first; neither may change a single bit of the fit."""

@@ -163,5 +163,31 @@ def test_label_rows_in_batches_equal_the_models_labels_of_all_rows(name):
     assert np.array_equal(got["label"].to_numpy(), model.predict(votes))
     assert np.array_equal(got["confidence"].to_numpy(), whole.max(axis=1))
     assert np.array_equal(got["n_votes"].to_numpy(), n_votes)
-    assert np.array_equal(rows.predictions(), model.predict(votes))
     assert pl.concat(list(rows)).equals(got)  # a second pass gives the same rows
+
+
+def test_split_scores_counted_batch_by_batch_equal_scores_of_all_rows():
+    from weaksup.model import make_label_model
+    from weaksup.pipeline.tasks import Prepared
+    from weaksup.pipeline.tasks.categorical import LabelRows, accuracy, split_scores
+    from weaksup.votes import SparseVotes
+
+    rng = np.random.default_rng(6)
+    n = 900
+    dense = np.where(rng.random((n, 4)) < 0.25, rng.integers(0, 3, (n, 4)), -1)
+    votes = SparseVotes.from_dense(dense)
+    model = make_label_model("label_model", cardinality=3, seed=0).fit(votes)
+    n_votes = np.bincount(votes.rows, minlength=n).astype(np.uint8)
+    split = rng.choice(["train", "valid", "test", "unlabeled"], n)
+    gold = np.where(split == "unlabeled", -1, rng.integers(-1, 3, n)).astype(np.int8)  # some rows without gold
+    prepared = Prepared(pl.DataFrame({"split": split}), gold, gold >= 0)
+    got = split_scores(LabelRows(model, votes, np.arange(n), n_votes, batch_rows=100), prepared)
+    pred, covered = model.predict(votes), n_votes > 0
+    want = {}
+    for s in ("test", "train", "valid"):
+        rows = split == s
+        want[f"label_model_coverage_{s}"] = covered[rows].mean()
+        want[f"label_model_accuracy_covered_{s}"] = accuracy(pred[rows & covered], gold[rows & covered])
+        want[f"label_model_accuracy_{s}"] = accuracy(pred[rows], gold[rows])
+    assert list(got) == list(want)  # no scores for a split without gold
+    np.testing.assert_allclose([got[k] for k in want], [want[k] for k in want])

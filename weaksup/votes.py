@@ -34,7 +34,7 @@ LF that cannot give a value must abstain (NaN), not return a non-finite number.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -100,6 +100,21 @@ class SparseVotes:
         new[rows] = np.arange(len(rows))
         mine = new[self.rows] >= 0
         return SparseVotes(new[self.rows[mine]], self.cols[mine], self.labels[mine], len(rows), self.m, self.lf_names)
+
+    def row_batches(self, batch_rows: int) -> Iterator[tuple[int, SparseVotes]]:
+        """The votes of rows ``start:start + batch_rows`` as ``(start, votes renumbered from 0)``,
+        one batch after another: what works row by row (predicting, counting) then holds a
+        batch's temporaries, not every row's.  Votes not sorted by row come as one batch."""
+        rows = self.rows
+        if self.n <= batch_rows or not bool((rows[1:] >= rows[:-1]).all()):
+            yield 0, self
+            return
+        starts = np.arange(0, self.n, batch_rows)
+        bounds = np.searchsorted(rows, np.append(starts, self.n))
+        for i, start in enumerate(starts.tolist()):
+            lo, hi, stop = bounds[i], bounds[i + 1], min(start + batch_rows, self.n)
+            yield start, SparseVotes(rows[lo:hi] - start, self.cols[lo:hi], self.labels[lo:hi], stop - start, self.m,
+                                     self.lf_names)  # fmt: skip
 
     def to_dense(self) -> np.ndarray:
         """The (n, m) int32 matrix with ``-1`` for abstains.  Costs n × m memory."""

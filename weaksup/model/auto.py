@@ -75,10 +75,11 @@ def multiclass_share(votes: SparseVotes, cardinality: int) -> float:
     """Share of the votes cast by LFs that vote at least two different classes."""
     if votes.nnz == 0:
         return 0.0
-    cols = votes.cols.astype(np.int64)
-    seen = np.bincount(cols * cardinality + votes.labels, minlength=votes.m * cardinality) > 0  # (LF, class) pairs
+    pairs = votes.cols * cardinality + votes.labels  # in the votes' own integer type: m·k is far below 2^31
+    seen = np.bincount(pairs, minlength=votes.m * cardinality) > 0  # (LF, class) pairs
+    del pairs
     several = seen.reshape(votes.m, cardinality).sum(axis=1) >= 2
-    return float(np.bincount(cols, minlength=votes.m)[several].sum() / votes.nnz)
+    return float(np.bincount(votes.cols, minlength=votes.m)[several].sum() / votes.nnz)
 
 
 class AutoLabelModel(LabelModelBase):

@@ -49,22 +49,39 @@ def distinct_rows(votes: SparseVotes, cardinality: int) -> tuple[SparseVotes, np
     when no exact key fits.
     """
     k = cardinality
-    covered = np.bincount(votes.rows, minlength=votes.n) > 0
     if votes.m * np.log2(k + 1) >= 62:
         # No exact key: keep the votes as they are and give all-abstain rows weight 0.
-        return votes, covered.astype(float)
+        return votes, (np.bincount(votes.rows, minlength=votes.n) > 0).astype(float)
     digit = (k + 1) ** np.arange(votes.m, dtype=np.int64)
+    found = [_patterns(part, digit, start) for start, part in votes.row_batches(PATTERN_ROWS)]
+    keys = np.concatenate([f[0] for f in found])
+    firsts = np.concatenate([f[1] for f in found])
+    counts = np.concatenate([f[2] for f in found])
+    _, group = np.unique(keys, return_inverse=True)  # one entry per pattern, in key order
+    weight = np.bincount(group, weights=counts)
+    keep = np.full(len(weight), votes.n, dtype=np.int64)
+    np.minimum.at(keep, group, firsts)  # each pattern's first row: batches come in row order
+    kept = np.zeros(votes.n, dtype=bool)
+    kept[keep] = True
+    mine = kept[votes.rows]  # a byte per row and per vote (np.isin took 8 bytes per vote, twice)
+    order = np.argsort(keep)
+    rows = order[np.searchsorted(keep[order], votes.rows[mine])]  # renumbered 0..len(keep)-1 in key order
+    return SparseVotes(rows, votes.cols[mine], votes.labels[mine], len(keep), votes.m), weight
+
+
+PATTERN_ROWS = 1_000_000
+"""Rows whose patterns :func:`distinct_rows` finds at a time (votes sorted by row): its
+temporaries stay this size, and the batches' patterns are merged."""
+
+
+def _patterns(votes: SparseVotes, digit: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct non-empty patterns of ``votes`` (rows offset by ``start``): their keys, the
+    first row with each and how many rows have it."""
+    covered = np.bincount(votes.rows, minlength=votes.n) > 0
     key = np.zeros(votes.n, dtype=np.int64)
     np.add.at(key, votes.rows, (votes.labels.astype(np.int64) + 1) * digit[votes.cols])
-    _, first, weight = np.unique(key[covered], return_index=True, return_counts=True)
-    keep = np.flatnonzero(covered)[first]
-    new_row = np.full(votes.n, -1, dtype=np.int64)
-    new_row[keep] = np.arange(len(keep))
-    mine = new_row[votes.rows] >= 0
-    distinct = SparseVotes(
-        new_row[votes.rows[mine]], votes.cols[mine], votes.labels[mine], len(keep), votes.m
-    )
-    return distinct, weight.astype(float)
+    keys, first, count = np.unique(key[covered], return_index=True, return_counts=True)
+    return keys, np.flatnonzero(covered)[first] + start, count
 
 
 def _row_major(votes: SparseVotes) -> SparseVotes:

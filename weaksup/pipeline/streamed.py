@@ -43,7 +43,10 @@ BATCH_ROWS = 100_000
 
 MEMORY_LIMIT = "256MB"
 """DuckDB's memory cap in a streamed run: past it, staging, syncing and sorting spill to disk
-(DuckDB's default, 80% of RAM, let a 10M-row sync hold 2.5 GB)."""
+(DuckDB's default, 80% of RAM, let a 10M-row sync hold 2.5 GB).  Its reads go a key range at a
+time (:meth:`VoteStore.key_range_batches`), which this cap needs: a join and sort of a 10M-example
+run's labels and examples at once ran out of it.  A 1M-example run stays under it, so the cap is
+also what keeps a larger run's memory level with a smaller one's."""
 
 
 @dataclass

@@ -50,10 +50,14 @@ class Chosen:
 
 
 def sample_ranks(keys: np.ndarray, seed: int, salt: int = 0) -> np.ndarray:
-    """A seeded pseudo-random rank per example key: polars' hash of the key, so the same key ranks
-    the same in any part (``salt`` gives each LF's sample its own ranks)."""
-    mixed = (seed * 0x9E3779B97F4A7C15 + salt) % 2**64  # one hash seed for (seed, salt)
-    return pl.Series(keys, dtype=pl.Int64).hash(seed=mixed).to_numpy().astype(np.float64)
+    """A seeded pseudo-random rank per example key, so the same key ranks the same in any part
+    (``salt`` gives each LF's sample its own ranks): SplitMix64 of the key and (seed, salt), a
+    fixed function, so a seed picks the same sample in every version of weaksup and its libraries."""
+    x = np.asarray(keys, dtype=np.int64).astype(np.uint64) + np.uint64(((seed + 1) * 0x9E3779B97F4A7C15 + salt) % 2**64)
+    for shift, factor in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):
+        x = (x ^ (x >> np.uint64(shift))) * np.uint64(factor)  # uint64 arithmetic wraps, as SplitMix64 does
+    x ^= x >> np.uint64(31)
+    return (x >> np.uint64(11)).astype(np.float64)  # the top 53 bits: exact as a float
 
 
 def buckets(view: RunView, size: int = 20, per_lf: int = 5, seed: int = 0) -> dict[str, pl.DataFrame]:

@@ -50,18 +50,6 @@ class RunRecords:
         own code reads through the named methods)."""
         return self.con.sql(sql, params=params or None).pl()
 
-    def query_batches(self, sql: str, params: Sequence[Any], batch_rows: int) -> Iterator[pl.DataFrame]:
-        """A query's rows as polars frames of ``batch_rows``, read through a cursor of its own, so the
-        store's connection can commit meanwhile and nothing holds every row at once."""
-        cursor = self.con.cursor()
-        try:
-            for batch in cursor.sql(sql, params=list(params)).to_arrow_reader(batch_rows):
-                frame = pl.from_arrow(batch)
-                assert isinstance(frame, pl.DataFrame)
-                yield frame
-        finally:
-            cursor.close()
-
     def key_range_batches(
         self, sql: str, params: Sequence[Any], span: tuple[int, int] | None, batch_keys: int
     ) -> Iterator[pl.DataFrame]:

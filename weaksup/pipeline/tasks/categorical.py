@@ -21,7 +21,7 @@ per class, ``label``, ``label_name``, ``confidence`` and ``n_votes``
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -90,19 +90,10 @@ class CategoricalTask:
         votes = store.label_matrix(ex_keys, [(lf.name, lf.version) for lf in lfs])
         model = make_label_model(lm.name, cardinality=len(self.classes), seed=lm.seed, **lm.params)
         model.fit(votes.select_rows(np.flatnonzero(train)))
-        n_votes = np.bincount(votes.rows, minlength=votes.n).astype(np.int32)
+        n_votes = np.bincount(votes.rows, minlength=votes.n).astype(np.min_scalar_type(votes.m))
         rows = LabelRows(model, votes, ex_keys, n_votes)
-        pred = rows.predictions()
+        metrics = split_scores(rows, prepared)
         gold = prepared.gold
-        metrics: dict[str, Any] = {}
-        covered = n_votes > 0
-        for s in sorted(prepared.examples["split"].unique().to_list()):  # not a list of every example's split
-            in_split = prepared.in_split(s)
-            acc = accuracy(pred[in_split], gold[in_split])
-            if acc is not None:  # rows no LF voted on get the prior's label: report them apart
-                metrics[f"label_model_coverage_{s}"] = float(covered[in_split].mean())
-                metrics[f"label_model_accuracy_covered_{s}"] = accuracy(pred[in_split & covered], gold[in_split & covered])
-                metrics[f"label_model_accuracy_{s}"] = acc
         dev = ~prepared.in_split(self.settings.data.test_split)
         summary = lf_summary(votes.select_rows(np.flatnonzero(dev)), gold[dev],
                              learned_acc=getattr(model, "accuracies_", None))  # fmt: skip
@@ -223,17 +214,8 @@ def proba_batches(model: Any, votes: SparseVotes, batch_rows: int) -> Iterator[t
     The label models are row-independent at inference, so the batches equal one call on all
     rows (bit for bit); only the temporaries of each call shrink.  ``votes`` must be sorted by
     row, as the store reads them (unsorted votes are predicted in one call)."""
-    rows = votes.rows
-    if votes.n <= batch_rows or (rows[1:] < rows[:-1]).any():
-        yield 0, votes.n, model.predict_proba(votes)
-        return
-    starts = np.arange(0, votes.n, batch_rows)
-    bounds = np.searchsorted(rows, np.append(starts, votes.n))
-    for i, start in enumerate(starts.tolist()):
-        lo, hi, stop = bounds[i], bounds[i + 1], min(start + batch_rows, votes.n)
-        part = SparseVotes(rows[lo:hi] - start, votes.cols[lo:hi], votes.labels[lo:hi], stop - start, votes.m,
-                           votes.lf_names)  # fmt: skip
-        yield start, stop, model.predict_proba(part)
+    for start, part in votes.row_batches(batch_rows):
+        yield start, start + part.n, model.predict_proba(part)
 
 
 @dataclass
@@ -259,10 +241,38 @@ class LabelRows:
                     "probs": probs,
                     "label": labels_from_proba(probs, ties).astype(np.int32),
                     "confidence": probs.max(axis=1),
-                    "n_votes": self.n_votes[start:stop],
+                    "n_votes": self.n_votes[start:stop].astype(np.int32),
                 }
             )
 
-    def predictions(self) -> np.ndarray:
-        """Every row's label (``model.predict``), without keeping the probabilities."""
-        return np.concatenate([frame["label"].to_numpy() for frame in self]) if self.votes.n else np.zeros(0, np.int32)
+
+
+def split_scores(rows: Iterable[pl.DataFrame], prepared: Prepared) -> dict[str, float | None]:
+    """Per split with gold, from label rows aligned with ``prepared`` (one frame after another):
+    ``label_model_coverage_<split>``, ``label_model_accuracy_<split>`` (on all its rows: those no
+    LF voted on get the prior's label) and ``label_model_accuracy_covered_<split>``.  Counted
+    frame by frame, so no array of every example's label is built."""
+    parts, start = [], 0
+    for frame in rows:
+        gold = prepared.gold[start : start + frame.height]
+        known, covered = gold >= 0, frame["n_votes"].to_numpy() > 0
+        right = known & (frame["label"].to_numpy() == gold)
+        parts.append(
+            pl.DataFrame({"split": prepared.examples["split"].slice(start, frame.height).cast(pl.String),
+                          "covered": covered, "known": known, "right": right,
+                          "known_covered": known & covered, "right_covered": right & covered})  # fmt: skip
+            .group_by("split")
+            .agg(pl.len().alias("rows"), pl.exclude("split").sum())
+        )
+        start += frame.height
+    metrics: dict[str, float | None] = {}
+    if not parts:
+        return metrics
+    totals = pl.concat(parts).group_by("split").agg(pl.all().sum()).sort("split")
+    for t in totals.iter_rows(named=True):
+        if t["known"]:  # rows no LF voted on get the prior's label: report them apart
+            s = t["split"]
+            metrics[f"label_model_coverage_{s}"] = t["covered"] / t["rows"]
+            metrics[f"label_model_accuracy_covered_{s}"] = t["right_covered"] / t["known_covered"] if t["known_covered"] else None
+            metrics[f"label_model_accuracy_{s}"] = t["right"] / t["known"]
+    return metrics
