@@ -27,7 +27,7 @@ import polars as pl
 
 from weaksup.report.types import LabelKind, kind_for
 from weaksup.store import VoteStore
-from weaksup.store.reports import LABEL_COLUMNS, example_data, example_ids, label_key_range, run_labels, run_record
+from weaksup.store.reports import LABEL_COLUMNS, example_data, example_ids, run_labels, run_record
 
 GOLD_FILE = "gold.parquet"
 
@@ -285,7 +285,7 @@ def load_run(
     has_gold = folder is not None and (Path(folder) / GOLD_FILE).exists()
     reader = RunReader(store, rid, label_type, versions, len(recorded) if recorded else None, folder if has_gold else None)
     view = RunView(run, label_type, recorded, versions, test_split, has_gold, store, reader=reader)
-    keys = label_key_range(store, rid)
+    keys = store.label_key_range(rid)
     if keys is None:
         raise ValueError(f"run {rid} has no labels: they were pruned by `weaksup gc`")
     view.key_range = keys

@@ -110,10 +110,6 @@ def run_labels(
     return frame
 
 
-def label_key_range(store: VoteStore, run_id: int) -> tuple[int, int] | None:
-    """The smallest and largest ``ex_key`` run ``run_id`` labeled (None: it has no labels)."""
-    lo, hi = store.con.execute("SELECT min(ex_key), max(ex_key) FROM labels WHERE run_id = ?", [run_id]).fetchall()[0]
-    return None if lo is None else (int(lo), int(hi))
 
 
 def _read(cursor: duckdb.DuckDBPyConnection, sql: str, params: list[Any], batch_rows: int) -> pl.DataFrame:

@@ -220,9 +220,13 @@ class RunRecords:
     ) -> Iterator[pl.DataFrame]:
         """:meth:`training_rows`, at most ``batch_rows`` at a time (by key range: see
         :meth:`key_range_batches`): a streamed run's training set is exported batch by batch."""
-        span = self.con.execute("SELECT min(ex_key), max(ex_key) FROM labels WHERE run_id = ?", [run_id]).fetchall()[0]
-        keys = None if span[0] is None else (int(span[0]), int(span[1]))
-        return self.key_range_batches(_training_sql(keep_uncovered, key_range=True), [run_id, split], keys, batch_rows)
+        sql = _training_sql(keep_uncovered, key_range=True)
+        return self.key_range_batches(sql, [run_id, split], self.label_key_range(run_id), batch_rows)
+
+    def label_key_range(self, run_id: int) -> tuple[int, int] | None:
+        """The smallest and largest ``ex_key`` run ``run_id`` labeled (None: it has no labels)."""
+        lo, hi = self.con.execute("SELECT min(ex_key), max(ex_key) FROM labels WHERE run_id = ?", [run_id]).fetchall()[0]
+        return None if lo is None else (int(lo), int(hi))
 
     def last_succeeded_run(self, pipeline: str | None = None) -> dict[str, Any] | None:
         """The newest succeeded run (of ``pipeline``, or of any): its ``run_id``, ``lf_summary`` (rows),
