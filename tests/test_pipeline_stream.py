@@ -138,12 +138,13 @@ def test_stream_settings_it_cannot_honour_are_refused(tmp_path, edit, message):
 def test_streamed_run_exports_its_training_set_batch_by_batch_as_the_whole_set(tmp_path, monkeypatch):
     import pyarrow.parquet as pq
 
-    import weaksup.pipeline.finish as finish
+    import weaksup.pipeline.outputs as outputs
+    from weaksup.cli import main
     from weaksup.export import write_table
     from weaksup.pipeline.outputs import training_set
 
     monkeypatch.setattr(streamed, "BATCH_ROWS", 100)
-    monkeypatch.setattr(finish, "EXPORT_BATCH_ROWS", 64)  # the ~330 covered train rows in 6 batches
+    monkeypatch.setattr(outputs, "EXPORT_BATCH_ROWS", 64)  # the ~330 covered train rows in 6 batches
     mem, stm = tmp_path / "mem", tmp_path / "stream"
     formats = ("parquet", "jsonl", "csv")
     runs = {}
@@ -170,3 +171,12 @@ def test_streamed_run_exports_its_training_set_batch_by_batch_as_the_whole_set(t
     assert got.equals(pl.read_parquet(tmp_path / "whole.parquet"))
     assert got.equals(pl.read_parquet(memory_dir / "training_set.parquet"))
     assert list(streamed_dir.glob(".*.tmp")) == []
+    # `weaksup export --run N` writes it batch by batch too: the same files as the run's own.
+    for fmt in formats:
+        out = tmp_path / f"exported.{fmt}"
+        args = ["export", str(stm / "weaksup.duckdb"), "--run", str(runs[stm].run_id), "--format", fmt, "--output", str(out)]
+        assert main(args) == 0
+        if fmt == "parquet":
+            assert pq.ParquetFile(out).num_row_groups >= 6 and pl.read_parquet(out).equals(got)
+        else:
+            assert out.read_bytes() == (streamed_dir / f"training_set.{fmt}").read_bytes(), fmt

@@ -32,16 +32,13 @@ import polars as pl
 from weaksup.apply import StoreApplyStats
 from weaksup.export import write_batches, write_table
 from weaksup.pipeline.config import PipelineConfig
+from weaksup.pipeline import outputs
 from weaksup.pipeline.outputs import point_latest, write_manifest
 from weaksup.pipeline.sources import Examples
 from weaksup.pipeline.status import StatusBoard
 from weaksup.pipeline.tasks import Prepared, Task
 from weaksup.report import save_gold, write_run_report
 from weaksup.store import SCHEMA_VERSION, SyncResult, VoteStore, crash_point
-
-
-EXPORT_BATCH_ROWS = 100_000
-"""Training-set rows per batch when a streamed run exports it batch by batch."""
 
 
 @dataclass
@@ -112,7 +109,7 @@ def finish(
     files = [run.run_dir / f"training_set.{fmt}" for fmt in settings.export.formats]
     if settings.data.stream:  # batch by batch from the store, once per format: never the whole set
         for path in files:
-            batches = task.training_batches(run.store, run.run_id, EXPORT_BATCH_ROWS)
+            batches = task.training_batches(run.store, run.run_id, outputs.EXPORT_BATCH_ROWS)
             metrics["training_examples"] = write_batches(batches, path)[1]
     else:
         training = task.training_set(run.store, run.run_id)

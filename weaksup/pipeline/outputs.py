@@ -25,14 +25,18 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from weaksup.export import write_text_atomic
 from weaksup.pipeline.settings import Settings
 from weaksup.store import RunError, VoteStore
+
+if TYPE_CHECKING:
+    from weaksup.pipeline.tasks import Task
 
 
 class ExportError(ValueError):
@@ -63,16 +67,33 @@ def remove_run_folder(root: Path, recorded: str) -> bool:
     return True
 
 
+EXPORT_BATCH_ROWS = 100_000
+"""Training-set rows per batch where it is written batch by batch (a streamed run's, ``weaksup export``)."""
+
+
 def training_set(store: VoteStore, run_id: int) -> pl.DataFrame:
     """Run ``run_id``'s training set, rebuilt from the store by the task of its label type
     (:meth:`weaksup.pipeline.tasks.base.Task.training_set`)."""
+    return _task_of(store, run_id).training_set(store, run_id)
+
+
+def training_batches(store: VoteStore, run_id: int, batch_rows: int) -> Iterator[pl.DataFrame]:
+    """:func:`training_set`, ``batch_rows`` rows at a time where the label type reads it so
+    (:meth:`weaksup.pipeline.tasks.base.Task.training_batches`): what ``weaksup export`` writes,
+    holding a batch, not every row (:func:`weaksup.export.write_batches`)."""
+    return _task_of(store, run_id).training_batches(store, run_id, batch_rows)
+
+
+def _task_of(store: VoteStore, run_id: int) -> Task:
+    """The task of run ``run_id``'s label type, built from its recorded settings; an
+    :class:`ExportError` when the run has no labels."""
     from weaksup.pipeline.tasks import task_for
 
     try:
         record = store.labeled_run(run_id)
     except RunError as exc:
         raise ExportError(f"{exc}; `weaksup history` lists the runs") from None
-    return task_for(Settings.from_values(record["params"])).training_set(store, run_id)
+    return task_for(Settings.from_values(record["params"]))
 
 
 def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:

@@ -268,8 +268,9 @@ def load_run(
     ``with_data=False`` leaves every example's content and id in the store (read by key while
     ``store`` is open, :meth:`RunView.data`, :meth:`RunView.example_ids`), and ``labels`` holds only
     the label columns of the run's kind.  ``batch_rows`` (with ``with_data=False``, for kinds that
-    read in parts) reads nothing yet: the report then reads the run in parts of that many keys
-    while ``store`` is open (:meth:`RunView.parts`), what a report of a 10M-example run needs to stay small."""
+    read in parts) reads nothing yet when the run's keys span more than that many: the report then
+    reads the run in parts of that many keys while ``store`` is open (:meth:`RunView.parts`), what a
+    report of a 10M-example run needs to stay small.  A run that fits in one part is read once, whole."""
     run = run_record(store, run_id)
     rid = int(run["run_id"])
     params = run["params"] or {}
@@ -289,7 +290,7 @@ def load_run(
     if keys is None:
         raise ValueError(f"run {rid} has no labels: they were pruned by `weaksup gc`")
     view.key_range = keys
-    if with_data or batch_rows is None or not kind.reads_in_parts:
+    if with_data or batch_rows is None or not kind.reads_in_parts or keys[1] - keys[0] < batch_rows:  # one part: read once
         labels = run_labels(store, rid, LABEL_COLUMNS if with_data else kind.label_columns, data=with_data, ids=with_data,
                             probs_width=reader.probs_width if not with_data else None)  # fmt: skip
         ex_keys = labels["ex_key"].to_numpy()

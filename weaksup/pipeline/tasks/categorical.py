@@ -251,7 +251,9 @@ def split_scores(rows: Iterable[pl.DataFrame], prepared: Prepared) -> dict[str, 
     """Per split with gold, from label rows aligned with ``prepared`` (one frame after another):
     ``label_model_coverage_<split>``, ``label_model_accuracy_<split>`` (on all its rows: those no
     LF voted on get the prior's label) and ``label_model_accuracy_covered_<split>``.  Counted
-    frame by frame, so no array of every example's label is built."""
+    frame by frame, so no array of every example's label is built (and not at all without gold)."""
+    if not prepared.has_gold.any():
+        return {}
     parts, start = [], 0
     for frame in rows:
         gold = prepared.gold[start : start + frame.height]
