@@ -9,6 +9,7 @@ import weaksup.pipeline.streamed as streamed
 from weaksup.pipeline import run_pipeline
 from weaksup.pipeline.config import load_config
 from weaksup.store import VoteStore
+from weaksup.store.streaming import set_memory_limit
 
 LFS = """
 import polars as pl
@@ -124,6 +125,10 @@ def test_streamed_source_repeating_an_id_fails_before_any_change(tmp_path):
         (lambda t: t.replace('id_column = "ID"\n', ""), "data.stream = true needs data.id_column"),
         (lambda t: t.replace('name = "none"', 'name = "tfidf_logreg"'), "data.stream = true needs trainer.name = 'none'"),
         (lambda t: t.replace('source = "d.parquet"', 'source = "d.jsonl"'), "reads Parquet or CSV files"),
+        (lambda t: t.replace("stream = true", 'stream = true\nmemory_limit = "lots"'),
+         r"p\.toml: data\.memory_limit = 'lots' is not a size like '512MB' or '2GB' \(line 8\)"),
+        (lambda t: t.replace("stream = true", 'stream = false\nmemory_limit = "1GB"'),
+         "data.memory_limit caps DuckDB in a streamed run: set data.stream = true, or drop data.memory_limit"),
     ],
 )
 def test_stream_settings_it_cannot_honour_are_refused(tmp_path, edit, message):
@@ -133,6 +138,24 @@ def test_stream_settings_it_cannot_honour_are_refused(tmp_path, edit, message):
     (tmp_path / "p.toml").write_text(edit((tmp_path / "p.toml").read_text()))
     with pytest.raises(ValueError, match=message):
         load_config(tmp_path / "p.toml")
+
+
+def test_a_streamed_run_caps_duckdb_at_data_memory_limit(tmp_path, monkeypatch):
+    _data(40).write_parquet(tmp_path / "d.parquet")
+    _pipeline(tmp_path, True, "d.parquet")
+    caps = []
+
+    def capped(store, limit):  # the real cap, and what it was given
+        set_memory_limit(store, limit)
+        caps.append((limit, store.con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0]))
+
+    monkeypatch.setattr(streamed, "set_memory_limit", capped)
+    run_pipeline(tmp_path / "p.toml", progress=False, say=lambda s: None)
+    toml = (tmp_path / "p.toml").read_text()
+    (tmp_path / "p.toml").write_text(toml.replace("stream = true", 'stream = true\nmemory_limit = "300MB"'))
+    run_pipeline(tmp_path / "p.toml", progress=False, say=lambda s: None, force=True)
+    assert [c[0] for c in caps] == ["256MB", "300MB"]  # the default, then the key
+    assert [c[1] for c in caps] == ["244.1 MiB", "286.1 MiB"]  # what DuckDB holds to
 
 
 def test_streamed_run_exports_its_training_set_batch_by_batch_as_the_whole_set(tmp_path, monkeypatch):

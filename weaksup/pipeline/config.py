@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from weaksup.pipeline.schema import CHECKS, SCHEMA, Section, type_names
+from weaksup.pipeline.cross_checks import CHECKS
+from weaksup.pipeline.schema import SCHEMA, Section, type_names
 from weaksup.pipeline.settings import Settings
 
 

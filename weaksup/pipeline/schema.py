@@ -1,5 +1,5 @@
 """The pipeline file's schema, as data: a :class:`Section` of :class:`Key` entries (type, default,
-doc, an optional per-key check) plus cross-key checks in :data:`CHECKS`.
+doc, an optional per-key check); the checks across keys are in :mod:`.cross_checks`.
 
 A new section (say ``[llm]``) is one more entry in :data:`SCHEMA`; ``weaksup schema`` prints it
 (:func:`schema_doc`), :mod:`.config` validates it, and :mod:`.settings` gives it a typed view.
@@ -13,8 +13,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from weaksup.pipeline.settings import Settings
 
 Check = Callable[[Any, Path], "str | None"]
 """A per-key check: ``(value, pipeline folder) -> problem`` (``None`` when fine)."""
@@ -50,7 +48,7 @@ class Section:
 
 # -- per-key checks -------------------------------------------------------------------
 
-_GLOB = re.compile(r"[*?\[]")
+GLOB = re.compile(r"[*?\[]")
 
 
 def _exists(value: str, base: Path) -> str | None:
@@ -58,7 +56,7 @@ def _exists(value: str, base: Path) -> str | None:
 
 
 def _exists_or_glob(value: str, base: Path) -> str | None:
-    return None if _GLOB.search(value) else _exists(value, base)
+    return None if GLOB.search(value) else _exists(value, base)
 
 
 def _positive(value: int, base: Path) -> str | None:
@@ -87,6 +85,18 @@ def _timezone(value: str, base: Path) -> str | None:
     except (ZoneInfoNotFoundError, ValueError):
         return "is not a known IANA time zone (e.g. 'UTC', 'Europe/Paris')"
     return None
+
+
+STREAM_MEMORY_LIMIT = "256MB"
+"""``data.memory_limit``'s default.  A 1M-example run stays under it, so it is also what keeps a
+larger run's memory level with a smaller one's; the store reads a key range at a time
+(:meth:`~weaksup.store.VoteStore.key_range_batches`), which a cap this small needs."""
+
+
+def _size(value: str, base: Path) -> str | None:
+    from weaksup.store.streaming import memory_size_problem  # the store's own check of what DuckDB takes
+
+    return memory_size_problem(value)
 
 
 def _formats(value: list[str], base: Path) -> str | None:
@@ -131,6 +141,9 @@ SCHEMA = Section(
                                   default="test"),
                 "stream": Key(bool, "Read the source in batches, never whole (Parquet/CSV files or a glob; needs "
                               "id_column, categorical labels and trainer.name = 'none').", default=False),
+                "memory_limit": Key(str, "DuckDB's memory cap in a streamed run, e.g. '1GB': past it, the store spills "
+                                    "to disk. More is faster on a large run; the default keeps a 10M-example run's "
+                                    "memory level with a 1M one's.", default=STREAM_MEMORY_LIMIT, check=_size),
             },
         ),
         "holdout": Section(
@@ -315,76 +328,6 @@ def with_defaults(values: Mapping[str, Any], section: Section) -> dict[str, Any]
             out[key] = values[key] if key in values else (
                 spec.default.copy() if isinstance(spec.default, (list, dict)) else spec.default)  # fmt: skip
     return out
-
-
-# -- cross-key checks -----------------------------------------------------------------
-
-
-def _check_votes(values: dict[str, Any], base: Path) -> str | None:
-    """Where the examples and votes come from: data.source and LF modules, or [answers] for either."""
-    data, answers = values["data"], values["answers"]
-    if answers is None:
-        if data["source"] is None:
-            return f"missing required key 'data.source': {SCHEMA.keys['data'].keys['source'].doc}"  # type: ignore[union-attr]
-        if not values["lfs"]["modules"]:
-            return "the pipeline has no votes: list LF files in lfs.modules, or name a crowd answers file in [answers]"
-        return None
-    if values["labels"]["type"] == "ranking":
-        return "[answers] holds one class or number per item and worker; a ranking pipeline takes its votes from LFs"
-    if data["stream"]:
-        return "data.stream = true cannot take [answers]: the answers are read whole; drop data.stream"
-    if data["source"] is None:
-        if values["holdout"] is not None:
-            return "[holdout] matches data texts, and without data.source the examples have none; give data.source"
-        if values["trainer"]["name"] != "none":
-            return ("without data.source the examples are the answers' items, with no inputs for an end model: set "
-                    "trainer.name = 'none', or give data.source (with data.id_column naming the items)")
-    if data["gold_column"] is not None and answers["truth"] is not None:
-        return "gold comes from data.gold_column and answers.truth both; keep one"
-    return None
-
-
-def _check_table(values: dict[str, Any], base: Path) -> str | None:
-    data = values["data"]
-    if data["source"] is None:
-        return "data.table names a table of data.source, which is not set" if data["table"] is not None else None
-    if data["table"] is not None and (_GLOB.search(data["source"]) or (base / data["source"]).is_dir()):
-        return f"data.table is set, so data.source must be one DuckDB file, not {data['source']!r}"
-    if (base / data["source"]).resolve() == (base / values["store"]).resolve():
-        return f"data.source and store are the same file {data['source']!r}; keep the source data out of the vote store"
-    return None
-
-
-def _check_label_type(values: dict[str, Any], base: Path) -> str | None:
-    """The keys that depend on ``labels.type``: each task checks its own (:func:`weaksup.pipeline.tasks.check`)."""
-    from weaksup.pipeline.tasks import check
-
-    return check(Settings.from_values(values))
-
-
-def _check_stream(values: dict[str, Any], base: Path) -> str | None:
-    """What a streamed source needs: ids from a column, Parquet/CSV files, no whole-source step."""
-    data = values["data"]
-    if not data["stream"]:
-        return None
-    if data["id_column"] is None:
-        return "data.stream = true needs data.id_column: content-hash ids number duplicates across the whole source"
-    if data["table"] is not None or Path(data["source"]).suffix.lower() not in (".parquet", ".csv"):
-        return f"data.stream = true reads Parquet or CSV files (or a glob of them), not {data['source']!r}"
-    if data["duplicate_ids"] != "error" or data["encoding"].lower().replace("-", "") != "utf8":
-        return "data.stream = true reads UTF-8 and refuses repeated ids: drop data.duplicate_ids and data.encoding"
-    if values["labels"]["type"] != "categorical":
-        return "data.stream = true is for categorical labels; ranking and regression runs load their source whole"
-    if values["trainer"]["name"] != "none":
-        return ("data.stream = true needs trainer.name = 'none': the end model trains in memory (train it on the "
-                "exported training set)")
-    return None
-
-
-CHECKS: list[Callable[[dict[str, Any], Path], str | None]] = [
-    _check_votes, _check_table, _check_label_type, _check_stream,
-]
-"""Checks across keys, run after every key is valid: each returns a problem or ``None``."""
 
 
 def type_names(types: type | tuple[type, ...]) -> str:

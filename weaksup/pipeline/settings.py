@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from weaksup.pipeline.schema import SCHEMA, STREAM_MEMORY_LIMIT, with_defaults
+
 
 @dataclass(frozen=True)
 class DataSettings:
@@ -36,6 +38,7 @@ class DataSettings:
     test_split: str
     encoding: str
     stream: bool = False
+    memory_limit: str = STREAM_MEMORY_LIMIT
 
 
 @dataclass(frozen=True)
@@ -184,8 +187,6 @@ class Settings:
     def from_values(cls, values: Mapping[str, Any]) -> Settings:
         """Typed settings from validated values (``PipelineConfig.values`` or a run's stored params);
         keys absent from ``values`` take the schema's default."""
-        from weaksup.pipeline.schema import SCHEMA, with_defaults
-
         return _build(cls, with_defaults(values, SCHEMA))
 
 

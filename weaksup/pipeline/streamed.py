@@ -16,7 +16,7 @@ in one go; a streamed run does the same batch by batch:
 
 So memory holds a batch, the kept gold, and per live example its key (8 bytes), split (an enum:
 a byte) and gold class (a byte for up to 128 classes): never the texts; DuckDB is capped at
-:data:`MEMORY_LIMIT` and spills past it.  The
+``data.memory_limit`` and spills past it.  The
 training set is exported batch by batch too (:meth:`Task.training_batches`).  Streaming is for
 categorical runs with no end model (it trains in memory: train it on the exported training
 set); the config refuses other combinations.
@@ -41,14 +41,6 @@ from weaksup.store.streaming import live_splits, set_memory_limit, sync_example_
 BATCH_ROWS = 100_000
 """Source rows per batch: a few tens of MB of text at a time."""
 
-MEMORY_LIMIT = "256MB"
-"""DuckDB's memory cap in a streamed run: past it, staging, syncing and sorting spill to disk
-(DuckDB's default, 80% of RAM, let a 10M-row sync hold 2.5 GB).  Its reads go a key range at a
-time (:meth:`VoteStore.key_range_batches`), which this cap needs: a join and sort of a 10M-example
-run's labels and examples at once ran out of it.  A 1M-example run stays under it, so the cap is
-also what keeps a larger run's memory level with a smaller one's."""
-
-
 @dataclass
 class StreamedSource:
     """A pipeline's ``[data]`` source, read and synced batch by batch (see the module docstring)."""
@@ -64,7 +56,7 @@ class StreamedSource:
 
     def sync(self, store: VoteStore, dataset: str, run_id: int) -> tuple[SyncResult, Prepared]:
         """Sync the source into the store; the live keys (ascending) and their split and gold."""
-        set_memory_limit(store, MEMORY_LIMIT)
+        set_memory_limit(store, self.settings.data.memory_limit)
         got = sync_example_batches(store, dataset, self._batches(), run_id)
         kept = pl.concat(self.gold) if self.gold else None
         code = np.min_scalar_type(-len(self.settings.labels.classes))  # class ids and -1: a byte for up to 128 classes

@@ -36,11 +36,17 @@ __all__ = [
     "live_example_batches",
     "live_keys",
     "live_splits",
+    "memory_size_problem",
     "set_memory_limit",
     "sync_example_batches",
 ]
 
 _SIZE = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.I)
+
+
+def memory_size_problem(limit: str) -> str | None:
+    """Why ``limit`` is not a memory size DuckDB takes (``None`` when it is one)."""
+    return None if _SIZE.fullmatch(limit.strip()) else "is not a size like '512MB' or '2GB'"
 
 
 def set_memory_limit(store: VoteStore, limit: str) -> None:
@@ -50,8 +56,9 @@ def set_memory_limit(store: VoteStore, limit: str) -> None:
     Also lets DuckDB's allocator hand memory its queries freed back to the system in the
     background: without that, a process keeps the peak of its largest query (a join of 10M
     labels with their examples kept 280 MB after it ended)."""
-    if not _SIZE.fullmatch(limit.strip()):
-        raise ValueError(f"memory limit {limit!r} is not a size like '512MB' or '2GB'")
+    problem = memory_size_problem(limit)
+    if problem:
+        raise ValueError(f"memory limit {limit!r} {problem}")
     store.con.execute(f"SET memory_limit = '{limit.strip()}'")  # validated above; SET takes no parameters
     store.con.execute("SET allocator_background_threads = true")
 
