@@ -19,6 +19,7 @@ from weaksup.engines import SerialEngine, SparkEngine, make_engine
 from weaksup.engines.spark import local_spark
 from weaksup.pipeline import load_lf_modules
 from weaksup.store import VoteStore
+from store_contents import assert_same_contents, store_contents
 
 # pyspark checks pandas' version on its Arrow paths too, and warns about pandas 3; the engine's
 # path (createDataFrame from Arrow, mapInArrow, toArrow) builds no pandas object.
@@ -115,24 +116,6 @@ def _apply(store, lfs, engine, df, **kw):
                           engine=engine, **kw)  # fmt: skip
 
 
-def _contents(store):
-    """Every vote (all vote columns), error record and watermark, keyed by example id."""
-    votes = store.query(
-        "SELECT v.lf_name, v.lf_version, e.example_id, v.label, v.value, v.ranking, v.confidence "
-        "FROM votes v JOIN examples e USING (ex_key) ORDER BY ALL"
-    )
-    errors = store.query(
-        "SELECT lf_name, lf_version, ex_key, example_id, error_type, message FROM lf_errors ORDER BY ALL"
-    )
-    marks = store.query("SELECT lf_name, lf_version, applied_through FROM lf_progress ORDER BY ALL")
-    return votes, errors, marks
-
-
-def _assert_same(got, want):
-    for a, b in zip(got, want, strict=True):
-        assert a.equals(b), (a, b)
-
-
 def test_with_no_session_the_engine_starts_one_and_stops_it(tmp_path, spark_available, lfs):
     if _active() is not None:
         _active().stop()  # another test's session: this one is about the engine's own
@@ -146,22 +129,22 @@ def test_spark_equals_serial_and_a_rerun_adds_nothing(tmp_path, spark, lfs):
     first, more = _data(600), pl.concat([_data(600), _data(150, start=600)])
     with VoteStore(tmp_path / "serial.duckdb") as store:
         _apply(store, lfs, SerialEngine(), first)
-        want_first = _contents(store)
+        want_first = store_contents(store)
         _apply(store, lfs, SerialEngine(), more)
-        want_more = _contents(store)
+        want_more = store_contents(store)
     votes = want_first[0]
     assert votes.height > 1000 and want_first[1].height > 20  # real votes and error rows to compare
     assert votes["value"].is_not_null().sum() > 100 and votes["ranking"].is_not_null().sum() > 50
     with VoteStore(tmp_path / "spark.duckdb") as store:
         stats = _apply(store, lfs, SparkEngine(), first)
         assert stats.applied == {lf.name: 600 for lf in lfs}
-        _assert_same(_contents(store), want_first)
+        assert_same_contents(store_contents(store), want_first)
         again = _apply(store, lfs, SparkEngine(), first)
         assert set(again.applied.values()) == {0}
-        _assert_same(_contents(store), want_first)
+        assert_same_contents(store_contents(store), want_first)
         later = _apply(store, lfs, make_engine({"name": "spark"}), more)
         assert later.applied == {lf.name: 150 for lf in lfs}  # only the new examples
-        _assert_same(_contents(store), want_more)
+        assert_same_contents(store_contents(store), want_more)
     assert _active() is spark  # the engine leaves a session it did not start running
 
 
@@ -187,7 +170,7 @@ def test_a_pipeline_file_runs_on_spark(tmp_path, spark, slice_pipeline):
     on_spark = run_pipeline(load_config(tmp_path / "s.toml"), store_path=tmp_path / "b.duckdb", **quiet)
     assert on_spark.metrics["lf_applications"] == serial.metrics["lf_applications"] > 0
     with VoteStore(tmp_path / "a.duckdb") as a, VoteStore(tmp_path / "b.duckdb") as b:
-        _assert_same(_contents(b)[:2], _contents(a)[:2])
+        assert_same_contents(store_contents(b)[:2], store_contents(a)[:2])
 
 
 def test_readme_spark_recipe_runs_as_written(tmp_path, spark, monkeypatch):
