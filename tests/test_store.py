@@ -33,9 +33,16 @@ def test_votes_round_trip_through_a_real_duckdb_file(tmp_path):
         assert store.watermarks("d", lfs) == [int(keys.max())] * 6
         conf = store.query("SELECT confidence FROM votes ORDER BY ex_key, lf_name")["confidence"]
         assert conf.null_count() == 0
-        # A different row order reads back the matching rows.
-        order = np.arange(500)[::-1]
-        assert np.array_equal(store.label_matrix(keys[order], lfs).to_dense(), L[order])
+        # A different row order reads back the matching rows, in one read or a batch of keys at a time.
+        whole = (back.rows, back.cols, back.labels)
+        for order in (np.arange(500), np.arange(500)[::-1], rng.permutation(500), np.arange(0, 500, 3)):
+            for batch_rows in (1000, 64, 7):
+                got = store.label_matrix(keys[order], lfs, batch_rows=batch_rows)
+                assert np.array_equal(got.to_dense(), L[order])
+                assert np.array_equal(np.lexsort((got.cols, got.rows)), np.arange(got.nnz))  # sorted by row, then column
+                assert got.nnz == int((L[order] >= 0).sum())
+                if len(order) == 500 and order[0] == 0:
+                    assert all(np.array_equal(a, b) for a, b in zip((got.rows, got.cols, got.labels), whole))
 
 
 def test_ranking_and_real_valued_votes_have_room(tmp_path):

@@ -40,7 +40,9 @@ from weaksup.votes import SparseVotes
 
 CRASH_ENV = "WEAKSUP_CRASH_AT"
 LABEL_BATCH_ROWS = 1_000_000
-"""Label rows per transaction of :meth:`VoteStore.write_labels`."""
+"""Label rows per transaction of :meth:`VoteStore.write_labels`, and keys per read of :meth:`VoteStore.label_matrix`."""
+_COORDINATES = (("row", np.int64), ("col", np.int32), ("vote", np.int32))
+""":meth:`VoteStore.label_matrix`'s coordinate columns and their types."""
 _crash_counts: dict[str, int] = {}
 
 
@@ -286,23 +288,34 @@ class VoteStore(RunRecords, Failures, TypedVotes):
         keys = np.asarray(ex_keys, dtype=np.int64)
         order = None if bool((keys[1:] >= keys[:-1]).all()) else np.argsort(keys, kind="stable")
         ordered = keys if order is None else keys[order]
-        bound = self._vote_bound(ordered, lfs)
-        rows, cols, labels = np.empty(bound, np.int64), np.empty(bound, np.int32), np.empty(bound, np.int32)
-        nnz = 0
-        for start in range(0, len(ordered), batch_rows):
-            got = self.vote_coordinates(ordered[start : start + batch_rows], lfs, "label")
-            end = nnz + got.num_rows
-            rows[nnz:end] = got["row"].to_numpy() + start
-            cols[nnz:end] = got["col"].to_numpy()
-            labels[nnz:end] = got["vote"].to_numpy()
-            nnz = end
-        rows, cols, labels = rows[:nnz], cols[:nnz], labels[:nnz]
+        if len(ordered) <= batch_rows:  # one batch: its arrays as they come
+            got = self.vote_coordinates(ordered, lfs, "label")
+            rows, cols, labels = (got[c].to_numpy().astype(t, copy=False) for c, t in _COORDINATES)
+        else:
+            rows, cols, labels = self._label_batches(ordered, lfs, batch_rows)
         if order is not None:  # rows of the sorted keys back to rows of ex_keys, sorted by row then column
             rows = order[rows]
             by = np.lexsort((cols, rows))
             rows, cols, labels = rows[by], cols[by], labels[by]
         return SparseVotes(rows=rows, cols=cols, labels=labels, n=len(keys), m=len(lfs),
                            lf_names=tuple(lf[0] for lf in lfs))  # fmt: skip
+
+    def _label_batches(
+        self, ordered: np.ndarray, lfs: Sequence[tuple[str, str]], batch_rows: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`label_matrix`'s coordinates of the keys ``ordered`` (ascending), read ``batch_rows``
+        keys at a time into arrays sized once."""
+        bound = self._vote_bound(ordered, lfs)
+        out = [np.empty(bound, t) for _, t in _COORDINATES]
+        nnz = 0
+        for start in range(0, len(ordered), batch_rows):
+            got = self.vote_coordinates(ordered[start : start + batch_rows], lfs, "label")
+            end = nnz + got.num_rows
+            for array, (column, _) in zip(out, _COORDINATES):
+                array[nnz:end] = got[column].to_numpy()
+            out[0][nnz:end] += start
+            nnz = end
+        return out[0][:nnz], out[1][:nnz], out[2][:nnz]
 
     def _vote_bound(self, ordered: np.ndarray, lfs: Sequence[tuple[str, str]]) -> int:
         """At least as many as the categorical votes of ``lfs`` on the keys ``ordered`` (ascending):
