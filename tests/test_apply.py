@@ -2,7 +2,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from weaksup.apply import LFApplicationError, apply_lfs, apply_to_store
+from weaksup.apply import LFApplicationError, apply_lfs
+from weaksup.apply_store import apply_to_store
 from weaksup.lf import ABSTAIN, labeling_function
 from weaksup.store import VoteStore
 

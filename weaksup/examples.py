@@ -1,6 +1,6 @@
 """Where the store applier reads examples from: a frame in memory, or the store itself.
 
-:func:`weaksup.apply.apply_to_store` asks a source for the live examples above an LF
+:func:`weaksup.apply_store.apply_to_store` asks a source for the live examples above an LF
 group's watermark, in key order, one chunk at a time:
 
 - :class:`InMemoryExamples`: a polars frame and its store keys (from ``sync_examples``);

@@ -1,7 +1,7 @@
 """What every execution engine shares: the LF set a run ships to workers, one chunk's
 sparse votes, and the :class:`Engine`/:class:`EngineSession` base every engine implements.
 
-An engine decides *where* LFs run on a chunk; the store path (:func:`weaksup.apply.apply_to_store`)
+An engine decides *where* LFs run on a chunk; the store path (:func:`weaksup.apply_store.apply_to_store`)
 stays on the client: it plans chunks by watermark, hands them to the engine's session, and
 commits each chunk's votes (in chunk order) as they come back.  Votes travel keyed by the
 store's example key (``ex_key``), never by position, so nothing a worker does can misalign them.

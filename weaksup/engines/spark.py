@@ -2,7 +2,7 @@
 ``weaksup[spark]`` extra, and a Java 17+ runtime).
 
 It is an engine beside serial, processes and Dask, not a separate recipe, so that Spark
-goes through the one store path, :func:`weaksup.apply.apply_to_store`: the client plans
+goes through the one store path, :func:`weaksup.apply_store.apply_to_store`: the client plans
 chunks by each LF version's watermark, Spark applies the LFs to them, and the client
 commits each chunk's votes with its watermark, in chunk order, in one DuckDB transaction
 (the store's one writer).  A rerun therefore resumes where the last commit stopped and

@@ -29,7 +29,7 @@ from typing import Any
 
 import polars as pl
 
-from weaksup.apply import StoreApplyStats
+from weaksup.apply_store import StoreApplyStats
 from weaksup.export import write_batches, write_table
 from weaksup.pipeline.config import PipelineConfig
 from weaksup.pipeline import outputs

@@ -58,7 +58,8 @@ from typing import Any
 
 import polars as pl
 
-from weaksup.apply import apply_to_store, prepare_lfs
+from weaksup.apply import prepare_lfs
+from weaksup.apply_store import apply_to_store
 from weaksup.data import ID
 from weaksup.engines import make_engine
 from weaksup.examples import StoredExamples

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from weaksup.apply import BATCH_APPLIERS, KIND_CHUNK_ROWS, ApplyContext, LFApplicationError, LFOutput
+from weaksup.apply import BATCH_APPLIERS, ApplyContext, LFApplicationError, LFOutput
+from weaksup.apply_store import KIND_CHUNK_ROWS
 from weaksup.data import ID
 from weaksup.vectorized.lf import VectorizedLabelingFunction
 from weaksup.votes import ABSTAIN
