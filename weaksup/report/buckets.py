@@ -45,6 +45,9 @@ class Chosen:
         """Offer the examples ``keys`` (of one part) with their scores and ranks; keep the ``k`` best."""
         keys, scores, ranks = (np.concatenate((self.keys, keys)), np.concatenate((self.scores, scores)),
                                np.concatenate((self.ranks, ranks)))  # fmt: skip
+        if 0 < self.k < len(ranks) and not np.isnan(ranks).any():  # the k smallest and the k-th's ties, then sort those
+            near = np.flatnonzero(ranks <= np.partition(ranks, self.k - 1)[self.k - 1])
+            keys, scores, ranks = keys[near], scores[near], ranks[near]
         keep = np.lexsort((keys, ranks))[: self.k]
         self.keys, self.scores, self.ranks = keys[keep], scores[keep], ranks[keep]
 

@@ -101,10 +101,11 @@ class RunReader:
     gold_dir: Path | None
 
     def read(self, key_range: tuple[int, int] | None = None, ex_keys: np.ndarray | None = None,
-             votes: bool = True) -> RunArrays:  # fmt: skip
-        """The examples with keys in ``key_range`` (or ``ex_keys``); without ``votes``, the labels only."""
+             votes: bool = True, content: bool = False) -> RunArrays:  # fmt: skip
+        """The examples with keys in ``key_range`` (or ``ex_keys``); without ``votes``, the labels
+        only; with ``content``, their ids and content too (a few examples a report shows)."""
         kind = kind_for(self.label_type)
-        labels = run_labels(self.store, self.run_id, kind.label_columns, data=False, ids=False,
+        labels = run_labels(self.store, self.run_id, kind.label_columns, data=content, ids=content,
                             probs_width=self.probs_width, key_range=key_range, ex_keys=ex_keys)  # fmt: skip
         if not votes:
             return RunArrays(labels, None, None)
@@ -183,12 +184,13 @@ class RunView:
                 yield replace(self, loaded=part)
 
     def locate(self, ex_keys: np.ndarray) -> tuple[RunView, np.ndarray]:
-        """A view holding the examples ``ex_keys`` (sorted, of this run) and their rows in it:
-        this view when it holds every example, else one read for just these keys."""
+        """A view holding the examples ``ex_keys`` (sorted, of this run), their ids and content,
+        and their rows in it: this view when it holds every example with its content, else one
+        read for just these keys."""
         keys = np.asarray(ex_keys, dtype=np.int64)
-        if self.loaded is not None or self.reader is None:
+        if self.reader is None or (self.loaded is not None and "data" in self.loaded.labels.columns):
             return self, np.searchsorted(self.labels["ex_key"].to_numpy(), keys)
-        part = replace(self, loaded=self.reader.read(ex_keys=keys))
+        part = replace(self, loaded=self.reader.read(ex_keys=keys, content=True))
         return part, np.searchsorted(part.labels["ex_key"].to_numpy(), keys)
 
     @property

@@ -117,8 +117,10 @@ class Categorical:
         """Rows where LF ``a`` voted another class than the label."""
         v = view.votes
         label = view.labels["label"].fill_null(-1).to_numpy()
-        mine = v.cols == a
-        return np.unique(v.rows[mine][v.labels[mine] != label[v.rows[mine]]])
+        mine = np.flatnonzero(v.cols == a)
+        rows = v.rows[mine]
+        rows = rows[v.labels[mine] != label[rows]]
+        return rows if bool((rows[1:] > rows[:-1]).all()) else np.unique(rows)  # the store's: one per row, in order
 
     def vote_text(self, view: RunView, rows: np.ndarray) -> list[list[str]]:
         """``lf=CLASS`` per vote."""
