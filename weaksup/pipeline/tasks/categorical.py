@@ -246,7 +246,6 @@ class LabelRows:
             )
 
 
-
 def split_scores(rows: Iterable[pl.DataFrame], prepared: Prepared) -> dict[str, float | None]:
     """Per split with gold, from label rows aligned with ``prepared`` (one frame after another):
     ``label_model_coverage_<split>``, ``label_model_accuracy_<split>`` (on all its rows: those no
