@@ -9,7 +9,9 @@ From one run it prints:
    (``apply_lfs``) and Snorkel's ``PandasLFApplier`` on the same rules, in rows/s with ratios; the
    three vote matrices must be identical (Snorkel's on its first ``--snorkel-n`` rows).
 2. ``--n`` texts x 5 row-wise LFs into a vote store (``apply_to_store``, commits included):
-   serial, 2 worker processes, a Dask ``LocalCluster`` of 2 workers; votes must be identical.
+   serial, 2 worker processes, a Dask ``LocalCluster`` of 2 workers and, with pyspark and a Java
+   runtime, Spark ``local[2]`` (its session started once, before its timings, as an application's
+   is, and its rounds after the others': an idle JVM loads the machine); votes must be identical.
 3. Streaming from Parquet at each of ``--stream-n``: a fresh subprocess scans the file in
    batches, syncs them into a new store and applies the 20 vectorized LFs from the store
    (``StoredExamples``); its peak RSS (``resource.getrusage``), phase times and votes written/s.
@@ -53,7 +55,7 @@ from incremental import LF_SPECS, PIPELINE, lf_module  # noqa: E402
 from weaksup.apply import apply_lfs  # noqa: E402
 from weaksup.apply_store import apply_to_store  # noqa: E402
 from weaksup.data import scan_batches  # noqa: E402
-from weaksup.engines import DaskEngine, ProcessEngine, SerialEngine  # noqa: E402
+from weaksup.engines import DaskEngine, ProcessEngine, SerialEngine, SparkEngine  # noqa: E402
 from weaksup.examples import StoredExamples  # noqa: E402
 from weaksup.lf import ABSTAIN, LabelingFunction  # noqa: E402
 from weaksup.pipeline import load_lf_modules  # noqa: E402
@@ -181,23 +183,35 @@ def section_engines(df: pl.DataFrame, tmp: Path, repeats: int) -> list[str]:
     seconds: dict[str, list[float]] = {name: [] for name in engines}
     cpu: dict[str, list[float]] = {name: [] for name in engines}
     loads, dense = [], {}
+
+    def timed_round(name: str, engine: object) -> None:
+        path = tmp / "engine.duckdb"
+        with VoteStore(path) as store:
+            keys = store.sync_examples("d", df.select("example_id", "text"), store.start_run("b", {})).ex_keys
+            t0, c0 = time.perf_counter(), cpu_seconds()
+            apply_to_store(store, "d", lfs, df.select("example_id", "text"), keys, cardinality=2, progress=False,
+                           chunk_size=CHUNK // 4, engine=engine)  # fmt: skip
+            seconds.setdefault(name, []).append(time.perf_counter() - t0)
+            cpu.setdefault(name, []).append(cpu_seconds() - c0)
+            dense[name] = store.label_matrix(keys, versions).to_dense()
+        path.unlink()
+
     for _ in range(repeats):  # rounds of every engine, so each ratio compares runs minutes apart, not a round apart
         loads.append(os.getloadavg()[0])
         for name, engine in engines.items():
-            path = tmp / "engine.duckdb"
-            with VoteStore(path) as store:
-                keys = store.sync_examples("d", df.select("example_id", "text"), store.start_run("b", {})).ex_keys
-                t0, c0 = time.perf_counter(), cpu_seconds()
-                apply_to_store(store, "d", lfs, df.select("example_id", "text"), keys, cardinality=2, progress=False,
-                               chunk_size=CHUNK // 4, engine=engine)  # fmt: skip
-                seconds[name].append(time.perf_counter() - t0)
-                cpu[name].append(cpu_seconds() - c0)
-                dense[name] = store.label_matrix(keys, versions).to_dense()
-            path.unlink()
+            timed_round(name, engine)
+    # Spark's rounds after the others: its idle JVM would load the machine under their timings.
+    spark, skipped = spark_session()
+    if spark is not None:
+        for _ in range(repeats):
+            loads.append(os.getloadavg()[0])
+            timed_round("Spark local[2]", SparkEngine(workers=2))
+        spark.stop()
     med = {name: statistics.median(v) for name, v in seconds.items()}
     rounds = [s / p for s, p in zip(seconds["serial"], seconds["2 processes"])]
     lines = [f"2. {df.height:,} texts x 5 row-wise Python LFs into a store (apply_to_store, commits and worker "
-             f"start-up included); median of {repeats} rounds of all three (1-min load at each round's start: "
+             f"start-up included; Spark's session started once, then its rounds after the others'{skipped}); median of "
+             f"{repeats} rounds of every engine (1-min load at each round's start: "
              f"{', '.join(f'{x:.1f}' for x in loads)}); CPU s: this process and its workers, cores: CPU s / seconds",
              f"   {'engine':<22} {'seconds':>9} {'rows/s':>12} {'x serial':>9} {'CPU s':>7} {'cores':>6}"]
     for name, secs in med.items():
@@ -210,15 +224,25 @@ def section_engines(df: pl.DataFrame, tmp: Path, repeats: int) -> list[str]:
     return lines
 
 
+def spark_session() -> tuple[object | None, str]:
+    """A Spark ``local[2]`` session for section 2, or None and why it is skipped (no pyspark, no Java)."""
+    try:
+        from weaksup.engines.spark import local_spark
+
+        return local_spark("local[2]"), ""
+    except (ImportError, RuntimeError) as exc:
+        return None, f"; Spark skipped: {exc}"
+
+
 def cpu_seconds() -> float:
-    """CPU seconds of this process, of its children that have exited (Dask's workers), and of its
-    live children with their own exited children (the forkserver, which forks and reaps the
-    process engine's workers)."""
+    """CPU seconds of this process, of its children that have exited (Dask's workers), and of every
+    live descendant with its own exited children (the forkserver, which forks and reaps the process
+    engine's workers; Spark's JVM and the Python workers it starts)."""
     import psutil
 
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     live = 0.0
-    for child in psutil.Process().children():
+    for child in psutil.Process().children(recursive=True):
         try:
             t = child.cpu_times()
         except psutil.NoSuchProcess:
