@@ -67,6 +67,7 @@ def lf_counts(votes: SparseVotes, gold: np.ndarray | None = None) -> LFCounts:
 
 
 def _counts(votes: SparseVotes, gold: np.ndarray | None) -> LFCounts:
+    """The :class:`LFCounts` of one batch of rows (``gold`` aligned with them)."""
     n, m = votes.shape
     rows, cols, labels = votes.rows, votes.cols, votes.labels
     several = np.bincount(rows, minlength=n) > 1
