@@ -45,6 +45,12 @@ ABSTAIN = -1
 """The vote that means "this LF has no opinion on this example"."""
 
 
+def ascending(values: np.ndarray, strict: bool = False) -> bool:
+    """Whether ``values`` never decrease (``strict``: always increase).  The store's keys and vote
+    rows come in order, so what is already sorted is used as it is, not sorted or copied again."""
+    return bool((values[1:] > values[:-1]).all() if strict else (values[1:] >= values[:-1]).all())
+
+
 @dataclass(frozen=True)
 class SparseVotes:
     """Non-abstain categorical votes of ``m`` LFs on ``n`` examples, as coordinates.
@@ -101,12 +107,20 @@ class SparseVotes:
         mine = new[self.rows] >= 0
         return SparseVotes(new[self.rows[mine]], self.cols[mine], self.labels[mine], len(rows), self.m, self.lf_names)
 
+    def by_row(self) -> SparseVotes:
+        """These votes ordered by row, stably: themselves when they are (the store's and a dense
+        matrix's are)."""
+        if ascending(self.rows):
+            return self
+        order = np.argsort(self.rows, kind="stable")
+        return SparseVotes(self.rows[order], self.cols[order], self.labels[order], self.n, self.m, self.lf_names)
+
     def row_batches(self, batch_rows: int) -> Iterator[tuple[int, SparseVotes]]:
         """The votes of rows ``start:start + batch_rows`` as ``(start, votes renumbered from 0)``,
         one batch after another: what works row by row (predicting, counting) then holds a
         batch's temporaries, not every row's.  Votes not sorted by row come as one batch."""
         rows = self.rows
-        if self.n <= batch_rows or not bool((rows[1:] >= rows[:-1]).all()):
+        if self.n <= batch_rows or not ascending(rows):
             yield 0, self
             return
         starts = np.arange(0, self.n, batch_rows)

@@ -84,14 +84,6 @@ def _patterns(votes: SparseVotes, digit: np.ndarray, start: int) -> tuple[np.nda
     return keys, np.flatnonzero(covered)[first] + start, count
 
 
-def _row_major(votes: SparseVotes) -> SparseVotes:
-    """The votes ordered by row (a no-op for votes from the store or a dense matrix, which are)."""
-    if np.all(votes.rows[1:] >= votes.rows[:-1]):
-        return votes
-    order = np.argsort(votes.rows, kind="stable")
-    return SparseVotes(votes.rows[order], votes.cols[order], votes.labels[order], votes.n, votes.m, votes.lf_names)
-
-
 def _by_class(votes: SparseVotes, cardinality: int) -> list[sp.csr_matrix]:
     """The votes for each class v as an (n, m) CSR matrix of ones: ``X[v][i, a] = 1`` when LF
     ``a`` votes v on row ``i``.
@@ -100,7 +92,7 @@ def _by_class(votes: SparseVotes, cardinality: int) -> list[sp.csr_matrix]:
     class (``X[v] @ w`` and ``X[v].T @ q``): O(nnz) in all, whatever k is.  Built straight from
     row-ordered votes, without scipy's COO conversion (a random-access pass, 10× slower here).
     """
-    votes = _row_major(votes)
+    votes = votes.by_row()
     n, m = votes.n, votes.m
     out = []
     index = np.int32 if votes.nnz < 2**31 else np.int64

@@ -12,6 +12,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from weaksup.pipeline.status import StatusBoard
+from weaksup.votes import ascending
 
 
 class Phases:
@@ -57,7 +58,7 @@ class ApplyProgress:
     """Counts LF applications committed so far, from each commit's LF versions and key."""
 
     def __init__(self, keys: np.ndarray, marks: dict[tuple[str, str], int], board: StatusBoard) -> None:
-        self.sorted = keys if bool((keys[1:] >= keys[:-1]).all()) else np.sort(keys)  # a streamed run's: no copy
+        self.sorted = keys if ascending(keys) else np.sort(keys)  # a streamed run's: no copy
         self.start = {lf: int(np.searchsorted(self.sorted, mark, side="right")) for lf, mark in marks.items()}
         self.done = dict.fromkeys(marks, 0)
         self.total = sum(len(self.sorted) - s for s in self.start.values())

@@ -24,6 +24,7 @@ import polars as pl
 import pyarrow as pa
 
 from weaksup.store.vote_store import VoteStore
+from weaksup.votes import ascending
 
 
 def run_record(store: VoteStore, run_id: int | None) -> dict[str, Any]:
@@ -104,12 +105,10 @@ def run_labels(
     finally:
         cursor.close()
     if frame.height and not joined:
-        frame = _with_splits(store, frame if _ascending(frame["ex_key"].to_numpy()) else frame.sort("ex_key"), batch_rows)
+        frame = _with_splits(store, frame if ascending(frame["ex_key"].to_numpy(), strict=True) else frame.sort("ex_key"), batch_rows)
     if frame.height == 0 and key_range is None and ex_keys is None:
         raise ValueError(f"run {run_id} has no labels: they were pruned by `weaksup gc`")
     return frame
-
-
 
 
 def _read(cursor: duckdb.DuckDBPyConnection, sql: str, params: list[Any], batch_rows: int) -> pl.DataFrame:
@@ -120,10 +119,6 @@ def _read(cursor: duckdb.DuckDBPyConnection, sql: str, params: list[Any], batch_
     frames = [p.with_columns(pl.col("split").cast(pl.Categorical)) if "split" in p.columns else p
               for p in parts if isinstance(p, pl.DataFrame)]  # fmt: skip
     return pl.concat(frames) if len(frames) > 1 else frames[0]
-
-
-def _ascending(keys: np.ndarray) -> bool:
-    return bool((keys[1:] > keys[:-1]).all())
 
 
 def _with_splits(store: VoteStore, labels: pl.DataFrame, batch_rows: int) -> pl.DataFrame:

@@ -36,7 +36,7 @@ from weaksup.store.failures import Failures, insert_votes
 from weaksup.store.runs import RunRecords
 from weaksup.store.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
 from weaksup.store.typed_votes import TypedVotes
-from weaksup.votes import SparseVotes
+from weaksup.votes import SparseVotes, ascending
 
 CRASH_ENV = "WEAKSUP_CRASH_AT"
 LABEL_BATCH_ROWS = 1_000_000
@@ -286,7 +286,7 @@ class VoteStore(RunRecords, Failures, TypedVotes):
         sorts a batch's votes at a time, and memory holds the votes once (a 10M-example read of
         every vote at once held them three times over)."""
         keys = np.asarray(ex_keys, dtype=np.int64)
-        order = None if bool((keys[1:] >= keys[:-1]).all()) else np.argsort(keys, kind="stable")
+        order = None if ascending(keys) else np.argsort(keys, kind="stable")
         ordered = keys if order is None else keys[order]
         if len(ordered) <= batch_rows:  # one batch: its arrays as they come
             got = self.vote_coordinates(ordered, lfs, "label")

@@ -18,6 +18,7 @@ from weaksup.analysis import lf_counts, summary_frame
 from weaksup.report import svg
 from weaksup.report.types.base import Chart
 from weaksup.store import VoteStore
+from weaksup.votes import SparseVotes, ascending
 
 if TYPE_CHECKING:
     from weaksup.report.view import RunView
@@ -120,7 +121,7 @@ class Categorical:
         mine = np.flatnonzero(v.cols == a)
         rows = v.rows[mine]
         rows = rows[v.labels[mine] != label[rows]]
-        return rows if bool((rows[1:] > rows[:-1]).all()) else np.unique(rows)  # the store's: one per row, in order
+        return rows if ascending(rows, strict=True) else np.unique(rows)  # the store's: one per row, in order
 
     def vote_text(self, view: RunView, rows: np.ndarray) -> list[list[str]]:
         """``lf=CLASS`` per vote."""
@@ -183,12 +184,10 @@ class Categorical:
         return charts
 
 
-def _pair_counts(votes: Any) -> tuple[np.ndarray, np.ndarray]:
+def _pair_counts(votes: SparseVotes) -> tuple[np.ndarray, np.ndarray]:
     """LF × LF: examples both LFs voted on, and those where their votes are equal."""
+    votes = votes.by_row()
     rows, cols, labels = votes.rows, votes.cols, votes.labels
-    if not (rows[1:] >= rows[:-1]).all():  # the store's votes come sorted by row: no copy then
-        order = np.argsort(rows, kind="stable")
-        rows, cols, labels = rows[order], cols[order], labels[order]
     # one CSR structure (example × LF) for every matrix; int32 ones: exact counts at half float64's size
     shape = (votes.n, votes.m)
     indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=votes.n))))
