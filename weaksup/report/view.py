@@ -26,7 +26,7 @@ import numpy as np
 import polars as pl
 
 from weaksup.report.types import LabelKind, kind_for
-from weaksup.store import VoteStore
+from weaksup.store import VoteStore, key_ranges
 from weaksup.store.reports import LABEL_COLUMNS, example_data, example_ids, run_labels, run_record
 
 GOLD_FILE = "gold.parquet"
@@ -177,9 +177,8 @@ class RunView:
         if self.loaded is not None or self.reader is None:
             yield self
             return
-        lo, hi = self.key_range
-        for start in range(lo, hi + 1, self.batch_rows):
-            part = self.reader.read((start, min(start + self.batch_rows - 1, hi)))
+        for keys in key_ranges(self.key_range, self.batch_rows):
+            part = self.reader.read(keys)
             if part.labels.height:
                 yield replace(self, loaded=part)
 
@@ -216,9 +215,9 @@ class RunView:
         if self.loaded is not None or self.reader is None:
             return self.labels.height, int((self.labels["n_votes"] > 0).sum())
         if self.counted is None:  # the labels alone, part by part
-            lo, hi, n, covered = *self.key_range, 0, 0
-            for start in range(lo, hi + 1, self.batch_rows):
-                labels = self.reader.read((start, min(start + self.batch_rows - 1, hi)), votes=False).labels
+            n = covered = 0
+            for keys in key_ranges(self.key_range, self.batch_rows):
+                labels = self.reader.read(keys, votes=False).labels
                 n, covered = n + labels.height, covered + int((labels["n_votes"] > 0).sum())
             self.counted = (n, covered)
         return self.counted

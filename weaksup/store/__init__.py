@@ -9,8 +9,8 @@ of it, and :mod:`.llm_cache` keeps the LLM response cache and usage; :mod:`.repo
 the queries of the LF report (runs, labels, LF versions, errors, label changes between runs).
 """
 
-from weaksup.store.runs import RunError
+from weaksup.store.runs import RunError, key_ranges
 from weaksup.store.schema import SCHEMA_VERSION
 from weaksup.store.vote_store import CRASH_ENV, StoreError, SyncResult, VoteStore, crash_point
 
-__all__ = ["CRASH_ENV", "SCHEMA_VERSION", "RunError", "StoreError", "SyncResult", "VoteStore", "crash_point"]
+__all__ = ["CRASH_ENV", "SCHEMA_VERSION", "RunError", "StoreError", "SyncResult", "VoteStore", "crash_point", "key_ranges"]

@@ -39,6 +39,15 @@ def _training_sql(keep_uncovered: bool, key_range: bool = False) -> str:
     )
 
 
+def key_ranges(span: tuple[int, int] | None, batch_keys: int) -> Iterator[tuple[int, int]]:
+    """Consecutive ranges of ``batch_keys`` keys, as (first, last), across ``span`` (its first and
+    last key; None: no range): how large runs are read a part at a time."""
+    if span is None:
+        return
+    for first in range(span[0], span[1] + 1, batch_keys):
+        yield first, min(first + batch_keys - 1, span[1])
+
+
 class RunRecords:
     """Runs and their labels (see the module docstring)."""
 
@@ -63,8 +72,8 @@ class RunRecords:
             return
         cursor = self.con.cursor()
         try:
-            for first in range(span[0], span[1] + 1, batch_keys):
-                frame = cursor.sql(sql, params=[*params, first, min(first + batch_keys - 1, span[1])]).pl()
+            for first, last in key_ranges(span, batch_keys):
+                frame = cursor.sql(sql, params=[*params, first, last]).pl()
                 if frame.height:
                     yield frame
         finally:
@@ -225,7 +234,12 @@ class RunRecords:
 
     def label_key_range(self, run_id: int) -> tuple[int, int] | None:
         """The smallest and largest ``ex_key`` run ``run_id`` labeled (None: it has no labels)."""
-        lo, hi = self.con.execute("SELECT min(ex_key), max(ex_key) FROM labels WHERE run_id = ?", [run_id]).fetchall()[0]
+        return self.key_span("FROM labels WHERE run_id = ?", [run_id])
+
+    def key_span(self, rows: str, params: Sequence[Any]) -> tuple[int, int] | None:
+        """The smallest and largest ``ex_key`` of the rows ``rows`` selects (a ``FROM ... WHERE``
+        clause of weaksup's own, with ``params``); None when there are none."""
+        lo, hi = self.con.execute(f"SELECT min(ex_key), max(ex_key) {rows}", list(params)).fetchall()[0]
         return None if lo is None else (int(lo), int(hi))
 
     def last_succeeded_run(self, pipeline: str | None = None) -> dict[str, Any] | None:

@@ -190,7 +190,7 @@ def live_splits(
     split = pl.Enum([n[0] for n in names])
     columns = "ex_key, example_id, split" if ids else "ex_key, split"
     sql = f"SELECT {columns} {_LIVE} AND ex_key BETWEEN ? AND ? ORDER BY ex_key"
-    for frame in store.key_range_batches(sql, [dataset, 0], _live_span(store, dataset, 0), batch_rows):
+    for frame in store.key_range_batches(sql, [dataset, 0], store.key_span(_LIVE, [dataset, 0]), batch_rows):
         yield frame.with_columns(pl.col("split").cast(split))
 
 
@@ -206,12 +206,6 @@ def live_example_batches(
     """
     struct = pl.Struct(dict(schema))
     sql = f"SELECT ex_key, example_id, data::VARCHAR AS data {_LIVE} AND ex_key BETWEEN ? AND ? ORDER BY ex_key"
-    for frame in store.key_range_batches(sql, [dataset, after], _live_span(store, dataset, after), batch_rows):
+    for frame in store.key_range_batches(sql, [dataset, after], store.key_span(_LIVE, [dataset, after]), batch_rows):
         decoded = frame.select("example_id", pl.col("data").str.json_decode(struct).alias("d")).unnest("d")
         yield decoded, frame["ex_key"].to_numpy()
-
-
-def _live_span(store: VoteStore, dataset: str, after: int) -> tuple[int, int] | None:
-    """The first and last live key of ``dataset`` above ``after`` (None: there is none)."""
-    lo, hi = store.con.execute(f"SELECT min(ex_key), max(ex_key) {_LIVE}", [dataset, after]).fetchall()[0]
-    return None if lo is None else (int(lo), int(hi))
