@@ -16,10 +16,9 @@ in one go; a streamed run does the same batch by batch:
 
 So memory holds a batch, the kept gold, and per live example its key (8 bytes), split (an enum:
 a byte) and gold class (a byte for up to 128 classes): never the texts; DuckDB is capped at
-``data.memory_limit`` and spills past it.  The
-training set is exported batch by batch too (:meth:`Task.training_batches`).  Streaming is for
-categorical runs with no end model (it trains in memory: train it on the exported training
-set); the config refuses other combinations.
+``data.memory_limit`` and spills past it.  The training set is exported batch by batch too
+(:meth:`Task.training_batches`).  Streaming is for categorical runs with no end model (it trains
+in memory: train it on the exported training set); the config refuses other combinations.
 """
 
 from __future__ import annotations

@@ -22,8 +22,8 @@ per class, ``label``, ``label_name``, ``confidence`` and ``n_votes``
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -193,8 +193,6 @@ def accuracy(pred: np.ndarray, gold: np.ndarray) -> float | None:
     return float((pred[known] == gold[known]).mean()) if known.any() else None
 
 
-
-
 def predict_in_batches(model: Any, votes: SparseVotes, batch_rows: int) -> np.ndarray:
     """``model.predict_proba(votes)``, ``batch_rows`` rows at a time into one (n, k) array
     (equal to one call on all rows, bit for bit: see :func:`proba_batches`)."""
@@ -267,8 +265,6 @@ def split_scores(rows: Iterable[pl.DataFrame], prepared: Prepared) -> dict[str, 
         )
         start += frame.height
     metrics: dict[str, float | None] = {}
-    if not parts:
-        return metrics
     totals = pl.concat(parts).group_by("split").agg(pl.all().sum()).sort("split")
     for t in totals.iter_rows(named=True):
         if t["known"]:  # rows no LF voted on get the prior's label: report them apart
