@@ -170,8 +170,8 @@ def test_silence_weight_pulls_the_learned_balance_toward_the_truth():
     rates = [(0.4, 0.03, 1), (0.3, 0.02, 1), (0.35, 0.04, 1), (0.5, 0.3, 0), (0.3, 0.1, 0), (0.4, 0.2, 0)]
     L = np.stack([np.where(rng.random(20_000) < np.where(y == c, own, other), c, -1) for own, other, c in rates], 1)
     truth = y[(L >= 0).any(axis=1)].mean()
-    learned = {
-        tau: LabelModel(cardinality=2, learn_class_balance=True, balance_strength=0.0, silence_weight=tau)
+    learned = {  # a weak prior: the pseudo-votes' pull is not what this test is about
+        tau: LabelModel(cardinality=2, learn_class_balance=True, balance_strength=0.0, silence_weight=tau, prior_strength=0.5)
         .fit(L)
         .class_balance_[1]
         for tau in (0.0, 0.15, 1.0)
@@ -180,9 +180,30 @@ def test_silence_weight_pulls_the_learned_balance_toward_the_truth():
     assert abs(learned[1.0] - truth) < 0.02
 
 
+def test_prior_strength_scales_with_each_lfs_votes():
+    """Pseudo-votes are prior_strength·√(an LF's votes for a class): on a small set they pull the
+    rates hard toward precision 0.9, on a large one hardly; a class an LF never votes gets none."""
+    rng = np.random.default_rng(4)
+
+    def fit(n: int, strength: float) -> LabelModel:
+        y = (rng.random(n) < 0.05).astype(int)
+        spec = [(0.3, 0.01, 1), (0.4, 0.02, 1), (0.2, 0.01, 1), (0.5, 0.3, 0), (0.4, 0.2, 0), (0.3, 0.1, 0)]
+        L = np.stack([np.where(rng.random(n) < np.where(y == c, own, other), c, -1) for own, other, c in spec], 1)
+        return LabelModel(cardinality=2, prior_strength=strength).fit(L)
+
+    small = {c: fit(600, c).rates_ for c in (1.0, 16.0)}
+    assert (np.abs(small[16.0][0, :3, 1] - 0.9) < np.abs(small[1.0][0, :3, 1] - 0.9)).all()
+    rng = np.random.default_rng(5)
+    weak = fit(400_000, 1.0)
+    rng = np.random.default_rng(5)
+    strong = fit(400_000, 16.0)
+    assert np.abs(weak.rates_ - strong.rates_).max() < 0.03
+    assert (strong.rates_[:, :3, 0] == 0).all() and (strong.log_weights_[:3, 0] == 0).all()  # spam LFs never vote ham
+
+
 def test_prior_votes_weigh_on_a_small_class_and_vanish_on_a_large_one():
-    """The pseudo-votes pull each (LF, class) firing rate toward precision 0.9: hard where the class
-    has few rows, hardly at all where it has thousands."""
+    """Fixed pseudo-votes (``prior_votes``, as earlier versions had) pull each (LF, class) firing rate
+    toward precision 0.9: hard where the class has few rows, hardly at all where it has thousands."""
     rng = np.random.default_rng(4)
 
     def rates(n: int, prior_votes: float) -> np.ndarray:

@@ -26,12 +26,13 @@ import scipy.sparse as sp
 from weaksup.model._base import LabelModelBase, softmax_rows
 from weaksup.votes import SparseVotes
 
-PRIOR_VOTES = 50.0
-"""Default ``prior_votes``: pseudo-votes added to each (LF, voted class), like Snorkel's
-``prec_init``: they keep LFs with few votes from getting extreme weights, and vanish against
-thousands of votes.  Measured on the WRENCH folders (test and valid): 1 to 50 pseudo-votes of
-precision 0.6 to 0.9 give mean test scores 0.569 to 0.582; 50 at 0.9 was best on both splits.
-The default model (:class:`~weaksup.model.auto.AutoLabelModel`) uses 100: see the class docstring."""
+PRIOR_STRENGTH = 4.0
+"""Default ``prior_strength``: each (LF, class it votes) gets ``prior_strength · √(its votes)``
+pseudo-votes of precision ``PRIOR_PRECISION``, like Snorkel's ``prec_init``.  They keep an LF
+with few votes from getting an extreme weight, and their share of an LF's evidence falls as
+1/√(votes), so no count of rows is built in: an LF voting 25 times gets 20 pseudo-votes, one
+voting 25,000 times 632.  Chosen leave-one-set-out on the label-model benchmark from 2, 4 and 8
+(``benchmarks/label_models.py``; the same value is picked whichever set is left out)."""
 PRIOR_PRECISION = 0.9
 """The precision those pseudo-votes carry."""
 THREADED_VOTES = 1_000_000
@@ -173,8 +174,10 @@ class LabelModel(LabelModelBase):
     when y ≠ v (β ≥ γ, so no vote counts against its own class).  The class prior P(y) is
     uniform unless ``class_balance`` is passed to :meth:`fit` or ``learn_class_balance=True``.
 
-    Fitting is EM from the majority-vote posterior.  The M-step adds ``prior_votes`` pseudo-votes
-    of precision ``PRIOR_PRECISION`` to each (LF, class) count.  EM stops when no vote weight
+    Fitting is EM from the majority-vote posterior.  The M-step adds pseudo-votes of precision
+    ``PRIOR_PRECISION`` to each (LF, class it votes) count: ``prior_strength`` times the square
+    root of the LF's votes for that class (``PRIOR_STRENGTH``), or, with ``prior_votes``, that
+    fixed count to every (LF, class), as earlier versions did.  EM stops when no vote weight
     moves by more than ``tol`` (or after ``max_iter`` iterations); it is deterministic, so
     ``seed`` only drives tie-breaks in :meth:`predict`.  SQUAREM extrapolation cuts the number of
     EM steps (``n_iter_`` counts them); each costs two sparse products per class over that
@@ -278,19 +281,24 @@ class LabelModel(LabelModelBase):
         tol: float = 1e-4,
         balance_strength: float = 0.3,
         silence_weight: float = 0.0,
-        prior_votes: float = PRIOR_VOTES,
+        prior_strength: float = PRIOR_STRENGTH,
+        prior_votes: float | None = None,
     ) -> None:
         self.cardinality = cardinality
         self.seed = seed
         self.learn_class_balance = learn_class_balance
         self.balance_strength = balance_strength
         self.silence_weight = silence_weight
+        self.prior_strength = prior_strength
         self.prior_votes = prior_votes
         self.max_iter = max_iter
         self.tol = tol
 
     def _fit(self, votes: SparseVotes, class_balance: np.ndarray | None) -> None:
-        k, m, pv = self.cardinality, votes.m, self.prior_votes
+        k, m = self.cardinality, votes.m
+        if self.prior_strength <= 0 or (self.prior_votes is not None and self.prior_votes <= 0):
+            raise ValueError(f"LabelModel: prior_strength and prior_votes must be positive, got "
+                             f"{self.prior_strength} and {self.prior_votes}")  # fmt: skip
         # EM runs over distinct vote patterns: rows with the same votes share one posterior,
         # and rows where every LF abstains carry no evidence about the LFs.
         votes, weight = distinct_rows(votes, k)
@@ -303,6 +311,7 @@ class LabelModel(LabelModelBase):
         with ThreadPoolExecutor(threads) if threads > 1 else nullcontext() as pool:
             fired = _per_class(lambda v: XT[v] @ weight, k, pool)
             votes_for = fired > 0  # the classes each LF votes: only its silence on those says anything
+            pv = self.prior_votes if self.prior_votes is not None else self.prior_strength * np.sqrt(fired)
 
             def m_step(q: np.ndarray) -> np.ndarray:
                 """theta = (log vote weights, log class prior, β, γ) from the patterns' posteriors.
@@ -318,7 +327,10 @@ class LabelModel(LabelModelBase):
                 shrunk = (n_class / n_class.sum() + self.balance_strength / k) / (1 + self.balance_strength)
                 log_p = np.log(p0) if fixed_p else np.log(shrunk)
                 beta = np.maximum(beta, gamma)
-                return np.concatenate([np.log(beta / gamma).ravel(), log_p, beta.ravel(), gamma.ravel()])
+                # a class the LF never votes has no rates (√0 pseudo-votes) and adds nothing
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    weights = np.where(beta > 0, np.log(beta / gamma), 0.0)
+                return np.concatenate([weights.ravel(), log_p, beta.ravel(), gamma.ravel()])
 
             posterior = np.empty((k, votes.n))  # the one (n, k) buffer every step reuses
 
@@ -364,5 +376,7 @@ class LabelModel(LabelModelBase):
         own = np.arange(k)[None, :] == votes.labels[:, None]
         a, v = votes.cols, votes.labels
         contribution = np.where(own, self.log_weights_[a, v][:, None], 0.0)
-        log_conditional = np.log(np.where(own, beta[a, v][:, None], gamma[a, v][:, None])) - np.log(fires[a])
+        # (a class the LF never voted while fitting has rate 0: a vote for it is merely very unlikely)
+        log_conditional = np.log(np.maximum(np.where(own, beta[a, v][:, None], gamma[a, v][:, None]), 1e-12)) - np.log(
+            np.maximum(fires[a], 1e-12))
         return contribution, log_conditional
