@@ -487,7 +487,7 @@ def test_snorkel_missing_says_how_to_install(monkeypatch):
 
 
 def test_multiclass_share_counts_the_votes_of_lfs_that_vote_two_classes_or_more():
-    from weaksup.model.auto import multiclass_share
+    from weaksup.model.selection import multiclass_share
 
     rng = np.random.default_rng(0)
     L = np.where(rng.random((400, 5)) < 0.5, rng.integers(0, 3, (400, 5)), -1)
@@ -565,7 +565,7 @@ def test_majority_structure_keeps_strict_majorities_and_breaks_ties_by_silence(t
 
 
 def test_held_out_ties_drop_the_lead_of_the_top_class():
-    from weaksup.model.auto import held_out_ties
+    from weaksup.model.selection import held_out_ties
     from weaksup.votes import SparseVotes
 
     L = np.array([[0, 0, 0, 1, -1], [1, 1, -1, -1, -1], [0, 1, 2, 2, 2], [0, 0, 1, 1, -1], [2, 2, 1, -1, -1]])

@@ -38,11 +38,14 @@ each set is the default chosen without it.
 one with the least dev log-loss is kept (as WRENCH selects).
 
 **Class prior.**  ``fit(votes, class_balance=...)`` takes proportions, ``"uniform"`` or
-``"learned"`` (default).  Given or uniform, it is every structure's prior.  Learned, covered rows
-are labeled by each structure's own inference and rows no LF votes on get the prior
-``prior_estimate`` says (``class_balance_``): ``"votes"``, majority vote's mean vote share;
-``"posterior"``, the chosen model's mean posterior over covered rows; ``"mean"``, the average of
-the two.  Scores on covered and uncovered rows are reported apart by the pipeline.
+``"learned"`` (default).  Given or uniform, it is every structure's prior.  Learned, it is estimated
+from the covered rows as ``prior_estimate`` says (below, ``class_balance_``) and is the prior of
+the rows no LF votes on; on covered rows the confusion structure keeps its own (EM) prior, majority
+vote none, and firing rates, whose EM runs under a uniform prior (a learned one drifts with
+one-class LFs: the rates and the balance trade off), take the estimate at inference.  The
+estimates: ``"votes"``, majority vote's mean vote share; ``"posterior"``, the chosen model's mean
+posterior over (at most ``SELECTION_ROWS``) covered rows; ``"mean"``, the average of the two.
+Scores on covered and uncovered rows are reported apart by the pipeline.
 
 The choice and why are logged (logger ``weaksup.model``) and kept in ``chosen_`` and
 ``selection_``; ``structure=`` forces one.
@@ -65,11 +68,12 @@ import numpy as np
 
 from scipy.stats import binomtest
 
-from weaksup.model._base import TIE_ATOL, LabelModelBase, vote_counts
+from weaksup.model._base import LabelModelBase, vote_counts
 from weaksup.model._input import LabelMatrix, as_votes, check_class_balance
 from weaksup.model.dawid_skene import DawidSkene
 from weaksup.model.label_model import PRIOR_STRENGTH, LabelModel
 from weaksup.model.majority import MajorityVote
+from weaksup.model.selection import held_out_ties, hit_rate, multiclass_share
 from weaksup.votes import SparseVotes
 
 logger = logging.getLogger("weaksup.model")
@@ -110,43 +114,6 @@ MAX_OVERRULE = 0.05
 are not kept (rule 2)."""
 PRIOR_ESTIMATE = "mean"
 """Default ``prior_estimate`` for rows no LF votes on."""
-
-
-def multiclass_share(votes: SparseVotes, cardinality: int) -> float:
-    """Share of the votes cast by LFs that vote at least two different classes."""
-    if votes.nnz == 0:
-        return 0.0
-    pairs = votes.cols * cardinality + votes.labels  # in the votes' own integer type: m·k is far below 2^31
-    seen = np.bincount(pairs, minlength=votes.m * cardinality) > 0  # (LF, class) pairs
-    del pairs
-    several = seen.reshape(votes.m, cardinality).sum(axis=1) >= 2
-    return float(np.bincount(votes.cols, minlength=votes.m)[several].sum() / votes.nnz)
-
-
-def hit_rate(proba: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Per row, the chance that the label (ties broken at random) is ``target``."""
-    top = proba >= proba.max(axis=1, keepdims=True) - TIE_ATOL
-    return top[np.arange(len(target)), target] / top.sum(axis=1)
-
-
-def held_out_ties(votes: SparseVotes, cardinality: int, seed: int) -> tuple[SparseVotes, np.ndarray]:
-    """Ties made from rows whose votes name two classes or more: as many votes of the top class as
-    it leads by are dropped (seeded), so the row ties; returns those rows' remaining votes and the
-    class that led."""
-    counts = vote_counts(votes, cardinality)
-    ordered = np.sort(counts, axis=1)
-    top = counts.argmax(axis=1)
-    lead = (ordered[:, -1] - ordered[:, -2]).astype(np.int64)
-    rows = np.flatnonzero((ordered[:, -2] >= 1) & (lead >= 1))
-    mine = np.flatnonzero((lead[votes.rows] >= 1) & (ordered[votes.rows, -2] >= 1) & (votes.labels == top[votes.rows]))
-    shuffled = mine[np.random.default_rng(seed).permutation(len(mine))]
-    order = shuffled[np.argsort(votes.rows[shuffled], kind="stable")]  # each row's top-class votes, in random order
-    starts = np.searchsorted(votes.rows[order], votes.rows[order], side="left")
-    rank = np.arange(len(order)) - starts  # 0, 1, ... within each row
-    keep = np.ones(votes.nnz, dtype=bool)
-    keep[order[rank < lead[votes.rows[order]]]] = False
-    kept = SparseVotes(votes.rows[keep], votes.cols[keep], votes.labels[keep], votes.n, votes.m)
-    return kept.select_rows(rows), top[rows]
 
 
 class AutoLabelModel(LabelModelBase):
@@ -373,6 +340,8 @@ class AutoLabelModel(LabelModelBase):
     def _log_scores(self, votes: SparseVotes) -> np.ndarray:
         scores = self.model_._log_scores(votes)
         uncovered = np.bincount(votes.rows, minlength=votes.n) == 0
+        if self.chosen_ == "firing_rates":  # its rates are fit under a uniform prior; the prior enters here
+            scores[~uncovered] += np.log(self.class_balance_) - np.log(self.model_.class_balance_)
         scores[uncovered] = np.log(self.class_balance_)
         return scores
 
