@@ -53,7 +53,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from incremental import LF_SPECS, PIPELINE, lf_module  # noqa: E402
 
 from weaksup.apply import apply_lfs  # noqa: E402
-from weaksup.apply_store import apply_to_store  # noqa: E402
+from weaksup.apply import apply_to_store  # noqa: E402
 from weaksup.data import scan_batches  # noqa: E402
 from weaksup.engines import DaskEngine, ProcessEngine, SerialEngine, SparkEngine  # noqa: E402
 from weaksup.examples import StoredExamples  # noqa: E402

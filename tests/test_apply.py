@@ -3,7 +3,7 @@ import polars as pl
 import pytest
 
 from weaksup.apply import LFApplicationError, apply_lfs
-from weaksup.apply_store import apply_to_store
+from weaksup.apply import apply_to_store
 from weaksup.lf import ABSTAIN, labeling_function
 from weaksup.store import VoteStore
 
@@ -172,35 +172,38 @@ def test_unknown_label_type_is_rejected():
         labeling_function(label_type="ordinal")(lambda x: 0)
 
 
-def test_an_lf_that_stops_early_keeps_its_watermark_before_unseen_rows(tmp_path):
+def test_an_lf_that_stops_early_keeps_its_watermark_before_unseen_rows(tmp_path, monkeypatch):
     """A batch function may process only a prefix of a chunk (an LLM budget ran out):
     the rest must be applied by a later run, not skipped."""
-    from weaksup.apply import BATCH_APPLIERS, LFOutput
+    from weaksup.apply.kinds import LF_KINDS, LFKind, LFOutput
 
     budget = {"left": 3}
 
-    def limited(lfs, chunk, ctx):
-        n = min(budget["left"], chunk.height)
-        budget["left"] -= n
-        labels = np.full(chunk.height, ABSTAIN, np.int32)
-        labels[:n] = 1
-        return [LFOutput(labels, processed=n) for _ in lfs]
+    class LimitedKind(LFKind):
+        name = "limited"
+
+        def apply_batch(self, lfs, chunk, ctx):
+            n = min(budget["left"], chunk.height)
+            budget["left"] -= n
+            labels = np.full(chunk.height, ABSTAIN, np.int32)
+            labels[:n] = 1
+            return [LFOutput(labels, processed=n) for _ in lfs]
+
+        def columns_read(self, lfs, frame):
+            return {lf.name: [] for lf in lfs}
 
     class Limited:
-        kind, label_type, name, version, _pre = "limited", "categorical", "limited", "v1", []
+        kind, label_type, name, version = "limited", "categorical", "limited", "v1"
 
-    BATCH_APPLIERS["limited"] = limited
-    try:
-        df = _frame([str(i) for i in range(5)])
-        with VoteStore(tmp_path / "s.duckdb") as store:
-            keys = store.sync_examples("d", df, store.start_run("t", {})).ex_keys
-            lfs = [Limited(), has_buy]
-            first = apply_to_store(store, "d", lfs, df, keys, cardinality=2, progress=False, chunk_size=2)
-            assert first.applied == {"limited": 3, "has_buy": 5}
-            assert store.watermarks("d", [("limited", "v1")]) == [int(keys[2])]
-            budget["left"] = 10
-            second = apply_to_store(store, "d", lfs, df, keys, cardinality=2, progress=False, chunk_size=2)
-            assert second.applied == {"limited": 2, "has_buy": 0}
-            assert store.label_matrix(keys, [("limited", "v1")]).to_dense().ravel().tolist() == [1] * 5
-    finally:
-        del BATCH_APPLIERS["limited"]
+    monkeypatch.setitem(LF_KINDS, "limited", LimitedKind())
+    df = _frame([str(i) for i in range(5)])
+    with VoteStore(tmp_path / "s.duckdb") as store:
+        keys = store.sync_examples("d", df, store.start_run("t", {})).ex_keys
+        lfs = [Limited(), has_buy]
+        first = apply_to_store(store, "d", lfs, df, keys, cardinality=2, progress=False, chunk_size=2)
+        assert first.applied == {"limited": 3, "has_buy": 5}
+        assert store.watermarks("d", [("limited", "v1")]) == [int(keys[2])]
+        budget["left"] = 10
+        second = apply_to_store(store, "d", lfs, df, keys, cardinality=2, progress=False, chunk_size=2)
+        assert second.applied == {"limited": 2, "has_buy": 0}
+        assert store.label_matrix(keys, [("limited", "v1")]).to_dense().ravel().tolist() == [1] * 5

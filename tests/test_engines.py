@@ -7,7 +7,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from weaksup.apply_store import apply_to_store
+from weaksup.apply import apply_to_store
 from weaksup.engines import DaskEngine, ProcessEngine, SerialEngine, make_engine
 from weaksup.pipeline import load_lf_modules
 from weaksup.store import VoteStore

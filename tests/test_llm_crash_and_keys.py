@@ -25,7 +25,7 @@ APPLY_SCRIPT = textwrap.dedent(
     """
     import sys, time
     import polars as pl
-    from weaksup.apply_store import apply_to_store
+    from weaksup.apply import apply_to_store
     from weaksup.llm import PromptLabelingFunction
     from weaksup.store import VoteStore
 

@@ -11,7 +11,7 @@ import pytest
 from llm_server import FakeServer
 
 from weaksup.apply import ApplyContext, LFApplicationError, apply_chunk, apply_lfs
-from weaksup.apply_store import apply_to_store
+from weaksup.apply import apply_to_store
 from weaksup.lf import labeling_function
 from weaksup.llm import (
     LLMSettings,

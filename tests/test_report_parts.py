@@ -87,7 +87,7 @@ def test_a_run_read_in_parts_reports_what_it_reports_held_whole(store_path: Path
 def test_the_report_of_a_run_reads_it_in_parts(store_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with VoteStore(store_path, read_only=True) as store:
         assert build_report(store, suspicious=False).view.loaded is not None  # 300 examples: one part, read once
-        monkeypatch.setattr("weaksup.report.html.PART_ROWS", 64)
+        monkeypatch.setattr("weaksup.batches.REPORT_PART_ROWS", 64)
         report = build_report(store, suspicious=False)
         assert report.view.loaded is None  # what it shows was summed and sampled part by part
         whole = load_run(store, with_data=False)

@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 
 from weaksup.apply import LFApplicationError
-from weaksup.apply_store import apply_to_store
+from weaksup.apply import apply_to_store
 from weaksup.engines import SerialEngine, SparkEngine, make_engine
 from weaksup.engines.spark import local_spark
 from weaksup.pipeline import load_lf_modules

@@ -5,7 +5,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from weaksup.apply_store import apply_to_store
+from weaksup.apply import apply_to_store
 from weaksup.data import scan_batches
 from weaksup.examples import StoredExamples
 from weaksup.lf import ABSTAIN, labeling_function

@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from weaksup.apply import apply_lfs
-from weaksup.apply_store import apply_to_store
+from weaksup.apply import apply_to_store
 from weaksup.lf import labeling_function
 from weaksup.store import VoteStore
 from weaksup.model import RankingLabelModel, RegressionLabelModel

@@ -2,7 +2,7 @@ import polars as pl
 import pytest
 
 from weaksup.apply import LFApplicationError, apply_lfs
-from weaksup.apply_store import apply_to_store
+from weaksup.apply import apply_to_store
 from weaksup.lf import ABSTAIN, labeling_function
 from weaksup.store import VoteStore
 from weaksup.vectorized import (
@@ -155,7 +155,7 @@ def test_bad_definitions_are_rejected_up_front():
 
 
 def test_unset_chunk_size_commits_vectorized_lfs_in_big_chunks_and_row_lfs_in_100k(tmp_path):
-    from weaksup.apply_store import apply_to_store
+    from weaksup.apply import apply_to_store
     from weaksup.lf import labeling_function
     from weaksup.store import VoteStore
     from weaksup.vectorized import keywords

@@ -121,11 +121,12 @@ def lfs_command(args: argparse.Namespace) -> None:
 def export_command(args: argparse.Namespace) -> None:
     """``weaksup export``: run N's training set, rebuilt from the store."""
     from weaksup.export import write_batches
-    from weaksup.pipeline.outputs import EXPORT_BATCH_ROWS, training_batches
+    from weaksup import batches
+    from weaksup.pipeline.outputs import training_batches
 
     output = args.output or Path(f"training_set-run-{args.run:04d}.{args.format}")
     with open_store(args, "weaksup export") as store:  # batch by batch: a 10M-example run's set is never whole
-        rows = write_batches(training_batches(store, args.run, EXPORT_BATCH_ROWS), output, args.format)[1]
+        rows = write_batches(training_batches(store, args.run, batches.EXPORT_ROWS), output, args.format)[1]
     print(f"wrote run {args.run}'s {rows} training examples to {output}")
 
 

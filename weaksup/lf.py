@@ -129,9 +129,9 @@ def source_hash(*parts: str) -> str:
 class LabelingFunction:
     """A row-wise Python LF: ``f(row, **resources)`` after the ``pre`` chain.
 
-    ``kind`` tells the applier how to run an LF; row-wise LFs are ``"row"``.
-    Other kinds (vectorized polars expressions, prompted LLM LFs) share the same
-    name/version/label-type identity and are dispatched by the applier.
+    ``kind`` names the LF's kind (:mod:`weaksup.apply.kinds`), which the applier asks how to run
+    it; row-wise LFs are ``"row"``.  Other kinds (vectorized polars expressions, prompted LLM LFs,
+    recorded answers) share the same name/version/label-type identity.
     """
 
     kind = "row"
@@ -150,21 +150,21 @@ class LabelingFunction:
         if label_type not in LABEL_TYPES:
             raise ValueError(f"LF {name!r}: unknown label_type {label_type!r}; use one of {', '.join(LABEL_TYPES)}")
         self.name = name
-        self._f = f
-        self._resources = dict(resources or {})
-        self._pre = list(pre or [])
+        self.f = f
+        self.resources = dict(resources or {})
+        self.pre = list(pre or [])
         self.label_type = label_type
         self.version = version or source_hash(
             function_source(f),
-            *(function_source(p) for p in self._pre),
-            canonical(self._resources),
+            *(function_source(p) for p in self.pre),
+            canonical(self.resources),
         )
 
     def __call__(self, x: Any) -> Any:
-        for p in self._pre:
+        for p in self.pre:
             out = p(x)
             x = x if out is None else out
-        return self._f(x, **self._resources)
+        return self.f(x, **self.resources)
 
     def __repr__(self) -> str:
         return f"LabelingFunction({self.name!r}, version={self.version!r})"
@@ -198,8 +198,8 @@ def as_labeling_function(obj: Any) -> LabelingFunction:
     A Snorkel LF keeps its name, resources and preprocessors; its version hashes
     the wrapped function's and preprocessors' source and its resources, like ours.
     """
-    if isinstance(obj, LabelingFunction) or getattr(obj, "kind", None) not in (None, "row"):
-        return obj
+    if isinstance(obj, LabelingFunction) or isinstance(getattr(obj, "kind", None), str):
+        return obj  # ours, of any kind (Snorkel's LFs have no kind)
     f = getattr(obj, "_f", None)
     if f is not None and hasattr(obj, "name") and hasattr(obj, "_resources"):
         return LabelingFunction(obj.name, f, resources=obj._resources, pre=getattr(obj, "_pre", None))

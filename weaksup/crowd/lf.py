@@ -45,7 +45,6 @@ class AnswerLF:
         self.name = name
         self.label_type = label_type
         self.answers = answers.select(pl.col("item").cast(pl.String), pl.col("vote").cast(dtype))
-        self._pre: list[object] = []  # answers have no row preprocessors
         ordered = self.answers.sort("item")
         items, votes = "\x1f".join(ordered["item"].to_list()), ",".join(map(repr, ordered["vote"].to_list()))
         self.version = source_hash("answers", label_type, items, votes)

@@ -37,8 +37,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from weaksup.apply import ApplyContext
-from weaksup.engines.base import PORTABLE_KINDS, Chunk, ChunkVotes, Engine, EngineSession, LFSet, apply_lf_set, dumps_lf_set
+from weaksup.apply.kinds import ApplyContext
+from weaksup.engines.base import Chunk, ChunkVotes, Engine, EngineSession, LFSet, apply_lf_set, dumps_lf_set
 from weaksup.engines.processes import ordered
 
 __all__ = ["DaskEngine"]
@@ -96,9 +96,6 @@ class _DaskSession(EngineSession):
         self.payload = payload
         self.token = uuid.uuid4().hex
         self.window = window
-
-    def takes(self, lf: Any) -> bool:
-        return lf.kind in PORTABLE_KINDS
 
     def map(self, idx: Sequence[int], chunks: Iterable[Chunk]) -> Iterator[ChunkVotes]:
         def submit(chunk: pl.DataFrame, keys: np.ndarray) -> Any:

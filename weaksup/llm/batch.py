@@ -28,9 +28,7 @@ not knowing the route or model (404).
 
 The per-run session it sends through (settings, budget, counters) is :mod:`.session`'s.
 
->>> from weaksup.apply import BATCH_APPLIERS
->>> BATCH_APPLIERS["prompt"] is apply_prompt_lfs
-True
+The prompt kind (:mod:`weaksup.apply.kinds.prompt`) calls it for every chunk with prompted LFs.
 """
 from __future__ import annotations
 
@@ -47,7 +45,8 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from weaksup.apply import BATCH_APPLIERS, ApplyContext, LFApplicationError, LFOutput
+from weaksup.apply.checks import LFApplicationError
+from weaksup.apply.kinds import ApplyContext, LFOutput
 from weaksup.data import ID
 from weaksup.lf import MissingColumnError, Row
 from weaksup.store.llm_cache import (
@@ -214,5 +213,3 @@ def _check_label_space(lf: PromptLabelingFunction, k: int) -> None:
             f"prompted LF {lf.name!r} maps answers {bad} outside the label space 0..{k - 1}; fix its labels map"
         )
 
-
-BATCH_APPLIERS["prompt"] = apply_prompt_lfs

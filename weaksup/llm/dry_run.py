@@ -34,7 +34,7 @@ from weaksup.llm.prompt_lf import PromptLabelingFunction
 if TYPE_CHECKING:
     from weaksup.store import VoteStore
 
-__all__ = ["DryRunReport", "dry_run"]
+__all__ = ["DryRunReport", "dry_run", "prompted_lfs"]
 
 CHARS_PER_TOKEN = 4.0
 
@@ -58,6 +58,11 @@ class DryRunReport:
         )
 
 
+def prompted_lfs(lfs: Sequence[Any]) -> list[PromptLabelingFunction]:
+    """The prompted LFs of ``lfs`` (the ones a run sends requests for)."""
+    return [lf for lf in lfs if isinstance(lf, PromptLabelingFunction)]
+
+
 def _model_stats(con: Any, model: str) -> tuple[float, float | None]:
     """(tokens per character of prompt, mean completion tokens) seen in the cache for ``model``."""
     tokens, chars, completion = token_stats(con, model)
@@ -78,7 +83,7 @@ def dry_run(
     ``ex_keys`` too (the store keys of ``frame``'s rows), only the examples each
     LF version has not been applied to yet are counted, as a run would.
     """
-    prompted = [lf for lf in lfs if isinstance(lf, PromptLabelingFunction)]
+    prompted = prompted_lfs(lfs)
     marks = (
         store.watermarks(dataset, [(lf.name, lf.version) for lf in prompted])
         if store is not None and dataset is not None and ex_keys is not None

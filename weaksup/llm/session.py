@@ -108,8 +108,11 @@ class LLMSession:
     """One run's LLM state: settings, budget, usage counters and (without a store) an in-memory cache.
 
     ``sleep`` replaces :func:`asyncio.sleep` between retries (tests inject one to
-    check waits without waiting); ``clock`` times requests.
+    check waits without waiting); ``clock`` times requests.  A run records its :meth:`summary`
+    in its metrics under :attr:`metrics_key`.
     """
+
+    metrics_key = "llm"
 
     def __init__(
         self,

@@ -29,14 +29,14 @@ from typing import Any
 
 import polars as pl
 
-from weaksup.apply_store import StoreApplyStats
+from weaksup import batches
+from weaksup.apply.store_applier import StoreApplyStats
 from weaksup.export import write_batches, write_table
 from weaksup.pipeline.config import PipelineConfig
-from weaksup.pipeline import outputs
 from weaksup.pipeline.outputs import point_latest, write_manifest
 from weaksup.pipeline.sources import Examples
 from weaksup.pipeline.status import StatusBoard
-from weaksup.pipeline.tasks import Prepared, Task
+from weaksup.pipeline.tasks import InMemoryPrepared, Prepared, Task
 from weaksup.report import save_gold, write_run_report
 from weaksup.store import SCHEMA_VERSION, SyncResult, VoteStore, crash_point
 
@@ -68,7 +68,7 @@ def finish(
 ) -> tuple[dict[str, Any], pl.DataFrame, list[Path]]:
     """The steps of the module docstring; the run's metrics, LF summary and exported files."""
     settings = run.cfg.settings
-    split_names = set(prepared.examples["split"].unique().to_list())
+    split_names = set(prepared.splits.unique().to_list())
     train = prepared.in_split(settings.data.train_split)
     if not train.any():
         raise ValueError(
@@ -88,7 +88,7 @@ def finish(
     crash_point("run.labels_written")
 
     metrics: dict[str, Any] = {
-        "n_examples": prepared.examples.height,
+        "n_examples": prepared.n,
         "n_train": int(train.sum()),
         "n_lfs": len(lfs),
         "new_examples": run.sync.new,
@@ -109,8 +109,8 @@ def finish(
     files = [run.run_dir / f"training_set.{fmt}" for fmt in settings.export.formats]
     if settings.data.stream:  # batch by batch from the store, once per format: never the whole set
         for path in files:
-            batches = task.training_batches(run.store, run.run_id, outputs.EXPORT_BATCH_ROWS)
-            metrics["training_examples"] = write_batches(batches, path)[1]
+            parts = task.training_batches(run.store, run.run_id, batches.EXPORT_ROWS)
+            metrics["training_examples"] = write_batches(parts, path)[1]
     else:
         training = task.training_set(run.store, run.run_id)
         metrics["training_examples"] = training.height
@@ -122,6 +122,7 @@ def finish(
     if settings.trainer.name != "none":
         t0 = time.perf_counter()
         run.phase("training end model")
+        assert isinstance(prepared, InMemoryPrepared)  # the config refuses an end model with data.stream
         trained = task.train_end_model(prepared, labeled, train, run.run_dir)
         metrics.update(trained.metrics)
         manifest.update(trained.manifest)

@@ -67,10 +67,6 @@ def remove_run_folder(root: Path, recorded: str) -> bool:
     return True
 
 
-EXPORT_BATCH_ROWS = 100_000
-"""Training-set rows per batch where it is written batch by batch (a streamed run's, ``weaksup export``)."""
-
-
 def training_set(store: VoteStore, run_id: int) -> pl.DataFrame:
     """Run ``run_id``'s training set, rebuilt from the store by the task of its label type
     (:meth:`weaksup.pipeline.tasks.base.Task.training_set`)."""

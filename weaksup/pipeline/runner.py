@@ -58,11 +58,14 @@ from typing import Any
 
 import polars as pl
 
-from weaksup.apply import prepare_lfs
-from weaksup.apply_store import apply_to_store
+from weaksup import batches
+from weaksup.apply.chunks import prepare_lfs
+from weaksup.apply.kinds import RunResource, kinds_of
+from weaksup.apply.reapply import reapply_failed
+from weaksup.apply.store_applier import apply_to_store
 from weaksup.data import ID
 from weaksup.engines import make_engine
-from weaksup.examples import StoredExamples
+from weaksup.examples import ExampleSource
 from weaksup.pipeline.answers import Answers, load_answers
 from weaksup.pipeline.config import PipelineConfig, load_config
 from weaksup.pipeline.outputs import latest_run_dir, point_latest, remove_run_folder, run_folder
@@ -71,9 +74,8 @@ from weaksup.pipeline.lock import store_lock
 from weaksup.pipeline.progress import ApplyProgress, Phases
 from weaksup.pipeline.sources import Examples, load_examples, load_holdout, load_lf_modules
 from weaksup.pipeline.status import StatusBoard, snapshot_history
-from weaksup.pipeline.streamed import BATCH_ROWS, StreamedSource
-from weaksup.pipeline.tasks import Prepared, Task, task_for
-from weaksup.retry import retry_failed as reapply_failed
+from weaksup.pipeline.streamed import StreamedSource
+from weaksup.pipeline.tasks import InMemoryPrepared, Prepared, Task, task_for
 from weaksup.store import SyncResult, VoteStore, crash_point
 
 
@@ -104,7 +106,7 @@ def run_pipeline(
     or raise :class:`~weaksup.pipeline.lock.StoreBusy`.  When nothing changed since the
     pipeline's last succeeded run (the same examples, LF versions, votes and settings), the
     run is recorded as ``skipped`` and that run's outputs stand, unless ``force``.
-    ``retry_failed`` asks each LF again on the examples it failed on (:mod:`weaksup.retry`).
+    ``retry_failed`` asks each LF again on the examples it failed on (:mod:`weaksup.apply.reapply`).
     """
     cfg = config if isinstance(config, PipelineConfig) else load_config(config)
     store_file = Path(store_path) if store_path else cfg.resolve(cfg.settings.store)
@@ -143,11 +145,11 @@ def dry_run_pipeline(
     """Count the prompts a run's prompted LFs would send after cache hits, and estimate their
     tokens: nothing is sent and nothing is written.  Returns the report (``None`` when the
     pipeline has no prompted LF)."""
-    from weaksup.llm import dry_run
+    from weaksup.llm.dry_run import dry_run, prompted_lfs
 
     cfg = config if isinstance(config, PipelineConfig) else load_config(config)
     got = _load(cfg, stream=False)  # counting prompts needs the examples in memory
-    prompted = [lf for lf in got.lfs if lf.kind == "prompt"]
+    prompted = prompted_lfs(got.lfs)
     if not prompted:
         say(f"{cfg.file}: no prompted LFs, so a run sends no LLM requests")
         return None
@@ -234,21 +236,22 @@ class _Inputs:
 
     loaded: Examples  # the examples as loaded (holdout rows left out), with what loading dropped
     task: Task
-    prepared: Prepared | None  # the examples to label (gold split off), their gold and the holdout
+    prepared: InMemoryPrepared | None  # the examples to label (gold split off), their gold and the holdout
     lfs: list[Any]  # the LFs of the run's label type
     stream: StreamedSource | None = None  # [data] stream: read and prepared batch by batch while syncing
     answers: Answers | None = None  # [answers]: recorded answers, whose workers are among the LFs
 
-    def sync(self, store: VoteStore, dataset: str, run_id: int) -> tuple[SyncResult, Prepared, Any]:
-        """Sync the examples; the live keys, the prepared examples aligned with them, and what LFs read."""
+    def sync(self, store: VoteStore, dataset: str, run_id: int) -> tuple[SyncResult, Prepared, ExampleSource]:
+        """Sync the examples; the live keys, the prepared examples aligned with them, and what LFs read
+        (the same source for a first application and for re-applying failed examples)."""
         if self.stream is not None:
-            sync, prepared = self.stream.sync(store, dataset, run_id)
+            sync, streamed = self.stream.sync(store, dataset, run_id)
             self.loaded = self.stream.loaded()
-            return sync, prepared, StoredExamples(store, dataset, self.stream.schema)
+            return sync, streamed, self.stream.source(store, dataset)
         assert self.prepared is not None
         prepared = self.prepared
         sync = store.sync_examples(dataset, prepared.examples, run_id, prepared.inputs)
-        return sync, prepared, prepared.examples.select(ID, *prepared.inputs)
+        return sync, prepared, prepared.source(sync.ex_keys)
 
 
 def _load(cfg: PipelineConfig, stream: bool | None = None) -> _Inputs:
@@ -304,7 +307,7 @@ def _run(
     notes = [f"{loaded.duplicates_dropped} duplicate rows dropped"] if loaded.duplicates_dropped else []
     notes += [f"{loaded.held_out} rows matching the holdout left out"] if loaded.held_out else []
     say(
-        f"run {run_id}: {prepared.examples.height} examples ({sync.new} new, {sync.changed} changed, "
+        f"run {run_id}: {prepared.n} examples ({sync.new} new, {sync.changed} changed, "
         f"{sync.retired} retired, {sync.unchanged} unchanged), {len(lfs)} LFs"
         + (f"; {', '.join(notes)}" if notes else "")
     )
@@ -316,29 +319,25 @@ def _run(
     phase("applying LFs", done=0, total=tracker.total)
     store.on_commit = tracker
     state: dict[str, Any] = {}  # per-run state of LF kinds: one LLM session and budget for the run
-    llm = None
-    if any(lf.kind == "prompt" for lf in lfs):
-        from weaksup.llm import configure
-
-        llm = configure(state, cfg.values["llm"] or {})  # [llm] settings, else the environment
+    opened: list[RunResource] = [r for kind in kinds_of(lfs) if (r := kind.open_run(state, cfg.values)) is not None]
     try:
         stats = apply_to_store(  # LFs see the inputs only: never the gold labels or the split
-            store, dataset, lfs, examples, sync.ex_keys,
+            store, dataset, lfs, examples,
             cardinality=len(settings.labels.classes), run_id=run_id, strict=settings.lfs.strict, progress=progress,
-            chunk_size=settings.lfs.chunk_size or (BATCH_ROWS if got.stream else None), state=state,
+            chunk_size=settings.lfs.chunk_size or (batches.SOURCE_BATCH_ROWS if got.stream else None), state=state,
             engine=make_engine(dataclasses.asdict(settings.engine) if settings.engine else None),
         )  # fmt: skip
         if retry_errors:
-            again = reapply_failed(store, dataset, lfs, prepared.examples.select(ID, *prepared.inputs), sync.ex_keys,
-                                 cardinality=len(settings.labels.classes), run_id=run_id, state=state)  # fmt: skip
+            again = reapply_failed(store, dataset, lfs, examples, cardinality=len(settings.labels.classes),
+                                   run_id=run_id, state=state)  # fmt: skip
             for name, n in again.asked.items():
                 say(f"retried LF {name!r} on the {n:,} examples it had failed on: {n - again.still_failing[name]:,} "
                     f"now answered, {again.still_failing[name]:,} failed again")  # fmt: skip
             stats.applied.update({name: stats.applied.get(name, 0) + n for name, n in again.asked.items()})
     finally:
         store.on_commit = None
-    if llm is not None:
-        timings["llm"] = llm.summary()  # requests, cache hits, tokens, failures: never the key
+    for resource in opened:  # e.g. the LLM session's requests, cache hits, tokens, failures: never the key
+        timings[resource.metrics_key] = resource.summary()
     timings["apply_seconds"] = time.perf_counter() - t0
     done = {name: n for name, n in stats.applied.items() if n}
     say(
@@ -350,7 +349,7 @@ def _run(
         say(line)
     same = None if force or any(stats.applied.values()) else _unchanged_since(store, cfg, fingerprint, versions, run_dir.parent)
     if same is not None:
-        counts = {"n_examples": prepared.examples.height, "new_examples": 0, "changed_examples": 0,
+        counts = {"n_examples": prepared.n, "new_examples": 0, "changed_examples": 0,
                   "retired_examples": 0, "lf_applications": 0, "lf_errors": int(sum(stats.errors.values()))}  # fmt: skip
         return _skip(store, run_id, same, {**counts, **timings}, t_run, phase.board, say, run_dir.parent)
     applied = Applied(cfg, store, run_id, run_dir, phase, phase.board, say, loaded, sync, stats, fingerprint, timings, t_run)

@@ -30,15 +30,14 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from weaksup import batches
 from weaksup.data import ID, scan_batches
+from weaksup.examples import StoredExamples
 from weaksup.pipeline.settings import Settings
 from weaksup.pipeline.sources import Examples, SourceError
-from weaksup.pipeline.tasks import Prepared, Task
+from weaksup.pipeline.tasks import StreamedPrepared, Task
 from weaksup.store import SyncResult, VoteStore
 from weaksup.store.streaming import live_splits, set_memory_limit, sync_example_batches
-
-BATCH_ROWS = 100_000
-"""Source rows per batch: a few tens of MB of text at a time."""
 
 @dataclass
 class StreamedSource:
@@ -53,7 +52,7 @@ class StreamedSource:
     held_out: int = 0
     gold: list[pl.DataFrame] = field(default_factory=list)
 
-    def sync(self, store: VoteStore, dataset: str, run_id: int) -> tuple[SyncResult, Prepared]:
+    def sync(self, store: VoteStore, dataset: str, run_id: int) -> tuple[SyncResult, StreamedPrepared]:
         """Sync the source into the store; the live keys (ascending) and their split and gold."""
         set_memory_limit(store, self.settings.data.memory_limit)
         got = sync_example_batches(store, dataset, self._batches(), run_id)
@@ -68,10 +67,14 @@ class StreamedSource:
             else:  # no gold in the source: no join of every batch
                 gold.append(np.full(batch.height, -1, dtype=code))
         ex_keys = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
-        examples = pl.DataFrame({"split": pl.concat(splits) if splits else pl.Series([], dtype=pl.String)})
+        split = pl.concat(splits) if splits else pl.Series("split", [], dtype=pl.String)
         gold_ids = np.concatenate(gold) if gold else np.zeros(0, dtype=code)
         sync = SyncResult(ex_keys, got.new, got.changed, got.retired, got.unchanged)
-        return sync, Prepared(examples, gold_ids, gold_ids >= 0, self.holdout)
+        return sync, StreamedPrepared(split, gold_ids, gold_ids >= 0, self.holdout)
+
+    def source(self, store: VoteStore, dataset: str) -> StoredExamples:
+        """What LFs read, from the store, decoded to the first batch's input dtypes."""
+        return StoredExamples(store, dataset, self.schema)
 
     def loaded(self) -> Examples:
         """What reading did: rows matching the holdout left out (a streamed source refuses repeated ids)."""
@@ -84,7 +87,7 @@ class StreamedSource:
         raw_id = {new: old for old, new in data.rename.items()}.get(id_column, id_column)
         match = self.settings.holdout.match_column if self.settings.holdout else "text"
         rows = 0
-        for raw in scan_batches(data.source, id_column=raw_id, batch_rows=BATCH_ROWS, base_dir=self.base):
+        for raw in scan_batches(data.source, id_column=raw_id, batch_rows=batches.SOURCE_BATCH_ROWS, base_dir=self.base):
             missing = [c for c in data.rename if c not in raw.columns]
             if missing:
                 raise SourceError(f"data.rename names columns the source lacks: {missing}; its columns are {raw.columns}")

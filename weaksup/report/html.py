@@ -23,7 +23,8 @@ from weaksup.report.charts import run_charts
 from weaksup.report.frames import RunChanges, history, lf_agreement, lf_table, run_changes
 from weaksup.report.style import CSS, SCRIPT
 from weaksup.report.suspicious import suspicious_labels
-from weaksup.report.view import PART_ROWS, RunView, load_run
+from weaksup import batches
+from weaksup.report.view import RunView, load_run
 from weaksup.store import VoteStore
 
 PERCENT = {"coverage", "overlaps", "conflicts", "emp_acc", "learned_acc", "train_coverage"}
@@ -52,7 +53,7 @@ def build_report(store: VoteStore, run_id: int | None = None, run_dir: Path | No
                  suspicious: bool = True, seed: int = 0, export_root: Path | None = None) -> Report:  # fmt: skip
     """Compute every frame of the report of run ``run_id`` (default: the newest succeeded run).
     ``suspicious`` runs the cleanlab check when the extra is installed."""
-    view = load_run(store, run_id, run_dir, export_root, with_data=False, batch_rows=PART_ROWS)  # read in parts
+    view = load_run(store, run_id, run_dir, export_root, with_data=False, batch_rows=batches.REPORT_PART_ROWS)  # read in parts
     rid = int(view.run["run_id"])
     return Report(
         view,

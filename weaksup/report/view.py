@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from weaksup import batches
 from weaksup.report.types import LabelKind, kind_for
 from weaksup.store import VoteStore, key_ranges
 from weaksup.store.reports import LABEL_COLUMNS, example_data, example_ids, run_labels, run_record
@@ -75,9 +76,6 @@ def load_gold(run_dir: Path | None, ex_keys: np.ndarray, label_type: str) -> Any
         column = pl.DataFrame({"ex_key": keys}).join(saved, on="ex_key", how="left", maintain_order="left")["gold"]
     return kind_for(label_type).read_gold(column)
 
-
-PART_ROWS = 1_000_000
-"""How many keys' labels and votes the report reads at a time (:func:`load_run`'s ``batch_rows``)."""
 
 
 @dataclass
@@ -137,7 +135,7 @@ class RunView:
     """The examples' labels, votes and gold when held; None when read in parts."""
     reader: RunReader | None = None
     """Reads the parts of a view that holds none (``loaded`` None)."""
-    batch_rows: int = PART_ROWS
+    batch_rows: int = batches.REPORT_PART_ROWS
     """How many keys a part spans."""
     key_range: tuple[int, int] = (0, -1)
     """The smallest and largest key the run labeled (parts span it)."""

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from weaksup.store.vote_store import VoteStore, crash_point
 
@@ -34,6 +35,7 @@ __all__ = [
     "StreamSync",
     "live_count",
     "live_example_batches",
+    "live_examples_with_keys",
     "live_keys",
     "live_splits",
     "memory_size_problem",
@@ -204,8 +206,33 @@ def live_example_batches(
     Reads through its own cursor, so votes can be committed meanwhile, one key range at a time
     (:meth:`VoteStore.key_range_batches`): DuckDB never sorts every example's content at once.
     """
-    struct = pl.Struct(dict(schema))
     sql = f"SELECT ex_key, example_id, data::VARCHAR AS data {_LIVE} AND ex_key BETWEEN ? AND ? ORDER BY ex_key"
     for frame in store.key_range_batches(sql, [dataset, after], store.key_span(_LIVE, [dataset, after]), batch_rows):
-        decoded = frame.select("example_id", pl.col("data").str.json_decode(struct).alias("d")).unnest("d")
-        yield decoded, frame["ex_key"].to_numpy()
+        yield _decoded(frame, schema), frame["ex_key"].to_numpy()
+
+
+def live_examples_with_keys(
+    store: VoteStore, dataset: str, schema: Mapping[str, pl.DataType], keys: np.ndarray, *, batch_rows: int
+) -> Iterator[tuple[pl.DataFrame, np.ndarray]]:
+    """The live examples among ``keys``, in key order, at most ``batch_rows`` at a time: each a frame
+    of ``example_id`` and the ``schema`` columns, and its keys (the examples an LF is asked again)."""
+    wanted = np.unique(np.asarray(keys, dtype=np.int64))
+    cursor = store.con.cursor()
+    try:
+        for start in range(0, len(wanted), batch_rows):
+            cursor.register("wanted_keys", pa.table({"ex_key": pa.array(wanted[start : start + batch_rows])}))
+            frame = cursor.sql(
+                f"SELECT ex_key, example_id, data::VARCHAR AS data {_LIVE} AND ex_key IN (SELECT ex_key FROM wanted_keys) "
+                "ORDER BY ex_key",
+                params=[dataset, 0],
+            ).pl()
+            cursor.unregister("wanted_keys")
+            if frame.height:
+                yield _decoded(frame, schema), frame["ex_key"].to_numpy()
+    finally:
+        cursor.close()
+
+
+def _decoded(frame: pl.DataFrame, schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    """``example_id`` and the stored content of ``frame``'s rows decoded into the ``schema`` columns."""
+    return frame.select("example_id", pl.col("data").str.json_decode(pl.Struct(dict(schema))).alias("d")).unnest("d")

@@ -32,6 +32,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from weaksup import batches
 from weaksup.store.failures import Failures, insert_votes
 from weaksup.store.runs import RunRecords
 from weaksup.store.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
@@ -39,8 +40,6 @@ from weaksup.store.typed_votes import TypedVotes
 from weaksup.votes import SparseVotes, ascending
 
 CRASH_ENV = "WEAKSUP_CRASH_AT"
-LABEL_BATCH_ROWS = 1_000_000
-"""Label rows per transaction of :meth:`VoteStore.write_labels`, and keys per read of :meth:`VoteStore.label_matrix`."""
 _COORDINATES = (("row", np.int64), ("col", np.int32), ("vote", np.int32))
 """:meth:`VoteStore.label_matrix`'s coordinate columns and their types."""
 _crash_counts: dict[str, int] = {}
@@ -277,7 +276,7 @@ class VoteStore(RunRecords, Failures, TypedVotes):
             self.con.unregister("q_lfs")
 
     def label_matrix(
-        self, ex_keys: np.ndarray, lfs: Sequence[tuple[str, str]], batch_rows: int = LABEL_BATCH_ROWS
+        self, ex_keys: np.ndarray, lfs: Sequence[tuple[str, str]], batch_rows: int = batches.STORE_ROWS
     ) -> SparseVotes:
         """The categorical votes of LF versions ``lfs`` on examples ``ex_keys``, as sparse
         coordinates sorted by row then column: row ``i`` is ``ex_keys[i]``, column ``j`` is ``lfs[j]``.
@@ -335,7 +334,7 @@ class VoteStore(RunRecords, Failures, TypedVotes):
     # -- labels ------------------------------------------------------------------------
 
     def write_labels(
-        self, run_id: int, labels: pl.DataFrame | Iterable[pl.DataFrame], batch_rows: int = LABEL_BATCH_ROWS
+        self, run_id: int, labels: pl.DataFrame | Iterable[pl.DataFrame], batch_rows: int = batches.STORE_ROWS
     ) -> None:
         """Store a run's labels: a frame, or frames one after another (a run too large to label
         at once), with ``ex_key``, ``n_votes`` and any of ``probs``, ``label``, ``confidence``,

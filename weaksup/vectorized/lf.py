@@ -43,8 +43,8 @@ FrameFunction = Callable[..., pl.Series]
 class VectorizedLabelingFunction:
     """An LF evaluated on a whole chunk: ``expr`` (a polars expression) or ``f(frame, **resources)``.
 
-    Exactly one of ``expr`` and ``f`` is given.  ``kind`` is ``"vectorized"``;
-    the applier evaluates every vectorized LF of a chunk in one ``select``.
+    Exactly one of ``expr`` and ``f`` is given.  ``kind`` is ``"vectorized"``
+    (:mod:`weaksup.apply.kinds.vectorized`): every vectorized LF of a chunk is evaluated in one query.
     """
 
     kind = "vectorized"
@@ -75,23 +75,22 @@ class VectorizedLabelingFunction:
             )
         self.name = name
         self.expr = expr
-        self._f = f
-        self._resources = dict(resources or {})
-        self._pre: list[Any] = []  # vectorized LFs have no row preprocessors
+        self.f = f
+        self.resources = dict(resources or {})
         self.label_type = label_type
         if version is not None:
             self.version = version
         elif expr is not None:
             self.version = source_hash("expr", label_type, expr.meta.serialize(format="json"))
         else:
-            self.version = source_hash("frame", label_type, function_source(f), canonical(self._resources))  # type: ignore[arg-type]
+            self.version = source_hash("frame", label_type, function_source(f), canonical(self.resources))  # type: ignore[arg-type]
 
     def evaluate(self, frame: pl.DataFrame) -> Any:
         """This LF's raw output on ``frame``: a Series, one value per row, when the LF is
         right (the applier checks it)."""
         if self.expr is not None:
             return frame.select(pl.int_range(pl.len()).alias("__rows__"), self.expr.alias(self.name))[self.name]
-        out = self._f(frame, **self._resources)  # type: ignore[misc]
+        out = self.f(frame, **self.resources)  # type: ignore[misc]
         return out.alias(self.name) if isinstance(out, pl.Series) else out
 
     def __repr__(self) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from weaksup.pipeline.settings import Settings
 from weaksup.pipeline.tasks import categorical, ranking, regression
-from weaksup.pipeline.tasks.base import Labeled, Prepared, Task, Trained
+from weaksup.pipeline.tasks.base import InMemoryPrepared, Labeled, Prepared, StreamedPrepared, Task, Trained
 
 TASKS: dict[str, type[Task]] = {
     "categorical": categorical.CategoricalTask,
@@ -30,7 +30,7 @@ _CHECKS: dict[str, Callable[[Settings], str | None]] = {
     "regression": regression.check,
 }
 
-__all__ = ["TASKS", "Labeled", "Prepared", "Task", "Trained", "check", "task_for"]
+__all__ = ["TASKS", "InMemoryPrepared", "Labeled", "Prepared", "StreamedPrepared", "Task", "Trained", "check", "task_for"]
 
 
 def task_for(settings: Settings) -> Task:

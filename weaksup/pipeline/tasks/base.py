@@ -29,36 +29,36 @@ import numpy as np
 import polars as pl
 
 from weaksup.data import ID
+from weaksup.examples import InMemoryExamples
 from weaksup.pipeline.settings import Settings
 from weaksup.store import VoteStore
 
 
-@dataclass(frozen=True)
 class Prepared:
-    """A run's examples as LFs and the store see them, and what is kept from both.
+    """A run's examples as the label step sees them: each one's split and gold, in the order of the
+    store keys the run synced them under.  Two kinds: :class:`InMemoryPrepared` holds the examples
+    (and what LFs read) in memory; :class:`StreamedPrepared` leaves them in the store.
 
-    ``examples``: ``example_id``, ``split`` (a string) and the input columns.  ``gold``: the
-    task's gold labels, aligned with the rows (a task-specific form); ``has_gold`` marks the
-    rows that have one.  ``holdout``: an external evaluation set (categorical runs).  In a
-    streamed run (:mod:`weaksup.pipeline.streamed`) the examples stay in the store: ``examples``
-    then holds only ``split``, one row per live example in key order, aligned with ``gold``.
+    ``gold``: the task's gold labels, aligned with the rows (a task-specific form); ``has_gold``
+    marks the rows that have one; ``holdout``: an external evaluation set (categorical runs).
     """
 
-    examples: pl.DataFrame
+    splits: pl.Series
+    """Each example's split name."""
     gold: Any
     has_gold: np.ndarray
-    holdout: pl.DataFrame | None = None
+    holdout: pl.DataFrame | None
 
     @property
-    def inputs(self) -> list[str]:
-        """The columns LFs may read: everything but the id and the split."""
-        return [c for c in self.examples.columns if c not in (ID, "split")]
+    def n(self) -> int:
+        """How many examples."""
+        return len(self.splits)
 
     @property
     def split(self) -> np.ndarray:
         """Each example's split: an object array referencing one ``str`` per split name (numpy
         would make one per example: 600 MB at 10M examples, on every call)."""
-        column = self.examples["split"]
+        column = self.splits
         if column.null_count():
             return column.to_numpy()
         names = column.unique().cast(pl.String)
@@ -67,7 +67,42 @@ class Prepared:
 
     def in_split(self, name: str) -> np.ndarray:
         """Which examples are in split ``name`` (``split == name``, without an array of every example's split)."""
-        return (self.examples["split"] == name).fill_null(False).to_numpy()
+        return (self.splits == name).fill_null(False).to_numpy()
+
+
+@dataclass(frozen=True)
+class InMemoryPrepared(Prepared):
+    """The examples in memory: ``examples`` holds ``example_id``, ``split`` (a string) and the input
+    columns, in row order (as :meth:`Task.prepare` shaped them)."""
+
+    examples: pl.DataFrame
+    gold: Any
+    has_gold: np.ndarray
+    holdout: pl.DataFrame | None = None
+
+    @property  # type: ignore[override]
+    def splits(self) -> pl.Series:
+        return self.examples["split"]
+
+    @property
+    def inputs(self) -> list[str]:
+        """The columns LFs may read: everything but the id and the split."""
+        return [c for c in self.examples.columns if c not in (ID, "split")]
+
+    def source(self, ex_keys: np.ndarray) -> InMemoryExamples:
+        """What LFs read, as an example source keyed by ``ex_keys`` (the store keys of the rows)."""
+        return InMemoryExamples(self.examples.select(ID, *self.inputs), ex_keys)
+
+
+@dataclass(frozen=True)
+class StreamedPrepared(Prepared):
+    """A streamed run's examples (:mod:`weaksup.pipeline.streamed`): they stay in the store, and only
+    their split (``splits``, one per live example in key order) and gold are held."""
+
+    splits: pl.Series
+    gold: Any
+    has_gold: np.ndarray
+    holdout: pl.DataFrame | None = None
 
 
 @dataclass
@@ -107,7 +142,7 @@ class Task(Protocol):
 
     def __init__(self, settings: Settings) -> None: ...
 
-    def prepare(self, frame: pl.DataFrame, holdout: pl.DataFrame | None = None) -> Prepared:
+    def prepare(self, frame: pl.DataFrame, holdout: pl.DataFrame | None = None) -> InMemoryPrepared:
         """Shape the loaded rows (with ``example_id``) into examples and split the gold off."""
         ...
 
@@ -130,7 +165,7 @@ class Task(Protocol):
         batch by batch."""
         ...
 
-    def train_end_model(self, prepared: Prepared, labeled: Labeled, train: np.ndarray, run_dir: Path) -> Trained:
+    def train_end_model(self, prepared: InMemoryPrepared, labeled: Labeled, train: np.ndarray, run_dir: Path) -> Trained:
         """Train the end model on the covered train rows, save it in ``run_dir``; its scores on gold."""
         ...
 

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 import numpy as np
 import polars as pl
 
+from weaksup import batches
 from weaksup.analysis import lf_summary
 from weaksup.data import ID
 from weaksup.export import soft_label_frame
@@ -36,6 +37,7 @@ from weaksup.model import labels_from_proba, make_label_model
 from weaksup.pipeline.settings import Settings
 from weaksup.pipeline.tasks.base import (
     Labeled,
+    InMemoryPrepared,
     Prepared,
     Trained,
     check_output_columns,
@@ -48,9 +50,6 @@ from weaksup.store import VoteStore
 from weaksup.votes import SparseVotes
 
 
-PREDICT_BATCH_ROWS = 1_000_000
-"""Rows per ``predict_proba`` call when labeling: the label model's working arrays stay this size."""
-
 
 class CategoricalTask:
     """Categorical runs (see the module docstring)."""
@@ -62,7 +61,7 @@ class CategoricalTask:
         self.settings = settings
         self.classes = list(settings.labels.classes)
 
-    def prepare(self, frame: pl.DataFrame, holdout: pl.DataFrame | None = None) -> Prepared:
+    def prepare(self, frame: pl.DataFrame, holdout: pl.DataFrame | None = None) -> InMemoryPrepared:
         """Split the gold class ids (``data.gold_column``, -1 where unknown) off the examples."""
         frame = with_split(frame, self.settings)
         column = gold_column(frame, self.settings)
@@ -72,7 +71,7 @@ class CategoricalTask:
         if self.settings.trainer.name != "none" and text_col not in examples.columns:
             raise ValueError(f"trainer.text_column {text_col!r} is not in the data; columns are {examples.columns}")
         check_output_columns(examples, ["label", "label_name", "confidence", "n_votes", *(f"prob_{c}" for c in self.classes)])
-        return Prepared(examples, gold, gold >= 0, holdout)
+        return InMemoryPrepared(examples, gold, gold >= 0, holdout)
 
     def select_lfs(self, lfs: Sequence[Any]) -> list[Any]:
         """The categorical LFs."""
@@ -97,7 +96,7 @@ class CategoricalTask:
         dev = ~prepared.in_split(self.settings.data.test_split)
         summary = lf_summary(votes.select_rows(np.flatnonzero(dev)), gold[dev],
                              learned_acc=getattr(model, "accuracies_", None))  # fmt: skip
-        probs = predict_in_batches(model, votes, PREDICT_BATCH_ROWS) if self.settings.trainer.name != "none" else None
+        probs = predict_in_batches(model, votes, batches.PREDICT_ROWS) if self.settings.trainer.name != "none" else None
         return Labeled(model, rows, n_votes, probs, metrics, summary)
 
     def training_set(self, store: VoteStore, run_id: int) -> pl.DataFrame:
@@ -125,7 +124,7 @@ class CategoricalTask:
         return soft_label_frame(training_inputs(rows, dtype), probs, rows["n_votes"].to_numpy(), self.classes,
                                 keep_uncovered=True)  # fmt: skip
 
-    def train_end_model(self, prepared: Prepared, labeled: Labeled, train: np.ndarray, run_dir: Path) -> Trained:
+    def train_end_model(self, prepared: InMemoryPrepared, labeled: Labeled, train: np.ndarray, run_dir: Path) -> Trained:
         """Fit the text classifier on the covered train examples' soft labels; test and holdout accuracy."""
         from weaksup.end_models import SoftTextClassifier
 
@@ -219,7 +218,7 @@ def proba_batches(model: Any, votes: SparseVotes, batch_rows: int) -> Iterator[t
 @dataclass
 class LabelRows:
     """A categorical run's label rows (``ex_key``, ``probs``, ``label``, ``confidence``,
-    ``n_votes``), :data:`PREDICT_BATCH_ROWS` at a time: what :meth:`VoteStore.write_labels`
+    ``n_votes``), :data:`weaksup.batches.PREDICT_ROWS` at a time: what :meth:`VoteStore.write_labels`
     takes.  Each pass predicts again (cheap beside the fit) instead of holding every row's
     probabilities; the labels break ties as :meth:`LabelModelBase.predict` does, so every pass
     gives the same rows."""
@@ -228,7 +227,7 @@ class LabelRows:
     votes: SparseVotes
     ex_keys: np.ndarray
     n_votes: np.ndarray
-    batch_rows: int = PREDICT_BATCH_ROWS
+    batch_rows: int = batches.PREDICT_ROWS
 
     def __iter__(self) -> Iterator[pl.DataFrame]:
         ties = np.random.default_rng(self.model.seed)  # one stream over the batches: predict's tie breaks
@@ -257,7 +256,7 @@ def split_scores(rows: Iterable[pl.DataFrame], prepared: Prepared) -> dict[str, 
         known, covered = gold >= 0, frame["n_votes"].to_numpy() > 0
         right = known & (frame["label"].to_numpy() == gold)
         parts.append(
-            pl.DataFrame({"split": prepared.examples["split"].slice(start, frame.height).cast(pl.String),
+            pl.DataFrame({"split": prepared.splits.slice(start, frame.height).cast(pl.String),
                           "covered": covered, "known": known, "right": right,
                           "known_covered": known & covered, "right_covered": right & covered})  # fmt: skip
             .group_by("split")

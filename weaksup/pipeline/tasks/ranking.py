@@ -31,7 +31,7 @@ from weaksup.model import RankingLabelModel
 from weaksup.pipeline.settings import RankingSettings, Settings
 from weaksup.pipeline.tasks.base import (
     Labeled,
-    Prepared,
+    InMemoryPrepared,
     Trained,
     check_output_columns,
     gold_column,
@@ -66,7 +66,7 @@ class RankingTask:
         except TypeError as exc:
             raise ValueError(f"label_model.params do not fit the ranking label model: {exc}") from None
 
-    def prepare(self, frame: pl.DataFrame, holdout: pl.DataFrame | None = None) -> Prepared:
+    def prepare(self, frame: pl.DataFrame, holdout: pl.DataFrame | None = None) -> InMemoryPrepared:
         """Draw the sets (with ``ranking.set_size``), check the items, split off the gold item scores
         (per example a mapping item id → score, empty when unknown)."""
         frame = with_split(frame, self.settings)
@@ -94,14 +94,14 @@ class RankingTask:
             gold = _gold_scores(frame[gold_col], items, ids, gold_col)
             frame = frame.drop(gold_col)
         check_output_columns(frame, ["ranking", "preferences", "n_votes"])
-        return Prepared(frame, gold, np.array([len(g) > 0 for g in gold], dtype=bool), holdout)
+        return InMemoryPrepared(frame, gold, np.array([len(g) > 0 for g in gold], dtype=bool), holdout)
 
     def select_lfs(self, lfs: Sequence[Any]) -> list[Any]:
         """The ranking LFs."""
         return select_lfs(lfs, self.label_type)
 
     def label(
-        self, store: VoteStore, ex_keys: np.ndarray, lfs: Sequence[Any], prepared: Prepared, train: np.ndarray
+        self, store: VoteStore, ex_keys: np.ndarray, lfs: Sequence[Any], prepared: InMemoryPrepared, train: np.ndarray
     ) -> Labeled:
         """A ranking and pairwise preferences for every example; Kendall tau and NDCG per split."""
         examples, gold = prepared.examples, prepared.gold
@@ -158,7 +158,7 @@ class RankingTask:
         """The training set as one batch: these runs load their source whole (streaming is categorical)."""
         yield self.training_set(store, run_id)
 
-    def train_end_model(self, prepared: Prepared, labeled: Labeled, train: np.ndarray, run_dir: Path) -> Trained:
+    def train_end_model(self, prepared: InMemoryPrepared, labeled: Labeled, train: np.ndarray, run_dir: Path) -> Trained:
         """The pairwise ranker on the covered train examples' preferences; its scores on the test split."""
         from weaksup.end_models import PairwiseRanker
 

@@ -27,7 +27,7 @@ from weaksup.model import RegressionLabelModel
 from weaksup.pipeline.settings import Settings
 from weaksup.pipeline.tasks.base import (
     Labeled,
-    Prepared,
+    InMemoryPrepared,
     Trained,
     check_output_columns,
     gold_column,
@@ -61,7 +61,7 @@ class RegressionTask:
         except TypeError as exc:
             raise ValueError(f"label_model.params do not fit the regression label model: {exc}") from None
 
-    def prepare(self, frame: pl.DataFrame, holdout: pl.DataFrame | None = None) -> Prepared:
+    def prepare(self, frame: pl.DataFrame, holdout: pl.DataFrame | None = None) -> InMemoryPrepared:
         """Split the gold values (``data.gold_column``, NaN where unknown) off the examples."""
         frame = with_split(frame, self.settings)
         col = gold_column(frame, self.settings)
@@ -76,14 +76,14 @@ class RegressionTask:
                 raise ValueError(f"data.gold_column {col!r} is {gold[row]} for example {frame[ID][row]!r}; gold values must be finite")
         examples = frame.drop(col) if col else frame
         check_output_columns(examples, ["value", "variance", "n_votes"])
-        return Prepared(examples, gold, ~np.isnan(gold), holdout)
+        return InMemoryPrepared(examples, gold, ~np.isnan(gold), holdout)
 
     def select_lfs(self, lfs: Sequence[Any]) -> list[Any]:
         """The regression LFs."""
         return select_lfs(lfs, self.label_type)
 
     def label(
-        self, store: VoteStore, ex_keys: np.ndarray, lfs: Sequence[Any], prepared: Prepared, train: np.ndarray
+        self, store: VoteStore, ex_keys: np.ndarray, lfs: Sequence[Any], prepared: InMemoryPrepared, train: np.ndarray
     ) -> Labeled:
         """E[y | votes] and Var[y | votes] for every example; MSE and MAE per split."""
         gold = prepared.gold
@@ -121,7 +121,7 @@ class RegressionTask:
         """The training set as one batch: these runs load their source whole (streaming is categorical)."""
         yield self.training_set(store, run_id)
 
-    def train_end_model(self, prepared: Prepared, labeled: Labeled, train: np.ndarray, run_dir: Path) -> Trained:
+    def train_end_model(self, prepared: InMemoryPrepared, labeled: Labeled, train: np.ndarray, run_dir: Path) -> Trained:
         """The soft-target regressor on the covered train examples; MSE and MAE on the test split."""
         from weaksup.end_models import SoftTargetRegressor
 

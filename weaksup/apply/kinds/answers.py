@@ -1,15 +1,16 @@
-"""The applier's batch function for answer LFs: one join of every worker's answers with the chunk.
+"""Recorded answers (:mod:`weaksup.crowd`, kind ``"answers"``): one join of every worker's answers with the chunk.
 
 Each example of the chunk gets, from each answer LF, the vote recorded for its id, or an
 abstain when that worker did not answer it.  Answers were mapped into the label space when they
 were read, so nothing here can be out of range unless an LF set mixes label spaces: that stops
-the run with :class:`~weaksup.apply.LFApplicationError`, naming the LF.
+the run with :class:`~weaksup.apply.checks.LFApplicationError`, naming the LF.  An answer LF holds
+its answers, so a run opens nothing for it, and it reads no input column (only the example id).
 
 >>> import polars as pl
 >>> from weaksup.crowd.lf import answer_lfs
 >>> lfs = answer_lfs(pl.DataFrame({"item": ["a", "b"], "worker": ["w", "w"], "vote": [1, 0]}))
 >>> chunk = pl.DataFrame({"example_id": ["b", "c", "a"]})
->>> apply_answer_lfs(lfs, chunk, ApplyContext(cardinality=2))[0].labels.tolist()
+>>> AnswersKind().apply_batch(lfs, chunk, ApplyContext(cardinality=2))[0].labels.tolist()
 [0, -1, 1]
 """
 
@@ -20,15 +21,28 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-from weaksup.apply import BATCH_APPLIERS, ApplyContext, LFApplicationError, LFOutput
+from weaksup.apply.checks import LFApplicationError
+from weaksup.apply.kinds.base import ApplyContext, LFKind, LFOutput
 from weaksup.crowd.lf import AnswerLF
 from weaksup.data import ID
 from weaksup.votes import ABSTAIN
 
-__all__ = ["apply_answer_lfs"]
+__all__ = ["AnswersKind"]
 
 
-def apply_answer_lfs(lfs: Sequence[AnswerLF], chunk: pl.DataFrame, ctx: ApplyContext) -> list[LFOutput]:
+class AnswersKind(LFKind):
+    """Recorded answers (see the module docstring)."""
+
+    name = "answers"
+
+    def apply_batch(self, lfs: Sequence[AnswerLF], chunk: pl.DataFrame, ctx: ApplyContext) -> list[LFOutput]:
+        return _answers(lfs, chunk, ctx)
+
+    def columns_read(self, lfs: Sequence[AnswerLF], frame: pl.DataFrame) -> dict[str, list[str]]:
+        return {lf.name: [] for lf in lfs}
+
+
+def _answers(lfs: Sequence[AnswerLF], chunk: pl.DataFrame, ctx: ApplyContext) -> list[LFOutput]:
     """Each LF's recorded votes on ``chunk``'s examples (matched by ``example_id``), in ``lfs`` order."""
     n = chunk.height
     table = pl.concat(
@@ -56,6 +70,3 @@ def apply_answer_lfs(lfs: Sequence[AnswerLF], chunk: pl.DataFrame, ctx: ApplyCon
                 values[r] = v
             outputs.append(LFOutput(np.full(n, ABSTAIN, np.int32), values=values))
     return outputs
-
-
-BATCH_APPLIERS["answers"] = apply_answer_lfs

@@ -1,43 +1,83 @@
-"""The applier's batch function for vectorized LFs: one ``select`` per chunk, then checks.
+"""Vectorized LFs (:mod:`weaksup.vectorized`, kind ``"vectorized"``): one polars query per chunk, then checks.
 
-Every vectorized LF of a chunk is evaluated in one polars ``select`` (frame
-functions are called one by one), and each result is checked like a row LF's
-return values: a categorical LF yields integers in ``0..k-1`` or null/``-1``;
-a regression LF finite numbers or null; a ranking LF lists of distinct item ids
-or null.  A wrong dtype, an out-of-range value, a missing column or a polars
-error stops the run with :class:`~weaksup.apply.LFApplicationError` naming the LF
-(and the first bad example): an expression fails on a whole chunk, never on one
-example, so there is nothing to record and carry on with.  Votes committed
-before the failing chunk are kept.
+Every expression LF of a chunk is evaluated in one lazy polars ``select`` (frame functions are
+called one by one), so polars evaluates what the expressions share once: twenty keyword LFs that
+each lower-case the same column lower-case it once.  Each result is checked like a row LF's return
+values: a categorical LF yields integers in ``0..k-1`` or null/``-1``; a regression LF finite
+numbers or null; a ranking LF lists of distinct item ids or null.  A wrong dtype, an out-of-range
+value, a missing column or a polars error stops the run with
+:class:`~weaksup.apply.checks.LFApplicationError` naming the LF (and the first bad example): an
+expression fails on a whole chunk, never on one example, so there is nothing to record and carry
+on with.  Votes committed before the failing chunk are kept.
 
->>> from weaksup.apply import BATCH_APPLIERS
->>> BATCH_APPLIERS["vectorized"] is apply_vectorized_lfs
-True
+>>> from weaksup.vectorized import keywords
+>>> chunk = pl.DataFrame({"example_id": ["a", "b"], "text": ["Subscribe!", "nice"], "n": [1, 2]})
+>>> lfs = [keywords("promo", ["subscribe"], 1)]
+>>> VectorizedKind().apply_batch(lfs, chunk, ApplyContext(cardinality=2))[0].labels.tolist()
+[1, -1]
+>>> VectorizedKind().columns_read(lfs, chunk)
+{'promo': ['text']}
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from weaksup.apply import BATCH_APPLIERS, ApplyContext, LFApplicationError, LFOutput
-from weaksup.apply_store import KIND_CHUNK_ROWS
+from weaksup.apply.checks import LFApplicationError
+from weaksup.apply.kinds.base import ApplyContext, LFKind, LFOutput
+from weaksup.batches import TRACE_ROWS, VECTORIZED_COMMIT_ROWS
 from weaksup.data import ID
 from weaksup.vectorized.lf import VectorizedLabelingFunction
 from weaksup.votes import ABSTAIN
 
-__all__ = ["apply_vectorized_lfs"]
+__all__ = ["VectorizedKind"]
 
 
-def apply_vectorized_lfs(
-    lfs: Sequence[VectorizedLabelingFunction], chunk: pl.DataFrame, ctx: ApplyContext
-) -> list[LFOutput]:
-    """Evaluate ``lfs`` on ``chunk`` and check their votes; one output per LF, in order."""
-    columns = _evaluate(lfs, chunk)
-    return [_check(lf, columns[j], chunk[ID], ctx.cardinality) for j, lf in enumerate(lfs)]
+class VectorizedKind(LFKind):
+    """Vectorized LFs (see the module docstring)."""
+
+    name = "vectorized"
+    chunk_rows = VECTORIZED_COMMIT_ROWS
+    portable = True
+
+    def apply_batch(
+        self, lfs: Sequence[VectorizedLabelingFunction], chunk: pl.DataFrame, ctx: ApplyContext
+    ) -> list[LFOutput]:
+        columns = _evaluate(lfs, chunk)
+        return [_check(lf, columns[j], chunk[ID], ctx.cardinality) for j, lf in enumerate(lfs)]
+
+    def columns_read(self, lfs: Sequence[VectorizedLabelingFunction], frame: pl.DataFrame) -> dict[str, list[str]]:
+        sample = frame[np.unique(np.linspace(0, frame.height - 1, min(TRACE_ROWS, frame.height)).astype(int))]
+        return {lf.name: _columns_of(lf, sample) for lf in lfs}
+
+    def user_code(self, lf: VectorizedLabelingFunction) -> Sequence[Callable[..., Any]]:
+        return () if lf.f is None else (lf.f,)
+
+
+def _columns_of(lf: VectorizedLabelingFunction, sample: pl.DataFrame) -> list[str]:
+    """The columns of ``sample`` an LF reads: an expression's root columns; for a frame function,
+    those whose removal makes it fail or change its output on the sample."""
+    if lf.expr is not None:
+        return sorted(set(lf.expr.meta.root_names()) & set(sample.columns))
+    try:
+        full = lf.evaluate(sample)
+    except Exception:  # noqa: BLE001 - an LF bug is the applier's to report
+        return []
+    read = []
+    for column in sample.columns:
+        if column == ID:
+            continue
+        try:
+            same = isinstance(full, pl.Series) and full.equals(lf.evaluate(sample.drop(column)))
+        except Exception:  # noqa: BLE001 - it needed the column
+            same = False
+        if not same:
+            read.append(column)
+    return sorted(read)
 
 
 def _evaluate(lfs: Sequence[VectorizedLabelingFunction], chunk: pl.DataFrame) -> list[pl.Series]:
@@ -45,7 +85,8 @@ def _evaluate(lfs: Sequence[VectorizedLabelingFunction], chunk: pl.DataFrame) ->
     out: list[pl.Series | None] = [None] * len(lfs)
     if exprs:
         try:
-            got = chunk.select(pl.col(ID).alias("__rows__"), *(lf.expr.alias(f"c{j}") for j, lf in exprs))  # type: ignore[union-attr]
+            # Lazily, so that polars evaluates the subexpressions the LFs share once.
+            got = chunk.lazy().select(pl.col(ID).alias("__rows__"), *(lf.expr.alias(f"c{j}") for j, lf in exprs)).collect()  # type: ignore[union-attr]
         except pl.exceptions.PolarsError:
             got = None  # find the failing LF below, one at a time
         for j, lf in exprs:
@@ -122,7 +163,3 @@ def _check(lf: VectorizedLabelingFunction, s: pl.Series, ids: pl.Series, k: int)
     if dupes.any():
         raise _bad(lf, ids, dupes.to_numpy(), f"a ranking with duplicate items {items.filter(dupes)[0].to_list()}", expected)
     return LFOutput(np.full(n, ABSTAIN, np.int32), values=items.to_list())
-
-
-BATCH_APPLIERS["vectorized"] = apply_vectorized_lfs
-KIND_CHUNK_ROWS["vectorized"] = 1_000_000  # about a second of polars work per chunk
