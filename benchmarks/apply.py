@@ -60,7 +60,6 @@ from weaksup.examples import StoredExamples  # noqa: E402
 from weaksup.lf import ABSTAIN, LabelingFunction  # noqa: E402
 from weaksup.pipeline import load_lf_modules  # noqa: E402
 from weaksup.store import VoteStore  # noqa: E402
-from weaksup.store.streaming import set_memory_limit, sync_example_batches  # noqa: E402
 from weaksup.vectorized import VectorizedLabelingFunction, keywords, regex  # noqa: E402
 
 CHUNK = 100_000
@@ -187,13 +186,13 @@ def section_engines(df: pl.DataFrame, tmp: Path, repeats: int) -> list[str]:
     def timed_round(name: str, engine: object) -> None:
         path = tmp / "engine.duckdb"
         with VoteStore(path) as store:
-            keys = store.sync_examples("d", df.select("example_id", "text"), store.start_run("b", {})).ex_keys
+            keys = store.examples.sync("d", df.select("example_id", "text"), store.runs.start("b", {})).ex_keys
             t0, c0 = time.perf_counter(), cpu_seconds()
             apply_to_store(store, "d", lfs, df.select("example_id", "text"), keys, cardinality=2, progress=False,
                            chunk_size=CHUNK // 4, engine=engine)  # fmt: skip
             seconds.setdefault(name, []).append(time.perf_counter() - t0)
             cpu.setdefault(name, []).append(cpu_seconds() - c0)
-            dense[name] = store.label_matrix(keys, versions).to_dense()
+            dense[name] = store.votes.label_matrix(keys, versions).to_dense()
         path.unlink()
 
     for _ in range(repeats):  # rounds of every engine, so each ratio compares runs minutes apart, not a round apart
@@ -267,10 +266,10 @@ def stream_child(parquet: Path, store_path: Path) -> dict:
     """In a fresh process: scan, sync and apply from the store; report times, votes and peak RSS."""
     rss_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with VoteStore(store_path) as store:
-        set_memory_limit(store, MEMORY_LIMIT)
-        run = store.start_run("stream", {})
+        store.set_memory_limit(MEMORY_LIMIT)
+        run = store.runs.start("stream", {})
         t0 = time.perf_counter()
-        sync = sync_example_batches(store, "d", scan_batches(parquet, id_column="id", batch_rows=CHUNK), run, ["text"])
+        sync = store.examples.sync_batches("d", scan_batches(parquet, id_column="id", batch_rows=CHUNK), run, ["text"])
         t1 = time.perf_counter()
         stats = apply_to_store(store, "d", vectorized_lfs(), StoredExamples(store, "d", {"text": pl.String}),
                                cardinality=2, run_id=run, progress=False, chunk_size=CHUNK)  # fmt: skip

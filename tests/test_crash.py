@@ -107,17 +107,17 @@ def test_a_run_killed_between_label_transactions_keeps_no_labels(tmp_path):
         "import sys, numpy as np, polars as pl\n"
         "from weaksup.store import VoteStore\n"
         "with VoteStore(sys.argv[1]) as store:\n"
-        "    run = store.start_run('p', {})\n"
+        "    run = store.runs.start('p', {})\n"
         "    frame = pl.DataFrame({'example_id': [str(i) for i in range(10)], 'text': ['t'] * 10})\n"
-        "    keys = store.sync_examples('d', frame, run).ex_keys\n"
+        "    keys = store.examples.sync('d', frame, run).ex_keys\n"
         "    labels = pl.DataFrame({'ex_key': keys, 'label': np.zeros(10, np.int32), 'n_votes': np.ones(10, np.int32)})\n"
-        "    store.write_labels(run, labels, batch_rows=3)\n"
+        "    store.runs.write_labels(run, labels, batch_rows=3)\n"
     )
     env = {**os.environ, "WEAKSUP_CRASH_AT": "write_labels.after_commit:2"}
     proc = subprocess.run([sys.executable, "-c", script, str(store)], env=env, capture_output=True, text=True)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert query(store, "SELECT count(*) AS n FROM labels")["n"][0] == 6  # two batches of 3 landed
     with VoteStore(store) as opened:  # what `weaksup run` does first
-        assert opened.mark_dead_runs() == 1
-        opened.discard_unfinished()
+        assert opened.runs.mark_dead() == 1
+        opened.runs.discard_unfinished()
     assert query(store, "SELECT count(*) AS n FROM labels")["n"][0] == 0

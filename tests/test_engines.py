@@ -64,8 +64,8 @@ def lfs(tmp_path_factory):
 
 def _run(path, lfs, engine, df, chunk_size=100):
     with VoteStore(path) as store:
-        run = store.start_run("t", {})
-        keys = store.sync_examples("d", df, run).ex_keys
+        run = store.runs.start("t", {})
+        keys = store.examples.sync("d", df, run).ex_keys
         apply_to_store(store, "d", lfs, df, keys, cardinality=2, run_id=run, progress=False, chunk_size=chunk_size,
                        engine=engine)  # fmt: skip
         return store_contents(store)
@@ -161,7 +161,7 @@ def test_strict_mode_stops_in_a_worker_naming_the_lf_and_example(tmp_path, lfs):
     lfs, _ = lfs
     df = _data(300)
     with VoteStore(tmp_path / "s.duckdb") as store:
-        keys = store.sync_examples("d", df, store.start_run("t", {})).ex_keys
+        keys = store.examples.sync("d", df, store.runs.start("t", {})).ex_keys
         with pytest.raises(LFApplicationError, match=r"LF 'fragile' raised ZeroDivisionError on example 'x\d+': boom"):
             apply_to_store(store, "d", lfs, df, keys, cardinality=2, strict=True, progress=False, chunk_size=100,
                            engine=ProcessEngine(workers=2))  # fmt: skip

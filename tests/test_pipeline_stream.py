@@ -5,12 +5,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-import weaksup.pipeline.streamed as streamed
 from weaksup import batches
 from weaksup.pipeline import run_pipeline
 from weaksup.pipeline.config import load_config
 from weaksup.store import VoteStore
-from weaksup.store.streaming import set_memory_limit
 
 LFS = """
 import polars as pl
@@ -146,11 +144,13 @@ def test_a_streamed_run_caps_duckdb_at_data_memory_limit(tmp_path, monkeypatch):
     _pipeline(tmp_path, True, "d.parquet")
     caps = []
 
-    def capped(store, limit):  # the real cap, and what it was given
-        set_memory_limit(store, limit)
-        caps.append((limit, store.con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0]))
+    real = VoteStore.set_memory_limit
 
-    monkeypatch.setattr(streamed, "set_memory_limit", capped)
+    def capped(store, limit):  # the real cap, and what it was given
+        real(store, limit)
+        caps.append((limit, store.query("SELECT current_setting('memory_limit') AS m")["m"][0]))
+
+    monkeypatch.setattr(VoteStore, "set_memory_limit", capped)
     run_pipeline(tmp_path / "p.toml", progress=False, say=lambda s: None)
     toml = (tmp_path / "p.toml").read_text()
     (tmp_path / "p.toml").write_text(toml.replace("stream = true", 'stream = true\nmemory_limit = "300MB"'))

@@ -111,8 +111,8 @@ def lfs(tmp_path_factory):
 
 
 def _apply(store, lfs, engine, df, **kw):
-    run = store.start_run("t", {})
-    keys = store.sync_examples("d", df, run).ex_keys
+    run = store.runs.start("t", {})
+    keys = store.examples.sync("d", df, run).ex_keys
     return apply_to_store(store, "d", lfs, df, keys, cardinality=2, run_id=run, progress=False, chunk_size=150,
                           engine=engine, **kw)  # fmt: skip
 

@@ -96,13 +96,13 @@ def lfs_command(args: argparse.Namespace) -> None:
     """``weaksup lfs``: the last run's LF summary and every LF version; ``--errors``: what LFs raised."""
     if args.errors:
         with open_store(args, "weaksup lfs --errors") as store:
-            errors = store.lf_errors(args.lf, args.limit or None)
+            errors = store.votes.errors(args.lf, args.limit or None)
         with pl.Config(**{**TABLE, "fmt_str_lengths": 120}):
             print(errors if errors.height else f"no LF errors{f' of LF {args.lf!r}' if args.lf else ''} in the store")
         return
     with open_store(args, "weaksup lfs") as store:
-        last = store.last_succeeded_run()
-        versions = store.lf_versions()
+        last = store.runs.last_succeeded()
+        versions = store.votes.lf_versions()
     current = last["lf_versions"] if last else {}
     with pl.Config(**TABLE):
         if last and last["lf_summary"]:

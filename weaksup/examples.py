@@ -6,9 +6,9 @@ the examples an LF failed on, by key:
 
 - :class:`InMemoryExamples`: a polars frame and its store keys (from ``sync_examples``);
 - :class:`StoredExamples`: the examples as synced into the store, read back batch by
-  batch (:func:`weaksup.store.streaming.live_example_batches`), so a source larger than
+  batch (``VoteStore.examples.live_batches``), so a source larger than
   memory is never held whole: scan it in batches (:func:`weaksup.data.scan_batches`),
-  sync them (:func:`weaksup.store.streaming.sync_example_batches`), then apply from here.
+  sync them (``VoteStore.examples.sync_batches``), then apply from here.
 
 >>> import numpy as np, polars as pl
 >>> src = InMemoryExamples(pl.DataFrame({"example_id": ["a", "b", "c"]}), np.array([5, 3, 9]))
@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import polars as pl
 
-from weaksup.store.streaming import live_count, live_example_batches, live_examples_with_keys
 
 if TYPE_CHECKING:
     from weaksup.store import VoteStore
@@ -94,10 +93,10 @@ class StoredExamples:
     schema: Mapping[str, pl.DataType]
 
     def count_after(self, mark: int) -> int:
-        return live_count(self.store, self.dataset, mark)
+        return self.store.examples.live_count(self.dataset, mark)
 
     def chunks_after(self, mark: int, size: int) -> Iterator[tuple[pl.DataFrame, np.ndarray]]:
-        return live_example_batches(self.store, self.dataset, self.schema, after=mark, batch_rows=size)
+        return self.store.examples.live_batches(self.dataset, self.schema, after=mark, batch_rows=size)
 
     def chunks_of(self, keys: np.ndarray, size: int) -> Iterator[tuple[pl.DataFrame, np.ndarray]]:
-        return live_examples_with_keys(self.store, self.dataset, self.schema, keys, batch_rows=size)
+        return self.store.examples.with_keys(self.dataset, self.schema, keys, batch_rows=size)

@@ -55,7 +55,7 @@ def reapply_failed(
     :class:`~weaksup.examples.ExampleSource`, as for :func:`weaksup.apply.apply_to_store`."""
     lfs = prepare_lfs(lfs)
     source = example_source(examples, ex_keys, "reapply_failed")
-    failed = store.failed_keys(dataset, [(lf.name, lf.version) for lf in lfs])
+    failed = store.votes.failed_keys(dataset, [(lf.name, lf.version) for lf in lfs])
     ctx = ApplyContext(cardinality, False, store=store, run_id=run_id, progress=False,
                        state={} if state is None else state)  # fmt: skip
     asked: dict[str, int] = {}
@@ -71,7 +71,7 @@ def reapply_failed(
             done = chunk_keys[: outputs[0].processed]  # an LF that stopped (a budget) keeps the rest for next time
             retried = pl.DataFrame({"lf_name": lf.name, "lf_version": lf.version, "ex_key": done})
             mine = pl.col("ex_key").is_in(pl.Series(done).implode())
-            store.replace_failures(dataset, retried, votes.filter(mine), errors.filter(mine))
+            store.votes.replace_failures(dataset, retried, votes.filter(mine), errors.filter(mine))
             asked[lf.name] += len(done)
             still[lf.name] += int(errors.filter(mine).height)
             if len(done) < len(chunk_keys):

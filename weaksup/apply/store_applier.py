@@ -76,9 +76,9 @@ def apply_to_store(
         cardinality, strict, store=store, run_id=run_id, progress=progress, state={} if state is None else state
     )
     versions = [(lf.name, lf.version) for lf in lfs]
-    store.register_lfs([(lf.name, lf.version, lf.kind, lf.label_type) for lf in lfs], run_id)
+    store.votes.register_lfs([(lf.name, lf.version, lf.kind, lf.label_type) for lf in lfs], run_id)
     groups: dict[int, list[int]] = {}
-    for j, mark in enumerate(store.watermarks(dataset, versions)):
+    for j, mark in enumerate(store.votes.watermarks(dataset, versions)):
         groups.setdefault(mark, []).append(j)
     applied = {lf.name: 0 for lf in lfs}
     n_errors = {lf.name: 0 for lf in lfs}
@@ -152,7 +152,7 @@ def _commit(
         if through == 0 and mine_errors.is_empty():
             continue
         last = int(keys[through - 1]) if through else through_key
-        store.commit_votes(
+        store.votes.commit(
             dataset, names, last,
             votes.filter(pl.col("lf_name").is_in(mine) & (pl.col("ex_key") <= last)),
             mine_errors,

@@ -14,7 +14,7 @@ back, one Spark job per chunk; Spark lends its cores, the store stays the one so
 examples and votes.
 
 - **Keys.** Votes are keyed by the store's ``ex_key``, so the examples are synced first
-  (:meth:`VoteStore.sync_examples`, or :func:`weaksup.store.streaming.sync_example_batches`
+  (``VoteStore.examples.sync``, or ``VoteStore.examples.sync_batches``
   for sources larger than memory; a pipeline does both).  Each chunk goes to Spark as an
   Arrow table of the LF inputs with its ``example_id`` and ``ex_key`` columns
   (``spark.createDataFrame``), so no join is needed to key the votes.  Data that lives

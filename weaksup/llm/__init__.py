@@ -8,7 +8,6 @@ local model server (:mod:`.serve`).  The cache and usage tables are the store's
 (:mod:`weaksup.apply.kinds.prompt`), so they mix freely with Python LFs in one LF set.
 """
 
-from weaksup.store.llm_cache import usage_by_lf, usage_by_run
 from weaksup.llm.client import LLMSettings, LLMSetupError
 from weaksup.llm.dry_run import DryRunReport, dry_run
 from weaksup.llm.prompt_lf import (
@@ -18,6 +17,7 @@ from weaksup.llm.prompt_lf import (
 )
 from weaksup.llm.batch import apply_prompt_lfs
 from weaksup.llm.session import LLMSession, configure
+from weaksup.llm.usage import usage_by_lf, usage_by_run
 
 __all__ = [
     "DryRunReport",

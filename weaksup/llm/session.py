@@ -35,17 +35,10 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 import openai
 from tqdm.auto import tqdm
 
-from weaksup.store.llm_cache import (
-    COUNTERS,
-    CachedResponse,
-    UsageDelta,
-    ensure_tables,
-    flush,
-)
+from weaksup.store.llm_cache import COUNTERS, CachedResponse, LLMCache, UsageDelta
 from weaksup.llm.client import (
     LLMSettings,
     LLMSetupError,
@@ -130,19 +123,16 @@ class LLMSession:
         self.wall_seconds = 0.0
         self._pending: dict[tuple[str, str], UsageDelta] = {}
         self._buffer: list[CachedResponse] = []
-        self._memory: duckdb.DuckDBPyConnection | None = None
+        self._memory: LLMCache | None = None
 
-    def connection(self, store: VoteStore | None) -> duckdb.DuckDBPyConnection:
-        """A cursor on the store's database (or on a private in-memory one), with the LLM tables.
-
-        A cursor is its own connection to the same database: the LLM tables are
-        read and written without touching the store connection's pending results.
-        """
+    def cache(self, store: VoteStore | None) -> LLMCache:
+        """A handle on the store's LLM tables (or on a private in-memory cache, kept for the
+        session): its own cursor, so the LLM tables are read and written without touching the store
+        connection's pending results.  Close it after use."""
         if store is not None:
-            return store.con.cursor()  # the store's schema has the LLM tables
+            return store.llm_cache()
         if self._memory is None:
-            self._memory = duckdb.connect()
-            ensure_tables(self._memory)
+            self._memory = LLMCache.in_memory()
         return self._memory.cursor()
 
     def usage(self, lf: PromptLabelingFunction) -> UsageDelta:
@@ -152,10 +142,10 @@ class LLMSession:
             self._pending[key] = UsageDelta(lf.name, lf.version, lf.model)
         return self._pending[key]
 
-    def flush(self, con: duckdb.DuckDBPyConnection, run_id: int | None) -> None:
+    def flush(self, cache: LLMCache, run_id: int | None) -> None:
         """Write buffered responses and usage to the store, in one transaction."""
         responses, usage = self._buffer, list(self._pending.values())
-        flush(con, run_id, responses, usage)
+        cache.flush(run_id, responses, usage)
         self._buffer, self._pending = [], {}
         for delta in usage:
             total = self.totals.setdefault(
@@ -176,7 +166,7 @@ class LLMSession:
 
     async def send_all(
         self,
-        con: duckdb.DuckDBPyConnection,
+        cache: LLMCache,
         run_id: int | None,
         items: Sequence[tuple[str, PromptLabelingFunction, list[dict[str, str]]]],
         progress: bool,
@@ -200,7 +190,7 @@ class LLMSession:
                     results[key] = SKIPPED
                 bar.update()
                 if len(self._buffer) >= self.settings.flush_every:
-                    self.flush(con, run_id)
+                    self.flush(cache, run_id)
 
         try:
             if items:
@@ -209,7 +199,7 @@ class LLMSession:
                     await asyncio.gather(*(worker(client) for _ in range(workers)))
         finally:
             bar.close()
-            self.flush(con, run_id)
+            self.flush(cache, run_id)
         if fatal:
             raise fatal[0]
         return results

@@ -82,7 +82,7 @@ def finish(
 
     t0 = time.perf_counter()
     run.phase("writing labels")
-    run.store.write_labels(run.run_id, labeled.labels)
+    run.store.runs.write_labels(run.run_id, labeled.labels)
     labeled.labels = pl.DataFrame()  # in the store now: what follows reads them there
     run.timings["labels_seconds"] = time.perf_counter() - t0
     crash_point("run.labels_written")
@@ -164,7 +164,7 @@ def _complete(
     )
     crash_point("run.exported")
     rows = [{key: _json_safe(v) for key, v in row.items()} for row in summary.to_dicts()]
-    run.store.finish_run(run.run_id, "succeeded", metrics=metrics, lf_versions=lf_versions,
+    run.store.runs.finish(run.run_id, "succeeded", metrics=metrics, lf_versions=lf_versions,
                          data_fingerprint=run.fingerprint, lf_summary=rows)  # fmt: skip
     export = cfg.settings.export
     if export.report:  # after the record (the report reads the run back), before LATEST

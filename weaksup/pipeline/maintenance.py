@@ -14,8 +14,8 @@ with the same content.
 >>> from weaksup.store import VoteStore
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "s.duckdb"
 >>> with VoteStore(path) as store:
-...     run = store.start_run("p", {})
-...     store.finish_run(run, "succeeded")
+...     run = store.runs.start("p", {})
+...     store.runs.finish(run, "succeeded")
 ...     collect_garbage(store, keep=1)["runs_kept"]
 [1]
 """
@@ -39,7 +39,7 @@ def collect_garbage(store: VoteStore, keep: int, export_root: Path | None = None
     it); return what was kept and removed."""
     if keep < 1:
         raise ValueError(f"--keep must be at least 1 (got {keep}): the newest run's labels back LATEST")
-    runs = store.runs()
+    runs = store.runs.all()
     kept: list[int] = []
     for _, group in runs.filter(pl.col("status") == "succeeded").group_by("pipeline"):
         kept += group["run_id"].head(keep).to_list()
@@ -64,8 +64,8 @@ class RunDiff:
 
 def diff_runs(store: VoteStore, run_a: int, run_b: int) -> RunDiff:
     """How labels and each LF's votes changed from run ``run_a`` to run ``run_b``."""
-    a, b = store.labeled_run(run_a, " to compare"), store.labeled_run(run_b, " to compare")
-    labels = store.label_changes(run_a, run_b)
+    a, b = store.runs.labeled(run_a, " to compare"), store.runs.labeled(run_b, " to compare")
+    labels = store.runs.label_changes(run_a, run_b)
     same_content = int(labels["in_both"]) - int(labels["content_changed"])
     rows = []
     for name in dict.fromkeys([*a["lf_versions"], *b["lf_versions"]]):
@@ -76,7 +76,7 @@ def diff_runs(store: VoteStore, run_a: int, run_b: int) -> RunDiff:
         elif va == vb:
             row.update(change="same version", compared=same_content, votes_changed=0)
         else:
-            row.update(change="new version", **store.vote_changes(run_a, run_b, name, va, vb))
+            row.update(change="new version", **store.votes.changes(run_a, run_b, name, va, vb))
         rows.append(row)
     frame = pl.DataFrame(rows, schema={"lf": pl.String, "version_a": pl.String, "version_b": pl.String,
                                        "change": pl.String, "compared": pl.Int64, "votes_changed": pl.Int64})  # fmt: skip

@@ -86,7 +86,7 @@ def _task_of(store: VoteStore, run_id: int) -> Task:
     from weaksup.pipeline.tasks import task_for
 
     try:
-        record = store.labeled_run(run_id)
+        record = store.runs.labeled(run_id)
     except RunError as exc:
         raise ExportError(f"{exc}; `weaksup history` lists the runs") from None
     return task_for(Settings.from_values(record["params"]))

@@ -112,11 +112,11 @@ def run_pipeline(
     store_file = Path(store_path) if store_path else cfg.resolve(cfg.settings.store)
     root = cfg.resolve(cfg.settings.export.dir)
     with store_lock(store_file, f"weaksup run {cfg.file}", wait=wait, say=say), VoteStore(store_file) as store:
-        store.mark_dead_runs()  # a run still `running` died (this process holds the lock): its leftovers go now
-        _remove_folders(root, store.discard_unfinished())
-        run_id = store.start_run(cfg.settings.name, cfg.values, cfg.hash)
+        store.runs.mark_dead()  # a run still `running` died (this process holds the lock): its leftovers go now
+        _remove_folders(root, store.runs.discard_unfinished())
+        run_id = store.runs.start(cfg.settings.name, cfg.values, cfg.hash)
         run_dir = run_folder(root, run_id)
-        store.set_export_dir(run_id, run_dir.name)
+        store.runs.set_export_dir(run_id, run_dir.name)
         board = StatusBoard(store_file, run_id, cfg.settings.name)
         snapshot_history(store)
         crash_point("run.started")
@@ -126,8 +126,8 @@ def run_pipeline(
         except BaseException as exc:
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             error = "interrupted (Ctrl-C or SIGTERM)" if status == "interrupted" else f"{type(exc).__name__}: {exc}"
-            store.finish_run(run_id, status, error=error)
-            _remove_folders(root, store.discard_unfinished())
+            store.runs.finish(run_id, status, error=error)
+            _remove_folders(root, store.runs.discard_unfinished())
             board.finish(status, error)
             raise
         finally:
@@ -177,7 +177,7 @@ def _unchanged_since(
 ) -> dict[str, Any] | None:
     """The pipeline's last succeeded run, if this run would redo it: the same examples, LF versions
     and settings, no new votes, and its export folder still there."""
-    last = store.last_succeeded_run(cfg.settings.name)
+    last = store.runs.last_succeeded(cfg.settings.name)
     if last is None or last["export_dir"] is None:
         return None
     same = (
@@ -199,8 +199,8 @@ def _skip(
         "outputs stand, and no label model or end model was refit; `weaksup run --force` reruns them"
     )
     metrics = {"unchanged_since_run": last["run_id"], **counts, "wall_seconds": time.perf_counter() - t_run}
-    store.set_export_dir(run_id, None)
-    store.finish_run(run_id, "skipped", metrics=metrics, lf_versions=dict(last["lf_versions"]),
+    store.runs.set_export_dir(run_id, None)
+    store.runs.finish(run_id, "skipped", metrics=metrics, lf_versions=dict(last["lf_versions"]),
                      data_fingerprint=last["data_fingerprint"], lf_summary=last["lf_summary"])  # fmt: skip
     reused = root / Path(last["export_dir"]).name
     if latest_run_dir(root) != reused:
@@ -216,7 +216,7 @@ def _lf_warnings(
     """One line per LF that raised in this run (how often, its first error) or stopped before the
     examples it had to see (a budget or a lasting server fault): a run never hides them."""
     lines = []
-    for name, e in store.first_errors(run_id).items():
+    for name, e in store.votes.first_errors(run_id).items():
         lines.append(
             f"warning: LF {name!r} raised on {e['count']:,} examples (each counted as an abstain); first on example "
             f"{e['example_id']!r}: {e['error_type']}: {e['message']}; list them with `weaksup lfs {pipeline} --errors`"
@@ -250,7 +250,7 @@ class _Inputs:
             return sync, streamed, self.stream.source(store, dataset)
         assert self.prepared is not None
         prepared = self.prepared
-        sync = store.sync_examples(dataset, prepared.examples, run_id, prepared.inputs)
+        sync = store.examples.sync(dataset, prepared.examples, run_id, prepared.inputs)
         return sync, prepared, prepared.source(sync.ex_keys)
 
 
@@ -302,7 +302,7 @@ def _run(
     phase("syncing examples")
     sync, prepared, examples = got.sync(store, dataset, run_id)
     loaded = got.loaded
-    fingerprint = store.fingerprint(dataset)
+    fingerprint = store.examples.fingerprint(dataset)
     timings["sync_seconds"] = time.perf_counter() - t0
     notes = [f"{loaded.duplicates_dropped} duplicate rows dropped"] if loaded.duplicates_dropped else []
     notes += [f"{loaded.held_out} rows matching the holdout left out"] if loaded.held_out else []
@@ -315,9 +315,9 @@ def _run(
 
     t0 = time.perf_counter()
     versions = [(lf.name, lf.version) for lf in lfs]
-    tracker = ApplyProgress(sync.ex_keys, dict(zip(versions, store.watermarks(dataset, versions))), phase.board)
+    tracker = ApplyProgress(sync.ex_keys, dict(zip(versions, store.votes.watermarks(dataset, versions))), phase.board)
     phase("applying LFs", done=0, total=tracker.total)
-    store.on_commit = tracker
+    store.votes.on_commit = tracker
     state: dict[str, Any] = {}  # per-run state of LF kinds: one LLM session and budget for the run
     opened: list[RunResource] = [r for kind in kinds_of(lfs) if (r := kind.open_run(state, cfg.values)) is not None]
     try:
@@ -335,7 +335,7 @@ def _run(
                     f"now answered, {again.still_failing[name]:,} failed again")  # fmt: skip
             stats.applied.update({name: stats.applied.get(name, 0) + n for name, n in again.asked.items()})
     finally:
-        store.on_commit = None
+        store.votes.on_commit = None
     for resource in opened:  # e.g. the LLM session's requests, cache hits, tokens, failures: never the key
         timings[resource.metrics_key] = resource.summary()
     timings["apply_seconds"] = time.perf_counter() - t0

@@ -94,7 +94,7 @@ larger run's memory level with a smaller one's; the store reads a key range at a
 
 
 def _size(value: str, base: Path) -> str | None:
-    from weaksup.store.streaming import memory_size_problem  # the store's own check of what DuckDB takes
+    from weaksup.store import memory_size_problem  # the store's own check of what DuckDB takes
 
     return memory_size_problem(value)
 

@@ -128,7 +128,7 @@ def read_status(store: Path) -> dict[str, Any] | None:
 
 def snapshot_history(store: VoteStore) -> None:
     """Mirror a :class:`~weaksup.store.VoteStore`'s runs table to ``<store>.history.json``."""
-    runs = store.history()
+    runs = store.runs.history()
     rows = []
     for r in runs.iter_rows(named=True):
         params = json.loads(r.pop("params") or "{}")

@@ -6,12 +6,12 @@ in one go; a streamed run does the same batch by batch:
 1. each batch of :func:`weaksup.data.scan_batches` (ids from ``data.id_column``) is renamed
    (``data.rename``), loses the rows matching the holdout, and is prepared by the run's task
    (the split column, the gold split off, the checks), then synced into the store
-   (:func:`weaksup.store.streaming.sync_example_batches`); only the gold of rows that have
+   (``VoteStore.examples.sync_batches``); only the gold of rows that have
    one is kept (example id and class id);
 2. the LFs are applied from the store (:class:`weaksup.examples.StoredExamples`), decoded to
    the first batch's input dtypes;
 3. the label model's rows are the live examples in key order: their keys and splits are read
-   back from the store batch by batch (:func:`weaksup.store.streaming.live_splits`) and joined
+   back from the store batch by batch (``VoteStore.examples.live_splits``) and joined
    with the kept gold.
 
 So memory holds a batch, the kept gold, and per live example its key (8 bytes), split (an enum:
@@ -37,7 +37,6 @@ from weaksup.pipeline.settings import Settings
 from weaksup.pipeline.sources import Examples, SourceError
 from weaksup.pipeline.tasks import StreamedPrepared, Task
 from weaksup.store import SyncResult, VoteStore
-from weaksup.store.streaming import live_splits, set_memory_limit, sync_example_batches
 
 @dataclass
 class StreamedSource:
@@ -54,12 +53,12 @@ class StreamedSource:
 
     def sync(self, store: VoteStore, dataset: str, run_id: int) -> tuple[SyncResult, StreamedPrepared]:
         """Sync the source into the store; the live keys (ascending) and their split and gold."""
-        set_memory_limit(store, self.settings.data.memory_limit)
-        got = sync_example_batches(store, dataset, self._batches(), run_id)
+        store.set_memory_limit(self.settings.data.memory_limit)
+        got = store.examples.sync_batches(dataset, self._batches(), run_id)
         kept = pl.concat(self.gold) if self.gold else None
         code = np.min_scalar_type(-len(self.settings.labels.classes))  # class ids and -1: a byte for up to 128 classes
         keys, splits, gold = [], [], []
-        for batch in live_splits(store, dataset, ids=kept is not None):  # ids only to join the kept gold
+        for batch in store.examples.live_splits(dataset, ids=kept is not None):  # ids only to join the kept gold
             keys.append(batch["ex_key"].to_numpy())
             splits.append(batch["split"])
             if kept is not None:

@@ -65,7 +65,7 @@ def sample_ranks(keys: np.ndarray, seed: int, salt: int = 0) -> np.ndarray:
 
 def buckets(view: RunView, size: int = 20, per_lf: int = 5, seed: int = 0) -> dict[str, pl.DataFrame]:
     """The buckets of the module docstring: ``size`` examples each, ``per_lf`` per LF."""
-    kind = view.kind
+    kind = view.report_type
     chosen = {"uncovered": Chosen(size), "most_conflict": Chosen(size)}
     if view.has_gold:
         chosen["confident_wrong"] = Chosen(size)
@@ -111,7 +111,7 @@ def _frame(view: RunView, rows: np.ndarray, score: np.ndarray) -> pl.DataFrame:
     rows = np.asarray(rows, dtype=np.int64)
     labels = view.labels[rows.tolist()] if len(rows) else view.labels.clear()
     texts = view.texts(rows)
-    label, gold = view.kind.shown(view, rows, labels)
+    label, gold = view.report_type.shown(view, rows, labels)
     return pl.DataFrame(
         {
             "example_id": view.example_ids(rows),
@@ -120,7 +120,7 @@ def _frame(view: RunView, rows: np.ndarray, score: np.ndarray) -> pl.DataFrame:
             "label": label,
             "score": [float(s) for s in score],
             "gold": gold,
-            "votes": view.kind.vote_text(view, rows),
+            "votes": view.report_type.vote_text(view, rows),
         },
         schema_overrides={"example_id": pl.String, "split": pl.String, "gold": pl.String, "votes": pl.List(pl.String),
                           "text": pl.String, "label": pl.String},

@@ -25,7 +25,7 @@ from weaksup.report.view import RunView
 
 def run_charts(view: RunView, table: pl.DataFrame, agreement: pl.DataFrame, hist: pl.DataFrame, seed: int = 0) -> list[Chart]:
     """The charts of the module docstring for ``view``, from its LF table, agreement and history."""
-    charts = view.kind.charts(view, table, seed)
+    charts = view.report_type.charts(view, table, seed)
     charts.append(_agreement(view, agreement))
     charts += _history(hist)
     return charts
@@ -47,10 +47,10 @@ def _agreement(view: RunView, agreement: pl.DataFrame) -> Chart:
         names, score, overlap = [names[i] for i in keep], score[np.ix_(keep, keep)], overlap[np.ix_(keep, keep)]
         shown = f" Shown: the {HEATMAP_LFS} LFs with the most votes, of {m}."
         m = HEATMAP_LFS
-    what = view.kind.agreement_measure
+    what = view.report_type.agreement_measure
     tips = [[f"{names[i]} × {names[j]}: {overlap[i, j]} examples both voted on"
              + (f", {what} {score[i, j]:.3f}" if np.isfinite(score[i, j]) else "") for j in range(m)] for i in range(m)]  # fmt: skip
-    lo = view.kind.agreement_floor
+    lo = view.report_type.agreement_floor
     return ("agreement", "LF × LF agreement", f"Where two LFs both vote: {what} (blue) or conflict (red). "
             f"Blank: they never vote on the same example.{shown}",
             svg.heatmap("agreement", names, score, tips, lo, 1.0))  # fmt: skip

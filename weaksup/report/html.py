@@ -52,15 +52,17 @@ class Report:
 def build_report(store: VoteStore, run_id: int | None = None, run_dir: Path | None = None,
                  suspicious: bool = True, seed: int = 0, export_root: Path | None = None) -> Report:  # fmt: skip
     """Compute every frame of the report of run ``run_id`` (default: the newest succeeded run).
-    ``suspicious`` runs the cleanlab check when the extra is installed."""
-    view = load_run(store, run_id, run_dir, export_root, with_data=False, batch_rows=batches.REPORT_PART_ROWS)  # read in parts
+    ``suspicious`` runs the cleanlab check when the extra is installed.  The report reads ``store``
+    through its read-only view (:meth:`~weaksup.store.VoteStore.report_reader`)."""
+    reader = store.report_reader()
+    view = load_run(reader, run_id, run_dir, export_root, with_data=False, batch_rows=batches.REPORT_PART_ROWS)  # read in parts
     rid = int(view.run["run_id"])
     return Report(
         view,
-        lf_table(store, view),
+        lf_table(reader, view),
         lf_agreement(view),
-        history(store, rid),
-        run_changes(store, rid, view.classes),
+        history(reader, rid),
+        run_changes(reader, rid, view.classes),
         buckets(view, seed=seed),
         suspicious_labels(view, seed=seed) if suspicious else None,
     )

@@ -50,7 +50,7 @@ def out_of_sample_probs(texts: list[str], probs: np.ndarray, covered: np.ndarray
 def suspicious_labels(view: RunView, folds: int = 5, seed: int = 0, text_field: str = "text") -> pl.DataFrame | None:
     """The weak and gold labels cleanlab flags (module docstring); None when cleanlab is not
     installed, the run's label type has no classes (only categorical runs do), or its examples have no ``text_field``."""
-    if not cleanlab_available() or not view.kind.suspicious or view.n < folds * 2:
+    if not cleanlab_available() or not view.report_type.suspicious or view.n < folds * 2:
         return None
     from cleanlab.filter import find_label_issues
 

@@ -86,7 +86,7 @@ class CategoricalTask:
         at 10M examples the whole (n, k) probabilities and their frame would be most of the run's
         memory.  They are kept whole only for an end model to learn from."""
         lm = self.settings.label_model
-        votes = store.label_matrix(ex_keys, [(lf.name, lf.version) for lf in lfs])
+        votes = store.votes.label_matrix(ex_keys, [(lf.name, lf.version) for lf in lfs])
         model = make_label_model(lm.name, cardinality=len(self.classes), seed=lm.seed, **lm.params)
         model.fit(votes.select_rows(np.flatnonzero(train)))
         n_votes = np.bincount(votes.rows, minlength=votes.n).astype(np.min_scalar_type(votes.m))
@@ -102,7 +102,7 @@ class CategoricalTask:
     def training_set(self, store: VoteStore, run_id: int) -> pl.DataFrame:
         """The train split's examples (those with votes unless ``export.keep_uncovered``) with their
         soft labels, in store order."""
-        rows = store.training_rows(run_id, self.settings.data.train_split, self.settings.export.keep_uncovered)
+        rows = store.runs.training_rows(run_id, self.settings.data.train_split, self.settings.export.keep_uncovered)
         return self._soft_labels(rows, None)
 
     def training_batches(self, store: VoteStore, run_id: int, batch_rows: int) -> Iterator[pl.DataFrame]:
@@ -110,7 +110,7 @@ class CategoricalTask:
         types inferred from the first batch's, as the whole set's are inferred from its first rows."""
         export = self.settings.export
         dtype = None
-        for rows in store.training_row_batches(run_id, self.settings.data.train_split, export.keep_uncovered, batch_rows):
+        for rows in store.runs.training_batches(run_id, self.settings.data.train_split, export.keep_uncovered, batch_rows):
             if rows.height:
                 if dtype is None:
                     dtype = rows["data"].str.json_decode().dtype

@@ -107,7 +107,7 @@ class RankingTask:
         examples, gold = prepared.examples, prepared.gold
         items = examples[self.ranking.items_column].to_list()
         versions = [(lf.name, lf.version) for lf in lfs]
-        votes = store.ranking_votes(ex_keys, versions, items, examples[ID].to_list())
+        votes = store.votes.ranking(ex_keys, versions, items, examples[ID].to_list())
         model = self.label_model().fit(_rows(votes, np.flatnonzero(train)))
         pred = model.predict(votes)
         prefs = model.predict_preferences(votes)
@@ -146,7 +146,7 @@ class RankingTask:
 
     def training_set(self, store: VoteStore, run_id: int) -> pl.DataFrame:
         """The train split's examples with their ranking, preferences and vote count."""
-        rows = store.training_rows(run_id, self.settings.data.train_split, self.settings.export.keep_uncovered)
+        rows = store.runs.training_rows(run_id, self.settings.data.train_split, self.settings.export.keep_uncovered)
         prefs = [json.loads(p)["preferences"] for p in rows["payload"].to_list()]
         return training_inputs(rows).with_columns(
             rows["ranking"],

@@ -87,7 +87,7 @@ class RegressionTask:
     ) -> Labeled:
         """E[y | votes] and Var[y | votes] for every example; MSE and MAE per split."""
         gold = prepared.gold
-        votes = store.regression_votes(ex_keys, [(lf.name, lf.version) for lf in lfs])
+        votes = store.votes.regression(ex_keys, [(lf.name, lf.version) for lf in lfs])
         train_idx = np.flatnonzero(train)
         y = draw_gold(gold[train_idx], self.gold_labels, self.settings.label_model.seed)
         model = self.label_model()
@@ -114,7 +114,7 @@ class RegressionTask:
 
     def training_set(self, store: VoteStore, run_id: int) -> pl.DataFrame:
         """The train split's examples with their value, variance and vote count."""
-        rows = store.training_rows(run_id, self.settings.data.train_split, self.settings.export.keep_uncovered)
+        rows = store.runs.training_rows(run_id, self.settings.data.train_split, self.settings.export.keep_uncovered)
         return training_inputs(rows).with_columns(rows["value"], rows["variance"], rows["n_votes"].cast(pl.Int64))
 
     def training_batches(self, store: VoteStore, run_id: int, batch_rows: int) -> Iterator[pl.DataFrame]:
