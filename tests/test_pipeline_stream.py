@@ -220,7 +220,7 @@ def five_stars(x):
 
 
 def test_a_streamed_run_re_applies_failed_examples_from_the_store(tmp_path, monkeypatch):
-    """`weaksup run --retry-failed` takes the same example source as a first apply: a streamed run's
+    """`weaksup run --reapply-failed` takes the same example source as a first apply: a streamed run's
     is the store, and the failed examples' votes then equal those of a run that never failed."""
     monkeypatch.setattr(batches, "SOURCE_BATCH_ROWS", 100)
     runs = {}
@@ -240,9 +240,18 @@ def test_a_streamed_run_re_applies_failed_examples_from_the_store(tmp_path, monk
             assert failed > 50 and first.metrics["lf_errors"] == failed
             (folder / "broken").unlink()
         said: list[str] = []
-        runs[name] = run_pipeline(config, progress=False, say=said.append, retry_failed=broken)
-    assert f"retried LF 'five_stars' on the {failed:,} examples it had failed on: {failed:,} now answered, 0 failed again" in said
+        runs[name] = run_pipeline(config, progress=False, say=said.append, reapply_failed=broken)
+    assert f"re-applied LF 'five_stars' to the {failed:,} examples it had failed on: {failed:,} now answered, 0 failed again" in said
     with VoteStore(tmp_path / "flaky" / "weaksup.duckdb", read_only=True) as store:
         assert store.query("SELECT count(*) AS n FROM lf_errors")["n"][0] == 0
     for got, want in zip(_outputs(tmp_path / "flaky", runs["flaky"]), _outputs(tmp_path / "fixed", runs["fixed"])):
         assert got.equals(want)
+
+
+def test_the_old_retry_failed_flag_still_re_applies_and_says_it_is_deprecated(tmp_path, capsys):
+    from weaksup.cli import main
+
+    _data(60).write_parquet(tmp_path / "d.parquet")
+    _pipeline(tmp_path, True, "d.parquet")
+    assert main(["run", str(tmp_path / "p.toml"), "--quiet", "--retry-failed"]) == 0
+    assert "--retry-failed is deprecated and goes in the next release; use --reapply-failed" in capsys.readouterr().err

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 
 from weaksup import cli_store
@@ -44,7 +44,20 @@ def _run(args: argparse.Namespace) -> None:
         dry_run_pipeline(cfg, store_path=args.store, say=say)
     else:
         run_pipeline(cfg, store_path=args.store, progress=not args.quiet, wait=not args.no_wait, say=say,
-                     force=args.force, retry_failed=args.retry_failed)
+                     force=args.force, reapply_failed=args.reapply_failed)
+
+
+class _Deprecated(argparse.Action):
+    """A flag kept for one release under its old name: sets its new flag's option, and says so."""
+
+    def __init__(self, *args: Any, new: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.new = new
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:  # fmt: skip
+        print(f"warning: {option_string} is deprecated and goes in the next release; use {self.new}", file=sys.stderr)
+        setattr(namespace, self.dest, True)
 
 
 def say(line: str) -> None:
@@ -128,9 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
     _runner_options(p)
     p.add_argument("--no-wait", action="store_true",
                    help=f"if another process holds the store, exit with status {EXIT_BUSY} instead of waiting")
-    p.add_argument("--retry-failed", action="store_true",
+    p.add_argument("--reapply-failed", action="store_true",
                    help="ask each LF again on the examples it failed on (an LF error, a prompt the server refused), "
                    "once the cause is fixed")
+    p.add_argument("--retry-failed", dest="reapply_failed", action=_Deprecated, nargs=0, new="--reapply-failed",
+                   help=argparse.SUPPRESS)
     p.add_argument("--force", action="store_true",
                    help="refit and export even when nothing changed since the last succeeded run")
     p.add_argument("--dry-run", action="store_true",

@@ -1,4 +1,4 @@
-"""Re-apply LFs to the examples they failed on: ``weaksup run --retry-failed``.
+"""Re-apply LFs to the examples they failed on: ``weaksup run --reapply-failed``.
 
 An LF that raised on an example, or whose prompt the server refused (an HTTP 400 does not pass
 by itself, so it is not retried within a run), abstains there for good: its watermark has moved

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from weaksup.pipeline.cross_checks import CHECKS
+from weaksup.pipeline.cross_checks import CROSS_CHECKS
 from weaksup.pipeline.schema import SCHEMA, Section, type_names
 from weaksup.pipeline.settings import Settings
 
@@ -82,7 +82,7 @@ def config_from_dict(values: Mapping[str, Any], folder: str | Path) -> PipelineC
 
 def _checked(raw: dict[str, Any], ctx: _Context) -> PipelineConfig:
     values = _validate(raw, SCHEMA, (), ctx)
-    for check in CHECKS:
+    for check in CROSS_CHECKS:
         problem = check(values, ctx.file.parent)
         if problem:
             raise ConfigError(f"{ctx.file}: {problem}")

@@ -1,4 +1,4 @@
-"""Checks across the pipeline file's keys, run after every key is valid (:data:`CHECKS`): where the
+"""Checks across the pipeline file's keys, run after every key is valid (:data:`CROSS_CHECKS`): where the
 votes come from, a DuckDB source table, the keys each label type needs, what a streamed source needs.
 Each takes the values (defaults filled in) and the pipeline file's folder and returns a problem or
 ``None``; :mod:`.config` runs them in order and reports the first problem.
@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from weaksup.deprecated import moved
 from weaksup.pipeline.schema import GLOB, SCHEMA, STREAM_MEMORY_LIMIT
 from weaksup.pipeline.settings import Settings
 
@@ -77,7 +78,9 @@ def _check_stream(values: dict[str, Any], base: Path) -> str | None:
     return None
 
 
-CHECKS: list[Callable[[dict[str, Any], Path], str | None]] = [
+CROSS_CHECKS: list[Callable[[dict[str, Any], Path], str | None]] = [
     _check_votes, _check_table, _check_label_type, _check_stream,
 ]
 """Checks across keys, run after every key is valid: each returns a problem or ``None``."""
+
+__getattr__ = moved(__name__, {"CHECKS": "weaksup.pipeline.cross_checks:CROSS_CHECKS"})

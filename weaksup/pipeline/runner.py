@@ -64,6 +64,7 @@ from weaksup.apply.kinds import RunResource, kinds_of
 from weaksup.apply.reapply import reapply_failed
 from weaksup.apply.store_applier import apply_to_store
 from weaksup.data import ID
+from weaksup.deprecated import alias_warning
 from weaksup.engines import make_engine
 from weaksup.examples import ExampleSource
 from weaksup.pipeline.answers import Answers, load_answers
@@ -98,7 +99,8 @@ def run_pipeline(
     say: Callable[[str], None] = print,
     wait: bool = True,
     force: bool = False,
-    retry_failed: bool = False,
+    reapply_failed: bool = False,
+    retry_failed: bool | None = None,
 ) -> RunResult:
     """Run the pipeline once; raises on failure after recording it in the store.
 
@@ -106,8 +108,12 @@ def run_pipeline(
     or raise :class:`~weaksup.pipeline.lock.StoreBusy`.  When nothing changed since the
     pipeline's last succeeded run (the same examples, LF versions, votes and settings), the
     run is recorded as ``skipped`` and that run's outputs stand, unless ``force``.
-    ``retry_failed`` asks each LF again on the examples it failed on (:mod:`weaksup.apply.reapply`).
+    ``reapply_failed`` asks each LF again on the examples it failed on (:mod:`weaksup.apply.reapply`;
+    ``retry_failed`` is its deprecated name).
     """
+    if retry_failed is not None:
+        alias_warning("run_pipeline(retry_failed=...)", "run_pipeline(reapply_failed=...)")
+        reapply_failed = retry_failed
     cfg = config if isinstance(config, PipelineConfig) else load_config(config)
     store_file = Path(store_path) if store_path else cfg.resolve(cfg.settings.store)
     root = cfg.resolve(cfg.settings.export.dir)
@@ -122,7 +128,7 @@ def run_pipeline(
         crash_point("run.started")
         phase = Phases(board, progress)
         try:
-            result = _run(cfg, store, run_id, run_dir, phase, progress, phase.say(say), force, retry_failed)
+            result = _run(cfg, store, run_id, run_dir, phase, progress, phase.say(say), force, reapply_failed)
         except BaseException as exc:
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             error = "interrupted (Ctrl-C or SIGTERM)" if status == "interrupted" else f"{type(exc).__name__}: {exc}"
@@ -284,7 +290,7 @@ def _run(
     progress: bool,
     say: Callable[[str], None],
     force: bool,
-    retry_errors: bool,
+    reapply_errors: bool,
 ) -> RunResult:
     settings = cfg.settings
     dataset = settings.name
@@ -327,11 +333,11 @@ def _run(
             chunk_size=settings.lfs.chunk_size or (batches.SOURCE_BATCH_ROWS if got.stream else None), state=state,
             engine=make_engine(dataclasses.asdict(settings.engine) if settings.engine else None),
         )  # fmt: skip
-        if retry_errors:
+        if reapply_errors:
             again = reapply_failed(store, dataset, lfs, examples, cardinality=len(settings.labels.classes),
                                    run_id=run_id, state=state)  # fmt: skip
             for name, n in again.asked.items():
-                say(f"retried LF {name!r} on the {n:,} examples it had failed on: {n - again.still_failing[name]:,} "
+                say(f"re-applied LF {name!r} to the {n:,} examples it had failed on: {n - again.still_failing[name]:,} "
                     f"now answered, {again.still_failing[name]:,} failed again")  # fmt: skip
             stats.applied.update({name: stats.applied.get(name, 0) + n for name, n in again.asked.items()})
     finally:

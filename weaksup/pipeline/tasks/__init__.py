@@ -11,7 +11,6 @@ regression end models' inputs.  The runner asks :func:`task_for`; the config ask
 
 from __future__ import annotations
 
-from collections.abc import Callable
 
 from weaksup.pipeline.settings import Settings
 from weaksup.pipeline.tasks import categorical, ranking, regression
@@ -23,12 +22,6 @@ TASKS: dict[str, type[Task]] = {
     "regression": regression.RegressionTask,
 }
 """The task of each label type (``labels.type``)."""
-
-_CHECKS: dict[str, Callable[[Settings], str | None]] = {
-    "categorical": categorical.check,
-    "ranking": ranking.check,
-    "regression": regression.check,
-}
 
 __all__ = ["TASKS", "InMemoryPrepared", "Labeled", "Prepared", "StreamedPrepared", "Task", "Trained", "check", "task_for"]
 
@@ -50,7 +43,7 @@ def check(settings: Settings) -> str | None:
             return f"labels.classes is for labels.type = 'categorical', not {label_type!r}; remove it"
         if settings.holdout is not None:
             return f"[holdout] matches texts, for categorical labels; a {label_type} pipeline evaluates on data.test_split"
-        if settings.label_model.name != "label_model":
+        if settings.label_model.name not in ("auto", "label_model"):
             return (
                 f"label_model.name applies to categorical labels; a {label_type} pipeline uses the {label_type} "
                 "label model (set its options in label_model.params)"
@@ -59,4 +52,4 @@ def check(settings: Settings) -> str | None:
         if settings.trainer.name not in end_models:
             return (f"trainer.name is {settings.trainer.name!r}, which does not fit labels.type = {label_type!r}; "
                     f"use one of {list(end_models)}")  # fmt: skip
-    return _CHECKS[label_type](settings)
+    return TASKS[label_type].check(settings)

@@ -142,6 +142,11 @@ class Task(Protocol):
 
     def __init__(self, settings: Settings) -> None: ...
 
+    @staticmethod
+    def check(settings: Settings) -> str | None:
+        """The type's own checks of a pipeline's keys, after the shared ones: a problem, or ``None``."""
+        ...
+
     def prepare(self, frame: pl.DataFrame, holdout: pl.DataFrame | None = None) -> InMemoryPrepared:
         """Shape the loaded rows (with ``example_id``) into examples and split the gold off."""
         ...

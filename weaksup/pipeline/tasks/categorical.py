@@ -50,12 +50,34 @@ from weaksup.store import VoteStore
 from weaksup.votes import SparseVotes
 
 
-
 class CategoricalTask:
     """Categorical runs (see the module docstring)."""
 
     label_type: ClassVar[str] = "categorical"
     end_models: ClassVar[tuple[str, ...]] = ("tfidf_logreg", "none")
+
+    @staticmethod
+    def check(settings: Settings) -> str | None:
+        """The categorical keys: at least two distinct classes, a usable label model, no ranking or
+        regression keys."""
+        classes = settings.labels.classes
+        if len(classes) < 2:
+            return "labels.classes needs at least 2 class names"
+        twice = sorted({c for c in classes if classes.count(c) > 1})
+        if twice:
+            return f"labels.classes names {twice} more than once; give each class once, in class-id order"
+        trainer = settings.trainer
+        if trainer.name not in CategoricalTask.end_models:
+            return f"trainer.name = {trainer.name!r} is for ranking or regression labels; use tfidf_logreg or none"
+        used = [key for key in ("features", "exclude_columns") if getattr(trainer, key)]
+        if used:
+            return f"trainer.{used[0]} is for ranking and regression labels only"
+        lm = settings.label_model
+        try:
+            make_label_model(lm.name, cardinality=len(classes), seed=lm.seed, **lm.params)
+        except (TypeError, ValueError) as exc:
+            return f"[label_model] is not usable: {exc}"
+        return None
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -149,29 +171,6 @@ class CategoricalTask:
         """The label model and the class names."""
         lm = self.settings.label_model
         return {"label_model": {"name": lm.name, "seed": lm.seed, "params": lm.params}, "classes": self.classes}
-
-
-def check(settings: Settings) -> str | None:
-    """The categorical keys: at least two distinct classes, a usable label model, no ranking or
-    regression keys."""
-    classes = settings.labels.classes
-    if len(classes) < 2:
-        return "labels.classes needs at least 2 class names"
-    twice = sorted({c for c in classes if classes.count(c) > 1})
-    if twice:
-        return f"labels.classes names {twice} more than once; give each class once, in class-id order"
-    trainer = settings.trainer
-    if trainer.name not in CategoricalTask.end_models:
-        return f"trainer.name = {trainer.name!r} is for ranking or regression labels; use tfidf_logreg or none"
-    used = [key for key in ("features", "exclude_columns") if getattr(trainer, key)]
-    if used:
-        return f"trainer.{used[0]} is for ranking and regression labels only"
-    lm = settings.label_model
-    try:
-        make_label_model(lm.name, cardinality=len(classes), seed=lm.seed, **lm.params)
-    except (TypeError, ValueError) as exc:
-        return f"[label_model] is not usable: {exc}"
-    return None
 
 
 def class_ids(frame: pl.DataFrame, column: str, k: int) -> np.ndarray:

@@ -55,6 +55,25 @@ class RankingTask:
     label_type: ClassVar[str] = "ranking"
     end_models: ClassVar[tuple[str, ...]] = ("pairwise_ranker", "none")
 
+    @staticmethod
+    def check(settings: Settings) -> str | None:
+        """The ranking keys: list columns need parquet or jsonl, the sets need both keys, the label model its params."""
+        r = settings.ranking or DEFAULTS
+        if "csv" in settings.export.formats:
+            return "export.formats: CSV cannot hold a ranking training set's list columns (items, ranking, preferences); use parquet or jsonl"
+        if r.set_size is not None and not r.sets:
+            return "ranking.set_size is set but ranking.sets is empty; give the number of sets per split"
+        if r.sets and r.set_size is None:
+            return "ranking.sets is set but ranking.set_size is not; give the number of items per set"
+        bad = {s: n for s, n in r.sets.items() if n < 1}
+        if bad:
+            return f"ranking.sets must hold positive counts, got {bad}"
+        try:
+            RankingTask(settings).label_model()
+        except ValueError as exc:
+            return str(exc)
+        return None
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.ranking = settings.ranking or DEFAULTS
@@ -189,25 +208,6 @@ class RankingTask:
         lm = self.settings.label_model
         return {"label_model": {"name": "ranking_label_model", "seed": lm.seed, "params": lm.params},
                 "end_model": {"name": self.settings.trainer.name, "features": []}}  # fmt: skip
-
-
-def check(settings: Settings) -> str | None:
-    """The ranking keys: list columns need parquet or jsonl, the sets need both keys, the label model its params."""
-    r = settings.ranking or DEFAULTS
-    if "csv" in settings.export.formats:
-        return "export.formats: CSV cannot hold a ranking training set's list columns (items, ranking, preferences); use parquet or jsonl"
-    if r.set_size is not None and not r.sets:
-        return "ranking.set_size is set but ranking.sets is empty; give the number of sets per split"
-    if r.sets and r.set_size is None:
-        return "ranking.sets is set but ranking.set_size is not; give the number of items per set"
-    bad = {s: n for s, n in r.sets.items() if n < 1}
-    if bad:
-        return f"ranking.sets must hold positive counts, got {bad}"
-    try:
-        RankingTask(settings).label_model()
-    except ValueError as exc:
-        return str(exc)
-    return None
 
 
 def _gold_scores(column: pl.Series, items: list[list[str]], ids: list[str], name: str) -> list[dict[Hashable, float]]:

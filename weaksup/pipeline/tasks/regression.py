@@ -50,6 +50,22 @@ class RegressionTask:
     label_type: ClassVar[str] = "regression"
     end_models: ClassVar[tuple[str, ...]] = ("soft_regressor", "none")
 
+    @staticmethod
+    def check(settings: Settings) -> str | None:
+        """The regression keys: a gold budget in range, one way to fix y's units, usable label-model params."""
+        task = RegressionTask(settings)
+        if not 0 <= task.gold_labels <= MAX_GOLD_LABELS:
+            return (f"regression.gold_labels is {task.gold_labels}; use 0 to {MAX_GOLD_LABELS} gold labels "
+                    "(0 leaves y standardised, or in label_model.params.reference_lf's units)")  # fmt: skip
+        if task.gold_labels and "reference_lf" in settings.label_model.params:
+            return ("label_model.params.reference_lf and regression.gold_labels both fix y's units; "
+                    "set regression.gold_labels = 0 to use the reference LF")  # fmt: skip
+        try:
+            task.label_model()
+        except ValueError as exc:
+            return str(exc)
+        return None
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.gold_labels = settings.regression.gold_labels if settings.regression else MAX_GOLD_LABELS
@@ -151,22 +167,6 @@ class RegressionTask:
         lm = self.settings.label_model
         return {"label_model": {"name": "regression_label_model", "seed": lm.seed, "params": lm.params},
                 "end_model": {"name": self.settings.trainer.name, "features": []}}  # fmt: skip
-
-
-def check(settings: Settings) -> str | None:
-    """The regression keys: a gold budget in range, one way to fix y's units, usable label-model params."""
-    task = RegressionTask(settings)
-    if not 0 <= task.gold_labels <= MAX_GOLD_LABELS:
-        return (f"regression.gold_labels is {task.gold_labels}; use 0 to {MAX_GOLD_LABELS} gold labels "
-                "(0 leaves y standardised, or in label_model.params.reference_lf's units)")  # fmt: skip
-    if task.gold_labels and "reference_lf" in settings.label_model.params:
-        return ("label_model.params.reference_lf and regression.gold_labels both fix y's units; "
-                "set regression.gold_labels = 0 to use the reference LF")  # fmt: skip
-    try:
-        task.label_model()
-    except ValueError as exc:
-        return str(exc)
-    return None
 
 
 def _score(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
