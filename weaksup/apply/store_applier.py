@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from weaksup.apply.chunks import check_frame, prepare_lfs, progress_disabled
 from weaksup.apply.kinds import ApplyContext, kind_of
 from weaksup.batches import APPLY_CHUNK_ROWS
-from weaksup.engines.base import Engine, LFSet, apply_lf_set
+from weaksup.engines.base import ChunkVotes, Engine, EngineSession, LFSet, apply_lf_set
 from weaksup.engines.serial import SerialEngine
 from weaksup.examples import ExampleSource, InMemoryExamples
 
@@ -80,51 +80,70 @@ def apply_to_store(
     groups: dict[int, list[int]] = {}
     for j, mark in enumerate(store.votes.watermarks(dataset, versions)):
         groups.setdefault(mark, []).append(j)
-    applied = {lf.name: 0 for lf in lfs}
-    n_errors = {lf.name: 0 for lf in lfs}
     lfset = LFSet(lfs, cardinality, strict, run_id)
     total = sum(source.count_after(mark) * len(idx) for mark, idx in groups.items())
     session = (engine or SerialEngine()).open(lfset, ctx)
     try:
         with tqdm(total=total, desc="applying LFs", unit="vote", disable=progress_disabled(progress)) as bar:
+            applier = _Applier(store, dataset, lfset, ctx, session, bar)
             for mark, idx in groups.items():
-                remote = [j for j in idx if session.takes(lfs[j])]
-                sent: deque[tuple[pl.DataFrame, np.ndarray]] = deque()
-
-                size = chunk_size or min(kind_of(lfs[j]).chunk_rows for j in idx)
-
-                def feed(mark: int = mark, size: int = size) -> Iterator[tuple[pl.DataFrame, np.ndarray]]:
-                    for chunk, keys in source.chunks_after(mark, size):
-                        sent.append((chunk, keys))
-                        yield chunk, keys
-
-                results = session.map(remote, feed()) if remote else (None for _ in feed())
-                active = list(idx)
-                through_key = mark  # the active LFs' watermark
-                for got in results:
-                    chunk, keys = sent.popleft()
-                    local = [j for j in active if j not in remote]
-                    if not active:
-                        break
-                    parts = [got] if got is not None else []
-                    done = {j: len(keys) for j in remote}
-                    if local:  # LFs the engine does not take (kinds that are not portable), with the run's context
-                        mine = apply_lf_set(lfset, local, chunk, keys, ctx)
-                        parts.append(mine)
-                        done |= {j: len(keys) if p is None else p for j, p in zip(local, mine.processed)}
-                    votes = pl.concat([p.votes for p in parts], how="diagonal")
-                    errors = pl.concat([p.errors for p in parts])
-                    _commit(store, dataset, versions, done, keys, through_key, votes, errors)
-                    for j, count in done.items():
-                        applied[lfs[j].name] += count
-                    for name, count in errors.group_by("lf_name").len().iter_rows():
-                        n_errors[name] += count
-                    bar.update(len(keys) * len(active))
-                    active = [j for j in active if done[j] == len(keys)]
-                    through_key = int(keys[-1])
+                applier.group(source, mark, idx, chunk_size or min(kind_of(lfs[j]).chunk_rows for j in idx))
     finally:
         session.close()
-    return StoreApplyStats(applied, n_errors)
+    return StoreApplyStats(applier.applied, applier.errors)
+
+
+class _Applier:
+    """One application's LF groups (LFs resuming from one watermark), chunk by chunk, committed."""
+
+    def __init__(self, store: VoteStore, dataset: str, lfset: LFSet, ctx: ApplyContext, session: EngineSession,
+                 bar: tqdm) -> None:  # fmt: skip
+        self.store, self.dataset, self.lfset, self.ctx, self.session, self.bar = store, dataset, lfset, ctx, session, bar
+        self.versions = [(lf.name, lf.version) for lf in lfset.lfs]
+        self.applied = {lf.name: 0 for lf in lfset.lfs}
+        self.errors = {lf.name: 0 for lf in lfset.lfs}
+
+    def group(self, source: ExampleSource, mark: int, idx: list[int], size: int) -> None:
+        """Apply LFs ``idx`` (all at watermark ``mark``) to the examples above it, ``size`` at a time:
+        the engine's LFs on its workers, the others here; an LF that stops early sits out the rest."""
+        remote = [j for j in idx if self.session.takes(self.lfset.lfs[j])]
+        sent: deque[tuple[pl.DataFrame, np.ndarray]] = deque()
+
+        def feed() -> Iterator[tuple[pl.DataFrame, np.ndarray]]:
+            for chunk, keys in source.chunks_after(mark, size):
+                sent.append((chunk, keys))
+                yield chunk, keys
+
+        results = self.session.map(remote, feed()) if remote else (None for _ in feed())
+        active = list(idx)
+        through_key = mark  # the active LFs' watermark
+        for got in results:
+            chunk, keys = sent.popleft()
+            if not active:
+                break
+            done = self._chunk(got, [j for j in active if j not in remote], remote, chunk, keys, through_key)
+            self.bar.update(len(keys) * len(active))
+            active = [j for j in active if done[j] == len(keys)]
+            through_key = int(keys[-1])
+
+    def _chunk(self, got: ChunkVotes | None, local: list[int], remote: list[int], chunk: pl.DataFrame, keys: np.ndarray,
+               through_key: int) -> dict[int, int]:  # fmt: skip
+        """Commit one chunk's votes (the engine's, ``got``, and those of the ``local`` LFs, applied
+        here with the run's context); how many rows each LF processed."""
+        parts = [got] if got is not None else []
+        done = {j: len(keys) for j in remote}
+        if local:
+            mine = apply_lf_set(self.lfset, local, chunk, keys, self.ctx)
+            parts.append(mine)
+            done |= {j: len(keys) if p is None else p for j, p in zip(local, mine.processed)}
+        votes = pl.concat([p.votes for p in parts], how="diagonal")
+        errors = pl.concat([p.errors for p in parts])
+        _commit(self.store, self.dataset, self.versions, done, keys, through_key, votes, errors)
+        for j, count in done.items():
+            self.applied[self.lfset.lfs[j].name] += count
+        for name, count in errors.group_by("lf_name").len().iter_rows():
+            self.errors[name] += count
+        return done
 
 
 def example_source(frame: pl.DataFrame | ExampleSource, ex_keys: np.ndarray | None, caller: str) -> ExampleSource:

@@ -45,7 +45,7 @@ import numpy as np
 import polars as pl
 
 from weaksup.apply.checks import LFApplicationError
-from weaksup.apply.kinds import ApplyContext, LFOutput
+from weaksup.apply.kinds.base import ApplyContext, LFOutput
 from weaksup.data import ID
 from weaksup.lf import MissingColumnError, Row
 from weaksup.store.llm_cache import LLMCache
