@@ -209,7 +209,7 @@ def as_labeling_function(obj: Any) -> LabelingFunction:
     )
 
 
-def check_unique_names(lfs: Iterable[Any]) -> None:
+def check_unique_names(lfs: Iterable[LabelingFunction | Any]) -> None:
     """Raise if two LFs share a name (votes are stored by LF name and version), or a name is not printable."""
     seen: dict[str, Any] = {}
     for lf in lfs:

@@ -34,7 +34,7 @@ import polars as pl
 from tqdm.auto import tqdm
 
 from weaksup.apply.checks import VOTE_COLUMN
-from weaksup.apply.kinds import ApplyContext, LFOutput, kinds_of
+from weaksup.apply.kinds import ApplyContext, LabelingFunctionLike, LFOutput, kinds_of
 from weaksup.batches import APPLY_CHUNK_ROWS
 from weaksup.data import ID
 from weaksup.lf import as_labeling_function, check_unique_names
@@ -44,7 +44,7 @@ __all__ = ["ApplyResult", "apply_chunk", "apply_lfs", "check_frame", "outputs_to
            "progress_disabled"]  # fmt: skip
 
 
-def apply_chunk(lfs: Sequence[Any], chunk: pl.DataFrame, ctx: ApplyContext) -> list[LFOutput]:
+def apply_chunk(lfs: Sequence[LabelingFunctionLike], chunk: pl.DataFrame, ctx: ApplyContext) -> list[LFOutput]:
     """Every LF's output on one chunk, in ``lfs`` order."""
     outputs: list[LFOutput | None] = [None] * len(lfs)
     for kind, idx in kinds_of(lfs).items():
@@ -53,7 +53,7 @@ def apply_chunk(lfs: Sequence[Any], chunk: pl.DataFrame, ctx: ApplyContext) -> l
     return outputs  # type: ignore[return-value]
 
 
-def prepare_lfs(lfs: Sequence[Any]) -> list[Any]:
+def prepare_lfs(lfs: Sequence[Any]) -> list[LabelingFunctionLike]:
     """Wrap Snorkel LFs and reject duplicate names."""
     prepared = [as_labeling_function(lf) for lf in lfs]
     if not prepared:
@@ -63,7 +63,7 @@ def prepare_lfs(lfs: Sequence[Any]) -> list[Any]:
 
 
 def outputs_to_frames(
-    lfs: Sequence[Any], outputs: Sequence[LFOutput], chunk_ids: pl.Series, keys: np.ndarray, run_id: int | None
+    lfs: Sequence[LabelingFunctionLike], outputs: Sequence[LFOutput], chunk_ids: pl.Series, keys: np.ndarray, run_id: int | None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Votes (non-abstains only) and error rows of one chunk, keyed by ``keys`` (one per row)."""
     votes, errors = [], []

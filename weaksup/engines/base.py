@@ -27,14 +27,13 @@ import sys
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import cloudpickle
 import numpy as np
 import polars as pl
 
 from weaksup.apply.chunks import apply_chunk, outputs_to_frames
-from weaksup.apply.kinds import ApplyContext, kind_of
+from weaksup.apply.kinds import ApplyContext, LabelingFunctionLike, kind_of
 
 __all__ = ["ChunkVotes", "Engine", "EngineSession", "LFSet", "apply_lf_set", "dumps_lf_set"]
 
@@ -46,7 +45,7 @@ Chunk = tuple[pl.DataFrame, np.ndarray]
 class LFSet:
     """The LFs of one application and what checking their votes needs."""
 
-    lfs: list[Any]
+    lfs: list[LabelingFunctionLike]
     cardinality: int
     strict: bool = False
     run_id: int | None = None
@@ -98,7 +97,7 @@ def dumps_lf_set(lfset: LFSet) -> bytes:
 class EngineSession(ABC):
     """An open engine for one application: the LF set is already on every worker."""
 
-    def takes(self, lf: Any) -> bool:
+    def takes(self, lf: LabelingFunctionLike) -> bool:
         """Whether this session applies ``lf``: those of portable kinds, which need nothing but the
         chunk and never stop early (the client applies the others itself)."""
         return kind_of(lf).portable

@@ -58,7 +58,7 @@ class DryRunReport:
         )
 
 
-def prompted_lfs(lfs: Sequence[Any]) -> list[PromptLabelingFunction]:
+def prompted_lfs(lfs: Sequence[object]) -> list[PromptLabelingFunction]:
     """The prompted LFs of ``lfs`` (the ones a run sends requests for)."""
     return [lf for lf in lfs if isinstance(lf, PromptLabelingFunction)]
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import polars as pl
 
+from weaksup.apply.kinds import LabelingFunctionLike
 from weaksup import batches
 from weaksup.apply.store_applier import StoreApplyStats
 from weaksup.export import write_batches, write_table
@@ -64,7 +65,7 @@ class Applied:
 
 
 def finish(
-    run: Applied, task: Task, prepared: Prepared, lfs: Sequence[Any]
+    run: Applied, task: Task, prepared: Prepared, lfs: Sequence[LabelingFunctionLike]
 ) -> tuple[dict[str, Any], pl.DataFrame, list[Path]]:
     """The steps of the module docstring; the run's metrics, LF summary and exported files."""
     settings = run.cfg.settings

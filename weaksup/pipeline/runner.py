@@ -58,6 +58,7 @@ from typing import Any
 
 import polars as pl
 
+from weaksup.apply.kinds import LabelingFunctionLike
 from weaksup import batches
 from weaksup.apply.chunks import prepare_lfs
 from weaksup.apply.kinds import RunResource, kinds_of
@@ -243,7 +244,7 @@ class _Inputs:
     loaded: Examples  # the examples as loaded (holdout rows left out), with what loading dropped
     task: Task
     prepared: InMemoryPrepared | None  # the examples to label (gold split off), their gold and the holdout
-    lfs: list[Any]  # the LFs of the run's label type
+    lfs: list[LabelingFunctionLike]  # the LFs of the run's label type
     stream: StreamedSource | None = None  # [data] stream: read and prepared batch by batch while syncing
     answers: Answers | None = None  # [answers]: recorded answers, whose workers are among the LFs
 

@@ -17,7 +17,6 @@ they never test a kind's name.  A new kind is a sibling module and one line of :
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from weaksup.apply.kinds.answers import AnswersKind
 from weaksup.apply.kinds.base import ApplyContext, LabelingFunctionLike, LFKind, LFOutput, RunResource
@@ -40,7 +39,7 @@ LF_KINDS: dict[str, LFKind] = {kind.name: kind for kind in (RowKind(), Vectorize
 """Every LF kind, by name."""
 
 
-def kind_of(lf: Any) -> LFKind:
+def kind_of(lf: LabelingFunctionLike) -> LFKind:
     """The kind of ``lf`` (by its ``kind`` name); a ``ValueError`` naming the LF for an unknown one."""
     kind = LF_KINDS.get(getattr(lf, "kind", None))  # type: ignore[arg-type]
     if kind is None:
@@ -51,7 +50,7 @@ def kind_of(lf: Any) -> LFKind:
     return kind
 
 
-def kinds_of(lfs: Iterable[Any]) -> dict[LFKind, list[int]]:
+def kinds_of(lfs: Iterable[LabelingFunctionLike]) -> dict[LFKind, list[int]]:
     """The kinds of ``lfs``, each with the positions of its LFs, in order of first appearance."""
     groups: dict[LFKind, list[int]] = {}
     for j, lf in enumerate(lfs):

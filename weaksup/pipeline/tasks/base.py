@@ -28,6 +28,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 import polars as pl
 
+from weaksup.apply.kinds import LabelingFunctionLike
 from weaksup.data import ID
 from weaksup.examples import InMemoryExamples
 from weaksup.pipeline.settings import Settings
@@ -151,12 +152,12 @@ class Task(Protocol):
         """Shape the loaded rows (with ``example_id``) into examples and split the gold off."""
         ...
 
-    def select_lfs(self, lfs: Sequence[Any]) -> list[Any]:
+    def select_lfs(self, lfs: Sequence[LabelingFunctionLike]) -> list[LabelingFunctionLike]:
         """The LFs of this label type."""
         ...
 
     def label(
-        self, store: VoteStore, ex_keys: np.ndarray, lfs: Sequence[Any], prepared: Prepared, train: np.ndarray
+        self, store: VoteStore, ex_keys: np.ndarray, lfs: Sequence[LabelingFunctionLike], prepared: Prepared, train: np.ndarray
     ) -> Labeled:
         """Fit the label model on the ``train`` rows' votes of ``lfs`` (their current versions), label every row."""
         ...
@@ -179,7 +180,7 @@ class Task(Protocol):
         ...
 
 
-def select_lfs(lfs: Sequence[Any], label_type: str) -> list[Any]:
+def select_lfs(lfs: Sequence[LabelingFunctionLike], label_type: str) -> list[LabelingFunctionLike]:
     """The LFs of ``label_type`` (an LF module may hold LFs of several types)."""
     chosen = [lf for lf in lfs if lf.label_type == label_type]
     if not chosen:

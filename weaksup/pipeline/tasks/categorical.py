@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 import numpy as np
 import polars as pl
 
+from weaksup.apply.kinds import LabelingFunctionLike
 from weaksup import batches
 from weaksup.analysis import lf_summary
 from weaksup.data import ID
@@ -95,12 +96,12 @@ class CategoricalTask:
         check_output_columns(examples, ["label", "label_name", "confidence", "n_votes", *(f"prob_{c}" for c in self.classes)])
         return InMemoryPrepared(examples, gold, gold >= 0, holdout)
 
-    def select_lfs(self, lfs: Sequence[Any]) -> list[Any]:
+    def select_lfs(self, lfs: Sequence[LabelingFunctionLike]) -> list[LabelingFunctionLike]:
         """The categorical LFs."""
         return select_lfs(lfs, self.label_type)
 
     def label(
-        self, store: VoteStore, ex_keys: np.ndarray, lfs: Sequence[Any], prepared: Prepared, train: np.ndarray
+        self, store: VoteStore, ex_keys: np.ndarray, lfs: Sequence[LabelingFunctionLike], prepared: Prepared, train: np.ndarray
     ) -> Labeled:
         """Class probabilities for every example; accuracy per split; the LF summary on non-test rows.
 

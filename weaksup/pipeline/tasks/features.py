@@ -24,17 +24,16 @@ generalising beyond them.  :func:`columns_read` asks each LF's kind for those co
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 import polars as pl
 
-from weaksup.apply.kinds import kinds_of
+from weaksup.apply.kinds import LabelingFunctionLike, kinds_of
 from weaksup.data import ID
 from weaksup.pipeline.settings import TrainerSettings
 
 
-def columns_read(lfs: Sequence[Any], frame: pl.DataFrame) -> dict[str, list[str]]:
+def columns_read(lfs: Sequence[LabelingFunctionLike], frame: pl.DataFrame) -> dict[str, list[str]]:
     """Each LF's name → the columns of ``frame`` it reads, as its kind finds them
     (:meth:`~weaksup.apply.kinds.LFKind.columns_read`: row-wise LFs and field functions are traced
     on a sample of rows).  A column an LF reads only on rows outside the sample is missed: list such

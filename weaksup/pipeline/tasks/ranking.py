@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 import polars as pl
 
+from weaksup.apply.kinds import LabelingFunctionLike
 from weaksup.data import ID
 from weaksup.evaluation import mean_kendall_tau_distance, mean_ndcg_at_k
 from weaksup.model import RankingLabelModel
@@ -115,12 +116,12 @@ class RankingTask:
         check_output_columns(frame, ["ranking", "preferences", "n_votes"])
         return InMemoryPrepared(frame, gold, np.array([len(g) > 0 for g in gold], dtype=bool), holdout)
 
-    def select_lfs(self, lfs: Sequence[Any]) -> list[Any]:
+    def select_lfs(self, lfs: Sequence[LabelingFunctionLike]) -> list[LabelingFunctionLike]:
         """The ranking LFs."""
         return select_lfs(lfs, self.label_type)
 
     def label(
-        self, store: VoteStore, ex_keys: np.ndarray, lfs: Sequence[Any], prepared: InMemoryPrepared, train: np.ndarray
+        self, store: VoteStore, ex_keys: np.ndarray, lfs: Sequence[LabelingFunctionLike], prepared: InMemoryPrepared, train: np.ndarray
     ) -> Labeled:
         """A ranking and pairwise preferences for every example; Kendall tau and NDCG per split."""
         examples, gold = prepared.examples, prepared.gold

@@ -21,6 +21,7 @@ import numpy as np
 import polars as pl
 from sklearn.ensemble import HistGradientBoostingRegressor
 
+from weaksup.apply.kinds import LabelingFunctionLike
 from weaksup.data import ID
 from weaksup.evaluation import mae, mse
 from weaksup.model import RegressionLabelModel
@@ -94,12 +95,12 @@ class RegressionTask:
         check_output_columns(examples, ["value", "variance", "n_votes"])
         return InMemoryPrepared(examples, gold, ~np.isnan(gold), holdout)
 
-    def select_lfs(self, lfs: Sequence[Any]) -> list[Any]:
+    def select_lfs(self, lfs: Sequence[LabelingFunctionLike]) -> list[LabelingFunctionLike]:
         """The regression LFs."""
         return select_lfs(lfs, self.label_type)
 
     def label(
-        self, store: VoteStore, ex_keys: np.ndarray, lfs: Sequence[Any], prepared: InMemoryPrepared, train: np.ndarray
+        self, store: VoteStore, ex_keys: np.ndarray, lfs: Sequence[LabelingFunctionLike], prepared: InMemoryPrepared, train: np.ndarray
     ) -> Labeled:
         """E[y | votes] and Var[y | votes] for every example; MSE and MAE per split."""
         gold = prepared.gold
