@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 import polars as pl
-from test_pipeline_ops_support import last_labels, make_project, query, weaksup
+from support.project import last_labels, make_project, query, weaksup
 
 from weaksup.pipeline import run_pipeline
 from weaksup.pipeline.status import format_status

@@ -11,7 +11,7 @@ from weaksup.apply import apply_to_store
 from weaksup.engines import DaskEngine, ProcessEngine, SerialEngine, make_engine
 from weaksup.pipeline import load_lf_modules
 from weaksup.store import VoteStore
-from store_contents import assert_same_contents, store_contents
+from support.store_contents import assert_same_contents, store_contents
 
 LFS = '''
 import os
@@ -110,7 +110,7 @@ def test_a_killed_worker_loses_no_committed_vote_and_the_next_run_finishes(tmp_p
     df = _data()
     path = tmp_path / "s.duckdb"
     try:
-        with pytest.raises(Exception, match="(?i)killed|terminated abruptly|broken"):
+        with pytest.raises(Exception, match="(?i)killed|terminated abruptly|broken|died"):
             _run(path, lfs, make_engine({"name": engine, "workers": 2}), df)
     finally:
         if settings is not None:

@@ -20,7 +20,7 @@ from weaksup.engines import SerialEngine, SparkEngine, make_engine
 from weaksup.engines.spark import local_spark
 from weaksup.pipeline import load_lf_modules
 from weaksup.store import VoteStore
-from store_contents import assert_same_contents, store_contents
+from support.store_contents import assert_same_contents, store_contents
 
 # pyspark checks pandas' version on its Arrow paths too, and warns about pandas 3; the engine's
 # path (createDataFrame from Arrow, mapInArrow, toArrow) builds no pandas object.
