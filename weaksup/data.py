@@ -30,6 +30,7 @@ True
 from __future__ import annotations
 
 import codecs
+import csv
 import glob as globlib
 import io
 import json
@@ -69,7 +70,19 @@ def load_dataset(
         raise ValueError(f"dataset {str(Path(base_dir or '.') / source)!r} is empty: it has no rows to label")
     if ID in df.columns and id_column is None:  # WRENCH: already keyed split:key
         return df
-    return with_example_ids(df.drop(ID, strict=False), id_column)
+    check_own_ids(df.columns, id_column, f"dataset {str(source)!r}")
+    return with_example_ids(df if id_column == ID else df.drop(ID, strict=False), id_column)
+
+
+def check_own_ids(columns: Sequence[str], id_column: str | None, what: str, key: str = "id_column") -> None:
+    """Refuse data that has an ``example_id`` column of its own beside ``id_column``: the ids taken
+    from ``id_column`` go to ``example_id``, and would silently replace the user's column."""
+    if id_column is not None and id_column != ID and ID in columns:
+        raise ValueError(
+            f"{what} has a column {ID!r} of its own, and {key} = {id_column!r}: the ids taken from {id_column!r} "
+            f"would replace it. Rename your column (in a pipeline: [data] rename = {{ {ID} = \"source_id\" }}), "
+            f"or set {key} = {ID!r} to take the ids from it"
+        )
 
 
 def read_source(source: str | Path, *, base_dir: str | Path | None = None, encoding: str = "utf-8") -> pl.DataFrame:
@@ -187,6 +200,7 @@ def _check_stream_ids(id_column: str | None, names: Sequence[str], what: str) ->
         )
     if id_column is not None and id_column not in names:
         raise ValueError(f"id column {id_column!r} is not in {what}; its columns are {list(names)}")
+    check_own_ids(names, id_column, what)
 
 
 def load_wrench(folder: str | Path) -> pl.DataFrame:
@@ -273,6 +287,10 @@ class CrowdVotes:
     """(item, worker) pairs answered more than once in the file; only the first answer is kept."""
 
 
+class CrowdColumnError(ValueError):
+    """A crowd file lacks a column it needs (by name, or by position when unnamed)."""
+
+
 def read_crowd_columns(
     path: str | Path, roles: Sequence[str], names: Sequence[str | None] | None = None
 ) -> pl.DataFrame:
@@ -285,28 +303,55 @@ def read_crowd_columns(
     parquet = path.suffix.lower() == ".parquet"
     try:
         df = pl.read_parquet(path) if parquet else pl.read_csv(path, infer_schema=False)
+    except pl.exceptions.NoDataError:
+        raise ValueError(f"{str(path)!r} is empty: it has no header row and no rows") from None
     except (pl.exceptions.PolarsError, OSError) as error:
+        ragged = None if parquet else ragged_line(path)
+        if ragged is not None:
+            raise ValueError(_ragged_message(path, *ragged)) from None
         raise ValueError(f"cannot parse {str(path)!r} as {'Parquet' if parquet else 'CSV'}: {error}") from error
     names = list(names or [None] * len(roles))
     if df.width < len(roles) and not all(names):
-        raise ValueError(
+        raise CrowdColumnError(
             f"{str(path)!r} has columns {df.columns} but needs {len(roles)}: "
             f"{', '.join(roles)} (in that order, with a header row)"
         )
     chosen = [df.columns[i] if name is None else name for i, name in enumerate(names)]
     for role, name in zip(roles, chosen):
         if name not in df.columns:
-            raise ValueError(f"{str(path)!r} has no column {name!r} for the {role}; its columns are {df.columns}")
+            raise CrowdColumnError(f"{str(path)!r} has no column {name!r} for the {role}; its columns are {df.columns}")
     position = {role: df.columns.index(name) + 1 for role, name in zip(roles, chosen)}
     df = df.select(pl.col(name).cast(pl.String).str.strip_chars().alias(role) for role, name in zip(roles, chosen))
     for c in roles:
         empty = df[c].is_null() | (df[c] == "")
         if empty.any():
+            ragged = None if parquet else ragged_line(path)
+            if ragged is not None:  # a row with too few fields reads as empty values
+                raise ValueError(_ragged_message(path, *ragged))
             raise ValueError(
                 f"{str(path)!r} {crowd_row(path, int(empty.arg_max()))}: the {c} column (column {position[c]}) "
                 "is empty; every row needs a value"
             )
     return df
+
+
+def ragged_line(path: Path) -> tuple[int, int, int] | None:
+    """The first line of a CSV file whose row has another number of fields than its header:
+    (line, fields, header fields); None when every row fits."""
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None:
+            return None
+        for row in reader:
+            if row and len(row) != len(header):
+                return reader.line_num, len(row), len(header)
+    return None
+
+
+def _ragged_message(path: Path, line: int, fields: int, expected: int) -> str:
+    return (f"{str(path)!r} line {line}: {fields} fields where the header has {expected}; give every row one value "
+            "per column (quote a value that holds a comma)")  # fmt: skip
 
 
 def crowd_row(path: Path, row: int) -> str:
@@ -345,6 +390,8 @@ def load_crowd(
     """
     answers = Path(answers)
     df = read_crowd_columns(answers, ("item", "worker", "answer"))
+    if df.height == 0:
+        raise ValueError(f"{str(answers)!r} has a header row and no answers")
     gold = None if truth is None else read_crowd_columns(Path(truth), ("item", "truth"))
     if gold is not None:
         repeated = gold.filter(pl.col("item").is_duplicated()).group_by("item").agg(pl.col("truth").n_unique())

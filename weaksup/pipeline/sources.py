@@ -35,7 +35,7 @@ import duckdb
 import polars as pl
 
 from weaksup.apply import prepare_lfs
-from weaksup.data import ID, read_source, with_example_ids
+from weaksup.data import ID, check_own_ids, read_source, with_example_ids
 from weaksup.pipeline.settings import DataSettings, HoldoutSettings
 
 class SourceError(ValueError):
@@ -111,6 +111,10 @@ def load_examples(data: DataSettings, holdout: pl.DataFrame | None, base: Path, 
     if id_column is not None:
         if id_column not in df.columns:
             raise SourceError(f"data.id_column {id_column!r} is not in the data; columns are {df.columns}")
+        try:
+            check_own_ids(df.columns, id_column, f"data.source = {data.source!r}", "data.id_column")
+        except ValueError as exc:
+            raise SourceError(str(exc)) from None
         df, dropped = _dedupe(df, id_column, data.duplicate_ids)
     held = 0
     if holdout is not None:
@@ -123,6 +127,8 @@ def load_examples(data: DataSettings, holdout: pl.DataFrame | None, base: Path, 
             raise SourceError("every data row matches a holdout text: nothing is left to label")
     if ID in df.columns and id_column is None:  # a WRENCH folder brings its own ids
         return Examples(df, dropped, held)
+    if id_column == ID:  # the data's own example_id column holds the ids
+        return Examples(with_example_ids(df, ID).select(ID, pl.exclude(ID)), dropped, held)
     df = with_example_ids(df.drop(ID, strict=False), id_column)
     if id_column is not None:
         df = df.drop(id_column).select(ID, pl.exclude(ID))
