@@ -217,7 +217,8 @@ def _lf_warnings(
     for name, e in store.first_errors(run_id).items():
         lines.append(
             f"warning: LF {name!r} raised on {e['count']:,} examples (each counted as an abstain); first on example "
-            f"{e['example_id']!r}: {e['error_type']}: {e['message']}; list them with `weaksup lfs {pipeline} --errors`"
+            f"{e['example_id']!r}: {error_text(e['error_type'], e['message'])}; list them with "
+            f"`weaksup lfs {pipeline} --errors`"
         )
     for name, todo in planned.items():
         if applied.get(name, 0) < todo:
@@ -226,6 +227,13 @@ def _lf_warnings(
                 "(an LLM budget, or server faults that outlasted their retries); the next run carries on from there"
             )
     return lines
+
+
+def error_text(error_type: str, message: str) -> str:
+    """An LF error as one text: its message when it already starts with its type (Python's own
+    ``ValueError: ...``, or ``module.Error: ...``), else the type and the message."""
+    head = message.split(":", 1)[0]
+    return message if head == error_type or head.endswith("." + error_type) else f"{error_type}: {message}"
 
 
 @dataclass

@@ -194,6 +194,12 @@ def lf_catalog(store: VoteStore, versions: Sequence[tuple[str, str]]) -> pl.Data
         store.con.unregister("report_lfs")
 
 
+ERROR_TEXT = ("CASE WHEN split_part(e.message, ':', 1) = e.error_type OR suffix(split_part(e.message, ':', 1), "
+              "'.' || e.error_type) THEN e.message ELSE e.error_type || ': ' || e.message END")
+"""An error as one text: its message, which already starts with its type when it is Python's own
+(``traceback.format_exception_only``), else the type and the message."""
+
+
 def lf_error_counts(store: VoteStore, versions: Sequence[tuple[str, str]]) -> pl.DataFrame:
     """Errors per LF version (``errors``) with the first one's type and message (``first_error``)."""
     wanted = pa.table({"lf": [v[0] for v in versions], "version": [v[1] for v in versions]})
@@ -201,7 +207,7 @@ def lf_error_counts(store: VoteStore, versions: Sequence[tuple[str, str]]) -> pl
     try:
         return store.query(
             "SELECT w.lf, count(e.lf_name) AS errors, "
-            "first(e.error_type || ': ' || e.message ORDER BY e.created_at, e.ex_key) AS first_error "
+            f"first({ERROR_TEXT} ORDER BY e.created_at, e.ex_key) AS first_error "
             "FROM report_err_lfs w LEFT JOIN lf_errors e ON e.lf_name = w.lf AND e.lf_version = w.version "
             "GROUP BY w.lf"
         )
