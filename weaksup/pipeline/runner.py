@@ -265,7 +265,7 @@ def _load(cfg: PipelineConfig, stream: bool | None = None) -> _Inputs:
     settings = cfg.settings
     holdout = load_holdout(settings.holdout, cfg.file.parent) if settings.holdout else None
     task = task_for(settings)
-    coded = load_lf_modules([cfg.resolve(m) for m in settings.lfs.modules]) if settings.lfs.modules else []
+    coded = load_lf_modules(settings.lfs.modules, base=cfg.file.parent) if settings.lfs.modules else []
     answers = load_answers(settings.answers, settings.labels, cfg.file.parent) if settings.answers else None
     lfs = task.select_lfs(prepare_lfs([*coded, *(answers.lfs if answers else [])]))
     if settings.data.stream if stream is None else stream:
