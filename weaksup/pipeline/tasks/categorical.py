@@ -97,6 +97,8 @@ class CategoricalTask:
         dev = ~prepared.in_split(self.settings.data.test_split)
         summary = lf_summary(votes.select_rows(np.flatnonzero(dev)), gold[dev],
                              learned_acc=getattr(model, "accuracies_", None))  # fmt: skip
+        names = pl.element().replace_strict(list(range(len(self.classes))), self.classes, return_dtype=pl.String)
+        summary = summary.with_columns(pl.col("polarity").list.eval(names))  # the classes an LF votes, by name
         probs = predict_in_batches(model, votes, PREDICT_BATCH_ROWS) if self.settings.trainer.name != "none" else None
         return Labeled(model, rows, n_votes, probs, metrics, summary)
 
