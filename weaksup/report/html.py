@@ -10,6 +10,7 @@ previous run, and the run history.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
@@ -22,7 +23,7 @@ from weaksup.report.buckets import buckets
 from weaksup.report.charts import run_charts
 from weaksup.report.frames import RunChanges, history, lf_agreement, lf_table, run_changes
 from weaksup.report.style import CSS, SCRIPT
-from weaksup.report.suspicious import suspicious_labels
+from weaksup.report.suspicious import suspicious_labels, why_not_checked
 from weaksup.report.view import PART_ROWS, RunView, load_run
 from weaksup.store import VoteStore
 
@@ -46,6 +47,8 @@ class Report:
     changes: RunChanges
     buckets: dict[str, pl.DataFrame]
     suspicious: pl.DataFrame | None
+    suspicious_note: str | None = None
+    """Why suspicious labels were not checked, when they were asked for and could not be."""
 
 
 def build_report(store: VoteStore, run_id: int | None = None, run_dir: Path | None = None,
@@ -54,6 +57,10 @@ def build_report(store: VoteStore, run_id: int | None = None, run_dir: Path | No
     ``suspicious`` runs the cleanlab check when the extra is installed."""
     view = load_run(store, run_id, run_dir, export_root, with_data=False, batch_rows=PART_ROWS)  # read in parts
     rid = int(view.run["run_id"])
+    note = why_not_checked(view) if suspicious and view.kind.suspicious else None
+    flagged = suspicious_labels(view, seed=seed) if suspicious and note is None else None
+    if suspicious and view.kind.suspicious and note is None and flagged is None:
+        note = "the examples have no text field for the check's end model to read"
     return Report(
         view,
         lf_table(store, view),
@@ -61,15 +68,20 @@ def build_report(store: VoteStore, run_id: int | None = None, run_dir: Path | No
         history(store, rid),
         run_changes(store, rid, view.classes),
         buckets(view, seed=seed),
-        suspicious_labels(view, seed=seed) if suspicious else None,
+        flagged,
+        note,
     )
 
 
 def write_report(store: VoteStore, path: str | Path, run_id: int | None = None, run_dir: Path | None = None,
-                 suspicious: bool = True, seed: int = 0, export_root: Path | None = None) -> Path:  # fmt: skip
+                 suspicious: bool = True, seed: int = 0, export_root: Path | None = None,
+                 say: Callable[[str], None] | None = None) -> Path:  # fmt: skip
     """Write the report of run ``run_id`` to ``path`` (one HTML file); with flagged suspicious
-    labels, also ``suspicious_labels.csv`` beside it.  Returns ``path``."""
+    labels, also ``suspicious_labels.csv`` beside it.  Returns ``path``.  ``say`` is told why
+    suspicious labels were not checked, when they were asked for and could not be."""
     report = build_report(store, run_id, run_dir, suspicious, seed, export_root)
+    if report.suspicious_note and say is not None:
+        say(f"suspicious labels not checked: {report.suspicious_note}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(report), encoding="utf-8")
@@ -157,13 +169,18 @@ def render(report: Report) -> str:
         _section("lfs", "Labeling functions", "Click a column header to sort. Accuracy on gold leaves the test split "
                  "out; learned accuracy is the label model's estimate.", table(report.lfs, "lfs")),
         _section("charts", "Charts", "", f'<div class="grid">{figures}</div>'),
-        _section("buckets", "Example buckets", "Each example with the votes it got (LF → vote).", bucket_html),
+        _section("buckets", "Example buckets", f"Each example with the votes it got (LF → vote). Examples of the "
+                 f"{view.test_split!r} split are never shown, nor their gold: it stays unseen while you write LFs.",
+                 bucket_html),
     ]  # fmt: skip
     if report.suspicious is not None:
         body = table(report.suspicious, "suspicious") if report.suspicious.height else '<p class="muted">None flagged.</p>'
         sections.append(_section("suspicious", "Suspicious labels", "cleanlab's find_label_issues on out-of-sample "
-                                 "end-model probabilities (cross-validated): weak labels, and gold outside the test "
+                                 "end-model probabilities (cross-validated): weak labels and gold, outside the test "
                                  "split. Also written to suspicious_labels.csv.", body))  # fmt: skip
+    elif report.suspicious_note:
+        sections.append(_section("suspicious", "Suspicious labels", "", f'<p class="muted" id="suspicious-note">Not '
+                                 f"checked: {escape(report.suspicious_note)}.</p>"))  # fmt: skip
     ch = report.changes
     if ch.previous is not None:
         changed = int(ch.labels["examples"].sum()) if ch.labels.height else 0
