@@ -21,12 +21,14 @@ import polars as pl
 
 from weaksup.report.buckets import buckets
 from weaksup.report.charts import run_charts
-from weaksup.report.frames import RunChanges, history, lf_agreement, lf_table, run_changes
+from weaksup.report.frames import LLM_COLUMNS, RunChanges, history, lf_agreement, lf_table, run_changes
 from weaksup.report.style import CSS, SCRIPT
 from weaksup.report.suspicious import suspicious_labels, why_not_checked
 from weaksup.report.view import PART_ROWS, RunView, load_run
 from weaksup.store import VoteStore
 
+ERROR_CHARS = 140
+"""How much of an LF's first error message its table cell shows (the tooltip holds more)."""
 PERCENT = {"coverage", "overlaps", "conflicts", "emp_acc", "learned_acc", "train_coverage"}
 BUCKET_TITLES = {
     "uncovered": ("Uncovered examples", "No LF voted on these (a random sample): ideas for new LFs."),
@@ -125,9 +127,14 @@ def table(frame: pl.DataFrame, key: str, sortable: bool = True, votes_column: st
                 continue
             text, sort = _cell(col, value)
             num = isinstance(value, (int, float)) and not isinstance(value, bool)
-            cls = (' class="num"' if num else ' class="text"' if col in ("text", "first_error")
-                   else ' class="nowrap"' if isinstance(value, datetime) else "")  # fmt: skip
-            cells.append(f'<td{cls} data-sort="{escape(sort)}">{escape(text)}</td>')
+            if col == "first_error":  # a long message would widen the table: its start here, more in the tooltip
+                shown = text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 1] + "…"
+                cells.append(f'<td class="text err" title="{escape(text[:2000])}" data-sort="{escape(sort[:200])}">'
+                             f"{escape(shown)}</td>")  # fmt: skip
+                continue
+            cls = ' class="num"' if num else ' class="text"' if col == "text" else ""
+            shown = escape(text).replace("_", "_<wbr>") if col in ("lf", "lf_a", "lf_b") else escape(text)
+            cells.append(f'<td{cls} data-sort="{escape(sort)}">{shown}</td>')  # a long LF name may break after a _
         body.append("<tr>" + "".join(cells) + "</tr>")
     sort = " sortable" if sortable else ""
     return (f'<div class="table-wrap"><table class="data{sort}" data-table="{escape(key)}"><thead><tr>{head}</tr></thead>'
@@ -165,9 +172,11 @@ def render(report: Report) -> str:
         inner = table(frame, f"bucket-{key}", votes_column="votes") if frame.height else '<p class="muted">None.</p>'
         bucket_html += (f'<details class="bucket" open><summary>{escape(title)} <span class="count">{frame.height}'
                         f'</span></summary><p class="intro">{escape(intro)}</p>{inner}</details>')  # fmt: skip
+    idle = [c for c in LLM_COLUMNS if c in report.lfs.columns and report.lfs[c].null_count() == report.lfs.height]
     sections = [
         _section("lfs", "Labeling functions", "Click a column header to sort. Accuracy on gold leaves the test split "
-                 "out; learned accuracy is the label model's estimate.", table(report.lfs, "lfs")),
+                 "out; learned accuracy is the label model's estimate." + (" No LF is prompted: the LLM columns are left "
+                 "out." if idle else ""), table(report.lfs.drop(idle), "lfs")),
         _section("charts", "Charts", "", f'<div class="grid">{figures}</div>'),
         _section("buckets", "Example buckets", f"Each example with the votes it got (LF → vote). Examples of the "
                  f"{view.test_split!r} split are never shown, nor their gold: it stays unseen while you write LFs.",
