@@ -328,3 +328,43 @@ def test_the_readme_keeps_figures_in_the_benchmarks_and_the_story_out():
     for figure in ("145×", "1.65×", "peak RSS 758 MB", "9.2% of the row-wise wall time"):
         assert figure in benchmarks, figure
     assert "[Benchmarks](#benchmarks)" in _section("Labeling at scale: vectorized LFs, engines, streaming")
+
+
+KINDS = '''
+import polars as pl
+from weaksup import ABSTAIN, labeling_function
+from weaksup.llm import PromptLabelingFunction
+from weaksup.vectorized import vectorized_labeling_function
+
+LIMIT = {limit}
+
+
+def clip(x):
+    return {{"text": x.text[:LIMIT]}}
+
+
+asks = PromptLabelingFunction("asks", "Spam? {{text}}", {{"yes": 1}}, "m", fields=clip)
+
+
+@vectorized_labeling_function()
+def long_text(frame):
+    return pl.when(frame["text"].str.len_chars() > LIMIT).then(1)
+
+
+@labeling_function()
+def short(x):
+    return 0 if len(x.text) < LIMIT else ABSTAIN
+'''
+
+
+def test_every_lf_kind_that_runs_a_function_is_versioned_by_the_constants_it_reads(tmp_path):
+    from weaksup.pipeline import load_lf_modules
+
+    def versions(name: str, limit: int) -> dict[str, str]:
+        (tmp_path / f"{name}.py").write_text(KINDS.format(limit=limit))
+        return {lf.name: lf.version for lf in load_lf_modules([tmp_path / f"{name}.py"])}
+
+    a, same, other = versions("a", 600), versions("b", 600), versions("c", 300)
+    assert set(a) == {"asks", "long_text", "short"}
+    assert a == same  # the same source and constants: the same versions, whatever the module is called
+    assert all(a[name] != other[name] for name in a)
