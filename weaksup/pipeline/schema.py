@@ -55,9 +55,14 @@ def _exists(value: str, base: Path) -> str | None:
     return None if (base / value).exists() else "does not exist (paths are relative to the pipeline file)"
 
 
+def is_module_name(entry: str) -> bool:
+    """Whether an ``lfs.modules`` entry is a module's dotted name (``rules.spam``) rather than a ``.py`` file."""
+    return bool(re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", entry)) and not entry.endswith(".py")
+
+
 def _file_or_module(value: str, base: Path) -> str | None:
     """An LF module: a file that exists, or a module's dotted name (imported when the run loads its LFs)."""
-    if (base / value).exists() or (re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", value) and not value.endswith(".py")):
+    if (base / value).exists() or is_module_name(value):
         return None
     return "does not exist (paths are relative to the pipeline file; a module name is dotted, without .py)"
 

@@ -36,6 +36,7 @@ import polars as pl
 
 from weaksup.apply import prepare_lfs
 from weaksup.data import ID, check_own_ids, read_source, with_example_ids
+from weaksup.pipeline.schema import is_module_name
 from weaksup.pipeline.settings import DataSettings, HoldoutSettings
 
 class SourceError(ValueError):
@@ -153,15 +154,6 @@ def load_holdout(section: HoldoutSettings, base: Path) -> pl.DataFrame:
     )
 
 
-MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
-"""An importable module's dotted name, e.g. ``labeling_functions.youtube_spam``."""
-
-
-def is_module_name(entry: str) -> bool:
-    """Whether an ``lfs.modules`` entry names a module (dotted, no ``.py``) rather than a file."""
-    return bool(MODULE_NAME.fullmatch(entry)) and not entry.endswith(".py")
-
-
 def load_lf_modules(modules: Sequence[Path | str], base: Path | None = None) -> list[Any]:
     """Import LF modules and collect their module-level LFs, in definition order.
 
@@ -172,17 +164,16 @@ def load_lf_modules(modules: Sequence[Path | str], base: Path | None = None) -> 
     modules import (the same object, or the same name and version) is collected once.
     """
     found: list[Any] = []
-    folders = [base] if base is not None else []
     for entry in modules:
-        path = None if isinstance(entry, str) and is_module_name(entry) and not (Path(base or ".") / entry).exists() \
-            else Path(base or ".") / entry  # fmt: skip
-        for folder in [*folders, *([path.parent] if path is not None else [])]:
+        path = Path(base or ".") / entry
+        by_name = isinstance(entry, str) and is_module_name(entry) and not path.exists()
+        for folder in [*([base] if base is not None else []), *([] if by_name else [path.parent])]:
             if str(folder.resolve()) not in sys.path:
                 sys.path.insert(0, str(folder.resolve()))
-        module = _import_file(path) if path is not None else _import_name(str(entry))
+        module = _import_name(str(entry)) if by_name else _import_file(path)
         lfs = [v for v in vars(module).values() if _is_lf(v)]
         if not lfs:
-            raise ValueError(f"LF module {str(path or entry)!r} defines no labeling functions (use @labeling_function)")
+            raise ValueError(f"LF module {str(entry if by_name else path)!r} defines no labeling functions (use @labeling_function)")
         found.extend(lfs)
     return prepare_lfs(_distinct(found))
 
