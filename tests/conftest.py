@@ -13,8 +13,8 @@ from support.llm_server import FakeServer
 from support.project import ROOT
 
 SLOW_MODULES = frozenset({
-    "test_crash", "test_engines", "test_llm_crash_and_keys", "test_report_browser", "test_schedule", "test_spark",
-    "test_trust_data_loss",
+    "test_crash", "test_engines", "test_llm_crash_and_keys", "test_report_browser", "test_report_layout", "test_schedule",
+    "test_spark", "test_trust_data_loss",
 })  # fmt: skip
 """Test modules whose tests take seconds each: ``pytest -m 'not slow'`` leaves them out."""
 

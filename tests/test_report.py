@@ -16,7 +16,7 @@ from weaksup.report.types import REPORT_TYPES, ReportType, report_type_for
 from weaksup.report.view import load_gold
 from weaksup.store import VoteStore
 
-from support.report_runs import CLASSES, GOLD, VOTES, make_run
+from support.report_runs import CLASSES, VOTES, make_run
 
 @pytest.fixture
 def tiny(tmp_path: Path) -> Path:

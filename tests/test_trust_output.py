@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from support.project import LFS, make_project, query, weaksup
 
 from weaksup.cli import main

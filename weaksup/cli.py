@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import select
 import signal
 import sys
 import threading
@@ -66,8 +67,23 @@ def say(line: str) -> None:
     try:
         print(line, flush=True)
     except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # Python's documented way: stdout is gone, and stays quiet
+        _silence_stdout()
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # Python's documented way: stdout is gone, and stays quiet
+
+
+def _reader_gone() -> bool:
+    """Whether stdout is a pipe whose reader has closed it (``weaksup lfs ... | head -1``): the
+    kernel then reports an error condition on it, which a broken socket elsewhere does not."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError):
+        return False
 
 
 def _serve_model(argv: list[str]) -> int:
@@ -267,6 +283,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError as exc:
+        if not _reader_gone():
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        _silence_stdout()  # the reader took what it wanted (`| head`): not a failure, and nothing to say
+        return 0
     except StoreBusy as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BUSY

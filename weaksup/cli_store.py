@@ -159,7 +159,7 @@ def report_command(args: argparse.Namespace) -> None:
         root = cfg.resolve(cfg.settings.export.dir)
     with open_store(args, "weaksup report") as store:
         path = write_report(store, args.output or Path("report.html"), args.run, suspicious=not args.no_suspicious,
-                            export_root=root)  # fmt: skip
+                            export_root=root, say=print)  # fmt: skip
     print(f"wrote {path}")
 
 

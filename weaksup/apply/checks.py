@@ -30,8 +30,11 @@ def _bad(lf_name: str, example_id: str, problem: str, expected: str) -> LFApplic
 
 
 def _check_label(lf_name: str, value: Any, example_id: str, k: int) -> int | None:
-    """A categorical vote: a class id in 0..k-1, or ABSTAIN (None here)."""
-    expected = f"a categorical LF must return a class id in 0..{k - 1} or ABSTAIN (-1)"
+    """A categorical vote: a class id in 0..k-1, or ABSTAIN or None (both abstain: None here, as a
+    vectorized LF's null does)."""
+    if value is None:
+        return None
+    expected = f"a categorical LF must return a class id in 0..{k - 1} or ABSTAIN (-1), or None to abstain"
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
         if value == ABSTAIN:
             return None

@@ -10,7 +10,7 @@ file, line, item, worker and value.
 The examples are ``[data]``'s rows when ``data.source`` is given (answers join them by
 ``example_id``, so ``data.id_column`` names the items' ids); otherwise they are the answers'
 items, in order of first appearance, then items only ``answers.truth`` names (they get no votes,
-as in :func:`weaksup.data.load_crowd`), with the item id as their one input column, ``item``.  ``answers.truth`` gives gold labels (item, truth).
+as in :func:`weaksup.crowd.files.load_crowd`), with the item id as their one input column, ``item``.  ``answers.truth`` gives gold labels (item, truth).
 
 >>> import tempfile, pathlib
 >>> from weaksup.pipeline.settings import AnswersSettings, LabelsSettings
@@ -30,7 +30,8 @@ from pathlib import Path
 import polars as pl
 
 from weaksup.crowd import AnswerLF, answer_lfs
-from weaksup.data import ID, crowd_row, read_crowd_columns
+from weaksup.crowd.files import CrowdColumnError, crowd_row, read_crowd_columns
+from weaksup.data import ID
 from weaksup.pipeline.settings import AnswersSettings, LabelsSettings
 from weaksup.pipeline.sources import Examples, SourceError
 from weaksup.pipeline.tasks.base import DEFAULT_GOLD
@@ -102,8 +103,12 @@ def load_answers(section: AnswersSettings, labels: LabelsSettings, base: Path) -
     try:
         rows = read_crowd_columns(path, ("item", "worker", "answer"), names)
     except (FileNotFoundError, ValueError) as exc:
-        hint = "" if all(names) else " (answers.item_column, worker_column and answer_column name the columns; unset: the first three)"
+        hint = "" if all(names) or not isinstance(exc, CrowdColumnError) else (
+            " (answers.item_column, worker_column and answer_column name the columns; unset: the first three)")
         raise SourceError(f"answers.source = {section.source!r}: {exc}{hint}") from None
+    if rows.height == 0:
+        raise SourceError(f"answers.source = {section.source!r} has a header row and no answers; add rows of "
+                          "item, worker and answer")  # fmt: skip
     rows = rows.with_row_index("row")
     again = rows.filter(~pl.struct("item", "worker").is_first_distinct())
     if again.height and section.repeats == "error":
@@ -143,7 +148,16 @@ def _votes(rows: pl.DataFrame, labels: LabelsSettings, section: AnswersSettings,
         return votes, "number"
     ids, by = _class_ids(answers, labels.classes, section.classes_by)
     if ids.is_null().any():
-        _refuse(rows, int(ids.is_null().arg_max()), section, path, _expected(labels.classes, section.classes_by, by))
+        i = int(ids.is_null().arg_max())
+        if section.classes_by == "auto" and answers[i] in labels.classes:  # names among ids: say both
+            other = rows.row(int((~answers.is_in(labels.classes)).arg_max()), named=True)
+            raise SourceError(
+                f"answers.source = {section.source!r} names classes both by name ({answers[i]!r}, "
+                f"{crowd_row(path, rows['row'][i])}) and by class id ({other['answer']!r}, {crowd_row(path, other['row'])}); "
+                f"write every answer one way: a name of labels.classes {labels.classes} or a class id "
+                f"0..{len(labels.classes) - 1} (answers.classes_by says which)"
+            )
+        _refuse(rows, i, section, path, _expected(labels.classes, section.classes_by, by))
     return ids, by
 
 

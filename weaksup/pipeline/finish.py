@@ -186,6 +186,10 @@ def _report(
     """The LF summary, one line per model and split with its scores (``<model>_<metric>_<split>``), the folder."""
     with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=160, float_precision=3, tbl_hide_dataframe_shape=True):
         say(f"LF summary (non-test examples):\n{summary}")
+    if {"lf", "coverage"} <= set(summary.columns):
+        for lf in summary.filter(pl.col("coverage") == 0)["lf"]:
+            say(f"warning: LF {lf!r} never voted (coverage 0 in the LF summary): check what it matches, and the "
+                "columns it reads")
     lines: dict[tuple[str, str], list[str]] = {}
     for key, value in metrics.items():
         for model, name in (("label_model_", f"label model ({lm})"), ("end_model_", "end model")):

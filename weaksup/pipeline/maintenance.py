@@ -40,6 +40,7 @@ def collect_garbage(store: VoteStore, keep: int, export_root: Path | None = None
     if keep < 1:
         raise ValueError(f"--keep must be at least 1 (got {keep}): the newest run's labels back LATEST")
     runs = store.runs.all()
+    keep = min(keep, runs.height)  # more than there are keeps them all (and a huge N fits no integer type)
     kept: list[int] = []
     for _, group in runs.filter(pl.col("status") == "succeeded").group_by("pipeline"):
         kept += group["run_id"].head(keep).to_list()

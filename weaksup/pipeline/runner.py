@@ -226,7 +226,8 @@ def _lf_warnings(
     for name, e in store.votes.first_errors(run_id).items():
         lines.append(
             f"warning: LF {name!r} raised on {e['count']:,} examples (each counted as an abstain); first on example "
-            f"{e['example_id']!r}: {e['error_type']}: {e['message']}; list them with `weaksup lfs {pipeline} --errors`"
+            f"{e['example_id']!r}: {error_text(e['error_type'], e['message'])}; list them with "
+            f"`weaksup lfs {pipeline} --errors`"
         )
     for name, todo in planned.items():
         if applied.get(name, 0) < todo:
@@ -235,6 +236,13 @@ def _lf_warnings(
                 "(an LLM budget, or server faults that outlasted their retries); the next run carries on from there"
             )
     return lines
+
+
+def error_text(error_type: str, message: str) -> str:
+    """An LF error as one text: its message when it already starts with its type (Python's own
+    ``ValueError: ...``, or ``module.Error: ...``), else the type and the message."""
+    head = message.split(":", 1)[0]
+    return message if head == error_type or head.endswith("." + error_type) else f"{error_type}: {message}"
 
 
 @dataclass
@@ -267,7 +275,7 @@ def _load(cfg: PipelineConfig, stream: bool | None = None) -> _Inputs:
     settings = cfg.settings
     holdout = load_holdout(settings.holdout, cfg.file.parent) if settings.holdout else None
     task = task_for(settings)
-    coded = load_lf_modules([cfg.resolve(m) for m in settings.lfs.modules]) if settings.lfs.modules else []
+    coded = load_lf_modules(settings.lfs.modules, base=cfg.file.parent) if settings.lfs.modules else []
     answers = load_answers(settings.answers, settings.labels, cfg.file.parent) if settings.answers else None
     lfs = task.select_lfs(prepare_lfs([*coded, *(answers.lfs if answers else [])]))
     if settings.data.stream if stream is None else stream:

@@ -55,6 +55,18 @@ def _exists(value: str, base: Path) -> str | None:
     return None if (base / value).exists() else "does not exist (paths are relative to the pipeline file)"
 
 
+def is_module_name(entry: str) -> bool:
+    """Whether an ``lfs.modules`` entry is a module's dotted name (``rules.spam``) rather than a ``.py`` file."""
+    return bool(re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", entry)) and not entry.endswith(".py")
+
+
+def _file_or_module(value: str, base: Path) -> str | None:
+    """An LF module: a file that exists, or a module's dotted name (imported when the run loads its LFs)."""
+    if (base / value).exists() or is_module_name(value):
+        return None
+    return "does not exist (paths are relative to the pipeline file; a module name is dotted, without .py)"
+
+
 def _exists_or_glob(value: str, base: Path) -> str | None:
     return None if GLOB.search(value) else _exists(value, base)
 
@@ -200,8 +212,10 @@ SCHEMA = Section(
         "lfs": Section(
             "The labeling functions.",
             {
-                "modules": Key(list, "Python files defining the LFs (module-level LF objects); may be empty when "
-                               "[answers] gives the votes.", default=[], items=str, check=_exists, each=True),
+                "modules": Key(list, "Python files (paths) or modules (dotted names, imported from the pipeline's "
+                               "folder or wherever Python finds modules) defining the LFs (module-level LF objects); "
+                               "may be empty when [answers] gives the votes.", default=[], items=str,
+                               check=_file_or_module, each=True),
                 "strict": Key(bool, "Stop at the first LF exception instead of recording it.", default=False),
                 "chunk_size": Key(int, "Examples per committed chunk: a crash loses at most one chunk's work "
                                   "(lower it for slow LFs, e.g. LLM prompts). Unset: 100,000, or 1,000,000 for "

@@ -101,7 +101,8 @@ class StreamedSource:
                 batch = batch.filter(keep)
             if batch.height == 0:
                 continue
-            prepared = self.task.prepare(batch.drop(id_column).select(ID, pl.exclude(ID)), None)
+            own = batch if id_column == ID else batch.drop(id_column)  # ids from the data's own example_id column
+            prepared = self.task.prepare(own.select(ID, pl.exclude(ID)), None)
             if not self.schema:
                 self.schema = {c: prepared.examples.schema[c] for c in prepared.inputs}
             if prepared.has_gold.any():

@@ -1,6 +1,7 @@
 """Example buckets for writing and fixing LFs, each example shown with which LF voted what.
 
-:func:`buckets` returns, sampled so a report stays small at any data size:
+:func:`buckets` returns, sampled so a report stays small at any data size, and from the examples
+outside the test split only (the person writing LFs never sees the test split or its gold):
 
 ``uncovered``
     Examples no LF voted on (a seeded sample): material for new LFs.
@@ -73,15 +74,17 @@ def buckets(view: RunView, size: int = 20, per_lf: int = 5, seed: int = 0) -> di
     for part in view.parts():
         keys = part.labels["ex_key"].to_numpy()
         n_votes = part.labels["n_votes"].to_numpy()
+        dev = part.dev_mask()  # the test split is never shown to the person writing LFs
         score = kind.conflict(part)
-        none = n_votes == 0
+        none = (n_votes == 0) & dev
         chosen["uncovered"].add(keys[none], np.zeros(int(none.sum())), sample_ranks(keys[none], seed))
-        _top(chosen["most_conflict"], keys, score, n_votes > 0)
+        _top(chosen["most_conflict"], keys, score, (n_votes > 0) & dev)
         if "confident_wrong" in chosen:
             wrong = kind.wrongness(part)
-            _top(chosen["confident_wrong"], keys, wrong, part.gold_mask() & (wrong > 0))
+            _top(chosen["confident_wrong"], keys, wrong, part.gold_mask() & (wrong > 0) & dev)
         for a, kept in enumerate(per):
             rows = kind.disagreeing_rows(part, a)
+            rows = rows[dev[rows]]
             kept.add(keys[rows], score[rows], sample_ranks(keys[rows], seed, a + 1))
     shown = np.unique(np.concatenate([c.keys for c in [*chosen.values(), *per]]))
     held, rows = view.locate(shown)

@@ -51,9 +51,11 @@ def _agreement(view: RunView, agreement: pl.DataFrame) -> Chart:
     tips = [[f"{names[i]} × {names[j]}: {overlap[i, j]} examples both voted on"
              + (f", {what} {score[i, j]:.3f}" if np.isfinite(score[i, j]) else "") for j in range(m)] for i in range(m)]  # fmt: skip
     lo = view.report_type.agreement_floor
+    chart = svg.heatmap("agreement", names, score, tips, lo, 1.0)
+    numbers = ("Each cell shows the " + ("rate in %" if lo >= 0 else "correlation") + "; hover it for the counts."
+               if 'class="cell-label"' in chart else "Hover a cell for its value and counts.")  # fmt: skip
     return ("agreement", "LF × LF agreement", f"Where two LFs both vote: {what} (blue) or conflict (red). "
-            f"Blank: they never vote on the same example.{shown}",
-            svg.heatmap("agreement", names, score, tips, lo, 1.0))  # fmt: skip
+            f"Blank: they never vote on the same example. {numbers}{shown}", chart)  # fmt: skip
 
 
 def _history(hist: pl.DataFrame) -> list[Chart]:

@@ -38,6 +38,12 @@ LABEL_COLUMNS = ("probs", "label", "confidence", "value", "variance", "ranking",
 
 
 
+ERROR_TEXT = ("CASE WHEN split_part(e.message, ':', 1) = e.error_type OR suffix(split_part(e.message, ':', 1), "
+              "'.' || e.error_type) THEN e.message ELSE e.error_type || ': ' || e.message END")
+"""An error as one text: its message, which already starts with its type when it is Python's own
+(``traceback.format_exception_only``), else the type and the message."""
+
+
 class ReportReader(Tables):
     """What the LF report reads of a store, and nothing that writes (see the module docstring)."""
 
@@ -212,7 +218,7 @@ class ReportReader(Tables):
         try:
             return self._query(
                 "SELECT w.lf, count(e.lf_name) AS errors, "
-                "first(e.error_type || ': ' || e.message ORDER BY e.created_at, e.ex_key) AS first_error "
+                f"first({ERROR_TEXT} ORDER BY e.created_at, e.ex_key) AS first_error "
                 "FROM report_err_lfs w LEFT JOIN lf_errors e ON e.lf_name = w.lf AND e.lf_version = w.version "
                 "GROUP BY w.lf"
             )

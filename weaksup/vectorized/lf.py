@@ -30,7 +30,7 @@ from typing import Any
 
 import polars as pl
 
-from weaksup.lf import LABEL_TYPES, canonical, function_source, source_hash
+from weaksup.lf import LABEL_TYPES, canonical, function_source, read_globals, source_hash
 
 __all__ = ["VECTORIZED_LABEL_TYPES", "VectorizedLabelingFunction", "vectorized_labeling_function"]
 
@@ -83,7 +83,8 @@ class VectorizedLabelingFunction:
         elif expr is not None:
             self.version = source_hash("expr", label_type, expr.meta.serialize(format="json"))
         else:
-            self.version = source_hash("frame", label_type, function_source(f), canonical(self.resources))  # type: ignore[arg-type]
+            read = [text] if (text := read_globals(f)) else []  # type: ignore[arg-type]  # module constants f reads
+            self.version = source_hash("frame", label_type, function_source(f), canonical(self.resources), *read)  # type: ignore[arg-type]
 
     def evaluate(self, frame: pl.DataFrame) -> Any:
         """This LF's raw output on ``frame``: a Series, one value per row, when the LF is

@@ -64,6 +64,10 @@ class CategoricalTask:
         classes = settings.labels.classes
         if len(classes) < 2:
             return "labels.classes needs at least 2 class names"
+        bad = [c for c in classes if not c.strip() or not c.isprintable()]
+        if bad:  # an empty name, a newline or an escape code would garble CSV headers, tables and logs
+            return (f"labels.classes has the class name {bad[0]!r}; give each class a non-empty name of printable "
+                    "characters (no newline, tab or control character)")
         twice = sorted({c for c in classes if classes.count(c) > 1})
         if twice:
             return f"labels.classes names {twice} more than once; give each class once, in class-id order"
@@ -88,7 +92,7 @@ class CategoricalTask:
         """Split the gold class ids (``data.gold_column``, -1 where unknown) off the examples."""
         frame = with_split(frame, self.settings)
         column = gold_column(frame, self.settings)
-        gold = class_ids(frame, column, len(self.classes)) if column else np.full(frame.height, -1)
+        gold = class_ids(frame, column, self.classes) if column else np.full(frame.height, -1)
         examples = frame.drop(column) if column else frame
         text_col = self.settings.trainer.text_column
         if self.settings.trainer.name != "none" and text_col not in examples.columns:
@@ -119,6 +123,8 @@ class CategoricalTask:
         dev = ~prepared.in_split(self.settings.data.test_split)
         summary = lf_summary(votes.select_rows(np.flatnonzero(dev)), gold[dev],
                              learned_acc=getattr(model, "accuracies_", None))  # fmt: skip
+        names = pl.element().replace_strict(list(range(len(self.classes))), self.classes, return_dtype=pl.String)
+        summary = summary.with_columns(pl.col("polarity").list.eval(names))  # the classes an LF votes, by name
         probs = predict_in_batches(model, votes, batches.PREDICT_ROWS) if self.settings.trainer.name != "none" else None
         return Labeled(model, rows, n_votes, probs, metrics, summary)
 
@@ -174,9 +180,26 @@ class CategoricalTask:
         return {"label_model": {"name": lm.name, "seed": lm.seed, "params": lm.params}, "classes": self.classes}
 
 
-def class_ids(frame: pl.DataFrame, column: str, k: int) -> np.ndarray:
-    """Gold class ids from ``column``, -1 where unknown."""
-    gold = frame[column].cast(pl.Int64, strict=False).fill_null(-1).to_numpy()
+def class_ids(frame: pl.DataFrame, column: str, classes: Sequence[str]) -> np.ndarray:
+    """Gold class ids from ``column``, -1 where unknown: class ids, or (in a text column) class
+    names from ``classes`` or ids written as text."""
+    k = len(classes)
+    values = frame[column]
+    if values.dtype in (pl.String, pl.Categorical) or isinstance(values.dtype, pl.Enum):
+        text = values.cast(pl.String).str.strip_chars()
+        by_name = text.replace_strict(list(classes), list(range(k)), default=None, return_dtype=pl.Int64)
+        ids = by_name.fill_null(text.cast(pl.Int64, strict=False))
+        unknown = (text.is_not_null() & (text != "") & ids.is_null()).to_numpy()
+        if unknown.any():
+            row = int(np.flatnonzero(unknown)[0])
+            raise ValueError(
+                f"gold column {column!r} holds {values[row]!r} for example {frame[ID][row]!r}, which is neither one of "
+                f"labels.classes {list(classes)} nor a class id 0..{k - 1}; fix the value, or name the class in "
+                "labels.classes"
+            )
+        gold = ids.fill_null(-1).to_numpy()
+    else:
+        gold = values.cast(pl.Int64, strict=False).fill_null(-1).to_numpy()
     bad = (gold < -1) | (gold >= k)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
