@@ -247,8 +247,9 @@ SCHEMA = Section(
         "label_model": Section(
             "The label model.",
             {
-                "name": Key(str, "auto (the default; also called label_model), firing_rates, majority_vote, "
-                            "dawid_skene or snorkel (any name weaksup.model registers).", default="auto"),
+                "name": Key(str, "label_model (the default: AutoLabelModel, also called auto), firing_rates, "
+                            "majority_vote, dawid_skene or snorkel (any name weaksup.model registers).",
+                            default="label_model"),
                 "seed": Key(int, "Seed for the label model and tie-breaks.", default=0),
                 "params": Key(dict, "Hyperparameters passed to the label model.", default={}),
             },
