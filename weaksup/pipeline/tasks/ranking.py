@@ -41,7 +41,8 @@ from weaksup.pipeline.tasks.base import (
     training_inputs,
     with_split,
 )
-from weaksup.pipeline.tasks.features import columns_read, end_model_features, item_features
+from weaksup.end_models.ranking import item_features
+from weaksup.pipeline.tasks.features import columns_read, end_model_features
 from weaksup.pipeline.tasks.sets import ITEMS, item_sets
 from weaksup.store import VoteStore
 from weaksup.votes import RankingVotes
