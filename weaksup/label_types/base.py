@@ -152,6 +152,13 @@ class LabelType:
         types other than class ids keep them in ``values`` and leave every label ``-1``."""
         return np.full(len(votes), ABSTAIN, np.int32), votes
 
+    def answer_values(self, answers: pl.Series, classes: Sequence[str], by: str,
+                      truth: bool = False) -> tuple[pl.Series, str, str]:  # fmt: skip
+        """Recorded answers (``truth``: gold labels beside them) in the label space, as
+        :attr:`answer_dtype` with null where one is not a label; how they name labels (``by``,
+        ``answers.classes_by``, resolved); and what an answer must be, for the error at a null."""
+        raise NotImplementedError(f"label type {self.name!r} takes no recorded answers")
+
     def read_votes(self, votes: VoteReader, ex_keys: np.ndarray, lfs: LFVersions, **context: Any) -> Any:
         """The votes of LF versions ``lfs`` (``(name, version)`` pairs) on the examples ``ex_keys``, as
         :attr:`votes_class`; row ``i`` is ``ex_keys[i]``, column ``j`` is ``lfs[j]``."""

@@ -81,6 +81,29 @@ class CategoricalType(LabelType):
         """Class ids in ``labels`` (``-1`` = abstain)."""
         return np.array([ABSTAIN if v is None else v for v in votes], dtype=np.int32), None
 
+    def answer_values(self, answers: pl.Series, classes: Sequence[str], by: str,
+                      truth: bool = False) -> tuple[pl.Series, str, str]:  # fmt: skip
+        """Class ids from class names (``by = "name"``), from ids (``"id"``), or ``"auto"``: names when
+        every answer is one, else ids."""
+        asked, k = by, len(classes)
+        if by == "auto":
+            by = "name" if answers.is_in(list(classes)).all() else "id"
+        if by == "name":
+            ids = answers.replace_strict(list(classes), list(range(k)), default=None, return_dtype=pl.Int32)
+        else:
+            frame = pl.DataFrame({"id": answers.cast(pl.Int64, strict=False)})
+            ids = frame.select(pl.when(pl.col("id").is_between(0, k - 1)).then("id").cast(pl.Int32))["id"]
+        if truth:
+            expected = f"one of labels.classes {list(classes)}" if by == "name" else f"a class id 0..{k - 1}"
+        elif asked == "auto":
+            expected = (f"one of labels.classes {list(classes)}, and not every answer is a class id 0..{k - 1} either; "
+                        "add the class to labels.classes, or fix the answer")  # fmt: skip
+        elif by == "name":
+            expected = f"one of labels.classes {list(classes)} (answers.classes_by = 'name'); add the class, or fix the answer"
+        else:
+            expected = f"a class id 0..{k - 1} (answers.classes_by = 'id'); fix the answer, or set answers.classes_by = 'name'"
+        return ids, by, expected
+
     def read_votes(self, votes: VoteReader, ex_keys: np.ndarray, lfs: LFVersions, **context: Any) -> SparseVotes:
         """The label matrix, read in batches of keys (:meth:`~weaksup.store.votes.VoteTable.label_matrix`)."""
         return votes.label_matrix(ex_keys, lfs)

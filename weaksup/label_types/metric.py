@@ -31,8 +31,8 @@ class MetricType(LabelType):
     """Metric-space labels (see the module docstring)."""
 
     name = "metric"
-    doc = ("metric-space values, for MetricLabelModel from Python: its distance is a function, which a pipeline "
-           "file cannot name")  # fmt: skip
+    doc = ("metric-space values (label_type = 'metric'), for MetricLabelModel from Python: its distance is a "
+           "function, which a pipeline file cannot name")  # fmt: skip
     vote_column = "payload"
     votes_class = list
     vectorized = False  # its JSON values are not a column type

@@ -66,6 +66,13 @@ class RegressionType(LabelType):
             raise VoteError(repr(float(floats.filter(bad)[0])), expected, int(np.flatnonzero(bad.to_numpy())[0]))
         return self.as_output(floats.to_list())
 
+    def answer_values(self, answers: pl.Series, classes: Sequence[str], by: str,
+                      truth: bool = False) -> tuple[pl.Series, str, str]:  # fmt: skip
+        """Finite numbers (``by`` is ``"number"``)."""
+        values = pl.DataFrame({"v": answers.cast(pl.Float64, strict=False)})
+        votes = values.select(pl.when(pl.col("v").is_finite()).then("v"))["v"]
+        return votes, "number", "a finite number" if truth else f"a finite number (labels.type is {self.name!r})"
+
     def read_votes(self, votes: VoteReader, ex_keys: np.ndarray, lfs: LFVersions, **context: Any) -> RegressionVotes:
         """The (n, m) values, NaN = abstain; every LF version must vote regression labels."""
         votes.check_label_type(lfs, self.name)
