@@ -101,6 +101,8 @@ class LabelType:
     """What one label is, for help texts (``a class per example``)."""
     vote_column: ClassVar[str]
     """The store's ``votes`` column this type's votes go to."""
+    abstain: ClassVar[Any] = None
+    """What an LF returns to abstain."""
     votes_class: ClassVar[type]
     """The in-memory form of its votes (:mod:`weaksup.votes`), which :meth:`read_votes` returns."""
     vectorized: ClassVar[bool] = True

@@ -40,6 +40,7 @@ class CategoricalType(LabelType):
     name = "categorical"
     doc = "a class per example"
     vote_column = "label"
+    abstain = ABSTAIN
     votes_class = SparseVotes
     answer_dtype = pl.Int32
     label_columns = ("probs", "label", "confidence")
