@@ -13,6 +13,7 @@ This module imports only what predicting needs, so the command starts quickly.
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -55,11 +56,20 @@ def _model_in(run_dir: Path) -> Path:
 
 
 def model_type(path: Path) -> LabelType:
-    """The label type whose end model the file ``path`` holds (by the model its file names; a file
-    that names none goes to the first type saving such files, whose loader says what is wrong)."""
+    """The label type whose end model the file ``path`` holds: the one its run's ``manifest.json``
+    records, else the one whose end model the file names (types may share an end model); a file that
+    names none goes to the first type saving such files, whose loader says what is wrong."""
     mine = [t for t in LABEL_TYPES.values() if t.end_model_file and Path(t.end_model_file).suffix == path.suffix]
     if not mine:
         raise ValueError(f"{path} is not an end-model file: `weaksup predict` reads {' or '.join(MODEL_FILES)}")
+    manifest = path.parent / "manifest.json"
+    if manifest.exists():
+        try:
+            recorded = json.loads(manifest.read_text()).get("label_type")
+        except (OSError, ValueError, AttributeError):
+            recorded = None
+        if recorded in LABEL_TYPES and LABEL_TYPES[recorded] in mine:
+            return LABEL_TYPES[recorded]
     name = model_name(path)
     return next((t for t in mine if t.end_model == name), mine[0])
 
