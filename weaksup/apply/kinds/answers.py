@@ -52,23 +52,22 @@ def _answers(lfs: Sequence[AnswerLF], chunk: pl.DataFrame, ctx: ApplyContext) ->
     rows = pl.DataFrame({"item": chunk[ID].cast(pl.String), "row": np.arange(n, dtype=np.int64)})
     hits = table.join(rows, on="item").sort("lf", "row")
     starts = np.searchsorted(hits["lf"].to_numpy(), np.arange(len(lfs) + 1))
-    row, vote = hits["row"].to_numpy(), hits["vote"].to_numpy()
+    row = hits["row"].to_numpy()
     outputs = []
     for j, lf in enumerate(lfs):
         mine = slice(starts[j], starts[j + 1])
-        outputs.append(_in_label_space(lf, row[mine], vote[mine], chunk[ID], ctx.cardinality))
+        outputs.append(_in_label_space(lf, row[mine], hits["vote"][mine], chunk[ID], ctx.cardinality))
     return outputs
 
 
-def _in_label_space(lf: AnswerLF, rows: np.ndarray, votes: np.ndarray, ids: pl.Series, k: int) -> LFOutput:
+def _in_label_space(lf: AnswerLF, rows: np.ndarray, votes: pl.Series, ids: pl.Series, k: int) -> LFOutput:
     """One LF's answers on the chunk's ``rows`` as a column (null where it did not answer), checked
     as its label type checks a vectorized LF's column."""
-    answered = np.zeros(len(ids), dtype=bool)
-    answered[rows] = True
-    values = np.zeros(len(ids), dtype=votes.dtype)
-    values[rows] = votes
     t = label_type_for(lf.label_type)
-    column = pl.DataFrame({"v": values, "a": answered}).select(pl.when("a").then(pl.col("v").cast(t.answer_dtype)))["v"]
+    votes = votes.cast(t.answer_dtype)
+    at = np.full(len(ids), len(votes))  # rows no answer names read the null after the answers
+    at[rows] = np.arange(len(votes))
+    column = pl.concat([votes, pl.Series([None], dtype=votes.dtype)]).gather(at)
     try:
         labels, checked = t.check_column(column, k)
     except VoteError as exc:
