@@ -154,7 +154,7 @@ class CategoricalTask:
         covered = np.flatnonzero(train & (labeled.n_votes > 0))
         texts = prepared.examples[text_col].cast(pl.String).fill_null("").to_numpy()
         end_model.fit(texts[covered], labeled.predictions[covered])
-        end_model.save(run_dir / "end_model.npz", {"classes": self.classes, "text_column": text_col})
+        end_model.save(run_dir / CATEGORICAL.end_model_file, {"classes": self.classes, "text_column": text_col})
         out: dict[str, Any] = {}
         test = prepared.split == test_split
         if test.any() and (acc := accuracy(end_model.predict(texts[test]), prepared.gold[test])) is not None:

@@ -180,7 +180,7 @@ class RankingTask:
         except TypeError as exc:
             raise ValueError(f"trainer.params do not fit the pairwise ranker (C, max_pairs, seed): {exc}") from None
         ranker.fit(item_features(examples, features, covered), [prefs[i] for i in covered])
-        ranker.save(run_dir / "end_model.json", {"features": features, "items_column": self.ranking.items_column})
+        ranker.save(run_dir / RANKING.end_model_file, {"features": features, "items_column": self.ranking.items_column})
         manifest = {"end_model": {"name": trainer.name, "features": features}}
         test = np.flatnonzero((prepared.split == test_split) & prepared.has_gold)
         if not len(test):

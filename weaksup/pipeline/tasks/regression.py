@@ -155,7 +155,7 @@ class RegressionTask:
             raise ValueError(f"trainer.params do not fit HistGradientBoostingRegressor: {exc}") from None
         regressor = SoftTargetRegressor(estimator, seed=self.settings.label_model.seed)
         regressor.fit(X[covered], value[covered], variance[covered])
-        regressor.save(run_dir / "end_model.npz", {"features": features})
+        regressor.save(run_dir / REGRESSION.end_model_file, {"features": features})
         manifest = {"end_model": {"name": trainer.name, "features": features}}
         test = np.flatnonzero((prepared.split == test_split) & prepared.has_gold)
         if not len(test):
