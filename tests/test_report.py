@@ -116,10 +116,10 @@ def test_gold_round_trips_for_every_label_type(tmp_path: Path) -> None:
     keys = np.array([3, 1, 2])
     save_gold(tmp_path / "c", keys, np.array([1, -1, 0]))
     assert load_gold(tmp_path / "c", np.array([1, 2, 3, 4]), "categorical").tolist() == [-1, 0, 1, -1]
-    save_gold(tmp_path / "r", keys, np.array([1.5, np.nan, 2.0]))
+    save_gold(tmp_path / "r", keys, np.array([1.5, np.nan, 2.0]), "regression")
     got = load_gold(tmp_path / "r", np.array([2, 1, 3]), "regression")
     assert got[0] == 2.0 and np.isnan(got[1]) and got[2] == 1.5
-    save_gold(tmp_path / "k", keys, [{"m1": 7.0, "m2": 5.5}, {}, {"m3": 1.0}])
+    save_gold(tmp_path / "k", keys, [{"m1": 7.0, "m2": 5.5}, {}, {"m3": 1.0}], "ranking")
     assert load_gold(tmp_path / "k", np.array([3, 1]), "ranking") == [{"m1": 7.0, "m2": 5.5}, {}]
     assert load_gold(tmp_path / "missing", keys, "categorical") is None
 

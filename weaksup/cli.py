@@ -241,13 +241,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cli_store.gc_command)
 
     p = sub.add_parser("predict", help="label new data with a trained end model",
-                       description="Label a CSV/Parquet/JSONL file with the end model of a categorical run: print "
-                       "each row's example_id, label, label_name and confidence, or write them with every class's "
-                       "probability and the input columns (--output).")
+                       description="Label a CSV/Parquet/JSONL file with the end model of a run: print each row's "
+                       "example_id and prediction (a categorical run's label, label_name and confidence; a ranking "
+                       "run's ranking of the row's items; a regression run's value), or write them with every column "
+                       "predict adds (each class's probability) and the input columns (--output).")
     p.add_argument("model", type=Path, metavar="MODEL",
-                   help="pipeline file (its LATEST run), export or run folder, or end_model.npz")
+                   help="pipeline file (its LATEST run), export or run folder, or end-model file (end_model.npz or .json)")
     p.add_argument("input", help="data file to label")
-    p.add_argument("--text-column", help="column to classify (default: the column the model was trained on)")
+    p.add_argument("--text-column", help="column a text classifier reads (default: the column it was trained on)")
     p.add_argument("--id-column", help="column holding example ids (default: a hash of each row, as in a run)")
     p.add_argument("--rows", type=int, default=20, help="rows to print without --output (default 20)")
     p.add_argument("--output", type=Path, help="write predictions here (.parquet, .jsonl or .csv) instead of printing")

@@ -189,21 +189,21 @@ def gc_command(args: argparse.Namespace) -> None:
 
 
 def predict_command(args: argparse.Namespace) -> None:
-    """``weaksup predict``: label a file with a categorical run's end model."""
+    """``weaksup predict``: label a file with a run's end model."""
     from weaksup.export import write_table
     from weaksup.predict import find_model, predict_file
 
     model = find_model(args.model)
-    out, meta = predict_file(model, args.input, text_column=args.text_column, id_column=args.id_column)
+    out, _, label_type = predict_file(model, args.input, text_column=args.text_column, id_column=args.id_column)
     if args.output:
         write_table(out, args.output)
         print(f"wrote {out.height} predictions by {model} to {args.output}")
         return
     print(f"model: {model}")
     with pl.Config(tbl_rows=args.rows, fmt_str_lengths=60, tbl_hide_dataframe_shape=True, float_precision=3):
-        print(out.select("example_id", "label", "label_name", "confidence"))
+        print(out.select("example_id", *label_type.predicted_columns))
     if out.height > args.rows:
-        print(f"(first {args.rows} of {out.height} rows; --output FILE writes them all with every class's probability)")
+        print(f"(first {args.rows} of {out.height} rows; --output FILE writes them all, with every column predict adds)")
 
 
 def schema_command(args: argparse.Namespace) -> None:

@@ -42,6 +42,7 @@ from pathlib import Path
 from types import CodeType, FunctionType
 from typing import Any
 
+from weaksup import label_types
 from weaksup.votes import ABSTAIN
 
 __all__ = [
@@ -61,12 +62,12 @@ __all__ = [
 
 Preprocessor = Callable[[Any], Any]
 
-LABEL_TYPES = ("categorical", "ranking", "regression", "metric")
-"""What an LF votes: a class id (or ``ABSTAIN``); a list of item ids, best first; a
-finite number; or any JSON value of a user-defined metric space (the last three abstain
-with ``None``).  Pipelines run the first three (one task each, :mod:`weaksup.pipeline.tasks`);
-metric-space votes go to :class:`weaksup.model.MetricLabelModel` from Python, since its
-distance is a function."""
+LABEL_TYPES = tuple(label_types.LABEL_TYPES)
+"""What an LF votes: the names of :data:`weaksup.label_types.LABEL_TYPES` (a class id or ``ABSTAIN``;
+a list of item ids, best first; a finite number; or any JSON value of a user-defined metric space:
+the last three abstain with ``None``).  Pipelines run the types with a task
+(:data:`weaksup.label_types.PIPELINE_TYPES`); metric-space votes go to
+:class:`weaksup.model.MetricLabelModel` from Python, since its distance is a function."""
 
 
 class MissingColumnError(AttributeError):

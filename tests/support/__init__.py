@@ -1,4 +1,5 @@
 """What the tests share (no tests here): a small pipeline project over the shipped raw YouTube files
 (:mod:`.project`), a fake chat server on loopback (:mod:`.llm_server`), headless Chromium
-(:mod:`.browser`), a store's contents for comparing engines (:mod:`.store_contents`) and a tiny
-hand-built run for the report (:mod:`.report_runs`).  Fixtures built on them are in ``tests/conftest.py``."""
+(:mod:`.browser`), a store's contents for comparing engines (:mod:`.store_contents`), a tiny
+hand-built run for the report (:mod:`.report_runs`) and a small data set per label type for the
+conformance test (:mod:`.label_type_samples`).  Fixtures built on them are in ``tests/conftest.py``."""

@@ -96,6 +96,27 @@ def read_npz(path: str | Path, model: str, names: set[str]) -> tuple[dict[str, A
     return meta, arrays
 
 
+def model_name(path: str | Path) -> str | None:
+    """The model class a weaksup model file names (an npz file's header, a JSON file's ``model``), read
+    without reading anything else; None when the file names none.  Nothing in the file is run: the
+    header must be a text array, read with ``allow_pickle=False``."""
+    path = Path(path)
+    try:
+        if path.suffix == ".json":
+            state = json.loads(path.read_text())
+        else:
+            with zipfile.ZipFile(path) as archive, archive.open(f"{META}.npy") as f:
+                dtype = _npy_dtype(f, path, META)
+                if dtype.kind != "U":
+                    return None
+                f.seek(0)
+                state = json.loads(str(np.lib.format.read_array(f, allow_pickle=False)))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, UnicodeDecodeError):
+        return None
+    name = state.get("model") if isinstance(state, dict) else None
+    return name if isinstance(name, str) else None
+
+
 def _header(path: Path, text: str) -> dict[str, Any]:
     """The JSON header of a model file, as a dict."""
     try:

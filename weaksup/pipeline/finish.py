@@ -137,7 +137,7 @@ def finish(
     manifest.update({"label_type": task.label_type, "counts": counts})
     splits = sorted({*split_names, "holdout"}, key=len, reverse=True)
     _report(run.say, summary, metrics, manifest["label_model"]["name"], splits, run.run_dir)
-    save_gold(run.run_dir, run.sync.ex_keys, prepared.gold)  # what later reports score against
+    save_gold(run.run_dir, run.sync.ex_keys, prepared.gold, task.label_type)  # what later reports score against
     _complete(run, {lf.name: lf.version for lf in lfs}, summary, metrics, manifest)
     return metrics, summary, files
 

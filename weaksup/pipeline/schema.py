@@ -9,10 +9,12 @@ Paths are relative to the pipeline file's folder (the ``base`` of each check).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from weaksup.label_types import DEFAULT_LABEL_TYPE, LABEL_TYPES, PIPELINE_TYPES
 
 Check = Callable[[Any, Path], "str | None"]
 """A per-key check: ``(value, pipeline folder) -> problem`` (``None`` when fine)."""
@@ -111,6 +113,16 @@ def _size(value: str, base: Path) -> str | None:
     return memory_size_problem(value)
 
 
+END_MODELS = {e: name for name, t in PIPELINE_TYPES.items() for e in t.end_models if e != "none"}
+"""Each ``trainer.name`` but ``none``, with the label type whose end model it is."""
+
+
+def _either(items: Iterable[str]) -> str:
+    """``a, b or c``: for help texts."""
+    items = list(items)
+    return f"{', '.join(items[:-1])} or {items[-1]}" if len(items) > 1 else "".join(items)
+
+
 def _formats(value: list[str], base: Path) -> str | None:
     bad = [f for f in value if f not in ("parquet", "jsonl", "csv")]
     return f"has unknown formats {bad}; use parquet, jsonl or csv" if bad else None
@@ -175,12 +187,11 @@ SCHEMA = Section(
             {
                 "type": Key(
                     str,
-                    "Label type: categorical (a class per example), ranking (an order of each example's items; "
-                    "see [ranking]) or regression (a real value per example; see [regression]); one task each "
-                    "(weaksup.pipeline.tasks). LFs may also vote metric-space values (label_type = 'metric'), "
-                    "for MetricLabelModel from Python: its distance is a function, which a pipeline file cannot name.",
-                    default="categorical",
-                    choices=("categorical", "ranking", "regression"),
+                    f"Label type: {_either(f'{n} ({t.doc})' for n, t in PIPELINE_TYPES.items())}; one task each "
+                    "(weaksup.pipeline.tasks). LFs may also vote "
+                    + "; ".join(t.doc for n, t in LABEL_TYPES.items() if n not in PIPELINE_TYPES) + ".",
+                    default=DEFAULT_LABEL_TYPE,
+                    choices=tuple(PIPELINE_TYPES),
                 ),
                 "classes": Key(list, "Class names, in class-id order (categorical only).", default=[], items=str),
             },
@@ -257,9 +268,8 @@ SCHEMA = Section(
         "trainer": Section(
             "The end model.",
             {
-                "name": Key(str, "End model: tfidf_logreg (categorical), pairwise_ranker (ranking), soft_regressor "
-                            "(regression) or none.", default="tfidf_logreg",
-                            choices=("tfidf_logreg", "pairwise_ranker", "soft_regressor", "none")),
+                "name": Key(str, f"End model: {_either([*(f'{e} ({n})' for e, n in END_MODELS.items()), 'none'])}.",
+                            default=PIPELINE_TYPES[DEFAULT_LABEL_TYPE].end_models[0], choices=(*END_MODELS, "none")),
                 "text_column": Key(str, "Input column the end model reads (tfidf_logreg).", default="text"),
                 "params": Key(dict, "Hyperparameters of the end model (tfidf_logreg: C, min_df; pairwise_ranker: "
                               "C, max_pairs; soft_regressor: HistGradientBoostingRegressor's).", default={}),

@@ -29,7 +29,7 @@ from weaksup.store.connection import Tables
 from weaksup.store.llm_cache import LLMCache
 from weaksup.store.runs import RunTable
 from weaksup.store.votes import LFVersions, VoteTable
-from weaksup.votes import RegressionVotes, SparseVotes, ascending
+from weaksup.votes import SparseVotes, ascending
 
 __all__ = ["LABEL_COLUMNS", "ReportReader"]
 
@@ -72,9 +72,9 @@ class ReportReader(Tables):
         """The categorical votes of LF ``versions`` on ``ex_keys``."""
         return self._votes.label_matrix(ex_keys, versions)
 
-    def regression_votes(self, ex_keys: np.ndarray, versions: LFVersions) -> RegressionVotes:
-        """The real-valued votes of LF ``versions`` on ``ex_keys``."""
-        return self._votes.regression(ex_keys, versions)
+    def votes(self, label_type: str, ex_keys: np.ndarray, versions: LFVersions, **context: Any) -> Any:
+        """The votes of LF ``versions`` on ``ex_keys`` in the form of their label type (:meth:`VoteTable.read`)."""
+        return self._votes.read(label_type, ex_keys, versions, **context)
 
     def vote_coordinates(self, ex_keys: np.ndarray, versions: LFVersions, column: str) -> pa.Table:
         """The non-null ``column`` votes of LF ``versions`` on ``ex_keys`` as (row, col, vote)."""

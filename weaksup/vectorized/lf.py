@@ -30,12 +30,14 @@ from typing import Any
 
 import polars as pl
 
-from weaksup.lf import LABEL_TYPES, canonical, function_source, read_globals, source_hash
+from weaksup.label_types import LABEL_TYPES
+from weaksup.lf import canonical, function_source, read_globals, source_hash
 
 __all__ = ["VECTORIZED_LABEL_TYPES", "VectorizedLabelingFunction", "vectorized_labeling_function"]
 
-VECTORIZED_LABEL_TYPES = tuple(t for t in LABEL_TYPES if t != "metric")
-"""Label types a vectorized LF can vote: a metric space's JSON values are not a column type."""
+VECTORIZED_LABEL_TYPES = tuple(name for name, t in LABEL_TYPES.items() if t.vectorized)
+"""Label types a vectorized LF can vote: those whose votes a polars column can hold (a metric space's
+JSON values cannot)."""
 
 FrameFunction = Callable[..., pl.Series]
 
@@ -64,7 +66,7 @@ class VectorizedLabelingFunction:
         if label_type not in VECTORIZED_LABEL_TYPES:
             raise ValueError(
                 f"vectorized LF {name!r}: label_type {label_type!r} is not supported; "
-                f"use one of {', '.join(VECTORIZED_LABEL_TYPES)} (or a row-wise LF for metric votes)"
+                f"use one of {', '.join(VECTORIZED_LABEL_TYPES)} (or a row-wise LF for the others)"
             )
         if (expr is None) == (f is None):
             raise ValueError(f"vectorized LF {name!r}: give exactly one of expr (a polars expression) or f")

@@ -99,12 +99,9 @@ class ReportType(Protocol):
         """The run's class names: ``recorded`` (from its config), completed where the type needs it."""
         ...
 
-    def read_gold(self, column: pl.Series) -> Any:
-        """The gold of a run's ``gold.parquet`` column (nulls unknown) in this type's form."""
-        ...
-
     def gold_mask(self, gold: Any) -> np.ndarray:
-        """Which examples have gold."""
+        """Which examples have gold to score against (the gold in its label type's form,
+        :meth:`weaksup.label_types.LabelType.read_gold`)."""
         ...
 
     def lf_stats(self, view: RunData) -> pl.DataFrame:

@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from weaksup.evaluation import kendall_tau_distance
+from weaksup.label_types.ranking import RANKING
 from weaksup.report import svg
 from weaksup.report.types.base import Chart, RunData, kendall_distance, nanmean
 from weaksup.store import ReportReader
@@ -29,12 +30,12 @@ def by_score(gold: dict[str, float]) -> list[str]:
 class Ranking:
     """:class:`~weaksup.report.types.base.ReportType` of ``labels.type = "ranking"``."""
 
-    name = "ranking"
+    name = RANKING.name
     agreement_measure = "1 - Kendall distance"
     agreement_floor = 0.0
     suspicious = False
     reads_in_parts = False  # Kendall means over LF pairs need every example at once; its runs are small
-    label_columns = ("ranking", "payload")
+    label_columns = RANKING.label_columns
 
     def read_votes(self, store: ReportReader, keys: np.ndarray, versions: Sequence[tuple[str, str]]) -> Any:
         """Per LF, row → the ranking it voted (rankings of two or more items only)."""
@@ -48,10 +49,6 @@ class Ranking:
     def classes(self, recorded: list[str], view: RunData) -> list[str]:
         """As recorded (ranking runs have none)."""
         return recorded
-
-    def read_gold(self, column: pl.Series) -> list[dict[str, float]]:
-        """Per example a mapping item id → score, empty where unknown."""
-        return [json.loads(g) if g else {} for g in column.to_list()]
 
     def gold_mask(self, gold: Any) -> np.ndarray:
         """Examples with gold scores of two or more items (something to order)."""
