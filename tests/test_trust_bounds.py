@@ -63,6 +63,7 @@ def test_predict_refuses_a_zip_bomb_and_a_vocabulary_bomb_by_their_declared_size
         "zip bomb": _with_zero_member(model_file, tmp_path / "bomb.npz", "coef.npy", "<f8", (1, 250_000_000)),
         "vocabulary bomb": _with_zero_member(model_file, tmp_path / "vocab.npz", "chars_ends.npy", "<i8",
                                              (100_000_000,), np.int64(text_bytes).tobytes()),
+        "header bomb": _with_zero_member(model_file, tmp_path / "header.npz", "__meta__.npy", "<U1", (500_000_000,)),
     }
     for what, bomb in bombs.items():
         assert bomb.stat().st_size < 4 * 2**20, what  # megabytes on disk

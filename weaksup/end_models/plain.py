@@ -135,9 +135,9 @@ def model_name(path: str | Path) -> str | None:
             state = json.loads(path.read_text())
         else:
             with zipfile.ZipFile(path) as archive, archive.open(f"{META}.npy") as f:
-                dtype = _npy_dtype(f, path, META)
-                if dtype.kind != "U":
-                    return None
+                dtype, shape = _npy_header(f, path, META)
+                if dtype.kind != "U" or math.prod(shape) * dtype.itemsize > EXPANSION_SLACK:
+                    return None  # not a header, or one declaring more text than a header holds
                 f.seek(0)
                 state = json.loads(str(np.lib.format.read_array(f, allow_pickle=False)))
     except (OSError, KeyError, ValueError, zipfile.BadZipFile, UnicodeDecodeError):
