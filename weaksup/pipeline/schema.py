@@ -301,6 +301,9 @@ SCHEMA = Section(
                 "timeout": Key((int, float), "Seconds before a request is abandoned and retried.", default=60.0),
                 "max_attempts": Key(int, "Tries per request; 429, 5xx, timeouts and connection errors are retried.",
                                     default=5, check=_positive),
+                "max_retry_wait": Key((int, float), "Most seconds to wait when the server asks to (Retry-After); a "
+                                      "server asking for longer twice stops the LF for the run.", default=120.0,
+                                      check=_positive),
                 "max_requests": Key(int, "Budget: HTTP requests per run (never exceeded). Unset: unlimited.",
                                     check=_positive),
                 "max_tokens": Key(int, "Budget: prompt + completion tokens per run; may be overshot by the requests "
