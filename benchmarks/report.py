@@ -53,21 +53,21 @@ def build_store(path: Path, n: int, m: int, seed: int) -> tuple[np.ndarray, np.n
     params = {"labels": {"type": "categorical", "classes": ["A", "B", "C"]}, "data": {"test_split": "test"}}
     with VoteStore(path) as store:
         for run_no in (1, 2):
-            run = store.start_run("bench", params)
-            keys = store.sync_examples("bench", frame, run).ex_keys
+            run = store.runs.start("bench", params)
+            keys = store.examples.sync("bench", frame, run).ex_keys
             versions = [(f"lf_{a:02d}", f"v{1 + (run_no == 2 and a < 5)}") for a in range(m)]
-            store.register_lfs([(lf, v, "row", "categorical") for lf, v in versions], run)
+            store.votes.register_lfs([(lf, v, "row", "categorical") for lf, v in versions], run)
             rows, cols = np.nonzero(L >= 0)
-            store.commit_votes("bench", versions, int(keys.max()), pl.DataFrame({
+            store.votes.commit("bench", versions, int(keys.max()), pl.DataFrame({
                 "lf_name": [versions[c][0] for c in cols], "lf_version": [versions[c][1] for c in cols],
                 "ex_key": keys[rows], "label": L[rows, cols]}))  # fmt: skip
             counts = np.stack([(L == c).sum(axis=1) for c in range(K)], axis=1) + 0.5 + rng.random((n, K)) * 0.2 * run_no
             probs = counts / counts.sum(axis=1, keepdims=True)
-            store.write_labels(run, pl.DataFrame({"ex_key": keys, "probs": probs, "label": probs.argmax(axis=1).astype(np.int32),
+            store.runs.write_labels(run, pl.DataFrame({"ex_key": keys, "probs": probs, "label": probs.argmax(axis=1).astype(np.int32),
                                                   "confidence": probs.max(axis=1), "n_votes": (L >= 0).sum(axis=1).astype(np.int32)}))  # fmt: skip
             run_dir = path.parent / f"run-{run}"
-            store.set_export_dir(run, str(run_dir))
-            store.finish_run(run, "succeeded", metrics={"train_coverage": float(((L >= 0).any(axis=1)).mean()),
+            store.runs.set_export_dir(run, str(run_dir))
+            store.runs.finish(run, "succeeded", metrics={"train_coverage": float(((L >= 0).any(axis=1)).mean()),
                              "label_model_accuracy_test": 0.8 + 0.01 * run_no}, lf_versions=dict(versions))  # fmt: skip
             save_gold(run_dir, keys, gold)
     return L, gold

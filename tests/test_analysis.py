@@ -30,7 +30,7 @@ def dense_summary(L: np.ndarray, gold: np.ndarray) -> dict[str, list]:
 
 @pytest.mark.parametrize("count_rows", [1_000_000, 64, 7])  # one batch; batches of rows, the last short
 def test_summary_matches_a_dense_computation(monkeypatch, count_rows):
-    monkeypatch.setattr("weaksup.analysis.COUNT_ROWS", count_rows)
+    monkeypatch.setattr("weaksup.batches.COUNT_ROWS", count_rows)
     rng = np.random.default_rng(3)
     L = rng.integers(-1, 3, size=(400, 6))
     L[rng.random(L.shape) < 0.5] = -1

@@ -3,7 +3,7 @@ import polars as pl
 import pytest
 
 from weaksup.apply import LFApplicationError, apply_lfs
-from weaksup.apply_store import apply_to_store
+from weaksup.apply import apply_to_store
 from weaksup.lf import ABSTAIN, labeling_function
 from weaksup.store import VoteStore
 
@@ -35,8 +35,8 @@ def test_raising_lf_loses_no_votes_and_its_errors_are_stored(tmp_path):
     assert "boom in text" in result.errors["message"][0]
 
     with VoteStore(tmp_path / "s.duckdb") as store:
-        run = store.start_run("t", {})
-        keys = store.sync_examples("d", df, run).ex_keys
+        run = store.runs.start("t", {})
+        keys = store.examples.sync("d", df, run).ex_keys
         stats = apply_to_store(store, "d", [has_buy, fragile], df, keys, cardinality=2, run_id=run, progress=False)
         assert stats.errors == {"has_buy": 0, "fragile": 2}
         errors = store.query("SELECT lf_name, example_id, error_type, message, run_id FROM lf_errors ORDER BY example_id")
@@ -44,7 +44,7 @@ def test_raising_lf_loses_no_votes_and_its_errors_are_stored(tmp_path):
             ("fragile", "e1", "ZeroDivisionError"), ("fragile", "e3", "ZeroDivisionError")
         ]
         assert errors["run_id"].to_list() == [run, run]
-        stored = store.label_matrix(keys, [(has_buy.name, has_buy.version), (fragile.name, fragile.version)])
+        stored = store.votes.label_matrix(keys, [(has_buy.name, has_buy.version), (fragile.name, fragile.version)])
         assert stored.to_dense().tolist() == result.votes.to_dense().tolist()
 
 
@@ -60,7 +60,6 @@ def test_strict_mode_names_the_lf_and_the_example():
         (-2, r"returned -2, outside the label space"),
         ("SPAM", r"returned 'SPAM' of type str, not an int"),
         (1.0, r"returned 1.0 of type float, not an int"),
-        (None, r"returned None of type NoneType"),
         (True, r"returned True of type bool"),
     ],
 )
@@ -107,16 +106,16 @@ def test_store_application_is_incremental(tmp_path):
 
     with VoteStore(tmp_path / "s.duckdb") as store:
         df = _frame(["a", "b", "c"])
-        keys = store.sync_examples("d", df, store.start_run("t", {})).ex_keys
+        keys = store.examples.sync("d", df, store.runs.start("t", {})).ex_keys
         apply_to_store(store, "d", [counting], df, keys, cardinality=2, progress=False, chunk_size=2)
         assert sorted(calls) == ["e0", "e1", "e2"]
         calls.clear()
         grown = pl.concat([df.with_columns(pl.when(pl.col("example_id") == "e1").then(pl.lit("B")).otherwise("text").alias("text")), _frame(["x", "y", "z", "new"])[3:]])
-        sync = store.sync_examples("d", grown, store.start_run("t", {}))
+        sync = store.examples.sync("d", grown, store.runs.start("t", {}))
         assert (sync.new, sync.changed, sync.retired, sync.unchanged) == (1, 1, 0, 2)
         apply_to_store(store, "d", [counting], grown, sync.ex_keys, cardinality=2, progress=False)
         assert sorted(calls) == ["e1", "e3"]  # only the changed and the new example
-        assert store.label_matrix(sync.ex_keys, [("counting", counting.version)]).nnz == 4
+        assert store.votes.label_matrix(sync.ex_keys, [("counting", counting.version)]).nnz == 4
         assert store.query("SELECT count(*) AS n FROM votes")["n"][0] == 5  # e1's old vote is kept, not live
 
 
@@ -140,7 +139,7 @@ def test_ranking_regression_and_metric_votes_are_checked_and_stored(tmp_path):
     assert got == [(0, "by_length", ["ccc", "bb", "a"], None, None), (0, "score", None, 8.0, None),
                    (0, "point", None, None, '{"xy": [1.5, -2]}')]  # fmt: skip
     with VoteStore(tmp_path / "s.duckdb") as store:
-        keys = store.sync_examples("d", df, store.start_run("t", {})).ex_keys
+        keys = store.examples.sync("d", df, store.runs.start("t", {})).ex_keys
         apply_to_store(store, "d", [by_length, score, point], df, keys, cardinality=0, progress=False)
         stored = store.query("SELECT lf_name, ranking, value, payload FROM votes ORDER BY lf_name").rows()
         assert stored == [("by_length", ["ccc", "bb", "a"], None, None), ("point", None, None, '{"xy": [1.5, -2]}'),
@@ -172,35 +171,38 @@ def test_unknown_label_type_is_rejected():
         labeling_function(label_type="ordinal")(lambda x: 0)
 
 
-def test_an_lf_that_stops_early_keeps_its_watermark_before_unseen_rows(tmp_path):
+def test_an_lf_that_stops_early_keeps_its_watermark_before_unseen_rows(tmp_path, monkeypatch):
     """A batch function may process only a prefix of a chunk (an LLM budget ran out):
     the rest must be applied by a later run, not skipped."""
-    from weaksup.apply import BATCH_APPLIERS, LFOutput
+    from weaksup.apply.kinds import LF_KINDS, LFKind, LFOutput
 
     budget = {"left": 3}
 
-    def limited(lfs, chunk, ctx):
-        n = min(budget["left"], chunk.height)
-        budget["left"] -= n
-        labels = np.full(chunk.height, ABSTAIN, np.int32)
-        labels[:n] = 1
-        return [LFOutput(labels, processed=n) for _ in lfs]
+    class LimitedKind(LFKind):
+        name = "limited"
+
+        def apply_batch(self, lfs, chunk, ctx):
+            n = min(budget["left"], chunk.height)
+            budget["left"] -= n
+            labels = np.full(chunk.height, ABSTAIN, np.int32)
+            labels[:n] = 1
+            return [LFOutput(labels, processed=n) for _ in lfs]
+
+        def columns_read(self, lfs, frame):
+            return {lf.name: [] for lf in lfs}
 
     class Limited:
-        kind, label_type, name, version, _pre = "limited", "categorical", "limited", "v1", []
+        kind, label_type, name, version = "limited", "categorical", "limited", "v1"
 
-    BATCH_APPLIERS["limited"] = limited
-    try:
-        df = _frame([str(i) for i in range(5)])
-        with VoteStore(tmp_path / "s.duckdb") as store:
-            keys = store.sync_examples("d", df, store.start_run("t", {})).ex_keys
-            lfs = [Limited(), has_buy]
-            first = apply_to_store(store, "d", lfs, df, keys, cardinality=2, progress=False, chunk_size=2)
-            assert first.applied == {"limited": 3, "has_buy": 5}
-            assert store.watermarks("d", [("limited", "v1")]) == [int(keys[2])]
-            budget["left"] = 10
-            second = apply_to_store(store, "d", lfs, df, keys, cardinality=2, progress=False, chunk_size=2)
-            assert second.applied == {"limited": 2, "has_buy": 0}
-            assert store.label_matrix(keys, [("limited", "v1")]).to_dense().ravel().tolist() == [1] * 5
-    finally:
-        del BATCH_APPLIERS["limited"]
+    monkeypatch.setitem(LF_KINDS, "limited", LimitedKind())
+    df = _frame([str(i) for i in range(5)])
+    with VoteStore(tmp_path / "s.duckdb") as store:
+        keys = store.examples.sync("d", df, store.runs.start("t", {})).ex_keys
+        lfs = [Limited(), has_buy]
+        first = apply_to_store(store, "d", lfs, df, keys, cardinality=2, progress=False, chunk_size=2)
+        assert first.applied == {"limited": 3, "has_buy": 5}
+        assert store.votes.watermarks("d", [("limited", "v1")]) == [int(keys[2])]
+        budget["left"] = 10
+        second = apply_to_store(store, "d", lfs, df, keys, cardinality=2, progress=False, chunk_size=2)
+        assert second.applied == {"limited": 2, "has_buy": 0}
+        assert store.votes.label_matrix(keys, [("limited", "v1")]).to_dense().ravel().tolist() == [1] * 5

@@ -11,9 +11,10 @@ import sys
 
 import numpy as np
 import polars as pl
-from test_pipeline_ops_support import last_labels, make_project, query, weaksup
+from support.project import last_labels, make_project, query, weaksup
 
 from weaksup.pipeline import run_pipeline
+from weaksup.pipeline.settle import settle_dead_run
 from weaksup.pipeline.status import format_status
 from weaksup.store import VoteStore
 
@@ -70,8 +71,11 @@ def test_sigkill_at_any_point_leaves_a_consistent_store(tmp_path):
         assert proc.returncode == -signal.SIGKILL, (point, proc.stderr)
         marks = _check_consistent(store, reference)
         marks_seen.append(sorted(set(marks.values())))
-        # The dead run is still "running" in the store; status tells the truth.
-        assert "interrupted" in format_status(store).splitlines()[1], point
+        # Status tells what the store recorded (settled as `weaksup status` does): a run dead before its
+        # record reads interrupted, one killed after it (run.finished) succeeded.
+        recorded = query(store, "SELECT status FROM runs ORDER BY run_id DESC LIMIT 1")["status"][0]
+        settle_dead_run(store)
+        assert ("interrupted" if recorded == "running" else recorded) in format_status(store).splitlines()[1], point
 
     keys = query(store, "SELECT ex_key FROM examples ORDER BY ex_key")["ex_key"].to_list()
     # Killed mid-sync: nothing committed.  Then 3 chunks of 100; then one more chunk (the 2nd was lost).
@@ -107,17 +111,17 @@ def test_a_run_killed_between_label_transactions_keeps_no_labels(tmp_path):
         "import sys, numpy as np, polars as pl\n"
         "from weaksup.store import VoteStore\n"
         "with VoteStore(sys.argv[1]) as store:\n"
-        "    run = store.start_run('p', {})\n"
+        "    run = store.runs.start('p', {})\n"
         "    frame = pl.DataFrame({'example_id': [str(i) for i in range(10)], 'text': ['t'] * 10})\n"
-        "    keys = store.sync_examples('d', frame, run).ex_keys\n"
+        "    keys = store.examples.sync('d', frame, run).ex_keys\n"
         "    labels = pl.DataFrame({'ex_key': keys, 'label': np.zeros(10, np.int32), 'n_votes': np.ones(10, np.int32)})\n"
-        "    store.write_labels(run, labels, batch_rows=3)\n"
+        "    store.runs.write_labels(run, labels, batch_rows=3)\n"
     )
     env = {**os.environ, "WEAKSUP_CRASH_AT": "write_labels.after_commit:2"}
     proc = subprocess.run([sys.executable, "-c", script, str(store)], env=env, capture_output=True, text=True)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert query(store, "SELECT count(*) AS n FROM labels")["n"][0] == 6  # two batches of 3 landed
     with VoteStore(store) as opened:  # what `weaksup run` does first
-        assert opened.mark_dead_runs() == 1
-        opened.discard_unfinished()
+        assert opened.runs.mark_dead() == 1
+        opened.runs.discard_unfinished()
     assert query(store, "SELECT count(*) AS n FROM labels")["n"][0] == 0

@@ -7,11 +7,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from weaksup.apply_store import apply_to_store
+from weaksup.apply import apply_to_store
 from weaksup.engines import DaskEngine, ProcessEngine, SerialEngine, make_engine
 from weaksup.pipeline import load_lf_modules
 from weaksup.store import VoteStore
-from store_contents import assert_same_contents, store_contents
+from support.store_contents import assert_same_contents, store_contents
 
 LFS = '''
 import os
@@ -64,8 +64,8 @@ def lfs(tmp_path_factory):
 
 def _run(path, lfs, engine, df, chunk_size=100):
     with VoteStore(path) as store:
-        run = store.start_run("t", {})
-        keys = store.sync_examples("d", df, run).ex_keys
+        run = store.runs.start("t", {})
+        keys = store.examples.sync("d", df, run).ex_keys
         apply_to_store(store, "d", lfs, df, keys, cardinality=2, run_id=run, progress=False, chunk_size=chunk_size,
                        engine=engine)  # fmt: skip
         return store_contents(store)
@@ -110,7 +110,7 @@ def test_a_killed_worker_loses_no_committed_vote_and_the_next_run_finishes(tmp_p
     df = _data()
     path = tmp_path / "s.duckdb"
     try:
-        with pytest.raises(Exception, match="(?i)killed|terminated abruptly|broken"):
+        with pytest.raises(Exception, match="(?i)killed|terminated abruptly|broken|died"):
             _run(path, lfs, make_engine({"name": engine, "workers": 2}), df)
     finally:
         if settings is not None:
@@ -146,7 +146,8 @@ def test_a_pipeline_file_picks_its_engine(tmp_path, slice_pipeline):
     serial = run_pipeline(load_config(slice_pipeline), store_path=tmp_path / "a.duckdb", **quiet)
     text = slice_pipeline.read_text() + '\n[engine]\nname = "processes"\nworkers = 2\n'
     (tmp_path / "p.toml").write_text(text)
-    parallel = run_pipeline(load_config(tmp_path / "p.toml"), store_path=tmp_path / "b.duckdb", **quiet)
+    other = ["export.dir = 'exports-b'"]  # another store's runs go to an export dir of their own
+    parallel = run_pipeline(load_config(tmp_path / "p.toml", other), store_path=tmp_path / "b.duckdb", **quiet)
     assert parallel.metrics["lf_applications"] == serial.metrics["lf_applications"] > 0
     with VoteStore(tmp_path / "a.duckdb") as a, VoteStore(tmp_path / "b.duckdb") as b:
         assert store_contents(a)[0].equals(store_contents(b)[0])
@@ -161,7 +162,7 @@ def test_strict_mode_stops_in_a_worker_naming_the_lf_and_example(tmp_path, lfs):
     lfs, _ = lfs
     df = _data(300)
     with VoteStore(tmp_path / "s.duckdb") as store:
-        keys = store.sync_examples("d", df, store.start_run("t", {})).ex_keys
+        keys = store.examples.sync("d", df, store.runs.start("t", {})).ex_keys
         with pytest.raises(LFApplicationError, match=r"LF 'fragile' raised ZeroDivisionError on example 'x\d+': boom"):
             apply_to_store(store, "d", lfs, df, keys, cardinality=2, strict=True, progress=False, chunk_size=100,
                            engine=ProcessEngine(workers=2))  # fmt: skip

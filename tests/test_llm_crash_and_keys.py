@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from llm_server import FakeServer
+from support.llm_server import FakeServer
 
 TEMPLATE = "Comment: {text}\nIs this comment spam? Answer yes or no."
 BIN = Path(sys.executable).parent
@@ -25,7 +25,7 @@ APPLY_SCRIPT = textwrap.dedent(
     """
     import sys, time
     import polars as pl
-    from weaksup.apply_store import apply_to_store
+    from weaksup.apply import apply_to_store
     from weaksup.llm import PromptLabelingFunction
     from weaksup.store import VoteStore
 
@@ -35,13 +35,13 @@ APPLY_SCRIPT = textwrap.dedent(
     frame = pl.DataFrame({"example_id": [f"ex{i}" for i in range(n)], "text": texts})
     lf = PromptLabelingFunction("is_spam", template, {"yes": 1, "no": 0}, "fake")
     store = VoteStore(store_path)
-    run = store.start_run("crash", {})
-    keys = store.sync_examples("d", frame, run).ex_keys
+    run = store.runs.start("crash", {})
+    keys = store.examples.sync("d", frame, run).ex_keys
     apply_to_store(store, "d", [lf], frame, keys, cardinality=2, run_id=run, progress=False)
     print("applied", flush=True)
     if then == "hang":  # wait to be killed: what is committed stays in the WAL, unchecked-pointed
         time.sleep(600)
-    store.finish_run(run, "succeeded")
+    store.runs.finish(run, "succeeded")
     store.close()
     """
 )
@@ -273,11 +273,13 @@ def test_the_key_search_finds_a_planted_key(tmp_path):
     assert find_key(tmp_path, key) == []
     from weaksup.store import VoteStore
 
-    with VoteStore(tmp_path / "planted.duckdb") as store:
-        store.con.execute(
+    with VoteStore(tmp_path / "planted.duckdb"):
+        pass  # a store's tables, then a key planted in two of them, straight through DuckDB
+    with duckdb.connect(str(tmp_path / "planted.duckdb")) as con:
+        con.execute(
             "INSERT INTO lf_errors VALUES (1, 'd', 'lf', 'v', 1, 'ex1', 'BadRequestError', ?, now())", [f"leak {key}"]
         )
-        store.con.execute(
+        con.execute(
             "INSERT INTO votes (lf_name, lf_version, ex_key, ranking) VALUES ('lf', 'v', 1, ['a', ?])", [key]
         )
     (tmp_path / "logs").mkdir()

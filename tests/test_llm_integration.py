@@ -91,7 +91,7 @@ def test_prompted_lfs_on_the_real_model_all_three_modes(base_url, comments, tmp_
         configure(state, LLMSettings(base_url=base_url, concurrency=4, timeout=120))
         ctx = ApplyContext(2, store=store, run_id=1, progress=False, state=state)
         first = apply_chunk(lfs, comments, ctx)
-        usage = {r["lf_name"]: r for r in usage_by_lf(store.con, 1).iter_rows(named=True)}
+        usage = {r["lf_name"]: r for r in usage_by_lf(store, 1).iter_rows(named=True)}
 
         # every request was answered by the real server; tokens were counted
         for lf in lfs:

@@ -8,10 +8,9 @@ import json
 import numpy as np
 import polars as pl
 import pytest
-from llm_server import FakeServer
 
 from weaksup.apply import ApplyContext, LFApplicationError, apply_chunk, apply_lfs
-from weaksup.apply_store import apply_to_store
+from weaksup.apply import apply_to_store
 from weaksup.lf import labeling_function
 from weaksup.llm import (
     LLMSettings,
@@ -28,11 +27,6 @@ from weaksup.store import VoteStore
 HAM, SPAM = 0, 1
 TEMPLATE = "Comment: {text}\nIs this comment spam? Answer yes or no."
 
-
-@pytest.fixture(scope="module")
-def server():
-    with FakeServer(latency=0.0, hang=2.0) as srv:
-        yield srv
 
 
 @pytest.fixture
@@ -96,12 +90,12 @@ FAULT_TEXTS = [
 
 def run_store(store, server, lfs, frame, sleeps):
     """One run of ``lfs`` over ``frame`` into ``store``: (run id, example keys, apply stats, session)."""
-    run = store.start_run("t", {})
-    keys = store.sync_examples("d", frame, run).ex_keys
+    run = store.runs.start("t", {})
+    keys = store.examples.sync("d", frame, run).ex_keys
     state: dict = {}
     session = configure(state, LLMSettings(base_url=server.base_url, max_attempts=3, timeout=0.5), sleep=sleeps)
     stats = apply_to_store(store, "d", lfs, frame, keys, cardinality=2, run_id=run, progress=False, state=state)
-    store.finish_run(run, "succeeded")
+    store.runs.finish(run, "succeeded")
     return run, keys, stats, session
 
 
@@ -120,17 +114,17 @@ def test_every_fault_is_retried_or_recorded_and_no_response_is_lost(fresh, tmp_p
             run, keys, stats, session = run_store(store, fresh, [lf, json_lf], frame, sleeps)
             applied.append(stats.applied)
             if len(applied) == 1:  # each LF stopped at "always broken" (row 6): rows 6.. wait for the next run
-                assert store.label_matrix(keys, versions).to_dense()[:, 0].tolist() == [
+                assert store.votes.label_matrix(keys, versions).to_dense()[:, 0].tolist() == [
                     HAM, SPAM, HAM, HAM, SPAM, HAM, -1, -1, -1, -1, -1, -1, -1
                 ]  # fmt: skip
         # run 2 stopped at row 6 again; run 3 gave up on it and on the other lasting faults
         assert applied == [{"is_spam": 6, "is_spam_json": 6}, {"is_spam": 0, "is_spam_json": 0},
                            {"is_spam": 7, "is_spam_json": 7}]  # fmt: skip
-        matrix = store.label_matrix(keys, versions).to_dense()
+        matrix = store.votes.label_matrix(keys, versions).to_dense()
         assert matrix[:, 0].tolist() == [HAM, SPAM, HAM, HAM, SPAM, HAM, -1, -1, -1, -1, -1, -1, SPAM]
-        errors = store.con.execute(
+        errors = store.query(
             "SELECT run_id, example_id, error_type FROM lf_errors WHERE lf_name = ?", [lf.name]
-        ).fetchall()
+        ).rows()
         stopped_at = [(r, texts[int(e.removeprefix("ex"))], t) for r, e, t in errors if r < run]
         assert sorted(stopped_at) == [(1, "always broken [[fault:500:always]]", "InternalServerError"),
                                       (2, "always broken [[fault:500:always]]", "InternalServerError")]  # fmt: skip
@@ -156,19 +150,19 @@ def test_every_fault_is_retried_or_recorded_and_no_response_is_lost(fresh, tmp_p
             "odd answer [[answer:Perhaps, who knows]]": 1, "check out my channel": 1,
         }  # fmt: skip
         # the lasting transient faults are counted by run; a rejected request (400) is not retried across runs
-        runs = dict(store.con.execute("SELECT error_type, min(runs) FROM llm_failures GROUP BY error_type").fetchall())
+        runs = dict(store.query("SELECT error_type, min(runs) FROM llm_failures GROUP BY error_type").rows())
         assert runs == {"InternalServerError": RETRY_RUNS, "RateLimitError": RETRY_RUNS,
                         "APITimeoutError": RETRY_RUNS, "JSONDecodeError": RETRY_RUNS}  # fmt: skip
         # failures are in the store with LF, example id, error class and a message saying how often it was tried
-        messages = store.con.execute("SELECT message FROM lf_errors WHERE lf_name = ?", [lf.name]).fetchall()
+        messages = store.query("SELECT message FROM lf_errors WHERE lf_name = ?", [lf.name]).rows()
         assert all("gave up after" in m for (m,) in messages)
         # every completed response is cached: the distinct successful prompts of both LFs
-        cached = store.con.execute("SELECT count(*) FROM llm_cache").fetchall()[0][0]
+        cached = store.query("SELECT count(*) FROM llm_cache").rows()[0][0]
         assert cached == 2 * (len(texts) - 5)
         # counts: requests = every HTTP attempt the server saw; malformed / off-label answers counted
-        every_run = usage_by_lf(store.con)
+        every_run = usage_by_lf(store)
         assert int(every_run["requests"].sum()) == fresh.stats()["total"]
-        usage = {r["lf_name"]: r for r in usage_by_lf(store.con, run).iter_rows(named=True)}
+        usage = {r["lf_name"]: r for r in usage_by_lf(store, run).iter_rows(named=True)}
         assert usage["is_spam"]["failures"] == 5 and usage["is_spam"]["off_label"] == 1
         assert usage["is_spam_json"]["malformed"] == 1  # "Perhaps, who knows" is not JSON
         assert session.summary()["failures"] == 10
@@ -184,10 +178,10 @@ def test_a_fault_that_passes_is_asked_again_by_the_next_run(fresh, tmp_path):
     with VoteStore(tmp_path / "s.duckdb") as store:
         _, keys, first, _ = run_store(store, fresh, [lf], frame_of(texts), Sleeps())
         assert first.applied == {"is_spam": 1}
-        assert store.label_matrix(keys, [(lf.name, lf.version)]).to_dense()[:, 0].tolist() == [HAM, -1, -1]
+        assert store.votes.label_matrix(keys, [(lf.name, lf.version)]).to_dense()[:, 0].tolist() == [HAM, -1, -1]
         _, keys, second, _ = run_store(store, fresh, [lf], frame_of(texts), Sleeps())
         assert second.applied == {"is_spam": 2}
-        assert store.label_matrix(keys, [(lf.name, lf.version)]).to_dense()[:, 0].tolist() == [HAM, SPAM, SPAM]
+        assert store.votes.label_matrix(keys, [(lf.name, lf.version)]).to_dense()[:, 0].tolist() == [HAM, SPAM, SPAM]
     seen = fresh.stats()["by_prompt"]
     assert [seen[prompt_of(lf, t)] for t in texts] == [1, 4, 1]  # 3 tries, then 1; the last answer was cached
 
@@ -266,7 +260,7 @@ def test_warm_rerun_sends_nothing_and_duplicates_are_sent_once(fresh, tmp_path):
     with VoteStore(tmp_path / "s.duckdb") as store:
         first, _ = apply(fresh, lfs, frame_of(texts), store=store, run_id=1)
         assert fresh.stats()["total"] == 2 * 3  # 3 distinct texts per LF
-        usage = usage_by_lf(store.con, 1)
+        usage = usage_by_lf(store, 1)
         assert usage["cache_hits"].to_list() == [2, 2]
         fresh.reset()
         again, session = apply(fresh, lfs, frame_of(texts), store=store, run_id=2)
@@ -282,7 +276,7 @@ def test_warm_rerun_sends_nothing_and_duplicates_are_sent_once(fresh, tmp_path):
         # a new template is a new question: sent
         apply(fresh, [spam_lf(template=TEMPLATE + " Be brief.")], frame_of(texts), store=store, run_id=4)
         assert fresh.stats()["total"] == 3
-        runs = usage_by_run(store.con)
+        runs = usage_by_run(store)
         assert runs["requests"].to_list() == [6, 0, 0, 3]
         assert runs["wall_seconds"].min() > 0
 
@@ -297,13 +291,13 @@ def test_confidence_is_stored_with_the_vote_and_kinds_mix(fresh, tmp_path, monke
     lfs = [has_link, spam_lf(), spam_lf("is_spam_lp", mode="logprobs")]
     frame = frame_of(["see http://x.y", "lovely", "subscribe pls"])
     with VoteStore(tmp_path / "s.duckdb") as store:
-        run = store.start_run("t", {})
-        keys = store.sync_examples("d", frame, run).ex_keys
+        run = store.runs.start("t", {})
+        keys = store.examples.sync("d", frame, run).ex_keys
         stats = apply_to_store(store, "d", lfs, frame, keys, cardinality=2, run_id=run, progress=False)
         assert stats.applied == {"has_link": 3, "is_spam": 3, "is_spam_lp": 3}
-        got = store.con.execute(
+        got = store.query(
             "SELECT lf_name, count(*), count(confidence), min(confidence) FROM votes GROUP BY lf_name ORDER BY lf_name"
-        ).fetchall()
+        ).rows()
     assert got[0] == ("has_link", 1, 0, None)
     assert got[1] == ("is_spam", 3, 0, None)
     assert got[2][:3] == ("is_spam_lp", 3, 3) and 0.5 < got[2][3] < 1.0
@@ -328,7 +322,7 @@ def test_request_budget_stops_cleanly_at_exactly_the_budget(fresh, tmp_path):
         assert (outputs[1].labels == -1).all()
         assert (outputs[0].processed, outputs[1].processed) == (10, 0)  # the applier's watermarks stop there
         assert summary["skipped"] == 20 + 30
-        assert usage_by_run(store.con)["budget_exhausted"].to_list() == [True]
+        assert usage_by_run(store)["budget_exhausted"].to_list() == [True]
         # a later run with more budget sends only what was not answered
         fresh.reset()
         outputs, _ = apply(fresh, lfs, frame_of(texts), store=store, run_id=2, max_requests=100)
@@ -343,8 +337,8 @@ def test_a_run_stopped_by_the_budget_is_finished_by_the_next_run_without_asking_
     frame = frame_of(texts)
     with VoteStore(tmp_path / "s.duckdb") as store:
         for budget in (25, None):
-            run = store.start_run("t", {})
-            keys = store.sync_examples("d", frame, run).ex_keys
+            run = store.runs.start("t", {})
+            keys = store.examples.sync("d", frame, run).ex_keys
             state: dict = {}
             configure(state, LLMSettings(base_url=fresh.base_url, max_requests=budget, concurrency=4))
             apply_to_store(store, "d", lfs, frame, keys, cardinality=2, run_id=run, progress=False, state=state,
@@ -352,14 +346,14 @@ def test_a_run_stopped_by_the_budget_is_finished_by_the_next_run_without_asking_
             if budget:
                 # chunk 1: 10 + 10 requests; chunk 2: the first LF got 5 more, the second none.  Each LF's
                 # watermark stops where it stopped, so the next run starts there.
-                assert store.watermarks("d", versions) == [keys[14], keys[9]]
+                assert store.votes.watermarks("d", versions) == [keys[14], keys[9]]
                 assert fresh.stats()["total"] == 25
         stats = fresh.stats()
         assert stats["total"] == 60 and set(stats["by_prompt"].values()) == {1}  # every prompt asked exactly once
-        assert store.watermarks("d", versions) == [keys[29], keys[29]]
-        votes = store.con.execute(
+        assert store.votes.watermarks("d", versions) == [keys[29], keys[29]]
+        votes = store.query(
             "SELECT lf_name, count(*), count(DISTINCT ex_key) FROM votes GROUP BY lf_name ORDER BY lf_name"
-        ).fetchall()
+        ).rows()
         assert votes == [("again", 30, 30), ("is_spam", 30, 30)]
 
 
@@ -367,7 +361,7 @@ def test_token_budget_overshoots_by_at_most_the_requests_in_flight(fresh, tmp_pa
     texts = [f"a comment of some length, number {i}" for i in range(40)]
     with VoteStore(tmp_path / "s.duckdb") as store:
         _, session = apply(fresh, [spam_lf()], frame_of(texts), store=store, run_id=1, max_tokens=100, concurrency=4)
-        per_request = store.con.execute("SELECT max(prompt_tokens + completion_tokens) FROM llm_cache").fetchall()[0][0]
+        per_request = store.query("SELECT max(prompt_tokens + completion_tokens) FROM llm_cache").rows()[0][0]
     budget = session.budget
     assert budget.exhausted and budget.tokens >= 100
     assert budget.tokens - 100 <= 4 * per_request
@@ -388,15 +382,15 @@ def test_dry_run_counts_prompts_after_cache_hits_and_estimates_tokens(fresh, tmp
         chars = sum(len(json.dumps(lf.messages({"text": t}))) for t in dict.fromkeys(texts))
         assert before.totals()["est_prompt_tokens"] == round(chars / 4)
         assert before.totals()["est_completion_tokens"] == 6 * lf.params["max_tokens"]
-        run = store.start_run("t", {})
-        keys = store.sync_examples("d", frame[:3], run).ex_keys
+        run = store.runs.start("t", {})
+        keys = store.examples.sync("d", frame[:3], run).ex_keys
         apply_to_store(store, "d", [lf], frame[:3], keys, cardinality=2, run_id=run, progress=False)
         assert fresh.stats()["total"] == 3
         after = dry_run([lf], frame, store)
         assert (after.totals()["cached"], after.totals()["to_send"]) == (3, 3)
         # calibrated on the cached responses: the fake server counts len(prompt) // 4 tokens
         assert 0 < after.totals()["est_prompt_tokens"] < before.totals()["est_prompt_tokens"]
-        keys = store.sync_examples("d", frame, run).ex_keys
+        keys = store.examples.sync("d", frame, run).ex_keys
         pending = dry_run([lf], frame, store, dataset="d", ex_keys=keys)
         assert pending.totals()["examples"] == 4  # the 3 applied examples are past the watermark
         assert "3 requests to send" in str(after)
@@ -407,9 +401,9 @@ def test_accounting_is_exact_across_many_flushes(fresh, tmp_path):
     texts = [f"comment {i}" for i in range(40)]
     with VoteStore(tmp_path / "s.duckdb") as store:
         _, session = apply(fresh, [spam_lf()], frame_of(texts), store=store, run_id=1, flush_every=3, concurrency=8)
-        usage = usage_by_lf(store.con, 1).row(0, named=True)
-        tokens = store.con.execute("SELECT sum(prompt_tokens), sum(completion_tokens) FROM llm_cache").fetchall()[0]
-        flushes = store.con.execute("SELECT count(DISTINCT recorded_at) FROM llm_usage").fetchall()[0][0]
+        usage = usage_by_lf(store, 1).row(0, named=True)
+        tokens = store.query("SELECT sum(prompt_tokens), sum(completion_tokens) FROM llm_cache").rows()[0]
+        flushes = store.query("SELECT count(DISTINCT recorded_at) FROM llm_usage").rows()[0][0]
     assert flushes > 5  # responses and counters were written in many small batches while requests ran
     assert usage["requests"] == fresh.stats()["total"] == 40 == session.summary()["requests"]
     assert (usage["prompt_tokens"], usage["completion_tokens"]) == tokens

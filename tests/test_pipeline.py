@@ -168,8 +168,8 @@ def test_label_rows_in_batches_equal_the_models_labels_of_all_rows(name):
 
 def test_split_scores_counted_batch_by_batch_equal_scores_of_all_rows():
     from weaksup.model import make_label_model
-    from weaksup.pipeline.tasks import Prepared
     from weaksup.evaluation import class_scores
+    from weaksup.pipeline.tasks import StreamedPrepared
     from weaksup.pipeline.tasks.categorical import LabelRows, accuracy, split_scores
     from weaksup.votes import SparseVotes
 
@@ -181,7 +181,7 @@ def test_split_scores_counted_batch_by_batch_equal_scores_of_all_rows():
     n_votes = np.bincount(votes.rows, minlength=n).astype(np.uint8)
     split = rng.choice(["train", "valid", "test", "unlabeled"], n)
     gold = np.where(split == "unlabeled", -1, rng.integers(-1, 3, n)).astype(np.int8)  # some rows without gold
-    prepared = Prepared(pl.DataFrame({"split": split}), gold, gold >= 0)
+    prepared = StreamedPrepared(pl.Series("split", split), gold, gold >= 0)
     classes = ["a", "b", "c"]
     got = split_scores(LabelRows(model, votes, np.arange(n), n_votes, batch_rows=100), prepared, classes)
     pred, covered = model.predict(votes), n_votes > 0

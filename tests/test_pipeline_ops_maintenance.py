@@ -8,7 +8,7 @@ import re
 import duckdb
 import polars as pl
 import pytest
-from test_pipeline_ops_support import FILES, LFS, make_project, query
+from support.project import FILES, LFS, make_project, query
 
 from weaksup.cli import main
 from weaksup.store import StoreError, VoteStore
@@ -182,16 +182,16 @@ def test_diff_compares_real_valued_and_ranking_labels(tmp_path):
     from weaksup.pipeline.maintenance import diff_runs
 
     with VoteStore(tmp_path / "s.duckdb") as store:
-        keys = store.sync_examples(
-            "d", pl.DataFrame({"example_id": ["a", "b", "c"], "x": [1, 2, 3]}), store.start_run("p", {})
+        keys = store.examples.sync(
+            "d", pl.DataFrame({"example_id": ["a", "b", "c"], "x": [1, 2, 3]}), store.runs.start("p", {})
         ).ex_keys
         runs = []
         for values, rankings in (([1.0, 2.0, 3.0], [["x", "y"], ["y", "x"], None]),
                                  ([1.0, 2.5, 3.0], [["x", "y"], ["x", "y"], None])):  # fmt: skip
-            run = store.start_run("p", {})
-            store.write_labels(run, pl.DataFrame({"ex_key": keys, "n_votes": [1, 1, 1], "value": values,
+            run = store.runs.start("p", {})
+            store.runs.write_labels(run, pl.DataFrame({"ex_key": keys, "n_votes": [1, 1, 1], "value": values,
                                                   "ranking": rankings}))  # fmt: skip
-            store.finish_run(run, "succeeded", lf_versions={})
+            store.runs.finish(run, "succeeded", lf_versions={})
             runs.append(run)
         diff = diff_runs(store, *runs)
     assert diff.labels["in_both"] == 3 and diff.labels["labels_changed"] == 1  # b: value and ranking

@@ -5,11 +5,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-import weaksup.pipeline.streamed as streamed
+from weaksup import batches
 from weaksup.pipeline import run_pipeline
 from weaksup.pipeline.config import load_config
 from weaksup.store import VoteStore
-from weaksup.store.streaming import set_memory_limit
 
 LFS = """
 import polars as pl
@@ -72,7 +71,7 @@ def _outputs(folder, run):
 
 
 def test_streamed_run_equals_in_memory_run_first_and_incremental(tmp_path, monkeypatch):
-    monkeypatch.setattr(streamed, "BATCH_ROWS", 100)  # several batches per source file
+    monkeypatch.setattr(batches, "SOURCE_BATCH_ROWS", 100)  # several batches per source file
     mem, stm = tmp_path / "mem", tmp_path / "stream"
     for folder, stream in ((mem, False), (stm, True)):
         folder.mkdir()
@@ -145,11 +144,13 @@ def test_a_streamed_run_caps_duckdb_at_data_memory_limit(tmp_path, monkeypatch):
     _pipeline(tmp_path, True, "d.parquet")
     caps = []
 
-    def capped(store, limit):  # the real cap, and what it was given
-        set_memory_limit(store, limit)
-        caps.append((limit, store.con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0]))
+    real = VoteStore.set_memory_limit
 
-    monkeypatch.setattr(streamed, "set_memory_limit", capped)
+    def capped(store, limit):  # the real cap, and what it was given
+        real(store, limit)
+        caps.append((limit, store.query("SELECT current_setting('memory_limit') AS m")["m"][0]))
+
+    monkeypatch.setattr(VoteStore, "set_memory_limit", capped)
     run_pipeline(tmp_path / "p.toml", progress=False, say=lambda s: None)
     toml = (tmp_path / "p.toml").read_text()
     (tmp_path / "p.toml").write_text(toml.replace("stream = true", 'stream = true\nmemory_limit = "300MB"'))
@@ -161,13 +162,12 @@ def test_a_streamed_run_caps_duckdb_at_data_memory_limit(tmp_path, monkeypatch):
 def test_streamed_run_exports_its_training_set_batch_by_batch_as_the_whole_set(tmp_path, monkeypatch):
     import pyarrow.parquet as pq
 
-    import weaksup.pipeline.outputs as outputs
     from weaksup.cli import main
     from weaksup.export import write_table
     from weaksup.pipeline.outputs import training_set
 
-    monkeypatch.setattr(streamed, "BATCH_ROWS", 100)
-    monkeypatch.setattr(outputs, "EXPORT_BATCH_ROWS", 64)  # the ~330 covered train rows in 6 batches
+    monkeypatch.setattr(batches, "SOURCE_BATCH_ROWS", 100)
+    monkeypatch.setattr(batches, "EXPORT_ROWS", 64)  # the ~330 covered train rows in 6 batches
     mem, stm = tmp_path / "mem", tmp_path / "stream"
     formats = ("parquet", "jsonl", "csv")
     runs = {}
@@ -203,3 +203,55 @@ def test_streamed_run_exports_its_training_set_batch_by_batch_as_the_whole_set(t
             assert pq.ParquetFile(out).num_row_groups >= 6 and pl.read_parquet(out).equals(got)
         else:
             assert out.read_bytes() == (streamed_dir / f"training_set.{fmt}").read_bytes(), fmt
+
+
+FRAGILE = """
+import pathlib
+from weaksup import ABSTAIN, labeling_function
+
+BROKEN = pathlib.Path(__file__).with_name("broken")  # while it exists, the LF raises on 5-star examples
+
+@labeling_function()
+def five_stars(x):
+    if x.stars == 5 and BROKEN.exists():
+        raise ValueError("the lookup service is down")
+    return 1 if x.stars == 5 else ABSTAIN
+"""
+
+
+def test_a_streamed_run_re_applies_failed_examples_from_the_store(tmp_path, monkeypatch):
+    """`weaksup run --reapply-failed` takes the same example source as a first apply: a streamed run's
+    is the store, and the failed examples' votes then equal those of a run that never failed."""
+    monkeypatch.setattr(batches, "SOURCE_BATCH_ROWS", 100)
+    runs = {}
+    for name, broken in (("fixed", False), ("flaky", True)):
+        folder = tmp_path / name
+        folder.mkdir()
+        _data(500).write_parquet(folder / "part-1.parquet")
+        _pipeline(folder, True, "part-*.parquet")
+        (folder / "fragile.py").write_text(FRAGILE)
+        config = folder / "p.toml"
+        config.write_text(config.read_text().replace('modules = ["lfs.py"]', 'modules = ["lfs.py", "fragile.py"]'))
+        if broken:
+            (folder / "broken").touch()
+            first = run_pipeline(config, progress=False, say=lambda s: None)
+            with VoteStore(folder / "weaksup.duckdb", read_only=True) as store:
+                failed = store.query("SELECT count(*) AS n FROM lf_errors WHERE lf_name = 'five_stars'")["n"][0]
+            assert failed > 50 and first.metrics["lf_errors"] == failed
+            (folder / "broken").unlink()
+        said: list[str] = []
+        runs[name] = run_pipeline(config, progress=False, say=said.append, reapply_failed=broken)
+    assert f"re-applied LF 'five_stars' to the {failed:,} examples it had failed on: {failed:,} now answered, 0 failed again" in said
+    with VoteStore(tmp_path / "flaky" / "weaksup.duckdb", read_only=True) as store:
+        assert store.query("SELECT count(*) AS n FROM lf_errors")["n"][0] == 0
+    for got, want in zip(_outputs(tmp_path / "flaky", runs["flaky"]), _outputs(tmp_path / "fixed", runs["fixed"])):
+        assert got.equals(want)
+
+
+def test_the_old_retry_failed_flag_still_re_applies_and_says_it_is_deprecated(tmp_path, capsys):
+    from weaksup.cli import main
+
+    _data(60).write_parquet(tmp_path / "d.parquet")
+    _pipeline(tmp_path, True, "d.parquet")
+    assert main(["run", str(tmp_path / "p.toml"), "--quiet", "--retry-failed"]) == 0
+    assert "--retry-failed is deprecated and goes in the next release; use --reapply-failed" in capsys.readouterr().err

@@ -12,42 +12,11 @@ import pytest
 from weaksup.cli import main
 from weaksup.pipeline import load_config, run_pipeline
 from weaksup.report import buckets, build_report, history, lf_agreement, lf_table, load_run, run_changes, save_gold
-from weaksup.report.types import KINDS, LabelKind, kind_for
+from weaksup.report.types import REPORT_TYPES, ReportType, report_type_for
 from weaksup.report.view import load_gold
 from weaksup.store import VoteStore
 
-CLASSES = ["NO", "YES"]
-# 5 examples × 3 LFs (-1 abstains).  Gold: 1 0 0 1 unknown; example e4 is in the test split.
-VOTES = np.array([[1, 1, -1], [0, -1, -1], [1, 0, 0], [-1, -1, -1], [1, -1, 1]])
-GOLD = np.array([1, 0, 0, 1, -1])
-SPLITS = ["train", "train", "train", "train", "test"]
-
-
-def make_run(store: VoteStore, run_dir: Path, votes: np.ndarray, versions: dict[str, str],
-             labels: np.ndarray, gold: np.ndarray | None = GOLD) -> int:  # fmt: skip
-    """One succeeded categorical run with these votes, labels and gold, recorded like a pipeline run."""
-    params = {"labels": {"type": "categorical", "classes": CLASSES}, "data": {"test_split": "test"}}
-    run = store.start_run("tiny", params)
-    frame = pl.DataFrame({"example_id": [f"e{i}" for i in range(5)], "text": [f"text {i}" for i in range(5)],
-                          "split": SPLITS})  # fmt: skip
-    keys = store.sync_examples("tiny", frame, run).ex_keys
-    lfs = list(versions.items())
-    store.register_lfs([(n, v, "row", "categorical") for n, v in lfs], run)
-    rows, cols = np.nonzero(votes >= 0)
-    store.commit_votes("tiny", lfs, int(keys.max()), pl.DataFrame({
-        "lf_name": [lfs[c][0] for c in cols], "lf_version": [lfs[c][1] for c in cols],
-        "ex_key": keys[rows], "label": votes[rows, cols]}))  # fmt: skip
-    probs = np.where(labels[:, None] == np.arange(2), 0.9, 0.1)
-    store.write_labels(run, pl.DataFrame({"ex_key": keys, "probs": probs, "label": labels.astype(np.int32),
-                                          "confidence": probs.max(axis=1), "n_votes": (votes >= 0).sum(axis=1).astype(np.int32)}))  # fmt: skip
-    store.set_export_dir(run, str(run_dir))
-    summary = [{"lf": n, "learned_acc": 0.5 + 0.1 * j} for j, (n, _) in enumerate(lfs)]
-    store.finish_run(run, "succeeded", metrics={"train_coverage": 0.8, "label_model_accuracy_test": 0.5},
-                     lf_versions=versions, lf_summary=summary)  # fmt: skip
-    if gold is not None:
-        save_gold(run_dir, keys, gold)
-    return run
-
+from support.report_runs import CLASSES, VOTES, make_run
 
 @pytest.fixture
 def tiny(tmp_path: Path) -> Path:
@@ -59,8 +28,8 @@ def tiny(tmp_path: Path) -> Path:
 
 def test_lf_table_matches_hand_computed_values(tiny: Path) -> None:
     with VoteStore(tiny, read_only=True) as store:
-        view = load_run(store)
-        table = lf_table(store, view)
+        view = load_run(store.report_reader())
+        table = lf_table(store.report_reader(), view)
     rows = {r["lf"]: r for r in table.iter_rows(named=True)}
     # a votes on e0, e1, e2, e4: coverage 4/5; e0 (with b), e2 (with b, c), e4 (with c) overlap: 3/5;
     # e2 conflicts (a=1, b=0, c=0): 1/5.  Gold outside the test split: e0 right, e1 right, e2 wrong -> 2/3 of 3.
@@ -81,7 +50,7 @@ def test_lf_table_matches_hand_computed_values(tiny: Path) -> None:
 
 def test_agreement_and_buckets_on_the_hand_built_store(tiny: Path) -> None:
     with VoteStore(tiny, read_only=True) as store:
-        view = load_run(store)
+        view = load_run(store.report_reader())
         agree = lf_agreement(view)
         got = buckets(view, size=5, per_lf=5)
     pair = {(r["lf_a"], r["lf_b"]): (r["overlap"], r["agreement"]) for r in agree.iter_rows(named=True)}
@@ -97,7 +66,7 @@ def test_agreement_and_buckets_on_the_hand_built_store(tiny: Path) -> None:
 
 def test_a_view_without_the_examples_content_reads_the_shown_texts_from_the_store(tiny: Path) -> None:
     with VoteStore(tiny, read_only=True) as store:
-        whole, lean = load_run(store), load_run(store, with_data=False)
+        whole, lean = load_run(store.report_reader()), load_run(store.report_reader(), with_data=False)
         # only what a categorical report reads: no content, ids or other label types' columns
         assert lean.labels.columns == ["ex_key", "split", "probs", "label", "confidence", "n_votes"]
         assert lean.labels["probs"].dtype == pl.Array(pl.Float64, 2)  # no list offsets
@@ -114,8 +83,8 @@ def test_run_changes_name_label_directions_and_lf_versions(tiny: Path, tmp_path:
         edited = VOTES.copy()
         edited[3, 1] = 1  # b's new version also votes YES on e3
         run2 = make_run(store, tmp_path / "run-2", edited, {"a": "v1", "b": "v2", "d": "v1"}, np.array([1, 0, 0, 1, 1]))
-        changes = run_changes(store, run2, CLASSES)
-        hist = history(store, run2)
+        changes = run_changes(store.report_reader(), run2, CLASSES)
+        hist = history(store.report_reader(), run2)
     assert changes.previous == 1
     assert dict(changes.labels.rows()) == {"YES → NO": 1, "NO → YES": 1}
     assert {r["lf"]: r["change"] for r in changes.lfs.iter_rows(named=True)} == {
@@ -131,14 +100,14 @@ def test_run_changes_count_value_and_ranking_directions_and_examples_in_one_run_
                                       (["a", "b", "c", "d", "f"], [1.0, 2.5, 2.0, None, 1.0], [None] * 5),
                                       (["a", "b", "c", "d", "f"], [None] * 5, [["x", "y"], ["x", "y"], ["y", "x"], ["x"], ["x"]]),
                                       (["a", "b", "c", "d", "f"], [None] * 5, [["x", "y"], ["y", "x"], ["x", "y"], ["x"], ["x"]])):  # fmt: skip
-            run = store.start_run("p", {})
-            keys = store.sync_examples("d", pl.DataFrame({"example_id": ids, "x": [1] * 5}), run).ex_keys
-            store.write_labels(run, pl.DataFrame({"ex_key": keys, "n_votes": [1] * 5, "value": values, "ranking": rankings},
+            run = store.runs.start("p", {})
+            keys = store.examples.sync("d", pl.DataFrame({"example_id": ids, "x": [1] * 5}), run).ex_keys
+            store.runs.write_labels(run, pl.DataFrame({"ex_key": keys, "n_votes": [1] * 5, "value": values, "ranking": rankings},
                                                  schema_overrides={"value": pl.Float64, "ranking": pl.List(pl.String)}))  # fmt: skip
-            store.finish_run(run, "succeeded", lf_versions={})
+            store.runs.finish(run, "succeeded", lf_versions={})
             runs.append(run)
-        values = run_changes(store, runs[1])
-        rankings = run_changes(store, runs[3])
+        values = run_changes(store.report_reader(), runs[1])
+        rankings = run_changes(store.report_reader(), runs[3])
     assert dict(values.labels.rows()) == {"up": 1, "down": 1, "new example": 1, "dropped example": 1}
     assert dict(rankings.labels.rows()) == {"reordered": 2}
 
@@ -147,24 +116,24 @@ def test_gold_round_trips_for_every_label_type(tmp_path: Path) -> None:
     keys = np.array([3, 1, 2])
     save_gold(tmp_path / "c", keys, np.array([1, -1, 0]))
     assert load_gold(tmp_path / "c", np.array([1, 2, 3, 4]), "categorical").tolist() == [-1, 0, 1, -1]
-    save_gold(tmp_path / "r", keys, np.array([1.5, np.nan, 2.0]))
+    save_gold(tmp_path / "r", keys, np.array([1.5, np.nan, 2.0]), "regression")
     got = load_gold(tmp_path / "r", np.array([2, 1, 3]), "regression")
     assert got[0] == 2.0 and np.isnan(got[1]) and got[2] == 1.5
-    save_gold(tmp_path / "k", keys, [{"m1": 7.0, "m2": 5.5}, {}, {"m3": 1.0}])
+    save_gold(tmp_path / "k", keys, [{"m1": 7.0, "m2": 5.5}, {}, {"m3": 1.0}], "ranking")
     assert load_gold(tmp_path / "k", np.array([3, 1]), "ranking") == [{"m1": 7.0, "m2": 5.5}, {}]
     assert load_gold(tmp_path / "missing", keys, "categorical") is None
 
 
-def test_every_label_type_has_a_report_kind_of_one_shape() -> None:
+def test_every_label_type_has_a_report_type_of_one_shape() -> None:
     from weaksup.pipeline.tasks import TASKS
 
-    assert set(KINDS) == set(TASKS)
-    members = {m for m in dir(LabelKind) if not m.startswith("_")} | set(LabelKind.__annotations__)
-    for label_type, kind in KINDS.items():
-        assert kind.name == label_type
-        assert {m for m in members if not hasattr(kind, m)} == set(), label_type
+    assert set(REPORT_TYPES) == set(TASKS)
+    members = {m for m in dir(ReportType) if not m.startswith("_")} | set(ReportType.__annotations__)
+    for label_type, report_type in REPORT_TYPES.items():
+        assert report_type.name == label_type
+        assert {m for m in members if not hasattr(report_type, m)} == set(), label_type
     with pytest.raises(ValueError, match=r"labels.type \['categorical', 'ranking', 'regression'\], not 'metric'"):
-        kind_for("metric")
+        report_type_for("metric")
 
 
 def test_a_run_without_gold_is_reported_without_it(tmp_path: Path) -> None:
@@ -178,8 +147,8 @@ def test_report_cli_names_a_missing_or_failed_run(tiny: Path, tmp_path: Path, ca
     assert main(["report", str(tiny), "--run", "9", "-o", str(tmp_path / "r.html")]) == 1
     assert "there is no run 9" in capsys.readouterr().err
     with VoteStore(tiny) as store:
-        failed = store.start_run("tiny", {})
-        store.finish_run(failed, "failed", error="boom")
+        failed = store.runs.start("tiny", {})
+        store.runs.finish(failed, "failed", error="boom")
     assert main(["report", str(tiny), "--run", str(failed), "-o", str(tmp_path / "r.html")]) == 1
     assert f"run {failed} failed: only succeeded runs" in capsys.readouterr().err
     assert main(["report", str(tiny), "-o", str(tmp_path / "r.html"), "--no-suspicious"]) == 0
@@ -200,7 +169,7 @@ def test_runs_save_gold_and_write_the_report_unless_turned_off(slice_pipeline: P
 
 
 def test_lf_table_counts_errors_and_prompted_lf_usage(tmp_path: Path) -> None:
-    from weaksup.store.llm_cache import UsageDelta, ensure_tables, flush
+    from weaksup.store.llm_cache import UsageDelta
 
     with VoteStore(tmp_path / "s.duckdb") as store:
         run = make_run(store, tmp_path / "run", VOTES, {"a": "v1", "b": "v1", "c": "v1"}, np.array([1, 0, 1, 0, 1]))
@@ -208,13 +177,14 @@ def test_lf_table_counts_errors_and_prompted_lf_usage(tmp_path: Path) -> None:
         errors = pl.DataFrame({"run_id": [run, run], "lf_name": ["b", "b"], "lf_version": ["v1", "v1"],
                                "ex_key": keys[[1, 3]], "example_id": ["e1", "e3"],
                                "error_type": ["KeyError", "ValueError"], "message": ["'title'", "bad"]})  # fmt: skip
-        store.commit_votes("tiny", [("b", "v1")], int(keys.max()), pl.DataFrame(
+        store.votes.commit("tiny", [("b", "v1")], int(keys.max()), pl.DataFrame(
             schema={"lf_name": pl.String, "lf_version": pl.String, "ex_key": pl.Int64, "label": pl.Int32}), errors)
-        ensure_tables(store.con)
-        flush(store.con, run, usage=[UsageDelta("c", "v1", "m", requests=4, cache_hits=1, prompt_tokens=30,
-                                                completion_tokens=5, failures=1),
-                                     UsageDelta("c", "v0", "m", requests=99)])  # another version: not counted
-        table = lf_table(store, load_run(store))
+        with store.llm_cache() as cache:
+            cache.flush(run, usage=[UsageDelta("c", "v1", "m", requests=4, cache_hits=1, prompt_tokens=30,
+                                               completion_tokens=5, failures=1),
+                                    UsageDelta("c", "v0", "m", requests=99)])  # another version: not counted
+        reader = store.report_reader()
+        table = lf_table(reader, load_run(reader))
     rows = {r["lf"]: r for r in table.iter_rows(named=True)}
     assert (rows["b"]["errors"], rows["b"]["first_error"]) == (2, "KeyError: 'title'")
     assert rows["a"]["errors"] == 0 and rows["a"]["first_error"] is None
@@ -232,4 +202,4 @@ def test_report_names_stores_without_runs_and_pruned_runs(tmp_path: Path) -> Non
         store.prune([2])
         with pytest.raises(ValueError, match=r"run 1 has no labels: they were pruned by `weaksup gc`"):
             build_report(store, 1)
-        assert run_changes(store, 2).previous is None  # the pruned run has nothing to compare with
+        assert run_changes(store.report_reader(), 2).previous is None  # the pruned run has nothing to compare with

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from support.project import ROOT
 
 from weaksup.pipeline import load_config, run_pipeline
 from weaksup.report import load_run, suspicious_labels
@@ -21,7 +21,7 @@ def test_cleanlab_flags_most_flipped_gold_labels(tmp_path: Path) -> None:
                       [f"export.dir={tmp_path / 'exports'}", "trainer.name=none", "export.report=false"])  # fmt: skip
     run_pipeline(cfg, store_path=tmp_path / "store.duckdb", progress=False, say=lambda s: None)
     with VoteStore(tmp_path / "store.duckdb", read_only=True) as store:
-        view = load_run(store, export_root=tmp_path / "exports")
+        view = load_run(store.report_reader(), export_root=tmp_path / "exports")
     valid = np.flatnonzero((view.labels["split"] == "valid").to_numpy() & (view.gold >= 0))
     assert len(valid) >= 60
     flipped = np.random.default_rng(0).choice(valid, 30, replace=False)

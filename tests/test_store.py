@@ -1,3 +1,4 @@
+import duckdb
 import numpy as np
 import polars as pl
 import pytest
@@ -14,7 +15,7 @@ def test_votes_round_trip_through_a_real_duckdb_file(tmp_path):
     path = tmp_path / "votes.duckdb"
     frame = pl.DataFrame({"example_id": [f"x{i}" for i in range(500)], "text": [str(i) for i in range(500)]})
     with VoteStore(path) as store:
-        keys = store.sync_examples("d", frame, store.start_run("t", {})).ex_keys
+        keys = store.examples.sync("d", frame, store.runs.start("t", {})).ex_keys
         sparse = SparseVotes.from_dense(L)
         votes = pl.DataFrame(
             {
@@ -25,19 +26,19 @@ def test_votes_round_trip_through_a_real_duckdb_file(tmp_path):
                 "confidence": rng.random(sparse.nnz),
             }
         )
-        store.commit_votes("d", lfs, int(keys.max()), votes)
+        store.votes.commit("d", lfs, int(keys.max()), votes)
     with VoteStore(path) as store:  # reopened from disk
-        back = store.label_matrix(keys, lfs)
+        back = store.votes.label_matrix(keys, lfs)
         assert np.array_equal(back.to_dense(), L)
         assert back.lf_names == tuple(name for name, _ in lfs)
-        assert store.watermarks("d", lfs) == [int(keys.max())] * 6
+        assert store.votes.watermarks("d", lfs) == [int(keys.max())] * 6
         conf = store.query("SELECT confidence FROM votes ORDER BY ex_key, lf_name")["confidence"]
         assert conf.null_count() == 0
         # A different row order reads back the matching rows, in one read or a batch of keys at a time.
         whole = (back.rows, back.cols, back.labels)
         for order in (np.arange(500), np.arange(500)[::-1], rng.permutation(500), np.arange(0, 500, 3)):
             for batch_rows in (1000, 64, 7):
-                got = store.label_matrix(keys[order], lfs, batch_rows=batch_rows)
+                got = store.votes.label_matrix(keys[order], lfs, batch_rows=batch_rows)
                 assert np.array_equal(got.to_dense(), L[order])
                 assert np.array_equal(np.lexsort((got.cols, got.rows)), np.arange(got.nnz))  # sorted by row, then column
                 assert got.nnz == int((L[order] >= 0).sum())
@@ -47,8 +48,8 @@ def test_votes_round_trip_through_a_real_duckdb_file(tmp_path):
 
 def test_ranking_and_real_valued_votes_have_room(tmp_path):
     with VoteStore(tmp_path / "s.duckdb") as store:
-        keys = store.sync_examples("d", pl.DataFrame({"example_id": ["q"], "items": ["a b c"]}), store.start_run("t", {})).ex_keys
-        store.commit_votes(
+        keys = store.examples.sync("d", pl.DataFrame({"example_id": ["q"], "items": ["a b c"]}), store.runs.start("t", {})).ex_keys
+        store.votes.commit(
             "d",
             [("rank_lf", "v1"), ("reg_lf", "v1")],
             int(keys.max()),
@@ -76,43 +77,45 @@ def test_a_file_that_is_not_duckdb_is_refused(tmp_path):
 
 def test_other_schema_versions_are_refused(tmp_path):
     path = tmp_path / "s.duckdb"
-    with VoteStore(path) as store:
-        store.con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION + 1)])
+    with VoteStore(path):
+        pass
+    with duckdb.connect(str(path)) as con:
+        con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION + 1)])
     with pytest.raises(StoreError, match=f"schema version {SCHEMA_VERSION + 1}.*upgrade weaksup"):
         VoteStore(path)
 
 
 def test_runs_record_status(tmp_path):
     with VoteStore(tmp_path / "s.duckdb") as store:
-        dead = store.start_run("p", {"a": 1})
-        live = store.start_run("p", {})  # the first run's process "died" without finishing
-        store.finish_run(live, "succeeded", metrics={"acc": 0.9})
-        runs = {r["run_id"]: r for r in store.runs().iter_rows(named=True)}
+        dead = store.runs.start("p", {"a": 1})
+        live = store.runs.start("p", {})  # the first run's process "died" without finishing
+        store.runs.finish(live, "succeeded", metrics={"acc": 0.9})
+        runs = {r["run_id"]: r for r in store.runs.all().iter_rows(named=True)}
         assert runs[dead]["status"] == "interrupted"
         assert runs[live]["status"] == "succeeded" and '"acc": 0.9' in runs[live]["metrics"]
         with pytest.raises(ValueError, match="unknown run status"):
-            store.finish_run(live, "done")
+            store.runs.finish(live, "done")
 
 
 def test_uncommitted_chunk_leaves_no_trace(tmp_path):
     with VoteStore(tmp_path / "s.duckdb") as store:
-        keys = store.sync_examples("d", pl.DataFrame({"example_id": ["a"], "t": ["x"]}), store.start_run("t", {})).ex_keys
+        keys = store.examples.sync("d", pl.DataFrame({"example_id": ["a"], "t": ["x"]}), store.runs.start("t", {})).ex_keys
         bad = pl.DataFrame({"lf_name": ["lf"], "lf_version": ["v"], "ex_key": [keys[0]], "label": ["not-an-int"]})
         with pytest.raises(Exception):
-            store.commit_votes("d", [("lf", "v")], int(keys[0]), bad)
+            store.votes.commit("d", [("lf", "v")], int(keys[0]), bad)
         assert store.query("SELECT count(*) AS n FROM votes")["n"][0] == 0
-        assert store.watermarks("d", [("lf", "v")]) == [0]
+        assert store.votes.watermarks("d", [("lf", "v")]) == [0]
 
 
 def test_a_resync_moves_examples_between_splits_without_new_keys(tmp_path):
     with VoteStore(tmp_path / "s.duckdb") as store:
-        run = store.start_run("p", {})
+        run = store.runs.start("p", {})
         first = pl.DataFrame({"example_id": ["a", "b", "c"], "split": ["train", "train", "test"], "x": [1, 2, 3]})
-        keys = store.sync_examples("d", first, run).ex_keys
+        keys = store.examples.sync("d", first, run).ex_keys
         # a moves to test (same content), b changes content and moves to valid, d is new
         second = pl.DataFrame({"example_id": ["a", "b", "c", "d"], "split": ["test", "valid", "test", "train"],
                                "x": [1, 20, 3, 4]})  # fmt: skip
-        got = store.sync_examples("d", second, store.start_run("p", {}))
+        got = store.examples.sync("d", second, store.runs.start("p", {}))
         assert (got.new, got.changed, got.retired, got.unchanged) == (1, 1, 0, 2)
         live = store.query(
             "SELECT example_id, ex_key, split FROM examples WHERE retired_run IS NULL ORDER BY example_id"
@@ -134,31 +137,33 @@ def test_labels_written_in_small_transactions_equal_labels_written_in_one(tmp_pa
     frame = pl.DataFrame({"example_id": [f"x{i}" for i in range(25)], "text": ["t"] * 25})
     read = "SELECT ex_key, probs, label, confidence, n_votes FROM labels WHERE run_id = ? ORDER BY ex_key"
     with VoteStore(tmp_path / "s.duckdb") as store:
-        keys = store.sync_examples("d", frame, store.start_run("t", {})).ex_keys
+        keys = store.examples.sync("d", frame, store.runs.start("t", {})).ex_keys
         labels = _labels_frame(keys)
-        whole, small = store.start_run("t", {}), store.start_run("t", {})
-        store.write_labels(whole, labels)
-        store.write_labels(small, labels, batch_rows=4)  # 7 transactions, the last of 1 row
-        store.write_labels(small, labels, batch_rows=4)  # rewriting a run's labels replaces them
+        whole, small = store.runs.start("t", {}), store.runs.start("t", {})
+        store.runs.write_labels(whole, labels)
+        store.runs.write_labels(small, labels, batch_rows=4)  # 7 transactions, the last of 1 row
+        store.runs.write_labels(small, labels, batch_rows=4)  # rewriting a run's labels replaces them
         assert store.query(read, [small]).equals(store.query(read, [whole]))
         assert store.query(read, [whole]).height == 25
 
 
 def test_a_runs_labels_read_without_ids_match_the_joined_read_in_key_order(tmp_path):
-    from weaksup.store.reports import run_labels
-
     frame = pl.DataFrame({"example_id": [f"x{i}" for i in range(30)], "text": ["t"] * 30,
                           "split": ["train", "test", "valid"] * 10})  # fmt: skip
     with VoteStore(tmp_path / "s.duckdb") as store:
-        keys = store.sync_examples("d", frame, store.start_run("t", {})).ex_keys
-        run = store.start_run("t", {})
-        store.write_labels(run, _labels_frame(keys)[np.random.default_rng(2).permutation(30)])  # not in key order
-        whole = run_labels(store, run, ("probs", "label", "confidence"), data=False)
-        lean = run_labels(store, run, ("probs", "label", "confidence"), data=False, ids=False, batch_rows=7)
+        keys = store.examples.sync("d", frame, store.runs.start("t", {})).ex_keys
+        run = store.runs.start("t", {})
+        store.runs.write_labels(run, _labels_frame(keys)[np.random.default_rng(2).permutation(30)])  # not in key order
+        reader = store.report_reader()
+        whole = reader.run_labels(run, ("probs", "label", "confidence"), data=False)
+        lean = reader.run_labels(run, ("probs", "label", "confidence"), data=False, ids=False, batch_rows=7)
         assert lean.equals(whole.drop("example_id"))
         assert whole["ex_key"].to_list() == sorted(keys.tolist())
         assert whole["split"].cast(pl.String).to_list() == ["train", "test", "valid"] * 10
-        store.con.execute("DELETE FROM examples WHERE ex_key = ?", [int(keys[4])])  # a label without its example
-        assert run_labels(store, run, ("label",), data=False, ids=False).equals(
-            run_labels(store, run, ("label",), data=False).drop("example_id"))
-        assert run_labels(store, run, ("label",), data=False, ids=False).height == 29
+    with duckdb.connect(str(tmp_path / "s.duckdb")) as con:
+        con.execute("DELETE FROM examples WHERE ex_key = ?", [int(keys[4])])  # a label without its example
+    with VoteStore(tmp_path / "s.duckdb") as store:
+        reader = store.report_reader()
+        assert reader.run_labels(run, ("label",), data=False, ids=False).equals(
+            reader.run_labels(run, ("label",), data=False).drop("example_id"))
+        assert reader.run_labels(run, ("label",), data=False, ids=False).height == 29

@@ -5,12 +5,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from weaksup.apply_store import apply_to_store
+from weaksup.apply import apply_to_store
 from weaksup.data import scan_batches
 from weaksup.examples import StoredExamples
 from weaksup.lf import ABSTAIN, labeling_function
 from weaksup.store import VoteStore
-from weaksup.store.streaming import live_keys, sync_example_batches
 from weaksup.vectorized import column_vote, in_range, keywords
 
 
@@ -40,9 +39,9 @@ def _votes(store):
 
 
 def _stream_run(store, path, lfs, batch_rows=128, **kw):
-    run = store.start_run("t", {})
+    run = store.runs.start("t", {})
     batches = scan_batches(path, id_column="id", batch_rows=batch_rows, columns=["text", "stars", "price"])
-    sync = sync_example_batches(store, "d", (b.drop("id") for b in batches), run)
+    sync = store.examples.sync_batches("d", (b.drop("id") for b in batches), run)
     schema = {"text": pl.String, "stars": pl.Int64, "price": pl.Float64}
     stats = apply_to_store(store, "d", lfs, StoredExamples(store, "d", schema), cardinality=2, run_id=run,
                            progress=False, chunk_size=batch_rows, **kw)  # fmt: skip
@@ -59,7 +58,7 @@ def test_streamed_application_equals_in_memory(tmp_path, suffix):
     lfs = [*LFS, column_vote("price", "price")]
     with VoteStore(tmp_path / "mem.duckdb") as mem:
         frame = df.with_columns(pl.col("id").cast(pl.String).alias("example_id")).drop("id")
-        keys = mem.sync_examples("d", frame, mem.start_run("t", {})).ex_keys
+        keys = mem.examples.sync("d", frame, mem.runs.start("t", {})).ex_keys
         apply_to_store(mem, "d", lfs, frame, keys, cardinality=2, progress=False)
         want = _votes(mem)
     with VoteStore(tmp_path / "stream.duckdb") as store:
@@ -67,7 +66,7 @@ def test_streamed_application_equals_in_memory(tmp_path, suffix):
         assert (sync.new, sync.changed, sync.retired, sync.unchanged) == (1000, 0, 0, 0)
         assert stats.applied == {lf.name: 1000 for lf in lfs}
         assert want.height > 500 and _votes(store).equals(want)
-        assert len(live_keys(store, "d")) == 1000
+        assert len(store.examples.live_keys("d")) == 1000
 
 
 def test_streamed_runs_are_incremental(tmp_path):
@@ -105,7 +104,7 @@ def test_streaming_needs_ids_and_unique_ids(tmp_path):
     pl.concat([df, df.head(2)]).write_parquet(tmp_path / "dup.parquet")
     with VoteStore(tmp_path / "s.duckdb") as store:
         with pytest.raises(ValueError, match=r"repeats example ids, e.g. \['0', '7'\]"):
-            sync_example_batches(store, "d", scan_batches(tmp_path / "dup.parquet", id_column="id"), store.start_run("t", {}))
+            store.examples.sync_batches("d", scan_batches(tmp_path / "dup.parquet", id_column="id"), store.runs.start("t", {}))
         assert store.query("SELECT count(*) AS n FROM examples")["n"][0] == 0  # nothing half-synced
 
 
@@ -117,13 +116,12 @@ def test_a_lazy_frame_streams_too(tmp_path):
 
 
 def test_memory_limit_is_a_size(tmp_path):
-    from weaksup.store.streaming import set_memory_limit
 
     with VoteStore(tmp_path / "s.duckdb") as store:
-        set_memory_limit(store, "300MB")
+        store.set_memory_limit("300MB")
         assert store.query("SELECT current_setting('memory_limit') AS m")["m"][0].startswith("286")  # MiB
         with pytest.raises(ValueError, match=r"memory limit \"1GB'; DROP\" is not a size like '512MB'"):
-            set_memory_limit(store, "1GB'; DROP")
+            store.set_memory_limit("1GB'; DROP")
 
 
 def test_scanning_holds_about_one_batch_however_slow_the_reader(tmp_path):

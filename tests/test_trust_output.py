@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import re
 
-import pytest
-from llm_server import FakeServer
-from test_pipeline_ops_support import LFS, make_project, query, weaksup
+from support.project import LFS, make_project, query, weaksup
 
 from weaksup.cli import main
 from weaksup.pipeline.status import format_status
@@ -46,11 +44,6 @@ def test_label_model_accuracy_comes_with_coverage_and_covered_accuracy(tmp_path)
     assert 0.5 < cov < 1  # the raw comments have rows no LF votes on
     assert covered > every  # uncovered rows get the prior's label and pull accuracy on all rows down
 
-
-@pytest.fixture(scope="module")
-def server():
-    with FakeServer(latency=0.0) as srv:
-        yield srv
 
 
 PROMPTED = '''
@@ -100,9 +93,9 @@ def test_retry_failed_asks_a_refused_prompt_again_once_the_server_is_fixed(tmp_p
     assert main(["run", str(pipeline), "--quiet"]) == 0  # a plain rerun does not ask again
     assert "nothing changed since run 1" in capsys.readouterr().out and query(store, votes)["n"][0] == 0
 
-    assert main(["run", str(pipeline), "--quiet", "--retry-failed"]) == 0  # the server now answers (2nd try)
+    assert main(["run", str(pipeline), "--quiet", "--reapply-failed"]) == 0  # the server now answers (2nd try)
     out = capsys.readouterr().out
-    assert f"retried LF 'refused' on the {n:,} examples it had failed on: {n:,} now answered, 0 failed again" in out
+    assert f"re-applied LF 'refused' to the {n:,} examples it had failed on: {n:,} now answered, 0 failed again" in out
     assert query(store, errors)["n"][0] == 0 and query(store, votes)["n"][0] > 0
     labels = query(store, "SELECT DISTINCT run_id FROM labels ORDER BY 1")["run_id"].to_list()
     assert labels == [1, 3]  # the retry's votes went into a refit

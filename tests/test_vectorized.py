@@ -2,7 +2,7 @@ import polars as pl
 import pytest
 
 from weaksup.apply import LFApplicationError, apply_lfs
-from weaksup.apply_store import apply_to_store
+from weaksup.apply import apply_to_store
 from weaksup.lf import ABSTAIN, labeling_function
 from weaksup.store import VoteStore
 from weaksup.vectorized import (
@@ -71,7 +71,7 @@ def test_regression_and_ranking_votes_are_stored(tmp_path):
         (0, "price", 1.5, None), (0, "order", None, ["b", "a"]), (2, "price", 3.0, None), (2, "order", None, ["c"]),
     ]  # fmt: skip
     with VoteStore(tmp_path / "s.duckdb") as store:
-        keys = store.sync_examples("d", df, store.start_run("t", {})).ex_keys
+        keys = store.examples.sync("d", df, store.runs.start("t", {})).ex_keys
         apply_to_store(store, "d", lfs, df, keys, cardinality=0, progress=False)
         assert store.query("SELECT count(*) AS n FROM votes")["n"][0] == 4
 
@@ -84,12 +84,12 @@ def test_version_covers_the_expression_so_an_edited_list_reapplies_that_lf_alone
     assert member_of("m", "c", {"a", "b"}, 1).version == member_of("m", "c", ["b", "a"], 1).version
     df = _frame(text=TEXTS)
     with VoteStore(tmp_path / "s.duckdb") as store:
-        keys = store.sync_examples("d", df, store.start_run("t", {})).ex_keys
+        keys = store.examples.sync("d", df, store.runs.start("t", {})).ex_keys
         first = apply_to_store(store, "d", before, df, keys, cardinality=2, progress=False)
         second = apply_to_store(store, "d", after, df, keys, cardinality=2, progress=False)
         assert first.applied == {"promo": 5, "song": 5}
         assert second.applied == {"promo": 5, "song": 0}
-        got = store.label_matrix(keys, [(lf.name, lf.version) for lf in after]).to_dense().tolist()
+        got = store.votes.label_matrix(keys, [(lf.name, lf.version) for lf in after]).to_dense().tolist()
         assert got == [[1, -1], [-1, 0], [-1, -1], [1, 0], [-1, -1]]
 
 
@@ -155,7 +155,7 @@ def test_bad_definitions_are_rejected_up_front():
 
 
 def test_unset_chunk_size_commits_vectorized_lfs_in_big_chunks_and_row_lfs_in_100k(tmp_path):
-    from weaksup.apply_store import apply_to_store
+    from weaksup.apply import apply_to_store
     from weaksup.lf import labeling_function
     from weaksup.store import VoteStore
     from weaksup.vectorized import keywords
@@ -171,8 +171,8 @@ def test_unset_chunk_size_commits_vectorized_lfs_in_big_chunks_and_row_lfs_in_10
     def commits(lfs, chunk_size):
         seen = []
         with VoteStore(tmp_path / f"{len(list(tmp_path.iterdir()))}.duckdb") as store:
-            keys = store.sync_examples("d", frame, store.start_run("t", {})).ex_keys
-            store.on_commit = lambda versions, key: seen.append(key)
+            keys = store.examples.sync("d", frame, store.runs.start("t", {})).ex_keys
+            store.votes.on_commit = lambda versions, key: seen.append(key)
             apply_to_store(store, "d", lfs, frame, keys, cardinality=2, progress=False, chunk_size=chunk_size)
             assert store.query("SELECT count(*) AS n FROM votes")["n"][0] == n // 2 * len(lfs)
         return len(seen)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from weaksup import batches
 from weaksup.votes import SparseVotes
 
 
@@ -54,15 +55,14 @@ class LFCounts:
                         both(self.correct, other.correct), both(self.incorrect, other.incorrect))  # fmt: skip
 
 
-COUNT_ROWS = 1_000_000
 """Rows counted at a time by :func:`lf_counts` (votes sorted by row): its temporaries stay this size."""
 
 
 def lf_counts(votes: SparseVotes, gold: np.ndarray | None = None) -> LFCounts:
     """The :class:`LFCounts` of ``votes`` (``gold`` as in :func:`lf_summary`).  Cost is O(nnz),
-    counted :data:`COUNT_ROWS` rows at a time."""
+    counted :data:`weaksup.batches.COUNT_ROWS` rows at a time."""
     parts = [_counts(part, None if gold is None else np.asarray(gold)[start : start + part.n])
-             for start, part in votes.row_batches(COUNT_ROWS)]  # fmt: skip
+             for start, part in votes.row_batches(batches.COUNT_ROWS)]  # fmt: skip
     return sum(parts[1:], parts[0])
 
 

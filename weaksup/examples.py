@@ -1,18 +1,21 @@
 """Where the store applier reads examples from: a frame in memory, or the store itself.
 
-:func:`weaksup.apply_store.apply_to_store` asks a source for the live examples above an LF
-group's watermark, in key order, one chunk at a time:
+:func:`weaksup.apply.apply_to_store` asks a source for the live examples above an LF group's
+watermark, in key order, one chunk at a time; :func:`weaksup.apply.reapply_failed` asks it for
+the examples an LF failed on, by key:
 
 - :class:`InMemoryExamples`: a polars frame and its store keys (from ``sync_examples``);
 - :class:`StoredExamples`: the examples as synced into the store, read back batch by
-  batch (:func:`weaksup.store.streaming.live_example_batches`), so a source larger than
+  batch (``VoteStore.examples.live_batches``), so a source larger than
   memory is never held whole: scan it in batches (:func:`weaksup.data.scan_batches`),
-  sync them (:func:`weaksup.store.streaming.sync_example_batches`), then apply from here.
+  sync them (``VoteStore.examples.sync_batches``), then apply from here.
 
 >>> import numpy as np, polars as pl
 >>> src = InMemoryExamples(pl.DataFrame({"example_id": ["a", "b", "c"]}), np.array([5, 3, 9]))
 >>> src.count_after(3), [k.tolist() for _, k in src.chunks_after(0, 2)]
 (2, [[3, 5], [9]])
+>>> [(c["example_id"].to_list(), k.tolist()) for c, k in src.chunks_of(np.array([9, 5]), 10)]
+[(['a', 'c'], [5, 9])]
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import polars as pl
 
-from weaksup.store.streaming import live_count, live_example_batches
 
 if TYPE_CHECKING:
     from weaksup.store import VoteStore
@@ -42,6 +44,11 @@ class ExampleSource(Protocol):
     def chunks_after(self, mark: int, size: int) -> Iterator[tuple[pl.DataFrame, np.ndarray]]:
         """Chunks of at most ``size`` examples with keys above ``mark`` (each with
         ``example_id`` and the LF inputs) and their keys, ascending."""
+        ...
+
+    def chunks_of(self, keys: np.ndarray, size: int) -> Iterator[tuple[pl.DataFrame, np.ndarray]]:
+        """Chunks of at most ``size`` of the examples with ``keys`` (those still live), and their
+        keys, ascending."""
         ...
 
 
@@ -63,7 +70,14 @@ class InMemoryExamples:
         return len(self._rows_after(mark))
 
     def chunks_after(self, mark: int, size: int) -> Iterator[tuple[pl.DataFrame, np.ndarray]]:
-        rows = self._rows_after(mark)
+        return self._chunks(self._rows_after(mark), size)
+
+    def chunks_of(self, keys: np.ndarray, size: int) -> Iterator[tuple[pl.DataFrame, np.ndarray]]:
+        wanted = np.unique(np.asarray(keys, dtype=np.int64))
+        at = np.minimum(np.searchsorted(self._sorted, wanted), len(self._sorted) - 1)
+        return self._chunks(self._order[at[self._sorted[at] == wanted]], size)
+
+    def _chunks(self, rows: np.ndarray, size: int) -> Iterator[tuple[pl.DataFrame, np.ndarray]]:
         for start in range(0, len(rows), size):
             chunk_rows = rows[start : start + size]
             yield self.frame[chunk_rows], self.ex_keys[chunk_rows]
@@ -79,7 +93,10 @@ class StoredExamples:
     schema: Mapping[str, pl.DataType]
 
     def count_after(self, mark: int) -> int:
-        return live_count(self.store, self.dataset, mark)
+        return self.store.examples.live_count(self.dataset, mark)
 
     def chunks_after(self, mark: int, size: int) -> Iterator[tuple[pl.DataFrame, np.ndarray]]:
-        return live_example_batches(self.store, self.dataset, self.schema, after=mark, batch_rows=size)
+        return self.store.examples.live_batches(self.dataset, self.schema, after=mark, batch_rows=size)
+
+    def chunks_of(self, keys: np.ndarray, size: int) -> Iterator[tuple[pl.DataFrame, np.ndarray]]:
+        return self.store.examples.with_keys(self.dataset, self.schema, keys, batch_rows=size)

@@ -7,7 +7,7 @@
 - :class:`SparkEngine` (``spark``): ``mapInArrow`` on a Spark application, local or on a
   cluster (the ``weaksup[spark]`` extra and a Java runtime, used when a session opens).
 
-Pass one to :func:`weaksup.apply_store.apply_to_store` (``engine=``) or name it in a
+Pass one to :func:`weaksup.apply.apply_to_store` (``engine=``) or name it in a
 pipeline's ``[engine]`` section; :func:`make_engine` builds one from that section.
 Every engine yields the votes and error records of serial application.
 

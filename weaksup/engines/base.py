@@ -1,7 +1,7 @@
 """What every execution engine shares: the LF set a run ships to workers, one chunk's
 sparse votes, and the :class:`Engine`/:class:`EngineSession` base every engine implements.
 
-An engine decides *where* LFs run on a chunk; the store path (:func:`weaksup.apply_store.apply_to_store`)
+An engine decides *where* LFs run on a chunk; the store path (:func:`weaksup.apply.apply_to_store`)
 stays on the client: it plans chunks by watermark, hands them to the engine's session, and
 commits each chunk's votes (in chunk order) as they come back.  Votes travel keyed by the
 store's example key (``ex_key``), never by position, so nothing a worker does can misalign them.
@@ -27,20 +27,15 @@ import sys
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import cloudpickle
 import numpy as np
 import polars as pl
 
-from weaksup.apply import ApplyContext, apply_chunk, outputs_to_frames
+from weaksup.apply.chunks import apply_chunk, outputs_to_frames
+from weaksup.apply.kinds import ApplyContext, LabelingFunctionLike, kind_of
 
-__all__ = ["PORTABLE_KINDS", "ChunkVotes", "Engine", "EngineSession", "LFSet", "apply_lf_set", "dumps_lf_set"]
-
-PORTABLE_KINDS = frozenset({"row", "vectorized"})
-"""LF kinds an engine applies, in any process: they never stop early and need nothing
-but the chunk.  Prompted LFs (and any other kind) read and write the store's LLM cache,
-share one budget and may stop mid-chunk, so the store applier runs them itself."""
+__all__ = ["ChunkVotes", "Engine", "EngineSession", "LFSet", "apply_lf_set", "dumps_lf_set"]
 
 Chunk = tuple[pl.DataFrame, np.ndarray]
 """A chunk of examples (with ``example_id``) and their store keys, one per row."""
@@ -50,7 +45,7 @@ Chunk = tuple[pl.DataFrame, np.ndarray]
 class LFSet:
     """The LFs of one application and what checking their votes needs."""
 
-    lfs: list[Any]
+    lfs: list[LabelingFunctionLike]
     cardinality: int
     strict: bool = False
     run_id: int | None = None
@@ -87,8 +82,8 @@ def _importable(module: str) -> bool:
 
 def dumps_lf_set(lfset: LFSet) -> bytes:
     """``lfset`` as bytes for workers; modules they could not import by name go by value."""
-    functions = [getattr(lf, "_f", None) for lf in lfset.lfs] + [p for lf in lfset.lfs for p in getattr(lf, "_pre", [])]
-    modules = {getattr(f, "__module__", None) for f in functions if f is not None}
+    functions = [f for lf in lfset.lfs for f in kind_of(lf).user_code(lf)]
+    modules = {getattr(f, "__module__", None) for f in functions}
     by_value = [sys.modules[m] for m in modules if m and m in sys.modules and m != "__main__" and not _importable(m)]
     for module in by_value:
         cloudpickle.register_pickle_by_value(module)
@@ -102,9 +97,10 @@ def dumps_lf_set(lfset: LFSet) -> bytes:
 class EngineSession(ABC):
     """An open engine for one application: the LF set is already on every worker."""
 
-    @abstractmethod
-    def takes(self, lf: Any) -> bool:
-        """Whether this session applies ``lf`` (the client applies the others itself)."""
+    def takes(self, lf: LabelingFunctionLike) -> bool:
+        """Whether this session applies ``lf``: those of portable kinds, which need nothing but the
+        chunk and never stop early (the client applies the others itself)."""
+        return kind_of(lf).portable
 
     @abstractmethod
     def map(self, idx: Sequence[int], chunks: Iterable[Chunk]) -> Iterator[ChunkVotes]:

@@ -18,8 +18,9 @@ travel with the LF set).
   complete.
 - A worker that dies mid-chunk: the scheduler re-runs its chunks elsewhere (up to
   ``distributed.scheduler.allowed-failures`` times, then the run stops with
-  ``KilledWorker``).  Committed votes stay either way, and the next run resumes
-  from each LF's watermark.
+  ``KilledWorker``; a cluster that lost track of a chunk, which Dask reports as cancelled,
+  stops it too, saying a worker died).  Committed votes stay either way, and the next run
+  resumes from each LF's watermark.
 
 >>> DaskEngine(workers=2).name
 'dask'
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import CancelledError
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,8 +39,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from weaksup.apply import ApplyContext
-from weaksup.engines.base import PORTABLE_KINDS, Chunk, ChunkVotes, Engine, EngineSession, LFSet, apply_lf_set, dumps_lf_set
+from weaksup.apply.kinds import ApplyContext
+from weaksup.engines.base import Chunk, ChunkVotes, Engine, EngineSession, LFSet, apply_lf_set, dumps_lf_set
 from weaksup.engines.processes import ordered
 
 __all__ = ["DaskEngine"]
@@ -97,15 +99,18 @@ class _DaskSession(EngineSession):
         self.token = uuid.uuid4().hex
         self.window = window
 
-    def takes(self, lf: Any) -> bool:
-        return lf.kind in PORTABLE_KINDS
-
     def map(self, idx: Sequence[int], chunks: Iterable[Chunk]) -> Iterator[ChunkVotes]:
         def submit(chunk: pl.DataFrame, keys: np.ndarray) -> Any:
             return self.client.submit(_work, self.token, self.payload, list(idx), chunk.to_arrow(), keys, pure=False)
 
-        for votes, errors in ordered(submit, chunks, self.window):
-            yield ChunkVotes(pl.from_arrow(votes), pl.from_arrow(errors))  # type: ignore[arg-type]
+        try:
+            for votes, errors in ordered(submit, chunks, self.window):
+                yield ChunkVotes(pl.from_arrow(votes), pl.from_arrow(errors))  # type: ignore[arg-type]
+        except CancelledError as exc:  # distributed's FutureCancelledError is one
+            raise RuntimeError(
+                f"the Dask cluster lost a chunk ({exc}): a worker died or was killed mid-chunk; the chunks committed "
+                "before it are kept and the next run resumes from them"
+            ) from exc
 
     def close(self) -> None:
         self.client.close()

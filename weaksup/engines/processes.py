@@ -28,8 +28,8 @@ import cloudpickle
 import numpy as np
 import polars as pl
 
-from weaksup.apply import ApplyContext
-from weaksup.engines.base import PORTABLE_KINDS, Chunk, ChunkVotes, Engine, EngineSession, LFSet, apply_lf_set, dumps_lf_set
+from weaksup.apply.kinds import ApplyContext
+from weaksup.engines.base import Chunk, ChunkVotes, Engine, EngineSession, LFSet, apply_lf_set, dumps_lf_set
 
 __all__ = ["ProcessEngine"]
 
@@ -72,9 +72,6 @@ class _PoolSession(EngineSession):
     def __init__(self, pool: ProcessPoolExecutor, window: int) -> None:
         self.pool = pool
         self.window = window
-
-    def takes(self, lf: Any) -> bool:
-        return lf.kind in PORTABLE_KINDS
 
     def map(self, idx: Sequence[int], chunks: Iterable[Chunk]) -> Iterator[ChunkVotes]:
         return ordered(lambda chunk, keys: self.pool.submit(_work, list(idx), chunk, keys), chunks, self.window)

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from weaksup.apply import ApplyContext
-from weaksup.engines.base import PORTABLE_KINDS, Chunk, ChunkVotes, Engine, EngineSession, LFSet, apply_lf_set
+from weaksup.apply.kinds import ApplyContext
+from weaksup.engines.base import Chunk, ChunkVotes, Engine, EngineSession, LFSet, apply_lf_set
 
 __all__ = ["SerialEngine"]
 
@@ -31,9 +30,6 @@ class _SerialSession(EngineSession):
     def __init__(self, lfset: LFSet, ctx: ApplyContext) -> None:
         self.lfset = lfset
         self.ctx = ctx
-
-    def takes(self, lf: Any) -> bool:
-        return lf.kind in PORTABLE_KINDS
 
     def map(self, idx: Sequence[int], chunks: Iterable[Chunk]) -> Iterator[ChunkVotes]:
         for chunk, keys in chunks:

@@ -2,7 +2,7 @@
 ``weaksup[spark]`` extra, and a Java 17+ runtime).
 
 It is an engine beside serial, processes and Dask, not a separate recipe, so that Spark
-goes through the one store path, :func:`weaksup.apply_store.apply_to_store`: the client plans
+goes through the one store path, :func:`weaksup.apply.apply_to_store`: the client plans
 chunks by each LF version's watermark, Spark applies the LFs to them, and the client
 commits each chunk's votes with its watermark, in chunk order, in one DuckDB transaction
 (the store's one writer).  A rerun therefore resumes where the last commit stopped and
@@ -14,7 +14,7 @@ back, one Spark job per chunk; Spark lends its cores, the store stays the one so
 examples and votes.
 
 - **Keys.** Votes are keyed by the store's ``ex_key``, so the examples are synced first
-  (:meth:`VoteStore.sync_examples`, or :func:`weaksup.store.streaming.sync_example_batches`
+  (``VoteStore.examples.sync``, or ``VoteStore.examples.sync_batches``
   for sources larger than memory; a pipeline does both).  Each chunk goes to Spark as an
   Arrow table of the LF inputs with its ``example_id`` and ``ex_key`` columns
   (``spark.createDataFrame``), so no join is needed to key the votes.  Data that lives
@@ -56,13 +56,13 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from weaksup.apply import ApplyContext
+from weaksup.apply.kinds import ApplyContext
 from weaksup.engines.base import (
-    PORTABLE_KINDS, Chunk, ChunkVotes, Engine, EngineSession, LFSet, apply_lf_set, dumps_lf_set,
+    Chunk, ChunkVotes, Engine, EngineSession, LFSet, apply_lf_set, dumps_lf_set,
 )  # fmt: skip
 from weaksup.engines.processes import ordered
 from weaksup.store.schema import VOTE_COLUMNS, vote_table
-from weaksup.vote_checks import LFApplicationError
+from weaksup.apply.checks import LFApplicationError
 
 __all__ = ["RECORD_DDL", "RECORD_SCHEMA", "SparkEngine", "SparkLFSet", "local_spark", "records_to_votes"]
 
@@ -227,9 +227,6 @@ class _SparkSession(EngineSession):
         self.run_id = run_id
         self.pool = ThreadPoolExecutor(window, thread_name_prefix="weaksup-spark")
         self.window = window
-
-    def takes(self, lf: Any) -> bool:
-        return lf.kind in PORTABLE_KINDS
 
     def _job(self, mapper: ArrowMapper, chunk: pl.DataFrame, keys: np.ndarray) -> pa.Table:
         """One chunk as one Spark job: its Arrow rows in, its sparse records back."""

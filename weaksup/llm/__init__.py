@@ -4,16 +4,10 @@ The LF kind (:mod:`.prompt_lf`), its batch function (:mod:`.batch`: cached, conc
 retried, budgeted), the run's session and budget (:mod:`.session`), the client and its
 retries (:mod:`.client`), a dry run that counts what a run would send (:mod:`.dry_run`) and a
 local model server (:mod:`.serve`).  The cache and usage tables are the store's
-(:mod:`weaksup.store.llm_cache`).  Importing this package registers the ``"prompt"`` LF kind
-with the applier, so prompted LFs mix freely with Python LFs in one LF set.
-
->>> from weaksup.llm import PromptLabelingFunction
->>> from weaksup.apply import BATCH_APPLIERS
->>> "prompt" in BATCH_APPLIERS
-True
+(:mod:`weaksup.store.llm_cache`).  Prompted LFs are the ``"prompt"`` LF kind
+(:mod:`weaksup.apply.kinds.prompt`), so they mix freely with Python LFs in one LF set.
 """
 
-from weaksup.store.llm_cache import usage_by_lf, usage_by_run
 from weaksup.llm.client import LLMSettings, LLMSetupError
 from weaksup.llm.dry_run import DryRunReport, dry_run
 from weaksup.llm.prompt_lf import (
@@ -23,6 +17,7 @@ from weaksup.llm.prompt_lf import (
 )
 from weaksup.llm.batch import apply_prompt_lfs
 from weaksup.llm.session import LLMSession, configure
+from weaksup.llm.usage import usage_by_lf, usage_by_run
 
 __all__ = [
     "DryRunReport",

@@ -28,9 +28,7 @@ not knowing the route or model (404).
 
 The per-run session it sends through (settings, budget, counters) is :mod:`.session`'s.
 
->>> from weaksup.apply import BATCH_APPLIERS
->>> BATCH_APPLIERS["prompt"] is apply_prompt_lfs
-True
+The prompt kind (:mod:`weaksup.apply.kinds.prompt`) calls it for every chunk with prompted LFs.
 """
 from __future__ import annotations
 
@@ -43,18 +41,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import duckdb
 import numpy as np
 import polars as pl
 
-from weaksup.apply import BATCH_APPLIERS, ApplyContext, LFApplicationError, LFOutput
+from weaksup.apply.checks import LFApplicationError
+from weaksup.apply.kinds.base import ApplyContext, LFOutput
 from weaksup.data import ID
 from weaksup.lf import MissingColumnError, Row
-from weaksup.store.llm_cache import (
-    get_responses,
-    record_batch,
-    record_failures,
-)
+from weaksup.store.llm_cache import LLMCache
 from weaksup.llm.client import (
     is_retryable,
 )
@@ -129,26 +123,23 @@ def apply_prompt_lfs(lfs: Sequence[PromptLabelingFunction], chunk: pl.DataFrame,
     for lf in lfs:
         _check_label_space(lf, ctx.cardinality)
     session = session_for(ctx.state)
-    con = session.connection(ctx.store)
-    try:
-        return _apply(session, con, lfs, chunk, ctx)
-    finally:
-        con.close()
+    with session.cache(ctx.store) as cache:
+        return _apply(session, cache, lfs, chunk, ctx)
 
 
 def _apply(
     session: LLMSession,
-    con: duckdb.DuckDBPyConnection,
+    cache: LLMCache,
     lfs: Sequence[PromptLabelingFunction],
     chunk: pl.DataFrame,
     ctx: ApplyContext,
 ) -> list[LFOutput]:
     started, t0 = datetime.now(UTC), time.perf_counter()
     plan = _plan(lfs, chunk, ctx.strict)
-    cached = get_responses(con, plan.messages)
+    cached = cache.get(plan.messages)
     to_send = [(key, lf, msgs) for key, (lf, msgs) in plan.messages.items() if key not in cached]
-    sent = _run(session.send_all(con, ctx.run_id, to_send, ctx.progress))
-    retry = _to_retry(con, ctx.run_id, sent) if ctx.store is not None else set()
+    sent = _run(session.send_all(cache, ctx.run_id, to_send, ctx.progress))
+    retry = _to_retry(cache, ctx.run_id, sent) if ctx.store is not None else set()
     outputs = []
     charged = {key for key, _, _ in to_send}
     for j, lf in enumerate(lfs):
@@ -184,8 +175,8 @@ def _apply(
         outputs.append(LFOutput(labels, confidence, errors, processed=None if stop == chunk.height else stop))
     seconds = time.perf_counter() - t0
     session.wall_seconds += seconds
-    session.flush(con, ctx.run_id)
-    record_batch(con, ctx.run_id, started, seconds, len(plan.messages), len(to_send), session.budget.exhausted)
+    session.flush(cache, ctx.run_id)
+    cache.record_batch(ctx.run_id, started, seconds, len(plan.messages), len(to_send), session.budget.exhausted)
     log.info(
         "prompted LFs: %d distinct prompts, %d from cache, %d sent%s",
         len(plan.messages),
@@ -196,7 +187,7 @@ def _apply(
     return outputs
 
 
-def _to_retry(con: duckdb.DuckDBPyConnection, run_id: int, sent: Mapping[str, Any]) -> set[str]:
+def _to_retry(cache: LLMCache, run_id: int, sent: Mapping[str, Any]) -> set[str]:
     """The prompts an LF stops at for this run, so that a later run asks them again: those whose
     last try failed on a fault that may pass, in fewer than ``RETRY_RUNS`` runs so far."""
     failed = {
@@ -204,7 +195,7 @@ def _to_retry(con: duckdb.DuckDBPyConnection, run_id: int, sent: Mapping[str, An
         for key, result in sent.items()
         if isinstance(result, Failure) and is_retryable(result.exc)
     }
-    return {key for key, runs in record_failures(con, run_id, failed).items() if runs < RETRY_RUNS}
+    return {key for key, runs in cache.record_failures(run_id, failed).items() if runs < RETRY_RUNS}
 
 
 def _check_label_space(lf: PromptLabelingFunction, k: int) -> None:
@@ -214,5 +205,3 @@ def _check_label_space(lf: PromptLabelingFunction, k: int) -> None:
             f"prompted LF {lf.name!r} maps answers {bad} outside the label space 0..{k - 1}; fix its labels map"
         )
 
-
-BATCH_APPLIERS["prompt"] = apply_prompt_lfs

@@ -28,13 +28,13 @@ import numpy as np
 import polars as pl
 
 from weaksup.lf import Row
-from weaksup.store.llm_cache import get_responses, reader, token_stats
+from weaksup.store.llm_cache import LLMCache
 from weaksup.llm.prompt_lf import PromptLabelingFunction
 
 if TYPE_CHECKING:
     from weaksup.store import VoteStore
 
-__all__ = ["DryRunReport", "dry_run"]
+__all__ = ["DryRunReport", "dry_run", "prompted_lfs"]
 
 CHARS_PER_TOKEN = 4.0
 
@@ -58,9 +58,14 @@ class DryRunReport:
         )
 
 
-def _model_stats(con: Any, model: str) -> tuple[float, float | None]:
+def prompted_lfs(lfs: Sequence[object]) -> list[PromptLabelingFunction]:
+    """The prompted LFs of ``lfs`` (the ones a run sends requests for)."""
+    return [lf for lf in lfs if isinstance(lf, PromptLabelingFunction)]
+
+
+def _model_stats(cache: LLMCache, model: str) -> tuple[float, float | None]:
     """(tokens per character of prompt, mean completion tokens) seen in the cache for ``model``."""
-    tokens, chars, completion = token_stats(con, model)
+    tokens, chars, completion = cache.token_stats(model)
     return (tokens / chars if tokens and chars else 1 / CHARS_PER_TOKEN), completion
 
 
@@ -78,14 +83,14 @@ def dry_run(
     ``ex_keys`` too (the store keys of ``frame``'s rows), only the examples each
     LF version has not been applied to yet are counted, as a run would.
     """
-    prompted = [lf for lf in lfs if isinstance(lf, PromptLabelingFunction)]
+    prompted = prompted_lfs(lfs)
     marks = (
-        store.watermarks(dataset, [(lf.name, lf.version) for lf in prompted])
+        store.votes.watermarks(dataset, [(lf.name, lf.version) for lf in prompted])
         if store is not None and dataset is not None and ex_keys is not None
         else [None] * len(prompted)
     )
     rows = list(frame.iter_rows(named=True))
-    con = reader(store.con if store is not None else None)
+    cache = store.llm_cache() if store is not None else LLMCache.in_memory()
     seen: set[str] = set()
     out = []
     try:
@@ -95,10 +100,10 @@ def dry_run(
             for i in todo:
                 msgs = lf.messages(lf.fields(Row(rows[i])) if lf.fields else rows[i])
                 prompts[lf.cache_key(msgs)] = len(json.dumps(msgs))
-            cached = set(get_responses(con, prompts))
+            cached = set(cache.get(prompts))
             new = {k: n for k, n in prompts.items() if k not in cached and k not in seen}
             seen |= set(new)
-            ratio, completion = _model_stats(con, lf.model)
+            ratio, completion = _model_stats(cache, lf.model)
             out.append(
                 {
                     "lf_name": lf.name,
@@ -113,7 +118,7 @@ def dry_run(
                 }
             )
     finally:
-        con.close()
+        cache.close()
     schema = {
         "lf_name": pl.String, "lf_version": pl.String, "model": pl.String, "examples": pl.Int64,
         "prompts": pl.Int64, "cached": pl.Int64, "to_send": pl.Int64,

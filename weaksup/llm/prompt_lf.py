@@ -56,7 +56,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from weaksup.lf import canonical, function_source, source_hash
+from weaksup.lf import canonical, function_source, read_globals, source_hash
 from weaksup.store.llm_cache import cache_key
 from weaksup.votes import ABSTAIN
 
@@ -160,6 +160,7 @@ class PromptLabelingFunction:
             mode,
             model,
             json.dumps(self.params, sort_keys=True),
+            *([read] if fields and (read := read_globals(fields)) else []),  # module constants the field function reads
         )
 
     def _check_labels(self, labels: Mapping[str, int]) -> dict[str, int]:

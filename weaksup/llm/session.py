@@ -35,24 +35,22 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 import openai
 from tqdm.auto import tqdm
 
-from weaksup.store.llm_cache import (
-    COUNTERS,
-    CachedResponse,
-    UsageDelta,
-    ensure_tables,
-    flush,
-)
+from weaksup.store.llm_cache import COUNTERS, CachedResponse, LLMCache, UsageDelta
 from weaksup.llm.client import (
     LLMSettings,
     LLMSetupError,
+    ResponseTooLarge,
+    asked_wait,
     call_with_retries,
     make_client,
     redact,
+    redact_value,
     secrets,
+    shorten,
+    shown_url,
 )
 from weaksup.llm.prompt_lf import PromptLabelingFunction
 
@@ -108,8 +106,11 @@ class LLMSession:
     """One run's LLM state: settings, budget, usage counters and (without a store) an in-memory cache.
 
     ``sleep`` replaces :func:`asyncio.sleep` between retries (tests inject one to
-    check waits without waiting); ``clock`` times requests.
+    check waits without waiting); ``clock`` times requests.  A run records its :meth:`summary`
+    in its metrics under :attr:`metrics_key`.
     """
+
+    metrics_key = "llm"
 
     def __init__(
         self,
@@ -127,19 +128,19 @@ class LLMSession:
         self.wall_seconds = 0.0
         self._pending: dict[tuple[str, str], UsageDelta] = {}
         self._buffer: list[CachedResponse] = []
-        self._memory: duckdb.DuckDBPyConnection | None = None
+        self._memory: LLMCache | None = None
+        self.stopped: dict[str, str] = {}
+        """LFs (by name) that stop for the run, and why: the server asked to wait longer than
+        ``max_retry_wait``, so their other prompts are not sent (they are asked in the next run)."""
 
-    def connection(self, store: VoteStore | None) -> duckdb.DuckDBPyConnection:
-        """A cursor on the store's database (or on a private in-memory one), with the LLM tables.
-
-        A cursor is its own connection to the same database: the LLM tables are
-        read and written without touching the store connection's pending results.
-        """
+    def cache(self, store: VoteStore | None) -> LLMCache:
+        """A handle on the store's LLM tables (or on a private in-memory cache, kept for the
+        session): its own cursor, so the LLM tables are read and written without touching the store
+        connection's pending results.  Close it after use."""
         if store is not None:
-            return store.con.cursor()  # the store's schema has the LLM tables
+            return store.llm_cache()
         if self._memory is None:
-            self._memory = duckdb.connect()
-            ensure_tables(self._memory)
+            self._memory = LLMCache.in_memory()
         return self._memory.cursor()
 
     def usage(self, lf: PromptLabelingFunction) -> UsageDelta:
@@ -149,10 +150,10 @@ class LLMSession:
             self._pending[key] = UsageDelta(lf.name, lf.version, lf.model)
         return self._pending[key]
 
-    def flush(self, con: duckdb.DuckDBPyConnection, run_id: int | None) -> None:
+    def flush(self, cache: LLMCache, run_id: int | None) -> None:
         """Write buffered responses and usage to the store, in one transaction."""
         responses, usage = self._buffer, list(self._pending.values())
-        flush(con, run_id, responses, usage)
+        cache.flush(run_id, responses, usage)
         self._buffer, self._pending = [], {}
         for delta in usage:
             total = self.totals.setdefault(
@@ -173,7 +174,7 @@ class LLMSession:
 
     async def send_all(
         self,
-        con: duckdb.DuckDBPyConnection,
+        cache: LLMCache,
         run_id: int | None,
         items: Sequence[tuple[str, PromptLabelingFunction, list[dict[str, str]]]],
         progress: bool,
@@ -187,7 +188,7 @@ class LLMSession:
 
         async def worker(client: openai.AsyncOpenAI) -> None:
             for key, lf, messages in queue:
-                if fatal or self.budget.exhausted:
+                if fatal or self.budget.exhausted or lf.name in self.stopped:
                     results[key] = SKIPPED
                     continue
                 try:
@@ -197,7 +198,7 @@ class LLMSession:
                     results[key] = SKIPPED
                 bar.update()
                 if len(self._buffer) >= self.settings.flush_every:
-                    self.flush(con, run_id)
+                    self.flush(cache, run_id)
 
         try:
             if items:
@@ -206,7 +207,7 @@ class LLMSession:
                     await asyncio.gather(*(worker(client) for _ in range(workers)))
         finally:
             bar.close()
-            self.flush(con, run_id)
+            self.flush(cache, run_id)
         if fatal:
             raise fatal[0]
         return results
@@ -244,20 +245,32 @@ class LLMSession:
             return SKIPPED
         except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
             raise LLMSetupError(
-                f"the server at {self.settings.base_url or 'the OpenAI API'} refused the credentials "
+                f"the server at {shown_url(self.settings.base_url)} refused the credentials "
                 f"(HTTP {exc.status_code}); set the environment variable {self.settings.api_key_env} "
                 "to a key it accepts"
             ) from None
         except openai.NotFoundError:
             raise LLMSetupError(
-                f"the server at {self.settings.base_url or 'the OpenAI API'} answered 404 for LF {lf.name!r} "
+                f"the server at {shown_url(self.settings.base_url)} answered 404 for LF {lf.name!r} "
                 f"(model {lf.model!r}): check base_url (OpenAI-compatible servers usually end in /v1) "
                 "and the LF's model name"
             ) from None
+        except ResponseTooLarge as exc:  # not retried: the prompt abstains for good
+            return Failure(self._sanitized(exc, attempts))
+        except openai.APIConnectionError as exc:
+            return Failure(self._sanitized(exc.__cause__ if isinstance(exc.__cause__, ResponseTooLarge) else exc, attempts))
         except (openai.OpenAIError, ValueError) as exc:
+            asked = asked_wait(exc)
+            if asked is not None and asked > self.settings.max_retry_wait:
+                self.stopped[lf.name] = (
+                    f"the server asked to wait {asked:,.0f} s before asking again, more than max_retry_wait = "
+                    f"{self.settings.max_retry_wait:g} s, even after a wait of that long: LF {lf.name!r} sends no "
+                    "more prompts in this run, and the next run asks again"
+                )
+                return Failure(self._sanitized(exc, attempts, self.stopped[lf.name]))
             return Failure(self._sanitized(exc, attempts))
         response, prompt_tokens, completion_tokens = _extract(completion)
-        response = json.loads(redact(json.dumps(response), self.hidden))
+        response = redact_value(response, self.hidden)  # string by string: JSON escapes would hide a key with " or \\
         self.budget.tokens += (prompt_tokens or 0) + (completion_tokens or 0)
         usage = self.usage(lf)
         usage.prompt_tokens += prompt_tokens or 0
@@ -275,9 +288,11 @@ class LLMSession:
         )
         return response
 
-    def _sanitized(self, exc: BaseException, attempts: int) -> BaseException:
-        """``exc`` with the key redacted from its message and the number of tries noted."""
-        exc.args = (f"{redact(str(exc), self.hidden)} (gave up after {attempts} attempt(s))",)
+    def _sanitized(self, exc: BaseException, attempts: int, why: str = "") -> BaseException:
+        """``exc`` with the key redacted from its message, the message cut to
+        :data:`~weaksup.llm.client.MAX_ERROR_CHARS`, and the number of tries (and ``why`` it stopped) noted."""
+        text = shorten(redact(str(exc), self.hidden))
+        exc.args = (f"{text} (gave up after {attempts} attempt(s){': ' + why if why else ''})",)
         return exc
 
 
@@ -298,8 +313,14 @@ def _extract(completion: Any) -> tuple[dict[str, Any], int | None, int | None]:
     return response, _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens"))
 
 
+MAX_TOKEN_COUNT = 2**31 - 1
+"""Token counts above this are not counts (the cache stores 32-bit ones): read as unknown."""
+
+
 def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+    """A usage count as the server sent it; None (unknown) when it is not a plausible one."""
+    plausible = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TOKEN_COUNT
+    return value if plausible else None
 
 
 def configure(

@@ -1,7 +1,7 @@
 """Label models: turn LF votes into labels, for every label type.
 
-**Categorical** (:class:`LabelModel`, the default; :class:`DawidSkene`, :class:`MajorityVote`,
-:class:`SnorkelLabelModel`): every model takes a dense (n, m) int matrix with -1 for abstain, or
+**Categorical** (:class:`AutoLabelModel`, the default, registered as ``auto``; :class:`LabelModel`,
+:class:`DawidSkene`, :class:`MajorityVote`, :class:`SnorkelLabelModel`): every model takes a dense (n, m) int matrix with -1 for abstain, or
 :class:`weaksup.votes.SparseVotes`, and follows one contract: ``fit(L, class_balance=None)``
 returns the model, ``predict_proba(L)`` gives (n, k) probabilities, ``predict(L)`` labels,
 ``save(path)``/``load(path)`` persist it as JSON or npz.  Build one by name with
@@ -59,18 +59,20 @@ __all__ = [
 ]
 
 _REGISTRY: dict[str, type[LabelModelBase]] = {
+    "auto": AutoLabelModel,
     "majority_vote": MajorityVote,
     "dawid_skene": DawidSkene,
-    "label_model": AutoLabelModel,
     "firing_rates": LabelModel,
     "snorkel": SnorkelLabelModel,
 }
+ALIASES = {"label_model": "auto"}
+"""Other names of registered label models: ``label_model`` is what pipeline files call the default
+(their ``label_model.name`` default, kept so that existing pipelines hash and export as before)."""
 
 
 def make_label_model(name: str, cardinality: int, seed: int = 0, **params: Any) -> LabelModelBase:
     """Build the label model called ``name`` (see the registry's names) with its hyperparameters."""
-    if name not in _REGISTRY:
-        raise ValueError(
-            f"unknown label model {name!r}; valid names: {', '.join(sorted(_REGISTRY))}"
-        )
-    return _REGISTRY[name](cardinality=cardinality, seed=seed, **params)
+    model = _REGISTRY.get(ALIASES.get(name, name))
+    if model is None:
+        raise ValueError(f"unknown label model {name!r}; valid names: {', '.join(sorted([*_REGISTRY, *ALIASES]))}")
+    return model(cardinality=cardinality, seed=seed, **params)

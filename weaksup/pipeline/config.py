@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from weaksup.pipeline.cross_checks import CHECKS
+from weaksup.pipeline.cross_checks import CROSS_CHECKS
 from weaksup.pipeline.schema import SCHEMA, Section, type_names
 from weaksup.pipeline.settings import Settings
 
@@ -82,7 +82,7 @@ def config_from_dict(values: Mapping[str, Any], folder: str | Path) -> PipelineC
 
 def _checked(raw: dict[str, Any], ctx: _Context) -> PipelineConfig:
     values = _validate(raw, SCHEMA, (), ctx)
-    for check in CHECKS:
+    for check in CROSS_CHECKS:
         problem = check(values, ctx.file.parent)
         if problem:
             raise ConfigError(f"{ctx.file}: {problem}")
@@ -102,6 +102,15 @@ def store_of(file: str | Path) -> Path:
     if not isinstance(store, str):
         raise ConfigError(f"{file}: 'store'{_line_of(file.read_text(), ('store',))} must be a str, got {store!r}")
     return (file.parent / store).resolve()
+
+
+def name_of(file: str | Path) -> str | None:
+    """The ``name`` a pipeline file gives, read like :func:`store_of` (None when it gives none)."""
+    try:
+        name = tomllib.loads(Path(file).read_text()).get("name")
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read pipeline file {str(file)!r}: {exc}") from None
+    return name if isinstance(name, str) else None
 
 
 @dataclass(frozen=True)

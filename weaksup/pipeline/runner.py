@@ -27,8 +27,10 @@ Every label type (``labels.type``) takes the same path: what differs (shaping th
 examples, the label model, the training set, the end model) is asked of the run's task
 (:mod:`weaksup.pipeline.tasks`).
 
-Exports go to ``<export.dir>/run-NNNN/`` (see :mod:`.exports`).  Outputs of
-failed and interrupted runs (labels, partial folders) are removed.
+Exports go to ``<export.dir>/run-NNNN/`` (see :mod:`.outputs`).  Outputs of
+failed and interrupted runs (labels, partial folders) are removed.  A run writes only into an
+export dir and a run folder that are its store's and pipeline's (:mod:`.owner`): it refuses,
+before any work, an export dir another store or pipeline owns, and a run folder it did not make.
 
 >>> import tempfile, pathlib, polars as pl
 >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -51,29 +53,37 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from weaksup.apply import prepare_lfs
-from weaksup.apply_store import apply_to_store
+from weaksup.apply.kinds import LabelingFunctionLike
+from weaksup import batches
+from weaksup.apply.chunks import prepare_lfs
+from weaksup.apply.kinds import RunResource, kinds_of
+from weaksup.apply.reapply import reapply_failed
+from weaksup.apply.store_applier import apply_to_store
 from weaksup.data import ID
+from weaksup.deprecated import alias_warning
 from weaksup.engines import make_engine
-from weaksup.examples import StoredExamples
+from weaksup.examples import ExampleSource
 from weaksup.pipeline.answers import Answers, load_answers
 from weaksup.pipeline.config import PipelineConfig, load_config
-from weaksup.pipeline.outputs import latest_run_dir, point_latest, remove_run_folder, run_folder
+from weaksup.pipeline.earlier import data_fingerprint, refuse_recorded_errors, skip, unchanged_since
+from weaksup.pipeline.outputs import remove_run_folder
+from weaksup.pipeline.owner import Owner, run_folder
 from weaksup.pipeline.finish import Applied, finish
 from weaksup.pipeline.lock import store_lock
 from weaksup.pipeline.progress import ApplyProgress, Phases
+from weaksup.pipeline.shield import StopShield
 from weaksup.pipeline.sources import Examples, load_examples, load_holdout, load_lf_modules
 from weaksup.pipeline.status import StatusBoard, snapshot_history
-from weaksup.pipeline.streamed import BATCH_ROWS, StreamedSource
-from weaksup.pipeline.tasks import Prepared, Task, task_for
-from weaksup.retry import retry_failed as reapply_failed
+from weaksup.pipeline.streamed import StreamedSource
+from weaksup.pipeline.tasks import InMemoryPrepared, Prepared, Task, task_for
 from weaksup.store import SyncResult, VoteStore, crash_point
 
 
@@ -86,6 +96,9 @@ class RunResult:
     summary: pl.DataFrame
     run_dir: Path
     exports: list[Path] = field(default_factory=list)
+    stop_asked: str | None = None
+    """A Ctrl-C or SIGTERM (its name) that arrived after the run was recorded as succeeded: the
+    run completed; a loop of runs (``weaksup schedule``) stops after it."""
 
 
 def run_pipeline(
@@ -96,42 +109,65 @@ def run_pipeline(
     say: Callable[[str], None] = print,
     wait: bool = True,
     force: bool = False,
-    retry_failed: bool = False,
+    reapply_failed: bool = False,
+    retry_failed: bool | None = None,
 ) -> RunResult:
     """Run the pipeline once; raises on failure after recording it in the store.
 
     If another process holds the store, wait for it (``wait=True``, saying so)
     or raise :class:`~weaksup.pipeline.lock.StoreBusy`.  When nothing changed since the
-    pipeline's last succeeded run (the same examples, LF versions, votes and settings), the
+    pipeline's last succeeded run (the same examples, gold, LF versions, votes and settings), the
     run is recorded as ``skipped`` and that run's outputs stand, unless ``force``.
-    ``retry_failed`` asks each LF again on the examples it failed on (:mod:`weaksup.retry`).
+    ``reapply_failed`` asks each LF again on the examples it failed on (:mod:`weaksup.apply.reapply`;
+    ``retry_failed`` is its deprecated name).
     """
+    if retry_failed is not None:
+        alias_warning("run_pipeline(retry_failed=...)", "run_pipeline(reapply_failed=...)")
+        reapply_failed = retry_failed
     cfg = config if isinstance(config, PipelineConfig) else load_config(config)
     store_file = Path(store_path) if store_path else cfg.resolve(cfg.settings.store)
     root = cfg.resolve(cfg.settings.export.dir)
-    with store_lock(store_file, f"weaksup run {cfg.file}", wait=wait, say=say), VoteStore(store_file) as store:
-        store.mark_dead_runs()  # a run still `running` died (this process holds the lock): its leftovers go now
-        _remove_folders(root, store.discard_unfinished())
-        run_id = store.start_run(cfg.settings.name, cfg.values, cfg.hash)
+    shield = StopShield()
+    with _released(shield), store_lock(store_file, f"weaksup run {cfg.file}", wait=wait, say=say), \
+            VoteStore(store_file) as store:  # fmt: skip
+        owner = Owner.of(store, cfg.settings.name)
+        owner.check_root(root)  # another store's or pipeline's export dir: refused before any work
+        store.runs.mark_dead()  # a run still `running` died (this process holds the lock): its leftovers go now
+        _remove_folders(root, store.runs.discard_unfinished(), owner)
+        run_id = store.runs.start(cfg.settings.name, cfg.values, cfg.hash)
         run_dir = run_folder(root, run_id)
-        store.set_export_dir(run_id, run_dir.name)
+        store.runs.set_export_dir(run_id, run_dir.name)
         board = StatusBoard(store_file, run_id, cfg.settings.name)
         snapshot_history(store)
         crash_point("run.started")
         phase = Phases(board, progress)
         try:
-            result = _run(cfg, store, run_id, run_dir, phase, progress, phase.say(say), force, retry_failed)
+            owner.check_free(run_dir)  # a folder this run did not make is never written into
+            result = _run(cfg, store, owner, shield, run_id, run_dir, phase, progress, phase.say(say), force,
+                          reapply_failed)  # fmt: skip
         except BaseException as exc:
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             error = "interrupted (Ctrl-C or SIGTERM)" if status == "interrupted" else f"{type(exc).__name__}: {exc}"
-            store.finish_run(run_id, status, error=error)
-            _remove_folders(root, store.discard_unfinished())
+            store.runs.finish(run_id, status, error=error)
+            _remove_folders(root, store.runs.discard_unfinished(), owner)
             board.finish(status, error)
             raise
         finally:
             phase.close()
             snapshot_history(store)
+    if shield.asked:
+        say(f"{shield.asked[0]} came after run {result.run_id} was recorded as succeeded: the run completed")
+        result.stop_asked = shield.asked[0]
     return result
+
+
+@contextmanager
+def _released(shield: StopShield) -> Iterator[None]:
+    """Release ``shield`` when the block ends (after the store is closed and its lock let go)."""
+    try:
+        yield
+    finally:
+        shield.release()
 
 
 def dry_run_pipeline(
@@ -143,11 +179,11 @@ def dry_run_pipeline(
     """Count the prompts a run's prompted LFs would send after cache hits, and estimate their
     tokens: nothing is sent and nothing is written.  Returns the report (``None`` when the
     pipeline has no prompted LF)."""
-    from weaksup.llm import dry_run
+    from weaksup.llm.dry_run import dry_run, prompted_lfs
 
     cfg = config if isinstance(config, PipelineConfig) else load_config(config)
     got = _load(cfg, stream=False)  # counting prompts needs the examples in memory
-    prompted = [lf for lf in got.lfs if lf.kind == "prompt"]
+    prompted = prompted_lfs(got.lfs)
     if not prompted:
         say(f"{cfg.file}: no prompted LFs, so a run sends no LLM requests")
         return None
@@ -165,47 +201,9 @@ def dry_run_pipeline(
     return report
 
 
-def _remove_folders(root: Path, folders: Sequence[str]) -> None:
-    for folder in folders:
-        remove_run_folder(root, folder)
-
-
-def _unchanged_since(
-    store: VoteStore, cfg: PipelineConfig, fingerprint: str, versions: list[tuple[str, str]], root: Path
-) -> dict[str, Any] | None:
-    """The pipeline's last succeeded run, if this run would redo it: the same examples, LF versions
-    and settings, no new votes, and its export folder still there."""
-    last = store.last_succeeded_run(cfg.settings.name)
-    if last is None or last["export_dir"] is None:
-        return None
-    same = (
-        last["data_fingerprint"] == fingerprint
-        and last["pipeline_hash"] == cfg.hash
-        and last["lf_versions"] == dict(versions)
-        and (root / Path(last["export_dir"]).name / "manifest.json").exists()
-    )
-    return last if same else None
-
-
-def _skip(
-    store: VoteStore, run_id: int, last: dict[str, Any], counts: dict[str, Any], t_run: float, board: StatusBoard,
-    say: Callable[[str], None], root: Path,
-) -> RunResult:
-    """End a run that would redo ``last``: recorded as ``skipped`` with ``counts`` (and timings), no outputs of its own."""
-    say(
-        f"nothing changed since run {last['run_id']} (the same examples, LF versions, votes and settings): its "
-        "outputs stand, and no label model or end model was refit; `weaksup run --force` reruns them"
-    )
-    metrics = {"unchanged_since_run": last["run_id"], **counts, "wall_seconds": time.perf_counter() - t_run}
-    store.set_export_dir(run_id, None)
-    store.finish_run(run_id, "skipped", metrics=metrics, lf_versions=dict(last["lf_versions"]),
-                     data_fingerprint=last["data_fingerprint"], lf_summary=last["lf_summary"])  # fmt: skip
-    reused = root / Path(last["export_dir"]).name
-    if latest_run_dir(root) != reused:
-        point_latest(reused)  # e.g. the last run died after it was recorded, before it moved LATEST
-    board.finish("skipped")
-    summary = pl.DataFrame(last["lf_summary"] or [], infer_schema_length=None)
-    return RunResult(run_id, metrics, summary, reused)
+def _remove_folders(root: Path, folders: Sequence[tuple[int, str]], owner: Owner) -> None:
+    for run_id, folder in folders:
+        remove_run_folder(root, folder, owner, run_id)
 
 
 def _lf_warnings(
@@ -214,10 +212,11 @@ def _lf_warnings(
     """One line per LF that raised in this run (how often, its first error) or stopped before the
     examples it had to see (a budget or a lasting server fault): a run never hides them."""
     lines = []
-    for name, e in store.first_errors(run_id).items():
+    for name, e in store.votes.first_errors(run_id).items():
         lines.append(
             f"warning: LF {name!r} raised on {e['count']:,} examples (each counted as an abstain); first on example "
-            f"{e['example_id']!r}: {e['error_type']}: {e['message']}; list them with `weaksup lfs {pipeline} --errors`"
+            f"{e['example_id']!r}: {error_text(e['error_type'], e['message'])}; list them with "
+            f"`weaksup lfs {pipeline} --errors`"
         )
     for name, todo in planned.items():
         if applied.get(name, 0) < todo:
@@ -228,27 +227,35 @@ def _lf_warnings(
     return lines
 
 
+def error_text(error_type: str, message: str) -> str:
+    """An LF error as one text: its message when it already starts with its type (Python's own
+    ``ValueError: ...``, or ``module.Error: ...``), else the type and the message."""
+    head = message.split(":", 1)[0]
+    return message if head == error_type or head.endswith("." + error_type) else f"{error_type}: {message}"
+
+
 @dataclass
 class _Inputs:
     """What a run reads before it touches the store: the examples in memory, or a streamed source."""
 
     loaded: Examples  # the examples as loaded (holdout rows left out), with what loading dropped
     task: Task
-    prepared: Prepared | None  # the examples to label (gold split off), their gold and the holdout
-    lfs: list[Any]  # the LFs of the run's label type
+    prepared: InMemoryPrepared | None  # the examples to label (gold split off), their gold and the holdout
+    lfs: list[LabelingFunctionLike]  # the LFs of the run's label type
     stream: StreamedSource | None = None  # [data] stream: read and prepared batch by batch while syncing
     answers: Answers | None = None  # [answers]: recorded answers, whose workers are among the LFs
 
-    def sync(self, store: VoteStore, dataset: str, run_id: int) -> tuple[SyncResult, Prepared, Any]:
-        """Sync the examples; the live keys, the prepared examples aligned with them, and what LFs read."""
+    def sync(self, store: VoteStore, dataset: str, run_id: int) -> tuple[SyncResult, Prepared, ExampleSource]:
+        """Sync the examples; the live keys, the prepared examples aligned with them, and what LFs read
+        (the same source for a first application and for re-applying failed examples)."""
         if self.stream is not None:
-            sync, prepared = self.stream.sync(store, dataset, run_id)
+            sync, streamed = self.stream.sync(store, dataset, run_id)
             self.loaded = self.stream.loaded()
-            return sync, prepared, StoredExamples(store, dataset, self.stream.schema)
+            return sync, streamed, self.stream.source(store, dataset)
         assert self.prepared is not None
         prepared = self.prepared
-        sync = store.sync_examples(dataset, prepared.examples, run_id, prepared.inputs)
-        return sync, prepared, prepared.examples.select(ID, *prepared.inputs)
+        sync = store.examples.sync(dataset, prepared.examples, run_id, prepared.inputs)
+        return sync, prepared, prepared.source(sync.ex_keys)
 
 
 def _load(cfg: PipelineConfig, stream: bool | None = None) -> _Inputs:
@@ -257,7 +264,7 @@ def _load(cfg: PipelineConfig, stream: bool | None = None) -> _Inputs:
     settings = cfg.settings
     holdout = load_holdout(settings.holdout, cfg.file.parent) if settings.holdout else None
     task = task_for(settings)
-    coded = load_lf_modules([cfg.resolve(m) for m in settings.lfs.modules]) if settings.lfs.modules else []
+    coded = load_lf_modules(settings.lfs.modules, base=cfg.file.parent) if settings.lfs.modules else []
     answers = load_answers(settings.answers, settings.labels, cfg.file.parent) if settings.answers else None
     lfs = task.select_lfs(prepare_lfs([*coded, *(answers.lfs if answers else [])]))
     if settings.data.stream if stream is None else stream:
@@ -275,13 +282,15 @@ def _load(cfg: PipelineConfig, stream: bool | None = None) -> _Inputs:
 def _run(
     cfg: PipelineConfig,
     store: VoteStore,
+    owner: Owner,
+    shield: StopShield,
     run_id: int,
     run_dir: Path,
     phase: Phases,
     progress: bool,
     say: Callable[[str], None],
     force: bool,
-    retry_errors: bool,
+    reapply_errors: bool,
 ) -> RunResult:
     settings = cfg.settings
     dataset = settings.name
@@ -299,12 +308,12 @@ def _run(
     phase("syncing examples")
     sync, prepared, examples = got.sync(store, dataset, run_id)
     loaded = got.loaded
-    fingerprint = store.fingerprint(dataset)
+    fingerprint = data_fingerprint(store.examples.fingerprint(dataset), prepared.gold_digest(sync.ex_keys))
     timings["sync_seconds"] = time.perf_counter() - t0
     notes = [f"{loaded.duplicates_dropped} duplicate rows dropped"] if loaded.duplicates_dropped else []
     notes += [f"{loaded.held_out} rows matching the holdout left out"] if loaded.held_out else []
     say(
-        f"run {run_id}: {prepared.examples.height} examples ({sync.new} new, {sync.changed} changed, "
+        f"run {run_id}: {prepared.n} examples ({sync.new} new, {sync.changed} changed, "
         f"{sync.retired} retired, {sync.unchanged} unchanged), {len(lfs)} LFs"
         + (f"; {', '.join(notes)}" if notes else "")
     )
@@ -312,33 +321,33 @@ def _run(
 
     t0 = time.perf_counter()
     versions = [(lf.name, lf.version) for lf in lfs]
-    tracker = ApplyProgress(sync.ex_keys, dict(zip(versions, store.watermarks(dataset, versions))), phase.board)
+    if settings.lfs.strict and not reapply_errors:  # before any work: errors earlier runs recorded count too
+        refuse_recorded_errors(store, dataset, lfs, cfg.file)
+    tracker = ApplyProgress(sync.ex_keys, dict(zip(versions, store.votes.watermarks(dataset, versions))), phase.board)
     phase("applying LFs", done=0, total=tracker.total)
-    store.on_commit = tracker
+    store.votes.on_commit = tracker
     state: dict[str, Any] = {}  # per-run state of LF kinds: one LLM session and budget for the run
-    llm = None
-    if any(lf.kind == "prompt" for lf in lfs):
-        from weaksup.llm import configure
-
-        llm = configure(state, cfg.values["llm"] or {})  # [llm] settings, else the environment
+    opened: list[RunResource] = [r for kind in kinds_of(lfs) if (r := kind.open_run(state, cfg.values)) is not None]
     try:
         stats = apply_to_store(  # LFs see the inputs only: never the gold labels or the split
-            store, dataset, lfs, examples, sync.ex_keys,
+            store, dataset, lfs, examples,
             cardinality=len(settings.labels.classes), run_id=run_id, strict=settings.lfs.strict, progress=progress,
-            chunk_size=settings.lfs.chunk_size or (BATCH_ROWS if got.stream else None), state=state,
+            chunk_size=settings.lfs.chunk_size or (batches.SOURCE_BATCH_ROWS if got.stream else None), state=state,
             engine=make_engine(dataclasses.asdict(settings.engine) if settings.engine else None),
         )  # fmt: skip
-        if retry_errors:
-            again = reapply_failed(store, dataset, lfs, prepared.examples.select(ID, *prepared.inputs), sync.ex_keys,
-                                 cardinality=len(settings.labels.classes), run_id=run_id, state=state)  # fmt: skip
+        if reapply_errors:
+            again = reapply_failed(store, dataset, lfs, examples, cardinality=len(settings.labels.classes),
+                                   run_id=run_id, state=state)  # fmt: skip
             for name, n in again.asked.items():
-                say(f"retried LF {name!r} on the {n:,} examples it had failed on: {n - again.still_failing[name]:,} "
+                say(f"re-applied LF {name!r} to the {n:,} examples it had failed on: {n - again.still_failing[name]:,} "
                     f"now answered, {again.still_failing[name]:,} failed again")  # fmt: skip
             stats.applied.update({name: stats.applied.get(name, 0) + n for name, n in again.asked.items()})
+            if settings.lfs.strict:
+                refuse_recorded_errors(store, dataset, lfs, cfg.file)
     finally:
-        store.on_commit = None
-    if llm is not None:
-        timings["llm"] = llm.summary()  # requests, cache hits, tokens, failures: never the key
+        store.votes.on_commit = None
+    for resource in opened:  # e.g. the LLM session's requests, cache hits, tokens, failures: never the key
+        timings[resource.metrics_key] = resource.summary()
     timings["apply_seconds"] = time.perf_counter() - t0
     done = {name: n for name, n in stats.applied.items() if n}
     say(
@@ -348,11 +357,15 @@ def _run(
     )
     for line in _lf_warnings(store, run_id, stats.applied, tracker.planned(), cfg.file):
         say(line)
-    same = None if force or any(stats.applied.values()) else _unchanged_since(store, cfg, fingerprint, versions, run_dir.parent)
+    root = run_dir.parent
+    same = None if force or any(stats.applied.values()) else unchanged_since(store, cfg, fingerprint, versions, root, owner)
     if same is not None:
-        counts = {"n_examples": prepared.examples.height, "new_examples": 0, "changed_examples": 0,
+        counts = {"n_examples": prepared.n, "new_examples": 0, "changed_examples": 0,
                   "retired_examples": 0, "lf_applications": 0, "lf_errors": int(sum(stats.errors.values()))}  # fmt: skip
-        return _skip(store, run_id, same, {**counts, **timings}, t_run, phase.board, say, run_dir.parent)
-    applied = Applied(cfg, store, run_id, run_dir, phase, phase.board, say, loaded, sync, stats, fingerprint, timings, t_run)
+        metrics, summary, reused = skip(store, run_id, same, {**counts, **timings}, t_run, phase.board, say, root,
+                                        settings.export)  # fmt: skip
+        return RunResult(run_id, metrics, summary, reused)
+    applied = Applied(cfg, store, owner, shield, run_id, run_dir, phase, phase.board, say, loaded, sync, stats,
+                      fingerprint, timings, t_run)  # fmt: skip
     metrics, summary, files = finish(applied, got.task, prepared, lfs)
     return RunResult(run_id, metrics, summary, run_dir, files)

@@ -6,19 +6,21 @@ in one go; a streamed run does the same batch by batch:
 1. each batch of :func:`weaksup.data.scan_batches` (ids from ``data.id_column``) is renamed
    (``data.rename``), loses the rows matching the holdout, and is prepared by the run's task
    (the split column, the gold split off, the checks), then synced into the store
-   (:func:`weaksup.store.streaming.sync_example_batches`); only the gold of rows that have
-   one is kept (example id and class id);
+   (``VoteStore.examples.sync_batches``); only the gold of rows that have
+   one is kept (example id and gold label);
 2. the LFs are applied from the store (:class:`weaksup.examples.StoredExamples`), decoded to
    the first batch's input dtypes;
 3. the label model's rows are the live examples in key order: their keys and splits are read
-   back from the store batch by batch (:func:`weaksup.store.streaming.live_splits`) and joined
+   back from the store batch by batch (``VoteStore.examples.live_splits``) and joined
    with the kept gold.
 
 So memory holds a batch, the kept gold, and per live example its key (8 bytes), split (an enum:
-a byte) and gold class (a byte for up to 128 classes): never the texts; DuckDB is capped at
+a byte) and gold (in its label type's compact form, :meth:`~weaksup.label_types.LabelType.read_gold`:
+a byte for up to 128 classes): never the texts; DuckDB is capped at
 ``data.memory_limit`` and spills past it.  The training set is exported batch by batch too
-(:meth:`Task.training_batches`).  Streaming is for categorical runs with no end model (it trains
-in memory: train it on the exported training set); the config refuses other combinations.
+(:meth:`Task.training_batches`).  Streaming is for label types that allow it
+(:attr:`~weaksup.label_types.LabelType.streams`) with no end model (it trains in memory: train it
+on the exported training set); the config refuses other combinations.
 """
 
 from __future__ import annotations
@@ -30,15 +32,14 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from weaksup import batches
 from weaksup.data import ID, scan_batches
+from weaksup.examples import StoredExamples
+from weaksup.label_types import PIPELINE_TYPES
 from weaksup.pipeline.settings import Settings
 from weaksup.pipeline.sources import Examples, SourceError
-from weaksup.pipeline.tasks import Prepared, Task
+from weaksup.pipeline.tasks import StreamedPrepared, Task
 from weaksup.store import SyncResult, VoteStore
-from weaksup.store.streaming import live_splits, set_memory_limit, sync_example_batches
-
-BATCH_ROWS = 100_000
-"""Source rows per batch: a few tens of MB of text at a time."""
 
 @dataclass
 class StreamedSource:
@@ -53,25 +54,30 @@ class StreamedSource:
     held_out: int = 0
     gold: list[pl.DataFrame] = field(default_factory=list)
 
-    def sync(self, store: VoteStore, dataset: str, run_id: int) -> tuple[SyncResult, Prepared]:
+    def sync(self, store: VoteStore, dataset: str, run_id: int) -> tuple[SyncResult, StreamedPrepared]:
         """Sync the source into the store; the live keys (ascending) and their split and gold."""
-        set_memory_limit(store, self.settings.data.memory_limit)
-        got = sync_example_batches(store, dataset, self._batches(), run_id)
+        store.set_memory_limit(self.settings.data.memory_limit)
+        got = store.examples.sync_batches(dataset, self._batches(), run_id)
         kept = pl.concat(self.gold) if self.gold else None
-        code = np.min_scalar_type(-len(self.settings.labels.classes))  # class ids and -1: a byte for up to 128 classes
+        label_type, classes = PIPELINE_TYPES[self.settings.labels.type], self.settings.labels.classes
         keys, splits, gold = [], [], []
-        for batch in live_splits(store, dataset, ids=kept is not None):  # ids only to join the kept gold
+        for batch in store.examples.live_splits(dataset, ids=kept is not None):  # ids only to join the kept gold
             keys.append(batch["ex_key"].to_numpy())
             splits.append(batch["split"])
             if kept is not None:
-                gold.append(batch.join(kept, on=ID, how="left", maintain_order="left")["gold"].fill_null(-1).to_numpy().astype(code))
+                column = batch.join(kept, on=ID, how="left", maintain_order="left")["gold"]
             else:  # no gold in the source: no join of every batch
-                gold.append(np.full(batch.height, -1, dtype=code))
+                column = pl.repeat(None, batch.height, dtype=pl.Int64, eager=True)
+            gold.append(label_type.read_gold(column, classes))  # compact: a byte per example for up to 128 classes
         ex_keys = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
-        examples = pl.DataFrame({"split": pl.concat(splits) if splits else pl.Series([], dtype=pl.String)})
-        gold_ids = np.concatenate(gold) if gold else np.zeros(0, dtype=code)
+        split = pl.concat(splits) if splits else pl.Series("split", [], dtype=pl.String)
+        known = np.concatenate(gold) if gold else label_type.read_gold(pl.Series("gold", [], dtype=pl.Int64), classes)
         sync = SyncResult(ex_keys, got.new, got.changed, got.retired, got.unchanged)
-        return sync, Prepared(examples, gold_ids, gold_ids >= 0, self.holdout)
+        return sync, StreamedPrepared(split, known, label_type.gold_mask(known), self.holdout)
+
+    def source(self, store: VoteStore, dataset: str) -> StoredExamples:
+        """What LFs read, from the store, decoded to the first batch's input dtypes."""
+        return StoredExamples(store, dataset, self.schema)
 
     def loaded(self) -> Examples:
         """What reading did: rows matching the holdout left out (a streamed source refuses repeated ids)."""
@@ -84,7 +90,7 @@ class StreamedSource:
         raw_id = {new: old for old, new in data.rename.items()}.get(id_column, id_column)
         match = self.settings.holdout.match_column if self.settings.holdout else "text"
         rows = 0
-        for raw in scan_batches(data.source, id_column=raw_id, batch_rows=BATCH_ROWS, base_dir=self.base):
+        for raw in scan_batches(data.source, id_column=raw_id, batch_rows=batches.SOURCE_BATCH_ROWS, base_dir=self.base):
             missing = [c for c in data.rename if c not in raw.columns]
             if missing:
                 raise SourceError(f"data.rename names columns the source lacks: {missing}; its columns are {raw.columns}")
@@ -99,7 +105,8 @@ class StreamedSource:
                 batch = batch.filter(keep)
             if batch.height == 0:
                 continue
-            prepared = self.task.prepare(batch.drop(id_column).select(ID, pl.exclude(ID)), None)
+            own = batch if id_column == ID else batch.drop(id_column)  # ids from the data's own example_id column
+            prepared = self.task.prepare(own.select(ID, pl.exclude(ID)), None)
             if not self.schema:
                 self.schema = {c: prepared.examples.schema[c] for c in prepared.inputs}
             if prepared.has_gold.any():

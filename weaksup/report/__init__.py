@@ -6,7 +6,7 @@ A run is read once (:mod:`.view`); what differs by label type (its votes and gol
 are scored, which examples disagree, how labels read, which charts) is its kind's, one sibling
 module per label type in :mod:`.types`, so the shared modules never branch on ``labels.type``.
 A report reads the runs of kinds whose measures add up (categorical) in parts of
-:data:`~.view.PART_ROWS` keys (:meth:`RunView.parts`), so its memory does not grow with the run.
+:data:`weaksup.batches.REPORT_PART_ROWS` keys (:meth:`RunView.parts`), so its memory does not grow with the run.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The report's analysis as polars frames: the per-LF table, LF-by-LF agreement, run history and
 changes since the previous run.  Notebooks call these directly; :mod:`weaksup.report.html`
-renders exactly their output.  What differs by label type is asked of the run's kind
-(:mod:`weaksup.report.types`).
+renders exactly their output.  What differs by label type is asked of the run's report type
+(:mod:`weaksup.report.types`).  They read the store through its read-only view
+(:class:`~weaksup.store.ReportReader`).
 """
 
 from __future__ import annotations
@@ -15,14 +16,12 @@ import numpy as np
 import polars as pl
 
 from weaksup.report.view import RunView
-from weaksup.store.llm_cache import usage_by_lf
-from weaksup.store import VoteStore
-from weaksup.store.reports import label_change_groups, lf_catalog, lf_error_counts, pipeline_runs, previous_run, run_record
+from weaksup.store import ReportReader
 
 LLM_COLUMNS = ("requests", "cache_hits", "failures", "tokens")
 
 
-def lf_table(store: VoteStore, view: RunView) -> pl.DataFrame:
+def lf_table(store: ReportReader, view: RunView) -> pl.DataFrame:
     """One row per LF of the run: kind, version, when it last changed, what it voted and how
     well, its errors, and for prompted LFs the LLM requests, cache hits, failures and tokens.
 
@@ -31,14 +30,14 @@ def lf_table(store: VoteStore, view: RunView) -> pl.DataFrame:
     and ``learned_acc`` (the label model's).  Rankings: ``coverage``, ``kt_to_aggregate``,
     ``kt_to_gold``.  Regression: ``coverage``, ``corr_to_aggregate``, ``corr_to_gold``.  The
     run's own LF summary columns (e.g. ``theta``, ``lf_scale``) follow."""
-    stats = view.kind.lf_stats(view)
+    stats = view.report_type.lf_stats(view)
     stored = pl.DataFrame(view.run["lf_summary"], infer_schema_length=None) if view.run["lf_summary"] else None
     if stored is not None and "lf" in stored.columns:
         extra = [c for c in stored.columns if c not in stats.columns and c not in ("columns_read", "correct", "incorrect")]
         stats = stats.join(stored.select("lf", *extra), on="lf", how="left", maintain_order="left")
-    catalog = lf_catalog(store, view.versions)
-    errors = lf_error_counts(store, view.versions)
-    usage = usage_by_lf(store.con)
+    catalog = store.lf_catalog(view.versions)
+    errors = store.lf_error_counts(view.versions)
+    usage = store.llm_usage()
     if usage.height:
         usage = (
             usage.join(pl.DataFrame(view.versions, schema=["lf_name", "lf_version"], orient="row"),
@@ -62,12 +61,28 @@ def lf_table(store: VoteStore, view: RunView) -> pl.DataFrame:
     )
 
 
-def lf_agreement(view: RunView) -> pl.DataFrame:
-    """Every ordered LF pair (``lf_a``, ``lf_b``): examples both voted on (``overlap``) and how
-    much they agree there (``agreement``: share of equal votes for categorical runs, Pearson
-    correlation for regression, 1 - Kendall tau distance for rankings; null without overlap)."""
-    names, m = view.lf_names, len(view.lf_names)
-    overlap, score = view.kind.pair_agreement(view)
+TOP_LFS = 60
+"""What the report shows per LF pair (:func:`lf_agreement`) and per LF sample (the
+``lf_disagreements`` bucket) covers at most this many LFs, those with the most votes: a crowd
+run's 18,388 workers would make 338M pairs (a dense worker × worker array alone is 2.7 GB) and
+90,000 sampled examples."""
+
+
+def top_lfs(view: RunView, top: int = TOP_LFS) -> np.ndarray:
+    """The column indices of the ``top`` LFs with the most votes (every LF when there are no more),
+    in the run's LF order; ties go to the earlier LF."""
+    lfs = np.arange(len(view.lf_names))
+    return lfs if len(lfs) <= top else np.sort(np.argsort(-view.report_type.votes_per_lf(view), kind="stable")[:top])
+
+
+def lf_agreement(view: RunView, top: int = TOP_LFS) -> pl.DataFrame:
+    """Every ordered pair (``lf_a``, ``lf_b``) of the ``top`` LFs with the most votes
+    (:func:`top_lfs`): examples both voted on (``overlap``) and how much they agree there
+    (``agreement``: share of equal votes for categorical runs, Pearson correlation for regression,
+    1 - Kendall tau distance for rankings; null without overlap)."""
+    lfs = top_lfs(view, top)
+    names, m = [view.lf_names[a] for a in lfs], len(lfs)
+    overlap, score = view.report_type.pair_agreement(view, lfs)
     return pl.DataFrame(
         {
             "lf_a": np.repeat(names, m).tolist(),
@@ -78,11 +93,11 @@ def lf_agreement(view: RunView) -> pl.DataFrame:
     ).with_columns(pl.col("agreement").fill_nan(None))
 
 
-def history(store: VoteStore, run_id: int) -> pl.DataFrame:
+def history(store: ReportReader, run_id: int) -> pl.DataFrame:
     """The pipeline's succeeded runs up to ``run_id``: start time, train coverage and each float
     ``label_model_*`` and ``end_model_*`` metric (accuracy, Kendall tau, MSE, ...)."""
-    run = run_record(store, run_id)
-    runs = pipeline_runs(store, run["pipeline"], int(run["run_id"])).filter(pl.col("status") == "succeeded")
+    run = store.run(run_id)
+    runs = store.pipeline_runs(run["pipeline"], int(run["run_id"])).filter(pl.col("status") == "succeeded")
     rows: list[dict[str, Any]] = []
     for r in runs.iter_rows(named=True):
         metrics = json.loads(r["metrics"] or "{}")
@@ -104,17 +119,17 @@ class RunChanges:
     """``lf``, ``previous_version``, ``version``, ``change`` (new, edited, removed, unchanged)."""
 
 
-def run_changes(store: VoteStore, run_id: int, classes: Sequence[str] = ()) -> RunChanges:
+def run_changes(store: ReportReader, run_id: int, classes: Sequence[str] = ()) -> RunChanges:
     """How many labels changed since the previous run and in which direction, and which LF
     versions were new, edited or removed."""
-    now = run_record(store, run_id)
-    before = previous_run(store, int(now["run_id"]))
+    now = store.run(run_id)
+    before = store.previous_run(int(now["run_id"]))
     empty = RunChanges(before, pl.DataFrame(schema={"change": pl.String, "examples": pl.Int64}),
                        pl.DataFrame(schema={"lf": pl.String, "previous_version": pl.String, "version": pl.String,
                                             "change": pl.String}))  # fmt: skip
     if before is None:
         return empty
-    old, new = run_record(store, before)["lf_versions"] or {}, now["lf_versions"] or {}
+    old, new = store.run(before)["lf_versions"] or {}, now["lf_versions"] or {}
     lfs = pl.DataFrame(
         [
             {"lf": name, "previous_version": old.get(name), "version": new.get(name),
@@ -124,7 +139,7 @@ def run_changes(store: VoteStore, run_id: int, classes: Sequence[str] = ()) -> R
         ],
         schema=empty.lfs.schema,
     )  # fmt: skip
-    groups = label_change_groups(store, before, int(now["run_id"]))
+    groups = store.label_change_groups(before, int(now["run_id"]))
 
     def name(c: Any) -> str:
         return classes[int(c)] if c is not None and int(c) < len(classes) else str(c)

@@ -9,7 +9,7 @@ without gold.
 
 >>> import numpy as np, tempfile, pathlib
 >>> folder = pathlib.Path(tempfile.mkdtemp())
->>> _ = save_gold(folder, np.array([5, 7, 9]), np.array([1, -1, 0]))
+>>> _ = save_gold(folder, np.array([5, 7, 9]), np.array([1, -1, 0]), "categorical")
 >>> load_gold(folder, np.array([9, 5, 8]), "categorical").tolist()
 [0, 1, -1]
 """
@@ -25,26 +25,24 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from weaksup.report.types import LabelKind, kind_for
-from weaksup.store import VoteStore, key_ranges
-from weaksup.store.reports import LABEL_COLUMNS, example_data, example_ids, run_labels, run_record
+from weaksup import batches
+from weaksup.label_types import DEFAULT_LABEL_TYPE, label_type_for
+from weaksup.report.types import ReportType, report_type_for
+from weaksup.store import ReportReader, key_ranges
+from weaksup.store.reports import LABEL_COLUMNS
 
 GOLD_FILE = "gold.parquet"
 
 
-def save_gold(run_dir: Path, ex_keys: np.ndarray, gold: Any) -> Path:
+def save_gold(run_dir: Path, ex_keys: np.ndarray, gold: Any, label_type: str = DEFAULT_LABEL_TYPE) -> Path:
     """Write the gold a run used (aligned with ``ex_keys``) to ``run_dir/gold.parquet``.
 
-    ``gold``: class ids (-1 unknown), floats (NaN unknown), or per example a mapping item → score."""
+    ``gold``: in the form of the run's ``label_type`` (:meth:`~weaksup.label_types.LabelType.gold_column`):
+    class ids (-1 unknown), floats (NaN unknown), or per example a mapping item → score."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     keys = pl.Series("ex_key", np.asarray(ex_keys, dtype=np.int64))
-    if isinstance(gold, np.ndarray) and gold.dtype.kind in "iu":
-        column = pl.Series("gold", gold.astype(np.int64)).replace(-1, None)
-    elif isinstance(gold, np.ndarray):
-        column = pl.Series("gold", gold.astype(float)).fill_nan(None)
-    else:
-        column = pl.Series("gold", [json.dumps({str(k): float(v) for k, v in g.items()}) for g in gold])
+    column = label_type_for(label_type).gold_column(gold)
     path = run_dir / GOLD_FILE
     pl.DataFrame([keys, column]).write_parquet(path)
     return path
@@ -56,7 +54,8 @@ FEW_KEYS = 10_000
 
 def load_gold(run_dir: Path | None, ex_keys: np.ndarray, label_type: str) -> Any:
     """The gold of ``run_dir/gold.parquet`` for ``ex_keys`` (None if the file is missing): class
-    ids with -1, floats with NaN, or (rankings) a list of mappings item id → score, empty where unknown.
+    ids with -1, floats with NaN, or (rankings) a list of mappings item id → score, empty where unknown
+    (:meth:`~weaksup.label_types.LabelType.read_gold`).
     Only the file's rows of these keys are read (a part of a large run reads its part)."""
     path = Path(run_dir) / GOLD_FILE if run_dir else None
     if path is None or not path.exists():
@@ -73,11 +72,7 @@ def load_gold(run_dir: Path | None, ex_keys: np.ndarray, label_type: str) -> Any
         column = saved["gold"]  # the run's own keys in the same order (a streamed run's): no join
     else:
         column = pl.DataFrame({"ex_key": keys}).join(saved, on="ex_key", how="left", maintain_order="left")["gold"]
-    return kind_for(label_type).read_gold(column)
-
-
-PART_ROWS = 1_000_000
-"""How many keys' labels and votes the report reads at a time (:func:`load_run`'s ``batch_rows``)."""
+    return label_type_for(label_type).read_gold(column)
 
 
 @dataclass
@@ -93,7 +88,7 @@ class RunArrays:
 class RunReader:
     """Reads a run's labels, votes and gold from its store, for a range of keys or for given keys."""
 
-    store: VoteStore
+    store: ReportReader
     run_id: int
     label_type: str
     versions: list[tuple[str, str]]
@@ -104,13 +99,14 @@ class RunReader:
              votes: bool = True, content: bool = False) -> RunArrays:  # fmt: skip
         """The examples with keys in ``key_range`` (or ``ex_keys``); without ``votes``, the labels
         only; with ``content``, their ids and content too (a few examples a report shows)."""
-        kind = kind_for(self.label_type)
-        labels = run_labels(self.store, self.run_id, kind.label_columns, data=content, ids=content,
-                            probs_width=self.probs_width, key_range=key_range, ex_keys=ex_keys)  # fmt: skip
+        report_type = report_type_for(self.label_type)
+        labels = self.store.run_labels(self.run_id, report_type.label_columns, data=content, ids=content,
+                                       probs_width=self.probs_width, key_range=key_range, ex_keys=ex_keys)  # fmt: skip
         if not votes:
             return RunArrays(labels, None, None)
         keys = labels["ex_key"].to_numpy()
-        return RunArrays(labels, kind.read_votes(self.store, keys, self.versions), load_gold(self.gold_dir, keys, self.label_type))
+        votes_read = report_type.read_votes(self.store, keys, self.versions)
+        return RunArrays(labels, votes_read, load_gold(self.gold_dir, keys, self.label_type))
 
 
 @dataclass
@@ -130,14 +126,14 @@ class RunView:
     test_split: str
     has_gold: bool
     """Whether the run saved its gold (``gold.parquet``)."""
-    store: VoteStore | None = None
+    store: ReportReader | None = None
     """Where :meth:`data` and :meth:`example_ids` read examples' content and ids when ``labels`` has
     no such column, and where the parts are read (open while they are asked)."""
     loaded: RunArrays | None = None
     """The examples' labels, votes and gold when held; None when read in parts."""
     reader: RunReader | None = None
     """Reads the parts of a view that holds none (``loaded`` None)."""
-    batch_rows: int = PART_ROWS
+    batch_rows: int = batches.REPORT_PART_ROWS
     """How many keys a part spans."""
     key_range: tuple[int, int] = (0, -1)
     """The smallest and largest key the run labeled (parts span it)."""
@@ -146,8 +142,8 @@ class RunView:
 
     @property
     def labels(self) -> pl.DataFrame:
-        """:func:`~weaksup.store.reports.run_labels`: one row per labeled example, with the label
-        columns of the run's kind."""
+        """:meth:`~weaksup.store.ReportReader.run_labels`: one row per labeled example, with the label
+        columns of the run's report type."""
         return self._arrays().labels
 
     @property
@@ -193,9 +189,9 @@ class RunView:
         return part, np.searchsorted(part.labels["ex_key"].to_numpy(), keys)
 
     @property
-    def kind(self) -> LabelKind:
+    def report_type(self) -> ReportType:
         """What the report does differently for the run's label type."""
-        return kind_for(self.label_type)
+        return report_type_for(self.label_type)
 
     @property
     def lf_names(self) -> list[str]:
@@ -230,23 +226,24 @@ class RunView:
         """Examples with gold."""
         if self.gold is None:
             return np.zeros(self.n, dtype=bool)
-        return self.kind.gold_mask(self.gold)
+        return self.report_type.gold_mask(self.gold)
 
     def data(self, rows: np.ndarray) -> list[str | None]:
         """The content (JSON text) of examples ``rows``: from ``labels``, else read from the store by key."""
-        return self._by_row(rows, "data", example_data)
+        return self._by_row(rows, "data")
 
     def example_ids(self, rows: np.ndarray) -> list[str | None]:
         """The ids of examples ``rows``: from ``labels``, else read from the store by key."""
-        return self._by_row(rows, "example_id", example_ids)
+        return self._by_row(rows, "example_id")
 
-    def _by_row(self, rows: np.ndarray, column: str, read: Any) -> list[Any]:
+    def _by_row(self, rows: np.ndarray, column: str) -> list[Any]:
         rows = np.asarray(rows, dtype=np.int64)
         if column in self.labels.columns:
             return self.labels[column].gather(rows).to_list()
         if self.store is None:
             raise ValueError(f"this run view was loaded without the examples' {column} and without a store to read it from")
-        return read(self.store, self.labels["ex_key"].to_numpy()[rows])
+        keys = self.labels["ex_key"].to_numpy()[rows]
+        return self.store.example_data(keys) if column == "data" else self.store.example_ids(keys)
 
     def texts(self, rows: np.ndarray, limit: int = 160) -> list[str]:
         """Examples ``rows`` shown in a line each: the ``text`` field, else the input fields as ``key=value``."""
@@ -260,7 +257,7 @@ class RunView:
 
 
 def load_run(
-    store: VoteStore, run_id: int | None = None, run_dir: Path | None = None, export_root: Path | None = None,
+    store: ReportReader, run_id: int | None = None, run_dir: Path | None = None, export_root: Path | None = None,
     with_data: bool = True, batch_rows: int | None = None,
 ) -> RunView:  # fmt: skip
     """Read run ``run_id`` (default: the newest succeeded) from ``store``; gold comes from
@@ -268,16 +265,16 @@ def load_run(
     ``export.dir``: the store records each run's folder by name, so without it there is no gold).
     ``with_data=False`` leaves every example's content and id in the store (read by key while
     ``store`` is open, :meth:`RunView.data`, :meth:`RunView.example_ids`), and ``labels`` holds only
-    the label columns of the run's kind.  ``batch_rows`` (with ``with_data=False``, for kinds that
-    read in parts) reads nothing yet when the run's keys span more than that many: the report then
+    the label columns of the run's report type.  ``batch_rows`` (with ``with_data=False``, for types
+    that read in parts) reads nothing yet when the run's keys span more than that many: the report then
     reads the run in parts of that many keys while ``store`` is open (:meth:`RunView.parts`), what a
     report of a 10M-example run needs to stay small.  A run that fits in one part is read once, whole."""
-    run = run_record(store, run_id)
+    run = store.run(run_id)
     rid = int(run["run_id"])
     params = run["params"] or {}
-    label_type = str((params.get("labels") or {}).get("type", "categorical"))
+    label_type = str((params.get("labels") or {}).get("type", DEFAULT_LABEL_TYPE))
     recorded = [str(c) for c in (params.get("labels") or {}).get("classes", [])]
-    kind = kind_for(label_type)
+    report_type = report_type_for(label_type)
     versions = list((run["lf_versions"] or {}).items())
     folder = run_dir
     if folder is None and run.get("export_dir"):
@@ -291,12 +288,12 @@ def load_run(
     if keys is None:
         raise ValueError(f"run {rid} has no labels: they were pruned by `weaksup gc`")
     view.key_range = keys
-    if with_data or batch_rows is None or not kind.reads_in_parts or keys[1] - keys[0] < batch_rows:  # one part: read once
-        labels = run_labels(store, rid, LABEL_COLUMNS if with_data else kind.label_columns, data=with_data, ids=with_data,
-                            probs_width=reader.probs_width if not with_data else None)  # fmt: skip
+    if with_data or batch_rows is None or not report_type.reads_in_parts or keys[1] - keys[0] < batch_rows:  # one part: read once
+        labels = store.run_labels(rid, LABEL_COLUMNS if with_data else report_type.label_columns, data=with_data,
+                                  ids=with_data, probs_width=reader.probs_width if not with_data else None)  # fmt: skip
         ex_keys = labels["ex_key"].to_numpy()
-        view.loaded = RunArrays(labels, kind.read_votes(store, ex_keys, versions), load_gold(reader.gold_dir, ex_keys, label_type))
+        view.loaded = RunArrays(labels, report_type.read_votes(store, ex_keys, versions), load_gold(reader.gold_dir, ex_keys, label_type))
     else:
         view.batch_rows = batch_rows
-    view.classes = kind.classes(recorded, view)
+    view.classes = report_type.classes(recorded, view)
     return view

@@ -1,31 +1,31 @@
-"""The run records of the store: each run's row, its labels, and what is read back from them.
+"""The runs and their labels: each run's record, from start to finish, and the labels it wrote.
 
-A mixin of :class:`~weaksup.store.VoteStore` (it uses the store's ``con`` and ``path``), kept
-apart from the examples and votes: start and finish runs, clean up after unfinished ones, prune
-old runs (``weaksup gc``), and read back what the pipeline's outputs, history, ``weaksup lfs``
-and ``weaksup diff`` need.  Every statement is parametrized.
+``runs`` holds one row per run (never deleted: the history), ``labels`` each succeeded run's
+denoised labels.  Start and finish runs, clean up after unfinished ones, write a run's labels in
+batches, and read back what the pipeline's outputs, history, ``weaksup lfs`` and ``weaksup diff``
+need.  Every statement is parametrized.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from datetime import datetime, timezone
-from pathlib import Path
+import uuid
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-import duckdb
 import polars as pl
-import pyarrow as pa
+
+from weaksup import batches
+from weaksup.store.connection import Tables, crash_point, utc_now
+
+__all__ = ["RunError", "RunTable"]
+
+_JSON = ("params", "metrics", "lf_versions")
+"""The run columns holding JSON objects ({} when null); ``lf_summary`` holds rows (None when null)."""
 
 
 class RunError(ValueError):
     """A run cannot be read as asked: there is no such run, or its labels are gone."""
-
-
-def utc_now() -> datetime:
-    """Now, in UTC: every timestamp the store writes."""
-    return datetime.now(timezone.utc)
 
 
 def _training_sql(keep_uncovered: bool, key_range: bool = False) -> str:
@@ -39,67 +39,41 @@ def _training_sql(keep_uncovered: bool, key_range: bool = False) -> str:
     )
 
 
-def key_ranges(span: tuple[int, int] | None, batch_keys: int) -> Iterator[tuple[int, int]]:
-    """Consecutive ranges of ``batch_keys`` keys, as (first, last), across ``span`` (its first and
-    last key; None: no range): how large runs are read a part at a time."""
-    if span is None:
-        return
-    for first in range(span[0], span[1] + 1, batch_keys):
-        yield first, min(first + batch_keys - 1, span[1])
-
-
-class RunRecords:
+class RunTable(Tables):
     """Runs and their labels (see the module docstring)."""
 
-    con: duckdb.DuckDBPyConnection
-    path: Path
+    def store_id(self) -> str:
+        """This store's id (``meta.store_id``): random, drawn when the store is first asked for it
+        (the store must be open for writing then).  Export folders record it, so a run never writes
+        into or deletes another store's (:mod:`weaksup.pipeline.owner`)."""
+        rows = self._con.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchall()
+        if rows:
+            return str(rows[0][0])
+        new = uuid.uuid4().hex
+        self._con.execute("INSERT INTO meta VALUES ('store_id', ?)", [new])
+        return new
 
-    def query(self, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
-        """Run a read-only SQL query and return a polars frame (for notebooks and tests: weaksup's
-        own code reads through the named methods)."""
-        return self.con.sql(sql, params=params or None).pl()
-
-    def key_range_batches(
-        self, sql: str, params: Sequence[Any], span: tuple[int, int] | None, batch_keys: int
-    ) -> Iterator[pl.DataFrame]:
-        """``sql`` once per range of ``batch_keys`` keys across ``span`` (its first and last key;
-        None: no rows), through a cursor of its own; the range's first and last key are its last two
-        parameters.  Where keys are unique (an example's, or a run's labels), each frame holds at
-        most ``batch_keys`` rows, and DuckDB joins and sorts one range at a time instead of every
-        row at once (a 10M-row join and sort ran out of a 256 MB memory limit).  Empty ranges are
-        skipped."""
-        if span is None:
-            return
-        cursor = self.con.cursor()
-        try:
-            for first, last in key_ranges(span, batch_keys):
-                frame = cursor.sql(sql, params=[*params, first, last]).pl()
-                if frame.height:
-                    yield frame
-        finally:
-            cursor.close()
-
-    def mark_dead_runs(self) -> int:
+    def mark_dead(self) -> int:
         """Mark runs still ``running`` as ``interrupted``: they are from dead processes (the caller
         holds the only write lock).  Returns how many there were."""
-        return int(self.con.execute(
+        return int(self._con.execute(
             "UPDATE runs SET status = 'interrupted', error = 'the process ended before the run finished', "
             "finished_at = coalesce(finished_at, ?) WHERE status = 'running'",
             [utc_now()],
         ).fetchall()[0][0])  # fmt: skip
 
-    def start_run(self, pipeline: str, params: dict[str, Any], pipeline_hash: str | None = None) -> int:
-        """Record a new run as ``running`` (after :meth:`mark_dead_runs`, so no other run is)."""
-        self.mark_dead_runs()
-        run_id = self.con.execute("SELECT nextval('run_id_seq')").fetchall()[0][0]
-        self.con.execute(
+    def start(self, pipeline: str, params: dict[str, Any], pipeline_hash: str | None = None) -> int:
+        """Record a new run as ``running`` (after :meth:`mark_dead`, so no other run is)."""
+        self.mark_dead()
+        run_id = self._con.execute("SELECT nextval('run_id_seq')").fetchall()[0][0]
+        self._con.execute(
             "INSERT INTO runs (run_id, pipeline, pipeline_hash, params, status, started_at) "
             "VALUES (?, ?, ?, ?, 'running', ?)",
             [run_id, pipeline, pipeline_hash, json.dumps(params, default=str), utc_now()],
         )
         return int(run_id)
 
-    def finish_run(
+    def finish(
         self,
         run_id: int,
         status: str,
@@ -114,7 +88,7 @@ class RunRecords:
         since the last succeeded run: no outputs of its own)."""
         if status not in ("succeeded", "failed", "interrupted", "skipped"):
             raise ValueError(f"unknown run status {status!r}")
-        self.con.execute(
+        self._con.execute(
             "UPDATE runs SET status = ?, finished_at = ?, metrics = ?, error = ?, lf_versions = ?, "
             "data_fingerprint = ?, lf_summary = ? WHERE run_id = ?",
             [
@@ -132,121 +106,69 @@ class RunRecords:
     def set_export_dir(self, run_id: int, folder: str | None) -> None:
         """Record the folder a run writes its exports to, by its name under the pipeline's ``export.dir``
         (before it writes any, so a crash can be cleaned up)."""
-        self.con.execute("UPDATE runs SET export_dir = ? WHERE run_id = ?", [folder, run_id])
+        self._con.execute("UPDATE runs SET export_dir = ? WHERE run_id = ?", [folder, run_id])
 
-    def discard_unfinished(self) -> list[str]:
-        """Delete the labels of failed and interrupted runs; return their export folders
+    def discard_unfinished(self) -> list[tuple[int, str]]:
+        """Delete the labels of failed and interrupted runs; return their ids and export folders
         (for the caller to remove: only succeeded runs keep outputs)."""
-        self.con.execute("BEGIN")
-        self.con.execute(
+        self._con.execute("BEGIN")
+        self._con.execute(
             "DELETE FROM labels WHERE run_id IN (SELECT run_id FROM runs WHERE status IN ('failed', 'interrupted'))"
         )
-        dirs = self.con.execute(
-            "SELECT export_dir FROM runs WHERE status IN ('failed', 'interrupted') AND export_dir IS NOT NULL"
+        dirs = self._con.execute(
+            "SELECT run_id, export_dir FROM runs WHERE status IN ('failed', 'interrupted') AND export_dir IS NOT NULL"
         ).fetchall()
-        self.con.execute("COMMIT")
-        return [d[0] for d in dirs]
+        self._con.execute("COMMIT")
+        return [(int(d[0]), str(d[1])) for d in dirs]
 
-    def runs(self) -> pl.DataFrame:
+    def all(self) -> pl.DataFrame:
         """All runs, newest first."""
-        return self.query("SELECT * FROM runs ORDER BY run_id DESC")
+        return self._query("SELECT * FROM runs ORDER BY run_id DESC")
 
-    def prune(self, keep: Sequence[int]) -> dict[str, int]:
-        """Delete what no run in ``keep`` (nor any later run) needs; return counts per kind.
+    def record(self, run_id: int | None = None) -> dict[str, Any]:
+        """Run ``run_id``'s row (default: the newest succeeded run), its JSON columns decoded, with
+        ``labels``: how many labels it keeps.  :class:`RunError` naming the run and the fix when
+        there is none."""
+        if run_id is None:
+            rows = self._query("SELECT * FROM runs WHERE status = 'succeeded' ORDER BY run_id DESC LIMIT 1").to_dicts()
+            if not rows:
+                raise RunError(f"store {self._path} has no succeeded run yet; run the pipeline first (`weaksup run`)")
+        else:
+            rows = self._query("SELECT * FROM runs WHERE run_id = ?", [run_id]).to_dicts()
+            if not rows:
+                last = self._con.execute("SELECT max(run_id) FROM runs").fetchall()[0][0]
+                raise RunError(f"there is no run {run_id} in {self._path} (runs go up to {last}); "
+                               "`weaksup history` lists the runs")  # fmt: skip
+        row = rows[0]
+        for key in _JSON:
+            row[key] = json.loads(row[key]) if row[key] else {}
+        row["lf_summary"] = json.loads(row["lf_summary"]) if row["lf_summary"] else None
+        row["labels"] = int(self._con.execute("SELECT count(*) FROM labels WHERE run_id = ?", [row["run_id"]]).fetchall()[0][0])
+        return row
 
-        With ``first = min(keep)``: labels of runs not in ``keep``; LF versions
-        last used before ``first`` (their votes, watermarks and errors: a revert
-        to such a version re-applies it); examples retired at or before
-        ``first`` (and their votes).  Run rows stay: they are the history.
-        """
-        if not keep:
-            raise ValueError("keep at least one run")
-        first = min(keep)
-        con = self.con
-        con.execute("BEGIN")
-        try:
-            keep_table = pa.table({"run_id": pa.array(sorted(keep), pa.int64())})
-            con.register("keep_runs", keep_table)
-            counts = {
-                "labels": con.execute(
-                    "DELETE FROM labels WHERE run_id NOT IN (SELECT run_id FROM keep_runs)"
-                ).fetchall()[0][0],
-            }
-            con.unregister("keep_runs")
-            old_lfs = "SELECT lf_name, lf_version FROM lfs WHERE last_run < ?"
-            counts["lf_version_votes"] = con.execute(
-                f"DELETE FROM votes WHERE (lf_name, lf_version) IN ({old_lfs})", [first]
-            ).fetchall()[0][0]
-            counts["lf_versions"] = con.execute(
-                f"DELETE FROM lf_progress WHERE (lf_name, lf_version) IN ({old_lfs})", [first]
-            ).fetchall()[0][0]
-            con.execute(f"DELETE FROM lf_errors WHERE (lf_name, lf_version) IN ({old_lfs})", [first])
-            old_examples = "SELECT ex_key FROM examples WHERE retired_run <= ?"
-            counts["retired_example_votes"] = con.execute(
-                f"DELETE FROM votes WHERE ex_key IN ({old_examples})", [first]
-            ).fetchall()[0][0]
-            con.execute(f"DELETE FROM lf_errors WHERE ex_key IN ({old_examples})", [first])
-            counts["retired_examples"] = con.execute(
-                "DELETE FROM examples WHERE retired_run <= ?", [first]
-            ).fetchall()[0][0]
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("CHECKPOINT")
-        return {k: int(v) for k, v in counts.items()}
+    def succeeded(self, run_id: int | None = None) -> dict[str, Any]:
+        """:meth:`record` of a succeeded run; :class:`RunError` saying what became of any other."""
+        row = self.record(run_id)
+        if row["status"] != "succeeded":
+            raise RunError(f"run {row['run_id']} {row['status']}: only succeeded runs have labels to report on")
+        return row
 
-    def run_record(self, run_id: int) -> dict[str, Any]:
-        """Run ``run_id``'s ``status``, ``params`` (the validated pipeline), ``lf_versions`` and
-        ``labels`` (how many it keeps); :class:`RunError` if there is no such run."""
-        rows = self.con.execute("SELECT status, params, lf_versions FROM runs WHERE run_id = ?", [run_id]).fetchall()
-        if not rows:
-            last = self.con.execute("SELECT max(run_id) FROM runs").fetchall()[0][0]
-            raise RunError(f"there is no run {run_id} in {self.path} (runs go up to {last})")
-        status, params, versions = rows[0]
-        n = self.con.execute("SELECT count(*) FROM labels WHERE run_id = ?", [run_id]).fetchall()[0][0]
-        return {"status": status, "params": json.loads(params or "{}"), "lf_versions": json.loads(versions or "{}"),
-                "labels": int(n)}  # fmt: skip
-
-    def labeled_run(self, run_id: int, purpose: str = "") -> dict[str, Any]:
-        """:meth:`run_record` of a run that still has its labels; :class:`RunError` saying why they
+    def labeled(self, run_id: int, purpose: str = "") -> dict[str, Any]:
+        """:meth:`record` of a run that still has its labels; :class:`RunError` saying why they
         are gone otherwise (``run N has no labels<purpose>: it was pruned by `weaksup gc```, or it
         failed or was interrupted)."""
-        record = self.run_record(run_id)
+        record = self.record(run_id)
         if record["labels"] == 0:
             status = record["status"]
             why = "it was pruned by `weaksup gc`" if status == "succeeded" else f"it {status}"
             raise RunError(f"run {run_id} has no labels{purpose}: {why}")
         return record
 
-    def training_rows(self, run_id: int, split: str, keep_uncovered: bool) -> pl.DataFrame:
-        """Run ``run_id``'s labels on the examples of ``split`` (only those with votes unless
-        ``keep_uncovered``), with each example's id and input columns (JSON), in store order."""
-        return self.query(_training_sql(keep_uncovered), [run_id, split])
-
-    def training_row_batches(
-        self, run_id: int, split: str, keep_uncovered: bool, batch_rows: int = 100_000
-    ) -> Iterator[pl.DataFrame]:
-        """:meth:`training_rows`, at most ``batch_rows`` at a time (by key range: see
-        :meth:`key_range_batches`): a streamed run's training set is exported batch by batch."""
-        sql = _training_sql(keep_uncovered, key_range=True)
-        return self.key_range_batches(sql, [run_id, split], self.label_key_range(run_id), batch_rows)
-
-    def label_key_range(self, run_id: int) -> tuple[int, int] | None:
-        """The smallest and largest ``ex_key`` run ``run_id`` labeled (None: it has no labels)."""
-        return self.key_span("FROM labels WHERE run_id = ?", [run_id])
-
-    def key_span(self, rows: str, params: Sequence[Any]) -> tuple[int, int] | None:
-        """The smallest and largest ``ex_key`` of the rows ``rows`` selects (a ``FROM ... WHERE``
-        clause of weaksup's own, with ``params``); None when there are none."""
-        lo, hi = self.con.execute(f"SELECT min(ex_key), max(ex_key) {rows}", list(params)).fetchall()[0]
-        return None if lo is None else (int(lo), int(hi))
-
-    def last_succeeded_run(self, pipeline: str | None = None) -> dict[str, Any] | None:
+    def last_succeeded(self, pipeline: str | None = None) -> dict[str, Any] | None:
         """The newest succeeded run (of ``pipeline``, or of any): its ``run_id``, ``lf_summary`` (rows),
         ``lf_versions``, ``pipeline_hash``, ``data_fingerprint``, ``export_dir`` and ``metrics``; None if none."""
         where = "AND pipeline = ?" if pipeline is not None else ""
-        rows = self.con.execute(
+        rows = self._con.execute(
             "SELECT run_id, lf_summary, lf_versions, pipeline_hash, data_fingerprint, export_dir, metrics FROM runs "
             f"WHERE status = 'succeeded' {where} ORDER BY run_id DESC LIMIT 1",
             [pipeline] if pipeline is not None else [],
@@ -261,28 +183,14 @@ class RunRecords:
 
     def history(self) -> pl.DataFrame:
         """Every run's record, oldest first (``weaksup history`` mirrors it to a JSON file)."""
-        return self.query(
+        return self._query(
             "SELECT run_id, pipeline, status, started_at, finished_at, error, pipeline_hash, data_fingerprint, "
             "export_dir, params, metrics, lf_versions FROM runs ORDER BY run_id"
         )
 
-    def lf_versions(self) -> pl.DataFrame:
-        """Every LF version in the store: when it was used, its votes, watermark and errors."""
-        return self.query(
-            "SELECT l.lf_name, l.lf_version, l.kind, l.first_run, l.last_run, "
-            "coalesce(v.votes, 0) AS votes, p.applied_through, coalesce(e.errors, 0) AS errors "
-            "FROM lfs l "
-            "LEFT JOIN (SELECT lf_name, lf_version, count(*) AS votes FROM votes GROUP BY ALL) v USING (lf_name, lf_version) "
-            "LEFT JOIN (SELECT lf_name, lf_version, max(applied_through) AS applied_through FROM lf_progress GROUP BY ALL) p "
-            "USING (lf_name, lf_version) "
-            "LEFT JOIN (SELECT lf_name, lf_version, count(*) AS errors FROM lf_errors GROUP BY ALL) e "
-            "USING (lf_name, lf_version) "
-            "ORDER BY l.lf_name, l.first_run"
-        )
-
     def label_changes(self, run_a: int, run_b: int) -> dict[str, int]:
         """How the labels of run ``run_b`` differ from run ``run_a``'s, by example id."""
-        got = self.query(
+        got = self._query(
             "WITH la AS (SELECT e.example_id, l.ex_key, l.label, l.value, l.ranking FROM labels l "
             "JOIN examples e USING (ex_key) WHERE l.run_id = ?), "
             "lb AS (SELECT e.example_id, l.ex_key, l.label, l.value, l.ranking FROM labels l "
@@ -299,23 +207,55 @@ class RunRecords:
         ).to_dicts()[0]
         return {k: int(v) for k, v in got.items()}
 
-    def vote_changes(self, run_a: int, run_b: int, name: str, va: str, vb: str) -> dict[str, int]:
-        """Votes of versions ``va`` and ``vb`` of LF ``name`` compared on the examples both runs
-        labeled with unchanged content (abstain counts as a vote value); :class:`RunError` when
-        a version's votes were pruned."""
-        applied = self.con.execute(
-            "SELECT count(*) FROM lf_progress WHERE lf_name = ? AND lf_version IN (?, ?)", [name, va, vb]
-        ).fetchall()[0][0]
-        if applied < 2:
-            raise RunError(f"the votes of an older version of LF {name!r} were pruned by `weaksup gc`; cannot diff")
-        got = self.query(
-            "WITH keys AS (SELECT ex_key FROM labels WHERE run_id = ? INTERSECT SELECT ex_key FROM labels WHERE run_id = ?), "
-            "va AS (SELECT ex_key, label, value, ranking, payload FROM votes WHERE lf_name = ? AND lf_version = ?), "
-            "vb AS (SELECT ex_key, label, value, ranking, payload FROM votes WHERE lf_name = ? AND lf_version = ?) "
-            "SELECT count(*) AS compared, count(*) FILTER (va.label IS DISTINCT FROM vb.label "
-            "OR va.value IS DISTINCT FROM vb.value OR va.ranking IS DISTINCT FROM vb.ranking "
-            "OR va.payload::VARCHAR IS DISTINCT FROM vb.payload::VARCHAR) AS votes_changed "
-            "FROM keys LEFT JOIN va USING (ex_key) LEFT JOIN vb USING (ex_key)",
-            [run_a, run_b, name, va, name, vb],
-        ).to_dicts()[0]
-        return {k: int(v) for k, v in got.items()}
+    # -- labels ------------------------------------------------------------------------
+
+    def write_labels(
+        self, run_id: int, labels: pl.DataFrame | Iterable[pl.DataFrame], batch_rows: int = batches.STORE_ROWS
+    ) -> None:
+        """Store a run's labels: a frame, or frames one after another (a run too large to label
+        at once), with ``ex_key``, ``n_votes`` and any of ``probs``, ``label``, ``confidence``,
+        ``value``, ``variance``, ``ranking``, ``payload``.
+
+        Written in transactions of ``batch_rows`` rows (DuckDB holds a transaction's rows in
+        memory): labels are only read for succeeded runs, and a run that stops before it
+        succeeds has its partial labels deleted (:meth:`discard_unfinished`)."""
+        cols = ["ex_key", "probs", "label", "confidence", "n_votes", "value", "variance", "ranking", "payload"]
+        self._con.execute("DELETE FROM labels WHERE run_id = ?", [run_id])
+        for part in [labels] if isinstance(labels, pl.DataFrame) else labels:
+            frame = part.select([c for c in cols if c in part.columns])
+            for start in range(0, frame.height, batch_rows):
+                self._insert_labels(run_id, frame.slice(start, batch_rows))
+
+    def _insert_labels(self, run_id: int, frame: pl.DataFrame) -> None:
+        """One transaction of :meth:`write_labels`."""
+        self._con.register("new_labels", frame.to_arrow())
+        try:
+            self._con.execute("BEGIN")
+            self._con.execute(
+                f"INSERT INTO labels (run_id, {', '.join(frame.columns)}) SELECT ?, * FROM new_labels", [run_id]
+            )
+            self._con.execute("COMMIT")
+        except BaseException:
+            self._con.execute("ROLLBACK")
+            raise
+        finally:
+            self._con.unregister("new_labels")
+        crash_point("write_labels.after_commit")
+
+    def training_rows(self, run_id: int, split: str, keep_uncovered: bool) -> pl.DataFrame:
+        """Run ``run_id``'s labels on the examples of ``split`` (only those with votes unless
+        ``keep_uncovered``), with each example's id and input columns (JSON), in store order."""
+        return self._query(_training_sql(keep_uncovered), [run_id, split])
+
+    def training_batches(
+        self, run_id: int, split: str, keep_uncovered: bool, batch_rows: int = batches.EXPORT_ROWS
+    ) -> Iterator[pl.DataFrame]:
+        """:meth:`training_rows`, at most ``batch_rows`` at a time (by key range: see
+        :meth:`key_range_batches`): a streamed run's training set is exported batch by batch."""
+        sql = _training_sql(keep_uncovered, key_range=True)
+        return self._key_range_batches(sql, [run_id, split], self.label_key_range(run_id), batch_rows)
+
+    def label_key_range(self, run_id: int) -> tuple[int, int] | None:
+        """The smallest and largest ``ex_key`` run ``run_id`` labeled (None: it has no labels)."""
+        return self._key_span("FROM labels WHERE run_id = ?", [run_id])
+

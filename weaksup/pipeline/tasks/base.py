@@ -19,6 +19,7 @@ sibling modules of one shape, registered by label type in :data:`weaksup.pipelin
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -28,46 +29,95 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 import polars as pl
 
+from weaksup.apply.kinds import LabelingFunctionLike
 from weaksup.data import ID
+from weaksup.examples import InMemoryExamples
 from weaksup.pipeline.settings import Settings
 from weaksup.store import VoteStore
 
 
-@dataclass(frozen=True)
 class Prepared:
-    """A run's examples as LFs and the store see them, and what is kept from both.
+    """A run's examples as the label step sees them: each one's split and gold, in the order of the
+    store keys the run synced them under.  Two kinds: :class:`InMemoryPrepared` holds the examples
+    (and what LFs read) in memory; :class:`StreamedPrepared` leaves them in the store.
 
-    ``examples``: ``example_id``, ``split`` (a string) and the input columns.  ``gold``: the
-    task's gold labels, aligned with the rows (a task-specific form); ``has_gold`` marks the
-    rows that have one.  ``holdout``: an external evaluation set (categorical runs).  In a
-    streamed run (:mod:`weaksup.pipeline.streamed`) the examples stay in the store: ``examples``
-    then holds only ``split``, one row per live example in key order, aligned with ``gold``.
+    ``gold``: the task's gold labels, aligned with the rows (a task-specific form); ``has_gold``
+    marks the rows that have one; ``holdout``: an external evaluation set (categorical runs).
     """
 
-    examples: pl.DataFrame
+    splits: pl.Series
+    """Each example's split name."""
     gold: Any
     has_gold: np.ndarray
-    holdout: pl.DataFrame | None = None
+    holdout: pl.DataFrame | None
 
     @property
-    def inputs(self) -> list[str]:
-        """The columns LFs may read: everything but the id and the split."""
-        return [c for c in self.examples.columns if c not in (ID, "split")]
+    def n(self) -> int:
+        """How many examples."""
+        return len(self.splits)
 
     @property
     def split(self) -> np.ndarray:
         """Each example's split: an object array referencing one ``str`` per split name (numpy
         would make one per example: 600 MB at 10M examples, on every call)."""
-        column = self.examples["split"]
+        column = self.splits
         if column.null_count():
             return column.to_numpy()
         names = column.unique().cast(pl.String)
         codes = column.cast(pl.Enum(names)).to_physical().to_numpy()
         return names.to_numpy()[codes]
 
+    def gold_digest(self, ex_keys: np.ndarray) -> str:
+        """A hash of the gold of the examples ``ex_keys`` (aligned with the rows) and of the holdout:
+        part of what a run saw, so a run whose gold changed is not the run before it redone."""
+        digest = hashlib.blake2b(np.asarray(ex_keys, dtype=np.int64).tobytes(), digest_size=8)
+        gold = self.gold
+        if isinstance(gold, np.ndarray) and gold.dtype != object:
+            digest.update(gold.dtype.str.encode() + np.ascontiguousarray(gold).tobytes())
+        else:  # rankings: per example, a mapping item -> score
+            digest.update(json.dumps(list(gold), sort_keys=True, default=str).encode())
+        if self.holdout is not None:
+            digest.update(json.dumps(self.holdout.columns).encode() + self.holdout.hash_rows(seed=0).to_numpy().tobytes())
+        return digest.hexdigest()
+
     def in_split(self, name: str) -> np.ndarray:
         """Which examples are in split ``name`` (``split == name``, without an array of every example's split)."""
-        return (self.examples["split"] == name).fill_null(False).to_numpy()
+        return (self.splits == name).fill_null(False).to_numpy()
+
+
+@dataclass(frozen=True)
+class InMemoryPrepared(Prepared):
+    """The examples in memory: ``examples`` holds ``example_id``, ``split`` (a string) and the input
+    columns, in row order (as :meth:`Task.prepare` shaped them)."""
+
+    examples: pl.DataFrame
+    gold: Any
+    has_gold: np.ndarray
+    holdout: pl.DataFrame | None = None
+
+    @property  # type: ignore[override]
+    def splits(self) -> pl.Series:
+        return self.examples["split"]
+
+    @property
+    def inputs(self) -> list[str]:
+        """The columns LFs may read: everything but the id and the split."""
+        return [c for c in self.examples.columns if c not in (ID, "split")]
+
+    def source(self, ex_keys: np.ndarray) -> InMemoryExamples:
+        """What LFs read, as an example source keyed by ``ex_keys`` (the store keys of the rows)."""
+        return InMemoryExamples(self.examples.select(ID, *self.inputs), ex_keys)
+
+
+@dataclass(frozen=True)
+class StreamedPrepared(Prepared):
+    """A streamed run's examples (:mod:`weaksup.pipeline.streamed`): they stay in the store, and only
+    their split (``splits``, one per live example in key order) and gold are held."""
+
+    splits: pl.Series
+    gold: Any
+    has_gold: np.ndarray
+    holdout: pl.DataFrame | None = None
 
 
 @dataclass
@@ -109,16 +159,21 @@ class Task(Protocol):
 
     def __init__(self, settings: Settings) -> None: ...
 
-    def prepare(self, frame: pl.DataFrame, holdout: pl.DataFrame | None = None) -> Prepared:
+    @staticmethod
+    def check(settings: Settings) -> str | None:
+        """The type's own checks of a pipeline's keys, after the shared ones: a problem, or ``None``."""
+        ...
+
+    def prepare(self, frame: pl.DataFrame, holdout: pl.DataFrame | None = None) -> InMemoryPrepared:
         """Shape the loaded rows (with ``example_id``) into examples and split the gold off."""
         ...
 
-    def select_lfs(self, lfs: Sequence[Any]) -> list[Any]:
+    def select_lfs(self, lfs: Sequence[LabelingFunctionLike]) -> list[LabelingFunctionLike]:
         """The LFs of this label type."""
         ...
 
     def label(
-        self, store: VoteStore, ex_keys: np.ndarray, lfs: Sequence[Any], prepared: Prepared, train: np.ndarray
+        self, store: VoteStore, ex_keys: np.ndarray, lfs: Sequence[LabelingFunctionLike], prepared: Prepared, train: np.ndarray
     ) -> Labeled:
         """Fit the label model on the ``train`` rows' votes of ``lfs`` (their current versions), label every row."""
         ...
@@ -132,7 +187,7 @@ class Task(Protocol):
         batch by batch."""
         ...
 
-    def train_end_model(self, prepared: Prepared, labeled: Labeled, train: np.ndarray, run_dir: Path) -> Trained:
+    def train_end_model(self, prepared: InMemoryPrepared, labeled: Labeled, train: np.ndarray, run_dir: Path) -> Trained:
         """Train the end model on the covered train rows, save it in ``run_dir``; its scores on gold."""
         ...
 
@@ -141,7 +196,7 @@ class Task(Protocol):
         ...
 
 
-def select_lfs(lfs: Sequence[Any], label_type: str) -> list[Any]:
+def select_lfs(lfs: Sequence[LabelingFunctionLike], label_type: str) -> list[LabelingFunctionLike]:
     """The LFs of ``label_type`` (an LF module may hold LFs of several types)."""
     chosen = [lf for lf in lfs if lf.label_type == label_type]
     if not chosen:

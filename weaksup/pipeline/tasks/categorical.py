@@ -7,7 +7,7 @@ soft labels, read from ``trainer.text_column``; it is scored on the test split a
 
 **Exports** (``training_set.<format>``): ``example_id``, the input columns, ``prob_<class>``
 per class, ``label``, ``label_name``, ``confidence`` and ``n_votes``
-(:func:`weaksup.export.soft_label_frame`).
+(:meth:`weaksup.label_types.categorical.CategoricalType.training_frame`).
 
 >>> import numpy as np
 >>> from weaksup.votes import SparseVotes
@@ -29,14 +29,17 @@ from typing import Any, ClassVar
 import numpy as np
 import polars as pl
 
+from weaksup.apply.kinds import LabelingFunctionLike
+from weaksup import batches
 from weaksup.analysis import lf_summary
 from weaksup.data import ID
 from weaksup.evaluation import class_scores
-from weaksup.export import soft_label_frame
+from weaksup.label_types.categorical import CATEGORICAL
 from weaksup.model import AutoLabelModel, labels_from_proba, make_label_model
 from weaksup.pipeline.settings import Settings
 from weaksup.pipeline.tasks.base import (
     Labeled,
+    InMemoryPrepared,
     Prepared,
     Trained,
     check_output_columns,
@@ -49,27 +52,57 @@ from weaksup.store import VoteStore
 from weaksup.votes import SparseVotes
 
 
-PREDICT_BATCH_ROWS = 1_000_000
-"""Rows per ``predict_proba`` call when labeling: the label model's working arrays stay this size."""
-
-
 class CategoricalTask:
     """Categorical runs (see the module docstring)."""
 
-    label_type: ClassVar[str] = "categorical"
-    end_models: ClassVar[tuple[str, ...]] = ("tfidf_logreg", "none")
+    label_type: ClassVar[str] = CATEGORICAL.name
+    end_models: ClassVar[tuple[str, ...]] = CATEGORICAL.end_models
+
+    @staticmethod
+    def check(settings: Settings) -> str | None:
+        """The categorical keys: at least two distinct classes, a usable label model, no ranking or
+        regression keys."""
+        classes = settings.labels.classes
+        if len(classes) < 2:
+            return "labels.classes needs at least 2 class names"
+        bad = [c for c in classes if not c.strip() or not c.isprintable()]
+        if bad:  # an empty name, a newline or an escape code would garble CSV headers, tables and logs
+            return (f"labels.classes has the class name {bad[0]!r}; give each class a non-empty name of printable "
+                    "characters (no newline, tab or control character)")
+        twice = sorted({c for c in classes if classes.count(c) > 1})
+        if twice:
+            return f"labels.classes names {twice} more than once; give each class once, in class-id order"
+        trainer = settings.trainer
+        if trainer.name not in CategoricalTask.end_models:
+            return f"trainer.name = {trainer.name!r} is for ranking or regression labels; use tfidf_logreg or none"
+        used = [key for key in ("features", "exclude_columns") if getattr(trainer, key)]
+        if used:
+            return f"trainer.{used[0]} is for ranking and regression labels only"
+        lm = settings.label_model
+        try:
+            make_label_model(lm.name, cardinality=len(classes), seed=lm.seed, **lm.params)
+        except (TypeError, ValueError) as exc:
+            return f"[label_model] is not usable: {exc}"
+        if isinstance(lm.class_prior, list) and len(lm.class_prior) != len(classes):
+            return (f"label_model.class_prior gives {len(lm.class_prior)} proportions for the {len(classes)} classes "
+                    f"{classes}; give one per class, in labels.classes' order")  # fmt: skip
+        data = settings.data
+        if data.dev_split in (data.train_split, data.test_split):
+            return (f"data.dev_split = {data.dev_split!r} is also the {'train' if data.dev_split == data.train_split else 'test'} "
+                    "split; its gold would choose the label model on the rows it fits or is scored on: name another split")
+        return None
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.classes = list(settings.labels.classes)
 
-    def prepare(self, frame: pl.DataFrame, holdout: pl.DataFrame | None = None) -> Prepared:
+    def prepare(self, frame: pl.DataFrame, holdout: pl.DataFrame | None = None) -> InMemoryPrepared:
         """Split the gold class ids (``data.gold_column``, -1 where unknown) off the examples; a
         ``label_model.class_prior = 'gold'`` without gold on the dev split is refused here, before
         any LF runs."""
         frame = with_split(frame, self.settings)
         column = gold_column(frame, self.settings)
-        gold = class_ids(frame, column, len(self.classes)) if column else np.full(frame.height, -1)
+        gold = class_ids(frame, column, self.classes) if column else np.full(frame.height, -1)
         dev = self.settings.data.dev_split
         if self.settings.label_model.class_prior == "gold" and not (gold[(frame["split"] == dev).to_numpy()] >= 0).any():
             raise ValueError(
@@ -82,14 +115,14 @@ class CategoricalTask:
         if self.settings.trainer.name != "none" and text_col not in examples.columns:
             raise ValueError(f"trainer.text_column {text_col!r} is not in the data; columns are {examples.columns}")
         check_output_columns(examples, ["label", "label_name", "confidence", "n_votes", *(f"prob_{c}" for c in self.classes)])
-        return Prepared(examples, gold, gold >= 0, holdout)
+        return InMemoryPrepared(examples, gold, CATEGORICAL.gold_mask(gold), holdout)
 
-    def select_lfs(self, lfs: Sequence[Any]) -> list[Any]:
+    def select_lfs(self, lfs: Sequence[LabelingFunctionLike]) -> list[LabelingFunctionLike]:
         """The categorical LFs."""
         return select_lfs(lfs, self.label_type)
 
     def label(
-        self, store: VoteStore, ex_keys: np.ndarray, lfs: Sequence[Any], prepared: Prepared, train: np.ndarray
+        self, store: VoteStore, ex_keys: np.ndarray, lfs: Sequence[LabelingFunctionLike], prepared: Prepared, train: np.ndarray
     ) -> Labeled:
         """Class probabilities for every example; accuracy per split; the LF summary on non-test rows.
 
@@ -97,7 +130,7 @@ class CategoricalTask:
         at 10M examples the whole (n, k) probabilities and their frame would be most of the run's
         memory.  They are kept whole only for an end model to learn from."""
         lm = self.settings.label_model
-        votes = store.label_matrix(ex_keys, [(lf.name, lf.version) for lf in lfs])
+        votes = store.votes.read(self.label_type, ex_keys, [(lf.name, lf.version) for lf in lfs])
         model = make_label_model(lm.name, cardinality=len(self.classes), seed=lm.seed, **lm.params)
         dev = prepared.in_split(self.settings.data.dev_split) & (prepared.gold >= 0)
         dev_gold = prepared.gold[dev]
@@ -116,13 +149,15 @@ class CategoricalTask:
         dev = ~prepared.in_split(self.settings.data.test_split)
         summary = lf_summary(votes.select_rows(np.flatnonzero(dev)), gold[dev],
                              learned_acc=getattr(model, "accuracies_", None))  # fmt: skip
-        probs = predict_in_batches(model, votes, PREDICT_BATCH_ROWS) if self.settings.trainer.name != "none" else None
+        names = pl.element().replace_strict(list(range(len(self.classes))), self.classes, return_dtype=pl.String)
+        summary = summary.with_columns(pl.col("polarity").list.eval(names))  # the classes an LF votes, by name
+        probs = predict_in_batches(model, votes, batches.PREDICT_ROWS) if self.settings.trainer.name != "none" else None
         return Labeled(model, rows, n_votes, probs, metrics, summary, notes=notes)
 
     def training_set(self, store: VoteStore, run_id: int) -> pl.DataFrame:
         """The train split's examples (those with votes unless ``export.keep_uncovered``) with their
         soft labels, in store order."""
-        rows = store.training_rows(run_id, self.settings.data.train_split, self.settings.export.keep_uncovered)
+        rows = store.runs.training_rows(run_id, self.settings.data.train_split, self.settings.export.keep_uncovered)
         return self._soft_labels(rows, None)
 
     def training_batches(self, store: VoteStore, run_id: int, batch_rows: int) -> Iterator[pl.DataFrame]:
@@ -130,7 +165,7 @@ class CategoricalTask:
         types inferred from the first batch's, as the whole set's are inferred from its first rows."""
         export = self.settings.export
         dtype = None
-        for rows in store.training_row_batches(run_id, self.settings.data.train_split, export.keep_uncovered, batch_rows):
+        for rows in store.runs.training_batches(run_id, self.settings.data.train_split, export.keep_uncovered, batch_rows):
             if rows.height:
                 if dtype is None:
                     dtype = rows["data"].str.json_decode().dtype
@@ -139,12 +174,9 @@ class CategoricalTask:
             yield self.training_set(store, run_id)
 
     def _soft_labels(self, rows: pl.DataFrame, dtype: pl.DataType | None) -> pl.DataFrame:
-        k = len(self.classes)
-        probs = np.asarray(rows["probs"].list.to_array(k).to_numpy(), dtype=float) if rows.height else np.zeros((0, k))
-        return soft_label_frame(training_inputs(rows, dtype), probs, rows["n_votes"].to_numpy(), self.classes,
-                                keep_uncovered=True)  # fmt: skip
+        return CATEGORICAL.training_frame(training_inputs(rows, dtype), rows, self.classes)
 
-    def train_end_model(self, prepared: Prepared, labeled: Labeled, train: np.ndarray, run_dir: Path) -> Trained:
+    def train_end_model(self, prepared: InMemoryPrepared, labeled: Labeled, train: np.ndarray, run_dir: Path) -> Trained:
         """Fit the text classifier on the covered train examples' soft labels; test and holdout accuracy."""
         from weaksup.end_models import SoftTextClassifier
 
@@ -154,7 +186,7 @@ class CategoricalTask:
         covered = np.flatnonzero(train & (labeled.n_votes > 0))
         texts = prepared.examples[text_col].cast(pl.String).fill_null("").to_numpy()
         end_model.fit(texts[covered], labeled.predictions[covered])
-        end_model.save(run_dir / "end_model.npz", {"classes": self.classes, "text_column": text_col})
+        end_model.save(run_dir / CATEGORICAL.end_model_file, {"classes": self.classes, "text_column": text_col})
         out: dict[str, Any] = {}
         test = prepared.split == test_split
         if test.any() and (acc := accuracy(end_model.predict(texts[test]), prepared.gold[test])) is not None:
@@ -170,36 +202,6 @@ class CategoricalTask:
         lm = self.settings.label_model
         return {"label_model": {"name": lm.name, "seed": lm.seed, "params": lm.params, **getattr(self, "fitted", {})},
                 "classes": self.classes}  # fmt: skip
-
-
-def check(settings: Settings) -> str | None:
-    """The categorical keys: at least two distinct classes, a usable label model, no ranking or
-    regression keys."""
-    classes = settings.labels.classes
-    if len(classes) < 2:
-        return "labels.classes needs at least 2 class names"
-    twice = sorted({c for c in classes if classes.count(c) > 1})
-    if twice:
-        return f"labels.classes names {twice} more than once; give each class once, in class-id order"
-    trainer = settings.trainer
-    if trainer.name not in CategoricalTask.end_models:
-        return f"trainer.name = {trainer.name!r} is for ranking or regression labels; use tfidf_logreg or none"
-    used = [key for key in ("features", "exclude_columns") if getattr(trainer, key)]
-    if used:
-        return f"trainer.{used[0]} is for ranking and regression labels only"
-    lm = settings.label_model
-    try:
-        make_label_model(lm.name, cardinality=len(classes), seed=lm.seed, **lm.params)
-    except (TypeError, ValueError) as exc:
-        return f"[label_model] is not usable: {exc}"
-    if isinstance(lm.class_prior, list) and len(lm.class_prior) != len(classes):
-        return (f"label_model.class_prior gives {len(lm.class_prior)} proportions for the {len(classes)} classes "
-                f"{classes}; give one per class, in labels.classes' order")  # fmt: skip
-    data = settings.data
-    if data.dev_split in (data.train_split, data.test_split):
-        return (f"data.dev_split = {data.dev_split!r} is also the {'train' if data.dev_split == data.train_split else 'test'} "
-                "split; its gold would choose the label model on the rows it fits or is scored on: name another split")
-    return None
 
 
 PRIOR_GAP = 0.1
@@ -256,9 +258,26 @@ def label_model_notes(model: Any, lm: Any, classes: Sequence[str], dev_gold: np.
     return notes
 
 
-def class_ids(frame: pl.DataFrame, column: str, k: int) -> np.ndarray:
-    """Gold class ids from ``column``, -1 where unknown."""
-    gold = frame[column].cast(pl.Int64, strict=False).fill_null(-1).to_numpy()
+def class_ids(frame: pl.DataFrame, column: str, classes: Sequence[str]) -> np.ndarray:
+    """Gold class ids from ``column``, -1 where unknown: class ids, or (in a text column) class
+    names from ``classes`` or ids written as text."""
+    k = len(classes)
+    values = frame[column]
+    if values.dtype in (pl.String, pl.Categorical) or isinstance(values.dtype, pl.Enum):
+        text = values.cast(pl.String).str.strip_chars()
+        by_name = text.replace_strict(list(classes), list(range(k)), default=None, return_dtype=pl.Int64)
+        ids = by_name.fill_null(text.cast(pl.Int64, strict=False))
+        unknown = (text.is_not_null() & (text != "") & ids.is_null()).to_numpy()
+        if unknown.any():
+            row = int(np.flatnonzero(unknown)[0])
+            raise ValueError(
+                f"gold column {column!r} holds {values[row]!r} for example {frame[ID][row]!r}, which is neither one of "
+                f"labels.classes {list(classes)} nor a class id 0..{k - 1}; fix the value, or name the class in "
+                "labels.classes"
+            )
+        gold = ids.fill_null(-1).to_numpy()
+    else:
+        gold = values.cast(pl.Int64, strict=False).fill_null(-1).to_numpy()
     bad = (gold < -1) | (gold >= k)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
@@ -269,9 +288,8 @@ def class_ids(frame: pl.DataFrame, column: str, k: int) -> np.ndarray:
 
 
 def accuracy(pred: np.ndarray, gold: np.ndarray) -> float | None:
-    """Accuracy where gold is known (≥ 0); None when it is known nowhere."""
-    known = gold >= 0
-    return float((pred[known] == gold[known]).mean()) if known.any() else None
+    """Accuracy where gold is known (≥ 0); None when it is known nowhere (the type's metric)."""
+    return CATEGORICAL.metrics(pred, gold)["accuracy"]
 
 
 def predict_in_batches(model: Any, votes: SparseVotes, batch_rows: int) -> np.ndarray:
@@ -300,7 +318,7 @@ def proba_batches(model: Any, votes: SparseVotes, batch_rows: int) -> Iterator[t
 @dataclass
 class LabelRows:
     """A categorical run's label rows (``ex_key``, ``probs``, ``label``, ``confidence``,
-    ``n_votes``), :data:`PREDICT_BATCH_ROWS` at a time: what :meth:`VoteStore.write_labels`
+    ``n_votes``), :data:`weaksup.batches.PREDICT_ROWS` at a time: what :meth:`VoteStore.write_labels`
     takes.  Each pass predicts again (cheap beside the fit) instead of holding every row's
     probabilities; the labels break ties as :meth:`LabelModelBase.predict` does, so every pass
     gives the same rows."""
@@ -309,20 +327,13 @@ class LabelRows:
     votes: SparseVotes
     ex_keys: np.ndarray
     n_votes: np.ndarray
-    batch_rows: int = PREDICT_BATCH_ROWS
+    batch_rows: int = batches.PREDICT_ROWS
 
     def __iter__(self) -> Iterator[pl.DataFrame]:
         ties = np.random.default_rng(self.model.seed)  # one stream over the batches: predict's tie breaks
         for start, stop, probs in proba_batches(self.model, self.votes, self.batch_rows):
-            yield pl.DataFrame(
-                {
-                    "ex_key": self.ex_keys[start:stop],
-                    "probs": probs,
-                    "label": labels_from_proba(probs, ties).astype(np.int32),
-                    "confidence": probs.max(axis=1),
-                    "n_votes": self.n_votes[start:stop].astype(np.int32),
-                }
-            )
+            predicted = (probs, labels_from_proba(probs, ties))
+            yield CATEGORICAL.label_rows(self.ex_keys[start:stop], predicted, self.n_votes[start:stop])
 
 
 def split_scores(rows: Iterable[pl.DataFrame], prepared: Prepared, classes: Sequence[str] | None = None) -> dict[str, Any]:
@@ -340,7 +351,7 @@ def split_scores(rows: Iterable[pl.DataFrame], prepared: Prepared, classes: Sequ
     for frame in rows:
         gold = prepared.gold[start : start + frame.height]
         parts.append(
-            pl.DataFrame({"split": prepared.examples["split"].slice(start, frame.height).cast(pl.String),
+            pl.DataFrame({"split": prepared.splits.slice(start, frame.height).cast(pl.String),
                           "covered": frame["n_votes"].to_numpy() > 0, "gold": gold.astype(np.int64),
                           "label": frame["label"].to_numpy().astype(np.int64)})  # fmt: skip
             .group_by("split", "covered", "gold", "label")

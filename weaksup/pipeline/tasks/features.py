@@ -1,8 +1,8 @@
 """End-model feature discovery: the input columns the end model may learn from.
 
 The end model must not see the columns the LFs read: it would learn the LFs back instead of
-generalising beyond them.  :func:`columns_read` finds those columns by tracing each
-row-wise LF on a sample of rows, and :func:`end_model_features` picks the numeric columns
+generalising beyond them.  :func:`columns_read` asks each LF's kind for those columns, and
+:func:`end_model_features` picks the numeric columns
 (for rankings, numeric list columns: one value per item) that no LF reads, or checks
 ``trainer.features``.  The ranking and regression tasks' end models train on them.
 
@@ -24,59 +24,23 @@ row-wise LF on a sample of rows, and :func:`end_model_features` picks the numeri
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
-import numpy as np
 import polars as pl
 
+from weaksup.apply.kinds import LabelingFunctionLike, kinds_of
 from weaksup.data import ID
-from weaksup.lf import Row
 from weaksup.pipeline.settings import TrainerSettings
 
-TRACE_ROWS = 2000
-"""How many rows (evenly spaced) each row-wise LF is traced on to find the columns it reads."""
 
-
-class _TracingRow(Row):
-    """A :class:`Row` that records the columns read from it."""
-
-    __slots__ = ()
-
-    def __init__(self, values: Mapping[str, Any], seen: set[str]) -> None:
-        super().__init__(values)
-        object.__setattr__(self, "_seen", seen)
-
-    def __getattribute__(self, name: str) -> Any:
-        values = object.__getattribute__(self, "__dict__")
-        if name in values and name != "_seen":
-            values["_seen"].add(name)
-        return object.__getattribute__(self, name)
-
-    def __getitem__(self, name: str) -> Any:
-        self.__dict__["_seen"].add(name)
-        return super().__getitem__(name)
-
-
-def columns_read(lfs: Sequence[Any], frame: pl.DataFrame, max_rows: int = TRACE_ROWS) -> dict[str, list[str]]:
-    """Each row-wise LF's name → the columns of ``frame`` it reads, found by running it on
-    up to ``max_rows`` evenly spaced rows (exceptions count as abstains here).
-
-    A column an LF reads only on rows outside the sample is missed, and LFs of other kinds
-    (e.g. prompted LLM LFs) are not traced: list such columns in ``trainer.exclude_columns``.
-    """
-    rows = frame[np.unique(np.linspace(0, frame.height - 1, min(max_rows, frame.height)).astype(int))].to_dicts()
-    out: dict[str, list[str]] = {}
-    for lf in lfs:
-        if lf.kind != "row":
-            continue
-        seen: set[str] = set()
-        for row in rows:
-            try:
-                lf(_TracingRow(row, seen))
-            except Exception:  # noqa: BLE001 - an LF bug is the applier's to report
-                pass
-        out[lf.name] = sorted(seen & set(frame.columns))
-    return out
+def columns_read(lfs: Sequence[LabelingFunctionLike], frame: pl.DataFrame) -> dict[str, list[str]]:
+    """Each LF's name → the columns of ``frame`` it reads, as its kind finds them
+    (:meth:`~weaksup.apply.kinds.LFKind.columns_read`: row-wise LFs and field functions are traced
+    on a sample of rows).  A column an LF reads only on rows outside the sample is missed: list such
+    columns in ``trainer.exclude_columns``."""
+    found: dict[str, list[str]] = {}
+    for kind, idx in kinds_of(lfs).items():
+        found.update(kind.columns_read([lfs[j] for j in idx], frame))
+    return {lf.name: found[lf.name] for lf in lfs}
 
 
 def _numeric(dtype: pl.DataType, ranking: bool) -> bool:
@@ -111,19 +75,3 @@ def end_model_features(
             kind = "a list of numbers per item" if ranking else "numbers"
             raise ValueError(f"trainer.features lists {c!r} of type {examples.schema[c]}; features must be {kind}")
     return list(trainer.features)
-
-
-def item_features(examples: pl.DataFrame, features: Sequence[str], rows: np.ndarray) -> list[np.ndarray]:
-    """Per example, the (d, p) matrix of its items' features."""
-    cols = [examples[c].cast(pl.List(pl.Float64)).to_list() for c in features]
-    out = []
-    for i in rows:
-        X = np.array([[np.nan if v is None else v for v in col[i]] for col in cols], dtype=float).T
-        if np.isnan(X).any():
-            c = features[int(np.flatnonzero(np.isnan(X).any(axis=0))[0])]
-            raise ValueError(
-                f"end-model feature {c!r} is null for an item of example {examples[ID][int(i)]!r}; the pairwise ranker "
-                "needs every feature: fill the nulls, or leave the column out (trainer.exclude_columns)"
-            )
-        out.append(X.reshape(len(X), len(features)))
-    return out

@@ -8,26 +8,25 @@ differs; cleanlab's suspicious-label check applies.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
 from weaksup.analysis import lf_counts, summary_frame
+from weaksup.label_types.categorical import CATEGORICAL
 from weaksup.report import svg
-from weaksup.report.types.base import Chart
-from weaksup.store import VoteStore
+from weaksup.report.types.base import Chart, RunData
+from weaksup.store import ReportReader
 from weaksup.votes import SparseVotes, ascending
 
-if TYPE_CHECKING:
-    from weaksup.report.view import RunView
 
 CONFIDENCE_BINS = 20
 """Bins of the label confidence histogram, from 1/k to 1."""
 
 
-def class_name(view: RunView, c: int | None) -> str:
+def class_name(view: RunData, c: int | None) -> str:
     """Class id ``c`` by its name (``—`` for none; the id itself beyond the run's classes)."""
     if c is None or c < 0:
         return "—"
@@ -35,20 +34,20 @@ def class_name(view: RunView, c: int | None) -> str:
 
 
 class Categorical:
-    """:class:`~weaksup.report.types.base.LabelKind` of ``labels.type = "categorical"``."""
+    """:class:`~weaksup.report.types.base.ReportType` of ``labels.type = "categorical"``."""
 
-    name = "categorical"
+    name = CATEGORICAL.name
     agreement_measure = "agree"
     agreement_floor = 0.0
     suspicious = True
     reads_in_parts = True  # counts, top-k and seeded samples over examples: they add up part by part
-    label_columns = ("probs", "label", "confidence")
+    label_columns = CATEGORICAL.label_columns
 
-    def read_votes(self, store: VoteStore, keys: np.ndarray, versions: Sequence[tuple[str, str]]) -> Any:
+    def read_votes(self, store: ReportReader, keys: np.ndarray, versions: Sequence[tuple[str, str]]) -> Any:
         """The run's label matrix (SparseVotes)."""
         return store.label_matrix(keys, versions)
 
-    def classes(self, recorded: list[str], view: RunView) -> list[str]:
+    def classes(self, recorded: list[str], view: RunData) -> list[str]:
         """The config's classes; a run that recorded none gets ids up to the largest seen."""
         if recorded:
             return recorded
@@ -57,15 +56,11 @@ class Categorical:
             top = max(top, int(part.votes.labels.max(initial=0)), int(part.labels["label"].max() or 0))
         return [str(c) for c in range(top + 1)]
 
-    def read_gold(self, column: pl.Series) -> np.ndarray:
-        """Class ids, -1 where unknown."""
-        return column.cast(pl.Int64).fill_null(-1).to_numpy()
-
     def gold_mask(self, gold: Any) -> np.ndarray:
         """Examples with a gold class."""
-        return np.asarray(gold) >= 0
+        return CATEGORICAL.gold_mask(gold)
 
-    def lf_stats(self, view: RunView) -> pl.DataFrame:
+    def lf_stats(self, view: RunData) -> pl.DataFrame:
         """``polarity`` (class names), ``coverage``, ``overlaps``, ``conflicts``, ``emp_acc`` with
         ``gold_n`` (gold outside the test split) and ``learned_acc`` (the label model's)."""
         stored = view.run["lf_summary"] or []
@@ -89,32 +84,46 @@ class Categorical:
             )
         return frame
 
-    def pair_agreement(self, view: RunView) -> tuple[np.ndarray, np.ndarray]:
-        """Share of equal votes where both LFs voted."""
-        m = len(view.lf_names)
-        overlap, agree = np.zeros((m, m), dtype=np.int64), np.zeros((m, m), dtype=np.int64)
+    def votes_per_lf(self, view: RunData) -> np.ndarray:
+        """Votes per LF, counted part by part."""
+        counts = np.zeros(len(view.lf_names), dtype=np.int64)
         for part in view.parts():
-            both, same = _pair_counts(part.votes)
+            counts += np.bincount(part.votes.cols, minlength=len(counts))
+        return counts
+
+    def pair_agreement(self, view: RunData, lfs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Share of equal votes where both LFs voted: counted from the votes of ``lfs`` only, as
+        sparse products (a crowd run's thousands of workers never make a dense worker × worker array)."""
+        m = len(lfs)
+        overlap, agree = np.zeros((m, m), dtype=np.int64), np.zeros((m, m), dtype=np.int64)
+        column = np.full(len(view.lf_names), -1, dtype=np.int64)
+        column[lfs] = np.arange(m)
+        for part in view.parts():
+            v = part.votes
+            mine = column[v.cols] >= 0
+            kept = SparseVotes(rows=v.rows[mine], cols=column[v.cols[mine]].astype(v.cols.dtype), labels=v.labels[mine],
+                               n=v.n, m=m)  # fmt: skip
+            both, same = _pair_counts(kept)
             overlap += both
             agree += same
         with np.errstate(invalid="ignore", divide="ignore"):
             score = np.where(overlap > 0, agree / np.maximum(overlap, 1), np.nan)
         return overlap, score
 
-    def conflict(self, view: RunView) -> np.ndarray:
+    def conflict(self, view: RunData) -> np.ndarray:
         """Votes against the label; ties broken by more votes first."""
         v = view.votes
         label = view.labels["label"].fill_null(-1).to_numpy()
         against = np.bincount(v.rows, weights=v.labels != label[v.rows], minlength=v.n)
         return against + np.bincount(v.rows, minlength=v.n) / 1000
 
-    def wrongness(self, view: RunView) -> np.ndarray:
+    def wrongness(self, view: RunData) -> np.ndarray:
         """The label's confidence where it differs from the gold class."""
         label = view.labels["label"].fill_null(-1).to_numpy()
         conf = view.labels["confidence"].fill_null(0.0).to_numpy()
         return np.where((view.gold >= 0) & (label != view.gold), conf, 0.0)
 
-    def disagreeing_rows(self, view: RunView, a: int) -> np.ndarray:
+    def disagreeing_rows(self, view: RunData, a: int) -> np.ndarray:
         """Rows where LF ``a`` voted another class than the label."""
         v = view.votes
         label = view.labels["label"].fill_null(-1).to_numpy()
@@ -123,7 +132,7 @@ class Categorical:
         rows = rows[v.labels[mine] != label[rows]]
         return rows if ascending(rows, strict=True) else np.unique(rows)  # the store's: one per row, in order
 
-    def vote_text(self, view: RunView, rows: np.ndarray) -> list[list[str]]:
+    def vote_text(self, view: RunData, rows: np.ndarray) -> list[list[str]]:
         """``lf=CLASS`` per vote."""
         names, v = view.lf_names, view.votes
         out: list[list[str]] = [[] for _ in rows]
@@ -133,13 +142,13 @@ class Categorical:
             out[where[r]].append(f"{names[c]}={class_name(view, lab)}")
         return out
 
-    def shown(self, view: RunView, rows: np.ndarray, labels: pl.DataFrame) -> tuple[list[str], list[str | None]]:
+    def shown(self, view: RunData, rows: np.ndarray, labels: pl.DataFrame) -> tuple[list[str], list[str | None]]:
         """Class names."""
         label = [class_name(view, c) for c in labels["label"].to_list()]
         gold = [class_name(view, int(view.gold[r])) for r in rows] if view.gold is not None else [None] * len(rows)
         return label, gold
 
-    def charts(self, view: RunView, table: pl.DataFrame, seed: int) -> list[Chart]:
+    def charts(self, view: RunData, table: pl.DataFrame, seed: int) -> list[Chart]:
         """Coverage against accuracy per LF, the class distribution against gold, label confidence."""
         has_gold = "emp_acc" in table.columns and table["emp_acc"].drop_nulls().len() > 0
         acc_col = "emp_acc" if has_gold else "learned_acc"

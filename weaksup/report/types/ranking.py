@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from weaksup.evaluation import kendall_tau_distance
+from weaksup.label_types.ranking import RANKING
 from weaksup.report import svg
-from weaksup.report.types.base import Chart, kendall_distance, nanmean
-from weaksup.store import VoteStore
+from weaksup.report.types.base import Chart, RunData, kendall_distance, nanmean
+from weaksup.store import ReportReader
 
-if TYPE_CHECKING:
-    from weaksup.report.view import RunView
 
 
 def by_score(gold: dict[str, float]) -> list[str]:
@@ -29,16 +28,16 @@ def by_score(gold: dict[str, float]) -> list[str]:
 
 
 class Ranking:
-    """:class:`~weaksup.report.types.base.LabelKind` of ``labels.type = "ranking"``."""
+    """:class:`~weaksup.report.types.base.ReportType` of ``labels.type = "ranking"``."""
 
-    name = "ranking"
+    name = RANKING.name
     agreement_measure = "1 - Kendall distance"
     agreement_floor = 0.0
     suspicious = False
     reads_in_parts = False  # Kendall means over LF pairs need every example at once; its runs are small
-    label_columns = ("ranking", "payload")
+    label_columns = RANKING.label_columns
 
-    def read_votes(self, store: VoteStore, keys: np.ndarray, versions: Sequence[tuple[str, str]]) -> Any:
+    def read_votes(self, store: ReportReader, keys: np.ndarray, versions: Sequence[tuple[str, str]]) -> Any:
         """Per LF, row → the ranking it voted (rankings of two or more items only)."""
         got = store.vote_coordinates(keys, versions, "ranking")
         out: list[dict[int, list[str]]] = [{} for _ in versions]
@@ -47,19 +46,15 @@ class Ranking:
                 out[col][row] = [str(x) for x in vote]
         return out
 
-    def classes(self, recorded: list[str], view: RunView) -> list[str]:
+    def classes(self, recorded: list[str], view: RunData) -> list[str]:
         """As recorded (ranking runs have none)."""
         return recorded
-
-    def read_gold(self, column: pl.Series) -> list[dict[str, float]]:
-        """Per example a mapping item id → score, empty where unknown."""
-        return [json.loads(g) if g else {} for g in column.to_list()]
 
     def gold_mask(self, gold: Any) -> np.ndarray:
         """Examples with gold scores of two or more items (something to order)."""
         return np.array([len(g) > 1 for g in gold], dtype=bool)
 
-    def lf_stats(self, view: RunView) -> pl.DataFrame:
+    def lf_stats(self, view: RunData) -> pl.DataFrame:
         """``coverage``, ``kt_to_aggregate``, ``kt_to_gold`` (gold outside the test split)."""
         dev = view.dev_mask() & view.gold_mask()
         agg_rank = view.labels["ranking"].to_list()
@@ -73,19 +68,23 @@ class Ranking:
         return pl.DataFrame(rows, schema={"lf": pl.String, "coverage": pl.Float64, "kt_to_aggregate": pl.Float64,
                                           "kt_to_gold": pl.Float64})  # fmt: skip
 
-    def pair_agreement(self, view: RunView) -> tuple[np.ndarray, np.ndarray]:
+    def votes_per_lf(self, view: RunData) -> np.ndarray:
+        """Rankings per LF."""
+        return np.array([len(mine) for mine in view.votes], dtype=np.int64)
+
+    def pair_agreement(self, view: RunData, lfs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """1 - the mean Kendall tau distance where both LFs voted."""
-        m = len(view.lf_names)
+        m = len(lfs)
         overlap, score = np.zeros((m, m)), np.full((m, m), np.nan)
-        for a in range(m):
-            for b in range(m):
+        for i, a in enumerate(lfs):
+            for j, b in enumerate(lfs):
                 both = view.votes[a].keys() & view.votes[b].keys()
-                overlap[a, b] = len(both)
-                d = nanmean([kendall_distance(view.votes[a][i], view.votes[b][i]) for i in both])
-                score[a, b] = np.nan if d is None else 1 - d
+                overlap[i, j] = len(both)
+                d = nanmean([kendall_distance(view.votes[a][r], view.votes[b][r]) for r in both])
+                score[i, j] = np.nan if d is None else 1 - d
         return overlap, score
 
-    def conflict(self, view: RunView) -> np.ndarray:
+    def conflict(self, view: RunData) -> np.ndarray:
         """The mean Kendall distance of the votes to the aggregate."""
         agg = view.labels["ranking"].to_list()
         total, count = np.zeros(view.n), np.zeros(view.n)
@@ -98,19 +97,19 @@ class Ranking:
         with np.errstate(invalid="ignore"):
             return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
-    def wrongness(self, view: RunView) -> np.ndarray:
+    def wrongness(self, view: RunData) -> np.ndarray:
         """Kendall distance of the aggregate to the gold order."""
         agg = view.labels["ranking"].to_list()
         return np.array([np.nan_to_num(kendall_distance(agg[i] or [], by_score(g)), nan=0.0)
                          if len(g) > 1 else 0.0 for i, g in enumerate(view.gold)])  # fmt: skip
 
-    def disagreeing_rows(self, view: RunView, a: int) -> np.ndarray:
+    def disagreeing_rows(self, view: RunData, a: int) -> np.ndarray:
         """Rows where LF ``a``'s ranking is more than 0.5 Kendall distance from the aggregate."""
         agg = view.labels["ranking"].to_list()
         return np.array(sorted(i for i, r in view.votes[a].items() if kendall_distance(r, agg[i] or []) > 0.5),
                         dtype=np.int64)  # fmt: skip
 
-    def vote_text(self, view: RunView, rows: np.ndarray) -> list[list[str]]:
+    def vote_text(self, view: RunData, rows: np.ndarray) -> list[list[str]]:
         """``lf=a>b>c`` per vote."""
         names = view.lf_names
         out: list[list[str]] = [[] for _ in rows]
@@ -121,13 +120,13 @@ class Ranking:
                     out[where[int(r)]].append(f"{names[a]}={'>'.join(mine[int(r)])}")
         return out
 
-    def shown(self, view: RunView, rows: np.ndarray, labels: pl.DataFrame) -> tuple[list[str], list[str | None]]:
+    def shown(self, view: RunData, rows: np.ndarray, labels: pl.DataFrame) -> tuple[list[str], list[str | None]]:
         """Orders as ``a>b>c``; gold ordered by its scores."""
         label = [">".join(r or []) for r in labels["ranking"].to_list()]
         gold = [">".join(by_score(view.gold[r])) if view.gold else None for r in rows]
         return label, gold
 
-    def charts(self, view: RunView, table: pl.DataFrame, seed: int) -> list[Chart]:
+    def charts(self, view: RunData, table: pl.DataFrame, seed: int) -> list[Chart]:
         """Coverage against agreement per LF, each LF's distance to the aggregate, preference confidence."""
         names = table["lf"].to_list()
         to_agg = [v if v is not None else float("nan") for v in table["kt_to_aggregate"].to_list()]

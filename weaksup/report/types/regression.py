@@ -9,46 +9,41 @@ may vote on another scale than the label).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import polars as pl
 
+from weaksup.label_types.regression import REGRESSION
 from weaksup.report import svg
-from weaksup.report.types.base import Chart, correlation
-from weaksup.store import VoteStore
+from weaksup.report.types.base import Chart, RunData, correlation
+from weaksup.store import ReportReader
 
-if TYPE_CHECKING:
-    from weaksup.report.view import RunView
 
 
 class Regression:
-    """:class:`~weaksup.report.types.base.LabelKind` of ``labels.type = "regression"``."""
+    """:class:`~weaksup.report.types.base.ReportType` of ``labels.type = "regression"``."""
 
-    name = "regression"
+    name = REGRESSION.name
     agreement_measure = "correlation"
     agreement_floor = -1.0
     suspicious = False
     reads_in_parts = False  # correlations and linear fits need every example at once; its runs are small
-    label_columns = ("value", "variance")
+    label_columns = REGRESSION.label_columns
 
-    def read_votes(self, store: VoteStore, keys: np.ndarray, versions: Sequence[tuple[str, str]]) -> Any:
+    def read_votes(self, store: ReportReader, keys: np.ndarray, versions: Sequence[tuple[str, str]]) -> Any:
         """The run's RegressionVotes."""
-        return store.regression_votes(keys, versions)
+        return store.votes(self.name, keys, versions)
 
-    def classes(self, recorded: list[str], view: RunView) -> list[str]:
+    def classes(self, recorded: list[str], view: RunData) -> list[str]:
         """As recorded (regression runs have none)."""
         return recorded
 
-    def read_gold(self, column: pl.Series) -> np.ndarray:
-        """Floats, NaN where unknown."""
-        return column.cast(pl.Float64).fill_null(np.nan).to_numpy()
-
     def gold_mask(self, gold: Any) -> np.ndarray:
         """Examples with a known gold value."""
-        return ~np.isnan(np.asarray(gold, dtype=float))
+        return REGRESSION.gold_mask(gold)
 
-    def lf_stats(self, view: RunView) -> pl.DataFrame:
+    def lf_stats(self, view: RunData) -> pl.DataFrame:
         """``coverage``, ``corr_to_aggregate``, ``corr_to_gold`` (gold outside the test split)."""
         dev = view.dev_mask() & view.gold_mask()
         values, agg = view.votes.values, view.labels["value"].to_numpy().astype(float)
@@ -62,26 +57,30 @@ class Regression:
             }
         )
 
-    def pair_agreement(self, view: RunView) -> tuple[np.ndarray, np.ndarray]:
+    def votes_per_lf(self, view: RunData) -> np.ndarray:
+        """Values per LF."""
+        return (~np.isnan(view.votes.values)).sum(axis=0).astype(np.int64)
+
+    def pair_agreement(self, view: RunData, lfs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Pearson correlation where both LFs voted."""
-        values, m = view.votes.values, len(view.lf_names)
+        values, m = view.votes.values[:, lfs], len(lfs)
         seen = ~np.isnan(values)
         overlap = seen.T.astype(float) @ seen.astype(float)
         score = np.array([[correlation(values[:, a], values[:, b]) or np.nan for b in range(m)] for a in range(m)])
         return overlap, score
 
-    def conflict(self, view: RunView) -> np.ndarray:
+    def conflict(self, view: RunData) -> np.ndarray:
         """The label's variance."""
         return view.labels["variance"].fill_null(np.nan).to_numpy().astype(float)
 
-    def wrongness(self, view: RunView) -> np.ndarray:
+    def wrongness(self, view: RunData) -> np.ndarray:
         """Distance to gold in posterior standard deviations."""
         value = view.labels["value"].to_numpy().astype(float)
         sd = np.sqrt(np.maximum(view.labels["variance"].fill_null(np.nan).to_numpy().astype(float), 1e-12))
         z = np.abs(value - np.asarray(view.gold, dtype=float)) / sd
         return np.nan_to_num(z, nan=0.0)
 
-    def disagreeing_rows(self, view: RunView, a: int) -> np.ndarray:
+    def disagreeing_rows(self, view: RunData, a: int) -> np.ndarray:
         """Rows of LF ``a``'s largest 10% residuals around its linear fit to the labels."""
         x, y = view.votes.values[:, a], view.labels["value"].to_numpy().astype(float)
         ok = ~np.isnan(x) & ~np.isnan(y)
@@ -92,7 +91,7 @@ class Regression:
         cut = np.nanquantile(resid[ok], 0.9)
         return np.flatnonzero(ok & (resid >= cut) & (resid > 0))
 
-    def vote_text(self, view: RunView, rows: np.ndarray) -> list[list[str]]:
+    def vote_text(self, view: RunData, rows: np.ndarray) -> list[list[str]]:
         """``lf=value`` per vote, 4 significant digits."""
         names = view.lf_names
         out: list[list[str]] = [[] for _ in rows]
@@ -103,13 +102,13 @@ class Regression:
                     out[where[int(r)]].append(f"{names[a]}={x:.4g}")
         return out
 
-    def shown(self, view: RunView, rows: np.ndarray, labels: pl.DataFrame) -> tuple[list[str], list[str | None]]:
+    def shown(self, view: RunData, rows: np.ndarray, labels: pl.DataFrame) -> tuple[list[str], list[str | None]]:
         """Values, 4 significant digits."""
         label = [f"{x:.4g}" if x is not None else "—" for x in labels["value"].to_list()]
         gold = [f"{view.gold[r]:.4g}" if view.gold is not None and not np.isnan(view.gold[r]) else None for r in rows]
         return label, gold
 
-    def charts(self, view: RunView, table: pl.DataFrame, seed: int) -> list[Chart]:
+    def charts(self, view: RunData, table: pl.DataFrame, seed: int) -> list[Chart]:
         """Each LF against the aggregate with its residual spread, the labels against gold, their posterior SD."""
         agg = view.labels["value"].to_numpy().astype(float)
         values = view.votes.values

@@ -1,4 +1,4 @@
-"""Apply LFs to a polars frame, in chunks, in memory (:mod:`weaksup.apply_store`: into the vote store).
+"""Apply LFs to chunks of examples in memory: one chunk's votes, and :func:`apply_lfs` over a frame.
 
 >>> import polars as pl
 >>> from weaksup.lf import labeling_function, ABSTAIN
@@ -13,133 +13,47 @@
 Application is fault tolerant by default: an LF that raises on an example
 records an error row (LF, example id, exception) and abstains there; the other
 votes are kept.  With ``strict=True`` the first exception stops the run with an
-:class:`LFApplicationError` naming the LF and the example.  Set-up mistakes
-(reading a missing column, returning a value outside the label space) always
-stop the run.
+:class:`~weaksup.apply.checks.LFApplicationError` naming the LF and the example.
+Set-up mistakes (reading a missing column, returning a value outside the label
+space) always stop the run.
 
-LFs are grouped by ``lf.kind`` and each kind has one batch function in
-:data:`BATCH_APPLIERS`: row-wise Python LFs loop over rows; other kinds
-(vectorized expressions, prompted LLM LFs) bring their own batch function with
-the same signature, so one LF set can mix them.
-
-:func:`weaksup.apply_store.apply_to_store` applies the same LF set into the vote store,
-from a frame or from the store itself, on an engine, committing chunk by chunk.
+:func:`apply_chunk` asks each LF's kind (:mod:`weaksup.apply.kinds`) to apply that
+kind's LFs of the set together, so one LF set can mix kinds.
+:func:`weaksup.apply.apply_to_store` applies the same LF set into the vote store.
 """
 
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
 from tqdm.auto import tqdm
 
+from weaksup.apply.checks import VOTE_COLUMN
+from weaksup.apply.kinds import ApplyContext, LabelingFunctionLike, LFOutput, kinds_of
+from weaksup.batches import APPLY_CHUNK_ROWS
 from weaksup.data import ID
-from weaksup.lf import MissingColumnError, Row, as_labeling_function, check_unique_names
-from weaksup.vote_checks import CHECKS, VOTE_COLUMN, LFApplicationError
+from weaksup.lf import as_labeling_function, check_unique_names
 from weaksup.votes import ABSTAIN, SparseVotes
 
-if TYPE_CHECKING:
-    from weaksup.store import VoteStore
-
-DEFAULT_CHUNK_SIZE = 20_000
-"""Rows per chunk of :func:`apply_lfs` and :func:`weaksup.apply_store.apply_to_store` unless the caller says."""
+__all__ = ["ApplyResult", "apply_chunk", "apply_lfs", "check_frame", "outputs_to_frames", "prepare_lfs",
+           "progress_disabled"]  # fmt: skip
 
 
-@dataclass
-class LFOutput:
-    """One LF's votes on one chunk: ``labels`` per row (``-1`` = abstain), an optional
-    per-vote ``confidence``, and ``(row, exception)`` pairs for rows where it raised.
-    LFs of other label types than categorical put their checked votes in ``values``
-    (``None`` = abstain) and leave ``labels`` all ``-1``."""
-
-    labels: np.ndarray
-    confidence: np.ndarray | None = None
-    errors: list[tuple[int, BaseException]] = field(default_factory=list)
-    values: list[Any] | None = None
-    processed: int | None = None
-    """Rows ``[0, processed)`` were applied; ``None`` means all.  A batch function that
-    stops early (an LLM budget ran out) sets it: later rows abstain, and the LF's
-    watermark stops before them, so a later run applies them."""
-
-
-@dataclass
-class ApplyContext:
-    """What a batch function may need beyond the chunk: label space, strictness and,
-    for kinds that cache (prompted LFs), the store and run."""
-
-    cardinality: int
-    strict: bool = False
-    store: VoteStore | None = None
-    run_id: int | None = None
-    progress: bool = True
-    state: dict[str, Any] = field(default_factory=dict)
-    """Per-run state a kind keeps across chunks (e.g. an LLM budget), keyed by kind."""
-
-
-BatchApplier = Callable[[Sequence[Any], pl.DataFrame, ApplyContext], list[LFOutput]]
-
-
-def _apply_row_lfs(lfs: Sequence[Any], chunk: pl.DataFrame, ctx: ApplyContext) -> list[LFOutput]:
-    """Row-wise Python LFs: build the chunk's rows once, call each LF on each row."""
-    rows = [Row(r) for r in chunk.iter_rows(named=True)]
-    ids = chunk[ID]
-    outputs = []
-    for lf in lfs:
-        check = CHECKS[lf.label_type]
-        votes: list[Any] = [None] * len(rows)
-        errors: list[tuple[int, BaseException]] = []
-        for i, row in enumerate(rows):
-            try:
-                value = lf(row.copy() if lf._pre else row)
-            except MissingColumnError as exc:
-                raise LFApplicationError(
-                    f"LF {lf.name!r} reads column {exc.column!r}, which the dataset does not have "
-                    f"(example {ids[i]!r}); columns are {exc.columns}. Fix the LF or add the column."
-                ) from None
-            except Exception as exc:  # an LF bug on one example: record it and abstain
-                if ctx.strict:
-                    raise LFApplicationError(
-                        f"LF {lf.name!r} raised {type(exc).__name__} on example {ids[i]!r}: {exc}"
-                    ) from exc
-                errors.append((i, exc))
-                continue
-            votes[i] = check(lf.name, value, ids[i], ctx.cardinality)
-        if lf.label_type == "categorical":
-            labels = np.array([ABSTAIN if v is None else v for v in votes], dtype=np.int32)
-            outputs.append(LFOutput(labels, None, errors))
-        else:
-            outputs.append(LFOutput(np.full(len(rows), ABSTAIN, np.int32), None, errors, values=votes))
-    return outputs
-
-
-BATCH_APPLIERS: dict[str, BatchApplier] = {"row": _apply_row_lfs}
-"""Batch function for each LF kind.  A module defining a new kind registers its
-function here when imported (an LF of that kind cannot exist before)."""
-
-
-def _by_kind(lfs: Sequence[Any]) -> dict[str, list[int]]:
-    groups: dict[str, list[int]] = {}
-    for j, lf in enumerate(lfs):
-        if lf.kind not in BATCH_APPLIERS:
-            raise ValueError(f"LF {lf.name!r} has kind {lf.kind!r}, which no applier handles")
-        groups.setdefault(lf.kind, []).append(j)
-    return groups
-
-
-def apply_chunk(lfs: Sequence[Any], chunk: pl.DataFrame, ctx: ApplyContext) -> list[LFOutput]:
+def apply_chunk(lfs: Sequence[LabelingFunctionLike], chunk: pl.DataFrame, ctx: ApplyContext) -> list[LFOutput]:
     """Every LF's output on one chunk, in ``lfs`` order."""
     outputs: list[LFOutput | None] = [None] * len(lfs)
-    for kind, idx in _by_kind(lfs).items():
-        for j, out in zip(idx, BATCH_APPLIERS[kind]([lfs[j] for j in idx], chunk, ctx)):
+    for kind, idx in kinds_of(lfs).items():
+        for j, out in zip(idx, kind.apply_batch([lfs[j] for j in idx], chunk, ctx)):
             outputs[j] = out
     return outputs  # type: ignore[return-value]
 
 
-def prepare_lfs(lfs: Sequence[Any]) -> list[Any]:
+def prepare_lfs(lfs: Sequence[Any]) -> list[LabelingFunctionLike]:
     """Wrap Snorkel LFs and reject duplicate names."""
     prepared = [as_labeling_function(lf) for lf in lfs]
     if not prepared:
@@ -149,7 +63,7 @@ def prepare_lfs(lfs: Sequence[Any]) -> list[Any]:
 
 
 def outputs_to_frames(
-    lfs: Sequence[Any], outputs: Sequence[LFOutput], chunk_ids: pl.Series, keys: np.ndarray, run_id: int | None
+    lfs: Sequence[LabelingFunctionLike], outputs: Sequence[LFOutput], chunk_ids: pl.Series, keys: np.ndarray, run_id: int | None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Votes (non-abstains only) and error rows of one chunk, keyed by ``keys`` (one per row)."""
     votes, errors = [], []
@@ -218,7 +132,7 @@ def apply_lfs(
     cardinality: int,
     strict: bool = False,
     progress: bool = True,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int = APPLY_CHUNK_ROWS,
     state: dict[str, Any] | None = None,
 ) -> ApplyResult:
     """Apply ``lfs`` to every row of ``frame`` (which needs ``example_id``), in memory."""
