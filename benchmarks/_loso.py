@@ -1,6 +1,6 @@
 """Leave-one-set-out (LOSO) choice of the default label model's settings, and the issue's checks.
 
-The default's settings (``AutoLabelModel``'s ``prior_strength``, ``tie_alpha`` and
+The default's settings (``AutoLabelModel``'s ``prior_strength``, ``max_overrule`` and
 ``prior_estimate``) are a grid; every setting is scored on every set.  For each set, the setting
 is chosen on the *other* sets (most sets within 0.01 of their best peer and not more than 0.01
 below majority vote, then the highest mean score), and the set's figure is that setting's: a
@@ -16,11 +16,13 @@ from typing import Any
 import numpy as np
 
 GRID: dict[str, tuple[Any, ...]] = {
-    "prior_strength": (2.0, 4.0, 8.0),
+    "prior_estimate": ("mean", "votes", "posterior"),
     "max_overrule": (0.05, 1.0),
-    "prior_estimate": ("votes", "posterior", "mean"),
+    "prior_strength": (4.0, 2.0, 8.0),
 }
-"""The settings the LOSO choice ranges over (the library's defaults are among them)."""
+"""The settings the LOSO choice ranges over (the library's defaults are among them).  Their product
+is taken in this order, so a run cut short has scored every prior strength and overrule limit
+under the first prior estimates."""
 PEERS = ("MV", "DS skip", "DS observe", "Snorkel 500 ep", "HyperLM")
 TOLERANCE = 0.01
 """Within this of the best peer, and not more than this below majority vote: the issue's bar."""

@@ -6,7 +6,10 @@ Run from the repository root::
     .venv/bin/python benchmarks/label_models.py --quick          # reduced scale section
     .venv/bin/python benchmarks/label_models.py --quality-only   # no scale section
 
-It prints one report and writes it to ``benchmarks/results/label_models.txt`` (``--out``).
+It prints one report and writes it to ``benchmarks/results/label_models.txt`` (``--out``).  Every
+quality figure is kept as it is computed in ``benchmarks/results/label_models_scores.json``
+(``--cache``), so an interrupted run, or one with a new set or setting, computes only what is
+missing; ``--fresh`` recomputes all (needed after a change to a model's code).
 HyperLM's column needs ``pip install --no-deps hyperlm`` (its checkpoint ships in the wheel; torch
 is the dev extra's); it is left out when hyperlm is not importable.
 
@@ -140,7 +143,27 @@ def evaluate(model: Any, s: BenchSet) -> dict[str, Any]:
     return out
 
 
-def peer_results(sets: list[BenchSet]) -> dict[tuple[str, str], dict[str, Any]]:
+class ScoreCache:
+    """Figures already computed, by key, in a JSON file (``--cache``): a rerun after an interruption
+    or with a larger grid computes only what is missing.  ``--fresh`` starts it anew (after any
+    change to a model's code)."""
+
+    def __init__(self, path: Path | None, fresh: bool) -> None:
+        self.path = path
+        self.figures: dict[str, dict[str, Any]] = {}
+        if path is not None and path.exists() and not fresh:
+            self.figures = json.loads(path.read_text())
+
+    def get(self, key: str, compute: Any) -> dict[str, Any]:
+        if key not in self.figures:
+            self.figures[key] = compute()
+            if self.path is not None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.path.write_text(json.dumps(self.figures, indent=0, default=float))
+        return self.figures[key]
+
+
+def peer_results(sets: list[BenchSet], cache: ScoreCache) -> dict[tuple[str, str], dict[str, Any]]:
     hyper = _hyperlm()
     results = {}
     for s in sets:
@@ -149,7 +172,7 @@ def peer_results(sets: list[BenchSet]) -> dict[tuple[str, str], dict[str, Any]]:
                 continue
             model = HyperLM(hyper, s.k) if col == "HyperLM" else make_label_model(name, cardinality=s.k, seed=0, **params)
             try:
-                results[s.name, col] = evaluate(model, s)
+                results[s.name, col] = cache.get(f"{s.name}|{col}", lambda: evaluate(model, s))
             except ValueError as error:  # e.g. Dawid–Skene needs 3 LFs that vote
                 print(f"  {s.name} {col}: {error}", file=sys.stderr)
                 continue
@@ -157,12 +180,15 @@ def peer_results(sets: list[BenchSet]) -> dict[tuple[str, str], dict[str, Any]]:
     return results
 
 
-def our_results(sets: list[BenchSet]) -> dict[str, dict[str, dict[str, Any]]]:
+def our_results(sets: list[BenchSet], cache: ScoreCache) -> dict[str, dict[str, dict[str, Any]]]:
     """Every setting of the grid on every set: setting name -> set -> figures."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for setting in settings_grid():
         name = setting_name(setting)
-        out[name] = {s.name: evaluate(AutoLabelModel(cardinality=s.k, seed=0, **setting), s) for s in sets}
+        out[name] = {
+            s.name: cache.get(f"{s.name}|{OURS} {name}", lambda s=s: evaluate(AutoLabelModel(cardinality=s.k, seed=0, **setting), s))
+            for s in sets
+        }
         print(f"  {name}: mean {np.mean([r['score'] for r in out[name].values()]):.3f}", file=sys.stderr, flush=True)
     return out
 
@@ -196,11 +222,11 @@ def run_fit_timer(set_name: str, col: str) -> float:
 # -- the report ------------------------------------------------------------------------------
 
 
-def quality_section(lines: list[str], timing: bool) -> dict[str, Any]:
+def quality_section(lines: list[str], timing: bool, cache: ScoreCache) -> dict[str, Any]:
     shared, derived = all_sets(), stress_sets()
     sets = shared + derived
-    peers = peer_results(sets)
-    ours = our_results(sets)
+    peers = peer_results(sets, cache)
+    ours = our_results(sets, cache)
     names = [s.name for s in sets]
     peer_scores = {s: {c: peers[s, c]["score"] for c in COLUMNS if (s, c) in peers} for s in names}
     choice = leave_one_set_out(names, peer_scores, {n: {s: r["score"] for s, r in by.items()} for n, by in ours.items()})
@@ -297,6 +323,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="fits per model at the scale checks' sizes (median)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "label_models.txt")
     parser.add_argument("--json", type=Path, help="also write every figure as JSON here")
+    parser.add_argument("--cache", type=Path, default=Path(__file__).resolve().parent / "results" / "label_models_scores.json",
+                        help="figures already computed (JSON; reused, so an interrupted run resumes)")
+    parser.add_argument("--fresh", action="store_true", help="ignore the --cache file's figures and compute every one")
     parser.add_argument("--worker", nargs=4, metavar=("ROW", "N", "M", "K"), help=argparse.SUPPRESS)
     parser.add_argument("--time-fit", nargs=2, metavar=("SET", "COLUMN"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -311,7 +340,7 @@ def main() -> None:
     start_load = os.getloadavg()
     lines: list[str] = [f"# benchmarks/label_models.py{flags} ({time.strftime('%Y-%m-%d %H:%M')}; load at start "
                         f"{start_load[0]:.1f} {start_load[1]:.1f} {start_load[2]:.1f}, 2 cores)", ""]  # fmt: skip
-    q = quality_section(lines, timing=not args.no_timing)
+    q = quality_section(lines, timing=not args.no_timing, cache=ScoreCache(args.cache, args.fresh))
     quality_checks(q, lines)
     if not args.quality_only:
         scale = scale_section(args.quick, args.repeats, lines)
