@@ -282,6 +282,9 @@ SCHEMA = Section(
                                   "in flight (at most `concurrency`). Unset: unlimited.", check=_positive),
                 "flush_every": Key(int, "Responses per cache write: a crash loses at most this many.", default=64,
                                    check=_positive),
+                "max_consecutive_failures": Key(int, "Circuit breaker: after this many connection failures in a "
+                                                "row, prompted LFs stop for the run (the next run asks again).",
+                                                default=10, check=_positive),
             },
             optional=True,
         ),

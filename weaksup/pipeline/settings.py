@@ -143,6 +143,7 @@ class LLMSectionSettings:
     max_requests: int | None
     max_tokens: int | None
     flush_every: int
+    max_consecutive_failures: int = 10
 
 
 @dataclass(frozen=True)
