@@ -18,7 +18,7 @@ import numpy as np
 
 from weaksup.votes import ABSTAIN
 
-__all__ = ["VOTE_CHECKS", "VOTE_COLUMN", "LFApplicationError"]
+__all__ = ["VOTE_CHECKS", "VOTE_COLUMN", "LFApplicationError", "check_error_rates"]
 
 
 class LFApplicationError(RuntimeError):
@@ -88,3 +88,28 @@ VOTE_CHECKS: dict[str, Callable[[str, Any, str, int], Any]] = {
 }
 VOTE_COLUMN = {"categorical": "label", "regression": "value", "ranking": "ranking", "metric": "payload"}
 """The votes table column each label type's votes go to."""
+
+
+def check_error_rates(
+    applied: dict[str, int], errors: dict[str, int], max_rate: float, first: dict[str, dict[str, Any]]
+) -> None:
+    """Raise :class:`LFApplicationError` when an LF erred on more than ``max_rate`` of the examples it was
+    applied to (``applied``, ``errors``: per LF name, in one run; ``first``: each LF's first error, as
+    ``VoteStore.votes.first_errors`` gives it), naming each such LF, its share and its first error."""
+    lines = []
+    for name, n_errors in errors.items():
+        seen = max(applied.get(name, 0), n_errors)
+        if n_errors and n_errors / seen > max_rate:
+            e = first.get(name, {})
+            lines.append(
+                f"LF {name!r} erred on {n_errors:,} of the {seen:,} examples it was applied to "
+                f"({n_errors / seen:.0%}); first on example {e.get('example_id')!r}: "
+                f"{e.get('error_type')}: {e.get('message')}"
+            )
+    if lines:
+        raise LFApplicationError(
+            f"{'; '.join(lines)}. That is more than lfs.max_error_rate = {max_rate:g}: fix the LF (or the model "
+            "server), then rerun; the votes already computed are kept, and `weaksup run --reapply-failed` asks "
+            "the failed examples again"
+        )
+

@@ -49,12 +49,15 @@ class Breaker:
         self.consecutive = 0
         self.last: BaseException | None = None
         self.is_open = False
+        self.opened_after = 0
 
     def failed(self, exc: BaseException) -> None:
         self.consecutive += 1
-        self.last = exc
+        if not self.is_open:
+            self.last = exc
         if not self.is_open and self.consecutive >= self.threshold:
             self.is_open = True
+            self.opened_after = self.consecutive
             log.warning("%s; prompted LFs send nothing more in this run", self.error())
 
     def succeeded(self) -> None:
@@ -64,7 +67,7 @@ class Breaker:
         """What an LF stopped by the open breaker records at the example it stopped at."""
         last = f"{type(self.last).__name__}: {self.last}" if self.last is not None else "none"
         return CircuitOpen(
-            f"the model server at {self.url} failed {self.consecutive} connections in a row (last: {last[:200]}): "
+            f"the model server at {self.url} failed {self.opened_after or self.consecutive} connections in a row (last: {last[:200]}): "
             "the circuit breaker stopped prompted LFs for this run; the next run (or `weaksup run "
             "--reapply-failed`) asks again, and [llm] max_consecutive_failures sets how many failures stop a run"
         )

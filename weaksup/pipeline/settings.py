@@ -85,6 +85,7 @@ class LFsSettings:
     modules: list[str]
     strict: bool
     chunk_size: int | None
+    max_error_rate: float | None = None
 
 
 @dataclass(frozen=True)
