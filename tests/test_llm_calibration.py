@@ -184,3 +184,18 @@ def test_fit_recovers_a_shifted_boundary_from_gold():
     decider = fit(DecisionSpec(calibrate="gold"), [HAM, SPAM], dev=probs, dev_target=gold, dev_gold=gold)
     votes = np.array([decider.decide(p, [HAM, SPAM])[0] for p in probs])
     assert np.mean(votes == gold) > 0.9 and decider.temperature != 1.0
+
+
+def test_dry_run_counts_calibration_prompts_and_skips_shots(fresh, tmp_path):
+    from weaksup.llm import dry_run
+
+    dev = dev_of([0.1, 0.2, 0.7, 0.8], [0, 0, 1, 1])
+    calibrated = lf(shots=1, dev=dev, calibrate="contextual", coverage=0.5)
+    shown = calibrated.shots[0].values["text"]
+    frame = pl.DataFrame({"example_id": ["a", "b", "c"], "text": ["x [[yes:0.3]]", shown, "y [[yes:0.6]]"]})
+    before = dry_run([calibrated], frame).totals()
+    assert before["to_send"] == 2 + 3 + 2  # the examples less the shot, 3 content-free prompts, dev less its shots
+    with VoteStore(tmp_path / "s.duckdb") as store:
+        apply(fresh, [calibrated], frame, store=store, run_id=1)
+        assert fresh.stats()["total"] == before["to_send"]
+        assert dry_run([calibrated], frame, store).totals()["to_send"] == 0

@@ -25,7 +25,7 @@ from weaksup.llm.calibration import ARGMAX, Decider, fit
 from weaksup.llm.prompt_lf import PromptLabelingFunction
 from weaksup.llm.session import SKIPPED, Failure
 
-__all__ = ["fit_deciders"]
+__all__ = ["calibration_messages", "fit_deciders"]
 
 STATE_KEY = "prompt.deciders"
 Ask = Callable[[dict[str, tuple[PromptLabelingFunction, list[dict[str, str]]]]], Mapping[str, Any]]
@@ -57,11 +57,18 @@ def fit_deciders(
     return out
 
 
-def _fit(lf: PromptLabelingFunction, ask: Ask) -> Decider | BaseException | None:
+def calibration_messages(lf: PromptLabelingFunction) -> tuple[list[list[dict[str, str]]], list[list[dict[str, str]]]]:
+    """The prompts fitting ``lf``'s decision needs beyond its examples': content-free ones, and its
+    dev examples' (both empty for an LF without calibration or thresholds)."""
     spec = lf.decision
     content_free = lf.content_free_messages() if spec.uses_content_free else []
     dev_rows = list(lf.dev.rows()) if spec.uses_dev and lf.dev is not None else []
-    dev_messages = [lf.messages(lf.prompt_values(row)) for row in dev_rows]
+    return content_free, [lf.messages(lf.prompt_values(row)) for row in dev_rows]
+
+
+def _fit(lf: PromptLabelingFunction, ask: Ask) -> Decider | BaseException | None:
+    spec = lf.decision
+    content_free, dev_messages = calibration_messages(lf)
     prompts = {lf.cache_key(m): (lf, m) for m in [*content_free, *dev_messages]}
     answers = ask(prompts)
     for result in answers.values():
@@ -82,7 +89,7 @@ def _fit(lf: PromptLabelingFunction, ask: Ask) -> Decider | BaseException | None
     cf, _ = probs(content_free)
     dev, ok = probs(dev_messages)
     gold = target = None
-    if lf.dev is not None and lf.dev.gold is not None and dev_rows:
+    if lf.dev is not None and lf.dev.gold is not None and dev_messages:
         gold = lf.dev.gold[ok]
         target = np.array([_choice_index(lf, int(c)) for c in gold])
     try:
