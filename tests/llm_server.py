@@ -24,6 +24,8 @@ What it answers is decided by the last user message (the prompt):
 Each answer's ``usage.prompt_tokens_details.cached_tokens`` is the prompt's length (4
 characters a token) shared with the previous request's, as a server's prefix cache reports it.
 
+``GET /v1/models`` lists one model, or answers 401 to the key ``sk-rejected``.
+
 Every request is counted: ``GET /_stats`` returns ``{"total", "by_prompt": {prompt: n},
 "auth": [distinct Authorization headers seen]}``;
 ``POST /_config`` with ``{"latency": s}`` changes the latency; ``POST /_reset`` clears counts.
@@ -53,6 +55,8 @@ FAULT = re.compile(r"\[\[fault:(\w+):(\d+|always)\]\]")
 ANSWER = re.compile(r"\[\[answer:(.*?)\]\]", re.DOTALL)
 YES_P = re.compile(r"\[\[yes:(0?\.\d+)\]\]")
 SPAMMY = ("subscribe", "check out", "http")
+REJECTED_KEY = "sk-rejected"
+"""A key the models route refuses (401): for the fail-fast test of a refused key."""
 
 
 class State:
@@ -167,6 +171,8 @@ class Handler(BaseHTTPRequestHandler):
                 }
                 self._json(200, stats)
         elif self.path == "/v1/models":
+            if self.headers.get("Authorization", "").endswith(REJECTED_KEY):
+                return self._json(401, {"error": {"message": "invalid api key", "type": "invalid_request_error"}})
             self._json(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
         else:
             self._json(404, {"error": {"message": f"no route {self.path}"}})

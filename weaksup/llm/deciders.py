@@ -16,6 +16,7 @@ and its batch stops before its first example, so the next run tries again.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -27,6 +28,7 @@ from weaksup.llm.session import SKIPPED, Failure
 
 __all__ = ["calibration_messages", "fit_deciders"]
 
+log = logging.getLogger("weaksup.llm")
 STATE_KEY = "prompt.deciders"
 Ask = Callable[[dict[str, tuple[PromptLabelingFunction, list[dict[str, str]]]]], Mapping[str, Any]]
 """Answers for ``{cache key: (lf, messages)}``: a response dict, a Failure or SKIPPED per key."""
@@ -93,9 +95,15 @@ def _fit(lf: PromptLabelingFunction, ask: Ask) -> Decider | BaseException | None
         gold = lf.dev.gold[ok]
         target = np.array([_choice_index(lf, int(c)) for c in gold])
     try:
-        return fit(spec, lf.choice_labels, content_free=cf, dev=dev, dev_gold=gold, dev_target=target)
+        decider = fit(spec, lf.choice_labels, content_free=cf, dev=dev, dev_gold=gold, dev_target=target)
     except ValueError as exc:
         return NotFitted(f"prompted LF {lf.name!r} could not be calibrated: {exc}")
+    log.info(
+        "prompted LF %s: calibration %s (bias %s, temperature %.3g), threshold %s, from %d content-free and %d dev "
+        "answers", lf.name, spec.calibrate or "none", decider.bias, decider.temperature, decider.threshold,
+        len(cf), len(dev),
+    )  # fmt: skip
+    return decider
 
 
 def _choice_index(lf: PromptLabelingFunction, label: int) -> int:
