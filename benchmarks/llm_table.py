@@ -12,8 +12,10 @@ all in ``mode="logprobs"``) under several configurations of the library's own op
 - calibrated + abstaining: the LF votes only where its calibrated probability clears a threshold
   set for a target coverage (of the dev split) or a target dev precision;
 - few-shot: 2 examples per class from the dev split before each example (a shared prefix);
-- the best combination, chosen **leave-one-set-out**: the configuration with the largest relative
-  cut of the prompted label-model error on the *other* set.
+- earning its place: ``min_lift`` silences a class whose dev votes do not beat its dev share;
+- the best combination, chosen **leave-one-set-out**: of the configurations whose prompted + Python
+  LFs score at least the Python LFs' on the *other* set, the one with the largest relative cut of
+  the prompted label-model error there.  The whole grid is printed after the table.
 
 The dev split is youtube valid (120) and 150 rows of sms valid (seed 0; its texts and gold are
 sound, only its WRENCH votes are misaligned).  Shots come from the dev split, so the examples shown
@@ -66,19 +68,22 @@ class Config:
     calibrate: str | None = None  # None, contextual, batch (dev), own (batch on the scored examples), gold
     abstain: tuple[str, float] | None = None  # ("coverage", 0.5), ("precision", 0.8)
     shots: int = 0
+    lift: float | None = None  # min_lift: each class must beat its dev share by this much
 
     def label(self) -> str:
         parts = [f"{self.shots}-shot" if self.shots else "zero-shot"]
         parts += [{"own": "batch (own examples)", "batch": "batch (dev)"}.get(self.calibrate, self.calibrate)] if self.calibrate else []
         parts += [f"{self.abstain[0]} {self.abstain[1]:g}"] if self.abstain else []
+        parts += [f"min_lift {self.lift:g}"] if self.lift else []
         return " + ".join(parts)
 
 
 GRID = [
-    Config(c, a, k)
+    Config(c, a, k, lift)
     for k in (0, SHOTS)
     for c in (None, "contextual", "batch", "own", "gold")
     for a in (None, ("coverage", 0.5), ("coverage", 0.3), ("precision", 0.8))
+    for lift in (None, 0.2)
 ]
 
 
@@ -152,11 +157,13 @@ def build_lfs(task: TaskSet, config: Config) -> list:
             options["calibrate"] = "batch" if config.calibrate == "own" else config.calibrate
         if config.abstain:
             options[config.abstain[0]] = config.abstain[1]
-        if config.calibrate in ("batch", "gold") or config.abstain:
+        if config.lift:
+            options["min_lift"] = config.lift
+        if config.calibrate in ("batch", "gold") or config.abstain or config.lift:
             options["dev"] = dev
         if config.calibrate == "own":  # the transductive form: the mean over the scored examples themselves
-            if config.abstain and config.abstain[0] == "precision":
-                return []  # a precision target needs gold, which the scored examples do not lend
+            if (config.abstain and config.abstain[0] == "precision") or config.lift:
+                return []  # a precision target or a lift needs gold, which the scored examples do not lend
             options["dev"] = DevSet(task.frame)
         out.append(task.module.ask(name, question, labels, mode="logprobs", **options))
     return out
@@ -169,13 +176,14 @@ class Result:
     prompted: float
     both: float
     stats: dict[str, Any]
+    majority: float  # the prompted LFs' majority vote, beside the label model's score
 
 
-def label_model_score(task: TaskSet, votes: np.ndarray) -> float:
-    """The default label model's score; majority vote where fewer than 3 LFs vote (the default refuses)."""
+def label_model_score(task: TaskSet, votes: np.ndarray, name: str = LABEL_MODEL) -> float:
+    """The label model's score; majority vote where fewer than 3 LFs vote (the default refuses)."""
     sparse = SparseVotes.from_dense(votes)
     try:
-        model = make_label_model(LABEL_MODEL, cardinality=2, seed=0).fit(sparse)
+        model = make_label_model(name, cardinality=2, seed=0).fit(sparse)
     except ValueError:
         model = make_label_model("majority_vote", cardinality=2, seed=0).fit(sparse)
     return task.score(model.predict(sparse))
@@ -193,7 +201,8 @@ def evaluate(task: TaskSet, config: Config, url: str, store: VoteStore) -> Resul
     votes = np.stack([o.labels for o in outputs], axis=1).astype(np.int64)
     stats = {**session.summary(), "seconds": seconds}
     both = np.hstack([votes, task.python_votes])
-    return Result(config, votes, label_model_score(task, votes), label_model_score(task, both), stats)
+    return Result(config, votes, label_model_score(task, votes), label_model_score(task, both), stats,
+                  label_model_score(task, votes, "majority_vote"))  # fmt: skip
 
 
 def one_sided(task: TaskSet, votes: np.ndarray) -> list[str]:
@@ -232,6 +241,8 @@ def available(model: str) -> str | None:
 
 
 def real_model(lines: list[str], model: str, n: int, cache: Path) -> None:
+    """The table for ``model`` on ``n`` youtube test comments and ``2 n`` sms messages, its answers kept in
+    the DuckDB store ``cache``."""
     say = _sayer(lines)
     say()
     why = available(model)
@@ -264,18 +275,23 @@ def _sayer(lines: list[str]) -> Callable[..., None]:
 
 def _grid(task: TaskSet, url: str, store: VoteStore, say: Callable[..., None]) -> dict[Config, Result]:
     out = {}
+    sent = 0
     for config in GRID:
         result = evaluate(task, config, url, store)
         if result is None:
             continue
         out[config] = result
         s = result.stats
+        sent += s["requests"]
         if s["requests"]:
             hit = "-" if s["server_cache_hit_rate"] is None else f"{s['server_cache_hit_rate']:.0%}"
             per_vote = "-" if s["prompt_tokens_per_vote"] is None else f"{s['prompt_tokens_per_vote']:.0f}"
             say(f"{task.name} {config.label()}: {s['requests']} requests in {s['seconds']:.0f} s "
                 f"({s['requests'] / s['seconds']:.2f}/s), {s['prompt_tokens']} prompt tokens, {per_vote} per vote, "
                 f"server prefix-cache hits {hit}, {s['failures']} failures")  # fmt: skip
+    if not sent:
+        say(f"{task.name}: every answer came from the cache (--cache); benchmarks/results/llm_lfs_requests_<model>.txt "
+            "has the figures of the run that asked them")  # fmt: skip
     return out
 
 
@@ -286,28 +302,30 @@ def _cut(zero: float, score: float) -> float:
 
 def _report(say: Callable[..., None], tasks: list[TaskSet], results: dict[str, dict[Config, Result]]) -> None:
     zero = {t.name: results[t.name][Config()].prompted for t in tasks}
+    python = {t.name: label_model_score(t, t.python_votes) for t in tasks}
     best = {}
     for t in tasks:
         other = next(o.name for o in tasks if o.name != t.name)
-        best[t.name] = max(results[other], key=lambda c: _cut(zero[other], results[other][c].prompted))
+        safe = [c for c, r in results[other].items() if r.both >= python[other] - 1e-9] or list(results[other])
+        best[t.name] = max(safe, key=lambda c: _cut(zero[other], results[other][c].prompted))
     rows = {
         "zero-shot": Config(),
         "calibrated (contextual)": Config("contextual"),
         "calibrated (batch, dev)": Config("batch"),
         "calibrated (batch, own examples)": Config("own"),
         "calibrated (gold: temperature)": Config("gold"),
-        "calibrated (contextual) + abstaining": Config("contextual", ("coverage", 0.5)),
-        "calibrated (batch, dev) + abstaining": Config("batch", ("coverage", 0.5)),
+        "calibrated (batch) + abstaining (coverage .3)": Config("batch", ("coverage", 0.3)),
+        "calibrated (batch) + abstaining + min_lift .2": Config("batch", ("coverage", 0.3), lift=0.2),
         "few-shot": Config(shots=SHOTS),
+        "few-shot + batch + coverage .3 + min_lift .2": Config("batch", ("coverage", 0.3), SHOTS, 0.2),
     }
     for t in tasks:
         metric = "F1 of SPAM" if t.f1 else "accuracy"
-        python = label_model_score(t, t.python_votes)
         say()
         say(f"### {t.name}: {t.frame.height} examples; label model {LABEL_MODEL} (fitted without gold), {metric}; "
-            f"Python LFs alone: {python:.3f}")  # fmt: skip
+            f"Python LFs alone: {python[t.name]:.3f}")  # fmt: skip
         names = [q.removeprefix("llm_").removeprefix("sms_")[:14] for q in QUESTIONS[t.name]]
-        say(f"{'row':44s} " + " ".join(f"{n:>14s}" for n in names) + "  prompted (err cut)  +Python  >=Python  one-sided")
+        say(f"{'row':44s} " + " ".join(f"{n:>14s}" for n in names) + "  prompted (err cut)     MV  +Python  >=Python  one-sided")
         table = {**rows, "best combination (chosen on the other set)": best[t.name]}
         for label, config in table.items():
             r = results[t.name][config]
@@ -318,27 +336,38 @@ def _report(say: Callable[..., None], tasks: list[TaskSet], results: dict[str, d
                 cells.append(f"{covered.mean():.2f}/{acc}")
             flags = one_sided(t, r.votes)
             say(f"{label[:44]:44s} " + " ".join(f"{c:>14s}" for c in cells)
-                + f"  {r.prompted:.3f} ({_cut(zero[t.name], r.prompted):+5.0%})  {r.both:7.3f}  "
-                  f"{'yes' if r.both >= python - 1e-9 else 'NO':>8s}  {', '.join(flags) or '-'}")  # fmt: skip
+                + f"  {r.prompted:.3f} ({_cut(zero[t.name], r.prompted):+5.0%})  {r.majority:.3f}  {r.both:7.3f}  "
+                  f"{'yes' if r.both >= python[t.name] - 1e-9 else 'NO':>8s}  {', '.join(flags) or '-'}")  # fmt: skip
         inside = max(results[t.name], key=lambda c: results[t.name][c].prompted)
         say(f"best combination for {t.name}, chosen on the other set: {best[t.name].label()}; in-sample best (for "
             f"reference only, it peeks): {inside.label()}: {results[t.name][inside].prompted:.3f}")  # fmt: skip
     say()
-    say("cells: coverage/accuracy of each prompted LF; err cut: relative cut of the prompted label-model error "
-        "from zero-shot's (done means: >= 20% for the best combination); one-sided: LFs voting one class on "
-        "more than 90% of the rows they cover where gold does not agree")
+    say("cells: coverage/accuracy of each prompted LF; prompted: the default label model on the prompted LFs; "
+        "err cut: relative cut of its error from zero-shot's (done means: >= 20% for the best combination); MV: "
+        "their majority vote; +Python: the default label model on prompted + Python LFs; one-sided: LFs voting "
+        "one class on more than 90% of the rows they cover where that class is 90% or less of those rows' gold")
     _choose_calibration(say, tasks, results, zero)
+    say()
+    say("the whole grid: prompted label-model score (error cut) / prompted + Python, per set")
+    for config in GRID:
+        cells = [
+            f"{t.name} {r.prompted:.3f} ({_cut(zero[t.name], r.prompted):+4.0%}) / {r.both:.3f}"
+            for t in tasks
+            if (r := results[t.name].get(config)) is not None
+        ]
+        if cells:
+            say(f"  {config.label():52s} " + "   ".join(cells))
 
 
 def _choose_calibration(say: Callable[..., None], tasks: list[TaskSet], results: dict[str, dict[Config, Result]],
                         zero: dict[str, float]) -> None:  # fmt: skip
     """Contextual against batch calibration, each with and without shots and abstaining: mean error cut."""
-    for method in ("contextual", "batch", "own", "gold"):
+    for method in (None, "contextual", "batch", "own", "gold"):
         cuts = [
             _cut(zero[t.name], results[t.name][replace(c, calibrate=method)].prompted)
             for t in tasks
             for c in GRID
             if c.calibrate is None and replace(c, calibrate=method) in results[t.name]
         ]
-        say(f"calibration {method:10s}: mean error cut over both sets, with and without shots and abstaining: "
-            f"{np.mean(cuts):+.0%} ({len(cuts)} configurations)")  # fmt: skip
+        say(f"calibration {method or 'none':10s}: mean error cut over both sets and every setting of shots, "
+            f"abstaining and min_lift: {np.mean(cuts):+.0%} ({len(cuts)} configurations)")  # fmt: skip

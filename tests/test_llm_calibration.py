@@ -199,3 +199,20 @@ def test_dry_run_counts_calibration_prompts_and_skips_shots(fresh, tmp_path):
         apply(fresh, [calibrated], frame, store=store, run_id=1)
         assert fresh.stats()["total"] == before["to_send"]
         assert dry_run([calibrated], frame, store).totals()["to_send"] == 0
+
+
+def test_min_lift_silences_a_class_whose_dev_votes_do_not_beat_its_share(fresh):
+    ps = [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.6, 0.7, 0.8, 0.9, 0.95]
+    gold = [0, 0, 0, 0, 0, 0, 1, 0, 1, 1, 1, 1, 1]  # "yes" (p > 0.5) is right 5/5; "no" 7/8, HAM's share 7/13
+    dev = dev_of(ps, gold)
+    both = lf(min_lift=0.5, dev=dev)  # two-sided: "yes" 1.0 >= 5/13 + half the room; "no" 7/8 >= 7/13 + half
+    backwards = lf("backwards", labels={"yes": HAM, "no": SPAM}, min_lift=0.1, dev=dev)  # the question read backwards
+    out, _ = apply(fresh, [both, backwards], frame_of([0.1, 0.8]))
+    assert out[0].labels.tolist() == [HAM, SPAM]
+    assert out[1].labels.tolist() == [-1, -1]  # neither class beats its share: it keeps quiet
+    gold_skewed = [0] * 13  # every dev example HAM: "no" is right 8/8, no better than HAM's share
+    quiet = lf("quiet", min_lift=0.05, dev=dev_of(ps, gold_skewed))
+    out, _ = apply(fresh, [quiet], frame_of([0.1, 0.8]))
+    assert out[0].labels.tolist() == [-1, -1]
+    with pytest.raises(ValueError, match="min_lift need.* the dev set's gold"):
+        lf(min_lift=0.1, dev=DevSet(frame_of([0.1])))

@@ -36,6 +36,14 @@ Given more than one, the strictest wins.  This is how a near-chance voter become
 one-class LF (Smith et al., 2022): a yes/no LF mapping only "yes" to SPAM votes SPAM on the
 comments it is surest about, and nothing else.
 
+**Earning its place** (``min_lift=``, gold needed): the LF votes a class only if, on the dev set,
+its votes for that class beat guessing it: they are right more often than the class's share ``s``
+of the dev set, by at least ``min_lift`` of the room above it (precision above ``s`` and at least
+``s + min_lift * (1 - s)``, over at least :data:`MIN_VOTES` votes).  A voter that says HAM on
+every SMS at 88% accuracy where 87% of messages are ham adds nothing but a confident-looking bias;
+one whose "yes" is right less often than chance (a question the model reads backwards) would
+mislead.  Both keep quiet instead.
+
 The fitted :class:`Decider` is computed once per run and LF version (:func:`fit`), from
 responses that are cached like any other, so a rerun fits it without a request.
 
@@ -50,7 +58,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from scipy.optimize import minimize
@@ -76,6 +84,7 @@ class DecisionSpec:
     precision: float | None = None
     min_confidence: float | None = None
     content_free: tuple[str, ...] = CONTENT_FREE
+    min_lift: float | None = None
 
     def check(self, name: str, mode: str, has_dev: bool, has_gold: bool) -> None:
         """A ``ValueError`` naming the LF for options that cannot work together."""
@@ -86,7 +95,7 @@ class DecisionSpec:
             raise ValueError(f"{where}: calibrate, coverage, precision and min_confidence need mode='logprobs'")
         if self.calibrate is not None and self.calibrate not in CALIBRATIONS:
             raise ValueError(f"{where}: calibrate={self.calibrate!r} is not one of {CALIBRATIONS}")
-        for key in ("coverage", "precision", "min_confidence"):
+        for key in ("coverage", "precision", "min_confidence", "min_lift"):
             value = getattr(self, key)
             if value is not None and not 0 < value <= 1:
                 raise ValueError(f"{where}: {key} must be in (0, 1], got {value}")
@@ -94,7 +103,7 @@ class DecisionSpec:
             raise ValueError(f"{where}: contextual calibration needs at least one content-free input")
         needs_dev = [k for k in ("coverage", "precision") if getattr(self, k) is not None]
         needs_dev += ["calibrate='batch'"] if self.calibrate == "batch" else []
-        needs_gold = [k for k in ("precision",) if getattr(self, k) is not None]
+        needs_gold = [k for k in ("precision", "min_lift") if getattr(self, k) is not None]
         needs_gold += ["calibrate='gold'"] if self.calibrate == "gold" else []
         if (needs_dev or needs_gold) and not has_dev:
             raise ValueError(f"{where}: {', '.join(needs_dev + needs_gold)} need(s) dev= (a weaksup.llm.DevSet)")
@@ -103,7 +112,7 @@ class DecisionSpec:
 
     @property
     def active(self) -> bool:
-        return self.calibrate is not None or self.thresholded
+        return self.calibrate is not None or self.thresholded or self.min_lift is not None
 
     @property
     def thresholded(self) -> bool:
@@ -115,12 +124,16 @@ class DecisionSpec:
 
     @property
     def uses_dev(self) -> bool:
-        return self.calibrate in ("batch", "gold") or self.coverage is not None or self.precision is not None
+        return self.calibrate in ("batch", "gold") or any(
+            v is not None for v in (self.coverage, self.precision, self.min_lift)
+        )
 
     def version(self) -> dict[str, object]:
         """The spec as plain values, for the LF's version."""
         out = asdict(self)
         out["content_free"] = list(self.content_free) if self.uses_content_free else None
+        if self.min_lift is None:
+            del out["min_lift"]  # the version of an LF without it stays what it was before the option existed
         return out
 
 
@@ -133,6 +146,8 @@ class Decider:
     bias: tuple[float, ...] | None = None
     temperature: float = 1.0
     threshold: float | None = None
+    silenced: frozenset[int] = frozenset()
+    """Classes the LF never votes (they did not earn their place on the dev set: ``min_lift``)."""
 
     def calibrated(self, probs: np.ndarray) -> np.ndarray:
         """Calibrated probabilities of the choices, for rows of choice probabilities (or one row)."""
@@ -148,10 +163,11 @@ class Decider:
         q = self.calibrated(probs)
         if self.threshold is None:
             best = int(np.argmax(q))
-            label = choice_labels[best]
-            return (label, float(q[best])) if label != ABSTAIN else (ABSTAIN, None)
-        label, score = _best_class(q, choice_labels)
-        return (label, score) if label != ABSTAIN and score >= self.threshold else (ABSTAIN, None)
+            label, score = choice_labels[best], float(q[best])
+        else:
+            label, score = _best_class(q, choice_labels)
+            label = label if score >= self.threshold else ABSTAIN
+        return (label, score) if label != ABSTAIN and label not in self.silenced else (ABSTAIN, None)
 
 
 ARGMAX = Decider()
@@ -188,8 +204,29 @@ def fit(
     elif spec.calibrate == "gold":
         bias, temperature = _fit_temperature(_require(dev, "dev"), _require(dev_target, "dev gold"))
     decider = Decider(None if bias is None else tuple(float(b) for b in bias - bias.mean()), temperature)
-    if not spec.thresholded:
-        return decider
+    if spec.thresholded:
+        decider = _thresholded(spec, decider, choice_labels, dev, dev_gold)
+    if spec.min_lift is not None:
+        decider = _lifted(decider, spec.min_lift, choice_labels, _require(dev, "dev"), _require(dev_gold, "dev gold"))
+    return decider
+
+
+def _lifted(decider: Decider, min_lift: float, choice_labels: Sequence[int], dev: np.ndarray, gold: np.ndarray) -> Decider:
+    """``decider`` silenced on each class whose dev votes do not beat its share by ``min_lift`` of the room above it."""
+    votes = np.array([decider.decide(p, choice_labels)[0] for p in dev])
+    silenced = set()
+    for c in {c for c in choice_labels if c != ABSTAIN}:
+        mine = votes == c
+        share = np.mean(gold == c)
+        right = np.mean(gold[mine] == c) if mine.any() else 0.0
+        if mine.sum() < MIN_VOTES or right <= share or right < share + min_lift * (1 - share):
+            silenced.add(c)
+    return replace(decider, silenced=frozenset(silenced))
+
+
+def _thresholded(
+    spec: DecisionSpec, decider: Decider, choice_labels: Sequence[int], dev: np.ndarray | None, dev_gold: np.ndarray | None
+) -> Decider:
     thresholds = [] if spec.min_confidence is None else [spec.min_confidence]
     if spec.coverage is not None or spec.precision is not None:
         q = decider.calibrated(_require(dev, "dev"))
@@ -200,7 +237,7 @@ def fit(
         if spec.precision is not None:
             right = np.array([c for c, _ in best]) == _require(dev_gold, "dev gold")
             thresholds.append(_precision_threshold(scores, right, spec.precision))
-    return Decider(decider.bias, temperature, max(thresholds))
+    return replace(decider, threshold=max(thresholds))
 
 
 def _require(value: np.ndarray | None, what: str) -> np.ndarray:

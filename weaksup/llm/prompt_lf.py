@@ -124,7 +124,8 @@ class PromptLabelingFunction:
     drawn from ``dev``'s gold with ``shot_seed``); the LF abstains on an example it shows.
     ``calibrate``, ``coverage``, ``precision`` and ``min_confidence`` (logprobs mode) correct the
     model's bias and make the LF abstain when unsure (:mod:`weaksup.llm.calibration`);
-    ``content_free`` are contextual calibration's inputs.  ``dev`` is a
+    ``content_free`` are contextual calibration's inputs; ``min_lift`` silences a class whose dev votes do
+    not beat its share of the dev set by that part of the room above it.  ``dev`` is a
     :class:`~weaksup.llm.fewshot.DevSet` of examples like those labeled, with gold where needed.
     """
 
@@ -155,6 +156,7 @@ class PromptLabelingFunction:
         min_confidence: float | None = None,
         content_free: Sequence[str] = CONTENT_FREE,
         shot_seed: int = 0,
+        min_lift: float | None = None,
     ) -> None:
         if not name or not isinstance(name, str):
             raise ValueError(f"LF name must be a non-empty string, got {name!r}")
@@ -175,7 +177,7 @@ class PromptLabelingFunction:
         self.choice_labels = [self.labels.get(c, ABSTAIN) for c in self.choices]
         self.verbalizer = Verbalizer(name, self.choices, verbalizers)
         self.params = self._decoding(temperature, max_tokens, top_logprobs, params)
-        self.decision = DecisionSpec(calibrate, coverage, precision, min_confidence, tuple(content_free))
+        self.decision = DecisionSpec(calibrate, coverage, precision, min_confidence, tuple(content_free), min_lift)
         self.decision.check(name, mode, dev is not None, dev is not None and dev.gold is not None)
         self.shots = self._check_shots(shots, dev, shot_seed)
         self._shot_turns = [turn for shot in self.shots for turn in self._shot_messages(shot)]
