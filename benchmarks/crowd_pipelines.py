@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from weaksup.data import load_crowd
+from weaksup.crowd.files import load_crowd
 from weaksup.model import make_label_model
 from weaksup.pipeline import config_from_dict, run_pipeline
 

@@ -7,7 +7,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/llm_lfs.py              # full run, writes benchmarks/results/llm_lfs.txt
     .venv/bin/python benchmarks/llm_lfs.py --quick      # 400 prompts, 1 repeat, 8 real examples
 
-Throughput: the fake server (tests/llm_server.py) runs in its own process and sleeps 50 ms per
+Throughput: the fake server (tests/support/llm_server.py) runs in its own process and sleeps 50 ms per
 request.  2,000 distinct prompts (WRENCH youtube comments, numbered) go through one prompted LF
 with the applier's "prompt" batch function into a fresh DuckDB store, sequentially (concurrency 1)
 and at concurrency 8, 32 and 64; requests per second are medians over the repeats.  Beside each
@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from llm_server import FakeServer
+from support.llm_server import FakeServer
 
 from llm_table import real_model  # the real models' table (benchmarks/llm_table.py)
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from test_pipeline_ops_support import ROOT, query
+from support.project import ROOT, query
 
 from weaksup.cli import build_parser, main
 from weaksup.pipeline.schedule import next_times

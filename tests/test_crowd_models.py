@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from weaksup.data import load_crowd
+from weaksup.crowd.files import load_crowd
 from weaksup.model import AutoLabelModel, DawidSkene, MajorityVote, make_label_model
 
 CROWD = Path(__file__).resolve().parents[1] / "data" / "crowd"

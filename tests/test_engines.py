@@ -11,7 +11,7 @@ from weaksup.apply import apply_to_store
 from weaksup.engines import DaskEngine, ProcessEngine, SerialEngine, make_engine
 from weaksup.pipeline import load_lf_modules
 from weaksup.store import VoteStore
-from store_contents import assert_same_contents, store_contents
+from support.store_contents import assert_same_contents, store_contents
 
 LFS = '''
 import os
@@ -110,7 +110,7 @@ def test_a_killed_worker_loses_no_committed_vote_and_the_next_run_finishes(tmp_p
     df = _data()
     path = tmp_path / "s.duckdb"
     try:
-        with pytest.raises(Exception, match="(?i)killed|terminated abruptly|broken"):
+        with pytest.raises(Exception, match="(?i)killed|terminated abruptly|broken|died"):
             _run(path, lfs, make_engine({"name": engine, "workers": 2}), df)
     finally:
         if settings is not None:
@@ -146,7 +146,8 @@ def test_a_pipeline_file_picks_its_engine(tmp_path, slice_pipeline):
     serial = run_pipeline(load_config(slice_pipeline), store_path=tmp_path / "a.duckdb", **quiet)
     text = slice_pipeline.read_text() + '\n[engine]\nname = "processes"\nworkers = 2\n'
     (tmp_path / "p.toml").write_text(text)
-    parallel = run_pipeline(load_config(tmp_path / "p.toml"), store_path=tmp_path / "b.duckdb", **quiet)
+    other = ["export.dir = 'exports-b'"]  # another store's runs go to an export dir of their own
+    parallel = run_pipeline(load_config(tmp_path / "p.toml", other), store_path=tmp_path / "b.duckdb", **quiet)
     assert parallel.metrics["lf_applications"] == serial.metrics["lf_applications"] > 0
     with VoteStore(tmp_path / "a.duckdb") as a, VoteStore(tmp_path / "b.duckdb") as b:
         assert store_contents(a)[0].equals(store_contents(b)[0])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-from test_pipeline_ops_support import FILES, LFS, last_labels, make_project, query
+from support.project import FILES, LFS, last_labels, make_project, query
 
 from weaksup.pipeline import load_config, run_pipeline
 

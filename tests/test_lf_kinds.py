@@ -9,7 +9,7 @@ import cloudpickle
 import numpy as np
 import polars as pl
 import pytest
-from llm_server import FakeServer
+from support.llm_server import FakeServer
 
 from weaksup.apply import apply_lfs, apply_to_store
 from weaksup.apply.kinds import LF_KINDS, ApplyContext, LabelingFunctionLike, LFOutput, kind_of
@@ -29,11 +29,6 @@ TEXTS = ["subscribe to my channel", "great song", "check out http://x.co", "love
 def row_promo(x):
     return SPAM if "subscribe" in x.text else ABSTAIN
 
-
-@pytest.fixture(scope="module")
-def server():
-    with FakeServer(latency=0.0) as srv:
-        yield srv
 
 
 def frame() -> pl.DataFrame:

@@ -13,7 +13,6 @@ import math
 import numpy as np
 import polars as pl
 import pytest
-from llm_server import FakeServer
 
 from weaksup.apply import ApplyContext, apply_chunk, apply_to_store
 from weaksup.llm import DevSet, LLMSettings, PromptLabelingFunction, Shot, configure, paraphrases
@@ -23,12 +22,6 @@ from weaksup.store import VoteStore
 HAM, SPAM = 0, 1
 TEMPLATE = "Is this comment spam? Answer yes or no.\nComment: {text}"
 CF_YES = math.exp(-2.5) / (math.exp(-0.1) + math.exp(-2.5))  # p(yes) of a content-free prompt: 0.083
-
-
-@pytest.fixture(scope="module")
-def server():
-    with FakeServer() as srv:
-        yield srv
 
 
 @pytest.fixture

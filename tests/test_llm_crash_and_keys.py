@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from llm_server import FakeServer
+from support.llm_server import FakeServer
 
 TEMPLATE = "Comment: {text}\nIs this comment spam? Answer yes or no."
 BIN = Path(sys.executable).parent

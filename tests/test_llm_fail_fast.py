@@ -9,7 +9,7 @@ import time
 
 import polars as pl
 import pytest
-from llm_server import FakeServer
+from support.llm_server import FakeServer
 
 from weaksup.apply import LFApplicationError, apply_to_store
 from weaksup.llm import LLMSettings, LLMSetupError, PromptLabelingFunction, configure

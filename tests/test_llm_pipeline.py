@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from llm_server import FakeServer
 
 from weaksup.cli import main
 from weaksup.pipeline import ConfigError, load_config, run_pipeline
@@ -27,11 +26,6 @@ def short(x):
     return HAM if len(x.text.split()) <= 4 else ABSTAIN
 '''
 
-
-@pytest.fixture(scope="module")
-def server():
-    with FakeServer(latency=0.0) as srv:
-        yield srv
 
 
 def _pipeline(tmp_path, slice_pipeline, server, llm: str):

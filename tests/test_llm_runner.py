@@ -8,7 +8,6 @@ import json
 import numpy as np
 import polars as pl
 import pytest
-from llm_server import FakeServer
 
 from weaksup.apply import ApplyContext, LFApplicationError, apply_chunk, apply_lfs
 from weaksup.apply import apply_to_store
@@ -28,11 +27,6 @@ from weaksup.store import VoteStore
 HAM, SPAM = 0, 1
 TEMPLATE = "Comment: {text}\nIs this comment spam? Answer yes or no."
 
-
-@pytest.fixture(scope="module")
-def server():
-    with FakeServer(latency=0.0, hang=2.0) as srv:
-        yield srv
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from weaksup.data import load_crowd
+from weaksup.crowd.files import load_crowd
 from weaksup.model import make_label_model
 from weaksup.pipeline import ConfigError, config_from_dict, load_config, run_pipeline
 

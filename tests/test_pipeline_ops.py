@@ -7,7 +7,7 @@ import signal
 
 import duckdb
 import pytest
-from test_pipeline_ops_support import LFS, make_project, query, spawn, status_file, wait_for, weaksup
+from support.project import LFS, make_project, query, spawn, status_file, wait_for, weaksup
 
 from weaksup.cli import main
 

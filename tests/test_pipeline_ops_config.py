@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 import pytest
-from test_pipeline_ops_support import RAW, make_project, query
+from support.project import RAW, make_project, query
 
 from weaksup.apply import LFApplicationError
 from weaksup.cli import main

@@ -8,7 +8,7 @@ import re
 import duckdb
 import polars as pl
 import pytest
-from test_pipeline_ops_support import FILES, LFS, make_project, query
+from support.project import FILES, LFS, make_project, query
 
 from weaksup.cli import main
 from weaksup.store import StoreError, VoteStore

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import polars as pl
-from test_pipeline_ops_support import ROOT, query
+from support.project import ROOT, query
 
 from weaksup.pipeline import load_config, run_pipeline
 

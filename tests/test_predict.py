@@ -75,19 +75,24 @@ def test_predict_chooses_the_text_column_and_explains_what_is_wrong(slice_pipeli
     assert proc.returncode == 1 and "already has columns ['confidence'], which predict adds; rename them" in proc.stderr
 
 
-def test_predict_refuses_ranking_and_regression_end_models(tmp_path):
-    (tmp_path / "in.csv").write_text("text\nhello\n")
+def test_predict_reads_the_end_model_of_any_label_type_and_names_a_bad_file(tmp_path):
+    (tmp_path / "in.csv").write_text("text,a,b\nhello,0.5,1\nbye,-2,0\n")
+    (tmp_path / "text.csv").write_text("text\nhello\n")
     run = tmp_path / "run-0001"
     run.mkdir()
-    (run / "end_model.json").write_text("{}")  # a ranking run's end model
+    (run / "end_model.json").write_text("{}")  # a ranking run's end model, broken
     rng = np.random.default_rng(0)
     X = rng.normal(size=(50, 2))
     SoftTargetRegressor().fit(X, X[:, 0], np.ones(50)).save(tmp_path / "end_model.npz", {"features": ["a", "b"]})
-    for target, message in (
-        (run, "end_model.json is not a text classifier: `weaksup predict` labels text with the end models of categorical"),
-        (run / "end_model.json", "end_model.json is not a text classifier"),
-        (tmp_path / "end_model.npz", "holds a 'SoftTargetRegressor' model, not a SoftTextClassifier"),
-        (tmp_path / "nothing", "does not exist: give a pipeline file, a run folder or an end_model.npz"),
+    proc = _weaksup("predict", str(tmp_path / "end_model.npz"), str(tmp_path / "in.csv"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    header = next(line for line in proc.stdout.splitlines() if "example_id" in line)
+    assert header.replace("│", " ").replace("┆", " ").split() == ["example_id", "value"]
+    for target, data, message in (
+        (run, "in.csv", "end_model.json' holds a None model, not a PairwiseRanker"),
+        (tmp_path / "end_model.npz", "text.csv", "text.csv: no feature columns ['a', 'b'], which the end model reads"),
+        (tmp_path / "in.csv", "in.csv", "in.csv is not an end-model file: `weaksup predict` reads end_model.npz or end_model.json"),
+        (tmp_path / "nothing", "in.csv", "does not exist: give a pipeline file, a run folder or an end-model file"),
     ):
-        proc = _weaksup("predict", str(target), str(tmp_path / "in.csv"), cwd=tmp_path)
+        proc = _weaksup("predict", str(target), str(tmp_path / data), cwd=tmp_path)
         assert proc.returncode == 1 and message in proc.stderr, proc.stderr

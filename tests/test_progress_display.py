@@ -12,7 +12,7 @@ import subprocess
 import sys
 import termios
 
-from test_pipeline_ops_support import LFS, ROOT, make_project
+from support.project import LFS, ROOT, make_project
 
 SLOW = LFS + '''
 

@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 import numpy as np
-from llm_server import FakeServer
+from support.llm_server import FakeServer
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -16,38 +16,7 @@ from weaksup.report.types import REPORT_TYPES, ReportType, report_type_for
 from weaksup.report.view import load_gold
 from weaksup.store import VoteStore
 
-CLASSES = ["NO", "YES"]
-# 5 examples × 3 LFs (-1 abstains).  Gold: 1 0 0 1 unknown; example e4 is in the test split.
-VOTES = np.array([[1, 1, -1], [0, -1, -1], [1, 0, 0], [-1, -1, -1], [1, -1, 1]])
-GOLD = np.array([1, 0, 0, 1, -1])
-SPLITS = ["train", "train", "train", "train", "test"]
-
-
-def make_run(store: VoteStore, run_dir: Path, votes: np.ndarray, versions: dict[str, str],
-             labels: np.ndarray, gold: np.ndarray | None = GOLD) -> int:  # fmt: skip
-    """One succeeded categorical run with these votes, labels and gold, recorded like a pipeline run."""
-    params = {"labels": {"type": "categorical", "classes": CLASSES}, "data": {"test_split": "test"}}
-    run = store.runs.start("tiny", params)
-    frame = pl.DataFrame({"example_id": [f"e{i}" for i in range(5)], "text": [f"text {i}" for i in range(5)],
-                          "split": SPLITS})  # fmt: skip
-    keys = store.examples.sync("tiny", frame, run).ex_keys
-    lfs = list(versions.items())
-    store.votes.register_lfs([(n, v, "row", "categorical") for n, v in lfs], run)
-    rows, cols = np.nonzero(votes >= 0)
-    store.votes.commit("tiny", lfs, int(keys.max()), pl.DataFrame({
-        "lf_name": [lfs[c][0] for c in cols], "lf_version": [lfs[c][1] for c in cols],
-        "ex_key": keys[rows], "label": votes[rows, cols]}))  # fmt: skip
-    probs = np.where(labels[:, None] == np.arange(2), 0.9, 0.1)
-    store.runs.write_labels(run, pl.DataFrame({"ex_key": keys, "probs": probs, "label": labels.astype(np.int32),
-                                          "confidence": probs.max(axis=1), "n_votes": (votes >= 0).sum(axis=1).astype(np.int32)}))  # fmt: skip
-    store.runs.set_export_dir(run, str(run_dir))
-    summary = [{"lf": n, "learned_acc": 0.5 + 0.1 * j} for j, (n, _) in enumerate(lfs)]
-    store.runs.finish(run, "succeeded", metrics={"train_coverage": 0.8, "label_model_accuracy_test": 0.5},
-                     lf_versions=versions, lf_summary=summary)  # fmt: skip
-    if gold is not None:
-        save_gold(run_dir, keys, gold)
-    return run
-
+from support.report_runs import CLASSES, VOTES, make_run
 
 @pytest.fixture
 def tiny(tmp_path: Path) -> Path:
@@ -147,10 +116,10 @@ def test_gold_round_trips_for_every_label_type(tmp_path: Path) -> None:
     keys = np.array([3, 1, 2])
     save_gold(tmp_path / "c", keys, np.array([1, -1, 0]))
     assert load_gold(tmp_path / "c", np.array([1, 2, 3, 4]), "categorical").tolist() == [-1, 0, 1, -1]
-    save_gold(tmp_path / "r", keys, np.array([1.5, np.nan, 2.0]))
+    save_gold(tmp_path / "r", keys, np.array([1.5, np.nan, 2.0]), "regression")
     got = load_gold(tmp_path / "r", np.array([2, 1, 3]), "regression")
     assert got[0] == 2.0 and np.isnan(got[1]) and got[2] == 1.5
-    save_gold(tmp_path / "k", keys, [{"m1": 7.0, "m2": 5.5}, {}, {"m3": 1.0}])
+    save_gold(tmp_path / "k", keys, [{"m1": 7.0, "m2": 5.5}, {}, {"m3": 1.0}], "ranking")
     assert load_gold(tmp_path / "k", np.array([3, 1]), "ranking") == [{"m1": 7.0, "m2": 5.5}, {}]
     assert load_gold(tmp_path / "missing", keys, "categorical") is None
 

@@ -12,12 +12,9 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from support.project import ROOT
 
 from weaksup.pipeline import load_config, run_pipeline
-
-browser = pytest.importorskip("browser")
-pytestmark = pytest.mark.skipif(not browser.CHROMIUM.exists(), reason="needs Debian's chromium (apt-get install chromium)")
 
 PIPELINES = ("youtube_spam", "trec_sample", "movies_ranking", "movies_regression")
 EXPECTED_CHARTS = {
@@ -49,12 +46,6 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                                   progress=False, say=lambda s: None, force=True)  # fmt: skip
         out[name] = result.run_dir / "report.html"
     return out
-
-
-@pytest.fixture(scope="module")
-def chromium() -> browser.Browser:
-    with browser.Browser() as b:
-        yield b
 
 
 @pytest.mark.parametrize("name", PIPELINES)
@@ -96,7 +87,7 @@ def test_lf_table_sorts_on_click(reports: dict[str, Path], chromium) -> None:
 def test_hand_built_lf_table_shows_its_numbers(tmp_path: Path, chromium) -> None:
     """The tiny store of test_report: the page shows the hand-computed figures."""
     import numpy as np
-    from test_report import VOTES, make_run
+    from support.report_runs import VOTES, make_run
 
     from weaksup.report import write_report
     from weaksup.store import VoteStore

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from support.project import ROOT
 
 from weaksup.pipeline import load_config, run_pipeline
 from weaksup.report import load_run, suspicious_labels

@@ -74,8 +74,9 @@ def test_a_run_read_in_parts_reports_what_it_reports_held_whole(store_path: Path
         assert all(got_b[k].equals(want_b[k]) for k in want_b)
         assert all(want_b[k].height > 0 for k in want_b)
         covered = whole.labels["n_votes"].to_numpy() > 0  # the tops are the highest scores, highest first
-        for name, score, eligible in (("most_conflict", whole.report_type.conflict(whole), covered),
-                                      ("confident_wrong", whole.report_type.wrongness(whole), whole.report_type.wrongness(whole) > 0)):
+        dev = whole.dev_mask()  # (outside the test split: buckets never show it)
+        for name, score, eligible in (("most_conflict", whole.report_type.conflict(whole), covered & dev),
+                                      ("confident_wrong", whole.report_type.wrongness(whole), (whole.report_type.wrongness(whole) > 0) & dev)):
             top = want_b[name]["score"].to_list()
             assert top == sorted(top, reverse=True) and top == sorted(score[eligible], reverse=True)[: len(top)]
         hist = history(store.report_reader(), 1)

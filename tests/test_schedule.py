@@ -7,7 +7,7 @@ import time
 from datetime import datetime
 
 import pytest
-from test_pipeline_ops_support import LFS, make_project, query, spawn, weaksup
+from support.project import LFS, make_project, query, spawn, weaksup
 
 from weaksup.pipeline import ConfigError, load_config
 from weaksup.pipeline.schedule import CronError, next_times, parse_cron

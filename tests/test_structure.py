@@ -1,7 +1,7 @@
 """The package keeps its shape: typed settings match the schema, one task per pipeline label type,
 SQL on the store's tables and its connection only under weaksup/store, no private names across
-modules, LF kinds asked and never named outside their modules, registries filled in their own
-modules, no import cycles, and modules and functions of a readable size."""
+modules, LF kinds and label types asked and never named outside their modules, registries filled in
+their own modules, no import cycles, and modules and functions of a readable size."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ import typing
 from pathlib import Path
 
 from weaksup.apply.kinds import LF_KINDS
-from weaksup.lf import LABEL_TYPES
+from weaksup.label_types import LABEL_TYPES, PIPELINE_TYPES
 from weaksup.pipeline.schema import SCHEMA, Section
 from weaksup.pipeline.settings import Settings
 from weaksup.pipeline.tasks import TASKS
+from weaksup.store.reports import LABEL_COLUMNS
+from weaksup.store.schema import VOTE_COLUMNS
 
 PACKAGE = Path(__file__).resolve().parents[1] / "weaksup"
 TABLES = ("examples", "votes", "lfs", "lf_progress", "runs", "labels", "lf_errors", "meta",
@@ -41,7 +43,7 @@ def test_typed_settings_match_the_schema_key_for_key():
 
 def test_one_task_per_pipeline_label_type():
     choices = SCHEMA.keys["labels"].keys["type"].choices  # type: ignore[union-attr]
-    assert set(TASKS) == set(choices)
+    assert set(TASKS) == set(choices) == set(PIPELINE_TYPES)
     assert set(LABEL_TYPES) - set(TASKS) == {"metric"}  # metric-space votes: MetricLabelModel from Python
     for name, task in TASKS.items():
         assert task.label_type == name and task.end_models[-1] == "none"
@@ -86,6 +88,58 @@ def test_an_lf_kinds_name_is_tested_only_in_its_own_module():
             continue
         found += [f"{path.relative_to(PACKAGE)}:{n}: {line.strip()}" for n, line in _code_lines(path) if tests.search(line)]
     assert found == []
+
+
+STORE_COLUMNS = {*VOTE_COLUMNS, *LABEL_COLUMNS, "ex_key", "n_votes"}
+"""The votes' and labels' columns: one of them is called like a label type (``ranking``)."""
+
+
+def _names_a_label_type(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and node.value in LABEL_TYPES
+
+
+def _tests_a_label_types_name(node: ast.AST) -> bool:
+    """``x == "ranking"``, ``x in ("categorical", ...)``, ``{"ranking": ...}``, ``TASKS["ranking"]``, or a
+    literal collection of names, but for the store's columns and the pipeline file's sections that
+    share a type's name."""
+    sections = {t.section for t in LABEL_TYPES.values()}
+    if isinstance(node, ast.Compare):
+        return any(_tests_a_label_types_name(x) or _names_a_label_type(x) for x in (node.left, *node.comparators))
+    if isinstance(node, ast.Subscript):
+        return _names_a_label_type(node.slice)
+    if isinstance(node, ast.Dict):
+        named = [k.value for k in node.keys if k is not None and _names_a_label_type(k)]
+        keys = [k.value if isinstance(k, ast.Constant) else None for k in node.keys]
+        return bool(named) and not set(keys) <= STORE_COLUMNS and not set(named) <= sections
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        values = [e.value if isinstance(e, ast.Constant) else None for e in node.elts]
+        return any(_names_a_label_type(e) for e in node.elts) and not set(values) <= STORE_COLUMNS
+    return False
+
+
+def test_a_label_types_name_is_tested_only_in_its_own_modules():
+    """Every registry keyed by label type is built from weaksup.label_types.LABEL_TYPES, and code asks
+    a type (its traits and methods) rather than testing its name; only the type's own modules (its
+    label type, task, report type, label and end model: named after it) may."""
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.stem in LABEL_TYPES:
+            continue
+        tree = ast.parse(path.read_text())
+        found += [f"{path.relative_to(PACKAGE)}:{node.lineno}: {ast.unparse(node)[:120]}" for node in ast.walk(tree)
+                  if _tests_a_label_types_name(node)]  # fmt: skip
+    assert found == []
+
+
+def test_the_check_of_label_type_names_finds_what_it_should():
+    """The check above is not vacuous: the forks the label-type axis replaced are found, the store's
+    columns and the pipeline's sections are not."""
+    forks = ['lf.label_type == "categorical"', 'labels.type != "ranking"', 'x in ("categorical", "regression")',
+             'VOTE_COLUMN = {"categorical": "label"}', 'TASKS["regression"]', 'CHOICES = ["categorical", "ranking"]']  # fmt: skip
+    shared = ['column not in ("label", "value", "ranking", "payload")', 'SCHEMA = {"data": 1, "ranking": 2, "regression": 3}']
+    flagged = lambda code: any(_tests_a_label_types_name(n) for n in ast.walk(ast.parse(code)))  # noqa: E731
+    assert [code for code in forks if not flagged(code)] == []
+    assert [code for code in shared if flagged(code)] == []
 
 
 def _imported_names(tree: ast.Module) -> set[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from test_pipeline_ops_support import make_project, query, weaksup
+from support.project import make_project, query, weaksup
 
 
 def _fails_before_lfs(tmp_path, pipeline) -> str:  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ import sys
 import duckdb
 import polars as pl
 import pytest
-from test_pipeline_ops_support import ROOT, make_project, query, weaksup
+from support.project import ROOT, make_project, query, weaksup
 
 
 def _run(pipeline, cwd) -> None:  # type: ignore[no-untyped-def]

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import re
 
-import pytest
-from llm_server import FakeServer
-from test_pipeline_ops_support import LFS, make_project, query, weaksup
+from support.project import LFS, make_project, query, weaksup
 
 from weaksup.cli import main
 from weaksup.pipeline.status import format_status
@@ -46,11 +44,6 @@ def test_label_model_accuracy_comes_with_coverage_and_covered_accuracy(tmp_path)
     assert 0.5 < cov < 1  # the raw comments have rows no LF votes on
     assert covered > every  # uncovered rows get the prior's label and pull accuracy on all rows down
 
-
-@pytest.fixture(scope="module")
-def server():
-    with FakeServer(latency=0.0) as srv:
-        yield srv
 
 
 PROMPTED = '''

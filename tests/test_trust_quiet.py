@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import signal
 
-from test_pipeline_ops_support import make_project, query, weaksup
+from support.project import make_project, query, weaksup
 
 
 def _folders(exports) -> list[str]:  # type: ignore[no-untyped-def]

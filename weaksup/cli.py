@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import select
 import signal
 import sys
 import threading
@@ -66,8 +67,23 @@ def say(line: str) -> None:
     try:
         print(line, flush=True)
     except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # Python's documented way: stdout is gone, and stays quiet
+        _silence_stdout()
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # Python's documented way: stdout is gone, and stays quiet
+
+
+def _reader_gone() -> bool:
+    """Whether stdout is a pipe whose reader has closed it (``weaksup lfs ... | head -1``): the
+    kernel then reports an error condition on it, which a broken socket elsewhere does not."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError):
+        return False
 
 
 def _serve_model(argv: list[str]) -> int:
@@ -78,7 +94,7 @@ def _serve_model(argv: list[str]) -> int:
 
 def _schedule(args: argparse.Namespace) -> int:
     from weaksup.pipeline import load_config, run_pipeline
-    from weaksup.pipeline.schedule import parse_cron, run_schedule, zone_of
+    from weaksup.pipeline.schedule import StopAfterRun, parse_cron, run_schedule, zone_of
 
     cfg = load_config(args.pipeline, args.set)
     section = cfg.settings.schedule
@@ -100,10 +116,12 @@ def _schedule(args: argparse.Namespace) -> int:
 
     def job() -> bool:
         try:  # re-read the pipeline each time: edits to it (and to LF modules) apply to the next run
-            run_pipeline(load_config(args.pipeline, args.set), store_path=args.store, progress=not args.quiet)
+            result = run_pipeline(load_config(args.pipeline, args.set), store_path=args.store, progress=not args.quiet)
         except Exception as exc:
             print(f"error: run failed: {exc}", file=sys.stderr, flush=True)
             return False
+        if result.stop_asked:
+            raise StopAfterRun(result.stop_asked)
         return True
 
     print(f"scheduling {args.pipeline} on {expr!r}" + (f" ({tz})" if tz else ""), flush=True)
@@ -225,13 +243,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cli_store.gc_command)
 
     p = sub.add_parser("predict", help="label new data with a trained end model",
-                       description="Label a CSV/Parquet/JSONL file with the end model of a categorical run: print "
-                       "each row's example_id, label, label_name and confidence, or write them with every class's "
-                       "probability and the input columns (--output).")
+                       description="Label a CSV/Parquet/JSONL file with the end model of a run: print each row's "
+                       "example_id and prediction (a categorical run's label, label_name and confidence; a ranking "
+                       "run's ranking of the row's items; a regression run's value), or write them with every column "
+                       "predict adds (each class's probability) and the input columns (--output).")
     p.add_argument("model", type=Path, metavar="MODEL",
-                   help="pipeline file (its LATEST run), export or run folder, or end_model.npz")
+                   help="pipeline file (its LATEST run), export or run folder, or end-model file (end_model.npz or .json)")
     p.add_argument("input", help="data file to label")
-    p.add_argument("--text-column", help="column to classify (default: the column the model was trained on)")
+    p.add_argument("--text-column", help="column a text classifier reads (default: the column it was trained on)")
     p.add_argument("--id-column", help="column holding example ids (default: a hash of each row, as in a run)")
     p.add_argument("--rows", type=int, default=20, help="rows to print without --output (default 20)")
     p.add_argument("--output", type=Path, help="write predictions here (.parquet, .jsonl or .csv) instead of printing")
@@ -254,28 +273,62 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise Terminated("SIGTERM")
 
 
+def _exit_at_stop(code: int) -> None:
+    """Once this process's command has finished: a Ctrl-C or SIGTERM while the interpreter shuts
+    down ends the process at once with the command's own status (its work is done and saved)."""
+
+    def leave(signum: int, frame: FrameType | None) -> None:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, leave)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``weaksup`` console script."""
+    """Entry point of the ``weaksup`` console script (``argv`` None: this process's command line,
+    and the process ends with the command)."""
+    ending = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["serve-model"]:
         return _serve_model(argv[1:])
     args = build_parser().parse_args(argv)
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
+    code = 1
+    try:
+        code = _command(args)
+    finally:
+        if main_thread and ending:
+            _exit_at_stop(code)
+        elif main_thread:
+            signal.signal(signal.SIGTERM, previous)
+    return code
+
+
+def _command(args: argparse.Namespace) -> int:
+    """Run the parsed command; its exit status, with one ``error:`` line on failure."""
     try:
         return args.func(args) or 0
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError as exc:
+        if not _reader_gone():
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        _silence_stdout()  # the reader took what it wanted (`| head`): not a failure, and nothing to say
+        return 0
     except StoreBusy as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BUSY
     except Exception as exc:  # one clear line for the user; a failed run is recorded in the store
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    finally:
-        if main_thread:
-            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -16,8 +16,7 @@ An undecodable byte is reported with its file and line; an empty file with its n
 WRENCH split keys restart at ``"0"`` in every split and duplicate texts exist, so
 WRENCH examples are keyed ``"<split>:<key>"``.
 
-Crowd answers (``answer.csv``: item, worker, answer; optional ``truth.csv``: item, truth)
-load straight into sparse votes with :func:`load_crowd`, one LF per worker.
+Crowd answer files are read by :mod:`weaksup.crowd.files`.
 
 >>> import polars as pl
 >>> df = with_example_ids(pl.DataFrame({"text": ["a", "b", "a"]}))
@@ -34,13 +33,11 @@ import glob as globlib
 import io
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
-from weaksup.votes import SparseVotes
+from weaksup.deprecated import moved
 
 ID = "example_id"
 SPLIT = "split"
@@ -69,7 +66,19 @@ def load_dataset(
         raise ValueError(f"dataset {str(Path(base_dir or '.') / source)!r} is empty: it has no rows to label")
     if ID in df.columns and id_column is None:  # WRENCH: already keyed split:key
         return df
-    return with_example_ids(df.drop(ID, strict=False), id_column)
+    check_own_ids(df.columns, id_column, f"dataset {str(source)!r}")
+    return with_example_ids(df if id_column == ID else df.drop(ID, strict=False), id_column)
+
+
+def check_own_ids(columns: Sequence[str], id_column: str | None, what: str, key: str = "id_column") -> None:
+    """Refuse data that has an ``example_id`` column of its own beside ``id_column``: the ids taken
+    from ``id_column`` go to ``example_id``, and would silently replace the user's column."""
+    if id_column is not None and id_column != ID and ID in columns:
+        raise ValueError(
+            f"{what} has a column {ID!r} of its own, and {key} = {id_column!r}: the ids taken from {id_column!r} "
+            f"would replace it. Rename your column (in a pipeline: [data] rename = {{ {ID} = \"source_id\" }}), "
+            f"or set {key} = {ID!r} to take the ids from it"
+        )
 
 
 def read_source(source: str | Path, *, base_dir: str | Path | None = None, encoding: str = "utf-8") -> pl.DataFrame:
@@ -187,6 +196,7 @@ def _check_stream_ids(id_column: str | None, names: Sequence[str], what: str) ->
         )
     if id_column is not None and id_column not in names:
         raise ValueError(f"id column {id_column!r} is not in {what}; its columns are {list(names)}")
+    check_own_ids(names, id_column, what)
 
 
 def load_wrench(folder: str | Path) -> pl.DataFrame:
@@ -259,130 +269,7 @@ def content_hashes(df: pl.DataFrame) -> pl.Series:
         con.close()
 
 
-@dataclass(frozen=True)
-class CrowdVotes:
-    """Crowd answers as label-model input: ``votes`` (one LF per worker, one row per item),
-    ``truth`` (class id per row, -1 where unknown), and the ids behind rows, LFs and classes."""
-
-    votes: SparseVotes
-    truth: np.ndarray
-    items: tuple[str, ...]
-    workers: tuple[str, ...]
-    classes: tuple[str, ...]
-    n_repeats: int
-    """(item, worker) pairs answered more than once in the file; only the first answer is kept."""
-
-
-def read_crowd_columns(
-    path: str | Path, roles: Sequence[str], names: Sequence[str | None] | None = None
-) -> pl.DataFrame:
-    """Some columns of a crowd file (a CSV with a header row, or Parquet) as stripped, non-empty
-    strings named ``roles``: the columns ``names`` (each ``None`` takes the role's position:
-    the first column for the first role...).  Errors name the file, the line and the column."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"crowd file {str(path)!r} does not exist")
-    parquet = path.suffix.lower() == ".parquet"
-    try:
-        df = pl.read_parquet(path) if parquet else pl.read_csv(path, infer_schema=False)
-    except (pl.exceptions.PolarsError, OSError) as error:
-        raise ValueError(f"cannot parse {str(path)!r} as {'Parquet' if parquet else 'CSV'}: {error}") from error
-    names = list(names or [None] * len(roles))
-    if df.width < len(roles) and not all(names):
-        raise ValueError(
-            f"{str(path)!r} has columns {df.columns} but needs {len(roles)}: "
-            f"{', '.join(roles)} (in that order, with a header row)"
-        )
-    chosen = [df.columns[i] if name is None else name for i, name in enumerate(names)]
-    for role, name in zip(roles, chosen):
-        if name not in df.columns:
-            raise ValueError(f"{str(path)!r} has no column {name!r} for the {role}; its columns are {df.columns}")
-    position = {role: df.columns.index(name) + 1 for role, name in zip(roles, chosen)}
-    df = df.select(pl.col(name).cast(pl.String).str.strip_chars().alias(role) for role, name in zip(roles, chosen))
-    for c in roles:
-        empty = df[c].is_null() | (df[c] == "")
-        if empty.any():
-            raise ValueError(
-                f"{str(path)!r} {crowd_row(path, int(empty.arg_max()))}: the {c} column (column {position[c]}) "
-                "is empty; every row needs a value"
-            )
-    return df
-
-
-def crowd_row(path: Path, row: int) -> str:
-    """Where row ``row`` (0-based, header excluded) of a crowd file is: a CSV line, or a Parquet row."""
-    return f"row {row}" if path.suffix.lower() == ".parquet" else f"line {row + 2}"
-
-
-def _class_order(values: list[str]) -> list[str]:
-    """Numeric order when every label is a number (so ``"10"`` follows ``"9"``), else text order."""
-    try:
-        return sorted(values, key=float)
-    except ValueError:
-        return sorted(values)
-
-
-def load_crowd(
-    answers: str | Path, truth: str | Path | None = None, classes: list[str] | None = None
-) -> CrowdVotes:
-    """Load crowd answers (and optional truth) into :class:`CrowdVotes`.
-
-    ``answers`` is a CSV (or Parquet) file whose first three columns are item, worker and answer
-    (any header names, e.g. ``question,worker,answer``); ``truth`` one whose first two are item and truth.
-    Rows are the items in order of first appearance in ``answers``, then items found only in
-    ``truth`` (they have no votes); LFs are the workers in order of first appearance.  Class
-    ids follow ``classes`` when given (an answer outside it is an error), else the distinct
-    answer and truth values sorted numerically when all are numbers and as text otherwise:
-    answers 1..5 become classes 0..4.  A worker answering an item twice keeps the first answer.
-
-    >>> import tempfile, pathlib
-    >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = (d / "answer.csv").write_text("question,worker,answer\\nq1,w1,2\\nq1,w2,1\\nq2,w1,1\\n")
-    >>> _ = (d / "truth.csv").write_text("question,truth\\nq2,1\\n")
-    >>> crowd = load_crowd(d / "answer.csv", d / "truth.csv")
-    >>> crowd.classes, crowd.votes.to_dense().tolist(), crowd.truth.tolist()
-    (('1', '2'), [[1, 0], [0, -1]], [-1, 0])
-    """
-    answers = Path(answers)
-    df = read_crowd_columns(answers, ("item", "worker", "answer"))
-    gold = None if truth is None else read_crowd_columns(Path(truth), ("item", "truth"))
-    if gold is not None:
-        repeated = gold.filter(pl.col("item").is_duplicated()).group_by("item").agg(pl.col("truth").n_unique())
-        conflict = repeated.filter(pl.col("truth") > 1)
-        if conflict.height:
-            raise ValueError(
-                f"{str(truth)!r}: item {conflict['item'][0]!r} has {conflict['truth'][0]} different truths; "
-                "give one truth per item"
-            )
-    seen = set(df["answer"].unique().to_list()) | (set() if gold is None else set(gold["truth"].to_list()))
-    if classes is None:
-        classes = _class_order(list(seen))
-    class_id = {c: i for i, c in enumerate(classes)}
-    for what, frame, col, path in (("answer", df, "answer", answers), ("truth", gold, "truth", truth)):
-        if frame is None:
-            continue
-        unknown = ~frame[col].is_in(list(class_id))
-        if unknown.any():
-            row = int(unknown.arg_max())
-            raise ValueError(
-                f"{str(path)!r} {crowd_row(Path(path), row)}: {what} {frame[col][row]!r} is not one of the classes "
-                f"{list(classes)}"
-            )
-    items = list(dict.fromkeys(df["item"].to_list()))
-    if gold is not None:
-        known = set(items)
-        items += [i for i in dict.fromkeys(gold["item"].to_list()) if i not in known]
-    workers = list(dict.fromkeys(df["worker"].to_list()))
-    item_id = {q: i for i, q in enumerate(items)}
-    worker_id = {w: i for i, w in enumerate(workers)}
-    first = df.unique(subset=["item", "worker"], keep="first", maintain_order=True)
-    rows = np.array([item_id[q] for q in first["item"]], dtype=np.int64)
-    cols = np.array([worker_id[w] for w in first["worker"]], dtype=np.int32)
-    labels = np.array([class_id[a] for a in first["answer"]], dtype=np.int32)
-    order = np.argsort(rows, kind="stable")
-    votes = SparseVotes(rows[order], cols[order], labels[order], len(items), len(workers), tuple(workers))
-    y = np.full(len(items), -1, dtype=np.int64)
-    if gold is not None:
-        for q, t in gold.unique(subset=["item"], keep="first").iter_rows():
-            y[item_id[q]] = class_id[t]
-    return CrowdVotes(votes, y, tuple(items), tuple(workers), tuple(classes), df.height - first.height)
+__getattr__ = moved(__name__, {
+    name: f"weaksup.crowd.files:{name}"
+    for name in ("CrowdVotes", "CrowdColumnError", "read_crowd_columns", "ragged_line", "crowd_row", "load_crowd")
+})  # fmt: skip

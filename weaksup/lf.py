@@ -15,11 +15,13 @@ as a :class:`Row` (attribute access to the columns) and returns a class id in
 
 **Versions.**  Every LF carries a version so the vote store can tell when it
 changed.  Unless pinned with ``version=``, it is a hash of the function's source
-code, its preprocessors' source code and its resources.  The hash does **not**
-see anything the source only refers to by name: imported helpers, module-level
-constants, the contents of files it reads, or library upgrades.  When such a
-thing changes, pin a new ``version=`` (or pass the value in ``resources``) to
-make the store re-apply the LF.
+code, its preprocessors' source code, its resources, and the module-level values
+they read by name (:func:`read_globals`): constants such as ``MAX_WORDS = 5`` or a
+compiled pattern, and the source (and such values) of helper functions of your own
+that they call.  The hash does **not** see the contents of files an LF reads,
+attributes of imported modules (``config.MAX``), objects that are not plain data,
+or library upgrades: when such a thing changes, pin a new ``version=`` (or pass
+the value in ``resources``) to make the store re-apply the LF.
 
 Snorkel ``LabelingFunction`` objects are accepted unchanged wherever an LF is
 expected; :func:`as_labeling_function` wraps them.
@@ -27,12 +29,20 @@ expected; :func:`as_labeling_function` wraps them.
 
 from __future__ import annotations
 
+import dis
 import hashlib
 import inspect
+import os
+import re
+import sysconfig
 import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from enum import Enum
+from pathlib import Path
+from types import CodeType, FunctionType
 from typing import Any
 
+from weaksup import label_types
 from weaksup.votes import ABSTAIN
 
 __all__ = [
@@ -46,17 +56,18 @@ __all__ = [
     "check_unique_names",
     "function_source",
     "labeling_function",
+    "read_globals",
     "source_hash",
 ]
 
 Preprocessor = Callable[[Any], Any]
 
-LABEL_TYPES = ("categorical", "ranking", "regression", "metric")
-"""What an LF votes: a class id (or ``ABSTAIN``); a list of item ids, best first; a
-finite number; or any JSON value of a user-defined metric space (the last three abstain
-with ``None``).  Pipelines run the first three (one task each, :mod:`weaksup.pipeline.tasks`);
-metric-space votes go to :class:`weaksup.model.MetricLabelModel` from Python, since its
-distance is a function."""
+LABEL_TYPES = tuple(label_types.LABEL_TYPES)
+"""What an LF votes: the names of :data:`weaksup.label_types.LABEL_TYPES` (a class id or ``ABSTAIN``;
+a list of item ids, best first; a finite number; or any JSON value of a user-defined metric space:
+the last three abstain with ``None``).  Pipelines run the types with a task
+(:data:`weaksup.label_types.PIPELINE_TYPES`); metric-space votes go to
+:class:`weaksup.model.MetricLabelModel` from Python, since its distance is a function."""
 
 
 class MissingColumnError(AttributeError):
@@ -107,14 +118,86 @@ def canonical(value: Any) -> str:
     return repr(value)
 
 
+def _wrapped(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The function an LF object wraps (ours, or a Snorkel one), else ``fn`` itself."""
+    return fn.f if isinstance(fn, LabelingFunction) else getattr(fn, "_f", fn)
+
+
 def function_source(fn: Callable[..., Any]) -> str:
-    """Source text of a function (or of a Snorkel object's wrapped function)."""
-    target = getattr(fn, "_f", fn)
+    """Source text of a function (or of an LF object's wrapped function)."""
+    target = _wrapped(fn)
     try:
         return textwrap.dedent(inspect.getsource(target))
     except (OSError, TypeError):
         # Built in or defined interactively: fall back to its qualified name.
         return f"{getattr(target, '__module__', '')}.{getattr(target, '__qualname__', repr(target))}"
+
+
+LIBRARY_DIRS = tuple(
+    os.path.realpath(d) + os.sep
+    for d in {*(sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")),
+              str(Path(__file__).resolve().parent)}
+)
+"""Where library code lives (the standard library, installed packages, weaksup itself): functions
+from there are not the user's helpers, so their source is not part of an LF's version."""
+
+PLAIN = (type(None), bool, int, float, complex, str, bytes, Enum, re.Pattern)
+
+
+def read_globals(fn: Callable[..., Any]) -> str:
+    """The module-level values ``fn`` reads by name, as stable text for its version:
+    plain data (numbers, text, ``None``, enums, compiled patterns, and tuples, lists, sets and dicts
+    of them) by value, and helper functions of the user's own code by their source and, in turn,
+    the values they read (three calls deep).  Modules, classes, library functions and other objects
+    are left out: their names are in the source already, and their state is not data to hash."""
+    target = _wrapped(fn)
+    if not isinstance(target, FunctionType):
+        return ""
+    parts: list[str] = []
+    seen: set[tuple[int, str]] = set()
+
+    def visit(func: FunctionType, depth: int) -> None:
+        scope = func.__globals__
+        for name in sorted(_global_names(func.__code__)):
+            if (id(scope), name) in seen or name not in scope:
+                continue
+            seen.add((id(scope), name))
+            value = scope[name]
+            if isinstance(value, FunctionType):
+                if depth < 3 and _users_code(value):
+                    parts.append(f"{name}={function_source(value)}")
+                    visit(value, depth + 1)
+            elif _plain(value):
+                parts.append(f"{name}={canonical(value)}")
+
+    visit(target, 0)
+    return "\n".join(parts)
+
+
+def _global_names(code: CodeType) -> set[str]:
+    """Names ``code`` (and the functions, lambdas and comprehensions inside it) loads as globals."""
+    names = {i.argval for i in dis.get_instructions(code) if i.opname in ("LOAD_GLOBAL", "LOAD_NAME")}
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            names |= _global_names(const)
+    return names
+
+
+def _users_code(func: FunctionType) -> bool:
+    """Whether ``func`` was defined in a file outside the standard library, installed packages and weaksup."""
+    path = func.__code__.co_filename
+    return os.path.isabs(path) and not os.path.realpath(path).startswith(LIBRARY_DIRS)
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    """Plain data whose text is stable across processes (no object addresses)."""
+    if isinstance(value, PLAIN):
+        return True
+    if depth < 4 and isinstance(value, (tuple, list, set, frozenset)):
+        return all(_plain(v, depth + 1) for v in value)
+    if depth < 4 and isinstance(value, dict):
+        return all(_plain(k, depth + 1) and _plain(v, depth + 1) for k, v in value.items())
+    return False
 
 
 def source_hash(*parts: str) -> str:
@@ -154,10 +237,12 @@ class LabelingFunction:
         self.resources = dict(resources or {})
         self.pre = list(pre or [])
         self.label_type = label_type
+        read = [text for text in (read_globals(f), *(read_globals(p) for p in self.pre)) if text]
         self.version = version or source_hash(
             function_source(f),
             *(function_source(p) for p in self.pre),
             canonical(self.resources),
+            *read,  # the module constants and helpers they read: editing one re-applies the LF
         )
 
     def __call__(self, x: Any) -> Any:

@@ -99,17 +99,72 @@ class PersistentModel:
         missing = [p for p in cls._unsaved_params if p not in params]
         if missing:
             raise ValueError(f"load: {cls.__name__} needs {missing} again (functions are not saved)")
-        model = cls(**state["params"], **params)
-        absent = set(cls._fitted_arrays) - set(arrays)
-        if absent:
-            raise ValueError(f"load: {where} lacks fitted arrays {sorted(absent)}")
+        saved, fitted = check_state(cls, state, arrays, where)
+        model = cls(**saved, **params)
         for name in cls._fitted_arrays:
             a = arrays[name]
             setattr(model, name, float(a) if a.ndim == 0 else a)
-        legacy = {f"{key}_": state[key] for key in ("n_lfs", "lf_names") if key in state}  # files before fitted_meta
-        for name, value in {**legacy, **state.get("fitted_meta", {})}.items():
+        for name, value in fitted.items():
             setattr(model, name, tuple(value) if isinstance(value, list) else value)
         return model
+
+
+class ModelStateError(ValueError):
+    """A label-model file holds something its model does not save: nothing in it was used."""
+
+
+def check_state(
+    cls: type[PersistentModel], state: dict[str, Any], arrays: dict[str, np.ndarray], where: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The constructor params and fitted values of a saved ``cls``, checked against an allow-list
+    before any is used: params are ``cls``'s own (``cardinality`` an integer of at least 2) with
+    plain values (numbers, text, booleans, null), fitted values are those ``cls`` saves and plain
+    JSON, and fitted arrays are numbers."""
+    name = cls.__name__
+    params = state.get("params")
+    if not isinstance(params, dict):
+        raise ModelStateError(f"load: {where}: its params are not a table of {name} parameters")
+    allowed = set(cls._get_param_names()) - set(cls._unsaved_params)  # type: ignore[attr-defined]
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise ModelStateError(f"load: {where}: parameters {unknown} are not {name}'s; allowed: {sorted(allowed)}")
+    for key, value in params.items():
+        if not (value is None or isinstance(value, bool | int | float | str)):
+            raise ModelStateError(f"load: {where}: parameter {key} = {value!r} is not a plain value")
+    k = params.get("cardinality", 2)
+    if isinstance(k, bool) or not isinstance(k, int) or k < 2:
+        raise ModelStateError(f"load: {where}: cardinality = {k!r}; a label model needs an integer of at least 2 classes")
+    fitted = state.get("fitted_meta", {})
+    if not isinstance(fitted, dict):
+        raise ModelStateError(f"load: {where}: its fitted values are not a table")
+    legacy = {f"{key}_": state[key] for key in ("n_lfs", "lf_names") if key in state}  # files before fitted_meta
+    fitted = {**legacy, **fitted}
+    unknown = sorted(set(fitted) - set(cls._fitted_meta))
+    if unknown:
+        raise ModelStateError(f"load: {where}: fitted values {unknown} are not {name}'s; it saves {list(cls._fitted_meta)}")
+    for key, value in fitted.items():
+        if not _plain_json(value):
+            raise ModelStateError(f"load: {where}: fitted value {key} is not plain JSON (numbers, text, lists, tables)")
+    absent = set(cls._fitted_arrays) - set(arrays)
+    if absent:
+        raise ModelStateError(f"load: {where} lacks fitted arrays {sorted(absent)}")
+    for key in cls._fitted_arrays:
+        if np.asarray(arrays[key]).dtype.kind not in "biuf":
+            raise ModelStateError(f"load: {where}: fitted array {key} holds {arrays[key].dtype}, not numbers")
+    return params, fitted
+
+
+def _plain_json(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` is JSON data: null, booleans, numbers, text, and lists and tables of them (not deeper than 8)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return True
+    if depth >= 8:
+        return False
+    if isinstance(value, list):
+        return all(_plain_json(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain_json(v, depth + 1) for k, v in value.items())
+    return False
 
 
 def _plain(value: Any) -> Any:

@@ -1,16 +1,19 @@
-"""Label new data with a categorical run's end model: what ``weaksup predict`` does.
+"""Label new data with a run's end model: what ``weaksup predict`` does.
 
 The model comes from a pipeline file (its newest complete run, which ``LATEST`` names in
-``export.dir``), an export folder holding ``LATEST``, a run folder, or an
-``end_model.npz`` file.  Each input row gets ``example_id`` (as a run would assign it),
-``label`` (the class id), ``label_name``, ``confidence`` (the top class's probability)
-and ``prob_<class>`` for every class.
+``export.dir``), an export folder holding ``LATEST``, a run folder, or an end-model file.  The label
+type whose end model the file holds predicts (:meth:`weaksup.label_types.LabelType.predict`): a
+categorical run's text classifier adds ``label`` (the class id), ``label_name``, ``confidence``
+(the top class's probability) and ``prob_<class>`` for every class; a ranking run's ranker the
+``ranking`` of each example's items; a regression run's regressor the ``value``.  Each input row
+also gets ``example_id`` (as a run would assign it).
 
 This module imports only what predicting needs, so the command starts quickly.
 """
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -18,10 +21,11 @@ from typing import Any
 import polars as pl
 
 from weaksup.data import ID, load_dataset
-from weaksup.end_models.text import SoftTextClassifier
+from weaksup.end_models.plain import model_name
+from weaksup.label_types import LABEL_TYPES, LabelType
 
-MODEL_FILE = "end_model.npz"
-ADDED = ("label", "label_name", "confidence")
+MODEL_FILES = tuple(dict.fromkeys(t.end_model_file for t in LABEL_TYPES.values() if t.end_model_file))
+"""The files a run saves its end model to, by label type."""
 
 
 def find_model(target: Path) -> Path:
@@ -38,27 +42,36 @@ def find_model(target: Path) -> Path:
             return _model_in(target / (target / "LATEST").read_text().strip())
         return _model_in(target)
     if not target.exists():
-        raise FileNotFoundError(f"{target} does not exist: give a pipeline file, a run folder or an {MODEL_FILE}")
-    if target.suffix != ".npz":
-        raise ValueError(_not_text(target))
+        raise FileNotFoundError(f"{target} does not exist: give a pipeline file, a run folder or an end-model file "
+                                f"({' or '.join(MODEL_FILES)})")  # fmt: skip
     return target
 
 
 def _model_in(run_dir: Path) -> Path:
-    model = run_dir / MODEL_FILE
-    if model.exists():
-        return model
-    if (run_dir / "end_model.json").exists():
-        raise ValueError(_not_text(run_dir / "end_model.json"))
-    raise FileNotFoundError(f"{str(run_dir)!r} holds no {MODEL_FILE}: is it a run folder of a categorical pipeline?")
+    for name in MODEL_FILES:
+        if (run_dir / name).exists():
+            return run_dir / name
+    raise FileNotFoundError(f"{str(run_dir)!r} holds no end model ({' or '.join(MODEL_FILES)}): is it a run folder of "
+                            "a pipeline that trains one (trainer.name is not 'none')?")  # fmt: skip
 
 
-def _not_text(path: Path) -> str:
-    return (
-        f"{path} is not a text classifier: `weaksup predict` labels text with the end models of categorical runs "
-        f"({MODEL_FILE}). Ranking and regression end models read feature columns; load them in Python with "
-        "weaksup.end_models (PairwiseRanker.load, SoftTargetRegressor.load)"
-    )
+def model_type(path: Path) -> LabelType:
+    """The label type whose end model the file ``path`` holds: the one its run's ``manifest.json``
+    records, else the one whose end model the file names (types may share an end model); a file that
+    names none goes to the first type saving such files, whose loader says what is wrong."""
+    mine = [t for t in LABEL_TYPES.values() if t.end_model_file and Path(t.end_model_file).suffix == path.suffix]
+    if not mine:
+        raise ValueError(f"{path} is not an end-model file: `weaksup predict` reads {' or '.join(MODEL_FILES)}")
+    manifest = path.parent / "manifest.json"
+    if manifest.exists():
+        try:
+            recorded = json.loads(manifest.read_text()).get("label_type")
+        except (OSError, ValueError, AttributeError):
+            recorded = None
+        if recorded in LABEL_TYPES and LABEL_TYPES[recorded] in mine:
+            return LABEL_TYPES[recorded]
+    name = model_name(path)
+    return next((t for t in mine if t.end_model == name), mine[0])
 
 
 def _export_dir_of(pipeline: Path) -> Path:
@@ -75,29 +88,18 @@ def _export_dir_of(pipeline: Path) -> Path:
 
 def predict_file(
     model_path: Path, data: str | Path, *, text_column: str | None = None, id_column: str | None = None
-) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """``data``'s rows with ``example_id``, the predicted labels and class probabilities; and the model's metadata."""
-    model = SoftTextClassifier.load(model_path)
-    meta = model.metadata_
+) -> tuple[pl.DataFrame, dict[str, Any], LabelType]:
+    """``data``'s rows with ``example_id`` and the end model's predictions first; the model's
+    metadata; and the label type that predicted (its ``predicted_columns`` are the ones to show)."""
+    label_type = model_type(model_path)
+    model = label_type.load_end_model(model_path)
     frame = load_dataset(data, id_column=id_column)
-    column = text_column or meta.get("text_column", "text")
-    if column not in frame.columns:
-        raise ValueError(
-            f"{data}: no text column {column!r}; its columns are {frame.columns}: choose one with --text-column"
-        )
-    if frame[column].dtype != pl.String:
-        raise ValueError(f"{data}: column {column!r} holds {frame[column].dtype}, not text: choose one with --text-column")
-    classes = [str(c) for c in meta.get("classes") or range(len(model.classes_))]
-    added = [*ADDED, *(f"prob_{name}" for name in classes)]
-    clash = [c for c in added if c in frame.columns]
+    try:
+        added = label_type.predict(model, frame, text_column=text_column)
+    except ValueError as exc:
+        raise ValueError(f"{data}: {exc}") from None
+    clash = [c for c in added.columns if c in frame.columns]
     if clash:
         raise ValueError(f"{data} already has columns {clash}, which predict adds; rename them in the data first")
-    probs = model.predict_proba(frame[column].fill_null("").to_list())
-    best = probs.argmax(axis=1)
-    out = frame.with_columns(
-        pl.Series("label", best, dtype=pl.Int64),
-        pl.Series("label_name", [classes[i] for i in best], dtype=pl.String),
-        pl.Series("confidence", probs.max(axis=1)),
-        *(pl.Series(f"prob_{name}", probs[:, j]) for j, name in enumerate(classes)),
-    )
-    return out.select(ID, *added, pl.exclude(ID, *added)), meta
+    out = frame.with_columns(added)
+    return out.select(ID, *added.columns, pl.exclude(ID, *added.columns)), model.metadata_, label_type

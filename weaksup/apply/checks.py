@@ -1,8 +1,8 @@
 """Checks of one LF return value per label type, shared by the kinds that call user code per row.
 
-Each check takes ``(lf_name, value, example_id, cardinality)`` and returns the
-vote to store (``None`` = abstain) or raises :class:`LFApplicationError` naming
-the LF, the example and what was expected.
+Each label type checks its own votes (:meth:`weaksup.label_types.LabelType.check_vote`); here the
+checks take ``(lf_name, value, example_id, cardinality)`` and return the vote to store (``None`` =
+abstain) or raise :class:`LFApplicationError` naming the LF, the example and what was expected.
 
 >>> VOTE_CHECKS["categorical"]("lf", 1, "e0", 2), VOTE_CHECKS["regression"]("lf", None, "e0", 0)
 (1, None)
@@ -10,83 +10,36 @@ the LF, the example and what was expected.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-import numpy as np
+from weaksup.label_types import LABEL_TYPES, LabelType, VoteError
 
-from weaksup.votes import ABSTAIN
-
-__all__ = ["VOTE_CHECKS", "VOTE_COLUMN", "LFApplicationError", "check_error_rates"]
+__all__ = ["VOTE_CHECKS", "VOTE_COLUMN", "LFApplicationError", "bad_vote", "check_error_rates"]
 
 
 class LFApplicationError(RuntimeError):
     """An LF failed in a way that stops the run (strict mode, or a set-up mistake)."""
 
 
-def _bad(lf_name: str, example_id: str, problem: str, expected: str) -> LFApplicationError:
-    return LFApplicationError(f"LF {lf_name!r} returned {problem} on example {example_id!r}; {expected}")
+def bad_vote(lf_name: str, error: VoteError, example_id: Any = None) -> LFApplicationError:
+    """The error that stops a run on a vote of LF ``lf_name`` that does not fit its label type
+    (on ``example_id``, when the vote has one)."""
+    where = f" on example {example_id!r}" if example_id is not None else ""
+    return LFApplicationError(f"LF {lf_name!r} returned {error.problem}{where}; {error.expected}")
 
 
-def _check_label(lf_name: str, value: Any, example_id: str, k: int) -> int | None:
-    """A categorical vote: a class id in 0..k-1, or ABSTAIN (None here)."""
-    expected = f"a categorical LF must return a class id in 0..{k - 1} or ABSTAIN (-1)"
-    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
-        if value == ABSTAIN:
-            return None
-        if 0 <= value < k:
-            return int(value)
-        raise _bad(lf_name, example_id, f"{value}, outside the label space", expected)
-    raise _bad(lf_name, example_id, f"{value!r} of type {type(value).__name__}, not an int", expected)
-
-
-def _check_real(lf_name: str, value: Any, example_id: str, k: int) -> float | None:
-    """A regression vote: a finite number, or None to abstain."""
-    if value is None:
-        return None
-    expected = "a regression LF must return a finite number, or None to abstain"
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise _bad(lf_name, example_id, f"{value!r} of type {type(value).__name__}", expected)
-    if not np.isfinite(value):
-        raise _bad(lf_name, example_id, repr(float(value)), expected)
-    return float(value)
-
-
-def _check_ranking(lf_name: str, value: Any, example_id: str, k: int) -> list[str] | None:
-    """A ranking vote: item ids best first (stored as strings), or None to abstain."""
-    if value is None:
-        return None
-    expected = "a ranking LF must return a list of distinct item ids, best first, or None to abstain"
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence | np.ndarray):
-        raise _bad(lf_name, example_id, f"{value!r} of type {type(value).__name__}", expected)
-    items = [str(v) for v in value]
-    if len(set(items)) != len(items):
-        dupes = sorted({v for v in items if items.count(v) > 1})
-        raise _bad(lf_name, example_id, f"a ranking with duplicate items {dupes}", expected)
-    return items
-
-
-def _check_payload(lf_name: str, value: Any, example_id: str, k: int) -> str | None:
-    """A vote of a user-defined metric type: any JSON value, or None to abstain."""
-    if value is None:
-        return None
+def _check(label_type: LabelType, lf_name: str, value: Any, example_id: str, k: int) -> Any:
     try:
-        return json.dumps(value.tolist() if isinstance(value, np.ndarray) else value)
-    except TypeError:
-        raise _bad(
-            lf_name, example_id, f"{value!r} of type {type(value).__name__}",
-            "a metric LF must return a JSON-serialisable value, or None to abstain",
-        ) from None
+        return label_type.check_vote(value, k)
+    except VoteError as exc:
+        raise bad_vote(lf_name, exc, example_id) from None
 
 
-VOTE_CHECKS: dict[str, Callable[[str, Any, str, int], Any]] = {
-    "categorical": _check_label,
-    "regression": _check_real,
-    "ranking": _check_ranking,
-    "metric": _check_payload,
-}
-VOTE_COLUMN = {"categorical": "label", "regression": "value", "ranking": "ranking", "metric": "payload"}
+VOTE_CHECKS: dict[str, Callable[[str, Any, str, int], Any]] = {name: partial(_check, t) for name, t in LABEL_TYPES.items()}
+"""Each label type's check of one LF return value."""
+VOTE_COLUMN = {name: t.vote_column for name, t in LABEL_TYPES.items()}
 """The votes table column each label type's votes go to."""
 
 

@@ -18,17 +18,18 @@ from __future__ import annotations
 
 import polars as pl
 
+from weaksup.label_types import LABEL_TYPES
 from weaksup.lf import source_hash
 
 __all__ = ["ANSWER_LABEL_TYPES", "AnswerLF", "answer_lfs"]
 
-ANSWER_LABEL_TYPES = ("categorical", "regression")
-"""What answers can be: class ids, or numbers.  A ranking is not one value per item and worker."""
+ANSWER_LABEL_TYPES = tuple(name for name, t in LABEL_TYPES.items() if t.answer_dtype is not None)
+"""The label types answers can be: one value per item and worker (class ids, or numbers; a ranking is not)."""
 
 
 class AnswerLF:
     """One worker's answers as an LF: ``answers`` is a frame of ``item`` (the example id) and
-    ``vote`` (an Int32 class id, or a Float64 value for regression), one row per item."""
+    ``vote`` (in the label space: its type's ``answer_dtype``, e.g. an Int32 class id), one row per item."""
 
     kind = "answers"
 
@@ -41,7 +42,7 @@ class AnswerLF:
         twice = answers.filter(pl.col("item").is_duplicated())["item"]
         if len(twice):
             raise ValueError(f"answers LF {name!r} answers item {twice[0]!r} more than once; keep one answer per item")
-        dtype = pl.Int32 if label_type == "categorical" else pl.Float64
+        dtype = LABEL_TYPES[label_type].answer_dtype
         self.name = name
         self.label_type = label_type
         self.answers = answers.select(pl.col("item").cast(pl.String), pl.col("vote").cast(dtype))

@@ -31,11 +31,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
+from weaksup.data import ID
 from weaksup.end_models.plain import ModelFileError, check_params, is_int, is_number
 
 
@@ -128,3 +130,19 @@ RANKER_PARAMS = {
     "max_pairs": lambda v: is_int(v) and v > 0,
     "seed": is_int,
 }
+
+
+def item_features(examples: pl.DataFrame, features: Sequence[str], rows: np.ndarray) -> list[np.ndarray]:
+    """Per example, the (d, p) matrix of its items' features."""
+    cols = [examples[c].cast(pl.List(pl.Float64)).to_list() for c in features]
+    out = []
+    for i in rows:
+        X = np.array([[np.nan if v is None else v for v in col[i]] for col in cols], dtype=float).T
+        if np.isnan(X).any():
+            c = features[int(np.flatnonzero(np.isnan(X).any(axis=0))[0])]
+            raise ValueError(
+                f"end-model feature {c!r} is null for an item of example {examples[ID][int(i)]!r}; the pairwise ranker "
+                "needs every feature: fill the nulls, or leave the column out (trainer.exclude_columns)"
+            )
+        out.append(X.reshape(len(X), len(features)))
+    return out

@@ -23,6 +23,7 @@ values in the same order, so it predicts exactly what the saved model did.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,10 @@ class BoostedTrees:
             or ((self.nodes["feature"][inner] < 0) | (self.nodes["feature"][inner] >= self.n_features)).any()
         ):  # fmt: skip
             raise ModelFileError(f"{where}: the trees' node links or features are out of range")
+        # a split on missing values alone has an infinite threshold; a value or threshold that is NaN is junk
+        if (not np.isfinite(self.nodes["value"]).all() or np.isnan(self.nodes["threshold"][inner]).any()
+                or not math.isfinite(self.baseline)):  # fmt: skip
+            raise ModelFileError(f"{where}: the trees' leaf values or baseline are not finite numbers, or a threshold is NaN")
 
     def predict(self, X: ArrayLike) -> np.ndarray:
         """The prediction for each row of ``X`` (n, n_features); NaN is a missing value."""

@@ -174,7 +174,7 @@ class SoftTextClassifier:
                 params["ngram_range"] = tuple(params["ngram_range"])
             terms = decode_strings(arrays[f"{name}_terms"], arrays[f"{name}_ends"])
             idf = arrays[f"{name}_idf"]
-            if len(set(terms)) != len(terms) or idf.shape != (len(terms),) or idf.dtype.kind != "f":
+            if len(set(terms)) != len(terms) or idf.shape != (len(terms),) or idf.dtype.kind != "f" or not np.isfinite(idf).all():
                 raise ModelFileError(f"{where}: vectorizer {name!r} has {len(terms)} terms and IDF weights of shape {idf.shape}")
             vectorizer = TfidfVectorizer(**params, vocabulary={t: i for i, t in enumerate(terms)})
             vectorizer.idf_ = idf
@@ -183,6 +183,8 @@ class SoftTextClassifier:
         n_features = sum(len(v.vocabulary) for _, v in parts)
         coef, intercept, classes = arrays["coef"], arrays["intercept"], arrays["classes"]
         k = len(classes)
+        if classes.ndim != 1 or k < 2:
+            raise ModelFileError(f"{where}: the model has {k} classes {classes.tolist()}; a classifier needs at least 2")
         rows = 1 if k == 2 else k
         if (coef.shape != (rows, n_features) or intercept.shape != (rows,) or classes.dtype.kind != "i"
                 or classes.tolist() != list(range(k)) or coef.dtype.kind != "f" or intercept.dtype.kind != "f"):
@@ -190,13 +192,27 @@ class SoftTextClassifier:
                 f"{where}: weights of shape {coef.shape}, intercepts {intercept.shape} and classes {classes.tolist()} "
                 f"do not fit {n_features} features"
             )
+        if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
+            raise ModelFileError(f"{where}: its weights hold values that are not finite numbers (NaN or infinity)")
         logistic.coef_, logistic.intercept_, logistic.classes_ = coef, intercept, classes
         logistic.n_features_in_ = n_features
         model.pipeline_ = Pipeline([("features", FeatureUnion(parts)), ("model", logistic)])
         model.classes_ = classes
         metadata = meta.get("metadata")
         model.metadata_ = metadata if isinstance(metadata, dict) else {}
+        names = model.metadata_.get("classes")
+        if names is not None and not _class_names_fit(names, k):
+            raise ModelFileError(
+                f"{where}: its class names {names!r} do not name its {k} classes: expected {k} distinct, non-empty "
+                "names of printable characters"
+            )
         return model
+
+
+def _class_names_fit(names: Any, k: int) -> bool:
+    """Whether ``names`` (a file's ``metadata.classes``) names ``k`` classes: distinct, non-empty, printable."""
+    return (isinstance(names, list) and len(names) == k
+            and all(isinstance(n, str) and n.strip() and n.isprintable() for n in names) and len(set(names)) == k)
 
 
 def _array_names() -> set[str]:

@@ -18,8 +18,9 @@ travel with the LF set).
   complete.
 - A worker that dies mid-chunk: the scheduler re-runs its chunks elsewhere (up to
   ``distributed.scheduler.allowed-failures`` times, then the run stops with
-  ``KilledWorker``).  Committed votes stay either way, and the next run resumes
-  from each LF's watermark.
+  ``KilledWorker``; a cluster that lost track of a chunk, which Dask reports as cancelled,
+  stops it too, saying a worker died).  Committed votes stay either way, and the next run
+  resumes from each LF's watermark.
 
 >>> DaskEngine(workers=2).name
 'dask'
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import CancelledError
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,8 +103,14 @@ class _DaskSession(EngineSession):
         def submit(chunk: pl.DataFrame, keys: np.ndarray) -> Any:
             return self.client.submit(_work, self.token, self.payload, list(idx), chunk.to_arrow(), keys, pure=False)
 
-        for votes, errors in ordered(submit, chunks, self.window):
-            yield ChunkVotes(pl.from_arrow(votes), pl.from_arrow(errors))  # type: ignore[arg-type]
+        try:
+            for votes, errors in ordered(submit, chunks, self.window):
+                yield ChunkVotes(pl.from_arrow(votes), pl.from_arrow(errors))  # type: ignore[arg-type]
+        except CancelledError as exc:  # distributed's FutureCancelledError is one
+            raise RuntimeError(
+                f"the Dask cluster lost a chunk ({exc}): a worker died or was killed mid-chunk; the chunks committed "
+                "before it are kept and the next run resumes from them"
+            ) from exc
 
     def close(self) -> None:
         self.client.close()

@@ -62,7 +62,7 @@ from typing import Any
 
 import numpy as np
 
-from weaksup.lf import Row, canonical, function_source, source_hash
+from weaksup.lf import Row, canonical, function_source, read_globals, source_hash
 from weaksup.llm.calibration import ARGMAX, CONTENT_FREE, Decider, DecisionSpec
 from weaksup.llm.fewshot import DevSet, Shot, draw_shots
 from weaksup.llm.verbalizer import Verbalizer, normalize_answer
@@ -192,6 +192,7 @@ class PromptLabelingFunction:
             mode,
             model,
             json.dumps(self.params, sort_keys=True),
+            *([read] if fields and (read := read_globals(fields)) else []),  # module constants the field function reads
             *self._extra_version(verbalizers),
         )
 

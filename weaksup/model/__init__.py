@@ -66,8 +66,8 @@ _REGISTRY: dict[str, type[LabelModelBase]] = {
     "snorkel": SnorkelLabelModel,
 }
 ALIASES = {"label_model": "auto"}
-"""Other names of registered label models: ``label_model`` was the default's name before it was
-registered as ``auto``, and pipeline files keep using it."""
+"""Other names of registered label models: ``label_model`` is what pipeline files call the default
+(their ``label_model.name`` default, kept so that existing pipelines hash and export as before)."""
 
 
 def make_label_model(name: str, cardinality: int, seed: int = 0, **params: Any) -> LabelModelBase:

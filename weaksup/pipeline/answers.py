@@ -10,7 +10,7 @@ file, line, item, worker and value.
 The examples are ``[data]``'s rows when ``data.source`` is given (answers join them by
 ``example_id``, so ``data.id_column`` names the items' ids); otherwise they are the answers'
 items, in order of first appearance, then items only ``answers.truth`` names (they get no votes,
-as in :func:`weaksup.data.load_crowd`), with the item id as their one input column, ``item``.  ``answers.truth`` gives gold labels (item, truth).
+as in :func:`weaksup.crowd.files.load_crowd`), with the item id as their one input column, ``item``.  ``answers.truth`` gives gold labels (item, truth).
 
 >>> import tempfile, pathlib
 >>> from weaksup.pipeline.settings import AnswersSettings, LabelsSettings
@@ -30,7 +30,9 @@ from pathlib import Path
 import polars as pl
 
 from weaksup.crowd import AnswerLF, answer_lfs
-from weaksup.data import ID, crowd_row, read_crowd_columns
+from weaksup.crowd.files import CrowdColumnError, crowd_row, read_crowd_columns
+from weaksup.data import ID
+from weaksup.label_types import PIPELINE_TYPES
 from weaksup.pipeline.settings import AnswersSettings, LabelsSettings
 from weaksup.pipeline.sources import Examples, SourceError
 from weaksup.pipeline.tasks.base import DEFAULT_GOLD
@@ -102,8 +104,12 @@ def load_answers(section: AnswersSettings, labels: LabelsSettings, base: Path) -
     try:
         rows = read_crowd_columns(path, ("item", "worker", "answer"), names)
     except (FileNotFoundError, ValueError) as exc:
-        hint = "" if all(names) else " (answers.item_column, worker_column and answer_column name the columns; unset: the first three)"
+        hint = "" if all(names) or not isinstance(exc, CrowdColumnError) else (
+            " (answers.item_column, worker_column and answer_column name the columns; unset: the first three)")
         raise SourceError(f"answers.source = {section.source!r}: {exc}{hint}") from None
+    if rows.height == 0:
+        raise SourceError(f"answers.source = {section.source!r} has a header row and no answers; add rows of "
+                          "item, worker and answer")  # fmt: skip
     rows = rows.with_row_index("row")
     again = rows.filter(~pl.struct("item", "worker").is_first_distinct())
     if again.height and section.repeats == "error":
@@ -122,39 +128,23 @@ def load_answers(section: AnswersSettings, labels: LabelsSettings, base: Path) -
     return Answers(section.source, lfs, answered, truth_only, truth, kept.height, rows.height - kept.height)
 
 
-def _class_ids(values: pl.Series, classes: list[str], by: str) -> tuple[pl.Series, str]:
-    """``values`` as Int32 class ids (null where a value is not a class) and how they named classes."""
-    if by == "auto":
-        by = "name" if values.is_in(classes).all() else "id"
-    if by == "name":
-        return values.replace_strict(classes, list(range(len(classes))), default=None, return_dtype=pl.Int32), by
-    ids = pl.DataFrame({"id": values.cast(pl.Int64, strict=False)})
-    return ids.select(pl.when(pl.col("id").is_between(0, len(classes) - 1)).then("id").cast(pl.Int32))["id"], by
-
-
 def _votes(rows: pl.DataFrame, labels: LabelsSettings, section: AnswersSettings, path: Path) -> tuple[pl.Series, str]:
-    """Each row's answer in the label space, and how answers named classes; an error at the first that is not."""
+    """Each row's answer in the label space (:meth:`~weaksup.label_types.LabelType.answer_values`), and how
+    answers named classes; an error at the first that is not."""
     answers = rows["answer"]
-    if labels.type == "regression":
-        votes = answers.cast(pl.Float64, strict=False)
-        bad = votes.is_null() | ~votes.is_finite()
-        if bad.any():
-            _refuse(rows, int(bad.arg_max()), section, path, "a finite number (labels.type is 'regression')")
-        return votes, "number"
-    ids, by = _class_ids(answers, labels.classes, section.classes_by)
-    if ids.is_null().any():
-        _refuse(rows, int(ids.is_null().arg_max()), section, path, _expected(labels.classes, section.classes_by, by))
-    return ids, by
-
-
-def _expected(classes: list[str], asked: str, by: str) -> str:
-    k = len(classes)
-    if asked == "auto":
-        return (f"one of labels.classes {classes}, and not every answer is a class id 0..{k - 1} either; add the "
-                "class to labels.classes, or fix the answer")  # fmt: skip
-    if by == "name":
-        return f"one of labels.classes {classes} (answers.classes_by = 'name'); add the class, or fix the answer"
-    return f"a class id 0..{k - 1} (answers.classes_by = 'id'); fix the answer, or set answers.classes_by = 'name'"
+    votes, by, expected = PIPELINE_TYPES[labels.type].answer_values(answers, labels.classes, section.classes_by)
+    if votes.is_null().any():
+        i = int(votes.is_null().arg_max())
+        if section.classes_by == "auto" and answers[i] in labels.classes:  # names among ids: say both
+            other = rows.row(int((~answers.is_in(labels.classes)).arg_max()), named=True)
+            raise SourceError(
+                f"answers.source = {section.source!r} names classes both by name ({answers[i]!r}, "
+                f"{crowd_row(path, rows['row'][i])}) and by class id ({other['answer']!r}, {crowd_row(path, other['row'])}); "
+                f"write every answer one way: a name of labels.classes {labels.classes} or a class id "
+                f"0..{len(labels.classes) - 1} (answers.classes_by says which)"
+            )
+        _refuse(rows, i, section, path, expected)
+    return votes, by
 
 
 def _refuse(rows: pl.DataFrame, i: int, section: AnswersSettings, path: Path, expected: str) -> None:
@@ -177,13 +167,8 @@ def _truth(section: AnswersSettings, labels: LabelsSettings, by: str, base: Path
     if conflict.height:
         raise SourceError(f"answers.truth = {section.truth!r}: item {conflict['item'][0]!r} has "
                           f"{conflict['truth'][0]} different truths; give one truth per item")  # fmt: skip
-    if labels.type == "regression":
-        gold = truth["truth"].cast(pl.Float64, strict=False)
-        expected = "a finite number"
-    else:
-        gold, _ = _class_ids(truth["truth"], labels.classes, by)
-        expected = f"one of labels.classes {labels.classes}" if by == "name" else f"a class id 0..{len(labels.classes) - 1}"
-    bad = gold.is_null() | (~gold.cast(pl.Float64).is_finite())
+    gold, _, expected = PIPELINE_TYPES[labels.type].answer_values(truth["truth"], labels.classes, by, truth=True)
+    bad = gold.is_null()
     if bad.any():
         i = int(bad.arg_max())
         raise SourceError(

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from weaksup.deprecated import moved
+from weaksup.label_types import PIPELINE_TYPES
 from weaksup.pipeline.schema import GLOB, SCHEMA, STREAM_MEMORY_LIMIT
 from weaksup.pipeline.settings import Settings
 
@@ -24,8 +25,9 @@ def _check_votes(values: dict[str, Any], base: Path) -> str | None:
         if not values["lfs"]["modules"]:
             return "the pipeline has no votes: list LF files in lfs.modules, or name a crowd answers file in [answers]"
         return None
-    if values["labels"]["type"] == "ranking":
-        return "[answers] holds one class or number per item and worker; a ranking pipeline takes its votes from LFs"
+    label_type = values["labels"]["type"]
+    if PIPELINE_TYPES[label_type].answer_dtype is None:
+        return f"[answers] holds one class or number per item and worker; a {label_type} pipeline takes its votes from LFs"
     if data["stream"]:
         return "data.stream = true cannot take [answers]: the answers are read whole; drop data.stream"
     if data["source"] is None:
@@ -70,8 +72,9 @@ def _check_stream(values: dict[str, Any], base: Path) -> str | None:
         return f"data.stream = true reads Parquet or CSV files (or a glob of them), not {data['source']!r}"
     if data["duplicate_ids"] != "error" or data["encoding"].lower().replace("-", "") != "utf8":
         return "data.stream = true reads UTF-8 and refuses repeated ids: drop data.duplicate_ids and data.encoding"
-    if values["labels"]["type"] != "categorical":
-        return "data.stream = true is for categorical labels; ranking and regression runs load their source whole"
+    if not PIPELINE_TYPES[values["labels"]["type"]].streams:
+        streamed, whole = (" and ".join(n for n, t in PIPELINE_TYPES.items() if t.streams is s) for s in (True, False))
+        return f"data.stream = true is for {streamed} labels; {whole} runs load their source whole"
     if values["trainer"]["name"] != "none":
         return ("data.stream = true needs trainer.name = 'none': the end model trains in memory (train it on the "
                 "exported training set)")

@@ -9,10 +9,12 @@ Paths are relative to the pipeline file's folder (the ``base`` of each check).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from weaksup.label_types import DEFAULT_LABEL_TYPE, LABEL_TYPES, PIPELINE_TYPES
 
 Check = Callable[[Any, Path], "str | None"]
 """A per-key check: ``(value, pipeline folder) -> problem`` (``None`` when fine)."""
@@ -53,6 +55,18 @@ GLOB = re.compile(r"[*?\[]")
 
 def _exists(value: str, base: Path) -> str | None:
     return None if (base / value).exists() else "does not exist (paths are relative to the pipeline file)"
+
+
+def is_module_name(entry: str) -> bool:
+    """Whether an ``lfs.modules`` entry is a module's dotted name (``rules.spam``) rather than a ``.py`` file."""
+    return bool(re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", entry)) and not entry.endswith(".py")
+
+
+def _file_or_module(value: str, base: Path) -> str | None:
+    """An LF module: a file that exists, or a module's dotted name (imported when the run loads its LFs)."""
+    if (base / value).exists() or is_module_name(value):
+        return None
+    return "does not exist (paths are relative to the pipeline file; a module name is dotted, without .py)"
 
 
 def _exists_or_glob(value: str, base: Path) -> str | None:
@@ -101,6 +115,16 @@ def _size(value: str, base: Path) -> str | None:
     from weaksup.store import memory_size_problem  # the store's own check of what DuckDB takes
 
     return memory_size_problem(value)
+
+
+END_MODELS = {e: name for name, t in PIPELINE_TYPES.items() for e in t.end_models if e != "none"}
+"""Each ``trainer.name`` but ``none``, with the label type whose end model it is."""
+
+
+def _either(items: Iterable[str]) -> str:
+    """``a, b or c``: for help texts."""
+    items = list(items)
+    return f"{', '.join(items[:-1])} or {items[-1]}" if len(items) > 1 else "".join(items)
 
 
 def _formats(value: list[str], base: Path) -> str | None:
@@ -167,12 +191,11 @@ SCHEMA = Section(
             {
                 "type": Key(
                     str,
-                    "Label type: categorical (a class per example), ranking (an order of each example's items; "
-                    "see [ranking]) or regression (a real value per example; see [regression]); one task each "
-                    "(weaksup.pipeline.tasks). LFs may also vote metric-space values (label_type = 'metric'), "
-                    "for MetricLabelModel from Python: its distance is a function, which a pipeline file cannot name.",
-                    default="categorical",
-                    choices=("categorical", "ranking", "regression"),
+                    f"Label type: {_either(f'{n} ({t.doc})' for n, t in PIPELINE_TYPES.items())}; one task each "
+                    "(weaksup.pipeline.tasks). LFs may also vote "
+                    + "; ".join(t.doc for n, t in LABEL_TYPES.items() if n not in PIPELINE_TYPES) + ".",
+                    default=DEFAULT_LABEL_TYPE,
+                    choices=tuple(PIPELINE_TYPES),
                 ),
                 "classes": Key(list, "Class names, in class-id order (categorical only).", default=[], items=str),
             },
@@ -204,8 +227,10 @@ SCHEMA = Section(
         "lfs": Section(
             "The labeling functions.",
             {
-                "modules": Key(list, "Python files defining the LFs (module-level LF objects); may be empty when "
-                               "[answers] gives the votes.", default=[], items=str, check=_exists, each=True),
+                "modules": Key(list, "Python files (paths) or modules (dotted names, imported from the pipeline's "
+                               "folder or wherever Python finds modules) defining the LFs (module-level LF objects); "
+                               "may be empty when [answers] gives the votes.", default=[], items=str,
+                               check=_file_or_module, each=True),
                 "strict": Key(bool, "Stop at the first LF exception instead of recording it.", default=False),
                 "chunk_size": Key(int, "Examples per committed chunk: a crash loses at most one chunk's work "
                                   "(lower it for slow LFs, e.g. LLM prompts). Unset: 100,000, or 1,000,000 for "
@@ -240,8 +265,9 @@ SCHEMA = Section(
         "label_model": Section(
             "The label model.",
             {
-                "name": Key(str, "auto (the default; also called label_model), firing_rates, majority_vote, "
-                            "dawid_skene or snorkel (any name weaksup.model registers).", default="auto"),
+                "name": Key(str, "label_model (the default: AutoLabelModel, also called auto), firing_rates, "
+                            "majority_vote, dawid_skene or snorkel (any name weaksup.model registers).",
+                            default="label_model"),
                 "seed": Key(int, "Seed for the label model and tie-breaks.", default=0),
                 "params": Key(dict, "Hyperparameters passed to the label model.", default={}),
             },
@@ -249,9 +275,8 @@ SCHEMA = Section(
         "trainer": Section(
             "The end model.",
             {
-                "name": Key(str, "End model: tfidf_logreg (categorical), pairwise_ranker (ranking), soft_regressor "
-                            "(regression) or none.", default="tfidf_logreg",
-                            choices=("tfidf_logreg", "pairwise_ranker", "soft_regressor", "none")),
+                "name": Key(str, f"End model: {_either([*(f'{e} ({n})' for e, n in END_MODELS.items()), 'none'])}.",
+                            default=PIPELINE_TYPES[DEFAULT_LABEL_TYPE].end_models[0], choices=(*END_MODELS, "none")),
                 "text_column": Key(str, "Input column the end model reads (tfidf_logreg).", default="text"),
                 "params": Key(dict, "Hyperparameters of the end model (tfidf_logreg: C, min_df; pairwise_ranker: "
                               "C, max_pairs; soft_regressor: HistGradientBoostingRegressor's).", default={}),
@@ -283,6 +308,9 @@ SCHEMA = Section(
                 "timeout": Key((int, float), "Seconds before a request is abandoned and retried.", default=60.0),
                 "max_attempts": Key(int, "Tries per request; 429, 5xx, timeouts and connection errors are retried.",
                                     default=5, check=_positive),
+                "max_retry_wait": Key((int, float), "Most seconds to wait when the server asks to (Retry-After); a "
+                                      "server asking for longer twice stops the LF for the run.", default=120.0,
+                                      check=_positive),
                 "max_requests": Key(int, "Budget: HTTP requests per run (never exceeded). Unset: unlimited.",
                                     check=_positive),
                 "max_tokens": Key(int, "Budget: prompt + completion tokens per run; may be overshot by the requests "

@@ -8,7 +8,7 @@ an older run's stored values lack from the schema's defaults.
 
 >>> s = Settings.from_values({"name": "demo", "data": {"source": "x.csv"}, "lfs": {"modules": ["lfs.py"]}})
 >>> s.data.train_split, s.labels.type, s.holdout is None, s.label_model.name
-('train', 'categorical', True, 'auto')
+('train', 'categorical', True, 'label_model')
 """
 
 from __future__ import annotations
@@ -141,6 +141,7 @@ class LLMSectionSettings:
     concurrency: int
     timeout: float
     max_attempts: int
+    max_retry_wait: float
     max_requests: int | None
     max_tokens: int | None
     flush_every: int

@@ -35,7 +35,8 @@ import duckdb
 import polars as pl
 
 from weaksup.apply import prepare_lfs
-from weaksup.data import ID, read_source, with_example_ids
+from weaksup.data import ID, check_own_ids, read_source, with_example_ids
+from weaksup.pipeline.schema import is_module_name
 from weaksup.pipeline.settings import DataSettings, HoldoutSettings
 
 class SourceError(ValueError):
@@ -111,6 +112,10 @@ def load_examples(data: DataSettings, holdout: pl.DataFrame | None, base: Path, 
     if id_column is not None:
         if id_column not in df.columns:
             raise SourceError(f"data.id_column {id_column!r} is not in the data; columns are {df.columns}")
+        try:
+            check_own_ids(df.columns, id_column, f"data.source = {data.source!r}", "data.id_column")
+        except ValueError as exc:
+            raise SourceError(str(exc)) from None
         df, dropped = _dedupe(df, id_column, data.duplicate_ids)
     held = 0
     if holdout is not None:
@@ -123,6 +128,8 @@ def load_examples(data: DataSettings, holdout: pl.DataFrame | None, base: Path, 
             raise SourceError("every data row matches a holdout text: nothing is left to label")
     if ID in df.columns and id_column is None:  # a WRENCH folder brings its own ids
         return Examples(df, dropped, held)
+    if id_column == ID:  # the data's own example_id column holds the ids
+        return Examples(with_example_ids(df, ID).select(ID, pl.exclude(ID)), dropped, held)
     df = with_example_ids(df.drop(ID, strict=False), id_column)
     if id_column is not None:
         df = df.drop(id_column).select(ID, pl.exclude(ID))
@@ -147,28 +154,73 @@ def load_holdout(section: HoldoutSettings, base: Path) -> pl.DataFrame:
     )
 
 
-def load_lf_modules(paths: Sequence[Path]) -> list[Any]:
-    """Import LF files and collect their module-level LFs, in definition order."""
+def load_lf_modules(modules: Sequence[Path | str], base: Path | None = None) -> list[Any]:
+    """Import LF modules and collect their module-level LFs, in definition order.
+
+    Each entry is a Python file (a path; relative to ``base``) or a module's dotted name
+    (``labeling_functions.spam``).  ``base`` (a pipeline's folder) and each file's own folder go
+    on the import path first, as a script's folder does, so an LF file can import a helper module
+    beside it and a dotted name can name a package under ``base``.  An LF that several listed
+    modules import (the same object, or the same name and version) is collected once.
+    """
     found: list[Any] = []
-    for path in paths:
-        name = f"weaksup_lfs_{abs(hash(str(path.resolve()))):x}"
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            raise ValueError(f"cannot import LF module {str(path)!r}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        try:
-            spec.loader.exec_module(module)
-        except Exception as exc:  # the user's module failed to import: say which file and line, then what
-            sys.modules.pop(name, None)
-            frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]
-            line = f" at line {frames[-1].lineno}" if frames else ""
-            raise ValueError(f"LF module {str(path)!r} failed to import{line}: {type(exc).__name__}: {exc}") from exc
+    for entry in modules:
+        path = Path(base or ".") / entry
+        by_name = isinstance(entry, str) and is_module_name(entry) and not path.exists()
+        for folder in [*([base] if base is not None else []), *([] if by_name else [path.parent])]:
+            if str(folder.resolve()) not in sys.path:
+                sys.path.insert(0, str(folder.resolve()))
+        module = _import_name(str(entry)) if by_name else _import_file(path)
         lfs = [v for v in vars(module).values() if _is_lf(v)]
         if not lfs:
-            raise ValueError(f"LF module {str(path)!r} defines no labeling functions (use @labeling_function)")
+            raise ValueError(f"LF module {str(entry if by_name else path)!r} defines no labeling functions (use @labeling_function)")
         found.extend(lfs)
-    return prepare_lfs(found)
+    return prepare_lfs(_distinct(found))
+
+
+def _import_file(path: Path) -> Any:
+    name = f"weaksup_lfs_{abs(hash(str(path.resolve()))):x}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"cannot import LF module {str(path)!r}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's module failed to import: say which file and line, then what
+        sys.modules.pop(name, None)
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]
+        line = f" at line {frames[-1].lineno}" if frames else ""
+        raise ValueError(f"LF module {str(path)!r} failed to import{line}: {type(exc).__name__}: {exc}") from exc
+    return module
+
+
+def _import_name(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and name.startswith(exc.name) and (name == exc.name or name[len(exc.name)] == "."):
+            raise ValueError(
+                f"LF module {name!r} is neither a file (paths are relative to the pipeline file) nor a module "
+                f"Python can import ({exc}); give the .py file's path, or a module under the pipeline's folder "
+                "or on PYTHONPATH"
+            ) from None
+        raise ValueError(f"LF module {name!r} failed to import: {type(exc).__name__}: {exc}") from exc
+    except Exception as exc:
+        raise ValueError(f"LF module {name!r} failed to import: {type(exc).__name__}: {exc}") from exc
+
+
+def _distinct(lfs: list[Any]) -> list[Any]:
+    """``lfs`` without repeats: the same object, or an LF of the same name, kind and version (one
+    file imported by another under its own module name defines its LFs twice, identically)."""
+    seen: set[Any] = set()
+    out = []
+    for lf in lfs:
+        key = (lf.name, getattr(lf, "kind", None), getattr(lf, "version", None)) if hasattr(lf, "version") else id(lf)
+        if key not in seen:
+            seen.add(key)
+            out.append(lf)
+    return out
 
 
 def _is_lf(value: Any) -> bool:

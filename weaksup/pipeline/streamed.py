@@ -7,7 +7,7 @@ in one go; a streamed run does the same batch by batch:
    (``data.rename``), loses the rows matching the holdout, and is prepared by the run's task
    (the split column, the gold split off, the checks), then synced into the store
    (``VoteStore.examples.sync_batches``); only the gold of rows that have
-   one is kept (example id and class id);
+   one is kept (example id and gold label);
 2. the LFs are applied from the store (:class:`weaksup.examples.StoredExamples`), decoded to
    the first batch's input dtypes;
 3. the label model's rows are the live examples in key order: their keys and splits are read
@@ -15,10 +15,12 @@ in one go; a streamed run does the same batch by batch:
    with the kept gold.
 
 So memory holds a batch, the kept gold, and per live example its key (8 bytes), split (an enum:
-a byte) and gold class (a byte for up to 128 classes): never the texts; DuckDB is capped at
+a byte) and gold (in its label type's compact form, :meth:`~weaksup.label_types.LabelType.read_gold`:
+a byte for up to 128 classes): never the texts; DuckDB is capped at
 ``data.memory_limit`` and spills past it.  The training set is exported batch by batch too
-(:meth:`Task.training_batches`).  Streaming is for categorical runs with no end model (it trains
-in memory: train it on the exported training set); the config refuses other combinations.
+(:meth:`Task.training_batches`).  Streaming is for label types that allow it
+(:attr:`~weaksup.label_types.LabelType.streams`) with no end model (it trains in memory: train it
+on the exported training set); the config refuses other combinations.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import polars as pl
 from weaksup import batches
 from weaksup.data import ID, scan_batches
 from weaksup.examples import StoredExamples
+from weaksup.label_types import PIPELINE_TYPES
 from weaksup.pipeline.settings import Settings
 from weaksup.pipeline.sources import Examples, SourceError
 from weaksup.pipeline.tasks import StreamedPrepared, Task
@@ -56,20 +59,21 @@ class StreamedSource:
         store.set_memory_limit(self.settings.data.memory_limit)
         got = store.examples.sync_batches(dataset, self._batches(), run_id)
         kept = pl.concat(self.gold) if self.gold else None
-        code = np.min_scalar_type(-len(self.settings.labels.classes))  # class ids and -1: a byte for up to 128 classes
+        label_type, classes = PIPELINE_TYPES[self.settings.labels.type], self.settings.labels.classes
         keys, splits, gold = [], [], []
         for batch in store.examples.live_splits(dataset, ids=kept is not None):  # ids only to join the kept gold
             keys.append(batch["ex_key"].to_numpy())
             splits.append(batch["split"])
             if kept is not None:
-                gold.append(batch.join(kept, on=ID, how="left", maintain_order="left")["gold"].fill_null(-1).to_numpy().astype(code))
+                column = batch.join(kept, on=ID, how="left", maintain_order="left")["gold"]
             else:  # no gold in the source: no join of every batch
-                gold.append(np.full(batch.height, -1, dtype=code))
+                column = pl.repeat(None, batch.height, dtype=pl.Int64, eager=True)
+            gold.append(label_type.read_gold(column, classes))  # compact: a byte per example for up to 128 classes
         ex_keys = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
         split = pl.concat(splits) if splits else pl.Series("split", [], dtype=pl.String)
-        gold_ids = np.concatenate(gold) if gold else np.zeros(0, dtype=code)
+        known = np.concatenate(gold) if gold else label_type.read_gold(pl.Series("gold", [], dtype=pl.Int64), classes)
         sync = SyncResult(ex_keys, got.new, got.changed, got.retired, got.unchanged)
-        return sync, StreamedPrepared(split, gold_ids, gold_ids >= 0, self.holdout)
+        return sync, StreamedPrepared(split, known, label_type.gold_mask(known), self.holdout)
 
     def source(self, store: VoteStore, dataset: str) -> StoredExamples:
         """What LFs read, from the store, decoded to the first batch's input dtypes."""
@@ -101,7 +105,8 @@ class StreamedSource:
                 batch = batch.filter(keep)
             if batch.height == 0:
                 continue
-            prepared = self.task.prepare(batch.drop(id_column).select(ID, pl.exclude(ID)), None)
+            own = batch if id_column == ID else batch.drop(id_column)  # ids from the data's own example_id column
+            prepared = self.task.prepare(own.select(ID, pl.exclude(ID)), None)
             if not self.schema:
                 self.schema = {c: prepared.examples.schema[c] for c in prepared.inputs}
             if prepared.has_gold.any():

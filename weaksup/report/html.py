@@ -10,6 +10,7 @@ previous run, and the run history.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
@@ -20,19 +21,22 @@ import polars as pl
 
 from weaksup.report.buckets import buckets
 from weaksup.report.charts import run_charts
-from weaksup.report.frames import RunChanges, history, lf_agreement, lf_table, run_changes
+from weaksup.report.frames import LLM_COLUMNS, RunChanges, history, lf_agreement, lf_table, run_changes
 from weaksup.report.style import CSS, SCRIPT
-from weaksup.report.suspicious import suspicious_labels
+from weaksup.report.suspicious import suspicious_labels, why_not_checked
 from weaksup import batches
 from weaksup.report.view import RunView, load_run
 from weaksup.store import VoteStore
 
+ERROR_CHARS = 140
+"""How much of an LF's first error message its table cell shows (the tooltip holds more)."""
 PERCENT = {"coverage", "overlaps", "conflicts", "emp_acc", "learned_acc", "train_coverage"}
 BUCKET_TITLES = {
     "uncovered": ("Uncovered examples", "No LF voted on these (a random sample): ideas for new LFs."),
     "most_conflict": ("Most conflict", "The examples whose votes disagree most."),
     "confident_wrong": ("Confident and wrong", "Labels that contradict gold, most confident first."),
-    "lf_disagreements": ("Per-LF disagreements", "For each LF, a sample of its votes against the final label."),
+    "lf_disagreements": ("Per-LF disagreements", "For each LF (the 60 with the most votes, when there are more), "
+                         "a sample of its votes against the final label."),
 }
 
 
@@ -47,6 +51,8 @@ class Report:
     changes: RunChanges
     buckets: dict[str, pl.DataFrame]
     suspicious: pl.DataFrame | None
+    suspicious_note: str | None = None
+    """Why suspicious labels were not checked, when they were asked for and could not be."""
 
 
 def build_report(store: VoteStore, run_id: int | None = None, run_dir: Path | None = None,
@@ -57,6 +63,10 @@ def build_report(store: VoteStore, run_id: int | None = None, run_dir: Path | No
     reader = store.report_reader()
     view = load_run(reader, run_id, run_dir, export_root, with_data=False, batch_rows=batches.REPORT_PART_ROWS)  # read in parts
     rid = int(view.run["run_id"])
+    note = why_not_checked(view) if suspicious and view.report_type.suspicious else None
+    flagged = suspicious_labels(view, seed=seed) if suspicious and note is None else None
+    if suspicious and view.report_type.suspicious and note is None and flagged is None:
+        note = "the examples have no text field for the check's end model to read"
     return Report(
         view,
         lf_table(reader, view),
@@ -64,15 +74,20 @@ def build_report(store: VoteStore, run_id: int | None = None, run_dir: Path | No
         history(reader, rid),
         run_changes(reader, rid, view.classes),
         buckets(view, seed=seed),
-        suspicious_labels(view, seed=seed) if suspicious else None,
+        flagged,
+        note,
     )
 
 
 def write_report(store: VoteStore, path: str | Path, run_id: int | None = None, run_dir: Path | None = None,
-                 suspicious: bool = True, seed: int = 0, export_root: Path | None = None) -> Path:  # fmt: skip
+                 suspicious: bool = True, seed: int = 0, export_root: Path | None = None,
+                 say: Callable[[str], None] | None = None) -> Path:  # fmt: skip
     """Write the report of run ``run_id`` to ``path`` (one HTML file); with flagged suspicious
-    labels, also ``suspicious_labels.csv`` beside it.  Returns ``path``."""
+    labels, also ``suspicious_labels.csv`` beside it.  Returns ``path``.  ``say`` is told why
+    suspicious labels were not checked, when they were asked for and could not be."""
     report = build_report(store, run_id, run_dir, suspicious, seed, export_root)
+    if report.suspicious_note and say is not None:
+        say(f"suspicious labels not checked: {report.suspicious_note}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(report), encoding="utf-8")
@@ -116,9 +131,14 @@ def table(frame: pl.DataFrame, key: str, sortable: bool = True, votes_column: st
                 continue
             text, sort = _cell(col, value)
             num = isinstance(value, (int, float)) and not isinstance(value, bool)
-            cls = (' class="num"' if num else ' class="text"' if col in ("text", "first_error")
-                   else ' class="nowrap"' if isinstance(value, datetime) else "")  # fmt: skip
-            cells.append(f'<td{cls} data-sort="{escape(sort)}">{escape(text)}</td>')
+            if col == "first_error":  # a long message would widen the table: its start here, more in the tooltip
+                shown = text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 1] + "…"
+                cells.append(f'<td class="text err" title="{escape(text[:2000])}" data-sort="{escape(sort[:200])}">'
+                             f"{escape(shown)}</td>")  # fmt: skip
+                continue
+            cls = ' class="num"' if num else ' class="text"' if col == "text" else ""
+            shown = escape(text).replace("_", "_<wbr>") if col in ("lf", "lf_a", "lf_b") else escape(text)
+            cells.append(f'<td{cls} data-sort="{escape(sort)}">{shown}</td>')  # a long LF name may break after a _
         body.append("<tr>" + "".join(cells) + "</tr>")
     sort = " sortable" if sortable else ""
     return (f'<div class="table-wrap"><table class="data{sort}" data-table="{escape(key)}"><thead><tr>{head}</tr></thead>'
@@ -156,17 +176,24 @@ def render(report: Report) -> str:
         inner = table(frame, f"bucket-{key}", votes_column="votes") if frame.height else '<p class="muted">None.</p>'
         bucket_html += (f'<details class="bucket" open><summary>{escape(title)} <span class="count">{frame.height}'
                         f'</span></summary><p class="intro">{escape(intro)}</p>{inner}</details>')  # fmt: skip
+    idle = [c for c in LLM_COLUMNS if c in report.lfs.columns and report.lfs[c].null_count() == report.lfs.height]
     sections = [
         _section("lfs", "Labeling functions", "Click a column header to sort. Accuracy on gold leaves the test split "
-                 "out; learned accuracy is the label model's estimate.", table(report.lfs, "lfs")),
+                 "out; learned accuracy is the label model's estimate." + (" No LF is prompted: the LLM columns are left "
+                 "out." if idle else ""), table(report.lfs.drop(idle), "lfs")),
         _section("charts", "Charts", "", f'<div class="grid">{figures}</div>'),
-        _section("buckets", "Example buckets", "Each example with the votes it got (LF → vote).", bucket_html),
+        _section("buckets", "Example buckets", f"Each example with the votes it got (LF → vote). Examples of the "
+                 f"{view.test_split!r} split are never shown, nor their gold: it stays unseen while you write LFs.",
+                 bucket_html),
     ]  # fmt: skip
     if report.suspicious is not None:
         body = table(report.suspicious, "suspicious") if report.suspicious.height else '<p class="muted">None flagged.</p>'
         sections.append(_section("suspicious", "Suspicious labels", "cleanlab's find_label_issues on out-of-sample "
-                                 "end-model probabilities (cross-validated): weak labels, and gold outside the test "
+                                 "end-model probabilities (cross-validated): weak labels and gold, outside the test "
                                  "split. Also written to suspicious_labels.csv.", body))  # fmt: skip
+    elif report.suspicious_note:
+        sections.append(_section("suspicious", "Suspicious labels", "", f'<p class="muted" id="suspicious-note">Not '
+                                 f"checked: {escape(report.suspicious_note)}.</p>"))  # fmt: skip
     ch = report.changes
     if ch.previous is not None:
         changed = int(ch.labels["examples"].sum()) if ch.labels.height else 0

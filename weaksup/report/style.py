@@ -5,7 +5,7 @@ CSS = """
 * { box-sizing: border-box; }
 body { margin:0; background:var(--bg); color:var(--ink); line-height:1.45;
   font:14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
-.wrap { max-width:1240px; margin:0 auto; padding:0 28px; }
+.wrap { max-width:1400px; margin:0 auto; padding:0 24px; }
 header { background:linear-gradient(135deg,#1f2a48,#31467a); color:#fff; padding:28px 0 0; }
 .kicker { text-transform:uppercase; letter-spacing:.08em; font-size:11px; opacity:.75; }
 h1 { margin:4px 0 2px; font-size:28px; font-weight:650; }
@@ -28,16 +28,16 @@ h3 { font-size:14px; margin:0; font-weight:600; }
   border-radius:10px; box-shadow:0 1px 2px rgba(20,30,60,.04); }
 table.data { border-collapse:collapse; width:100%; font-size:12.5px; }
 table.data th { position:sticky; top:0; background:#fafbfd; text-align:left; font-weight:600; color:#414857;
-  border-bottom:1px solid var(--line); padding:8px 10px; white-space:nowrap; }
+  border-bottom:1px solid var(--line); padding:7px 7px; vertical-align:bottom; font-size:11.5px; }
 table.sortable th { cursor:pointer; user-select:none; }
 table.sortable th:hover { color:var(--accent); }
 th[aria-sort=ascending]::after { content:" ▲"; font-size:9px; color:var(--accent); }
 th[aria-sort=descending]::after { content:" ▼"; font-size:9px; color:var(--accent); }
-table.data td { padding:6px 10px; border-bottom:1px solid #f0f1f5; vertical-align:top; }
+table.data td { padding:5px 7px; border-bottom:1px solid #f0f1f5; vertical-align:top; }
 table.data tr:hover td { background:#f7f9ff; }
-td.nowrap { white-space:nowrap; }
 td.num { text-align:right; font-variant-numeric:tabular-nums; white-space:nowrap; }
 td.text { max-width:460px; }
+td.err { max-width:220px; overflow-wrap:anywhere; font-size:11.5px; }
 td.votes { min-width:220px; }
 .chip { display:inline-block; margin:1px 3px 1px 0; padding:1px 7px; border-radius:999px; background:#eef2fb;
   font-size:11.5px; white-space:nowrap; }

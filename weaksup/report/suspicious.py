@@ -4,10 +4,10 @@ Needs the optional extra ``weaksup[cleanlab]``.  The end model (TF-IDF plus logi
 regression, :class:`~weaksup.end_models.text.SoftTextClassifier`) is trained on the weak soft
 labels in ``folds`` seeded folds, so every example gets probabilities from a model that never
 saw it (out of sample, as confident learning needs).  cleanlab's ``find_label_issues`` then
-ranks, among
+ranks, among the examples outside the test split (which the report never shows),
 
 * the covered examples, the weak labels (the label model's most probable class), and
-* the examples with gold outside the test split (the gold dev set), the gold labels,
+* the examples with gold (the gold dev set), the gold labels,
 
 those the out-of-sample probabilities contradict.  The result is a frame a person can review
 (``suspicious_labels.csv`` beside the report): which label, what it says, what the model
@@ -47,10 +47,22 @@ def out_of_sample_probs(texts: list[str], probs: np.ndarray, covered: np.ndarray
     return out
 
 
+def why_not_checked(view: RunView, folds: int = 5) -> str | None:
+    """Why :func:`suspicious_labels` cannot check ``view``'s labels (a sentence with the fix), or None."""
+    if not view.report_type.suspicious:
+        return f"only categorical runs are checked (this run's labels are {view.label_type})"
+    if not cleanlab_available():
+        return "cleanlab is not installed: pip install 'weaksup[cleanlab]'"
+    if view.n < folds * 2:
+        return f"the run has {view.n} examples; the {folds}-fold check needs at least {folds * 2}"
+    return None
+
+
 def suspicious_labels(view: RunView, folds: int = 5, seed: int = 0, text_field: str = "text") -> pl.DataFrame | None:
-    """The weak and gold labels cleanlab flags (module docstring); None when cleanlab is not
-    installed, the run's label type has no classes (only categorical runs do), or its examples have no ``text_field``."""
-    if not cleanlab_available() or not view.report_type.suspicious or view.n < folds * 2:
+    """The weak and gold labels cleanlab flags (module docstring); None when they cannot be
+    checked (:func:`why_not_checked`), or the examples have no ``text_field``.  Examples of the test
+    split are left out: the report never shows them."""
+    if why_not_checked(view, folds) is not None:
         return None
     from cleanlab.filter import find_label_issues
 
@@ -61,10 +73,11 @@ def suspicious_labels(view: RunView, folds: int = 5, seed: int = 0, text_field: 
     probs = np.asarray(view.labels["probs"].to_list(), dtype=float)
     covered = view.labels["n_votes"].to_numpy() > 0
     oos = out_of_sample_probs(texts, probs, covered, folds, seed)
-    parts = [_flag(view, texts, np.flatnonzero(covered), probs.argmax(axis=1), oos, "weak label", find_label_issues)]
-    dev = np.flatnonzero(view.gold_mask() & view.dev_mask())
-    if len(dev):
-        parts.append(_flag(view, texts, dev, np.asarray(view.gold), oos, "gold", find_label_issues))
+    dev = view.dev_mask()
+    parts = [_flag(view, texts, np.flatnonzero(covered & dev), probs.argmax(axis=1), oos, "weak label", find_label_issues)]
+    gold = np.flatnonzero(view.gold_mask() & dev)
+    if len(gold):
+        parts.append(_flag(view, texts, gold, np.asarray(view.gold), oos, "gold", find_label_issues))
     return pl.concat(parts)
 
 

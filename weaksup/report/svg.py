@@ -101,16 +101,53 @@ def scatter(name: str, points: Sequence[tuple[float, float, str]], x_label: str,
         out.append(f'<line x1="{ax.x(lo):.1f}" y1="{ax.y(lo):.1f}" x2="{ax.x(hi):.1f}" y2="{ax.y(hi):.1f}" '
                    f'stroke="{MUTED}" stroke-dasharray="4 4"/>')  # fmt: skip
     r = 5 if labels else 2.2
-    placed: list[tuple[float, float]] = []  # names already written: a name that would overlap one is left to the tooltip
+    centers = [(ax.x(x), ax.y(y)) for x, y, _ in pts]
     for x, y, t in pts:
         out.append(f'<circle class="mark" cx="{ax.x(x):.1f}" cy="{ax.y(y):.1f}" r="{r}" fill="{color}" '
                    f'fill-opacity="{0.85 if labels else 0.45}"><title>{escape(t)}</title></circle>')  # fmt: skip
-        if labels and not any(abs(ax.y(y) - py) < 10 and abs(ax.x(x) - px) < 90 for px, py in placed):
-            placed.append((ax.x(x), ax.y(y)))
-            right = ax.x(x) > W - 110  # near the right edge: the name goes to the left of its point
-            out.append(f'<text x="{ax.x(x) + (-7 if right else 7):.1f}" y="{ax.y(y) + 4:.1f}" fill="{INK}" font-size="10" '
-                       f'text-anchor="{"end" if right else "start"}">{escape(t.split(":")[0])}</text>')  # fmt: skip
+    if labels:  # each name beside its point where it overlaps no other name or point; else it is left to the tooltip
+        spots = place_labels(centers, [t.split(":")[0] for _, _, t in pts], r, (LEFT, TOP - 12, W - RIGHT, H - BOTTOM))
+        for (_, _, t), spot in zip(pts, spots):
+            if spot is not None:
+                tx, ty, anchor = spot
+                out.append(f'<text class="point-label" x="{tx:.1f}" y="{ty:.1f}" fill="{INK}" font-size="{LABEL_FONT}" '
+                           f'text-anchor="{anchor}">{escape(t.split(":")[0])}</text>')  # fmt: skip
     return "\n".join(out + ["</svg>"])
+
+
+LABEL_FONT = 10
+CHAR_W = 6.6
+"""A generous width per character of a 10 px label (wider than most fonts' average), so that
+names placed apart by this estimate are apart in the browser too."""
+
+
+def place_labels(
+    centers: Sequence[tuple[float, float]], names: Sequence[str], r: float, area: tuple[float, float, float, float]
+) -> list[tuple[float, float, str] | None]:
+    """Where to write each point's name (x, y of the baseline, text-anchor), or None: the first of
+    eight spots around the point (right, left, above, below and the diagonals) whose box stays in
+    ``area`` (left, top, right, bottom) and overlaps no point and no name placed before."""
+    boxes: list[tuple[float, float, float, float]] = [(cx - r - 1, cy - r - 1, cx + r + 1, cy + r + 1) for cx, cy in centers]
+    out: list[tuple[float, float, str] | None] = []
+    for (cx, cy), name in zip(centers, names):
+        w, gap = CHAR_W * len(name) + 2, r + 3
+        spot = None
+        for dx, dy, anchor in ((gap, 4, "start"), (-gap, 4, "end"), (0, -gap - 1, "middle"), (0, gap + 9, "middle"),
+                               (gap - 2, -gap + 1, "start"), (gap - 2, gap + 7, "start"), (-gap + 2, -gap + 1, "end"),
+                               (-gap + 2, gap + 7, "end")):  # fmt: skip
+            x0 = cx + dx - {"start": 0, "end": w, "middle": w / 2}[anchor]
+            box = (x0, cy + dy - LABEL_FONT, x0 + w, cy + dy + 3)
+            inside = area[0] <= box[0] and box[2] <= area[2] and area[1] <= box[1] and box[3] <= area[3]
+            if inside and not any(_overlap(box, other) for other in boxes):
+                spot = (cx + dx, cy + dy, anchor)
+                boxes.append(box)
+                break
+        out.append(spot)
+    return out
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def heatmap(name: str, rows: Sequence[str], values: np.ndarray, tips: Sequence[Sequence[str]],
@@ -131,10 +168,28 @@ def heatmap(name: str, rows: Sequence[str], values: np.ndarray, tips: Sequence[S
                        f'fill="{INK}" font-size="{min(11, cell * 0.8):.1f}">{escape(row)}</text>')  # fmt: skip
         for j in range(m):
             v = values[i, j]
-            fill = "#f4f5f8" if not math.isfinite(v) else _diverging((v - lo) / (hi - lo or 1))
+            t = (v - lo) / (hi - lo or 1)
+            fill = "#f4f5f8" if not math.isfinite(v) else _diverging(t)
             out.append(f'<rect class="mark" x="{label_w + j * cell:.1f}" y="{y:.1f}" width="{cell - 1:.1f}" '
                        f'height="{cell - 1:.1f}" fill="{fill}"><title>{escape(tips[i][j])}</title></rect>')  # fmt: skip
+            if math.isfinite(v) and cell >= CELL_LABEL_MIN:  # the rate itself, in the cell
+                ink = "#fff" if abs(t - 0.5) > 0.3 else INK
+                out.append(f'<text class="cell-label" x="{label_w + j * cell + (cell - 1) / 2:.1f}" '
+                           f'y="{y + (cell - 1) / 2 + 3:.1f}" text-anchor="middle" font-size="{min(9.0, cell * 0.42):.1f}" '
+                           f'fill="{ink}" pointer-events="none">{cell_text(v, lo)}</text>')  # fmt: skip
     return "\n".join(out + ["</svg>"])
+
+
+CELL_LABEL_MIN = 15.0
+"""Cells at least this wide (in the chart's units) show their value; smaller ones only in the tooltip."""
+
+
+def cell_text(value: float, lo: float) -> str:
+    """A heatmap cell's value as it is written in the cell: a rate in [0, 1] as a percentage
+    (``97``), a correlation with one decimal (``-.5``, ``1.0``)."""
+    if lo >= 0:
+        return f"{round(value * 100)}"
+    return f"{value:.1f}".replace("0.", ".")
 
 
 def _diverging(t: float) -> str:

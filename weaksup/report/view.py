@@ -9,7 +9,7 @@ without gold.
 
 >>> import numpy as np, tempfile, pathlib
 >>> folder = pathlib.Path(tempfile.mkdtemp())
->>> _ = save_gold(folder, np.array([5, 7, 9]), np.array([1, -1, 0]))
+>>> _ = save_gold(folder, np.array([5, 7, 9]), np.array([1, -1, 0]), "categorical")
 >>> load_gold(folder, np.array([9, 5, 8]), "categorical").tolist()
 [0, 1, -1]
 """
@@ -26,6 +26,7 @@ import numpy as np
 import polars as pl
 
 from weaksup import batches
+from weaksup.label_types import DEFAULT_LABEL_TYPE, label_type_for
 from weaksup.report.types import ReportType, report_type_for
 from weaksup.store import ReportReader, key_ranges
 from weaksup.store.reports import LABEL_COLUMNS
@@ -33,19 +34,15 @@ from weaksup.store.reports import LABEL_COLUMNS
 GOLD_FILE = "gold.parquet"
 
 
-def save_gold(run_dir: Path, ex_keys: np.ndarray, gold: Any) -> Path:
+def save_gold(run_dir: Path, ex_keys: np.ndarray, gold: Any, label_type: str = DEFAULT_LABEL_TYPE) -> Path:
     """Write the gold a run used (aligned with ``ex_keys``) to ``run_dir/gold.parquet``.
 
-    ``gold``: class ids (-1 unknown), floats (NaN unknown), or per example a mapping item → score."""
+    ``gold``: in the form of the run's ``label_type`` (:meth:`~weaksup.label_types.LabelType.gold_column`):
+    class ids (-1 unknown), floats (NaN unknown), or per example a mapping item → score."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     keys = pl.Series("ex_key", np.asarray(ex_keys, dtype=np.int64))
-    if isinstance(gold, np.ndarray) and gold.dtype.kind in "iu":
-        column = pl.Series("gold", gold.astype(np.int64)).replace(-1, None)
-    elif isinstance(gold, np.ndarray):
-        column = pl.Series("gold", gold.astype(float)).fill_nan(None)
-    else:
-        column = pl.Series("gold", [json.dumps({str(k): float(v) for k, v in g.items()}) for g in gold])
+    column = label_type_for(label_type).gold_column(gold)
     path = run_dir / GOLD_FILE
     pl.DataFrame([keys, column]).write_parquet(path)
     return path
@@ -57,7 +54,8 @@ FEW_KEYS = 10_000
 
 def load_gold(run_dir: Path | None, ex_keys: np.ndarray, label_type: str) -> Any:
     """The gold of ``run_dir/gold.parquet`` for ``ex_keys`` (None if the file is missing): class
-    ids with -1, floats with NaN, or (rankings) a list of mappings item id → score, empty where unknown.
+    ids with -1, floats with NaN, or (rankings) a list of mappings item id → score, empty where unknown
+    (:meth:`~weaksup.label_types.LabelType.read_gold`).
     Only the file's rows of these keys are read (a part of a large run reads its part)."""
     path = Path(run_dir) / GOLD_FILE if run_dir else None
     if path is None or not path.exists():
@@ -74,7 +72,7 @@ def load_gold(run_dir: Path | None, ex_keys: np.ndarray, label_type: str) -> Any
         column = saved["gold"]  # the run's own keys in the same order (a streamed run's): no join
     else:
         column = pl.DataFrame({"ex_key": keys}).join(saved, on="ex_key", how="left", maintain_order="left")["gold"]
-    return report_type_for(label_type).read_gold(column)
+    return label_type_for(label_type).read_gold(column)
 
 
 @dataclass
@@ -274,7 +272,7 @@ def load_run(
     run = store.run(run_id)
     rid = int(run["run_id"])
     params = run["params"] or {}
-    label_type = str((params.get("labels") or {}).get("type", "categorical"))
+    label_type = str((params.get("labels") or {}).get("type", DEFAULT_LABEL_TYPE))
     recorded = [str(c) for c in (params.get("labels") or {}).get("classes", [])]
     report_type = report_type_for(label_type)
     versions = list((run["lf_versions"] or {}).items())

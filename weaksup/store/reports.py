@@ -29,13 +29,19 @@ from weaksup.store.connection import Tables
 from weaksup.store.llm_cache import LLMCache
 from weaksup.store.runs import RunTable
 from weaksup.store.votes import LFVersions, VoteTable
-from weaksup.votes import RegressionVotes, SparseVotes, ascending
+from weaksup.votes import SparseVotes, ascending
 
 __all__ = ["LABEL_COLUMNS", "ReportReader"]
 
 LABEL_COLUMNS = ("probs", "label", "confidence", "value", "variance", "ranking", "payload")
 """The label columns of the ``labels`` table (beside ``ex_key`` and ``n_votes``); each label type fills some."""
 
+
+
+ERROR_TEXT = ("CASE WHEN split_part(e.message, ':', 1) = e.error_type OR suffix(split_part(e.message, ':', 1), "
+              "'.' || e.error_type) THEN e.message ELSE e.error_type || ': ' || e.message END")
+"""An error as one text: its message, which already starts with its type when it is Python's own
+(``traceback.format_exception_only``), else the type and the message."""
 
 
 class ReportReader(Tables):
@@ -66,9 +72,9 @@ class ReportReader(Tables):
         """The categorical votes of LF ``versions`` on ``ex_keys``."""
         return self._votes.label_matrix(ex_keys, versions)
 
-    def regression_votes(self, ex_keys: np.ndarray, versions: LFVersions) -> RegressionVotes:
-        """The real-valued votes of LF ``versions`` on ``ex_keys``."""
-        return self._votes.regression(ex_keys, versions)
+    def votes(self, label_type: str, ex_keys: np.ndarray, versions: LFVersions, **context: Any) -> Any:
+        """The votes of LF ``versions`` on ``ex_keys`` in the form of their label type (:meth:`VoteTable.read`)."""
+        return self._votes.read(label_type, ex_keys, versions, **context)
 
     def vote_coordinates(self, ex_keys: np.ndarray, versions: LFVersions, column: str) -> pa.Table:
         """The non-null ``column`` votes of LF ``versions`` on ``ex_keys`` as (row, col, vote)."""
@@ -212,7 +218,7 @@ class ReportReader(Tables):
         try:
             return self._query(
                 "SELECT w.lf, count(e.lf_name) AS errors, "
-                "first(e.error_type || ': ' || e.message ORDER BY e.created_at, e.ex_key) AS first_error "
+                f"first({ERROR_TEXT} ORDER BY e.created_at, e.ex_key) AS first_error "
                 "FROM report_err_lfs w LEFT JOIN lf_errors e ON e.lf_name = w.lf AND e.lf_version = w.version "
                 "GROUP BY w.lf"
             )

@@ -17,7 +17,7 @@ votes on the live examples are read; row ``i`` of a result is ``ex_keys[i]``, LF
 ...     store.votes.commit("d", [("lf1", "v1"), ("by_x", "v1")], int(keys.max()),
 ...                        pl.DataFrame({"lf_name": ["lf1", "by_x"], "lf_version": ["v1", "v1"],
 ...                                      "ex_key": [keys[1], keys[1]], "label": [1, None], "value": [None, 2.5]}))
-...     store.votes.label_matrix(keys, [("lf1", "v1")]).to_dense().tolist(), store.votes.regression(keys, [("by_x", "v1")]).values.tolist()
+...     store.votes.label_matrix(keys, [("lf1", "v1")]).to_dense().tolist(), store.votes.read("regression", keys, [("by_x", "v1")]).values.tolist()
 ([[-1], [1]], [[nan], [2.5]])
 """
 
@@ -31,6 +31,8 @@ import polars as pl
 import pyarrow as pa
 
 from weaksup import batches
+from weaksup.deprecated import alias_warning
+from weaksup.label_types import label_type_for
 from weaksup.store.connection import Tables, crash_point, utc_now
 from weaksup.store.runs import RunError
 from weaksup.store.schema import VOTE_COLUMNS, vote_table
@@ -232,45 +234,25 @@ class VoteTable(Tables):
         finally:
             self._con.unregister("q_lfs")
 
+    def read(self, label_type: str, ex_keys: Sequence[int] | np.ndarray, lfs: LFVersions, **context: Any) -> Any:
+        """The votes of LF versions ``lfs`` on ``ex_keys`` in the form of their label type
+        (:meth:`weaksup.label_types.LabelType.read_votes`, which says what ``context`` it needs)."""
+        return label_type_for(label_type).read_votes(self, np.asarray(ex_keys, dtype=np.int64), lfs, **context)
+
     def regression(self, ex_keys: Sequence[int] | np.ndarray, lfs: LFVersions) -> RegressionVotes:
-        """The real-valued votes of LF versions ``lfs`` on ``ex_keys``: (n, m), NaN = abstain."""
-        self._check_label_type(lfs, "regression")
-        keys = np.asarray(ex_keys, dtype=np.int64)
-        got = self.coordinates(keys, lfs, "value")
-        values = np.full((len(keys), len(lfs)), np.nan)
-        values[got["row"].to_numpy(), got["col"].to_numpy()] = got["vote"].to_numpy()
-        return RegressionVotes.of(values, [lf[0] for lf in lfs])
+        """Deprecated: ``read("regression", ex_keys, lfs)``."""
+        alias_warning("VoteTable.regression", 'VoteTable.read("regression", ...)')
+        return self.read("regression", ex_keys, lfs)
 
     def ranking(
         self, ex_keys: Sequence[int] | np.ndarray, lfs: LFVersions, items: Sequence[Sequence[Hashable]],
         example_ids: Sequence[str] | None = None,
     ) -> RankingVotes:  # fmt: skip
-        """The ranking votes of LF versions ``lfs`` on ``ex_keys``, whose item sets are ``items``.
+        """Deprecated: ``read("ranking", ex_keys, lfs, items=items, example_ids=example_ids)``."""
+        alias_warning("VoteTable.ranking", 'VoteTable.read("ranking", ...)')
+        return self.read("ranking", ex_keys, lfs, items=items, example_ids=example_ids)
 
-        The store keeps item ids as strings, so ``items`` are compared as strings too (and the
-        returned votes use the string ids).  A vote ranking an item outside its example's set
-        is an error naming the LF and the example (``example_ids[i]``, else the key).
-        """
-        self._check_label_type(lfs, "ranking")
-        keys = np.asarray(ex_keys, dtype=np.int64)
-        if len(items) != len(keys):
-            raise ValueError(f"ranking_votes: {len(items)} item sets for {len(keys)} example keys; give one per key")
-        sets = [tuple(str(x) for x in its) for its in items]
-        got = self.coordinates(keys, lfs, "ranking")
-        rankings: list[list[tuple[str, ...] | None]] = [[None] * len(lfs) for _ in keys]
-        for i, a, ranking in zip(got["row"].to_numpy(), got["col"].to_numpy(), got["vote"].to_pylist()):
-            allowed = set(sets[i])
-            outside = [x for x in ranking if x not in allowed]
-            if outside:
-                where = f"example {example_ids[i]!r}" if example_ids is not None else f"the example with key {int(keys[i])}"
-                raise ValueError(
-                    f"LF {lfs[a][0]!r} (version {lfs[a][1]!r}) ranks item {outside[0]!r} on {where}, "
-                    f"which is not in the example's item set {list(sets[i])}; rank only the example's items"
-                )
-            rankings[i][a] = tuple(ranking)
-        return RankingVotes(items=sets, rankings=rankings, lf_names=tuple(lf[0] for lf in lfs))
-
-    def _check_label_type(self, lfs: LFVersions, wanted: str) -> None:
+    def check_label_type(self, lfs: LFVersions, wanted: str) -> None:
         """Every LF version is in the store's ``lfs`` table with label type ``wanted``: a regression LF
         never silently reads as an all-abstain ranking LF."""
         rows = self._con.execute("SELECT lf_name, lf_version, label_type FROM lfs").fetchall()
@@ -321,10 +303,12 @@ class VoteTable(Tables):
         ).fetchall()
         return {name: {"count": int(n), "error_type": t, "message": msg, "example_id": ex} for name, n, t, msg, ex in rows}
 
-    def errors(self, lf_name: str | None = None, limit: int | None = None) -> pl.DataFrame:
-        """The errors LFs raised (newest run first), of one LF or of all: each counted as an abstain."""
+    def errors(self, lf_name: str | None = None, limit: int | None = None, lf_version: str | None = None) -> pl.DataFrame:
+        """The errors LFs raised (newest run first), of one LF (one version of it) or of all: each counted as an abstain."""
         where = "WHERE lf_name = ?" if lf_name is not None else ""
+        where += " AND lf_version = ?" if lf_name is not None and lf_version is not None else ""
         params: list[Any] = [lf_name] if lf_name is not None else []
+        params += [lf_version] if lf_name is not None and lf_version is not None else []
         if limit is not None:
             params.append(limit)
         return self._query(

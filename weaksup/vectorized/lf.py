@@ -30,12 +30,14 @@ from typing import Any
 
 import polars as pl
 
-from weaksup.lf import LABEL_TYPES, canonical, function_source, source_hash
+from weaksup.label_types import LABEL_TYPES
+from weaksup.lf import canonical, function_source, read_globals, source_hash
 
 __all__ = ["VECTORIZED_LABEL_TYPES", "VectorizedLabelingFunction", "vectorized_labeling_function"]
 
-VECTORIZED_LABEL_TYPES = tuple(t for t in LABEL_TYPES if t != "metric")
-"""Label types a vectorized LF can vote: a metric space's JSON values are not a column type."""
+VECTORIZED_LABEL_TYPES = tuple(name for name, t in LABEL_TYPES.items() if t.vectorized)
+"""Label types a vectorized LF can vote: those whose votes a polars column can hold (a metric space's
+JSON values cannot)."""
 
 FrameFunction = Callable[..., pl.Series]
 
@@ -64,7 +66,7 @@ class VectorizedLabelingFunction:
         if label_type not in VECTORIZED_LABEL_TYPES:
             raise ValueError(
                 f"vectorized LF {name!r}: label_type {label_type!r} is not supported; "
-                f"use one of {', '.join(VECTORIZED_LABEL_TYPES)} (or a row-wise LF for metric votes)"
+                f"use one of {', '.join(VECTORIZED_LABEL_TYPES)} (or a row-wise LF for the others)"
             )
         if (expr is None) == (f is None):
             raise ValueError(f"vectorized LF {name!r}: give exactly one of expr (a polars expression) or f")
@@ -83,7 +85,8 @@ class VectorizedLabelingFunction:
         elif expr is not None:
             self.version = source_hash("expr", label_type, expr.meta.serialize(format="json"))
         else:
-            self.version = source_hash("frame", label_type, function_source(f), canonical(self.resources))  # type: ignore[arg-type]
+            read = [text] if (text := read_globals(f)) else []  # type: ignore[arg-type]  # module constants f reads
+            self.version = source_hash("frame", label_type, function_source(f), canonical(self.resources), *read)  # type: ignore[arg-type]
 
     def evaluate(self, frame: pl.DataFrame) -> Any:
         """This LF's raw output on ``frame``: a Series, one value per row, when the LF is

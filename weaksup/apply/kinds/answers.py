@@ -1,10 +1,11 @@
 """Recorded answers (:mod:`weaksup.crowd`, kind ``"answers"``): one join of every worker's answers with the chunk.
 
 Each example of the chunk gets, from each answer LF, the vote recorded for its id, or an
-abstain when that worker did not answer it.  Answers were mapped into the label space when they
-were read, so nothing here can be out of range unless an LF set mixes label spaces: that stops
-the run with :class:`~weaksup.apply.checks.LFApplicationError`, naming the LF.  An answer LF holds
-its answers, so a run opens nothing for it, and it reads no input column (only the example id).
+abstain when that worker did not answer it, checked as its label type checks a vectorized LF's
+column.  Answers were mapped into the label space when they were read, so nothing here can be out
+of range unless an LF set mixes label spaces: that stops the run with
+:class:`~weaksup.apply.checks.LFApplicationError`, naming the LF.  An answer LF holds its answers,
+so a run opens nothing for it, and it reads no input column (only the example id).
 
 >>> import polars as pl
 >>> from weaksup.crowd.lf import answer_lfs
@@ -25,7 +26,7 @@ from weaksup.apply.checks import LFApplicationError
 from weaksup.apply.kinds.base import ApplyContext, LFKind, LFOutput
 from weaksup.crowd.lf import AnswerLF
 from weaksup.data import ID
-from weaksup.votes import ABSTAIN
+from weaksup.label_types import VoteError, label_type_for
 
 __all__ = ["AnswersKind"]
 
@@ -51,22 +52,27 @@ def _answers(lfs: Sequence[AnswerLF], chunk: pl.DataFrame, ctx: ApplyContext) ->
     rows = pl.DataFrame({"item": chunk[ID].cast(pl.String), "row": np.arange(n, dtype=np.int64)})
     hits = table.join(rows, on="item").sort("lf", "row")
     starts = np.searchsorted(hits["lf"].to_numpy(), np.arange(len(lfs) + 1))
-    row, vote = hits["row"].to_numpy(), hits["vote"].to_numpy()
+    row = hits["row"].to_numpy()
     outputs = []
     for j, lf in enumerate(lfs):
         mine = slice(starts[j], starts[j + 1])
-        if lf.label_type == "categorical":
-            labels = np.full(n, ABSTAIN, np.int32)
-            labels[row[mine]] = vote[mine]
-            if ((labels < ABSTAIN) | (labels >= ctx.cardinality)).any():
-                raise LFApplicationError(
-                    f"LF {lf.name!r} holds class ids up to {int(labels.max())}, outside this run's "
-                    f"{ctx.cardinality} classes; build its answers with the run's classes"
-                )
-            outputs.append(LFOutput(labels))
-        else:
-            values: list[float | None] = [None] * n
-            for r, v in zip(row[mine].tolist(), vote[mine].tolist()):
-                values[r] = v
-            outputs.append(LFOutput(np.full(n, ABSTAIN, np.int32), values=values))
+        outputs.append(_in_label_space(lf, row[mine], hits["vote"][mine], chunk[ID], ctx.cardinality))
     return outputs
+
+
+def _in_label_space(lf: AnswerLF, rows: np.ndarray, votes: pl.Series, ids: pl.Series, k: int) -> LFOutput:
+    """One LF's answers on the chunk's ``rows`` as a column (null where it did not answer), checked
+    as its label type checks a vectorized LF's column."""
+    t = label_type_for(lf.label_type)
+    votes = votes.cast(t.answer_dtype)
+    at = np.full(len(ids), len(votes))  # rows no answer names read the null after the answers
+    at[rows] = np.arange(len(votes))
+    column = pl.concat([votes, pl.Series([None], dtype=votes.dtype)]).gather(at)
+    try:
+        labels, checked = t.check_column(column, k)
+    except VoteError as exc:
+        where = f" for example {ids[exc.row]!r}" if exc.row is not None else ""
+        raise LFApplicationError(
+            f"LF {lf.name!r} holds the answer {exc.problem}{where}; {exc.expected}: build its answers in this run's label space"
+        ) from None
+    return LFOutput(labels, values=checked)

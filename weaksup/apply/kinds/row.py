@@ -31,8 +31,8 @@ from weaksup.apply.checks import VOTE_CHECKS, LFApplicationError
 from weaksup.apply.kinds.base import ApplyContext, LFKind, LFOutput
 from weaksup.batches import TRACE_ROWS
 from weaksup.data import ID
+from weaksup.label_types import label_type_for
 from weaksup.lf import LabelingFunction, MissingColumnError, Row
-from weaksup.votes import ABSTAIN
 
 __all__ = ["RowKind", "trace_columns"]
 
@@ -76,10 +76,8 @@ def _apply_one(lf: LabelingFunction, rows: list[Row], ids: pl.Series, ctx: Apply
             errors.append((i, exc))
             continue
         votes[i] = check(lf.name, value, ids[i], ctx.cardinality)
-    if lf.label_type == "categorical":
-        labels = np.array([ABSTAIN if v is None else v for v in votes], dtype=np.int32)
-        return LFOutput(labels, None, errors)
-    return LFOutput(np.full(len(rows), ABSTAIN, np.int32), None, errors, values=votes)
+    labels, values = label_type_for(lf.label_type).as_output(votes)
+    return LFOutput(labels, None, errors, values=values)
 
 
 class _TracingRow(Row):

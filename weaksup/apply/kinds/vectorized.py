@@ -3,9 +3,9 @@
 Every expression LF of a chunk is evaluated in one lazy polars ``select`` (frame functions are
 called one by one), so polars evaluates what the expressions share once: twenty keyword LFs that
 each lower-case the same column lower-case it once.  Each result is checked like a row LF's return
-values: a categorical LF yields integers in ``0..k-1`` or null/``-1``; a regression LF finite
-numbers or null; a ranking LF lists of distinct item ids or null.  A wrong dtype, an out-of-range
-value, a missing column or a polars error stops the run with
+values, by its label type (:meth:`~weaksup.label_types.LabelType.check_column`: a categorical LF
+yields integers in ``0..k-1`` or null/``-1``, a ranking LF lists of distinct item ids or null).  A
+wrong dtype, an out-of-range value, a missing column or a polars error stops the run with
 :class:`~weaksup.apply.checks.LFApplicationError` naming the LF (and the first bad example): an
 expression fails on a whole chunk, never on one example, so there is nothing to record and carry
 on with.  Votes committed before the failing chunk are kept.
@@ -27,12 +27,12 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from weaksup.apply.checks import LFApplicationError
+from weaksup.apply.checks import LFApplicationError, bad_vote
 from weaksup.apply.kinds.base import ApplyContext, LFKind, LFOutput
 from weaksup.batches import TRACE_ROWS, VECTORIZED_COMMIT_ROWS
 from weaksup.data import ID
+from weaksup.label_types import VoteError, label_type_for
 from weaksup.vectorized.lf import VectorizedLabelingFunction
-from weaksup.votes import ABSTAIN
 
 __all__ = ["VectorizedKind"]
 
@@ -122,44 +122,10 @@ def _one(lf: VectorizedLabelingFunction, chunk: pl.DataFrame) -> pl.Series:
     return series
 
 
-def _bad(lf: VectorizedLabelingFunction, ids: pl.Series, mask: pl.Series | np.ndarray, problem: str, expected: str) -> LFApplicationError:
-    i = int(np.flatnonzero(np.asarray(mask))[0])
-    return LFApplicationError(f"LF {lf.name!r} returned {problem} on example {ids[i]!r}; {expected}")
-
-
-def _wrong_dtype(lf: VectorizedLabelingFunction, dtype: Any, expected: str) -> LFApplicationError:
-    return LFApplicationError(f"LF {lf.name!r} returned a column of dtype {dtype}; {expected}")
-
-
-def _check(lf: VectorizedLabelingFunction, s: pl.Series, ids: pl.Series, k: int) -> LFOutput:
-    """``s`` as checked votes: labels for categorical LFs, values for the other types."""
-    n = s.len()
-    if lf.label_type == "categorical":
-        expected = f"a categorical LF yields class ids in 0..{k - 1}, or null/-1 (ABSTAIN) to abstain"
-        if s.dtype == pl.Null:
-            return LFOutput(np.full(n, ABSTAIN, np.int32))
-        if not s.dtype.is_integer():
-            raise _wrong_dtype(lf, s.dtype, expected + " (an integer column: e.g. pl.when(cond).then(1))")
-        labels = s.cast(pl.Int64).fill_null(ABSTAIN).to_numpy()
-        bad = (labels < ABSTAIN) | (labels >= k)
-        if bad.any():
-            value = int(labels[np.flatnonzero(bad)[0]])
-            raise _bad(lf, ids, bad, f"{value}, outside the label space", expected)
-        return LFOutput(labels.astype(np.int32))
-    if lf.label_type == "regression":
-        expected = "a regression LF yields finite numbers, or null to abstain"
-        if not s.dtype.is_numeric():
-            raise _wrong_dtype(lf, s.dtype, expected)
-        floats = s.cast(pl.Float64)
-        bad = (~floats.is_finite()).fill_null(False)
-        if bad.any():
-            raise _bad(lf, ids, bad.to_numpy(), repr(float(floats.filter(bad)[0])), expected)
-        return LFOutput(np.full(n, ABSTAIN, np.int32), values=floats.to_list())
-    expected = "a ranking LF yields lists of distinct item ids, best first, or null to abstain"
-    if not isinstance(s.dtype, pl.List):
-        raise _wrong_dtype(lf, s.dtype, expected)
-    items = s.list.eval(pl.element().cast(pl.String))
-    dupes = (items.list.n_unique() != items.list.len()).fill_null(False)
-    if dupes.any():
-        raise _bad(lf, ids, dupes.to_numpy(), f"a ranking with duplicate items {items.filter(dupes)[0].to_list()}", expected)
-    return LFOutput(np.full(n, ABSTAIN, np.int32), values=items.to_list())
+def _check(lf: VectorizedLabelingFunction, column: pl.Series, ids: pl.Series, k: int) -> LFOutput:
+    """``column`` as checked votes of the LF's label type (:meth:`~weaksup.label_types.LabelType.check_column`)."""
+    try:
+        labels, values = label_type_for(lf.label_type).check_column(column, k)
+    except VoteError as exc:
+        raise bad_vote(lf.name, exc, None if exc.row is None else ids[exc.row]) from None
+    return LFOutput(labels, values=values)

@@ -7,7 +7,7 @@ soft labels, read from ``trainer.text_column``; it is scored on the test split a
 
 **Exports** (``training_set.<format>``): ``example_id``, the input columns, ``prob_<class>``
 per class, ``label``, ``label_name``, ``confidence`` and ``n_votes``
-(:func:`weaksup.export.soft_label_frame`).
+(:meth:`weaksup.label_types.categorical.CategoricalType.training_frame`).
 
 >>> import numpy as np
 >>> from weaksup.votes import SparseVotes
@@ -33,7 +33,7 @@ from weaksup.apply.kinds import LabelingFunctionLike
 from weaksup import batches
 from weaksup.analysis import lf_summary
 from weaksup.data import ID
-from weaksup.export import soft_label_frame
+from weaksup.label_types.categorical import CATEGORICAL
 from weaksup.model import labels_from_proba, make_label_model
 from weaksup.pipeline.settings import Settings
 from weaksup.pipeline.tasks.base import (
@@ -54,8 +54,8 @@ from weaksup.votes import SparseVotes
 class CategoricalTask:
     """Categorical runs (see the module docstring)."""
 
-    label_type: ClassVar[str] = "categorical"
-    end_models: ClassVar[tuple[str, ...]] = ("tfidf_logreg", "none")
+    label_type: ClassVar[str] = CATEGORICAL.name
+    end_models: ClassVar[tuple[str, ...]] = CATEGORICAL.end_models
 
     @staticmethod
     def check(settings: Settings) -> str | None:
@@ -64,6 +64,10 @@ class CategoricalTask:
         classes = settings.labels.classes
         if len(classes) < 2:
             return "labels.classes needs at least 2 class names"
+        bad = [c for c in classes if not c.strip() or not c.isprintable()]
+        if bad:  # an empty name, a newline or an escape code would garble CSV headers, tables and logs
+            return (f"labels.classes has the class name {bad[0]!r}; give each class a non-empty name of printable "
+                    "characters (no newline, tab or control character)")
         twice = sorted({c for c in classes if classes.count(c) > 1})
         if twice:
             return f"labels.classes names {twice} more than once; give each class once, in class-id order"
@@ -88,13 +92,13 @@ class CategoricalTask:
         """Split the gold class ids (``data.gold_column``, -1 where unknown) off the examples."""
         frame = with_split(frame, self.settings)
         column = gold_column(frame, self.settings)
-        gold = class_ids(frame, column, len(self.classes)) if column else np.full(frame.height, -1)
+        gold = class_ids(frame, column, self.classes) if column else np.full(frame.height, -1)
         examples = frame.drop(column) if column else frame
         text_col = self.settings.trainer.text_column
         if self.settings.trainer.name != "none" and text_col not in examples.columns:
             raise ValueError(f"trainer.text_column {text_col!r} is not in the data; columns are {examples.columns}")
         check_output_columns(examples, ["label", "label_name", "confidence", "n_votes", *(f"prob_{c}" for c in self.classes)])
-        return InMemoryPrepared(examples, gold, gold >= 0, holdout)
+        return InMemoryPrepared(examples, gold, CATEGORICAL.gold_mask(gold), holdout)
 
     def select_lfs(self, lfs: Sequence[LabelingFunctionLike]) -> list[LabelingFunctionLike]:
         """The categorical LFs."""
@@ -109,7 +113,7 @@ class CategoricalTask:
         at 10M examples the whole (n, k) probabilities and their frame would be most of the run's
         memory.  They are kept whole only for an end model to learn from."""
         lm = self.settings.label_model
-        votes = store.votes.label_matrix(ex_keys, [(lf.name, lf.version) for lf in lfs])
+        votes = store.votes.read(self.label_type, ex_keys, [(lf.name, lf.version) for lf in lfs])
         model = make_label_model(lm.name, cardinality=len(self.classes), seed=lm.seed, **lm.params)
         model.fit(votes.select_rows(np.flatnonzero(train)))
         n_votes = np.bincount(votes.rows, minlength=votes.n).astype(np.min_scalar_type(votes.m))
@@ -119,6 +123,8 @@ class CategoricalTask:
         dev = ~prepared.in_split(self.settings.data.test_split)
         summary = lf_summary(votes.select_rows(np.flatnonzero(dev)), gold[dev],
                              learned_acc=getattr(model, "accuracies_", None))  # fmt: skip
+        names = pl.element().replace_strict(list(range(len(self.classes))), self.classes, return_dtype=pl.String)
+        summary = summary.with_columns(pl.col("polarity").list.eval(names))  # the classes an LF votes, by name
         probs = predict_in_batches(model, votes, batches.PREDICT_ROWS) if self.settings.trainer.name != "none" else None
         return Labeled(model, rows, n_votes, probs, metrics, summary)
 
@@ -142,10 +148,7 @@ class CategoricalTask:
             yield self.training_set(store, run_id)
 
     def _soft_labels(self, rows: pl.DataFrame, dtype: pl.DataType | None) -> pl.DataFrame:
-        k = len(self.classes)
-        probs = np.asarray(rows["probs"].list.to_array(k).to_numpy(), dtype=float) if rows.height else np.zeros((0, k))
-        return soft_label_frame(training_inputs(rows, dtype), probs, rows["n_votes"].to_numpy(), self.classes,
-                                keep_uncovered=True)  # fmt: skip
+        return CATEGORICAL.training_frame(training_inputs(rows, dtype), rows, self.classes)
 
     def train_end_model(self, prepared: InMemoryPrepared, labeled: Labeled, train: np.ndarray, run_dir: Path) -> Trained:
         """Fit the text classifier on the covered train examples' soft labels; test and holdout accuracy."""
@@ -157,7 +160,7 @@ class CategoricalTask:
         covered = np.flatnonzero(train & (labeled.n_votes > 0))
         texts = prepared.examples[text_col].cast(pl.String).fill_null("").to_numpy()
         end_model.fit(texts[covered], labeled.predictions[covered])
-        end_model.save(run_dir / "end_model.npz", {"classes": self.classes, "text_column": text_col})
+        end_model.save(run_dir / CATEGORICAL.end_model_file, {"classes": self.classes, "text_column": text_col})
         out: dict[str, Any] = {}
         test = prepared.split == test_split
         if test.any() and (acc := accuracy(end_model.predict(texts[test]), prepared.gold[test])) is not None:
@@ -174,9 +177,26 @@ class CategoricalTask:
         return {"label_model": {"name": lm.name, "seed": lm.seed, "params": lm.params}, "classes": self.classes}
 
 
-def class_ids(frame: pl.DataFrame, column: str, k: int) -> np.ndarray:
-    """Gold class ids from ``column``, -1 where unknown."""
-    gold = frame[column].cast(pl.Int64, strict=False).fill_null(-1).to_numpy()
+def class_ids(frame: pl.DataFrame, column: str, classes: Sequence[str]) -> np.ndarray:
+    """Gold class ids from ``column``, -1 where unknown: class ids, or (in a text column) class
+    names from ``classes`` or ids written as text."""
+    k = len(classes)
+    values = frame[column]
+    if values.dtype in (pl.String, pl.Categorical) or isinstance(values.dtype, pl.Enum):
+        text = values.cast(pl.String).str.strip_chars()
+        by_name = text.replace_strict(list(classes), list(range(k)), default=None, return_dtype=pl.Int64)
+        ids = by_name.fill_null(text.cast(pl.Int64, strict=False))
+        unknown = (text.is_not_null() & (text != "") & ids.is_null()).to_numpy()
+        if unknown.any():
+            row = int(np.flatnonzero(unknown)[0])
+            raise ValueError(
+                f"gold column {column!r} holds {values[row]!r} for example {frame[ID][row]!r}, which is neither one of "
+                f"labels.classes {list(classes)} nor a class id 0..{k - 1}; fix the value, or name the class in "
+                "labels.classes"
+            )
+        gold = ids.fill_null(-1).to_numpy()
+    else:
+        gold = values.cast(pl.Int64, strict=False).fill_null(-1).to_numpy()
     bad = (gold < -1) | (gold >= k)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
@@ -187,9 +207,8 @@ def class_ids(frame: pl.DataFrame, column: str, k: int) -> np.ndarray:
 
 
 def accuracy(pred: np.ndarray, gold: np.ndarray) -> float | None:
-    """Accuracy where gold is known (≥ 0); None when it is known nowhere."""
-    known = gold >= 0
-    return float((pred[known] == gold[known]).mean()) if known.any() else None
+    """Accuracy where gold is known (≥ 0); None when it is known nowhere (the type's metric)."""
+    return CATEGORICAL.metrics(pred, gold)["accuracy"]
 
 
 def predict_in_batches(model: Any, votes: SparseVotes, batch_rows: int) -> np.ndarray:
@@ -232,15 +251,8 @@ class LabelRows:
     def __iter__(self) -> Iterator[pl.DataFrame]:
         ties = np.random.default_rng(self.model.seed)  # one stream over the batches: predict's tie breaks
         for start, stop, probs in proba_batches(self.model, self.votes, self.batch_rows):
-            yield pl.DataFrame(
-                {
-                    "ex_key": self.ex_keys[start:stop],
-                    "probs": probs,
-                    "label": labels_from_proba(probs, ties).astype(np.int32),
-                    "confidence": probs.max(axis=1),
-                    "n_votes": self.n_votes[start:stop].astype(np.int32),
-                }
-            )
+            predicted = (probs, labels_from_proba(probs, ties))
+            yield CATEGORICAL.label_rows(self.ex_keys[start:stop], predicted, self.n_votes[start:stop])
 
 
 def split_scores(rows: Iterable[pl.DataFrame], prepared: Prepared) -> dict[str, float | None]:

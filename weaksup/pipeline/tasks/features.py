@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import numpy as np
 import polars as pl
 
 from weaksup.apply.kinds import LabelingFunctionLike, kinds_of
@@ -76,19 +75,3 @@ def end_model_features(
             kind = "a list of numbers per item" if ranking else "numbers"
             raise ValueError(f"trainer.features lists {c!r} of type {examples.schema[c]}; features must be {kind}")
     return list(trainer.features)
-
-
-def item_features(examples: pl.DataFrame, features: Sequence[str], rows: np.ndarray) -> list[np.ndarray]:
-    """Per example, the (d, p) matrix of its items' features."""
-    cols = [examples[c].cast(pl.List(pl.Float64)).to_list() for c in features]
-    out = []
-    for i in rows:
-        X = np.array([[np.nan if v is None else v for v in col[i]] for col in cols], dtype=float).T
-        if np.isnan(X).any():
-            c = features[int(np.flatnonzero(np.isnan(X).any(axis=0))[0])]
-            raise ValueError(
-                f"end-model feature {c!r} is null for an item of example {examples[ID][int(i)]!r}; the pairwise ranker "
-                "needs every feature: fill the nulls, or leave the column out (trainer.exclude_columns)"
-            )
-        out.append(X.reshape(len(X), len(features)))
-    return out

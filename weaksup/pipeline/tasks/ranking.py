@@ -17,7 +17,6 @@ train examples, on numeric item columns no LF reads (:mod:`.features`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -27,7 +26,8 @@ import polars as pl
 
 from weaksup.apply.kinds import LabelingFunctionLike
 from weaksup.data import ID
-from weaksup.evaluation import mean_kendall_tau_distance, mean_ndcg_at_k
+from weaksup.evaluation import mean_kendall_tau_distance
+from weaksup.label_types.ranking import RANKING
 from weaksup.model import RankingLabelModel
 from weaksup.pipeline.settings import RankingSettings, Settings
 from weaksup.pipeline.tasks.base import (
@@ -41,7 +41,8 @@ from weaksup.pipeline.tasks.base import (
     training_inputs,
     with_split,
 )
-from weaksup.pipeline.tasks.features import columns_read, end_model_features, item_features
+from weaksup.end_models.ranking import item_features
+from weaksup.pipeline.tasks.features import columns_read, end_model_features
 from weaksup.pipeline.tasks.sets import ITEMS, item_sets
 from weaksup.store import VoteStore
 from weaksup.votes import RankingVotes
@@ -53,8 +54,8 @@ DEFAULTS = RankingSettings(items_column=ITEMS, set_size=None, sets={}, seed=0, n
 class RankingTask:
     """Ranking runs (see the module docstring)."""
 
-    label_type: ClassVar[str] = "ranking"
-    end_models: ClassVar[tuple[str, ...]] = ("pairwise_ranker", "none")
+    label_type: ClassVar[str] = RANKING.name
+    end_models: ClassVar[tuple[str, ...]] = RANKING.end_models
 
     @staticmethod
     def check(settings: Settings) -> str | None:
@@ -114,7 +115,7 @@ class RankingTask:
             gold = _gold_scores(frame[gold_col], items, ids, gold_col)
             frame = frame.drop(gold_col)
         check_output_columns(frame, ["ranking", "preferences", "n_votes"])
-        return InMemoryPrepared(frame, gold, np.array([len(g) > 0 for g in gold], dtype=bool), holdout)
+        return InMemoryPrepared(frame, gold, RANKING.gold_mask(gold), holdout)
 
     def select_lfs(self, lfs: Sequence[LabelingFunctionLike]) -> list[LabelingFunctionLike]:
         """The ranking LFs."""
@@ -127,19 +128,12 @@ class RankingTask:
         examples, gold = prepared.examples, prepared.gold
         items = examples[self.ranking.items_column].to_list()
         versions = [(lf.name, lf.version) for lf in lfs]
-        votes = store.votes.ranking(ex_keys, versions, items, examples[ID].to_list())
+        votes = store.votes.read(self.label_type, ex_keys, versions, items=items, example_ids=examples[ID].to_list())
         model = self.label_model().fit(_rows(votes, np.flatnonzero(train)))
         pred = model.predict(votes)
         prefs = model.predict_preferences(votes)
         n_votes = votes.vote_counts()
-        labels = pl.DataFrame(
-            {
-                "ex_key": ex_keys,
-                "ranking": pl.Series(pred, dtype=pl.List(pl.String)),
-                "payload": [json.dumps({"preferences": np.round(P, 6).tolist()}) for P in prefs],
-                "n_votes": n_votes.astype(np.int32),
-            }
-        )
+        labels = RANKING.label_rows(ex_keys, (pred, prefs), n_votes)
         metrics: dict[str, Any] = scores_by_split(prepared.split, prepared.has_gold, lambda rows: self._score(pred, gold, rows),
                                                   "label_model_")  # fmt: skip
         metrics["label_model_theta"] = dict(zip(votes.lf_names, np.round(model.theta_, 4).tolist()))
@@ -159,20 +153,12 @@ class RankingTask:
     def _score(self, rankings: Sequence[Sequence[Hashable]], gold: Sequence[Mapping[Hashable, float]],
                rows: np.ndarray) -> dict[str, float]:  # fmt: skip
         """Kendall tau distance and NDCG@k of ``rankings`` (indexed like the examples) on ``rows``."""
-        truth = [gold[i] for i in rows]
-        rank = [[x for x in rankings[i] if x in gold[i]] for i in rows]
-        k = self.ranking.ndcg_k
-        return {"kendall_tau_distance": mean_kendall_tau_distance(rank, truth), f"ndcg_at_{k}": mean_ndcg_at_k(rank, truth, k)}
+        return RANKING.metrics([rankings[i] for i in rows], [gold[i] for i in rows], k=self.ranking.ndcg_k)
 
     def training_set(self, store: VoteStore, run_id: int) -> pl.DataFrame:
         """The train split's examples with their ranking, preferences and vote count."""
         rows = store.runs.training_rows(run_id, self.settings.data.train_split, self.settings.export.keep_uncovered)
-        prefs = [json.loads(p)["preferences"] for p in rows["payload"].to_list()]
-        return training_inputs(rows).with_columns(
-            rows["ranking"],
-            pl.Series("preferences", prefs, dtype=pl.List(pl.List(pl.Float64))),
-            rows["n_votes"].cast(pl.Int64),
-        )
+        return RANKING.training_frame(training_inputs(rows), rows, [])
 
     def training_batches(self, store: VoteStore, run_id: int, batch_rows: int) -> Iterator[pl.DataFrame]:
         """The training set as one batch: these runs load their source whole (streaming is categorical)."""
@@ -194,7 +180,7 @@ class RankingTask:
         except TypeError as exc:
             raise ValueError(f"trainer.params do not fit the pairwise ranker (C, max_pairs, seed): {exc}") from None
         ranker.fit(item_features(examples, features, covered), [prefs[i] for i in covered])
-        ranker.save(run_dir / "end_model.json", {"features": features, "items_column": self.ranking.items_column})
+        ranker.save(run_dir / RANKING.end_model_file, {"features": features, "items_column": self.ranking.items_column})
         manifest = {"end_model": {"name": trainer.name, "features": features}}
         test = np.flatnonzero((prepared.split == test_split) & prepared.has_gold)
         if not len(test):

@@ -23,7 +23,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 
 from weaksup.apply.kinds import LabelingFunctionLike
 from weaksup.data import ID
-from weaksup.evaluation import mae, mse
+from weaksup.label_types.regression import REGRESSION
 from weaksup.model import RegressionLabelModel
 from weaksup.pipeline.settings import Settings
 from weaksup.pipeline.tasks.base import (
@@ -48,8 +48,8 @@ MAX_GOLD_LABELS = 50
 class RegressionTask:
     """Regression runs (see the module docstring)."""
 
-    label_type: ClassVar[str] = "regression"
-    end_models: ClassVar[tuple[str, ...]] = ("soft_regressor", "none")
+    label_type: ClassVar[str] = REGRESSION.name
+    end_models: ClassVar[tuple[str, ...]] = REGRESSION.end_models
 
     @staticmethod
     def check(settings: Settings) -> str | None:
@@ -93,7 +93,7 @@ class RegressionTask:
                 raise ValueError(f"data.gold_column {col!r} is {gold[row]} for example {frame[ID][row]!r}; gold values must be finite")
         examples = frame.drop(col) if col else frame
         check_output_columns(examples, ["value", "variance", "n_votes"])
-        return InMemoryPrepared(examples, gold, ~np.isnan(gold), holdout)
+        return InMemoryPrepared(examples, gold, REGRESSION.gold_mask(gold), holdout)
 
     def select_lfs(self, lfs: Sequence[LabelingFunctionLike]) -> list[LabelingFunctionLike]:
         """The regression LFs."""
@@ -104,17 +104,17 @@ class RegressionTask:
     ) -> Labeled:
         """E[y | votes] and Var[y | votes] for every example; MSE and MAE per split."""
         gold = prepared.gold
-        votes = store.votes.regression(ex_keys, [(lf.name, lf.version) for lf in lfs])
+        votes = store.votes.read(self.label_type, ex_keys, [(lf.name, lf.version) for lf in lfs])
         train_idx = np.flatnonzero(train)
         y = draw_gold(gold[train_idx], self.gold_labels, self.settings.label_model.seed)
         model = self.label_model()
         model.fit(RegressionVotes(values=votes.values[train_idx], lf_names=votes.lf_names), y=y)
         value, variance = model.predict(votes), model.predict_var(votes)
         n_votes = votes.observed.sum(axis=1)
-        labels = pl.DataFrame({"ex_key": ex_keys, "value": value, "variance": variance, "n_votes": n_votes.astype(np.int32)})
+        labels = REGRESSION.label_rows(ex_keys, (value, variance), n_votes)
         metrics: dict[str, Any] = {"gold_labels_used": int((~np.isnan(y)).sum()) if y is not None else 0}
-        metrics.update(scores_by_split(prepared.split, prepared.has_gold, lambda rows: _score(value[rows], gold[rows]),
-                                       "label_model_"))  # fmt: skip
+        metrics.update(scores_by_split(prepared.split, prepared.has_gold,
+                                       lambda rows: REGRESSION.metrics(value[rows], gold[rows]), "label_model_"))  # fmt: skip
         read = columns_read(lfs, prepared.examples.drop("split"))
         scale = model.lf_scale_
         summary = pl.DataFrame(
@@ -132,7 +132,7 @@ class RegressionTask:
     def training_set(self, store: VoteStore, run_id: int) -> pl.DataFrame:
         """The train split's examples with their value, variance and vote count."""
         rows = store.runs.training_rows(run_id, self.settings.data.train_split, self.settings.export.keep_uncovered)
-        return training_inputs(rows).with_columns(rows["value"], rows["variance"], rows["n_votes"].cast(pl.Int64))
+        return REGRESSION.training_frame(training_inputs(rows), rows, [])
 
     def training_batches(self, store: VoteStore, run_id: int, batch_rows: int) -> Iterator[pl.DataFrame]:
         """The training set as one batch: these runs load their source whole (streaming is categorical)."""
@@ -155,12 +155,12 @@ class RegressionTask:
             raise ValueError(f"trainer.params do not fit HistGradientBoostingRegressor: {exc}") from None
         regressor = SoftTargetRegressor(estimator, seed=self.settings.label_model.seed)
         regressor.fit(X[covered], value[covered], variance[covered])
-        regressor.save(run_dir / "end_model.npz", {"features": features})
+        regressor.save(run_dir / REGRESSION.end_model_file, {"features": features})
         manifest = {"end_model": {"name": trainer.name, "features": features}}
         test = np.flatnonzero((prepared.split == test_split) & prepared.has_gold)
         if not len(test):
             return Trained({}, manifest)
-        end = _score(regressor.predict(X[test]), prepared.gold[test])
+        end = REGRESSION.metrics(regressor.predict(X[test]), prepared.gold[test])
         return Trained({f"end_model_{n}_{test_split}": v for n, v in end.items()}, manifest)
 
     def describe(self) -> dict[str, Any]:
@@ -168,10 +168,6 @@ class RegressionTask:
         lm = self.settings.label_model
         return {"label_model": {"name": "regression_label_model", "seed": lm.seed, "params": lm.params},
                 "end_model": {"name": self.settings.trainer.name, "features": []}}  # fmt: skip
-
-
-def _score(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    return {"mse": mse(pred, truth), "mae": mae(pred, truth)}
 
 
 def draw_gold(gold: np.ndarray, n: int, seed: int) -> np.ndarray | None:

@@ -1,5 +1,5 @@
 """One :class:`~.base.ReportType` per label type, side by side: the only place the LF report
-differs by ``labels.type``.
+differs by ``labels.type``.  Each is its :class:`~weaksup.label_types.LabelType`'s report type.
 
 - :mod:`.categorical`: a class per example;
 - :mod:`.ranking`: an order of each example's items;
@@ -12,13 +12,11 @@ differs by ``labels.type``.
 from __future__ import annotations
 
 from weaksup.deprecated import moved
+from weaksup.label_types import PIPELINE_TYPES
 from weaksup.report.types.base import Chart, ReportType, RunData
-from weaksup.report.types.categorical import Categorical
-from weaksup.report.types.ranking import Ranking
-from weaksup.report.types.regression import Regression
 
-REPORT_TYPES: dict[str, ReportType] = {t.name: t for t in (Categorical(), Ranking(), Regression())}
-"""The report's type of each label type (``labels.type``)."""
+REPORT_TYPES: dict[str, ReportType] = {name: t.report_type.load()() for name, t in PIPELINE_TYPES.items() if t.report_type}
+"""The report's type of each label type (``labels.type``), as its :class:`~weaksup.label_types.LabelType` names it."""
 
 __all__ = ["REPORT_TYPES", "Chart", "ReportType", "RunData", "report_type_for"]
 

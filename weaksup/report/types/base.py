@@ -99,20 +99,22 @@ class ReportType(Protocol):
         """The run's class names: ``recorded`` (from its config), completed where the type needs it."""
         ...
 
-    def read_gold(self, column: pl.Series) -> Any:
-        """The gold of a run's ``gold.parquet`` column (nulls unknown) in this type's form."""
-        ...
-
     def gold_mask(self, gold: Any) -> np.ndarray:
-        """Which examples have gold."""
+        """Which examples have gold to score against (the gold in its label type's form,
+        :meth:`weaksup.label_types.LabelType.read_gold`)."""
         ...
 
     def lf_stats(self, view: RunData) -> pl.DataFrame:
         """The vote statistics of :func:`~weaksup.report.frames.lf_table`: one row per LF (``lf`` first)."""
         ...
 
-    def pair_agreement(self, view: RunData) -> tuple[np.ndarray, np.ndarray]:
-        """LF × LF matrices: examples both voted on, and their agreement there (NaN where none)."""
+    def votes_per_lf(self, view: RunData) -> np.ndarray:
+        """How many examples each LF voted on (the report pairs the LFs with the most)."""
+        ...
+
+    def pair_agreement(self, view: RunData, lfs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Matrices over the LFs ``lfs`` (column indices) × the same: examples both voted on, and
+        their agreement there (NaN where none)."""
         ...
 
     def conflict(self, view: RunData) -> np.ndarray:

@@ -15,6 +15,7 @@ import polars as pl
 import scipy.sparse as sp
 
 from weaksup.analysis import lf_counts, summary_frame
+from weaksup.label_types.categorical import CATEGORICAL
 from weaksup.report import svg
 from weaksup.report.types.base import Chart, RunData
 from weaksup.store import ReportReader
@@ -35,12 +36,12 @@ def class_name(view: RunData, c: int | None) -> str:
 class Categorical:
     """:class:`~weaksup.report.types.base.ReportType` of ``labels.type = "categorical"``."""
 
-    name = "categorical"
+    name = CATEGORICAL.name
     agreement_measure = "agree"
     agreement_floor = 0.0
     suspicious = True
     reads_in_parts = True  # counts, top-k and seeded samples over examples: they add up part by part
-    label_columns = ("probs", "label", "confidence")
+    label_columns = CATEGORICAL.label_columns
 
     def read_votes(self, store: ReportReader, keys: np.ndarray, versions: Sequence[tuple[str, str]]) -> Any:
         """The run's label matrix (SparseVotes)."""
@@ -55,13 +56,9 @@ class Categorical:
             top = max(top, int(part.votes.labels.max(initial=0)), int(part.labels["label"].max() or 0))
         return [str(c) for c in range(top + 1)]
 
-    def read_gold(self, column: pl.Series) -> np.ndarray:
-        """Class ids, -1 where unknown."""
-        return column.cast(pl.Int64).fill_null(-1).to_numpy()
-
     def gold_mask(self, gold: Any) -> np.ndarray:
         """Examples with a gold class."""
-        return np.asarray(gold) >= 0
+        return CATEGORICAL.gold_mask(gold)
 
     def lf_stats(self, view: RunData) -> pl.DataFrame:
         """``polarity`` (class names), ``coverage``, ``overlaps``, ``conflicts``, ``emp_acc`` with
@@ -87,12 +84,26 @@ class Categorical:
             )
         return frame
 
-    def pair_agreement(self, view: RunData) -> tuple[np.ndarray, np.ndarray]:
-        """Share of equal votes where both LFs voted."""
-        m = len(view.lf_names)
-        overlap, agree = np.zeros((m, m), dtype=np.int64), np.zeros((m, m), dtype=np.int64)
+    def votes_per_lf(self, view: RunData) -> np.ndarray:
+        """Votes per LF, counted part by part."""
+        counts = np.zeros(len(view.lf_names), dtype=np.int64)
         for part in view.parts():
-            both, same = _pair_counts(part.votes)
+            counts += np.bincount(part.votes.cols, minlength=len(counts))
+        return counts
+
+    def pair_agreement(self, view: RunData, lfs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Share of equal votes where both LFs voted: counted from the votes of ``lfs`` only, as
+        sparse products (a crowd run's thousands of workers never make a dense worker × worker array)."""
+        m = len(lfs)
+        overlap, agree = np.zeros((m, m), dtype=np.int64), np.zeros((m, m), dtype=np.int64)
+        column = np.full(len(view.lf_names), -1, dtype=np.int64)
+        column[lfs] = np.arange(m)
+        for part in view.parts():
+            v = part.votes
+            mine = column[v.cols] >= 0
+            kept = SparseVotes(rows=v.rows[mine], cols=column[v.cols[mine]].astype(v.cols.dtype), labels=v.labels[mine],
+                               n=v.n, m=m)  # fmt: skip
+            both, same = _pair_counts(kept)
             overlap += both
             agree += same
         with np.errstate(invalid="ignore", divide="ignore"):

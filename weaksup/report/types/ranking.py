@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from weaksup.evaluation import kendall_tau_distance
+from weaksup.label_types.ranking import RANKING
 from weaksup.report import svg
 from weaksup.report.types.base import Chart, RunData, kendall_distance, nanmean
 from weaksup.store import ReportReader
@@ -29,12 +30,12 @@ def by_score(gold: dict[str, float]) -> list[str]:
 class Ranking:
     """:class:`~weaksup.report.types.base.ReportType` of ``labels.type = "ranking"``."""
 
-    name = "ranking"
+    name = RANKING.name
     agreement_measure = "1 - Kendall distance"
     agreement_floor = 0.0
     suspicious = False
     reads_in_parts = False  # Kendall means over LF pairs need every example at once; its runs are small
-    label_columns = ("ranking", "payload")
+    label_columns = RANKING.label_columns
 
     def read_votes(self, store: ReportReader, keys: np.ndarray, versions: Sequence[tuple[str, str]]) -> Any:
         """Per LF, row → the ranking it voted (rankings of two or more items only)."""
@@ -48,10 +49,6 @@ class Ranking:
     def classes(self, recorded: list[str], view: RunData) -> list[str]:
         """As recorded (ranking runs have none)."""
         return recorded
-
-    def read_gold(self, column: pl.Series) -> list[dict[str, float]]:
-        """Per example a mapping item id → score, empty where unknown."""
-        return [json.loads(g) if g else {} for g in column.to_list()]
 
     def gold_mask(self, gold: Any) -> np.ndarray:
         """Examples with gold scores of two or more items (something to order)."""
@@ -71,16 +68,20 @@ class Ranking:
         return pl.DataFrame(rows, schema={"lf": pl.String, "coverage": pl.Float64, "kt_to_aggregate": pl.Float64,
                                           "kt_to_gold": pl.Float64})  # fmt: skip
 
-    def pair_agreement(self, view: RunData) -> tuple[np.ndarray, np.ndarray]:
+    def votes_per_lf(self, view: RunData) -> np.ndarray:
+        """Rankings per LF."""
+        return np.array([len(mine) for mine in view.votes], dtype=np.int64)
+
+    def pair_agreement(self, view: RunData, lfs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """1 - the mean Kendall tau distance where both LFs voted."""
-        m = len(view.lf_names)
+        m = len(lfs)
         overlap, score = np.zeros((m, m)), np.full((m, m), np.nan)
-        for a in range(m):
-            for b in range(m):
+        for i, a in enumerate(lfs):
+            for j, b in enumerate(lfs):
                 both = view.votes[a].keys() & view.votes[b].keys()
-                overlap[a, b] = len(both)
-                d = nanmean([kendall_distance(view.votes[a][i], view.votes[b][i]) for i in both])
-                score[a, b] = np.nan if d is None else 1 - d
+                overlap[i, j] = len(both)
+                d = nanmean([kendall_distance(view.votes[a][r], view.votes[b][r]) for r in both])
+                score[i, j] = np.nan if d is None else 1 - d
         return overlap, score
 
     def conflict(self, view: RunData) -> np.ndarray:

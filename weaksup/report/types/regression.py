@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from weaksup.label_types.regression import REGRESSION
 from weaksup.report import svg
 from weaksup.report.types.base import Chart, RunData, correlation
 from weaksup.store import ReportReader
@@ -23,28 +24,24 @@ from weaksup.store import ReportReader
 class Regression:
     """:class:`~weaksup.report.types.base.ReportType` of ``labels.type = "regression"``."""
 
-    name = "regression"
+    name = REGRESSION.name
     agreement_measure = "correlation"
     agreement_floor = -1.0
     suspicious = False
     reads_in_parts = False  # correlations and linear fits need every example at once; its runs are small
-    label_columns = ("value", "variance")
+    label_columns = REGRESSION.label_columns
 
     def read_votes(self, store: ReportReader, keys: np.ndarray, versions: Sequence[tuple[str, str]]) -> Any:
         """The run's RegressionVotes."""
-        return store.regression_votes(keys, versions)
+        return store.votes(self.name, keys, versions)
 
     def classes(self, recorded: list[str], view: RunData) -> list[str]:
         """As recorded (regression runs have none)."""
         return recorded
 
-    def read_gold(self, column: pl.Series) -> np.ndarray:
-        """Floats, NaN where unknown."""
-        return column.cast(pl.Float64).fill_null(np.nan).to_numpy()
-
     def gold_mask(self, gold: Any) -> np.ndarray:
         """Examples with a known gold value."""
-        return ~np.isnan(np.asarray(gold, dtype=float))
+        return REGRESSION.gold_mask(gold)
 
     def lf_stats(self, view: RunData) -> pl.DataFrame:
         """``coverage``, ``corr_to_aggregate``, ``corr_to_gold`` (gold outside the test split)."""
@@ -60,9 +57,13 @@ class Regression:
             }
         )
 
-    def pair_agreement(self, view: RunData) -> tuple[np.ndarray, np.ndarray]:
+    def votes_per_lf(self, view: RunData) -> np.ndarray:
+        """Values per LF."""
+        return (~np.isnan(view.votes.values)).sum(axis=0).astype(np.int64)
+
+    def pair_agreement(self, view: RunData, lfs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Pearson correlation where both LFs voted."""
-        values, m = view.votes.values, len(view.lf_names)
+        values, m = view.votes.values[:, lfs], len(lfs)
         seen = ~np.isnan(values)
         overlap = seen.T.astype(float) @ seen.astype(float)
         score = np.array([[correlation(values[:, a], values[:, b]) or np.nan for b in range(m)] for a in range(m)])
