@@ -325,7 +325,7 @@ def _report(say: Callable[..., None], tasks: list[TaskSet], results: dict[str, d
         say(f"### {t.name}: {t.frame.height} examples; label model {LABEL_MODEL} (fitted without gold), {metric}; "
             f"Python LFs alone: {python[t.name]:.3f}")  # fmt: skip
         names = [q.removeprefix("llm_").removeprefix("sms_")[:14] for q in QUESTIONS[t.name]]
-        say(f"{'row':44s} " + " ".join(f"{n:>14s}" for n in names) + "  prompted (err cut)     MV  +Python  >=Python  one-sided")
+        say(f"{'row':46s} " + " ".join(f"{n:>14s}" for n in names) + "  prompted (err cut)     MV  +Python  >=Python  one-sided")
         table = {**rows, "best combination (chosen on the other set)": best[t.name]}
         for label, config in table.items():
             r = results[t.name][config]
@@ -335,7 +335,7 @@ def _report(say: Callable[..., None], tasks: list[TaskSet], results: dict[str, d
                 acc = f"{np.mean(r.votes[covered, j] == t.y[covered]):.2f}" if covered.any() else "-"
                 cells.append(f"{covered.mean():.2f}/{acc}")
             flags = one_sided(t, r.votes)
-            say(f"{label[:44]:44s} " + " ".join(f"{c:>14s}" for c in cells)
+            say(f"{label[:46]:46s} " + " ".join(f"{c:>14s}" for c in cells)
                 + f"  {r.prompted:.3f} ({_cut(zero[t.name], r.prompted):+5.0%})  {r.majority:.3f}  {r.both:7.3f}  "
                   f"{'yes' if r.both >= python[t.name] - 1e-9 else 'NO':>8s}  {', '.join(flags) or '-'}")  # fmt: skip
         inside = max(results[t.name], key=lambda c: results[t.name][c].prompted)
