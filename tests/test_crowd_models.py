@@ -83,9 +83,11 @@ def test_default_picks_skipped_abstains_on_crowd_answers(name, caplog):
     votes, y, k = _crowd(name)
     with caplog.at_level(logging.INFO, logger="weaksup.model"):
         model = make_label_model("label_model", cardinality=k).fit(votes)
-    assert model.chosen_ == "confusion" and "held-out vote log-likelihood" in caplog.text
+    assert "held-out vote log-likelihood" in caplog.text
     lik = model.selection_["heldout_vote_loglik"]
     assert lik["confusion"] > lik["firing_rates"]
+    # confusion is kept only when it leads by more than the margin: websearch by 0.38 nats, temp by 0.03
+    assert model.chosen_ == ("confusion" if lik["confusion"] - lik["firing_rates"] > model.margin else "firing_rates")
     skip = DawidSkene(cardinality=k, abstain="skip").fit(votes)
     observe = DawidSkene(cardinality=k, abstain="observe").fit(votes)
     mv = MajorityVote(cardinality=k).fit(votes)
@@ -123,8 +125,8 @@ def test_forced_structure_and_round_trip(tmp_path):
     votes, y, k = _crowd("temp")
     forced = AutoLabelModel(cardinality=k, structure="firing_rates").fit(votes)
     assert forced.chosen_ == "firing_rates" and forced.selection_["reason"] == "set by structure="
-    model = AutoLabelModel(cardinality=k).fit(votes)
-    assert model.chosen_ == "confusion"
+    model = AutoLabelModel(cardinality=k, margin=0.01).fit(votes)  # confusion leads temp's held-out votes by 0.03
+    assert model.chosen_ == "confusion" and model.get_params()["margin"] == 0.01
     for fitted in (model, forced):  # both structures, through PersistentModel
         for suffix in (".json", ".npz"):
             fitted.save(tmp_path / f"m{suffix}")

@@ -20,7 +20,7 @@ a seeded sample:
    more, the confusion structure is fit on 75% of them and scored against firing rates by
    :meth:`~weaksup.model._base.LabelModelBase.vote_log_likelihood` on the held-out rows (how well
    each predicts a vote from the rest of its row); confusion is kept when it leads by more than
-   ``MARGIN`` nats per vote.  Below that share a confusion matrix cannot learn anything from
+   ``margin`` nats per vote.  Below that share a confusion matrix cannot learn anything from
    one-class LFs and is not tried.
 2. Otherwise firing rates and the majority structure differ mostly where the votes tie
    (learned weights rarely overrule a strict majority), so they are compared on ties made from
@@ -30,7 +30,7 @@ a seeded sample:
    the class that led on more rows than it misses, by a one-sided sign test at level
    ``tie_alpha``.
 
-The two rules and their settings (``MARGIN``, ``tie_alpha``, ``max_overrule``, ``prior_strength``, ``prior_estimate``)
+The two rules and their settings (``margin``, ``tie_alpha``, ``max_overrule``, ``prior_strength``, ``prior_estimate``)
 were chosen leave-one-set-out on ``benchmarks/label_models.py``'s sets: the figure reported for
 each set is the default chosen without it.
 
@@ -104,8 +104,8 @@ SELECTION_FIT: dict[str, dict[str, Any]] = {
 fits would otherwise cost more than the final one."""
 INNER = "model_."
 """Prefix of the chosen model's arrays in a saved default model."""
-MARGIN = 0.01
-"""Nats per held-out vote by which the confusion structure must beat firing rates (the cheaper fit
+MARGIN = 0.05
+"""Default ``margin``: nats per held-out vote by which the confusion structure must beat firing rates (the cheaper fit
 at scale keeps ties)."""
 TIE_ALPHA = 0.05
 """Default ``tie_alpha``: the one-sided sign test's level at which the majority structure wins the held-out ties."""
@@ -120,7 +120,8 @@ class AutoLabelModel(LabelModelBase):
     """The default categorical label model (registry name ``label_model``); see the module docstring.
 
     ``structure`` is ``"auto"`` (select) or a key of :data:`STRUCTURES`; ``prior_strength`` goes
-    to the firing-rate structure; ``tie_alpha``, ``max_overrule`` and ``prior_estimate`` as the module docstring says.
+    to the firing-rate structure; ``margin``, ``tie_alpha``, ``max_overrule`` and ``prior_estimate`` as the module
+    docstring says.
     Fitted: ``chosen_`` (the structure), ``selection_`` (why: the figures each rule compared, a
     sentence), ``model_`` (the fitted model of that structure), ``class_balance_`` (the prior of
     rows no LF votes on) and ``accuracies_``.  Needs 3 LFs that vote.
@@ -136,6 +137,7 @@ class AutoLabelModel(LabelModelBase):
         seed: int = 0,
         structure: Literal["auto", "firing_rates", "confusion", "majority"] = "auto",
         prior_strength: float = PRIOR_STRENGTH,
+        margin: float = MARGIN,
         tie_alpha: float = TIE_ALPHA,
         max_overrule: float = MAX_OVERRULE,
         prior_estimate: Literal["votes", "posterior", "mean"] = PRIOR_ESTIMATE,
@@ -144,6 +146,7 @@ class AutoLabelModel(LabelModelBase):
         self.seed = seed
         self.structure = structure
         self.prior_strength = prior_strength
+        self.margin = margin
         self.tie_alpha = tie_alpha
         self.max_overrule = max_overrule
         self.prior_estimate = prior_estimate
@@ -225,11 +228,11 @@ class AutoLabelModel(LabelModelBase):
                 if np.isfinite(score):
                     selection["heldout_vote_loglik"][name] = score
         scores = selection["heldout_vote_loglik"]
-        if scores.get("confusion", -np.inf) - scores.get("firing_rates", -np.inf) > MARGIN:
+        if scores.get("confusion", -np.inf) - scores.get("firing_rates", -np.inf) > self.margin:
             return "confusion", (
                 f"{share:.0%} of votes come from LFs voting several classes, and confusion predicts a held-out vote from "
                 f"the rest of its row better than firing rates (held-out vote log-likelihood {scores['confusion']:.4f} "
-                f"against {scores.get('firing_rates', float('nan')):.4f} nats per vote; needs a lead over {MARGIN})"
+                f"against {scores.get('firing_rates', float('nan')):.4f} nats per vote; needs a lead over {self.margin})"
             )
         if share < MIN_MULTICLASS_SHARE:
             why = (f"{share:.0%} of votes come from LFs voting several classes: with one-class LFs a confusion matrix "
