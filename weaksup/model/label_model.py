@@ -33,8 +33,8 @@ PRIOR_STRENGTH = 4.0
 pseudo-votes of precision ``PRIOR_PRECISION``, like Snorkel's ``prec_init``.  They keep an LF
 with few votes from getting an extreme weight, and their share of an LF's evidence falls as
 1/√(votes), so no count of rows is built in: an LF voting 25 times gets 20 pseudo-votes, one
-voting 25,000 times 632.  Chosen leave-one-set-out on the label-model benchmark from 2, 4 and 8
-(``benchmarks/label_models.py``; the same value is picked whichever set is left out)."""
+voting 25,000 times 632.  The default model (:class:`~weaksup.model.auto.AutoLabelModel`) chooses
+its own from 2, 4 and 8 leave-one-set-out (``benchmarks/label_models.py``)."""
 PRIOR_PRECISION = 0.9
 """The precision those pseudo-votes carry."""
 THREADED_VOTES = 1_000_000
