@@ -113,7 +113,7 @@ def test_bad_class_priors_are_refused_before_any_lf_runs(tmp_path):
     cases = {
         "label_model.class_prior=[0.5, 0.3, 0.2]": "gives 3 proportions for the 2 classes",
         "label_model.class_prior=[0.6, 0.6]": "must sum to 1",
-        "label_model.class_prior='sometimes'": "must be one of ['learned', 'uniform', 'gold']",
+        "label_model.class_prior='sometimes'": "must be learned, uniform, gold or a list of proportions",
         "data.dev_split='test'": "data.dev_split = 'test' is also the test split",
     }
     for setting, message in cases.items():

@@ -238,7 +238,7 @@ def label_model_notes(model: Any, lm: Any, classes: Sequence[str], dev_gold: np.
     warning when a learned prior is far from the dev split's gold proportions."""
     notes = []
     if isinstance(model, AutoLabelModel):
-        notes.append(f"label model ({lm.name}) chose {model.chosen_}: {model.selection_['reason']}")
+        notes.append(f"the label model {lm.name} chose {model.chosen_}: {model.selection_['reason']}")
     prior = getattr(model, "class_balance_", None)
     if prior is None:
         return notes
