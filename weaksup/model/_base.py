@@ -93,6 +93,12 @@ def one_hot(votes: SparseVotes, cardinality: int) -> sp.csr_matrix:
     return X
 
 
+def vote_counts(votes: SparseVotes, cardinality: int) -> np.ndarray:
+    """Votes per row and class, shape (n, k), as floats."""
+    k = cardinality
+    return np.bincount(votes.rows * k + votes.labels, minlength=votes.n * k).reshape(votes.n, k).astype(float)
+
+
 def lf_coverage(votes: SparseVotes) -> np.ndarray:
     """Number of votes each LF casts, shape (m,)."""
     return np.bincount(votes.cols, minlength=votes.m)
@@ -115,11 +121,13 @@ class LabelModelBase(PersistentModel, BaseEstimator):
 
     # -- fitting and inference -------------------------------------------------------
 
-    def fit(self, L: LabelMatrix, class_balance: np.ndarray | None = None) -> LabelModelBase:
+    def fit(self, L: LabelMatrix, class_balance: np.ndarray | str | None = None) -> LabelModelBase:
         """Learn from the (n, m) label matrix ``L`` (dense with -1 = abstain, or SparseVotes).
 
-        ``class_balance`` fixes the class prior P(y); by default it is learned.
-        Returns ``self``.
+        ``class_balance`` fixes the class prior P(y): proportions, one per class, or
+        ``"uniform"``; ``"learned"`` or None leaves it to the model (learned by the default
+        model, Dawid–Skene and majority vote; uniform for ``firing_rates`` unless
+        ``learn_class_balance``, and Snorkel's own).  Returns ``self``.
         """
         name = type(self).__name__
         k = check_cardinality(self.cardinality, name)

@@ -117,6 +117,14 @@ def _size(value: str, base: Path) -> str | None:
     return memory_size_problem(value)
 
 
+def _class_prior(value: str | list, base: Path) -> str | None:
+    if isinstance(value, str):  # a named prior, else proportions
+        return None if value in ("learned", "uniform", "gold") else "must be learned, uniform, gold or a list of proportions"
+    if not value or not all(isinstance(p, (int, float)) and not isinstance(p, bool) and p > 0 for p in value):
+        return "as proportions must be positive numbers, one per class"
+    return None if abs(sum(value) - 1.0) <= 1e-6 else f"as proportions must sum to 1, not {sum(value):.6g}"
+
+
 END_MODELS = {e: name for name, t in PIPELINE_TYPES.items() for e in t.end_models if e != "none"}
 """Each ``trainer.name`` but ``none``, with the label type whose end model it is."""
 
@@ -167,6 +175,8 @@ SCHEMA = Section(
                                    default="train"),
                 "test_split": Key(str, "Split the end model is evaluated on; it never trains anything.",
                                   default="test"),
+                "dev_split": Key(str, "Split whose gold labels choose the default label model by least log-loss, "
+                                 "give class_prior = 'gold' its proportions and check a learned one.", default="valid"),
                 "stream": Key(bool, "Read the source in batches, never whole (Parquet/CSV files or a glob; needs "
                               "id_column, categorical labels and trainer.name = 'none').", default=False),
                 "memory_limit": Key(str, "DuckDB's memory cap in a streamed run, e.g. '1GB': past it, the store spills "
@@ -270,6 +280,9 @@ SCHEMA = Section(
                             default="label_model"),
                 "seed": Key(int, "Seed for the label model and tie-breaks.", default=0),
                 "params": Key(dict, "Hyperparameters passed to the label model.", default={}),
+                "class_prior": Key((str, list), "Class prior P(y) (categorical) of the rows no LF votes on: 'learned', "
+                                   "'uniform', 'gold' (data.dev_split's gold proportions) or one proportion per class "
+                                   "summing to 1.", default="learned", check=_class_prior),
             },
         ),
         "trainer": Section(
