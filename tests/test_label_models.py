@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+from weaksup import batches
 from weaksup.model import (
     AutoLabelModel,
     DawidSkene,
@@ -94,7 +95,7 @@ def test_distinct_rows_in_batches_equal_one_pass(monkeypatch, batch):
     L, _ = synthetic(3_000, [0.9, 0.8, 0.7, 0.6], k=3, coverage=0.4, seed=5)
     votes = SparseVotes.from_dense(L)
     whole, whole_weight = label_model.distinct_rows(votes, 3)
-    monkeypatch.setattr(label_model, "PATTERN_ROWS", batch)
+    monkeypatch.setattr(batches, "PATTERN_ROWS", batch)
     got, weight = label_model.distinct_rows(votes, 3)
     for a, b in ((got.rows, whole.rows), (got.cols, whole.cols), (got.labels, whole.labels), (weight, whole_weight)):
         assert np.array_equal(a, b)
@@ -104,9 +105,9 @@ def test_distinct_rows_in_batches_equal_one_pass(monkeypatch, batch):
     keys = (dense + 1) @ (4 ** np.arange(4))
     assert (np.diff(keys) > 0).all()  # in key order
     assert [int(weight[i]) for i in range(len(dense))] == [patterns.count(tuple(r)) for r in dense]
-    monkeypatch.setattr(label_model, "PATTERN_ROWS", 1_000_000)
+    monkeypatch.setattr(batches, "PATTERN_ROWS", 1_000_000)
     one = LabelModel(cardinality=3).fit(votes)
-    monkeypatch.setattr(label_model, "PATTERN_ROWS", batch)
+    monkeypatch.setattr(batches, "PATTERN_ROWS", batch)
     np.testing.assert_array_equal(LabelModel(cardinality=3).fit(votes).predict_proba(votes), one.predict_proba(votes))
 
 
@@ -507,9 +508,9 @@ def test_labels_from_proba_are_the_same_whatever_rows_it_takes_at_a_time(monkeyp
     rng = np.random.default_rng(4)
     proba = rng.dirichlet(np.ones(3), 200)
     proba[::3] = 1 / 3  # three-way ties: broken by the seeded draws
-    monkeypatch.setattr(base, "LABEL_BATCH_ROWS", 10**9)
+    monkeypatch.setattr(batches, "TIE_BREAK_ROWS", 10**9)
     whole = base.labels_from_proba(proba, 7, tie_break)
-    monkeypatch.setattr(base, "LABEL_BATCH_ROWS", 7)  # 29 batches, the last of 4 rows
+    monkeypatch.setattr(batches, "TIE_BREAK_ROWS", 7)  # 29 batches, the last of 4 rows
     assert np.array_equal(base.labels_from_proba(proba, 7, tie_break), whole)
     if tie_break == "random":
         assert len(set(whole[::3].tolist())) > 1  # the tied rows did get different draws

@@ -21,6 +21,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from weaksup import batches
 from weaksup.model._input import (
     LabelMatrix,
     as_votes,
@@ -33,10 +34,6 @@ from weaksup.votes import ABSTAIN, SparseVotes
 TIE_ATOL = 1e-9
 """Class probabilities within this of a row's maximum count as tied."""
 
-LABEL_BATCH_ROWS = 100_000
-"""Rows per step of :func:`labels_from_proba`."""
-
-
 def labels_from_proba(
     proba: np.ndarray, seed: int | np.random.Generator, tie_break: Literal["random", "abstain"] = "random"
 ) -> np.ndarray:
@@ -45,12 +42,12 @@ def labels_from_proba(
     (``np.random.default_rng(seed)``) instead, it draws on from where the last call stopped: the
     labels of consecutive row batches then equal those of all rows at once.
 
-    Works through :data:`LABEL_BATCH_ROWS` rows at a time (one generator draws the batches' tie
+    Works through :data:`weaksup.batches.TIE_BREAK_ROWS` rows at a time (one generator draws the batches' tie
     breaks in turn, the same numbers as one draw for all rows), so its temporaries stay small."""
     rng = np.random.default_rng(seed)
     labels = np.empty(len(proba), dtype=np.int64)
-    for start in range(0, len(proba), LABEL_BATCH_ROWS):
-        part = proba[start : start + LABEL_BATCH_ROWS]
+    for start in range(0, len(proba), batches.TIE_BREAK_ROWS):
+        part = proba[start : start + batches.TIE_BREAK_ROWS]
         tied = part >= part.max(axis=1, keepdims=True) - TIE_ATOL
         if tie_break == "abstain":
             got = part.argmax(axis=1)

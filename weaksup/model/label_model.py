@@ -25,6 +25,7 @@ from contextlib import nullcontext
 import numpy as np
 import scipy.sparse as sp
 
+from weaksup import batches
 from weaksup.model._base import LabelModelBase, softmax_rows
 from weaksup.votes import SparseVotes
 
@@ -56,7 +57,7 @@ def distinct_rows(votes: SparseVotes, cardinality: int) -> tuple[SparseVotes, np
         # No exact key: keep the votes as they are and give all-abstain rows weight 0.
         return votes, (np.bincount(votes.rows, minlength=votes.n) > 0).astype(float)
     digit = (k + 1) ** np.arange(votes.m, dtype=np.int64)
-    found = [_patterns(part, digit, start) for start, part in votes.row_batches(PATTERN_ROWS)]
+    found = [_patterns(part, digit, start) for start, part in votes.row_batches(batches.PATTERN_ROWS)]
     keys = np.concatenate([f[0] for f in found])
     firsts = np.concatenate([f[1] for f in found])
     counts = np.concatenate([f[2] for f in found])
@@ -71,10 +72,6 @@ def distinct_rows(votes: SparseVotes, cardinality: int) -> tuple[SparseVotes, np
     rows = order[np.searchsorted(keep[order], votes.rows[mine])]  # renumbered 0..len(keep)-1 in key order
     return SparseVotes(rows, votes.cols[mine], votes.labels[mine], len(keep), votes.m), weight
 
-
-PATTERN_ROWS = 1_000_000
-"""Rows whose patterns :func:`distinct_rows` finds at a time (votes sorted by row): its
-temporaries stay this size, and the batches' patterns are merged."""
 
 
 def _patterns(votes: SparseVotes, digit: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
