@@ -69,7 +69,7 @@ import numpy as np
 from scipy.stats import binomtest
 
 from weaksup.model._base import LabelModelBase, vote_counts
-from weaksup.model._input import LabelMatrix, as_votes, check_class_balance
+from weaksup.model._input import LabelMatrix, as_votes
 from weaksup.model.dawid_skene import DawidSkene
 from weaksup.model.label_model import LabelModel
 from weaksup.model.majority import MajorityVote
