@@ -37,7 +37,8 @@ each example's most probable component's label (none for "no label") and every o
 probability clears ``threshold_``: 0.5 with ``threshold=0.5``, or by default the threshold that
 maximises the micro-F1 the model expects under its own probabilities, found without gold (on
 calibrated probabilities the F1-optimal threshold is half the best F1, not 0.5: Lipton, Elkan and
-Naryanaswamy, *Thresholding Classifiers to Maximize F1 Score*, 2014).
+Naryanaswamy, *Thresholding Classifiers to Maximize F1 Score*, 2014).  An example no LF voted
+on gets no label.
 
 >>> from weaksup.label_types.multilabel_votes import MultiLabelVotes
 >>> rng = np.random.default_rng(0)
@@ -316,9 +317,11 @@ class MultiLabelModel(BaseEstimator, PersistentModel):
 
     def predict(self, votes: MultiLabelVotes) -> np.ndarray:
         """(n, k) int8: each example's most probable component's label, and every label whose
-        probability clears ``threshold_``."""
+        probability clears ``threshold_``; none for an example no LF voted on (the model was
+        fitted on covered examples: its components say nothing of the others)."""
         probs, anchored = self._inference(votes)
-        return (anchored | (probs >= self.threshold_)).astype(np.int8)
+        covered = votes.n_votes() > 0
+        return ((anchored | (probs >= self.threshold_)) & covered[:, None]).astype(np.int8)
 
     def _precisions(self) -> np.ndarray:
         """Each pair's P(label present | its present vote), at the label's prior prevalence."""
