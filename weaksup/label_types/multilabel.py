@@ -184,15 +184,18 @@ class MultiLabelType(LabelType):
     def answer_values(self, answers: pl.Series, classes: Sequence[str], by: str,
                       truth: bool = False) -> tuple[pl.Series, str, str]:  # fmt: skip
         """Each answer as the set of labels it names (by name, ``by = "name"``; by id, ``"id"``;
-        ``"auto"``: names when every label is one, else ids): present, the others absent (a truth:
-        the set, as gold); null where a label is neither."""
+        ``"auto"``: ids when every label is a number no class is named, else names), written as a list or as text
+        separated by ``;``, ``|`` or ``,``, optionally in brackets (``[]``: no label): present, the
+        others absent (a truth: the set, as gold); null where a label is neither."""
         k = len(classes)
+        text = answers.cast(pl.String).str.strip_chars().str.strip_prefix("[").str.strip_suffix("]")
         parts = (answers.cast(pl.List(pl.String)) if isinstance(answers.dtype, pl.List)
-                 else answers.cast(pl.String).str.replace_all(SEPARATORS, ";").str.split(";"))  # fmt: skip
-        parts = parts.list.eval(pl.element().str.strip_chars()).list.eval(pl.element().filter(pl.element() != ""))
+                 else text.str.replace_all(SEPARATORS, ";").str.split(";"))  # fmt: skip
+        parts = parts.list.eval(pl.element().str.strip_chars(" \"'")).list.eval(pl.element().filter(pl.element() != ""))
         asked = by
         if by == "auto":
-            by = "name" if parts.explode().drop_nulls().is_in(list(classes)).all() else "id"
+            named = parts.explode().drop_nulls()  # ids when every label is written as a number, else names
+            by = "id" if named.len() and named.str.contains(r"^\d+$").all() and not named.is_in(list(classes)).any() else "name"
         if by == "name":
             ids = parts.list.eval(pl.element().replace_strict(list(classes), list(range(k)), default=None, return_dtype=pl.Int32))
         else:
@@ -203,7 +206,7 @@ class MultiLabelType(LabelType):
         ids = pl.select(pl.when(valid).then(ids.list.sort())).to_series()
         names, ids_ = f"names of labels.classes {list(classes)}", f"label ids 0..{k - 1}"
         kind = f"{names} or {ids_}" if asked == "auto" else names if by == "name" else ids_
-        expected = f"a set of distinct {kind}, separated by ; or | (answers.classes_by = {asked!r})"
+        expected = f"a set of distinct {kind}, separated by ; or | ([] for none; answers.classes_by = {asked!r})"
         if truth:
             return ids.alias("truth"), by, expected
         everyone = pl.lit(list(range(k)), dtype=pl.List(pl.Int32))
