@@ -132,7 +132,7 @@ def test_every_label_type_has_a_report_type_of_one_shape() -> None:
     for label_type, report_type in REPORT_TYPES.items():
         assert report_type.name == label_type
         assert {m for m in members if not hasattr(report_type, m)} == set(), label_type
-    with pytest.raises(ValueError, match=r"labels.type \['categorical', 'ranking', 'regression'\], not 'metric'"):
+    with pytest.raises(ValueError, match=r"labels.type \['categorical', 'multilabel', 'ranking', 'regression'\], not 'metric'"):
         report_type_for("metric")
 
 

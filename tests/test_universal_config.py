@@ -136,7 +136,7 @@ def test_regression_pipeline_run(tmp_path) -> None:
         ("regression", REGRESSION.replace("gold_labels = 30", "gold_labels = 51"), "regression.gold_labels is 51; use 0 to 50"),
         ("regression", REGRESSION + "\n[label_model]\nparams = { nope = 1 }\n",
          "label_model.params do not fit the regression label model"),
-        ("regression", REGRESSION + '\n[label_model]\nname = "dawid_skene"\n', "label_model.name applies to categorical labels"),
+        ("regression", REGRESSION + '\n[label_model]\nname = "dawid_skene"\n', "label_model.name applies to categorical and multilabel labels"),
         ("regression", REGRESSION.replace("[regression]", '[labels]\nclasses = ["a", "b"]\n[regression]'), None),
         ("ranking", RANKING.replace('name = "pairwise_ranker"', 'name = "soft_regressor"'),
          "trainer.name is 'soft_regressor', which does not fit labels.type = 'ranking'"),
@@ -172,5 +172,5 @@ def test_universal_keys_are_refused_in_categorical_pipelines(tmp_path) -> None:
         with pytest.raises(ConfigError, match=error):
             load_config(tmp_path / "c.toml")
     (tmp_path / "c.toml").write_text(base.replace('type = "categorical"', 'type = "ranking"') + RANKING)
-    with pytest.raises(ConfigError, match="labels.classes is for labels.type = 'categorical', not 'ranking'"):
+    with pytest.raises(ConfigError, match="labels.classes is for labels.type = 'categorical' or 'multilabel', not 'ranking'"):
         load_config(tmp_path / "c.toml")

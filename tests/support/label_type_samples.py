@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from weaksup.model import MetricLabelModel, RankingLabelModel, RegressionLabelModel, make_label_model
+from weaksup.model import MetricLabelModel, MultiLabelModel, RankingLabelModel, RegressionLabelModel, make_label_model
 from weaksup.model.auto import AutoLabelModel
 
 
@@ -245,10 +245,61 @@ def lowered(x):
     )  # fmt: skip
 
 
+def multilabel() -> Sample:
+    n, rng = 80, np.random.default_rng(4)
+    y = rng.integers(0, 2, (n, 2)).astype(np.int8)  # joy, anger: none, either or both
+    classes = ["joy", "anger"]
+    frame = pl.DataFrame({
+        "example_id": [f"l{i}" for i in range(n)],
+        "split": _splits(n, 20),
+        "text": [" ".join([*(["so happy"] if a else []), *(["so angry"] if b else []), *([] if a or b else ["meh"]), str(i)])
+                 for i, (a, b) in enumerate(y)],
+        "tags": [np.flatnonzero(row).tolist() for row in y],
+        "gold": [[classes[j] for j in np.flatnonzero(row)] for row in y],
+    })  # fmt: skip
+    source = '''
+import polars as pl
+from weaksup.lf import labeling_function
+from weaksup.vectorized import vectorized_labeling_function
+
+@labeling_function(label_type="multilabel")
+def by_words(x):
+    said = {j for j, word in enumerate(["happy", "angry"]) if word in x.text}
+    return said or {"absent": [0, 1]}
+
+@labeling_function(label_type="multilabel")
+def joy_or_not(x):
+    return [0] if "happy" in x.text else {"absent": {0}}
+
+@vectorized_labeling_function(label_type="multilabel")
+def tagged():
+    return pl.when(pl.col("tags").list.len() > 0).then(pl.col("tags"))
+'''
+    cube = [{"present": np.flatnonzero(row).tolist(), "absent": np.flatnonzero(1 - row).tolist()} for row in y]
+    answers = pl.DataFrame({"item": frame["example_id"], "worker": "ann", "vote": cube})
+    return Sample(
+        frame, source, y,
+        fit=lambda votes: MultiLabelModel(cardinality=2).fit(votes),
+        load=MultiLabelModel.load,
+        predict=lambda model, votes: [np.flatnonzero(row).tolist() for row in model.predict(votes)],
+        truth=[np.flatnonzero(row).tolist() for row in y],
+        cells=lambda votes: [[None if c is None else {"present": list(c[0]), "absent": list(c[1])} for c in row]
+                             for row in votes.cells()],
+        plain=lambda v: v if v is None or isinstance(v, dict) else json.loads(v),  # answers are dicts already
+        bad_vote=1,
+        bad_column=pl.Series([[0], [0, 5], None]),
+        answers=answers,
+        context={"k": 2},
+        pipeline={"labels": {"type": "multilabel", "classes": classes}, "trainer": {"name": "ovr_logreg"}},
+        metric_options={"classes": classes},
+    )  # fmt: skip
+
+
 SAMPLES: dict[str, Callable[[], Sample]] = {
     "categorical": categorical,
     "ranking": ranking,
     "regression": regression,
     "metric": metric,
+    "multilabel": multilabel,
 }
 """Each label type's sample, by name."""

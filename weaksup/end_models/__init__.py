@@ -2,7 +2,8 @@
 
 - :class:`SoftTextClassifier` (:mod:`.text`): categorical labels, from text;
 - :class:`PairwiseRanker` (:mod:`.ranking`) and :class:`SoftTargetRegressor` (:mod:`.regression`):
-  rankings and real values, from numeric columns no LF reads.
+  rankings and real values, from numeric columns no LF reads;
+- :class:`MultiLabelTextClassifier` (:mod:`.multilabel`): multi-label labels, from text.
 
 All save plain data (:mod:`.plain`): loading a model file never runs code from it.
 """
@@ -14,6 +15,7 @@ from weaksup.lazy import lazy_exports
 
 # Imported on first use: the text classifier alone does not need gradient boosting.
 _HOMES = {
+    "MultiLabelTextClassifier": "weaksup.end_models.multilabel",
     "PairwiseRanker": "weaksup.end_models.ranking",
     "SoftTargetRegressor": "weaksup.end_models.regression",
     "SoftTextClassifier": "weaksup.end_models.text",

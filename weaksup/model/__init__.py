@@ -17,6 +17,10 @@ another, without labels, and y is inferred as the θ-weighted Fréchet mean.
 or :class:`~weaksup.votes.RegressionVotes`; :class:`MetricLabelModel` takes any distance with
 a candidate set or a mean operator.
 
+**Multi-label** (:class:`MultiLabelModel`; baselines :class:`PerLabelMajorityVote` and
+:class:`PerLabelSnorkel`): per-label probabilities from
+:class:`~weaksup.label_types.multilabel_votes.MultiLabelVotes`.
+
 **One contract.**  Every label model is a scikit-learn estimator: the constructor holds the
 hyperparameters (and ``seed``), ``fit(votes, ...)`` learns from the type's vote format and
 returns the model, fitted attributes end in ``_``, ``predict(votes)`` gives labels (the type
@@ -40,6 +44,8 @@ from weaksup.model.dawid_skene import DawidSkene
 from weaksup.model.label_model import LabelModel
 from weaksup.model.majority import MajorityVote
 from weaksup.model.metric_space import MetricLabelModel
+from weaksup.model.multilabel import MultiLabelModel
+from weaksup.model.multilabel_baselines import PerLabelMajorityVote, PerLabelSnorkel
 from weaksup.model.ranking import RankingLabelModel, aggregate_rankings
 from weaksup.model.regression import RegressionLabelModel
 from weaksup.model.snorkel import SnorkelLabelModel
@@ -50,6 +56,9 @@ __all__ = [
     "LabelModel",
     "MajorityVote",
     "MetricLabelModel",
+    "MultiLabelModel",
+    "PerLabelMajorityVote",
+    "PerLabelSnorkel",
     "RankingLabelModel",
     "RegressionLabelModel",
     "SnorkelLabelModel",

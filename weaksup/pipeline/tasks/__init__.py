@@ -3,7 +3,8 @@
 
 - :mod:`.categorical`: a class per example;
 - :mod:`.ranking`: an order of each example's items (examples shaped by :mod:`.sets`);
-- :mod:`.regression`: a real value per example.
+- :mod:`.regression`: a real value per example;
+- :mod:`.multilabel`: any number of classes per example.
 
 :mod:`.base` holds the contract and what the tasks share; :mod:`.features` picks the ranking and
 regression end models' inputs.  The runner asks :func:`task_for`; the config asks :func:`check`.

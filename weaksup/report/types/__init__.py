@@ -3,7 +3,8 @@ differs by ``labels.type``.  Each is its :class:`~weaksup.label_types.LabelType`
 
 - :mod:`.categorical`: a class per example;
 - :mod:`.ranking`: an order of each example's items;
-- :mod:`.regression`: a real value per example.
+- :mod:`.regression`: a real value per example;
+- :mod:`.multilabel`: any number of classes per example.
 
 :mod:`.base` holds the contract and the measures the types share.  The report asks
 :func:`report_type_for` with a run's label type.
