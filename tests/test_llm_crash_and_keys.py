@@ -296,3 +296,39 @@ def test_the_key_search_finds_a_planted_key(tmp_path):
     assert "file logs/run.err" in hits
     assert "file walonly.duckdb.wal" in hits
     assert not any(h.startswith("table walonly.duckdb") for h in hits)  # SQL alone would have missed it
+
+
+STUBBORN_SCRIPT = textwrap.dedent(
+    """
+    import asyncio, sys
+    from weaksup.llm.batch import run_interruptible
+
+    async def stubborn():  # swallows its cancellation, as a shielded clean-up can
+        for _ in range(50):
+            try:
+                await asyncio.sleep(0.1)
+            except asyncio.CancelledError:
+                pass
+            print("tick", flush=True)
+        return "finished"
+
+    run = asyncio.run if sys.argv[1] == "asyncio" else run_interruptible
+    print(run(stubborn()), flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize("runner", ["asyncio", "weaksup"])
+def test_ctrl_c_ends_a_prompting_run_even_when_its_cancellation_is_swallowed(tmp_path, runner):
+    """asyncio.run turns Ctrl-C into a cancellation, which a coroutine may swallow and go on to the end
+    (exit 0, the interrupt lost); weaksup's runner raises KeyboardInterrupt whatever the task does."""
+    script = tmp_path / "stubborn.py"
+    script.write_text(STUBBORN_SCRIPT)
+    child = subprocess.Popen([sys.executable, str(script), runner], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert child.stdout.readline() == "tick\n"  # running
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=60)
+    if runner == "asyncio":
+        assert child.returncode == 0 and out.endswith("finished\n")  # the flaw this guards against
+    else:
+        assert child.returncode != 0 and "KeyboardInterrupt" in err and "finished" not in out

@@ -40,11 +40,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import threading
 import time
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import FrameType
 from typing import Any, TypeVar
 
 import numpy as np
@@ -75,14 +78,48 @@ RETRY_RUNS = 3
 T = TypeVar("T")
 
 
-def _run(coro: Awaitable[T]) -> T:
+def _run(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion, also when called from inside an event loop (notebooks)."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro)  # type: ignore[arg-type]
+        return run_interruptible(coro)
     with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()  # type: ignore[arg-type]
+        return pool.submit(asyncio.run, coro).result()
+
+
+def run_interruptible(coro: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run``, except that a Ctrl-C always ends in ``KeyboardInterrupt``.  asyncio turns it
+    into a cancellation of the main task, which a shielded clean-up in the HTTP stack can swallow: the
+    run then went on to its end and exited 0 (seen under load).  Here the first Ctrl-C cancels the
+    task, and whatever the task makes of that, ``KeyboardInterrupt`` follows; a second one raises at once."""
+    in_main = threading.current_thread() is threading.main_thread()
+    if not in_main or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return asyncio.run(coro)
+    interrupted = False
+    with asyncio.Runner() as runner:
+        loop = runner.get_loop()
+        task = loop.create_task(coro)
+
+        def on_sigint(signum: int, frame: FrameType | None) -> None:
+            nonlocal interrupted
+            if interrupted or task.done():
+                raise KeyboardInterrupt
+            interrupted = True
+            loop.call_soon_threadsafe(task.cancel)
+
+        signal.signal(signal.SIGINT, on_sigint)
+        try:
+            result = loop.run_until_complete(task)
+        except asyncio.CancelledError:
+            if interrupted:
+                raise KeyboardInterrupt from None
+            raise
+        finally:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+    if interrupted:
+        raise KeyboardInterrupt
+    return result
 
 
 @dataclass
