@@ -207,7 +207,7 @@ SCHEMA = Section(
                     default=DEFAULT_LABEL_TYPE,
                     choices=tuple(PIPELINE_TYPES),
                 ),
-                "classes": Key(list, "Class names, in class-id order (categorical only).", default=[], items=str),
+                "classes": Key(list, "Class (or label) names, in id order, for the types that name them.", default=[], items=str),
             },
         ),
         "ranking": Section(
