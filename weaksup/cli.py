@@ -252,6 +252,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--id-column", help="column holding example ids (default: a hash of each row, as in a run)")
     p.add_argument("--rows", type=int, default=20, help="rows to print without --output (default 20)")
     p.add_argument("--output", type=Path, help="write predictions here (.parquet, .jsonl or .csv) instead of printing")
+    p.add_argument("--score", nargs="?", const="label", metavar="GOLD_COLUMN",
+                   help="score the predictions against a column of gold labels (class ids or names; default: label): "
+                   "accuracy, macro-F1, log-loss, per-class precision/recall/F1 and the confusion matrix")
+    p.add_argument("--trust", action="append", default=[], metavar="TYPE",
+                   help="an exact type name (module.Class) a skops end-model file may hold beyond weaksup's trusted "
+                   "scikit-learn types (repeatable); the pipeline's trainer.trusted_types count too")
     p.set_defaults(func=cli_store.predict_command)
 
     # Listed here for `weaksup --help`; main() hands its arguments to the server's own parser.

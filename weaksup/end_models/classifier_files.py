@@ -30,12 +30,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 from sklearn.preprocessing import OneHotEncoder
 
-from weaksup.end_models.columns import TEXT_FEATURIZERS, NumberScaler, clean_frame
+from weaksup.end_models.columns import NumberScaler, clean_frame
 from weaksup.end_models.embeddings import MODELS, SentenceEmbeddings
 from weaksup.end_models.plain import (ModelFileError, check_params, decode_strings, encode_strings, is_int, is_number,
                                       one_of, read_npz, write_npz)  # fmt: skip
 from weaksup.end_models.regression import NODE_ARRAYS, BoostedTrees
-from weaksup.end_models.soft_classifier import SOFT_LABELS, SoftClassifier
+from weaksup.end_models.options import SOFT_LABELS, TEXT_FEATURIZERS
+from weaksup.end_models.soft_classifier import SoftClassifier
 from weaksup.end_models.text import LOGISTIC_PARAMS, VECTORIZER_PARAMS
 
 MODEL = "SoftClassifier"

@@ -34,8 +34,7 @@ from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 from sklearn.preprocessing import OneHotEncoder
 
-TEXT_FEATURIZERS = ("tfidf", "hashing", "embeddings")
-"""``trainer.text_featurizer`` values: how a text column becomes features."""
+from weaksup.end_models.options import TEXT_FEATURIZERS
 
 MAX_CATEGORIES = 20
 """A string column with at most this many distinct values (in the training rows) is a category."""

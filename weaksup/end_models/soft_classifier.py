@@ -42,10 +42,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags
 from sklearn.utils.validation import has_fit_parameter
 
-from weaksup.end_models.columns import TEXT_FEATURIZERS, clean_frame, column_kinds, column_transformer
-
-SOFT_LABELS = ("auto", "expand", "argmax")
-"""``trainer.soft_labels`` values: how soft labels reach the estimator."""
+from weaksup.end_models.columns import clean_frame, column_kinds, column_transformer
+from weaksup.end_models.options import SOFT_LABELS, TEXT_FEATURIZERS
 
 
 def check_estimator(estimator: Any, where: str = "the end model") -> None:

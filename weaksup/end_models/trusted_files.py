@@ -94,15 +94,6 @@ TRUSTED_TYPES: frozenset[str] = frozenset(_exact_names(_CLASSES))
 """The classes a skops end-model file may hold without being named by the caller: exact names."""
 
 
-def check_type_name(name: str) -> str | None:
-    """A problem with a ``trusted_types`` entry (an exact ``module.Class``), or None."""
-    parts = name.split(".")
-    if len(parts) < 2 or not all(p.isidentifier() for p in parts) or not parts[-1][:1].isupper():
-        return (f"{name!r} is not an exact type name: give the class's module and name, e.g. "
-                "'sklearn.ensemble._forest.RandomForestClassifier' (no wildcards, no prefixes, no functions)")  # fmt: skip
-    return None
-
-
 def schema_types(path: str | Path) -> set[str]:
     """Every type a skops file names, read from its schema alone (nothing is imported or built);
     :class:`ModelFileError` for a function or an unknown loader."""

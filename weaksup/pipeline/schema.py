@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from weaksup.end_models.options import SOFT_LABELS, TEXT_FEATURIZERS, check_type_name, names_an_estimator
 from weaksup.label_types import DEFAULT_LABEL_TYPE, LABEL_TYPES, PIPELINE_TYPES
 
 Check = Callable[[Any, Path], "str | None"]
@@ -121,6 +122,14 @@ def _either(items: Iterable[str]) -> str:
     """``a, b or c``: for help texts."""
     items = list(items)
     return f"{', '.join(items[:-1])} or {items[-1]}" if len(items) > 1 else "".join(items)
+
+
+def _end_model(value: str, base: Path) -> str | None:
+    """A known end model, ``none``, or a name that may name an estimator (checked by the label type's task)."""
+    if value in END_MODELS or value == "none" or names_an_estimator(value):
+        return None
+    return (f"is not an end model; choose one of {[*END_MODELS, 'none']}, a name in the 'weaksup.end_models' entry "
+            "points, or an import path such as 'sklearn.ensemble:RandomForestClassifier'")
 
 
 def _formats(value: list[str], base: Path) -> str | None:
@@ -268,15 +277,31 @@ SCHEMA = Section(
         "trainer": Section(
             "The end model.",
             {
-                "name": Key(str, f"End model: {_either([*(f'{e} ({n})' for e, n in END_MODELS.items()), 'none'])}.",
-                            default=PIPELINE_TYPES[DEFAULT_LABEL_TYPE].end_models[0], choices=(*END_MODELS, "none")),
-                "text_column": Key(str, "Input column the end model reads (tfidf_logreg).", default="text"),
+                "name": Key(str, f"End model: {_either([*(f'{e} ({n})' for e, n in END_MODELS.items()), 'none'])}; "
+                            "for categorical labels also the name of a scikit-learn classifier registered in the "
+                            "'weaksup.end_models' entry points, or an import path (e.g. "
+                            "'sklearn.ensemble:RandomForestClassifier'), trained on trainer.features.",
+                            default=PIPELINE_TYPES[DEFAULT_LABEL_TYPE].end_models[0], check=_end_model),
+                "text_column": Key(str, "Input column the end model reads as text (tfidf_logreg; the other categorical "
+                                   "end models too, when the data has it).", default="text"),
                 "params": Key(dict, "Hyperparameters of the end model (tfidf_logreg: C, min_df; pairwise_ranker: "
-                              "C, max_pairs; soft_regressor: HistGradientBoostingRegressor's).", default={}),
-                "features": Key(list, "Numeric columns the pairwise_ranker or soft_regressor reads (default: every "
-                                "numeric column no LF reads); never a column an LF reads.", items=str),
-                "exclude_columns": Key(list, "Columns the pairwise_ranker or soft_regressor must not read, beside "
-                                       "the LFs' columns.", default=[], items=str),
+                              "C, max_pairs; soft_regressor: HistGradientBoostingRegressor's; logreg, "
+                              "hist_gradient_boosting or an estimator: its constructor's).", default={}),
+                "features": Key(list, "Input columns the end model reads (default: every numeric column no LF reads; "
+                                "for categorical labels also low-cardinality strings, beside trainer.text_column); "
+                                "never a column an LF reads.", items=str),
+                "exclude_columns": Key(list, "Columns the end model must not read, beside the LFs' columns.",
+                                       default=[], items=str),
+                "text_featurizer": Key(str, "How a categorical end model on trainer.features reads text: tfidf, hashing "
+                                       "(no vocabulary: for streams) or embeddings (the weaksup[embeddings] extra).",
+                                       default="tfidf", choices=TEXT_FEATURIZERS),
+                "soft_labels": Key(str, "How soft labels reach a categorical estimator: expand (k rows per example, "
+                                   "weighted by each class's probability), argmax (the likeliest class, weighted by "
+                                   "its probability), or auto (expand where fit takes sample_weight).",
+                                   default="auto", choices=SOFT_LABELS),
+                "trusted_types": Key(list, "Exact type names (module.Class) an end-model file saved through skops may "
+                                     "hold beside weaksup's list of trusted scikit-learn types.", default=[], items=str,
+                                     check=lambda value, base: check_type_name(value), each=True),
             },
         ),
         "export": Section(

@@ -2,8 +2,9 @@
 
 The label model (``label_model.name``, any model :func:`weaksup.model.make_label_model`
 builds) is fitted on the train split's votes, renumbered, and labels every live example with
-class probabilities.  The end model (``tfidf_logreg``) trains on the covered train examples'
-soft labels, read from ``trainer.text_column``; it is scored on the test split and the holdout.
+class probabilities.  The end model (:mod:`.classifier`: ``tfidf_logreg`` on ``trainer.text_column``,
+or a classifier on any columns) trains on the covered train examples' soft labels; it is scored on
+every split with gold and the holdout.
 
 **Exports** (``training_set.<format>``): ``example_id``, the input columns, ``prob_<class>``
 per class, ``label``, ``label_name``, ``confidence`` and ``n_votes``
@@ -33,6 +34,7 @@ from weaksup.apply.kinds import LabelingFunctionLike
 from weaksup import batches
 from weaksup.analysis import lf_summary
 from weaksup.data import ID
+from weaksup.label_types import PIPELINE_TYPES
 from weaksup.label_types.categorical import CATEGORICAL
 from weaksup.model import labels_from_proba, make_label_model
 from weaksup.pipeline.settings import Settings
@@ -47,6 +49,8 @@ from weaksup.pipeline.tasks.base import (
     training_inputs,
     with_split,
 )
+from weaksup.pipeline.tasks.classifier import score_splits, train_classifier
+from weaksup.pipeline.tasks.features import columns_read
 from weaksup.store import VoteStore
 from weaksup.votes import SparseVotes
 
@@ -71,12 +75,9 @@ class CategoricalTask:
         twice = sorted({c for c in classes if classes.count(c) > 1})
         if twice:
             return f"labels.classes names {twice} more than once; give each class once, in class-id order"
-        trainer = settings.trainer
-        if trainer.name not in CategoricalTask.end_models:
-            return f"trainer.name = {trainer.name!r} is for ranking or regression labels; use tfidf_logreg or none"
-        used = [key for key in ("features", "exclude_columns") if getattr(trainer, key)]
-        if used:
-            return f"trainer.{used[0]} is for ranking and regression labels only"
+        problem = CategoricalTask._check_trainer(settings)
+        if problem:
+            return problem
         lm = settings.label_model
         try:
             make_label_model(lm.name, cardinality=len(classes), seed=lm.seed, **lm.params)
@@ -84,9 +85,38 @@ class CategoricalTask:
             return f"[label_model] is not usable: {exc}"
         return None
 
-    def __init__(self, settings: Settings) -> None:
+    @staticmethod
+    def _check_trainer(settings: Settings) -> str | None:
+        """The end model: a name of this type or an estimator that builds (fit, predict_proba), and
+        keys only for the end models that read them."""
+        trainer = settings.trainer
+        if trainer.name in ("tfidf_logreg", "none"):
+            defaults = {"features": None, "exclude_columns": [], "text_featurizer": "tfidf", "soft_labels": "auto"}
+            used = [key for key, default in defaults.items() if getattr(trainer, key) != default]
+            if used and trainer.name != "none":
+                return (f"trainer.{used[0]} is for the categorical end models on any columns (logreg, "
+                        "hist_gradient_boosting or an estimator); tfidf_logreg reads trainer.text_column alone")  # fmt: skip
+            return None
+        others = {e: t.name for t in PIPELINE_TYPES.values() if t is not CATEGORICAL for e in t.end_models}
+        if trainer.name in others:
+            return (f"trainer.name = {trainer.name!r} is for {' or '.join(sorted(set(others.values())))} labels; use one of "
+                    f"{list(CategoricalTask.end_models)} or a scikit-learn classifier's import path")  # fmt: skip
+        from weaksup.end_models.estimators import build_estimator
+
+        try:
+            build_estimator(trainer.name, trainer.params, settings.label_model.seed)
+        except (TypeError, ValueError) as exc:
+            return str(exc)
+        return None
+
+    def __init__(self, settings: Settings, end_model: Any = None) -> None:
         self.settings = settings
         self.classes = list(settings.labels.classes)
+        if end_model is not None:
+            from weaksup.end_models.soft_classifier import check_estimator
+
+            check_estimator(end_model, "run_pipeline(end_model=...)")
+        self.end_model = end_model
 
     def prepare(self, frame: pl.DataFrame, holdout: pl.DataFrame | None = None) -> InMemoryPrepared:
         """Split the gold class ids (``data.gold_column``, -1 where unknown) off the examples."""
@@ -95,8 +125,10 @@ class CategoricalTask:
         gold = class_ids(frame, column, self.classes) if column else np.full(frame.height, -1)
         examples = frame.drop(column) if column else frame
         text_col = self.settings.trainer.text_column
-        if self.settings.trainer.name != "none" and text_col not in examples.columns:
-            raise ValueError(f"trainer.text_column {text_col!r} is not in the data; columns are {examples.columns}")
+        if self.trains_text_classifier and text_col not in examples.columns:
+            raise ValueError(f"trainer.text_column {text_col!r} is not in the data; columns are {examples.columns}. For "
+                             "a table without text, set trainer.name = 'logreg' or 'hist_gradient_boosting': they read "
+                             "numbers and categories (trainer.features)")  # fmt: skip
         check_output_columns(examples, ["label", "label_name", "confidence", "n_votes", *(f"prob_{c}" for c in self.classes)])
         return InMemoryPrepared(examples, gold, CATEGORICAL.gold_mask(gold), holdout)
 
@@ -125,8 +157,17 @@ class CategoricalTask:
                              learned_acc=getattr(model, "accuracies_", None))  # fmt: skip
         names = pl.element().replace_strict(list(range(len(self.classes))), self.classes, return_dtype=pl.String)
         summary = summary.with_columns(pl.col("polarity").list.eval(names))  # the classes an LF votes, by name
-        probs = predict_in_batches(model, votes, batches.PREDICT_ROWS) if self.settings.trainer.name != "none" else None
-        return Labeled(model, rows, n_votes, probs, metrics, summary)
+        trains = self.settings.trainer.name != "none" or self.end_model is not None
+        probs = predict_in_batches(model, votes, batches.PREDICT_ROWS) if trains else None
+        read = {}  # the end models on any columns never read an LF's columns
+        if trains and not self.trains_text_classifier and isinstance(prepared, InMemoryPrepared):
+            read = columns_read(lfs, prepared.examples.drop("split"))
+        return Labeled(model, rows, n_votes, probs, metrics, summary, read)
+
+    @property
+    def trains_text_classifier(self) -> bool:
+        """Whether the end model is ``tfidf_logreg`` (on the text column alone)."""
+        return self.settings.trainer.name == "tfidf_logreg" and self.end_model is None
 
     def training_set(self, store: VoteStore, run_id: int) -> pl.DataFrame:
         """The train split's examples (those with votes unless ``export.keep_uncovered``) with their
@@ -151,25 +192,29 @@ class CategoricalTask:
         return CATEGORICAL.training_frame(training_inputs(rows, dtype), rows, self.classes)
 
     def train_end_model(self, prepared: InMemoryPrepared, labeled: Labeled, train: np.ndarray, run_dir: Path) -> Trained:
-        """Fit the text classifier on the covered train examples' soft labels; test and holdout accuracy."""
+        """Fit the end model on the covered train examples' soft labels (:mod:`.classifier`); its
+        scores on every split with gold and the holdout."""
+        trainer, seed = self.settings.trainer, self.settings.label_model.seed
+        if not self.trains_text_classifier:
+            from weaksup.end_models.estimators import build_estimator
+
+            estimator = self.end_model if self.end_model is not None else build_estimator(trainer.name, trainer.params, seed)
+            files = (CATEGORICAL.end_model_file, *CATEGORICAL.other_model_files)
+            return train_classifier(estimator, trainer, seed, prepared, labeled, train, run_dir, self.classes,
+                                    lambda plain: files[0] if plain else files[1])  # fmt: skip
         from weaksup.end_models import SoftTextClassifier
 
-        trainer, test_split = self.settings.trainer, self.settings.data.test_split
         text_col = trainer.text_column  # in the data: checked by prepare
-        end_model = SoftTextClassifier(seed=self.settings.label_model.seed, **trainer.params)
+        end_model = SoftTextClassifier(seed=seed, **trainer.params)
         covered = np.flatnonzero(train & (labeled.n_votes > 0))
         texts = prepared.examples[text_col].cast(pl.String).fill_null("").to_numpy()
         end_model.fit(texts[covered], labeled.predictions[covered])
         end_model.save(run_dir / CATEGORICAL.end_model_file, {"classes": self.classes, "text_column": text_col})
-        out: dict[str, Any] = {}
-        test = prepared.split == test_split
-        if test.any() and (acc := accuracy(end_model.predict(texts[test]), prepared.gold[test])) is not None:
-            out[f"end_model_accuracy_{test_split}"] = acc
         holdout = prepared.holdout
-        if holdout is not None and (acc := accuracy(end_model.predict(holdout["text"].to_numpy()),
-                                                    holdout["gold"].to_numpy())) is not None:  # fmt: skip
-            out["end_model_accuracy_holdout"] = acc
-        return Trained(out, {})
+        held = (end_model.predict_proba(holdout["text"].to_numpy()), holdout["gold"].to_numpy()) if holdout is not None else None
+        metrics, details, lines = score_splits(lambda rows: end_model.predict_proba(texts[rows]), prepared, self.classes, held)
+        return Trained(metrics, {"end_model": {"name": trainer.name, "file": CATEGORICAL.end_model_file,
+                                               "scores": details}}, lines)  # fmt: skip
 
     def describe(self) -> dict[str, Any]:
         """The label model and the class names."""
