@@ -14,7 +14,7 @@ from support.project import ROOT
 
 SLOW_MODULES = frozenset({
     "test_crash", "test_engines", "test_llm_crash_and_keys", "test_report_browser", "test_report_layout", "test_schedule",
-    "test_spark", "test_trust_data_loss",
+    "test_spark", "test_trust_data_loss", "test_trust_runs", "test_trust_bounds",
 })  # fmt: skip
 """Test modules whose tests take seconds each: ``pytest -m 'not slow'`` leaves them out."""
 

@@ -146,7 +146,8 @@ def test_a_pipeline_file_picks_its_engine(tmp_path, slice_pipeline):
     serial = run_pipeline(load_config(slice_pipeline), store_path=tmp_path / "a.duckdb", **quiet)
     text = slice_pipeline.read_text() + '\n[engine]\nname = "processes"\nworkers = 2\n'
     (tmp_path / "p.toml").write_text(text)
-    parallel = run_pipeline(load_config(tmp_path / "p.toml"), store_path=tmp_path / "b.duckdb", **quiet)
+    other = ["export.dir = 'exports-b'"]  # another store's runs go to an export dir of their own
+    parallel = run_pipeline(load_config(tmp_path / "p.toml", other), store_path=tmp_path / "b.duckdb", **quiet)
     assert parallel.metrics["lf_applications"] == serial.metrics["lf_applications"] > 0
     with VoteStore(tmp_path / "a.duckdb") as a, VoteStore(tmp_path / "b.duckdb") as b:
         assert store_contents(a)[0].equals(store_contents(b)[0])

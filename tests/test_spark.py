@@ -168,7 +168,8 @@ def test_a_pipeline_file_runs_on_spark(tmp_path, spark, slice_pipeline):
     quiet = {"progress": False, "say": lambda s: None}
     serial = run_pipeline(load_config(slice_pipeline), store_path=tmp_path / "a.duckdb", **quiet)
     (tmp_path / "s.toml").write_text(slice_pipeline.read_text() + '\n[engine]\nname = "spark"\n')
-    on_spark = run_pipeline(load_config(tmp_path / "s.toml"), store_path=tmp_path / "b.duckdb", **quiet)
+    other = ["export.dir = 'exports-b'"]  # another store's runs go to an export dir of their own
+    on_spark = run_pipeline(load_config(tmp_path / "s.toml", other), store_path=tmp_path / "b.duckdb", **quiet)
     assert on_spark.metrics["lf_applications"] == serial.metrics["lf_applications"] > 0
     with VoteStore(tmp_path / "a.duckdb") as a, VoteStore(tmp_path / "b.duckdb") as b:
         assert_same_contents(store_contents(b)[:2], store_contents(a)[:2])

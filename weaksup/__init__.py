@@ -10,8 +10,7 @@ Data flows one way: data (:mod:`weaksup.data`) → LFs (row-wise :mod:`weaksup.l
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from weaksup.lazy import lazy_exports
 
 # Imported on first use, so a command that needs little (``weaksup predict``) starts quickly.
 _HOMES = {
@@ -28,8 +27,4 @@ _HOMES = {
 __all__ = sorted(_HOMES)
 __version__ = "0.1.0"
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module 'weaksup' has no attribute {name!r}")
-    return getattr(importlib.import_module(_HOMES[name]), name)
+__getattr__ = lazy_exports(__name__, _HOMES)

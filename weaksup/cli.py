@@ -94,7 +94,7 @@ def _serve_model(argv: list[str]) -> int:
 
 def _schedule(args: argparse.Namespace) -> int:
     from weaksup.pipeline import load_config, run_pipeline
-    from weaksup.pipeline.schedule import parse_cron, run_schedule, zone_of
+    from weaksup.pipeline.schedule import StopAfterRun, parse_cron, run_schedule, zone_of
 
     cfg = load_config(args.pipeline, args.set)
     section = cfg.settings.schedule
@@ -116,10 +116,12 @@ def _schedule(args: argparse.Namespace) -> int:
 
     def job() -> bool:
         try:  # re-read the pipeline each time: edits to it (and to LF modules) apply to the next run
-            run_pipeline(load_config(args.pipeline, args.set), store_path=args.store, progress=not args.quiet)
+            result = run_pipeline(load_config(args.pipeline, args.set), store_path=args.store, progress=not args.quiet)
         except Exception as exc:
             print(f"error: run failed: {exc}", file=sys.stderr, flush=True)
             return False
+        if result.stop_asked:
+            raise StopAfterRun(result.stop_asked)
         return True
 
     print(f"scheduling {args.pipeline} on {expr!r}" + (f" ({tz})" if tz else ""), flush=True)
@@ -277,14 +279,45 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise Terminated("SIGTERM")
 
 
+def _exit_at_stop(code: int) -> None:
+    """Once this process's command has finished: a Ctrl-C or SIGTERM while the interpreter shuts
+    down ends the process at once with the command's own status (its work is done and saved)."""
+
+    def leave(signum: int, frame: FrameType | None) -> None:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, leave)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``weaksup`` console script."""
+    """Entry point of the ``weaksup`` console script (``argv`` None: this process's command line,
+    and the process ends with the command)."""
+    ending = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["serve-model"]:
         return _serve_model(argv[1:])
     args = build_parser().parse_args(argv)
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
+    code = 1
+    try:
+        code = _command(args)
+    finally:
+        if main_thread and ending:
+            _exit_at_stop(code)
+        elif main_thread:
+            signal.signal(signal.SIGTERM, previous)
+    return code
+
+
+def _command(args: argparse.Namespace) -> int:
+    """Run the parsed command; its exit status, with one ``error:`` line on failure."""
     try:
         return args.func(args) or 0
     except KeyboardInterrupt:
@@ -302,9 +335,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # one clear line for the user; a failed run is recorded in the store
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    finally:
-        if main_thread:
-            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

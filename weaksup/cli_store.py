@@ -54,20 +54,25 @@ def open_store(args: argparse.Namespace, command: str) -> Iterator[VoteStore]:
 
 def status_command(args: argparse.Namespace) -> None:
     """``weaksup status``: the running run's phase and progress, or the last run; then the last finished one."""
+    from weaksup.pipeline.settle import settle_dead_run
     from weaksup.pipeline.status import format_status
 
     path = store_of(args.target, args.store)
     _ensure_history(path)
-    print(format_status(path))
+    settle_dead_run(path)
+    print(format_status(path, _pipeline_of(args.target)))
 
 
 def history_command(args: argparse.Namespace) -> None:
     """``weaksup history``: every run, as a table or JSON."""
+    from weaksup.pipeline.settle import settle_dead_run
     from weaksup.pipeline.status import history_frame, read_history
 
     path = store_of(args.target, args.store)
     _ensure_history(path)
-    runs = read_history(path)[-args.limit :] if args.limit else read_history(path)
+    settle_dead_run(path)
+    runs = read_history(path, _pipeline_of(args.target))
+    runs = runs[-args.limit :] if args.limit else runs
     if args.json:
         print(json.dumps(runs, indent=1, default=str))
     elif not runs:
@@ -75,6 +80,15 @@ def history_command(args: argparse.Namespace) -> None:
     else:
         with pl.Config(**TABLE):
             print(history_frame(runs))
+
+
+def _pipeline_of(target: Path) -> str | None:
+    """The pipeline whose runs ``status`` and ``history`` show: the pipeline file's (a store file: every run)."""
+    if target.suffix != ".toml":
+        return None
+    from weaksup.pipeline.config import name_of
+
+    return name_of(target)
 
 
 def _ensure_history(path: Path) -> None:
@@ -179,9 +193,11 @@ def gc_command(args: argparse.Namespace) -> None:
     if not done["runs_kept"]:
         print("no succeeded runs: nothing to prune")
         return
+    left = (f" (left {done['folders_left']} this store cannot tell it made: another store's, or written before "
+            "weaksup recorded folders' owners; delete those by hand)") if done["folders_left"] else ""
     print(
         f"kept runs {done['runs_kept']}; removed labels of older runs ({done['labels']:,} rows), "
-        f"{done['folders_removed']} export folders{'' if root else ' (give the pipeline file to remove them)'}, "
+        f"{done['folders_removed']} export folders{'' if root else ' (give the pipeline file to remove them)'}{left}, "
         f"{done['lf_versions']} unused LF versions "
         f"({done['lf_version_votes']:,} votes) and {done['retired_examples']:,} retired examples "
         f"({done['retired_example_votes']:,} votes)"

@@ -14,8 +14,7 @@ Names are imported on first use, so that the engines (which apply chunks) and th
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from weaksup.lazy import lazy_exports
 
 _HOMES = {
     "ApplyContext": "weaksup.apply.kinds",
@@ -37,8 +36,4 @@ _HOMES = {
 }
 __all__ = sorted(_HOMES)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module 'weaksup.apply' has no attribute {name!r}")
-    return getattr(importlib.import_module(_HOMES[name]), name)
+__getattr__ = lazy_exports(__name__, _HOMES)

@@ -10,8 +10,7 @@ All save plain data (:mod:`.plain`): loading a model file never runs code from i
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from weaksup.lazy import lazy_exports
 
 # Imported on first use: the text classifier alone does not need gradient boosting.
 _HOMES = {
@@ -21,8 +20,4 @@ _HOMES = {
 }
 __all__ = sorted(_HOMES)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module 'weaksup.end_models' has no attribute {name!r}")
-    return getattr(importlib.import_module(_HOMES[name]), name)
+__getattr__ = lazy_exports(__name__, _HOMES)

@@ -8,6 +8,7 @@ pipeline schema reads them).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from importlib.metadata import EntryPoint, entry_points
 
 TEXT_FEATURIZERS = ("tfidf", "hashing", "embeddings")
@@ -39,6 +40,15 @@ def registered() -> dict[str, EntryPoint]:
 def names_an_estimator(name: str) -> bool:
     """Whether ``trainer.name`` may name an estimator: a built-in name, a registered entry point or an import path."""
     return name in BUILT_IN or is_import_path(name) or name in registered()
+
+
+def end_model_problem(name: str, known: Iterable[str]) -> str | None:
+    """A problem with ``trainer.name``: neither a ``known`` end model, ``none``, nor a name that may
+    name an estimator (which the label type's task then builds); None when it may serve."""
+    if name in known or name == "none" or names_an_estimator(name):
+        return None
+    return (f"is not an end model; choose one of {[*known, 'none']}, a name in the 'weaksup.end_models' entry "
+            "points, or an import path such as 'sklearn.ensemble:RandomForestClassifier'")
 
 
 def check_type_name(name: str) -> str | None:

@@ -4,6 +4,11 @@ Reading such a file cannot run code:
 
 - the file must be a zip of exactly the expected ``.npy`` members (a skops file, or one with an
   extra member, is refused by its member names before any member is read);
+- the sizes its members declare (the zip's, and each ``.npy`` header's shape) are checked before
+  any array is read: a member whose header declares more data than its zip entry holds, or
+  members declaring more than :data:`MAX_EXPANSION` times the file's size (a zip bomb: 3 MB of
+  zeros declaring 3 GB), are refused, so a hostile file never costs more memory than its size
+  allows;
 - every member's header is read first and must describe booleans, integers, floats or text,
   never objects (pickles) or structured records; arrays are then read with
   ``np.load(..., allow_pickle=False)``;
@@ -24,6 +29,7 @@ Reading such a file cannot run code:
 from __future__ import annotations
 
 import json
+import math
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -34,6 +40,14 @@ import numpy as np
 FORMAT = 1  # bump when the layout of a model's arrays changes
 META = "__meta__"
 PLAIN_KINDS = "biufU"  # bool, signed and unsigned int, float, unicode text
+
+
+MAX_EXPANSION = 50
+"""A model file's members may declare at most this many times the file's size (plus
+:data:`EXPANSION_SLACK`): weaksup's own files declare about 4 times theirs (coefficients and
+IDF weights compress little), a zip bomb hundreds of times."""
+EXPANSION_SLACK = 16 * 2**20
+"""Bytes any model file may declare beyond :data:`MAX_EXPANSION` times its size (small files)."""
 
 
 class ModelFileError(ValueError):
@@ -70,14 +84,29 @@ def read_npz(path: str | Path, model: str, names: set[str]) -> tuple[dict[str, A
                 f"{str(path)!r} is a skops file; weaksup no longer loads those (they can hold code): "
                 "rerun the pipeline to write its end model as end_model.npz"
             )
-        for member in members:
-            with archive.open(member) as f:
-                dtype = _npy_dtype(f, path, member)
+        declared = 0
+        for info in archive.infolist():
+            member = info.filename
+            with archive.open(info) as f:
+                dtype, shape = _npy_header(f, path, member)
             if dtype.hasobject or dtype.fields is not None or dtype.kind not in PLAIN_KINDS:
                 raise ModelFileError(
                     f"{str(path)!r}: array {member!r} has dtype {dtype}; "
                     "weaksup loads only arrays of numbers or text (never pickled objects)"
                 )
+            if math.prod(shape) * dtype.itemsize > info.file_size:
+                raise ModelFileError(
+                    f"{str(path)!r}: array {member!r} declares shape {shape} of {dtype} "
+                    f"({math.prod(shape) * dtype.itemsize:,} bytes) in a zip entry of {info.file_size:,} bytes"
+                )
+            declared += info.file_size
+        size = path.stat().st_size
+        if declared > MAX_EXPANSION * size + EXPANSION_SLACK:
+            raise ModelFileError(
+                f"{str(path)!r}: its arrays declare {declared:,} bytes, {declared / max(size, 1):,.0f} times the "
+                f"file's {size:,}; weaksup's model files declare a few times their size, so it reads none of "
+                "it (a zip bomb?)"
+            )
     with np.load(path, allow_pickle=False) as f:
         if META not in f.files:
             raise ModelFileError(f"{str(path)!r} is not a weaksup model file: it has no {META} header")
@@ -106,9 +135,9 @@ def model_name(path: str | Path) -> str | None:
             state = json.loads(path.read_text())
         else:
             with zipfile.ZipFile(path) as archive, archive.open(f"{META}.npy") as f:
-                dtype = _npy_dtype(f, path, META)
-                if dtype.kind != "U":
-                    return None
+                dtype, shape = _npy_header(f, path, META)
+                if dtype.kind != "U" or math.prod(shape) * dtype.itemsize > EXPANSION_SLACK:
+                    return None  # not a header, or one declaring more text than a header holds
                 f.seek(0)
                 state = json.loads(str(np.lib.format.read_array(f, allow_pickle=False)))
     except (OSError, KeyError, ValueError, zipfile.BadZipFile, UnicodeDecodeError):
@@ -128,19 +157,19 @@ def _header(path: Path, text: str) -> dict[str, Any]:
     return meta
 
 
-def _npy_dtype(f: Any, path: Path, member: str) -> np.dtype:
-    """The dtype in an ``.npy`` member's header, read without reading (or unpickling) its data."""
+def _npy_header(f: Any, path: Path, member: str) -> tuple[np.dtype, tuple[int, ...]]:
+    """The dtype and shape in an ``.npy`` member's header, read without reading (or unpickling) its data."""
     try:
         version = np.lib.format.read_magic(f)
         if version == (1, 0):
-            _, _, dtype = np.lib.format.read_array_header_1_0(f)
+            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
         elif version == (2, 0):
-            _, _, dtype = np.lib.format.read_array_header_2_0(f)
+            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
         else:
             raise ValueError(f"npy format {version} is not one weaksup writes")
     except ValueError as exc:
         raise ModelFileError(f"{str(path)!r}: member {member!r} is not a numpy array ({exc})") from None
-    return dtype
+    return dtype, tuple(int(n) for n in shape)
 
 
 def check_params(params: Any, allowed: Mapping[str, Callable[[Any], bool]], where: str) -> dict[str, Any]:

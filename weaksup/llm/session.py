@@ -42,10 +42,15 @@ from weaksup.store.llm_cache import COUNTERS, CachedResponse, LLMCache, UsageDel
 from weaksup.llm.client import (
     LLMSettings,
     LLMSetupError,
+    ResponseTooLarge,
+    asked_wait,
     call_with_retries,
     make_client,
     redact,
+    redact_value,
     secrets,
+    shorten,
+    shown_url,
 )
 from weaksup.llm.prompt_lf import PromptLabelingFunction
 
@@ -124,6 +129,9 @@ class LLMSession:
         self._pending: dict[tuple[str, str], UsageDelta] = {}
         self._buffer: list[CachedResponse] = []
         self._memory: LLMCache | None = None
+        self.stopped: dict[str, str] = {}
+        """LFs (by name) that stop for the run, and why: the server asked to wait longer than
+        ``max_retry_wait``, so their other prompts are not sent (they are asked in the next run)."""
 
     def cache(self, store: VoteStore | None) -> LLMCache:
         """A handle on the store's LLM tables (or on a private in-memory cache, kept for the
@@ -180,7 +188,7 @@ class LLMSession:
 
         async def worker(client: openai.AsyncOpenAI) -> None:
             for key, lf, messages in queue:
-                if fatal or self.budget.exhausted:
+                if fatal or self.budget.exhausted or lf.name in self.stopped:
                     results[key] = SKIPPED
                     continue
                 try:
@@ -237,20 +245,32 @@ class LLMSession:
             return SKIPPED
         except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
             raise LLMSetupError(
-                f"the server at {self.settings.base_url or 'the OpenAI API'} refused the credentials "
+                f"the server at {shown_url(self.settings.base_url)} refused the credentials "
                 f"(HTTP {exc.status_code}); set the environment variable {self.settings.api_key_env} "
                 "to a key it accepts"
             ) from None
         except openai.NotFoundError:
             raise LLMSetupError(
-                f"the server at {self.settings.base_url or 'the OpenAI API'} answered 404 for LF {lf.name!r} "
+                f"the server at {shown_url(self.settings.base_url)} answered 404 for LF {lf.name!r} "
                 f"(model {lf.model!r}): check base_url (OpenAI-compatible servers usually end in /v1) "
                 "and the LF's model name"
             ) from None
+        except ResponseTooLarge as exc:  # not retried: the prompt abstains for good
+            return Failure(self._sanitized(exc, attempts))
+        except openai.APIConnectionError as exc:
+            return Failure(self._sanitized(exc.__cause__ if isinstance(exc.__cause__, ResponseTooLarge) else exc, attempts))
         except (openai.OpenAIError, ValueError) as exc:
+            asked = asked_wait(exc)
+            if asked is not None and asked > self.settings.max_retry_wait:
+                self.stopped[lf.name] = (
+                    f"the server asked to wait {asked:,.0f} s before asking again, more than max_retry_wait = "
+                    f"{self.settings.max_retry_wait:g} s, even after a wait of that long: LF {lf.name!r} sends no "
+                    "more prompts in this run, and the next run asks again"
+                )
+                return Failure(self._sanitized(exc, attempts, self.stopped[lf.name]))
             return Failure(self._sanitized(exc, attempts))
         response, prompt_tokens, completion_tokens = _extract(completion)
-        response = json.loads(redact(json.dumps(response), self.hidden))
+        response = redact_value(response, self.hidden)  # string by string: JSON escapes would hide a key with " or \\
         self.budget.tokens += (prompt_tokens or 0) + (completion_tokens or 0)
         usage = self.usage(lf)
         usage.prompt_tokens += prompt_tokens or 0
@@ -268,9 +288,11 @@ class LLMSession:
         )
         return response
 
-    def _sanitized(self, exc: BaseException, attempts: int) -> BaseException:
-        """``exc`` with the key redacted from its message and the number of tries noted."""
-        exc.args = (f"{redact(str(exc), self.hidden)} (gave up after {attempts} attempt(s))",)
+    def _sanitized(self, exc: BaseException, attempts: int, why: str = "") -> BaseException:
+        """``exc`` with the key redacted from its message, the message cut to
+        :data:`~weaksup.llm.client.MAX_ERROR_CHARS`, and the number of tries (and ``why`` it stopped) noted."""
+        text = shorten(redact(str(exc), self.hidden))
+        exc.args = (f"{text} (gave up after {attempts} attempt(s){': ' + why if why else ''})",)
         return exc
 
 
@@ -291,8 +313,14 @@ def _extract(completion: Any) -> tuple[dict[str, Any], int | None, int | None]:
     return response, _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens"))
 
 
+MAX_TOKEN_COUNT = 2**31 - 1
+"""Token counts above this are not counts (the cache stores 32-bit ones): read as unknown."""
+
+
 def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+    """A usage count as the server sent it; None (unknown) when it is not a plausible one."""
+    plausible = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TOKEN_COUNT
+    return value if plausible else None
 
 
 def configure(

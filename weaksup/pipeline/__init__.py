@@ -11,24 +11,19 @@ Names are imported on first use, so ``weaksup status`` does not pay for the labe
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from weaksup.lazy import lazy_exports
 
 _EXPORTS = {
-    "ConfigError": "config",
-    "PipelineConfig": "config",
-    "config_from_dict": "config",
-    "load_config": "config",
-    "StoreBusy": "lock",
-    "RunResult": "runner",
-    "dry_run_pipeline": "runner",
-    "load_lf_modules": "sources",
-    "run_pipeline": "runner",
+    "ConfigError": "weaksup.pipeline.config",
+    "PipelineConfig": "weaksup.pipeline.config",
+    "config_from_dict": "weaksup.pipeline.config",
+    "load_config": "weaksup.pipeline.config",
+    "StoreBusy": "weaksup.pipeline.lock",
+    "RunResult": "weaksup.pipeline.runner",
+    "dry_run_pipeline": "weaksup.pipeline.runner",
+    "load_lf_modules": "weaksup.pipeline.sources",
+    "run_pipeline": "weaksup.pipeline.runner",
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'weaksup.pipeline' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"weaksup.pipeline.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -104,6 +104,15 @@ def store_of(file: str | Path) -> Path:
     return (file.parent / store).resolve()
 
 
+def name_of(file: str | Path) -> str | None:
+    """The ``name`` a pipeline file gives, read like :func:`store_of` (None when it gives none)."""
+    try:
+        name = tomllib.loads(Path(file).read_text()).get("name")
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read pipeline file {str(file)!r}: {exc}") from None
+    return name if isinstance(name, str) else None
+
+
 @dataclass(frozen=True)
 class _Context:
     file: Path

@@ -35,6 +35,8 @@ from weaksup.apply.store_applier import StoreApplyStats
 from weaksup.export import write_batches, write_table
 from weaksup.pipeline.config import PipelineConfig
 from weaksup.pipeline.outputs import point_latest, write_manifest
+from weaksup.pipeline.owner import Owner
+from weaksup.pipeline.shield import StopShield
 from weaksup.pipeline.sources import Examples
 from weaksup.pipeline.status import StatusBoard
 from weaksup.pipeline.tasks import InMemoryPrepared, Prepared, Task
@@ -48,6 +50,10 @@ class Applied:
 
     cfg: PipelineConfig
     store: VoteStore
+    owner: Owner
+    """Whose folders the run may write: it creates its own run folder (:meth:`Owner.claim_run`)."""
+    shield: StopShield
+    """Held from the run's record as succeeded on: a stop then lets the run complete (:mod:`.shield`)."""
     run_id: int
     run_dir: Path
     phase: Callable[[str], None]
@@ -105,7 +111,7 @@ def finish(
 
     t0 = time.perf_counter()
     run.phase("exporting")
-    run.run_dir.mkdir(parents=True, exist_ok=True)
+    run.owner.claim_run(run.run_dir.parent, run.run_id)  # a new folder, marked this store's
     labeled.model.save(run.run_dir / "label_model.json")
     files = [run.run_dir / f"training_set.{fmt}" for fmt in settings.export.formats]
     if settings.data.stream:  # batch by batch from the store, once per format: never the whole set
@@ -159,6 +165,7 @@ def _complete(
             "pipeline_hash": cfg.hash,
             "data_fingerprint": run.fingerprint,
             "store": str(run.store.path),
+            "store_id": run.owner.store_id,
             "store_schema_version": SCHEMA_VERSION,
             "lf_versions": lf_versions,
             **manifest,
@@ -167,8 +174,10 @@ def _complete(
     )
     crash_point("run.exported")
     rows = [{key: _json_safe(v) for key, v in row.items()} for row in summary.to_dicts()]
+    run.shield.hold()  # recorded as succeeded from the next line: a stop then lets it complete
     run.store.runs.finish(run.run_id, "succeeded", metrics=metrics, lf_versions=lf_versions,
-                         data_fingerprint=run.fingerprint, lf_summary=rows)  # fmt: skip
+                          data_fingerprint=run.fingerprint, lf_summary=rows)  # fmt: skip
+    crash_point("run.recorded")  # a run killed from here on stands: the next skipped run completes its report and LATEST
     export = cfg.settings.export
     if export.report:  # after the record (the report reads the run back), before LATEST
         write_run_report(run.store, run.run_id, run.run_dir, export.suspicious, run.say)

@@ -29,14 +29,17 @@ from typing import Any
 import polars as pl
 
 from weaksup.pipeline.outputs import remove_run_folder
+from weaksup.pipeline.owner import Owner
 from weaksup.store import VoteStore
 
 
 def collect_garbage(store: VoteStore, keep: int, export_root: Path | None = None) -> dict[str, Any]:
     """Prune ``store`` (an open :class:`~weaksup.store.VoteStore`, under the lock) to each
     pipeline's ``keep`` newest succeeded runs; remove the other runs' export folders under
-    ``export_root`` (the pipeline's ``export.dir``; none without it, and never a folder outside
-    it); return what was kept and removed."""
+    ``export_root`` (the pipeline's ``export.dir``; none without it, never a folder outside it,
+    and only folders this store made for those runs: :meth:`~weaksup.pipeline.owner.Owner.owns_run`);
+    return what was kept and removed, and how many of those runs' folders were left
+    (``folders_left``: another store's, or written before weaksup recorded folders' owners)."""
     if keep < 1:
         raise ValueError(f"--keep must be at least 1 (got {keep}): the newest run's labels back LATEST")
     runs = store.runs.all()
@@ -45,14 +48,17 @@ def collect_garbage(store: VoteStore, keep: int, export_root: Path | None = None
     for _, group in runs.filter(pl.col("status") == "succeeded").group_by("pipeline"):
         kept += group["run_id"].head(keep).to_list()
     if not kept:
-        return {"runs_kept": [], "folders_removed": 0}
+        return {"runs_kept": [], "folders_removed": 0, "folders_left": 0}
     counts = store.prune(kept)
-    removed = 0
+    removed = left = 0
+    owner = Owner.of(store, "")  # a run folder's owner file names its store and run (any pipeline)
     for run_id, folder in runs.filter(pl.col("export_dir").is_not_null()).select("run_id", "export_dir").rows():
         if export_root is None or run_id in kept:
             continue
-        removed += remove_run_folder(export_root, folder)
-    return {"runs_kept": sorted(kept), **counts, "folders_removed": removed}
+        gone = remove_run_folder(export_root, folder, owner, run_id)
+        removed += gone
+        left += not gone and (export_root / Path(folder).name).is_dir()
+    return {"runs_kept": sorted(kept), **counts, "folders_removed": removed, "folders_left": left}
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,12 @@
 """Versioned exports: each run's training set, rebuilt from the store, under ``<export.dir>/run-NNNN/``.
 
 The store records each run's folder by its name (``run-NNNN``), relative to ``export.dir``, and
-folders are only ever deleted under the pipeline's own ``export.dir`` (:func:`remove_run_folder`).
+folders are only ever deleted under the pipeline's own ``export.dir``, and only when they are
+this store's (:func:`remove_run_folder`, :mod:`.owner`).
 
 A run folder holds ``training_set.<format>`` for each configured format, the
 label model, the end model and ``manifest.json`` (run id, pipeline hash, data
-fingerprint, LF versions, label model, counts, metrics, files).  The manifest
+fingerprint, the store and its id, LF versions, label model, counts, metrics, files).  The manifest
 is written last, and ``<export.dir>/LATEST`` (one line: the folder name) is
 replaced atomically only after the run is recorded as succeeded, so a reader
 that follows ``LATEST`` always finds a complete set::
@@ -15,15 +16,11 @@ that follows ``LATEST`` always finds a complete set::
 
 :func:`training_set` is the only way a training set is built (by the run's task, from the
 store), so ``weaksup export --run N`` gives the same rows as the run wrote.
-
->>> run_folder(Path("exports"), 7).as_posix()
-'exports/run-0007'
 """
 
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from weaksup.export import write_text_atomic
+from weaksup.pipeline.owner import Owner
 from weaksup.pipeline.settings import Settings
 from weaksup.store import RunError, VoteStore
 
@@ -43,25 +41,18 @@ class ExportError(ValueError):
     """A run's training set cannot be built (failed run, pruned labels, unknown run)."""
 
 
-RUN_FOLDER = re.compile(r"run-\d{4,}")
-"""The name of a run's export folder."""
-
-
-def run_folder(root: Path, run_id: int) -> Path:
-    """The export folder of run ``run_id`` under ``root``."""
-    return root / f"run-{run_id:04d}"
-
-
-def remove_run_folder(root: Path, recorded: str) -> bool:
-    """Delete a run's export folder as the store records it (its name under ``root``; older stores
-    hold an absolute path) if, and only if, it is a run folder directly under ``root`` that
-    ``LATEST`` does not name: a copied project never deletes the original's folders, and a reader
-    of ``LATEST`` never finds it gone.  Returns whether a folder was deleted."""
+def remove_run_folder(root: Path, recorded: str, owner: Owner, run_id: int) -> bool:
+    """Delete run ``run_id``'s export folder as the store records it (its name under ``root``;
+    older stores hold an absolute path) if, and only if, this store made it for that run
+    (:meth:`Owner.owns_run`: a run folder directly under ``root`` whose owner file names this store
+    and run) and ``LATEST`` does not name it: a copied project never deletes the original's
+    folders, another store's or a hand-made folder is never touched, and a reader of ``LATEST``
+    never finds it gone.  Returns whether a folder was deleted."""
     path = Path(recorded)
     target = root / path.name
-    if not RUN_FOLDER.fullmatch(path.name) or (path.is_absolute() and path.resolve() != target.resolve()):
+    if path.is_absolute() and path.resolve() != target.resolve():
         return False
-    if target.is_symlink() or not target.is_dir() or latest_run_dir(root) == target:
+    if not owner.owns_run(root, path.name, run_id) or latest_run_dir(root) == target:
         return False
     shutil.rmtree(target)
     return True

@@ -27,8 +27,10 @@ Every label type (``labels.type``) takes the same path: what differs (shaping th
 examples, the label model, the training set, the end model) is asked of the run's task
 (:mod:`weaksup.pipeline.tasks`).
 
-Exports go to ``<export.dir>/run-NNNN/`` (see :mod:`.exports`).  Outputs of
-failed and interrupted runs (labels, partial folders) are removed.
+Exports go to ``<export.dir>/run-NNNN/`` (see :mod:`.outputs`).  Outputs of
+failed and interrupted runs (labels, partial folders) are removed.  A run writes only into an
+export dir and a run folder that are its store's and pipeline's (:mod:`.owner`): it refuses,
+before any work, an export dir another store or pipeline owns, and a run folder it did not make.
 
 >>> import tempfile, pathlib, polars as pl
 >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -52,7 +54,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,10 +74,13 @@ from weaksup.engines import make_engine
 from weaksup.examples import ExampleSource
 from weaksup.pipeline.answers import Answers, load_answers
 from weaksup.pipeline.config import PipelineConfig, load_config
-from weaksup.pipeline.outputs import latest_run_dir, point_latest, remove_run_folder, run_folder
+from weaksup.pipeline.earlier import data_fingerprint, refuse_recorded_errors, skip, unchanged_since
+from weaksup.pipeline.outputs import remove_run_folder
+from weaksup.pipeline.owner import Owner, run_folder
 from weaksup.pipeline.finish import Applied, finish
 from weaksup.pipeline.lock import store_lock
 from weaksup.pipeline.progress import ApplyProgress, Phases
+from weaksup.pipeline.shield import StopShield
 from weaksup.pipeline.sources import Examples, load_examples, load_holdout, load_lf_modules
 from weaksup.pipeline.status import StatusBoard, snapshot_history
 from weaksup.pipeline.streamed import StreamedSource
@@ -91,6 +97,9 @@ class RunResult:
     summary: pl.DataFrame
     run_dir: Path
     exports: list[Path] = field(default_factory=list)
+    stop_asked: str | None = None
+    """A Ctrl-C or SIGTERM (its name) that arrived after the run was recorded as succeeded: the
+    run completed; a loop of runs (``weaksup schedule``) stops after it."""
 
 
 def run_pipeline(
@@ -113,7 +122,7 @@ def run_pipeline(
 
     If another process holds the store, wait for it (``wait=True``, saying so)
     or raise :class:`~weaksup.pipeline.lock.StoreBusy`.  When nothing changed since the
-    pipeline's last succeeded run (the same examples, LF versions, votes and settings), the
+    pipeline's last succeeded run (the same examples, gold, LF versions, votes and settings), the
     run is recorded as ``skipped`` and that run's outputs stand, unless ``force``.
     ``reapply_failed`` asks each LF again on the examples it failed on (:mod:`weaksup.apply.reapply`;
     ``retry_failed`` is its deprecated name).
@@ -129,9 +138,13 @@ def run_pipeline(
         cfg = dataclasses.replace(cfg, hash=described)
     store_file = Path(store_path) if store_path else cfg.resolve(cfg.settings.store)
     root = cfg.resolve(cfg.settings.export.dir)
-    with store_lock(store_file, f"weaksup run {cfg.file}", wait=wait, say=say), VoteStore(store_file) as store:
+    shield = StopShield()
+    with _released(shield), store_lock(store_file, f"weaksup run {cfg.file}", wait=wait, say=say), \
+            VoteStore(store_file) as store:  # fmt: skip
+        owner = Owner.of(store, cfg.settings.name)
+        owner.check_root(root)  # another store's or pipeline's export dir: refused before any work
         store.runs.mark_dead()  # a run still `running` died (this process holds the lock): its leftovers go now
-        _remove_folders(root, store.runs.discard_unfinished())
+        _remove_folders(root, store.runs.discard_unfinished(), owner)
         run_id = store.runs.start(cfg.settings.name, cfg.values, cfg.hash)
         run_dir = run_folder(root, run_id)
         store.runs.set_export_dir(run_id, run_dir.name)
@@ -140,18 +153,32 @@ def run_pipeline(
         crash_point("run.started")
         phase = Phases(board, progress)
         try:
-            result = _run(cfg, store, run_id, run_dir, phase, progress, phase.say(say), force, reapply_failed, end_model)
+            owner.check_free(run_dir)  # a folder this run did not make is never written into
+            result = _run(cfg, store, owner, shield, run_id, run_dir, phase, progress, phase.say(say), force,
+                          reapply_failed, end_model)  # fmt: skip
         except BaseException as exc:
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             error = "interrupted (Ctrl-C or SIGTERM)" if status == "interrupted" else f"{type(exc).__name__}: {exc}"
             store.runs.finish(run_id, status, error=error)
-            _remove_folders(root, store.runs.discard_unfinished())
+            _remove_folders(root, store.runs.discard_unfinished(), owner)
             board.finish(status, error)
             raise
         finally:
             phase.close()
             snapshot_history(store)
+    if shield.asked:
+        say(f"{shield.asked[0]} came after run {result.run_id} was recorded as succeeded: the run completed")
+        result.stop_asked = shield.asked[0]
     return result
+
+
+@contextmanager
+def _released(shield: StopShield) -> Iterator[None]:
+    """Release ``shield`` when the block ends (after the store is closed and its lock let go)."""
+    try:
+        yield
+    finally:
+        shield.release()
 
 
 def dry_run_pipeline(
@@ -185,47 +212,9 @@ def dry_run_pipeline(
     return report
 
 
-def _remove_folders(root: Path, folders: Sequence[str]) -> None:
-    for folder in folders:
-        remove_run_folder(root, folder)
-
-
-def _unchanged_since(
-    store: VoteStore, cfg: PipelineConfig, fingerprint: str, versions: list[tuple[str, str]], root: Path
-) -> dict[str, Any] | None:
-    """The pipeline's last succeeded run, if this run would redo it: the same examples, LF versions
-    and settings, no new votes, and its export folder still there."""
-    last = store.runs.last_succeeded(cfg.settings.name)
-    if last is None or last["export_dir"] is None:
-        return None
-    same = (
-        last["data_fingerprint"] == fingerprint
-        and last["pipeline_hash"] == cfg.hash
-        and last["lf_versions"] == dict(versions)
-        and (root / Path(last["export_dir"]).name / "manifest.json").exists()
-    )
-    return last if same else None
-
-
-def _skip(
-    store: VoteStore, run_id: int, last: dict[str, Any], counts: dict[str, Any], t_run: float, board: StatusBoard,
-    say: Callable[[str], None], root: Path,
-) -> RunResult:
-    """End a run that would redo ``last``: recorded as ``skipped`` with ``counts`` (and timings), no outputs of its own."""
-    say(
-        f"nothing changed since run {last['run_id']} (the same examples, LF versions, votes and settings): its "
-        "outputs stand, and no label model or end model was refit; `weaksup run --force` reruns them"
-    )
-    metrics = {"unchanged_since_run": last["run_id"], **counts, "wall_seconds": time.perf_counter() - t_run}
-    store.runs.set_export_dir(run_id, None)
-    store.runs.finish(run_id, "skipped", metrics=metrics, lf_versions=dict(last["lf_versions"]),
-                     data_fingerprint=last["data_fingerprint"], lf_summary=last["lf_summary"])  # fmt: skip
-    reused = root / Path(last["export_dir"]).name
-    if latest_run_dir(root) != reused:
-        point_latest(reused)  # e.g. the last run died after it was recorded, before it moved LATEST
-    board.finish("skipped")
-    summary = pl.DataFrame(last["lf_summary"] or [], infer_schema_length=None)
-    return RunResult(run_id, metrics, summary, reused)
+def _remove_folders(root: Path, folders: Sequence[tuple[int, str]], owner: Owner) -> None:
+    for run_id, folder in folders:
+        remove_run_folder(root, folder, owner, run_id)
 
 
 def _lf_warnings(
@@ -304,6 +293,8 @@ def _load(cfg: PipelineConfig, stream: bool | None = None, end_model: Any = None
 def _run(
     cfg: PipelineConfig,
     store: VoteStore,
+    owner: Owner,
+    shield: StopShield,
     run_id: int,
     run_dir: Path,
     phase: Phases,
@@ -329,7 +320,7 @@ def _run(
     phase("syncing examples")
     sync, prepared, examples = got.sync(store, dataset, run_id)
     loaded = got.loaded
-    fingerprint = store.examples.fingerprint(dataset)
+    fingerprint = data_fingerprint(store.examples.fingerprint(dataset), prepared.gold_digest(sync.ex_keys))
     timings["sync_seconds"] = time.perf_counter() - t0
     notes = [f"{loaded.duplicates_dropped} duplicate rows dropped"] if loaded.duplicates_dropped else []
     notes += [f"{loaded.held_out} rows matching the holdout left out"] if loaded.held_out else []
@@ -342,6 +333,8 @@ def _run(
 
     t0 = time.perf_counter()
     versions = [(lf.name, lf.version) for lf in lfs]
+    if settings.lfs.strict and not reapply_errors:  # before any work: errors earlier runs recorded count too
+        refuse_recorded_errors(store, dataset, lfs, cfg.file)
     tracker = ApplyProgress(sync.ex_keys, dict(zip(versions, store.votes.watermarks(dataset, versions))), phase.board)
     phase("applying LFs", done=0, total=tracker.total)
     store.votes.on_commit = tracker
@@ -361,6 +354,8 @@ def _run(
                 say(f"re-applied LF {name!r} to the {n:,} examples it had failed on: {n - again.still_failing[name]:,} "
                     f"now answered, {again.still_failing[name]:,} failed again")  # fmt: skip
             stats.applied.update({name: stats.applied.get(name, 0) + n for name, n in again.asked.items()})
+            if settings.lfs.strict:
+                refuse_recorded_errors(store, dataset, lfs, cfg.file)
     finally:
         store.votes.on_commit = None
     for resource in opened:  # e.g. the LLM session's requests, cache hits, tokens, failures: never the key
@@ -374,11 +369,15 @@ def _run(
     )
     for line in _lf_warnings(store, run_id, stats.applied, tracker.planned(), cfg.file):
         say(line)
-    same = None if force or any(stats.applied.values()) else _unchanged_since(store, cfg, fingerprint, versions, run_dir.parent)
+    root = run_dir.parent
+    same = None if force or any(stats.applied.values()) else unchanged_since(store, cfg, fingerprint, versions, root, owner)
     if same is not None:
         counts = {"n_examples": prepared.n, "new_examples": 0, "changed_examples": 0,
                   "retired_examples": 0, "lf_applications": 0, "lf_errors": int(sum(stats.errors.values()))}  # fmt: skip
-        return _skip(store, run_id, same, {**counts, **timings}, t_run, phase.board, say, run_dir.parent)
-    applied = Applied(cfg, store, run_id, run_dir, phase, phase.board, say, loaded, sync, stats, fingerprint, timings, t_run)
+        metrics, summary, reused = skip(store, run_id, same, {**counts, **timings}, t_run, phase.board, say, root,
+                                        settings.export)  # fmt: skip
+        return RunResult(run_id, metrics, summary, reused)
+    applied = Applied(cfg, store, owner, shield, run_id, run_dir, phase, phase.board, say, loaded, sync, stats,
+                      fingerprint, timings, t_run)  # fmt: skip
     metrics, summary, files = finish(applied, got.task, prepared, lfs)
     return RunResult(run_id, metrics, summary, run_dir, files)

@@ -28,6 +28,11 @@ class CronError(ValueError):
     """A cron expression is invalid."""
 
 
+class StopAfterRun(KeyboardInterrupt):
+    """A stop (Ctrl-C, SIGTERM) that came as a run completed: a job raises it after the run, and
+    the schedule stops with that run counted."""
+
+
 def parse_cron(expr: str) -> str:
     """Check ``expr`` and return it normalized (single spaces); raise :class:`CronError` if invalid."""
     from croniter import croniter
@@ -90,6 +95,8 @@ def run_schedule(
             runs += 1
             failures += not ok
     except KeyboardInterrupt as stop:
+        if isinstance(stop, StopAfterRun):
+            running, runs = False, runs + 1
         cause = f" by {stop}" if str(stop) else ""
         during = "; the run in progress is recorded as interrupted" if running else ""
         say(f"schedule stopped{cause} after {runs} run{'s' * (runs != 1)}{during}")

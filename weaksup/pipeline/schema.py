@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from weaksup.end_models.options import SOFT_LABELS, TEXT_FEATURIZERS, check_type_name, names_an_estimator
+from weaksup.end_models.options import SOFT_LABELS, TEXT_FEATURIZERS, check_type_name, end_model_problem
 from weaksup.label_types import DEFAULT_LABEL_TYPE, LABEL_TYPES, PIPELINE_TYPES
 
 Check = Callable[[Any, Path], "str | None"]
@@ -122,14 +122,6 @@ def _either(items: Iterable[str]) -> str:
     """``a, b or c``: for help texts."""
     items = list(items)
     return f"{', '.join(items[:-1])} or {items[-1]}" if len(items) > 1 else "".join(items)
-
-
-def _end_model(value: str, base: Path) -> str | None:
-    """A known end model, ``none``, or a name that may name an estimator (checked by the label type's task)."""
-    if value in END_MODELS or value == "none" or names_an_estimator(value):
-        return None
-    return (f"is not an end model; choose one of {[*END_MODELS, 'none']}, a name in the 'weaksup.end_models' entry "
-            "points, or an import path such as 'sklearn.ensemble:RandomForestClassifier'")
 
 
 def _formats(value: list[str], base: Path) -> str | None:
@@ -281,7 +273,7 @@ SCHEMA = Section(
                             "for categorical labels also the name of a scikit-learn classifier registered in the "
                             "'weaksup.end_models' entry points, or an import path (e.g. "
                             "'sklearn.ensemble:RandomForestClassifier'), trained on trainer.features.",
-                            default=PIPELINE_TYPES[DEFAULT_LABEL_TYPE].end_models[0], check=_end_model),
+                            default=PIPELINE_TYPES[DEFAULT_LABEL_TYPE].end_models[0], check=lambda value, base: end_model_problem(value, END_MODELS)),
                 "text_column": Key(str, "Input column the end model reads as text (tfidf_logreg; the other categorical "
                                    "end models too, when the data has it).", default="text"),
                 "params": Key(dict, "Hyperparameters of the end model (tfidf_logreg: C, min_df; pairwise_ranker: "
@@ -326,6 +318,9 @@ SCHEMA = Section(
                 "timeout": Key((int, float), "Seconds before a request is abandoned and retried.", default=60.0),
                 "max_attempts": Key(int, "Tries per request; 429, 5xx, timeouts and connection errors are retried.",
                                     default=5, check=_positive),
+                "max_retry_wait": Key((int, float), "Most seconds to wait when the server asks to (Retry-After); a "
+                                      "server asking for longer twice stops the LF for the run.", default=120.0,
+                                      check=_positive),
                 "max_requests": Key(int, "Budget: HTTP requests per run (never exceeded). Unset: unlimited.",
                                     check=_positive),
                 "max_tokens": Key(int, "Budget: prompt + completion tokens per run; may be overshot by the requests "

@@ -143,6 +143,7 @@ class LLMSectionSettings:
     concurrency: int
     timeout: float
     max_attempts: int
+    max_retry_wait: float
     max_requests: int | None
     max_tokens: int | None
     flush_every: int

@@ -14,7 +14,10 @@ replaced atomically (write a temporary file, then ``os.replace``):
     model), rewritten when a run starts or ends and after ``gc``.
 
 The store stays the source of truth; the files are snapshots of it.  A status
-that says ``running`` while its process is gone reads as ``interrupted``.
+that says ``running`` while its process is gone reads as ``interrupted``; ``weaksup status`` and
+``history`` first bring both files up to date from the store, which no process holds any more
+(:mod:`.settle`), so a run that died after its record says ``succeeded`` reads so.  One store can
+hold several pipelines: given a pipeline's name, ``status`` and ``history`` show its runs only.
 
 >>> import tempfile, pathlib, os
 >>> store = pathlib.Path(tempfile.mkdtemp()) / "votes.duckdb"
@@ -101,7 +104,7 @@ class StatusBoard:
         self._write()
 
 
-def _alive(state: dict[str, Any]) -> bool | None:
+def alive(state: dict[str, Any]) -> bool | None:
     """Whether the run's process lives (``None``: another host, cannot tell)."""
     if state.get("host") != socket.gethostname():
         return None
@@ -115,12 +118,13 @@ def _alive(state: dict[str, Any]) -> bool | None:
 
 
 def read_status(store: Path) -> dict[str, Any] | None:
-    """The last run's status (``None`` if no run ever started); a dead ``running`` run reads ``interrupted``."""
+    """The last run's status (``None`` if no run ever started); a dead ``running`` run reads
+    ``interrupted`` (:func:`weaksup.pipeline.settle.settle_dead_run` first asks the store)."""
     path = status_path(Path(store))
     if not path.exists():
         return None
     state = json.loads(path.read_text())
-    if state["status"] == "running" and _alive(state) is False:
+    if state["status"] == "running" and alive(state) is False:
         state.update(status="interrupted", error=f"process {state['pid']} ended before the run finished "
                      f"(last heard from at {state['updated_at']})")
     return state
@@ -143,10 +147,11 @@ def snapshot_history(store: VoteStore) -> None:
     write_json_atomic(history_path(store.path), rows)
 
 
-def read_history(store: Path) -> list[dict[str, Any]]:
-    """Every run, oldest first, with the live status laid over the current run."""
+def read_history(store: Path, pipeline: str | None = None) -> list[dict[str, Any]]:
+    """Every run (of ``pipeline``, or of any), oldest first, with the live status laid over the current run."""
     path = history_path(Path(store))
     runs: list[dict[str, Any]] = json.loads(path.read_text()) if path.exists() else []
+    runs = [r for r in runs if pipeline is None or r.get("pipeline") == pipeline]
     live = read_status(store)
     for run in runs:
         if live and run["run_id"] == live["run_id"] and run["status"] == "running":
@@ -164,13 +169,21 @@ def _ago(iso: str) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
-def format_status(store: Path) -> str:
-    """What ``weaksup status`` prints: the current or last run, then the last finished one."""
-    live, runs = read_status(store), read_history(store)
-    if live is None and not runs:
-        return f"store {store}: no runs yet (run `weaksup run PIPELINE` first)"
+def format_status(store: Path, pipeline: str | None = None) -> str:
+    """What ``weaksup status`` prints: the current or last run, then the last finished one (of
+    ``pipeline`` when given: another pipeline's run in the same store is only named)."""
+    live, runs = read_status(store), read_history(store, pipeline)
+    other = live is not None and pipeline is not None and live["pipeline"] != pipeline
+    if (live is None or other) and not runs:
+        of = f", pipeline {pipeline!r}" if pipeline is not None else ""
+        return f"store {store}{of}: no runs yet (run `weaksup run PIPELINE` first)"
     lines = [f"store {store}"]
-    if live is not None:
+    if live is not None and other:
+        if live["status"] == "running":
+            lines.append(f"run {live['run_id']} of another pipeline ({live['pipeline']}) holds the store")
+        last = runs[-1]
+        lines.append(f"run {last['run_id']} ({pipeline}): {last['status']}" + (f": {last['error']}" if last.get("error") else ""))
+    elif live is not None:
         head = f"run {live['run_id']} ({live['pipeline']}): {live['status']}"
         if live["status"] == "running":
             head += f", pid {live['pid']} on {live['host']}, started {_ago(live['started_at'])} ago"

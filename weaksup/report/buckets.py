@@ -12,7 +12,8 @@ outside the test split only (the person writing LFs never sees the test split or
 ``confident_wrong``
     With gold: the labels furthest from gold relative to their confidence.
 ``lf_disagreements``
-    Per LF, a seeded sample of its votes that disagree with the final label (column ``lf``).
+    Per LF (of the 60 with the most votes: :func:`~weaksup.report.frames.top_lfs`), a seeded
+    sample of its votes that disagree with the final label (column ``lf``).
 
 Each frame has ``example_id``, ``split``, ``text``, ``label``, ``score`` (what the bucket
 sorts by), ``gold`` and ``votes`` (``lf=vote`` strings).  The scores, what "against the final
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from weaksup.report.frames import top_lfs
 from weaksup.report.view import RunView
 
 
@@ -70,7 +72,8 @@ def buckets(view: RunView, size: int = 20, per_lf: int = 5, seed: int = 0) -> di
     chosen = {"uncovered": Chosen(size), "most_conflict": Chosen(size)}
     if view.has_gold:
         chosen["confident_wrong"] = Chosen(size)
-    per = [Chosen(per_lf) for _ in view.lf_names]
+    sampled = top_lfs(view)
+    per = [Chosen(per_lf) for _ in sampled]
     for part in view.parts():
         keys = part.labels["ex_key"].to_numpy()
         n_votes = part.labels["n_votes"].to_numpy()
@@ -82,7 +85,7 @@ def buckets(view: RunView, size: int = 20, per_lf: int = 5, seed: int = 0) -> di
         if "confident_wrong" in chosen:
             wrong = kind.wrongness(part)
             _top(chosen["confident_wrong"], keys, wrong, part.gold_mask() & (wrong > 0) & dev)
-        for a, kept in enumerate(per):
+        for a, kept in zip(sampled.tolist(), per):
             rows = kind.disagreeing_rows(part, a)
             rows = rows[dev[rows]]
             kept.add(keys[rows], score[rows], sample_ranks(keys[rows], seed, a + 1))
@@ -93,7 +96,7 @@ def buckets(view: RunView, size: int = 20, per_lf: int = 5, seed: int = 0) -> di
         order = np.argsort(c.keys) if name == "uncovered" else np.arange(len(c.keys))  # samples in key order
         out[name] = _frame(held, rows[np.searchsorted(shown, c.keys[order])], c.scores[order])
     parts = []
-    for lf, c in zip(view.lf_names, per):
+    for lf, c in zip([view.lf_names[a] for a in sampled], per):
         if len(c.keys):
             order = np.argsort(c.keys)
             frame = _frame(held, rows[np.searchsorted(shown, c.keys[order])], c.scores[order])

@@ -31,22 +31,15 @@ def run_charts(view: RunView, table: pl.DataFrame, agreement: pl.DataFrame, hist
     return charts
 
 
-HEATMAP_LFS = 60
-"""The agreement heatmap shows at most this many LFs (those with the most votes): a crowd run's
-hundreds of workers would make m² cells, tens of MB of SVG; the agreement frame keeps every pair."""
-
-
 def _agreement(view: RunView, agreement: pl.DataFrame) -> Chart:
-    names = view.lf_names  # built once: a crowd run has hundreds of LFs, so m² tips each reading it cost m³
+    """The heatmap of the agreement frame's LFs (:func:`~weaksup.report.frames.lf_agreement`:
+    the 60 with the most votes at most, so a crowd run's thousands of workers stay a small SVG)."""
+    names = agreement["lf_a"].unique(maintain_order=True).to_list()  # built once: m² tips reading it cost m³
     m = len(names)
     score = agreement["agreement"].fill_null(np.nan).to_numpy().astype(float).reshape(m, m) if m else np.zeros((0, 0))
     overlap = agreement["overlap"].to_numpy().reshape(m, m) if m else np.zeros((0, 0))
-    shown = ""
-    if m > HEATMAP_LFS:  # the diagonal's overlap is each LF's number of votes
-        keep = np.sort(np.argsort(-np.diagonal(overlap), kind="stable")[:HEATMAP_LFS])
-        names, score, overlap = [names[i] for i in keep], score[np.ix_(keep, keep)], overlap[np.ix_(keep, keep)]
-        shown = f" Shown: the {HEATMAP_LFS} LFs with the most votes, of {m}."
-        m = HEATMAP_LFS
+    total = len(view.lf_names)
+    shown = f" Shown: the {m} LFs with the most votes, of {total:,}." if m < total else ""
     what = view.report_type.agreement_measure
     tips = [[f"{names[i]} × {names[j]}: {overlap[i, j]} examples both voted on"
              + (f", {what} {score[i, j]:.3f}" if np.isfinite(score[i, j]) else "") for j in range(m)] for i in range(m)]  # fmt: skip

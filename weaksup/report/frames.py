@@ -61,12 +61,28 @@ def lf_table(store: ReportReader, view: RunView) -> pl.DataFrame:
     )
 
 
-def lf_agreement(view: RunView) -> pl.DataFrame:
-    """Every ordered LF pair (``lf_a``, ``lf_b``): examples both voted on (``overlap``) and how
-    much they agree there (``agreement``: share of equal votes for categorical runs, Pearson
-    correlation for regression, 1 - Kendall tau distance for rankings; null without overlap)."""
-    names, m = view.lf_names, len(view.lf_names)
-    overlap, score = view.report_type.pair_agreement(view)
+TOP_LFS = 60
+"""What the report shows per LF pair (:func:`lf_agreement`) and per LF sample (the
+``lf_disagreements`` bucket) covers at most this many LFs, those with the most votes: a crowd
+run's 18,388 workers would make 338M pairs (a dense worker × worker array alone is 2.7 GB) and
+90,000 sampled examples."""
+
+
+def top_lfs(view: RunView, top: int = TOP_LFS) -> np.ndarray:
+    """The column indices of the ``top`` LFs with the most votes (every LF when there are no more),
+    in the run's LF order; ties go to the earlier LF."""
+    lfs = np.arange(len(view.lf_names))
+    return lfs if len(lfs) <= top else np.sort(np.argsort(-view.report_type.votes_per_lf(view), kind="stable")[:top])
+
+
+def lf_agreement(view: RunView, top: int = TOP_LFS) -> pl.DataFrame:
+    """Every ordered pair (``lf_a``, ``lf_b``) of the ``top`` LFs with the most votes
+    (:func:`top_lfs`): examples both voted on (``overlap``) and how much they agree there
+    (``agreement``: share of equal votes for categorical runs, Pearson correlation for regression,
+    1 - Kendall tau distance for rankings; null without overlap)."""
+    lfs = top_lfs(view, top)
+    names, m = [view.lf_names[a] for a in lfs], len(lfs)
+    overlap, score = view.report_type.pair_agreement(view, lfs)
     return pl.DataFrame(
         {
             "lf_a": np.repeat(names, m).tolist(),

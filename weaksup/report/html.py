@@ -35,7 +35,8 @@ BUCKET_TITLES = {
     "uncovered": ("Uncovered examples", "No LF voted on these (a random sample): ideas for new LFs."),
     "most_conflict": ("Most conflict", "The examples whose votes disagree most."),
     "confident_wrong": ("Confident and wrong", "Labels that contradict gold, most confident first."),
-    "lf_disagreements": ("Per-LF disagreements", "For each LF, a sample of its votes against the final label."),
+    "lf_disagreements": ("Per-LF disagreements", "For each LF (the 60 with the most votes, when there are more), "
+                         "a sample of its votes against the final label."),
 }
 
 

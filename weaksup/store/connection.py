@@ -2,7 +2,8 @@
 
 :func:`open_database` connects to the file (creating it, with its folder, when writing), creates a
 new store's tables or migrates an older store's (:mod:`.schema`), and refuses files that are not
-weaksup stores.  Each table family (:mod:`.examples`, :mod:`.votes`, :mod:`.runs`,
+weaksup stores (and stores holding views or macros, which weaksup never creates).  SQL on the
+connection cannot read or write files (DuckDB's external access is off).  Each table family (:mod:`.examples`, :mod:`.votes`, :mod:`.runs`,
 :mod:`.llm_cache`, the report's read-only :mod:`.reports`) is a :class:`Tables` over the store's
 one connection: the connection stays inside the store package.
 
@@ -81,8 +82,8 @@ def open_database(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
         path.parent.mkdir(parents=True, exist_ok=True)
     elif not path.exists():
         raise StoreError(f"store {str(path)!r} does not exist; run a pipeline first to create it")
-    try:
-        con = duckdb.connect(str(path), read_only=read_only)
+    try:  # no file access from SQL: a hostile store's views or macros cannot read files into reports
+        con = duckdb.connect(str(path), read_only=read_only, config={"enable_external_access": False})
     except duckdb.IOException as exc:
         text = str(exc)
         if "not a valid DuckDB database" in text:
@@ -94,11 +95,27 @@ def open_database(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
             raise StoreError(f"store {str(path)!r} is in use by another process ({text.split(': ', 1)[-1]})") from None
         raise
     try:
+        _refuse_foreign_objects(con, path)
         _init_schema(con, path, read_only)
     except BaseException:
         con.close()
         raise
     return con
+
+
+def _refuse_foreign_objects(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Refuse a store file holding views or macros: weaksup creates none, so someone else put them
+    there (a view named like a table, reading a file, would leak it into reports and exports)."""
+    found = con.execute(
+        "SELECT 'view ' || view_name FROM duckdb_views() WHERE NOT internal AND NOT temporary UNION ALL "
+        "SELECT function_type || ' ' || function_name FROM duckdb_functions() WHERE NOT internal "
+        "AND database_name <> 'temp' AND function_type IN ('macro', 'table_macro')"
+    ).fetchall()
+    if found:
+        raise StoreError(
+            f"{str(path)!r} holds {', '.join(sorted(r[0] for r in found))}, which weaksup never creates: it is not "
+            "a store weaksup wrote (or someone changed it); weaksup will not read it"
+        )
 
 
 def _init_schema(con: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> None:

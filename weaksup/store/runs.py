@@ -9,6 +9,7 @@ need.  Every statement is parametrized.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -40,6 +41,17 @@ def _training_sql(keep_uncovered: bool, key_range: bool = False) -> str:
 
 class RunTable(Tables):
     """Runs and their labels (see the module docstring)."""
+
+    def store_id(self) -> str:
+        """This store's id (``meta.store_id``): random, drawn when the store is first asked for it
+        (the store must be open for writing then).  Export folders record it, so a run never writes
+        into or deletes another store's (:mod:`weaksup.pipeline.owner`)."""
+        rows = self._con.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchall()
+        if rows:
+            return str(rows[0][0])
+        new = uuid.uuid4().hex
+        self._con.execute("INSERT INTO meta VALUES ('store_id', ?)", [new])
+        return new
 
     def mark_dead(self) -> int:
         """Mark runs still ``running`` as ``interrupted``: they are from dead processes (the caller
@@ -96,18 +108,18 @@ class RunTable(Tables):
         (before it writes any, so a crash can be cleaned up)."""
         self._con.execute("UPDATE runs SET export_dir = ? WHERE run_id = ?", [folder, run_id])
 
-    def discard_unfinished(self) -> list[str]:
-        """Delete the labels of failed and interrupted runs; return their export folders
+    def discard_unfinished(self) -> list[tuple[int, str]]:
+        """Delete the labels of failed and interrupted runs; return their ids and export folders
         (for the caller to remove: only succeeded runs keep outputs)."""
         self._con.execute("BEGIN")
         self._con.execute(
             "DELETE FROM labels WHERE run_id IN (SELECT run_id FROM runs WHERE status IN ('failed', 'interrupted'))"
         )
         dirs = self._con.execute(
-            "SELECT export_dir FROM runs WHERE status IN ('failed', 'interrupted') AND export_dir IS NOT NULL"
+            "SELECT run_id, export_dir FROM runs WHERE status IN ('failed', 'interrupted') AND export_dir IS NOT NULL"
         ).fetchall()
         self._con.execute("COMMIT")
-        return [d[0] for d in dirs]
+        return [(int(d[0]), str(d[1])) for d in dirs]
 
     def all(self) -> pl.DataFrame:
         """All runs, newest first."""

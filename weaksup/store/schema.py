@@ -7,7 +7,8 @@ and brings an older store up to date with :data:`MIGRATIONS`.
 Schema (version :data:`SCHEMA_VERSION`; ``meta.schema_version`` records it):
 
 ``meta(key, value)``
-    Store-wide settings: ``schema_version``, and ``next_ex_key``, the first key no example has had.
+    Store-wide settings: ``schema_version``, ``next_ex_key`` (the first key no example has had) and
+    ``store_id`` (random: the export folders a store's runs make record it).
 ``examples(ex_key, dataset, example_id, content_hash, split, data, added_run, retired_run)``
     One row per *content version* of an example.  A sync gives its new rows keys from
     ``next_ex_key`` up, in input order, and moves ``next_ex_key`` past them in the same

@@ -303,10 +303,12 @@ class VoteTable(Tables):
         ).fetchall()
         return {name: {"count": int(n), "error_type": t, "message": msg, "example_id": ex} for name, n, t, msg, ex in rows}
 
-    def errors(self, lf_name: str | None = None, limit: int | None = None) -> pl.DataFrame:
-        """The errors LFs raised (newest run first), of one LF or of all: each counted as an abstain."""
+    def errors(self, lf_name: str | None = None, limit: int | None = None, lf_version: str | None = None) -> pl.DataFrame:
+        """The errors LFs raised (newest run first), of one LF (one version of it) or of all: each counted as an abstain."""
         where = "WHERE lf_name = ?" if lf_name is not None else ""
+        where += " AND lf_version = ?" if lf_name is not None and lf_version is not None else ""
         params: list[Any] = [lf_name] if lf_name is not None else []
+        params += [lf_version] if lf_name is not None and lf_version is not None else []
         if limit is not None:
             params.append(limit)
         return self._query(

@@ -19,6 +19,7 @@ sibling modules of one shape, registered by label type in :data:`weaksup.pipelin
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -65,6 +66,19 @@ class Prepared:
         names = column.unique().cast(pl.String)
         codes = column.cast(pl.Enum(names)).to_physical().to_numpy()
         return names.to_numpy()[codes]
+
+    def gold_digest(self, ex_keys: np.ndarray) -> str:
+        """A hash of the gold of the examples ``ex_keys`` (aligned with the rows) and of the holdout:
+        part of what a run saw, so a run whose gold changed is not the run before it redone."""
+        digest = hashlib.blake2b(np.asarray(ex_keys, dtype=np.int64).tobytes(), digest_size=8)
+        gold = self.gold
+        if isinstance(gold, np.ndarray) and gold.dtype != object:
+            digest.update(gold.dtype.str.encode() + np.ascontiguousarray(gold).tobytes())
+        else:  # rankings: per example, a mapping item -> score
+            digest.update(json.dumps(list(gold), sort_keys=True, default=str).encode())
+        if self.holdout is not None:
+            digest.update(json.dumps(self.holdout.columns).encode() + self.holdout.hash_rows(seed=0).to_numpy().tobytes())
+        return digest.hexdigest()
 
     def in_split(self, name: str) -> np.ndarray:
         """Which examples are in split ``name`` (``split == name``, without an array of every example's split)."""

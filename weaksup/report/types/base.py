@@ -108,8 +108,13 @@ class ReportType(Protocol):
         """The vote statistics of :func:`~weaksup.report.frames.lf_table`: one row per LF (``lf`` first)."""
         ...
 
-    def pair_agreement(self, view: RunData) -> tuple[np.ndarray, np.ndarray]:
-        """LF × LF matrices: examples both voted on, and their agreement there (NaN where none)."""
+    def votes_per_lf(self, view: RunData) -> np.ndarray:
+        """How many examples each LF voted on (the report pairs the LFs with the most)."""
+        ...
+
+    def pair_agreement(self, view: RunData, lfs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Matrices over the LFs ``lfs`` (column indices) × the same: examples both voted on, and
+        their agreement there (NaN where none)."""
         ...
 
     def conflict(self, view: RunData) -> np.ndarray:

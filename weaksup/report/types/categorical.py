@@ -84,12 +84,26 @@ class Categorical:
             )
         return frame
 
-    def pair_agreement(self, view: RunData) -> tuple[np.ndarray, np.ndarray]:
-        """Share of equal votes where both LFs voted."""
-        m = len(view.lf_names)
-        overlap, agree = np.zeros((m, m), dtype=np.int64), np.zeros((m, m), dtype=np.int64)
+    def votes_per_lf(self, view: RunData) -> np.ndarray:
+        """Votes per LF, counted part by part."""
+        counts = np.zeros(len(view.lf_names), dtype=np.int64)
         for part in view.parts():
-            both, same = _pair_counts(part.votes)
+            counts += np.bincount(part.votes.cols, minlength=len(counts))
+        return counts
+
+    def pair_agreement(self, view: RunData, lfs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Share of equal votes where both LFs voted: counted from the votes of ``lfs`` only, as
+        sparse products (a crowd run's thousands of workers never make a dense worker × worker array)."""
+        m = len(lfs)
+        overlap, agree = np.zeros((m, m), dtype=np.int64), np.zeros((m, m), dtype=np.int64)
+        column = np.full(len(view.lf_names), -1, dtype=np.int64)
+        column[lfs] = np.arange(m)
+        for part in view.parts():
+            v = part.votes
+            mine = column[v.cols] >= 0
+            kept = SparseVotes(rows=v.rows[mine], cols=column[v.cols[mine]].astype(v.cols.dtype), labels=v.labels[mine],
+                               n=v.n, m=m)  # fmt: skip
+            both, same = _pair_counts(kept)
             overlap += both
             agree += same
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -68,16 +68,20 @@ class Ranking:
         return pl.DataFrame(rows, schema={"lf": pl.String, "coverage": pl.Float64, "kt_to_aggregate": pl.Float64,
                                           "kt_to_gold": pl.Float64})  # fmt: skip
 
-    def pair_agreement(self, view: RunData) -> tuple[np.ndarray, np.ndarray]:
+    def votes_per_lf(self, view: RunData) -> np.ndarray:
+        """Rankings per LF."""
+        return np.array([len(mine) for mine in view.votes], dtype=np.int64)
+
+    def pair_agreement(self, view: RunData, lfs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """1 - the mean Kendall tau distance where both LFs voted."""
-        m = len(view.lf_names)
+        m = len(lfs)
         overlap, score = np.zeros((m, m)), np.full((m, m), np.nan)
-        for a in range(m):
-            for b in range(m):
+        for i, a in enumerate(lfs):
+            for j, b in enumerate(lfs):
                 both = view.votes[a].keys() & view.votes[b].keys()
-                overlap[a, b] = len(both)
-                d = nanmean([kendall_distance(view.votes[a][i], view.votes[b][i]) for i in both])
-                score[a, b] = np.nan if d is None else 1 - d
+                overlap[i, j] = len(both)
+                d = nanmean([kendall_distance(view.votes[a][r], view.votes[b][r]) for r in both])
+                score[i, j] = np.nan if d is None else 1 - d
         return overlap, score
 
     def conflict(self, view: RunData) -> np.ndarray:

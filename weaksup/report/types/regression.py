@@ -57,9 +57,13 @@ class Regression:
             }
         )
 
-    def pair_agreement(self, view: RunData) -> tuple[np.ndarray, np.ndarray]:
+    def votes_per_lf(self, view: RunData) -> np.ndarray:
+        """Values per LF."""
+        return (~np.isnan(view.votes.values)).sum(axis=0).astype(np.int64)
+
+    def pair_agreement(self, view: RunData, lfs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Pearson correlation where both LFs voted."""
-        values, m = view.votes.values, len(view.lf_names)
+        values, m = view.votes.values[:, lfs], len(lfs)
         seen = ~np.isnan(values)
         overlap = seen.T.astype(float) @ seen.astype(float)
         score = np.array([[correlation(values[:, a], values[:, b]) or np.nan for b in range(m)] for a in range(m)])
