@@ -142,3 +142,11 @@ def test_soft_labels_reach_an_estimator_without_sample_weight_by_argmax(tmp_path
         "sklearn.neighbors._classification.KNeighborsClassifier", "sklearn.neighbors._kd_tree.KDTree"]).predict_proba(
         pl.read_csv(ROOT / "data/breast_cancer/breast_cancer.csv").head(5)))  # fmt: skip
     assert probs.shape == (5, 2) and np.allclose(probs.sum(axis=1), 1)
+
+
+def test_the_new_trainer_keys_at_their_defaults_keep_a_pipeline_hash(tmp_path):
+    """Keys added by issue 23 join the hash only when set, so existing pipelines are not re-run as changed."""
+    plain = load_config(_breast_cancer(tmp_path / "a", 'name = "logreg"')).hash
+    spelled = 'name = "logreg"\ntext_featurizer = "tfidf"\nsoft_labels = "auto"\ntrusted_types = []'
+    assert load_config(_breast_cancer(tmp_path / "b", spelled)).hash == plain
+    assert load_config(_breast_cancer(tmp_path / "c", 'name = "logreg"\nsoft_labels = "argmax"')).hash != plain

@@ -26,7 +26,9 @@ class Key:
     """One key of the schema: its type(s), whether it is required, its default and doc.
 
     ``items`` is the type of list items or dict values; ``check`` a further
-    check returning a problem (or ``None``), run on each list item if ``each``.
+    check returning a problem (or ``None``), run on each list item if ``each``.  A key that
+    ``hashed_at_default`` is false for (one added after pipeline files existed) joins the
+    pipeline's hash only when set to another value, so existing pipelines keep their hash.
     """
 
     types: type | tuple[type, ...]
@@ -37,6 +39,7 @@ class Key:
     items: type | tuple[type, ...] | None = None
     check: Check | None = None
     each: bool = False
+    hashed_at_default: bool = True
 
 
 @dataclass(frozen=True)
@@ -286,14 +289,15 @@ SCHEMA = Section(
                                        default=[], items=str),
                 "text_featurizer": Key(str, "How a categorical end model on trainer.features reads text: tfidf, hashing "
                                        "(no vocabulary: for streams) or embeddings (the weaksup[embeddings] extra).",
-                                       default="tfidf", choices=TEXT_FEATURIZERS),
+                                       default="tfidf", choices=TEXT_FEATURIZERS, hashed_at_default=False),
                 "soft_labels": Key(str, "How soft labels reach a categorical estimator: expand (k rows per example, "
                                    "weighted by each class's probability), argmax (the likeliest class, weighted by "
                                    "its probability), or auto (expand where fit takes sample_weight).",
-                                   default="auto", choices=SOFT_LABELS),
+                                   default="auto", choices=SOFT_LABELS, hashed_at_default=False),
                 "trusted_types": Key(list, "Exact type names (module.Class) an end-model file saved through skops may "
                                      "hold beside weaksup's list of trusted scikit-learn types.", default=[], items=str,
-                                     check=lambda value, base: check_type_name(value), each=True),
+                                     check=lambda value, base: check_type_name(value), each=True,
+                                     hashed_at_default=False),
             },
         ),
         "export": Section(
