@@ -235,6 +235,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-suspicious", action="store_true", help="skip the cleanlab check (it trains 5 end models)")
     p.set_defaults(func=cli_store.report_command)
 
+    p = sub.add_parser("estimate", help="class shares with valid intervals, from soft labels and a few gold rows",
+                       description="Each class's share of a categorical run's examples (per group with --by): the "
+                       "plug-in average of the soft labels (biased by the label model's errors), the classical interval "
+                       "of the gold rows alone, and the prediction-powered (PPI++) estimate and interval, which combine "
+                       "both. The gold rows must be drawn at random (the ppi-python package: weaksup[estimate]).")
+    _target(p)
+    p.add_argument("--run", type=int, metavar="N", help="run id (default: the pipeline's newest succeeded run)")
+    p.add_argument("--by", metavar="COLUMN", help="an input column: one estimate per value")
+    p.add_argument("--alpha", type=float, default=0.1, help="miscoverage: 0.1 (default) gives 90%% intervals")
+    p.set_defaults(func=cli_store.estimate_command)
+
     p = sub.add_parser("gc", help="prune old runs' labels and exports",
                        description="Keep each pipeline's N newest succeeded runs; remove older runs' labels and export "
                        "folders, votes of LF versions no kept run used, and retired examples. Run rows stay in history.")

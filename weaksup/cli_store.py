@@ -177,6 +177,26 @@ def report_command(args: argparse.Namespace) -> None:
     print(f"wrote {path}")
 
 
+def estimate_command(args: argparse.Namespace) -> None:
+    """``weaksup estimate``: class shares with plug-in, classical and PPI intervals."""
+    from weaksup.estimate import run_prevalence
+    from weaksup.pipeline.config import load_config
+
+    if args.target.suffix != ".toml":
+        raise ValueError(f"weaksup estimate takes a pipeline file (its classes and gold), not {str(args.target)!r}")
+    cfg = load_config(args.target)
+    with open_store(args, "weaksup estimate") as store:
+        run_id, table = run_prevalence(store, cfg, args.run, args.by, args.alpha)
+    level = f"{1 - args.alpha:.0%}"
+    print(f"class shares in run {run_id} ({table['n'][0]:,} examples, {table['n_gold'][0]:,} with gold; {level} "
+          "intervals; PPI: prediction-powered, from the soft labels and the gold rows)")
+    shown = table.select(*(["group"] if args.by else []), "class_name", "n_gold", "plug_in",
+                         pl.format("{} [{}, {}]", *(pl.col(c).round(3) for c in ("classical", "classical_low", "classical_high"))).alias("classical (gold only)"),
+                         pl.format("{} [{}, {}]", *(pl.col(c).round(3) for c in ("ppi", "ppi_low", "ppi_high"))).alias("PPI"))  # fmt: skip
+    with pl.Config(tbl_rows=-1, fmt_str_lengths=60, tbl_hide_dataframe_shape=True, float_precision=3):
+        print(shown)
+
+
 def gc_command(args: argparse.Namespace) -> None:
     """``weaksup gc``: keep each pipeline's newest runs; prune what only older runs needed."""
     from weaksup.pipeline.config import load_config
