@@ -55,6 +55,8 @@ def test_breast_cancer_trains_gradient_boosting_on_the_columns_no_lf_reads(tmp_p
     assert result.metrics["end_model_accuracy_test"] > 0.9 and result.metrics["end_model_macro_f1_test"] > 0.9
     assert 0 < result.metrics["end_model_log_loss_test"] < 0.5
     assert any(line.startswith("end model on test, per class (precision/recall/F1): malignant ") for line in lines)
+    report = (result.run_dir / "report.html").read_text()
+    assert 'id="end-model"' in report and 'data-table="end-model-test"' in report and "predicted malignant" in report
 
     cases = tmp_path / "cases.csv"
     pl.read_csv(ROOT / "data/breast_cancer/breast_cancer.csv").filter(pl.col("split") == "test").write_csv(cases)
