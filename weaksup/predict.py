@@ -25,6 +25,7 @@ import polars as pl
 from weaksup.data import ID, load_dataset
 from weaksup.end_models.plain import model_name
 from weaksup.label_types import LABEL_TYPES, LabelType
+from weaksup.pipeline.latest import latest_run_dir
 
 MODEL_FILES = tuple(dict.fromkeys(f for t in LABEL_TYPES.values() if t.end_model_file
                                   for f in (t.end_model_file, *t.other_model_files)))  # fmt: skip
@@ -35,15 +36,14 @@ def find_model(target: Path) -> Path:
     """The end-model file ``target`` stands for: a pipeline file, an export or run folder, or the file itself."""
     if target.suffix == ".toml":
         root = _export_dir_of(target)
-        if not (root / "LATEST").exists():
+        latest = latest_run_dir(root)
+        if latest is None:
             raise FileNotFoundError(
                 f"{target}: export.dir {str(root)!r} has no LATEST run yet; run `weaksup run {target}` first"
             )
-        return _model_in(root / (root / "LATEST").read_text().strip())
+        return _model_in(latest)
     if target.is_dir():
-        if (target / "LATEST").exists():
-            return _model_in(target / (target / "LATEST").read_text().strip())
-        return _model_in(target)
+        return _model_in(latest_run_dir(target) or target)
     if not target.exists():
         raise FileNotFoundError(f"{target} does not exist: give a pipeline file, a run folder or an end-model file "
                                 f"({' or '.join(MODEL_FILES)})")  # fmt: skip

@@ -21,7 +21,7 @@ from typing import Any
 import polars as pl
 
 from weaksup.pipeline.config import PipelineConfig
-from weaksup.pipeline.outputs import latest_run_dir, point_latest
+from weaksup.pipeline.latest import latest_run_dir, point_latest
 from weaksup.pipeline.owner import Owner
 from weaksup.pipeline.settings import ExportSettings
 from weaksup.pipeline.status import StatusBoard

@@ -34,7 +34,8 @@ from weaksup import batches
 from weaksup.apply.store_applier import StoreApplyStats
 from weaksup.export import write_batches, write_table
 from weaksup.pipeline.config import PipelineConfig
-from weaksup.pipeline.outputs import point_latest, write_manifest
+from weaksup.pipeline.latest import point_latest
+from weaksup.pipeline.outputs import write_manifest
 from weaksup.pipeline.owner import Owner
 from weaksup.pipeline.shield import StopShield
 from weaksup.pipeline.sources import Examples

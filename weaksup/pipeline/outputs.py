@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from weaksup.export import write_text_atomic
+from weaksup.pipeline.latest import latest_run_dir
 from weaksup.pipeline.owner import Owner
 from weaksup.pipeline.settings import Settings
 from weaksup.store import RunError, VoteStore
@@ -87,14 +88,3 @@ def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
     """Write ``manifest.json`` (atomically), listing the folder's files."""
     manifest = {**manifest, "files": sorted(p.name for p in run_dir.iterdir() if not p.name.startswith("."))}
     write_text_atomic(run_dir / "manifest.json", json.dumps(manifest, indent=2, default=float))
-
-
-def point_latest(run_dir: Path) -> None:
-    """Atomically make ``LATEST`` (beside the run folders) name ``run_dir``."""
-    write_text_atomic(run_dir.parent / "LATEST", run_dir.name + "\n")
-
-
-def latest_run_dir(root: Path) -> Path | None:
-    """The folder ``LATEST`` names, if any."""
-    pointer = root / "LATEST"
-    return root / pointer.read_text().strip() if pointer.exists() else None
