@@ -91,7 +91,7 @@ def main() -> None:
         for r in run_set(folder, args.draws, args.seed):
             print(f"| {r['set']} ({r['N']:,}, {r['k']}) | {r['n']} | {r['coverage']:.3f} ({r['worst_class']:.3f}) | "
                   f"{r['classical_coverage']:.3f} | {r['ppi_width']:.3f} / {r['classical_width']:.3f} "
-                  f"({r['ratio']:.2f}) | {r['plug_in_bias']:.3f} |", flush=True)  # fmt: skip
+                  f"({r['ratio']:.3f}) | {r['plug_in_bias']:.3f} |", flush=True)  # fmt: skip
     print(f"({time.perf_counter() - start:.0f} s; load average {load:.2f} at the start, {os.getloadavg()[0]:.2f} at "
           "the end, on 2 shared cores)")
 
