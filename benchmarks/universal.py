@@ -335,8 +335,8 @@ def movies_ranking_run(seed: int, lfs: list, tmp: Path) -> dict[str, float]:
     ex = prepared.examples
     chosen = select_lfs(lfs, "ranking")
     with VoteStore(tmp / f"movies_ranking-{seed}.duckdb", read_only=True) as store:
-        votes = store.votes.ranking(store.examples.live_keys("movies_ranking", ex[ID]), [(lf.name, lf.version) for lf in chosen],
-                                    ex["items"].to_list())  # fmt: skip
+        votes = store.votes.read("ranking", store.examples.live_keys("movies_ranking", ex[ID]),
+                                 [(lf.name, lf.version) for lf in chosen], items=ex["items"].to_list())  # fmt: skip
     gold = prepared.gold
     split = ex["split"].to_numpy()
     train, test = np.flatnonzero(split == "train"), np.flatnonzero(split == "test")
@@ -417,7 +417,7 @@ def movies_regression_run(seed: int, lfs: list, tmp: Path) -> dict[str, float]:
     ex = prepared.examples
     chosen = select_lfs(lfs, "regression")
     with VoteStore(tmp / f"movies_regression-{seed}.duckdb", read_only=True) as store:
-        votes = store.votes.regression(store.examples.live_keys("movies_regression", ex[ID]), [(lf.name, lf.version) for lf in chosen])
+        votes = store.votes.read("regression", store.examples.live_keys("movies_regression", ex[ID]), [(lf.name, lf.version) for lf in chosen])
     y, X = prepared.gold, votes.values
     split = ex["split"].to_numpy()
     train, test = split == "train", split == "test"

@@ -33,43 +33,42 @@ def ask(name, question, labels, **options):
     return PromptLabelingFunction(name, template, labels, MODEL, system=SYSTEM, fields=comment, **options)
 
 
-asks_to_subscribe = ask(
-    "llm_asks_to_subscribe", "Does the comment ask people to subscribe to a channel?", {"yes": SPAM}
-)
-promotes_own_content = ask(
-    "llm_promotes_own_content",
-    "Does the writer advertise their own channel, videos, music, website or page?",
-    {"yes": SPAM},
-)
-asks_to_visit = ask(
-    "llm_asks_to_visit",
-    "Does the comment ask people to check out, visit, click or watch something else?",
-    {"yes": SPAM},
-)
-has_link = ask("llm_has_link", "Does the comment contain a link or a website address?", {"yes": SPAM})
-money_or_prizes = ask(
-    "llm_money_or_prizes",
-    "Does the comment offer money, prizes, gift cards, jobs or ways to earn money?",
-    {"yes": SPAM},
-)
-asks_for_likes = ask(
-    "llm_asks_for_likes", "Does the comment beg for likes, thumbs up, shares or followers?", {"yes": SPAM}
-)
-about_the_song = ask(
-    "llm_about_the_song", "Is the comment only about the song, the singer or this music video?", {"yes": HAM}
-)
-likes_the_song = ask(
-    "llm_likes_the_song", "Does the comment say the writer loves or likes this song or video?", {"yes": HAM}
-)
-is_spam = ask(
-    "llm_is_spam",
-    "Is this comment spam (advertising, self-promotion or requests to subscribe, visit or click)?",
-    {"yes": SPAM, "no": HAM},
-    mode="logprobs",
-)
-is_spam_json = ask(
-    "llm_is_spam_json",
-    "Is this comment spam, i.e. does it advertise something instead of talking about the video?",
-    {"yes": SPAM, "no": HAM},
-    mode="json",
-)
+QUESTIONS = {
+    "llm_asks_to_subscribe": ("Does the comment ask people to subscribe to a channel?", {"yes": SPAM}),
+    "llm_promotes_own_content": (
+        "Does the writer advertise their own channel, videos, music, website or page?",
+        {"yes": SPAM},
+    ),
+    "llm_asks_to_visit": (
+        "Does the comment ask people to check out, visit, click or watch something else?",
+        {"yes": SPAM},
+    ),
+    "llm_has_link": ("Does the comment contain a link or a website address?", {"yes": SPAM}),
+    "llm_money_or_prizes": (
+        "Does the comment offer money, prizes, gift cards, jobs or ways to earn money?",
+        {"yes": SPAM},
+    ),
+    "llm_asks_for_likes": ("Does the comment beg for likes, thumbs up, shares or followers?", {"yes": SPAM}),
+    "llm_about_the_song": ("Is the comment only about the song, the singer or this music video?", {"yes": HAM}),
+    "llm_likes_the_song": ("Does the comment say the writer loves or likes this song or video?", {"yes": HAM}),
+    "llm_is_spam": (
+        "Is this comment spam (advertising, self-promotion or requests to subscribe, visit or click)?",
+        {"yes": SPAM, "no": HAM},
+    ),
+    "llm_is_spam_json": (
+        "Is this comment spam, i.e. does it advertise something instead of talking about the video?",
+        {"yes": SPAM, "no": HAM},
+    ),
+}
+"""LF name -> (question, label map): ``benchmarks/llm_lfs.py`` builds calibrated and few-shot variants from them."""
+
+asks_to_subscribe = ask("llm_asks_to_subscribe", *QUESTIONS["llm_asks_to_subscribe"])
+promotes_own_content = ask("llm_promotes_own_content", *QUESTIONS["llm_promotes_own_content"])
+asks_to_visit = ask("llm_asks_to_visit", *QUESTIONS["llm_asks_to_visit"])
+has_link = ask("llm_has_link", *QUESTIONS["llm_has_link"])
+money_or_prizes = ask("llm_money_or_prizes", *QUESTIONS["llm_money_or_prizes"])
+asks_for_likes = ask("llm_asks_for_likes", *QUESTIONS["llm_asks_for_likes"])
+about_the_song = ask("llm_about_the_song", *QUESTIONS["llm_about_the_song"])
+likes_the_song = ask("llm_likes_the_song", *QUESTIONS["llm_likes_the_song"])
+is_spam = ask("llm_is_spam", *QUESTIONS["llm_is_spam"], mode="logprobs")
+is_spam_json = ask("llm_is_spam_json", *QUESTIONS["llm_is_spam_json"], mode="json")

@@ -105,7 +105,7 @@ def test_strict_fails_a_run_on_errors_an_earlier_run_recorded(tmp_path):
     proc = weaksup("run", str(pipeline), "--quiet", "--set", "lfs.strict=true", cwd=tmp_path)
     assert proc.returncode == 1
     assert "LF 'fragile'" in proc.stderr and "cannot judge love" in proc.stderr and "strict" in proc.stderr
-    assert "--retry-failed" in proc.stderr
+    assert "--reapply-failed" in proc.stderr
     store = tmp_path / "store.duckdb"
     assert _statuses(store) == ["succeeded", "failed"]
     assert not (tmp_path / "exports" / "run-0002").exists()

@@ -84,9 +84,9 @@ def test_ranking_votes_round_trip_through_a_real_duckdb_file(tmp_path) -> None:
     versions = [(lf.name, lf.version) for lf in RANKING_LFS]
     items = frame["items"].to_list()
     with VoteStore(tmp_path / "s.duckdb", read_only=True) as store:  # reopened from disk
-        votes = store.votes.ranking(keys, versions, items, frame["example_id"].to_list())
+        votes = store.votes.read("ranking", keys, versions, items=items, example_ids=frame["example_id"].to_list())
         order = np.arange(40)[::-1]
-        flipped = store.votes.ranking(keys[order], versions, [items[i] for i in order])
+        flipped = store.votes.read("ranking", keys[order], versions, items=[items[i] for i in order])
     assert votes.lf_names == ("by_score", "reversed_ids", "first_two")
     for i in range(40):
         assert votes.items[i] == tuple(items[i])
@@ -108,7 +108,7 @@ def test_real_valued_votes_round_trip_and_lf_versions_are_kept_apart(tmp_path) -
     keys = _apply(path, frame, REGRESSION_LFS)
     versions = [(lf.name, lf.version) for lf in REGRESSION_LFS]
     with VoteStore(path, read_only=True) as store:
-        votes = store.votes.regression(keys, versions)
+        votes = store.votes.read("regression", keys, versions)
     memory = apply_lfs(REGRESSION_LFS, frame, cardinality=0, progress=False).table
     dense = np.full((30, 3), np.nan)
     dense[memory["row"].to_numpy(), memory["col"].to_numpy()] = memory["value"].to_numpy()
@@ -123,8 +123,8 @@ def test_real_valued_votes_round_trip_and_lf_versions_are_kept_apart(tmp_path) -
     with VoteStore(path) as store:
         run = store.runs.start("t", {})
         apply_to_store(store, "q", [size_v2], frame, keys, cardinality=0, run_id=run, progress=False)
-        old = store.votes.regression(keys, versions)
-        new = store.votes.regression(keys, [versions[0], ("size", size_v2.version), versions[2]])
+        old = store.votes.read("regression", keys, versions)
+        new = store.votes.read("regression", keys, [versions[0], ("size", size_v2.version), versions[2]])
     np.testing.assert_array_equal(old.values, votes.values)
     np.testing.assert_array_equal(new.values[:, 1], votes.values[:, 1] + 100)
     model = RegressionLabelModel().fit(new)
@@ -137,12 +137,12 @@ def test_reading_errors_name_the_lf_and_the_example(tmp_path) -> None:
     items = frame["items"].to_list()
     with VoteStore(tmp_path / "s.duckdb") as store:
         with pytest.raises(ValueError, match="LF 'mean_score' version .* votes regression labels, not ranking"):
-            store.votes.ranking(keys, [("mean_score", mean_score.version)], items)
+            store.votes.read("ranking", keys, [("mean_score", mean_score.version)], items=items)
         with pytest.raises(ValueError, match="LF 'by_score' version 'nope' is not in the store"):
-            store.votes.ranking(keys, [("by_score", "nope")], items)
+            store.votes.read("ranking", keys, [("by_score", "nope")], items=items)
         with pytest.raises(ValueError, match="3 item sets for 5 example keys"):
-            store.votes.ranking(keys, [("by_score", by_score.version)], items[:3])
+            store.votes.read("ranking", keys, [("by_score", by_score.version)], items=items[:3])
         # the applier cannot know an example's item set; reading the votes checks it
         shrunk = [its[:-1] for its in items]
         with pytest.raises(ValueError, match=r"LF 'by_score' \(version .*\) ranks item 'q\d_i\d' on example 'q\d', which is not"):
-            store.votes.ranking(keys, [("by_score", by_score.version)], shrunk, frame["example_id"].to_list())
+            store.votes.read("ranking", keys, [("by_score", by_score.version)], items=shrunk, example_ids=frame["example_id"].to_list())

@@ -10,6 +10,8 @@ What it answers is decided by the last user message (the prompt):
   With a ``json_schema`` response format the answer is sent as ``{"answer": "yes"}``;
   with ``logprobs`` the first token's ``top_logprobs`` put the answer first (-0.1) and
   the other of Yes/No second (-2.5).
+- ``[[yes:P]]`` (P in (0, 1)) makes the first token's ``top_logprobs`` give Yes probability
+  P and No 1 - P (the answer is the likelier); a biased model for calibration tests.
 - ``[[fault:KIND:N]]`` makes the first ``N`` attempts at this prompt fail (``N`` may be
   ``always``); KIND is ``429`` (with ``Retry-After`` 7 seconds), ``500``, ``hang``
   (sleeps ``--hang`` seconds before answering: past a client timeout), ``badjson``
@@ -17,6 +19,12 @@ What it answers is decided by the last user message (the prompt):
   ``400`` (refuses the request: not retried) or ``401`` (rejects the key).
 - ``[[echo-auth]]`` answers 400 with the request's ``Authorization`` header in the
   error message: a hostile server, for the key-safety test.
+- ``[[die]]`` ends the server process at once, unanswered: a server that dies mid-run.
+
+Each answer's ``usage.prompt_tokens_details.cached_tokens`` is the prompt's length (4
+characters a token) shared with the previous request's, as a server's prefix cache reports it.
+
+``GET /v1/models`` lists one model, or answers 401 to the key ``sk-rejected``.
 
 Every request is counted: ``GET /_stats`` returns ``{"total", "by_prompt": {prompt: n},
 "auth": [distinct Authorization headers seen]}``;
@@ -30,6 +38,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import re
 import subprocess
 import sys
@@ -43,7 +53,10 @@ from typing import Self
 
 FAULT = re.compile(r"\[\[fault:(\w+):(\d+|always)\]\]")
 ANSWER = re.compile(r"\[\[answer:(.*?)\]\]", re.DOTALL)
+YES_P = re.compile(r"\[\[yes:(0?\.\d+)\]\]")
 SPAMMY = ("subscribe", "check out", "http")
+REJECTED_KEY = "sk-rejected"
+"""A key the models route refuses (401): for the fail-fast test of a refused key."""
 
 
 class State:
@@ -54,6 +67,13 @@ class State:
         self.by_prompt: Counter[str] = Counter()
         self.auth: set[str] = set()
         self.total = 0
+        self.last_prompt = ""
+
+    def shared_prefix(self, text: str) -> int:
+        """Characters ``text`` shares at its start with the previous request's prompt (and remember it)."""
+        with self.lock:
+            last, self.last_prompt = self.last_prompt, text
+        return len(os.path.commonprefix([last, text]))
 
     def count(self, prompt: str, auth: str) -> int:
         """Record one attempt at ``prompt``; return its attempt number (1-based)."""
@@ -68,21 +88,34 @@ def answer_for(prompt: str) -> str:
     forced = ANSWER.search(prompt)
     if forced:
         return forced.group(1)
+    yes = YES_P.search(prompt)
+    if yes:
+        return "Yes" if float(yes.group(1)) > 0.5 else "No"
     return "Yes" if any(w in prompt.lower() for w in SPAMMY) else "No"
 
 
-def completion(body: dict, prompt: str) -> dict:
+def top_logprobs(prompt: str, answer: str) -> list[dict]:
+    yes = YES_P.search(prompt)
+    if yes:
+        p = float(yes.group(1))
+        pairs = sorted([("Yes", math.log(p)), ("No", math.log(1 - p))], key=lambda t: -t[1])
+        return [{"token": t, "logprob": lp, "bytes": None} for t, lp in pairs]
+    first = answer.split()[0] if answer.split() else answer
+    other = "No" if first.lower().startswith("y") else "Yes"
+    return [{"token": first, "logprob": -0.1, "bytes": None}, {"token": other, "logprob": -2.5, "bytes": None}]
+
+
+def completion(body: dict, prompt: str, cached_chars: int = 0) -> dict:
     answer = answer_for(prompt)
     fmt = body.get("response_format") or {}
     forced = ANSWER.search(prompt) is not None
     content = json.dumps({"answer": answer.lower()}) if fmt.get("type") == "json_schema" and not forced else answer
     choice: dict = {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
     if body.get("logprobs"):
-        first = answer.split()[0] if answer.split() else answer
-        other = "No" if first.lower().startswith("y") else "Yes"
-        top = [{"token": first, "logprob": -0.1, "bytes": None}, {"token": other, "logprob": -2.5, "bytes": None}]
-        choice["logprobs"] = {"content": [{"token": first, "logprob": -0.1, "bytes": None, "top_logprobs": top}]}
-    prompt_tokens = max(1, len(prompt) // 4)
+        top = top_logprobs(prompt, answer)
+        choice["logprobs"] = {"content": [{**top[0], "top_logprobs": top}]}
+    text = json.dumps(body.get("messages", []))
+    prompt_tokens = max(1, len(text) // 4)
     completion_tokens = len(content) // 4 + 1
     return {
         "id": "chatcmpl-fake",
@@ -94,6 +127,7 @@ def completion(body: dict, prompt: str) -> dict:
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": min(cached_chars // 4, prompt_tokens)},
         },
     }
 
@@ -137,6 +171,8 @@ class Handler(BaseHTTPRequestHandler):
                 }
                 self._json(200, stats)
         elif self.path == "/v1/models":
+            if self.headers.get("Authorization", "").endswith(REJECTED_KEY):
+                return self._json(401, {"error": {"message": "invalid api key", "type": "invalid_request_error"}})
             self._json(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
         else:
             self._json(404, {"error": {"message": f"no route {self.path}"}})
@@ -158,6 +194,9 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(404, {"error": {"message": f"no route {self.path}"}})
         prompt = next((m["content"] for m in reversed(body.get("messages", [])) if m.get("role") == "user"), "")
         attempt = self.state.count(prompt, self.headers.get("Authorization", ""))
+        if "[[die]]" in prompt:
+            os._exit(0)
+        cached_chars = self.state.shared_prefix(json.dumps(body.get("messages", [])))
         time.sleep(self.state.latency)
         if "[[echo-auth]]" in prompt:
             auth = self.headers.get("Authorization", "")
@@ -184,7 +223,7 @@ class Handler(BaseHTTPRequestHandler):
             if kind == "hang":
                 time.sleep(self.state.hang)
         try:
-            self._json(200, completion(body, prompt))
+            self._json(200, completion(body, prompt, cached_chars))
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout)
             self.close_connection = True
         return None

@@ -16,7 +16,7 @@ from typing import Any
 
 from weaksup.label_types import LABEL_TYPES, LabelType, VoteError
 
-__all__ = ["VOTE_CHECKS", "VOTE_COLUMN", "LFApplicationError", "bad_vote"]
+__all__ = ["VOTE_CHECKS", "VOTE_COLUMN", "LFApplicationError", "bad_vote", "check_error_rates"]
 
 
 class LFApplicationError(RuntimeError):
@@ -41,3 +41,28 @@ VOTE_CHECKS: dict[str, Callable[[str, Any, str, int], Any]] = {name: partial(_ch
 """Each label type's check of one LF return value."""
 VOTE_COLUMN = {name: t.vote_column for name, t in LABEL_TYPES.items()}
 """The votes table column each label type's votes go to."""
+
+
+def check_error_rates(
+    applied: dict[str, int], errors: dict[str, int], max_rate: float, first: dict[str, dict[str, Any]]
+) -> None:
+    """Raise :class:`LFApplicationError` when an LF erred on more than ``max_rate`` of the examples it was
+    applied to (``applied``, ``errors``: per LF name, in one run; ``first``: each LF's first error, as
+    ``VoteStore.votes.first_errors`` gives it), naming each such LF, its share and its first error."""
+    lines = []
+    for name, n_errors in errors.items():
+        seen = max(applied.get(name, 0), n_errors)
+        if n_errors and n_errors / seen > max_rate:
+            e = first.get(name, {})
+            lines.append(
+                f"LF {name!r} erred on {n_errors:,} of the {seen:,} examples it was applied to "
+                f"({n_errors / seen:.0%}); first on example {e.get('example_id')!r}: "
+                f"{e.get('error_type')}: {e.get('message')}"
+            )
+    if lines:
+        raise LFApplicationError(
+            f"{'; '.join(lines)}. That is more than lfs.max_error_rate = {max_rate:g}: fix the LF (or the model "
+            "server), then rerun; the votes already computed are kept, and `weaksup run --reapply-failed` asks "
+            "the failed examples again"
+        )
+

@@ -2,16 +2,22 @@
 
 For each chunk the applier hands over, :func:`apply_prompt_lfs`:
 
-1. renders every (example, LF) prompt and its cache key; identical prompts are sent once;
-2. answers what it can from the store's ``llm_cache`` (a warm rerun sends nothing);
-3. sends the rest through one ``AsyncOpenAI`` client, ``concurrency`` requests at a
+1. renders every (example, LF) prompt and its cache key; identical prompts are sent once, and
+   an LF does not ask about the examples it shows as shots;
+2. fits, once per run, the decision of each LF that calibrates or abstains by confidence
+   (:mod:`.deciders`);
+3. answers what it can from the store's ``llm_cache`` (a warm rerun sends nothing), and checks the
+   server once before the run's first request (:mod:`.preflight`: a wrong URL or a missing key
+   fails in seconds);
+4. sends the rest through one ``AsyncOpenAI`` client, ``concurrency`` requests at a
    time, LF by LF and in example order within an LF (consecutive requests then
    share the LF's prompt prefix, which servers with prefix caching reuse), each
-   with :func:`weaksup.llm.client.call_with_retries`;
-4. writes responses to the cache as they arrive, ``flush_every`` at a time (and
+   with :func:`weaksup.llm.client.call_with_retries`, until the circuit breaker opens
+   (:mod:`.breaker`);
+5. writes responses to the cache as they arrive, ``flush_every`` at a time (and
    whatever is buffered when the chunk ends, fails or is interrupted), so a crash
    loses at most one batch and the next run resumes from the cache;
-5. maps each response to a vote (:meth:`PromptLabelingFunction.parse`).
+6. maps each response to a vote (:meth:`PromptLabelingFunction.parse`, through the LF's decider).
 
 Faults never stop the run.  A request that still fails after its last try is
 recorded as an LF error (LF, example id, error class, message; the API key is
@@ -52,6 +58,9 @@ from weaksup.store.llm_cache import LLMCache
 from weaksup.llm.client import (
     is_retryable,
 )
+from weaksup.llm.calibration import Decider
+from weaksup.llm.deciders import fit_deciders
+from weaksup.llm.preflight import check_once
 from weaksup.llm.prompt_lf import PromptLabelingFunction
 from weaksup.llm.session import SKIPPED, Failure, LLMSession, session_for
 from weaksup.votes import ABSTAIN
@@ -112,6 +121,8 @@ def _plan(lfs: Sequence[PromptLabelingFunction], chunk: pl.DataFrame, strict: bo
                     ) from exc
                 errors[j].append((i, exc))
                 continue
+            if lf.shows(msgs):
+                continue  # one of the LF's shots: its prompt shows the answer, so the LF abstains
             key = lf.cache_key(msgs)
             keys[j][i] = key
             messages.setdefault(key, (lf, msgs))
@@ -136,8 +147,14 @@ def _apply(
 ) -> list[LFOutput]:
     started, t0 = datetime.now(UTC), time.perf_counter()
     plan = _plan(lfs, chunk, ctx.strict)
+    deciders = fit_deciders(lfs, ctx.state, lambda prompts: _ask(session, cache, ctx, prompts))
+    unfitted = {lf.name for lf, d in zip(lfs, deciders) if not isinstance(d, Decider)}
     cached = cache.get(plan.messages)
-    to_send = [(key, lf, msgs) for key, (lf, msgs) in plan.messages.items() if key not in cached]
+    to_send = [
+        (key, lf, msgs) for key, (lf, msgs) in plan.messages.items() if key not in cached and lf.name not in unfitted
+    ]
+    if to_send:
+        check_once(ctx.state, session.settings)
     sent = _run(session.send_all(cache, ctx.run_id, to_send, ctx.progress))
     retry = _to_retry(cache, ctx.run_id, sent) if ctx.store is not None else set()
     outputs = []
@@ -146,6 +163,11 @@ def _apply(
         usage = session.usage(lf)
         labels = np.full(chunk.height, ABSTAIN, dtype=np.int32)
         confidence = np.full(chunk.height, np.nan) if lf.mode == "logprobs" else None
+        decider = deciders[j]
+        if not isinstance(decider, Decider):  # its calibration could not be fitted: it waits for the next run
+            usage.skipped += chunk.height
+            outputs.append(LFOutput(labels, confidence, [(0, decider)] if decider else [], processed=0))
+            continue
         stop = next((i for i, k in enumerate(plan.keys[j]) if sent.get(k) is SKIPPED or k in retry), chunk.height)
         errors = [(i, exc) for i, exc in plan.errors[j] if i < stop]
         if stop < chunk.height and isinstance(failed := sent[plan.keys[j][stop]], Failure):
@@ -153,6 +175,8 @@ def _apply(
             errors.append((stop, failed.exc))
         else:
             usage.skipped += chunk.height - stop
+            if stop < chunk.height and session.breaker.is_open:
+                errors.append((stop, session.breaker.error()))  # says why the LF stopped here
         for i in range(stop):
             key = plan.keys[j][i]
             if key is None:
@@ -166,9 +190,10 @@ def _apply(
                 usage.failures += 1
                 errors.append((i, result.exc))
                 continue
-            answer = lf.parse(result)
+            answer = lf.parse(result, decider)
             if answer.outcome != "ok":
                 setattr(usage, answer.outcome, getattr(usage, answer.outcome) + 1)
+            session.costs.votes += answer.label != ABSTAIN
             labels[i] = answer.label
             if confidence is not None and answer.confidence is not None:
                 confidence[i] = answer.confidence
@@ -185,6 +210,17 @@ def _apply(
         " (budget exhausted)" if session.budget.exhausted else "",
     )
     return outputs
+
+
+def _ask(
+    session: LLMSession, cache: LLMCache, ctx: ApplyContext, prompts: dict[str, tuple[PromptLabelingFunction, Any]]
+) -> dict[str, Any]:
+    """Answers for ``prompts`` (cache key -> (LF, messages)): from the cache, else from the server."""
+    cached = cache.get(prompts)
+    to_send = [(key, lf, msgs) for key, (lf, msgs) in prompts.items() if key not in cached]
+    if to_send:
+        check_once(ctx.state, session.settings)
+    return {**cached, **_run(session.send_all(cache, ctx.run_id, to_send, progress=False))}
 
 
 def _to_retry(cache: LLMCache, run_id: int, sent: Mapping[str, Any]) -> set[str]:

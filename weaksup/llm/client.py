@@ -153,7 +153,8 @@ class LLMSettings:
     the key is read from the environment variable named ``api_key_env``.
     ``max_requests`` / ``max_tokens`` are a per-run budget (``None``: unlimited).
     ``flush_every`` is how many responses are buffered before they are written
-    to the cache: a crash loses at most that many.
+    to the cache: a crash loses at most that many.  ``max_consecutive_failures``
+    connection failures in a row stop the run's requests (:mod:`weaksup.llm.breaker`).
     """
 
     base_url: str | None = None
@@ -167,9 +168,10 @@ class LLMSettings:
     max_requests: int | None = None
     max_tokens: int | None = None
     flush_every: int = 64
+    max_consecutive_failures: int = 10
 
     def __post_init__(self) -> None:
-        for name in ("concurrency", "max_attempts", "flush_every"):
+        for name in ("concurrency", "max_attempts", "flush_every", "max_consecutive_failures"):
             if getattr(self, name) < 1:
                 raise LLMSetupError(f"LLM setting {name} must be at least 1, got {getattr(self, name)}")
         for name in ("timeout", "backoff_initial", "backoff_max", "max_retry_wait"):

@@ -2,6 +2,8 @@
 
 :func:`dry_run` renders every prompt, drops the ones the store's cache already
 answers (and repeats of the same prompt), and estimates the tokens of the rest.
+The prompts that fit calibrated LFs (:mod:`.deciders`: content-free and dev
+examples) are counted too; an LF's own shots are not asked.
 Prompt tokens are estimated from the characters of the chat messages at the
 model's own tokens-per-character ratio measured on its cached responses, or at
 4 characters per token when the cache has none; completion tokens at the
@@ -29,6 +31,7 @@ import polars as pl
 
 from weaksup.lf import Row
 from weaksup.store.llm_cache import LLMCache
+from weaksup.llm.deciders import calibration_messages
 from weaksup.llm.prompt_lf import PromptLabelingFunction
 
 if TYPE_CHECKING:
@@ -97,8 +100,12 @@ def dry_run(
         for lf, mark in zip(prompted, marks):
             todo = range(len(rows)) if mark is None else np.flatnonzero(np.asarray(ex_keys) > mark)
             prompts: dict[str, int] = {}
+            content_free, dev = calibration_messages(lf)
             for i in todo:
                 msgs = lf.messages(lf.fields(Row(rows[i])) if lf.fields else rows[i])
+                if not lf.shows(msgs):
+                    prompts[lf.cache_key(msgs)] = len(json.dumps(msgs))
+            for msgs in [*content_free, *dev] if len(todo) else []:
                 prompts[lf.cache_key(msgs)] = len(json.dumps(msgs))
             cached = set(cache.get(prompts))
             new = {k: n for k, n in prompts.items() if k not in cached and k not in seen}

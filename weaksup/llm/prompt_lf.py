@@ -22,10 +22,17 @@ not in ``labels`` abstain.  Three ways to read the model's answer (``mode``):
 
 ``choices`` are the answers the model may give; by default the keys of
 ``labels``, plus both "yes" and "no" when those keys are yes/no answers (so a
-"no" is an answer, not off-label, and simply abstains).
+"no" is an answer, not off-label, and simply abstains).  ``verbalizers`` give a
+choice more surface forms (``{"yes": ["spam", "advertisement"]}``): an answer in
+any of them is that choice, and in ``"logprobs"`` mode their probabilities are summed.
+
+A logprobs LF can be calibrated and abstain when unsure (``calibrate``, ``coverage``,
+``precision``, ``min_confidence``: :mod:`.calibration`), and any LF can show the model
+labeled examples first (``shots``: :mod:`.fewshot`), drawn from a dev set (``dev``).
 
 The LF's ``version`` hashes its template, system prompt, field function, label
-map, choices, mode, model and decoding parameters: changing any of them makes
+map, choices, mode, model and decoding parameters, and (when used) its verbalizers,
+shots, calibration and abstaining options and dev set: changing any of them makes
 the store re-label; nothing else does.  Responses are cached by model, full
 prompt and decoding parameters, so a new label map re-labels from the cache
 without a single request.
@@ -48,15 +55,17 @@ Answer(label=1, confidence=None, outcome='ok')
 from __future__ import annotations
 
 import json
-import math
-import re
 import string
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from weaksup.lf import canonical, function_source, read_globals, source_hash
+import numpy as np
+
+from weaksup.lf import Row, canonical, function_source, read_globals, source_hash
+from weaksup.llm.calibration import ARGMAX, CONTENT_FREE, Decider, DecisionSpec
+from weaksup.llm.fewshot import DevSet, Shot, draw_shots
+from weaksup.llm.verbalizer import Verbalizer, normalize_answer
 from weaksup.store.llm_cache import cache_key
 from weaksup.votes import ABSTAIN
 
@@ -64,15 +73,9 @@ __all__ = ["Answer", "PromptLabelingFunction", "normalize_answer", "prompt_label
 
 MODES = ("text", "json", "logprobs")
 _DEFAULT_MAX_TOKENS = {"text": 8, "json": 24, "logprobs": 1}
-_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 _YES_NO = frozenset({"yes", "no"})
 
 FieldFunction = Callable[[Any], Mapping[str, Any]]
-
-
-def normalize_answer(text: str) -> str:
-    """Lower case, punctuation to spaces, whitespace collapsed: ``" Yes!"`` becomes ``"yes"``."""
-    return _NON_WORD.sub(" ", unicodedata.normalize("NFKC", text).lower()).strip()
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,8 @@ class Answer:
     label: int
     confidence: float | None
     outcome: str
+    probs: np.ndarray | None = field(default=None, repr=False, compare=False)
+    """A logprobs answer's probability per choice (normalised over the choices), before calibration."""
 
 
 def _template_fields(name: str, template: str) -> tuple[str, ...]:
@@ -113,6 +118,15 @@ class PromptLabelingFunction:
     template's values, e.g. to truncate long text; without it the template reads
     the example's columns.  ``params`` are extra decoding parameters sent as they
     are (e.g. ``{"seed": 0, "top_p": 1.0}``).
+
+    ``verbalizers`` maps a choice to more surface forms of it.  ``shots`` are labeled examples
+    shown before each example (:class:`~weaksup.llm.fewshot.Shot`\\ s, or ``k``: ``k`` per class
+    drawn from ``dev``'s gold with ``shot_seed``); the LF abstains on an example it shows.
+    ``calibrate``, ``coverage``, ``precision`` and ``min_confidence`` (logprobs mode) correct the
+    model's bias and make the LF abstain when unsure (:mod:`weaksup.llm.calibration`);
+    ``content_free`` are contextual calibration's inputs; ``min_lift`` silences a class whose dev votes do
+    not beat its share of the dev set by that part of the room above it.  ``dev`` is a
+    :class:`~weaksup.llm.fewshot.DevSet` of examples like those labeled, with gold where needed.
     """
 
     kind = "prompt"
@@ -133,6 +147,16 @@ class PromptLabelingFunction:
         top_logprobs: int = 10,
         params: Mapping[str, Any] | None = None,
         label_type: str = "categorical",
+        verbalizers: Mapping[str, Sequence[str]] | None = None,
+        shots: Sequence[Shot] | int = (),
+        dev: DevSet | None = None,
+        calibrate: str | None = None,
+        coverage: float | None = None,
+        precision: float | None = None,
+        min_confidence: float | None = None,
+        content_free: Sequence[str] = CONTENT_FREE,
+        shot_seed: int = 0,
+        min_lift: float | None = None,
     ) -> None:
         if not name or not isinstance(name, str):
             raise ValueError(f"LF name must be a non-empty string, got {name!r}")
@@ -150,7 +174,15 @@ class PromptLabelingFunction:
         self.label_type = label_type
         self.labels = self._check_labels(labels)
         self.choices = self._check_choices(choices)
+        self.choice_labels = [self.labels.get(c, ABSTAIN) for c in self.choices]
+        self.verbalizer = Verbalizer(name, self.choices, verbalizers)
         self.params = self._decoding(temperature, max_tokens, top_logprobs, params)
+        self.decision = DecisionSpec(calibrate, coverage, precision, min_confidence, tuple(content_free), min_lift)
+        self.decision.check(name, mode, dev is not None, dev is not None and dev.gold is not None)
+        self.shots = self._check_shots(shots, dev, shot_seed)
+        self._shot_turns = [turn for shot in self.shots for turn in self._shot_messages(shot)]
+        self._shown = {turn["content"] for turn in self._shot_turns[::2]}
+        self.dev = None if dev is None else dev.without(s.example_id for s in self.shots if s.example_id)
         self.version = source_hash(
             template,
             system or "",
@@ -161,7 +193,19 @@ class PromptLabelingFunction:
             model,
             json.dumps(self.params, sort_keys=True),
             *([read] if fields and (read := read_globals(fields)) else []),  # module constants the field function reads
+            *self._extra_version(verbalizers),
         )
+
+    def _extra_version(self, verbalizers: Mapping[str, Sequence[str]] | None) -> list[str]:
+        """Version parts of the options an LF uses beyond the basic ones (none: the version of an
+        LF written before they existed stays the same)."""
+        parts = [f"verbalizers={canonical(self.verbalizer.surfaces)}"] if verbalizers else []
+        parts += [f"shots={json.dumps(self._shot_turns, sort_keys=True)}"] if self.shots else []
+        if self.decision.active:
+            parts.append(f"decision={canonical(self.decision.version())}")
+            if self.decision.uses_dev and self.dev is not None:
+                parts.append(f"dev={self.dev.fingerprint()}")
+        return parts
 
     def _check_labels(self, labels: Mapping[str, int]) -> dict[str, int]:
         if not isinstance(labels, Mapping) or not labels:
@@ -198,6 +242,42 @@ class PromptLabelingFunction:
                 )
         return tuple(chosen)
 
+    def answer_for(self, label: int) -> str:
+        """The choice that stands for class ``label``: the one mapped to it, else the one choice mapped
+        to no class (a yes/no LF's "no"); a ``ValueError`` if neither is unique."""
+        mapped = [c for c, lab in zip(self.choices, self.choice_labels) if lab == label]
+        unmapped = [c for c, lab in zip(self.choices, self.choice_labels) if lab == ABSTAIN]
+        found = mapped if mapped else unmapped
+        if len(found) != 1:
+            raise ValueError(
+                f"prompted LF {self.name!r}: no one answer stands for class {label} "
+                f"(choices {list(self.choices)}, labels {self.labels}); give shots explicitly"
+            )
+        return found[0]
+
+    def _check_shots(self, shots: Sequence[Shot] | int, dev: DevSet | None, seed: int) -> tuple[Shot, ...]:
+        if isinstance(shots, int):
+            if shots == 0:
+                return ()
+            if dev is None or dev.gold is None:
+                raise ValueError(f"prompted LF {self.name!r}: shots={shots} are drawn from dev= with gold labels")
+            classes = sorted({int(c) for c in dev.gold})
+            return tuple(draw_shots(dev, shots, {c: self.answer_for(c) for c in classes}, seed=seed))
+        for shot in shots:
+            if normalize_answer(shot.answer) not in self.choices:
+                raise ValueError(f"prompted LF {self.name!r}: shot answer {shot.answer!r} is not one of {list(self.choices)}")
+        return tuple(shots)
+
+    def _shot_messages(self, shot: Shot) -> list[dict[str, str]]:
+        try:
+            prompt = self._render(self.prompt_values(shot.values))
+        except Exception as exc:
+            raise ValueError(
+                f"prompted LF {self.name!r}: cannot render shot {shot.example_id or dict(shot.values)!r}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
+        return [{"role": "user", "content": prompt}, {"role": "assistant", "content": shot.answer}]
+
     def _decoding(
         self, temperature: float, max_tokens: int | None, top_logprobs: int, params: Mapping[str, Any] | None
     ) -> dict[str, Any]:
@@ -230,21 +310,38 @@ class PromptLabelingFunction:
 
     # -- requests --------------------------------------------------------------------
 
+    def prompt_values(self, row: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The template's values for one example's columns (through the field function, if any)."""
+        return self.fields(Row(dict(row))) if self.fields else row
+
+    def _render(self, values: Mapping[str, Any]) -> str:
+        return self.template.format_map({f: values[f] for f in self.fields_used})
+
     def messages(self, values: Mapping[str, Any]) -> list[dict[str, str]]:
-        """The chat messages for one example's template values (``KeyError`` if one is missing)."""
-        prompt = self.template.format_map({f: values[f] for f in self.fields_used})
+        """The chat messages for one example's template values (``KeyError`` if one is missing):
+        the system prompt, the shots, then the example."""
+        prompt = self._render(values)
         head = [{"role": "system", "content": self.system}] if self.system else []
-        return [*head, {"role": "user", "content": prompt}]
+        return [*head, *self._shot_turns, {"role": "user", "content": prompt}]
+
+    def shows(self, messages: list[dict[str, str]]) -> bool:
+        """Whether these messages ask about one of the LF's shots (whose answer the prompt shows)."""
+        return messages[-1]["content"] in self._shown
+
+    def content_free_messages(self) -> list[list[dict[str, str]]]:
+        """Contextual calibration's prompts: every template field filled with each content-free input."""
+        return [self.messages({f: text for f in self.fields_used}) for text in self.decision.content_free]
 
     def cache_key(self, messages: list[dict[str, str]]) -> str:
         return cache_key(self.model, messages, self.params)
 
     # -- answers ---------------------------------------------------------------------
 
-    def parse(self, response: Mapping[str, Any]) -> Answer:
-        """Map a stored response (``content``, ``top_logprobs``) to a vote."""
+    def parse(self, response: Mapping[str, Any], decider: Decider = ARGMAX) -> Answer:
+        """Map a stored response (``content``, ``top_logprobs``) to a vote; a logprobs answer
+        through ``decider`` (its fitted calibration and threshold: :mod:`.calibration`)."""
         if self.mode == "logprobs":
-            return self._parse_logprobs(response.get("top_logprobs"))
+            return self._parse_logprobs(response.get("top_logprobs"), decider)
         content = response.get("content")
         if not isinstance(content, str):
             return Answer(ABSTAIN, None, "malformed")
@@ -258,43 +355,17 @@ class PromptLabelingFunction:
             choice = normalize_answer(answer)
             choice = choice if choice in self.choices else None
         else:
-            choice = self._match_text(normalize_answer(content))
+            choice = self.verbalizer.match_text(normalize_answer(content))
         if choice is None:
             return Answer(ABSTAIN, None, "off_label")
         return Answer(self.labels.get(choice, ABSTAIN), None, "ok")
 
-    def _match_text(self, answer: str) -> str | None:
-        hits = [c for c in self.choices if answer == c or answer.startswith(c + " ")]
-        return max(hits, key=len) if hits else None
-
-    def _token_choice(self, token: str) -> str | None:
-        piece = normalize_answer(token)
-        if not piece:
-            return None
-        if piece in self.choices:
-            return piece
-        starts = [c for c in self.choices if c.startswith(piece)]
-        return starts[0] if len(starts) == 1 else None
-
-    def _parse_logprobs(self, top: Any) -> Answer:
-        if not isinstance(top, list) or not top:
-            return Answer(ABSTAIN, None, "malformed")
-        mass: dict[str, float] = {}
-        for item in top:
-            try:
-                token, logprob = item
-                choice = self._token_choice(str(token))
-                p = math.exp(float(logprob))
-            except (TypeError, ValueError, OverflowError):
-                return Answer(ABSTAIN, None, "malformed")
-            if choice is not None:
-                mass[choice] = mass.get(choice, 0.0) + p
-        total = sum(mass.values())
-        if not total:
-            return Answer(ABSTAIN, None, "off_label")
-        best = max(mass, key=mass.__getitem__)
-        label = self.labels.get(best, ABSTAIN)
-        return Answer(label, None if label == ABSTAIN else mass[best] / total, "ok")
+    def _parse_logprobs(self, top: Any, decider: Decider) -> Answer:
+        probs, outcome = self.verbalizer.probs(top)
+        if probs is None:
+            return Answer(ABSTAIN, None, outcome)
+        label, confidence = decider.decide(probs, self.choice_labels)
+        return Answer(label, confidence, outcome, probs)
 
     def __repr__(self) -> str:
         return (

@@ -52,6 +52,9 @@ from weaksup.llm.client import (
     shorten,
     shown_url,
 )
+from weaksup.llm.breaker import Breaker, CircuitOpen
+from weaksup.llm.costs import Costs
+from weaksup.llm.preflight import shown
 from weaksup.llm.prompt_lf import PromptLabelingFunction
 
 if TYPE_CHECKING:
@@ -107,7 +110,9 @@ class LLMSession:
 
     ``sleep`` replaces :func:`asyncio.sleep` between retries (tests inject one to
     check waits without waiting); ``clock`` times requests.  A run records its :meth:`summary`
-    in its metrics under :attr:`metrics_key`.
+    in its metrics under :attr:`metrics_key`.  ``breaker`` stops the run's requests after
+    ``max_consecutive_failures`` connection failures in a row (:mod:`.breaker`); ``costs`` counts
+    prompt tokens per vote and the server's prefix-cache hits (:mod:`.costs`).
     """
 
     metrics_key = "llm"
@@ -123,6 +128,8 @@ class LLMSession:
         self.sleep = sleep or asyncio.sleep
         self.clock = clock
         self.budget = Budget(settings.max_requests, settings.max_tokens)
+        self.breaker = Breaker(settings.max_consecutive_failures, shown(settings.base_url))
+        self.costs = Costs()
         self.hidden = secrets(settings)
         self.totals: dict[tuple[str, str], UsageDelta] = {}
         self.wall_seconds = 0.0
@@ -168,7 +175,8 @@ class LLMSession:
         out: dict[str, Any] = {c: sum(getattr(t, c) for t in self.totals.values()) for c in COUNTERS}
         out["wall_seconds"] = self.wall_seconds
         out["budget_exhausted"] = self.budget.exhausted
-        return out
+        out["circuit_open"] = self.breaker.is_open
+        return {**out, **self.costs.summary()}
 
     # -- sending -----------------------------------------------------------------------
 
@@ -188,7 +196,7 @@ class LLMSession:
 
         async def worker(client: openai.AsyncOpenAI) -> None:
             for key, lf, messages in queue:
-                if fatal or self.budget.exhausted or lf.name in self.stopped:
+                if fatal or self.budget.exhausted or self.breaker.is_open or lf.name in self.stopped:
                     results[key] = SKIPPED
                     continue
                 try:
@@ -240,8 +248,10 @@ class LLMSession:
             log.debug("LF %s: retrying in %.2fs after %s", lf.name, wait, type(exc).__name__)
 
         try:
-            completion = await call_with_retries(self.settings, attempt, sleep=self.sleep, on_retry=on_retry)
-        except BudgetExhausted:
+            completion = await call_with_retries(
+                self.settings, self.breaker.guard(attempt), sleep=self.sleep, on_retry=on_retry
+            )
+        except (BudgetExhausted, CircuitOpen):
             return SKIPPED
         except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
             raise LLMSetupError(
@@ -270,6 +280,7 @@ class LLMSession:
                 return Failure(self._sanitized(exc, attempts, self.stopped[lf.name]))
             return Failure(self._sanitized(exc, attempts))
         response, prompt_tokens, completion_tokens = _extract(completion)
+        self.costs.observe(completion)
         response = redact_value(response, self.hidden)  # string by string: JSON escapes would hide a key with " or \\
         self.budget.tokens += (prompt_tokens or 0) + (completion_tokens or 0)
         usage = self.usage(lf)

@@ -92,5 +92,5 @@ def refuse_recorded_errors(store: VoteStore, dataset: str, lfs: Sequence[Any], p
         f"abstains), e.g. example {first['example_id']!r}: {first['error_type']}: {first['message']}"
         + (f"; {len(failed) - 1} more LFs too" if len(failed) > 1 else "")
         + f". Fix the LF (its new version is applied afresh), or ask it again with `weaksup run {pipeline} "
-        "--retry-failed`; `weaksup lfs PIPELINE --errors` lists the errors"
+        "--reapply-failed`; `weaksup lfs PIPELINE --errors` lists the errors"
     )

@@ -64,6 +64,7 @@ import polars as pl
 
 from weaksup.apply.kinds import LabelingFunctionLike
 from weaksup import batches
+from weaksup.apply.checks import check_error_rates
 from weaksup.apply.chunks import prepare_lfs
 from weaksup.apply.kinds import RunResource, kinds_of
 from weaksup.apply.reapply import reapply_failed
@@ -369,6 +370,8 @@ def _run(
     )
     for line in _lf_warnings(store, run_id, stats.applied, tracker.planned(), cfg.file):
         say(line)
+    if settings.lfs.max_error_rate is not None:  # votes are committed: failing here loses none
+        check_error_rates(stats.applied, stats.errors, settings.lfs.max_error_rate, store.votes.first_errors(run_id))
     root = run_dir.parent
     same = None if force or any(stats.applied.values()) else unchanged_since(store, cfg, fingerprint, versions, root, owner)
     if same is not None:

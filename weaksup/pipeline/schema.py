@@ -81,6 +81,10 @@ def _positive(value: int, base: Path) -> str | None:
     return None if value > 0 else "must be positive"
 
 
+def _share(value: float, base: Path) -> str | None:
+    return None if 0 <= value <= 1 else "must be a share between 0 and 1"
+
+
 def _at_least_two(value: int, base: Path) -> str | None:
     return None if value >= 2 else "must be at least 2"
 
@@ -236,6 +240,9 @@ SCHEMA = Section(
                                   "(lower it for slow LFs, e.g. LLM prompts). Unset: 100,000, or 1,000,000 for "
                                   "vectorized LFs alone (commits would cost a third of their work at 100,000); "
                                   "100,000 for every kind with data.stream.", check=_positive),
+                "max_error_rate": Key((int, float), "Fail the run when an LF errs (raises, or its LLM requests fail) "
+                                      "on more than this share of the examples it was applied to in the run, 0 to "
+                                      "1; the votes already computed are kept. Unset: never.", check=_share),
             },
         ),
         "answers": Section(
@@ -331,6 +338,9 @@ SCHEMA = Section(
                                   "in flight (at most `concurrency`). Unset: unlimited.", check=_positive),
                 "flush_every": Key(int, "Responses per cache write: a crash loses at most this many.", default=64,
                                    check=_positive),
+                "max_consecutive_failures": Key(int, "Circuit breaker: after this many connection failures in a "
+                                                "row, prompted LFs stop for the run (the next run asks again).",
+                                                default=10, check=_positive),
             },
             optional=True,
         ),

@@ -85,6 +85,7 @@ class LFsSettings:
     modules: list[str]
     strict: bool
     chunk_size: int | None
+    max_error_rate: float | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,7 @@ class LLMSectionSettings:
     max_requests: int | None
     max_tokens: int | None
     flush_every: int
+    max_consecutive_failures: int = 10
 
 
 @dataclass(frozen=True)
