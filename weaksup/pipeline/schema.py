@@ -280,31 +280,22 @@ SCHEMA = Section(
             "The end model.",
             {
                 "name": Key(str, f"End model: {_either([*(f'{e} ({n})' for e, n in END_MODELS.items()), 'none'])}; "
-                            "for categorical labels also the name of a scikit-learn classifier registered in the "
-                            "'weaksup.end_models' entry points, or an import path (e.g. "
-                            "'sklearn.ensemble:RandomForestClassifier'), trained on trainer.features.",
-                            default=PIPELINE_TYPES[DEFAULT_LABEL_TYPE].end_models[0], check=lambda value, base: end_model_problem(value, END_MODELS)),
-                "text_column": Key(str, "Input column the end model reads as text (tfidf_logreg; the other categorical "
-                                   "end models too, when the data has it).", default="text"),
-                "params": Key(dict, "Hyperparameters of the end model (tfidf_logreg: C, min_df; pairwise_ranker: "
-                              "C, max_pairs; soft_regressor: HistGradientBoostingRegressor's; logreg, "
-                              "hist_gradient_boosting or an estimator: its constructor's).", default={}),
-                "features": Key(list, "Input columns the end model reads (default: every numeric column no LF reads; "
-                                "for categorical labels also low-cardinality strings, beside trainer.text_column); "
-                                "never a column an LF reads.", items=str),
-                "exclude_columns": Key(list, "Columns the end model must not read, beside the LFs' columns.",
-                                       default=[], items=str),
-                "text_featurizer": Key(str, "How a categorical end model on trainer.features reads text: tfidf, hashing "
-                                       "(no vocabulary: for streams) or embeddings (the weaksup[embeddings] extra).",
-                                       default="tfidf", choices=TEXT_FEATURIZERS, hashed_at_default=False),
-                "soft_labels": Key(str, "How soft labels reach a categorical estimator: expand (k rows per example, "
-                                   "weighted by each class's probability), argmax (the likeliest class, weighted by "
-                                   "its probability), or auto (expand where fit takes sample_weight).",
-                                   default="auto", choices=SOFT_LABELS, hashed_at_default=False),
-                "trusted_types": Key(list, "Exact type names (module.Class) an end-model file saved through skops may "
-                                     "hold beside weaksup's list of trusted scikit-learn types.", default=[], items=str,
-                                     check=lambda value, base: check_type_name(value), each=True,
-                                     hashed_at_default=False),
+                            "or (categorical) a classifier's entry point in 'weaksup.end_models' or import path.",
+                            default=PIPELINE_TYPES[DEFAULT_LABEL_TYPE].end_models[0],
+                            check=lambda v, base: end_model_problem(v, END_MODELS)),
+                "text_column": Key(str, "Input column the end model reads as text (when the data has it).", default="text"),
+                "params": Key(dict, "The end model's hyperparameters (tfidf_logreg: C, min_df; pairwise_ranker: C, max_pairs; "
+                              "soft_regressor: HistGradientBoostingRegressor's; others: the constructor's).", default={}),
+                "features": Key(list, "Input columns the end model reads (default: numbers, and for categorical labels "
+                                "short-valued strings, no LF reads); never a column an LF reads.", items=str),
+                "exclude_columns": Key(list, "Columns the end model must not read, beside the LFs'.", default=[], items=str),
+                "text_featurizer": Key(str, "Categorical estimators' text features: tfidf, hashing (no vocabulary) or "
+                                       "embeddings.", default="tfidf", choices=TEXT_FEATURIZERS, hashed_at_default=False),
+                "soft_labels": Key(str, "Soft labels to an estimator: expand (a weighted row per class), argmax (weighted "
+                                   "by confidence) or auto.", default="auto", choices=SOFT_LABELS, hashed_at_default=False),
+                "trusted_types": Key(list, "Exact type names (module.Class) a skops end-model file may hold beyond "
+                                     "weaksup's.", default=[], items=str, check=lambda v, base: check_type_name(v),
+                                     each=True, hashed_at_default=False),
             },
         ),
         "export": Section(
