@@ -1,26 +1,32 @@
-"""The label-model benchmark's sets: crowd answers, imbalanced WRENCH subsets and the WRENCH folders.
+"""The label-model benchmark's sets: crowd answers, imbalanced WRENCH subsets, the WRENCH folders
+and the recorded votes of the project's prompted LFs.
 
-Every set is ``(L_fit, L_test, y_test, k, metric)`` with sparse votes.  Crowd and imbalanced sets
-are transductive (fit and score on the same rows: the items with truth); WRENCH folders fit on
-train (imdb: valid) and score on test, except sms, whose shipped test votes do not match their
-messages, so it is fit and scored on train.
+Every set is ``(L_fit, L_test, y_test, k, metric)`` with sparse votes.  Crowd, imbalanced and
+prompted sets are transductive (fit and score on the same rows: the items with truth); WRENCH
+folders fit on train (imdb: valid) and score on test (cdr: valid), except sms, whose shipped test
+votes do not match their messages, so it is fit and scored on train.  The metric is the shared
+data README's: F1 of class 1 for sms, basketball, tennis, commercial and cdr, accuracy elsewhere.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 
-from _wrench import SHARED, cardinality, fit_and_test, load_split
+from _wrench import F1_FOLDERS, SHARED, cardinality, fit_and_test, load_split
 
 from weaksup.data import load_crowd
 from weaksup.votes import SparseVotes
 
 CROWD = ("rte", "temp", "websearch", "sentiment", "relevance")
 IMBALANCED = (("sms", 0.05), ("youtube", 0.05), ("youtube", 0.20))
-WRENCH_TEST = ("youtube", "trec", "imdb", "hausa")
+WRENCH_TEST = ("youtube", "trec", "imdb", "hausa", "yelp", "basketball", "tennis", "commercial", "cdr")
+PROMPTED = (("youtube", "acc"), ("sms", "f1"))
+"""Recorded prompted-LF votes (``fixtures/prompted_<name>.npz``, see ``prompted_fixtures.py``) and their metric."""
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 @dataclass(frozen=True)
@@ -65,18 +71,43 @@ def wrench_set(folder: str) -> BenchSet:
         votes = SparseVotes.from_dense(L)
         return BenchSet("sms train", votes, votes, y, cardinality(folder), "f1")
     L_fit, L_test, y_test, k = fit_and_test(folder)
-    return BenchSet(f"{folder} test", SparseVotes.from_dense(L_fit), SparseVotes.from_dense(L_test), y_test, k, "acc")
+    metric = "f1" if folder in F1_FOLDERS else "acc"
+    return BenchSet(wrench_name(folder), SparseVotes.from_dense(L_fit), SparseVotes.from_dense(L_test), y_test, k, metric)
+
+
+def wrench_name(folder: str) -> str:
+    """``<folder> test``, or ``<folder> valid`` for a folder scored on valid (cdr has no test)."""
+    return f"{folder} {'test' if (SHARED / folder / 'test.json').exists() else 'valid'}"
+
+
+def prompted_set(name: str, metric: str) -> BenchSet:
+    """The recorded votes of the project's prompted LFs on ``name`` (every row with gold)."""
+    data = np.load(FIXTURES / f"prompted_{name}.npz")
+    known = data["y"] >= 0
+    L, y = data["L"][known].astype(np.int64), data["y"][known].astype(np.int64)
+    votes = SparseVotes.from_dense(L)
+    return BenchSet(f"prompted {name}", votes, votes, y, 2, metric)
+
+
+def prompted_available() -> list[tuple[str, str]]:
+    return [(name, metric) for name, metric in PROMPTED if (FIXTURES / f"prompted_{name}.npz").exists()]
 
 
 def set_named(name: str) -> BenchSet:
-    """The one set of :func:`all_sets` called ``name``, built alone (for a timing subprocess)."""
+    """The one set of :func:`all_sets` (or ``_stress.stress_sets``) called ``name``, built alone (for a
+    timing subprocess)."""
+    from _stress import stress_sets  # it builds on this module
+
     builders = {
         **{f"crowd/{c}": partial(crowd_set, c) for c in CROWD},
         **{f"{f} train {r:.0%} spam": partial(imbalanced_set, f, r) for f, r in IMBALANCED},
-        **{f"{f} test": partial(wrench_set, f) for f in WRENCH_TEST},
+        **{wrench_name(f): partial(wrench_set, f) for f in WRENCH_TEST},
         "sms train": partial(wrench_set, "sms"),
+        **{f"prompted {p}": partial(prompted_set, p, metric) for p, metric in PROMPTED},
     }
-    return builders[name]()
+    if name in builders:
+        return builders[name]()
+    return next(s for s in stress_sets() if s.name == name)
 
 
 def all_sets() -> list[BenchSet]:
@@ -85,6 +116,7 @@ def all_sets() -> list[BenchSet]:
         + [imbalanced_set(f, r) for f, r in IMBALANCED]
         + [wrench_set(f) for f in WRENCH_TEST]
         + [wrench_set("sms")]
+        + [prompted_set(p, metric) for p, metric in prompted_available()]
     )
 
 

@@ -55,4 +55,7 @@ def test_summary_shows_learned_accuracy_beside_empirical():
     votes = SparseVotes.from_dense(L, ("a", "b", "c"))
     summary = lf_summary(votes, gold=y, learned_acc=LabelModel(cardinality=2).fit(votes).accuracies_)
     assert summary["lf"].to_list() == ["a", "b", "c"]
-    np.testing.assert_allclose(summary["learned_acc"].to_numpy(), summary["emp_acc"].to_numpy(), atol=0.05)
+    learned, empirical = summary["learned_acc"].to_numpy(), summary["emp_acc"].to_numpy()
+    assert (np.argsort(learned) == np.argsort(empirical)).all()  # the LFs in the same order
+    # within 0.08: the firing-rate model's pseudo-votes (prior_strength · √votes) shrink each rate a little
+    np.testing.assert_allclose(learned, empirical, atol=0.08)

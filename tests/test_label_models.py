@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 import sys
 
 import numpy as np
 import pytest
 
+from weaksup import batches
 from weaksup.model import (
+    AutoLabelModel,
     DawidSkene,
     LabelModel,
     MajorityVote,
@@ -92,7 +95,7 @@ def test_distinct_rows_in_batches_equal_one_pass(monkeypatch, batch):
     L, _ = synthetic(3_000, [0.9, 0.8, 0.7, 0.6], k=3, coverage=0.4, seed=5)
     votes = SparseVotes.from_dense(L)
     whole, whole_weight = label_model.distinct_rows(votes, 3)
-    monkeypatch.setattr(label_model, "PATTERN_ROWS", batch)
+    monkeypatch.setattr(batches, "PATTERN_ROWS", batch)
     got, weight = label_model.distinct_rows(votes, 3)
     for a, b in ((got.rows, whole.rows), (got.cols, whole.cols), (got.labels, whole.labels), (weight, whole_weight)):
         assert np.array_equal(a, b)
@@ -102,9 +105,9 @@ def test_distinct_rows_in_batches_equal_one_pass(monkeypatch, batch):
     keys = (dense + 1) @ (4 ** np.arange(4))
     assert (np.diff(keys) > 0).all()  # in key order
     assert [int(weight[i]) for i in range(len(dense))] == [patterns.count(tuple(r)) for r in dense]
-    monkeypatch.setattr(label_model, "PATTERN_ROWS", 1_000_000)
+    monkeypatch.setattr(batches, "PATTERN_ROWS", 1_000_000)
     one = LabelModel(cardinality=3).fit(votes)
-    monkeypatch.setattr(label_model, "PATTERN_ROWS", batch)
+    monkeypatch.setattr(batches, "PATTERN_ROWS", batch)
     np.testing.assert_array_equal(LabelModel(cardinality=3).fit(votes).predict_proba(votes), one.predict_proba(votes))
 
 
@@ -170,8 +173,8 @@ def test_silence_weight_pulls_the_learned_balance_toward_the_truth():
     rates = [(0.4, 0.03, 1), (0.3, 0.02, 1), (0.35, 0.04, 1), (0.5, 0.3, 0), (0.3, 0.1, 0), (0.4, 0.2, 0)]
     L = np.stack([np.where(rng.random(20_000) < np.where(y == c, own, other), c, -1) for own, other, c in rates], 1)
     truth = y[(L >= 0).any(axis=1)].mean()
-    learned = {
-        tau: LabelModel(cardinality=2, learn_class_balance=True, balance_strength=0.0, silence_weight=tau)
+    learned = {  # a weak prior: the pseudo-votes' pull is not what this test is about
+        tau: LabelModel(cardinality=2, learn_class_balance=True, balance_strength=0.0, silence_weight=tau, prior_strength=0.5)
         .fit(L)
         .class_balance_[1]
         for tau in (0.0, 0.15, 1.0)
@@ -180,9 +183,30 @@ def test_silence_weight_pulls_the_learned_balance_toward_the_truth():
     assert abs(learned[1.0] - truth) < 0.02
 
 
+def test_prior_strength_scales_with_each_lfs_votes():
+    """Pseudo-votes are prior_strength·√(an LF's votes for a class): on a small set they pull the
+    rates hard toward precision 0.9, on a large one hardly; a class an LF never votes gets none."""
+    rng = np.random.default_rng(4)
+
+    def fit(n: int, strength: float) -> LabelModel:
+        y = (rng.random(n) < 0.05).astype(int)
+        spec = [(0.3, 0.01, 1), (0.4, 0.02, 1), (0.2, 0.01, 1), (0.5, 0.3, 0), (0.4, 0.2, 0), (0.3, 0.1, 0)]
+        L = np.stack([np.where(rng.random(n) < np.where(y == c, own, other), c, -1) for own, other, c in spec], 1)
+        return LabelModel(cardinality=2, prior_strength=strength).fit(L)
+
+    small = {c: fit(600, c).rates_ for c in (1.0, 16.0)}
+    assert (np.abs(small[16.0][0, :3, 1] - 0.9) < np.abs(small[1.0][0, :3, 1] - 0.9)).all()
+    rng = np.random.default_rng(5)
+    weak = fit(400_000, 1.0)
+    rng = np.random.default_rng(5)
+    strong = fit(400_000, 16.0)
+    assert np.abs(weak.rates_ - strong.rates_).max() < 0.03
+    assert (strong.rates_[:, :3, 0] == 0).all() and (strong.log_weights_[:3, 0] == 0).all()  # spam LFs never vote ham
+
+
 def test_prior_votes_weigh_on_a_small_class_and_vanish_on_a_large_one():
-    """The pseudo-votes pull each (LF, class) firing rate toward precision 0.9: hard where the class
-    has few rows, hardly at all where it has thousands."""
+    """Fixed pseudo-votes (``prior_votes``, as earlier versions had) pull each (LF, class) firing rate
+    toward precision 0.9: hard where the class has few rows, hardly at all where it has thousands."""
     rng = np.random.default_rng(4)
 
     def rates(n: int, prior_votes: float) -> np.ndarray:
@@ -464,7 +488,7 @@ def test_snorkel_missing_says_how_to_install(monkeypatch):
 
 
 def test_multiclass_share_counts_the_votes_of_lfs_that_vote_two_classes_or_more():
-    from weaksup.model.auto import multiclass_share
+    from weaksup.model.selection import multiclass_share
 
     rng = np.random.default_rng(0)
     L = np.where(rng.random((400, 5)) < 0.5, rng.integers(0, 3, (400, 5)), -1)
@@ -484,9 +508,9 @@ def test_labels_from_proba_are_the_same_whatever_rows_it_takes_at_a_time(monkeyp
     rng = np.random.default_rng(4)
     proba = rng.dirichlet(np.ones(3), 200)
     proba[::3] = 1 / 3  # three-way ties: broken by the seeded draws
-    monkeypatch.setattr(base, "LABEL_BATCH_ROWS", 10**9)
+    monkeypatch.setattr(batches, "TIE_BREAK_ROWS", 10**9)
     whole = base.labels_from_proba(proba, 7, tie_break)
-    monkeypatch.setattr(base, "LABEL_BATCH_ROWS", 7)  # 29 batches, the last of 4 rows
+    monkeypatch.setattr(batches, "TIE_BREAK_ROWS", 7)  # 29 batches, the last of 4 rows
     assert np.array_equal(base.labels_from_proba(proba, 7, tie_break), whole)
     if tie_break == "random":
         assert len(set(whole[::3].tolist())) > 1  # the tied rows did get different draws
@@ -500,3 +524,70 @@ def test_select_rows_renumbers_a_subset_or_a_reordering_and_keeps_all_rows_in_or
     swapped = votes.select_rows(np.array([2, 1, 0]))
     assert swapped.to_dense().tolist() == [[-1, 1], [0, 0], [1, -1]]
     assert votes.select_rows(np.array([0, 2])).to_dense().tolist() == [[1, -1], [-1, 1]]
+
+
+def _dense_informative_abstains(seed: int = 0, n: int = 6000):
+    """Four LFs voting both classes that fire far more often on class 1: their silence says class 0."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.3).astype(int)
+    L = np.full((n, 4), -1)
+    for a, ((f0, f1), p) in enumerate(zip([(0.35, 0.9), (0.3, 0.85), (0.4, 0.9), (0.3, 0.8)], [0.8, 0.75, 0.7, 0.8])):
+        fires = rng.random(n) < np.where(y == 1, f1, f0)
+        L[fires, a] = np.where(rng.random(n) < p, y, 1 - y)[fires]
+    return L, y
+
+
+def test_majority_structure_keeps_strict_majorities_and_breaks_ties_by_silence(tmp_path):
+    from weaksup.model._input import as_votes
+    from weaksup.model.dawid_skene import DawidSkene
+
+    L, y = _dense_informative_abstains()
+    model = MajorityVote(cardinality=2, proba="fitted", ties="confusion").fit(L)
+    shares = MajorityVote(cardinality=2).fit(L)
+    counts = np.stack([(L == c).sum(axis=1) for c in (0, 1)], axis=1)
+    strict, tied = counts.max(axis=1) > counts.min(axis=1), (counts[:, 0] == counts[:, 1]) & (counts[:, 0] > 0)
+    pred = model.predict(L)
+    np.testing.assert_array_equal(pred[strict], counts.argmax(axis=1)[strict])  # majority vote's labels
+    tie_model = DawidSkene(cardinality=2, max_iter=30, tol=1e-5).fit(L)  # the tie model, as fitted inside
+    np.testing.assert_array_equal(pred[tied], tie_model.predict_proba(L)[tied].argmax(axis=1))
+    assert (pred[tied] == y[tied]).mean() > 0.65  # silence decides ties far better than a coin
+    assert (pred == y).mean() > (shares.predict(L) == y).mean() + 0.02
+
+    def brier(m):
+        p = m.predict_proba(L)
+        return np.mean(np.sum((p - np.eye(2)[y]) ** 2, axis=1))
+
+    assert brier(model) < brier(shares) - 0.02  # calibrated, not vote shares
+    model.save(tmp_path / "m.json")
+    np.testing.assert_allclose(MajorityVote.load(tmp_path / "m.json").predict_proba(L), model.predict_proba(L))
+    assert model.vote_log_likelihood(as_votes(L, 2, "test")) < 0
+    with pytest.raises(ValueError, match="ties must be 'even', or 'confusion' with proba='fitted'"):
+        MajorityVote(cardinality=2, ties="confusion").fit(L)
+
+
+def test_held_out_ties_drop_the_lead_of_the_top_class():
+    from weaksup.model.selection import held_out_ties
+    from weaksup.votes import SparseVotes
+
+    L = np.array([[0, 0, 0, 1, -1], [1, 1, -1, -1, -1], [0, 1, 2, 2, 2], [0, 0, 1, 1, -1], [2, 2, 1, -1, -1]])
+    rows, led = held_out_ties(SparseVotes.from_dense(L), 3, seed=0)
+    dense = rows.to_dense()
+    assert led.tolist() == [0, 2, 2]  # rows 0, 2 and 4 led; row 1 names one class, row 3 already ties
+    counts = np.stack([(dense == c).sum(axis=1) for c in range(3)], axis=1)
+    assert counts.tolist() == [[1, 1, 0], [1, 1, 1], [0, 1, 1]]
+    assert ((dense == L[[0, 2, 4]]) | (dense == -1)).all()  # only votes of the leading class were dropped
+
+
+def test_default_does_not_keep_weights_that_overrule_most_majorities(caplog):
+    """Dense LFs whose silence carries the class: firing rates (blind to silence) overrule many strict
+    majorities and fall below majority vote; the default then keeps the majority structure."""
+    L, y = _dense_informative_abstains()
+    with caplog.at_level(logging.INFO, logger="weaksup.model"):
+        model = AutoLabelModel(cardinality=2).fit(L)
+    assert model.chosen_ == "majority" and "overrule the strict majority" in caplog.text
+    assert model.selection_["overruled_majorities"]["share"] > 0.05
+    forced = AutoLabelModel(cardinality=2, structure="firing_rates").fit(L)
+    mv = MajorityVote(cardinality=2).fit(L)
+    assert (forced.predict(L) == y).mean() < (mv.predict(L) == y).mean() < (model.predict(L) == y).mean()
+    lenient = AutoLabelModel(cardinality=2, max_overrule=1.0).fit(L)
+    assert "overrule the strict majority of" not in lenient.selection_["reason"]

@@ -89,7 +89,7 @@ def test_failed_run_exits_non_zero_and_is_recorded(slice_pipeline, tmp_path):
     ("edit", "message"),
     [
         (lambda t: t.replace("[label_model]", "[label_model]\nepochs = 5"),
-         r"unknown key 'label_model.epochs' \(line \d+\); known keys in \[label_model\]: name, params, seed"),
+         r"unknown key 'label_model.epochs' \(line \d+\); known keys in \[label_model\]: class_prior, name, params, seed"),
         (lambda t: t.replace('name = "yt_slice"', ""), r"missing required key 'name'"),
         (lambda t: t.replace('classes = ["HAM", "SPAM"]', 'classes = "HAM"'), r"'labels.classes' \(line \d+\) must be a list"),
         (lambda t: t.replace('classes = ["HAM", "SPAM"]', 'classes = ["HAM"]'), r"labels.classes needs at least 2"),
@@ -168,6 +168,7 @@ def test_label_rows_in_batches_equal_the_models_labels_of_all_rows(name):
 
 def test_split_scores_counted_batch_by_batch_equal_scores_of_all_rows():
     from weaksup.model import make_label_model
+    from weaksup.evaluation import class_scores
     from weaksup.pipeline.tasks import StreamedPrepared
     from weaksup.pipeline.tasks.categorical import LabelRows, accuracy, split_scores
     from weaksup.votes import SparseVotes
@@ -181,13 +182,22 @@ def test_split_scores_counted_batch_by_batch_equal_scores_of_all_rows():
     split = rng.choice(["train", "valid", "test", "unlabeled"], n)
     gold = np.where(split == "unlabeled", -1, rng.integers(-1, 3, n)).astype(np.int8)  # some rows without gold
     prepared = StreamedPrepared(pl.Series("split", split), gold, gold >= 0)
-    got = split_scores(LabelRows(model, votes, np.arange(n), n_votes, batch_rows=100), prepared)
+    classes = ["a", "b", "c"]
+    got = split_scores(LabelRows(model, votes, np.arange(n), n_votes, batch_rows=100), prepared, classes)
     pred, covered = model.predict(votes), n_votes > 0
-    want = {}
+    want, per_class = {}, {}
     for s in ("test", "train", "valid"):
         rows = split == s
         want[f"label_model_coverage_{s}"] = covered[rows].mean()
         want[f"label_model_accuracy_covered_{s}"] = accuracy(pred[rows & covered], gold[rows & covered])
         want[f"label_model_accuracy_{s}"] = accuracy(pred[rows], gold[rows])
-    assert list(got) == list(want)  # no scores for a split without gold
+        want[f"label_model_accuracy_uncovered_{s}"] = accuracy(pred[rows & ~covered], gold[rows & ~covered])
+        scores = class_scores(pred[rows], gold[rows], classes)
+        want[f"label_model_macro_f1_{s}"] = scores["macro_f1"]
+        per_class[f"label_model_per_class_{s}"] = scores["per_class"]
+    assert sorted(got) == sorted([*want, *per_class])  # no scores for a split without gold
     np.testing.assert_allclose([got[k] for k in want], [want[k] for k in want])
+    for key, table in per_class.items():
+        for c in classes:
+            np.testing.assert_allclose([got[key][c][m] for m in table[c]], [table[c][m] for m in table[c]])
+    assert got["label_model_per_class_test"]["a"]["support"] == int(((split == "test") & (gold == 0)).sum())

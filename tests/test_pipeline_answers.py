@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import os
 import re
 import subprocess
@@ -55,7 +57,10 @@ def test_shipped_crowd_pipeline_labels_equal_the_default_model_on_load_crowd_vot
     assert "answers: 8,000 from 164 workers on 800 items" in proc.stdout
 
     crowd, model = _default_on_load_crowd()
-    assert model.chosen_ == "confusion"
+    manifest = json.loads((exports / "run-0001" / "manifest.json").read_text())
+    assert manifest["label_model"]["chosen"] == model.chosen_  # the run says what it chose, and why
+    assert "held-out" in manifest["label_model"]["reason"]  # why, in figures (the LFs' order differs, so its sample too)
+    assert f"the label model label_model chose {model.chosen_}: " in proc.stdout
     train = pl.read_parquet(exports / "run-0001" / "training_set.parquet")
     assert train["example_id"].to_list() == list(crowd.items)  # every item is answered, in file order
     probs = model.predict_proba(crowd.votes)

@@ -258,6 +258,6 @@ def predict_command(args: argparse.Namespace) -> None:
 
 def schema_command(args: argparse.Namespace) -> None:
     """``weaksup schema``: the pipeline file's keys, with types, defaults and meaning."""
-    from weaksup.pipeline.schema import schema_doc
+    from weaksup.pipeline.schema_doc import schema_doc
 
     print(schema_doc())

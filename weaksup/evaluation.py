@@ -1,4 +1,5 @@
-"""Evaluation against gold: Kendall tau distance (ties skipped), NDCG@k, MSE and MAE.
+"""Evaluation against gold: per-class precision, recall and F1 with macro-F1, Kendall tau distance
+(ties skipped), NDCG@k, MSE and MAE.
 
 Rankings are lists of item ids, best first.  A ranking's truth is either another ranking
 or a mapping item → score (higher is better); pairs tied in the truth are skipped, since
@@ -12,15 +13,19 @@ no order of them is wrong (the movies data ties ``vote_average`` often).
 0.797
 >>> mse([1.0, 2.0], [1.0, 4.0]), mae([1.0, 2.0], [1.0, 4.0])
 (2.0, 1.0)
+>>> s = class_scores([0, 1, 1, 0], [0, 1, 0, 0], ["ham", "spam"])
+>>> s["macro_f1"], s["per_class"]["spam"]
+(0.7333333333333334, {'precision': 0.5, 'recall': 1.0, 'f1': 0.6666666666666666, 'support': 1})
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from sklearn.metrics import mean_absolute_error, mean_squared_error, ndcg_score
+from sklearn.metrics import mean_absolute_error, mean_squared_error, ndcg_score, precision_recall_fscore_support
 
 Truth = Sequence[Hashable] | Mapping[Hashable, float]
 
@@ -95,3 +100,33 @@ def mse(pred: ArrayLike, truth: ArrayLike) -> float:
 def mae(pred: ArrayLike, truth: ArrayLike) -> float:
     """Mean absolute error."""
     return float(mean_absolute_error(*_pair(pred, truth, "mae")[::-1]))
+
+
+def class_scores(
+    pred: ArrayLike, gold: ArrayLike, classes: Sequence[str], weights: ArrayLike | None = None
+) -> dict[str, Any]:
+    """Accuracy, macro-F1 and each class's precision, recall, F1 and support (scikit-learn's), for class
+    ids ``pred`` against ``gold`` (rows with gold -1 are left out); ``weights`` counts each row that
+    many times (a table of (pred, gold) counts scores like the rows it counts).
+
+    A class never predicted has precision 0, one never in gold recall 0 (scikit-learn's
+    ``zero_division=0``): several WRENCH sets are scored by the F1 of one class, where accuracy hides
+    a model that never predicts it.  Macro-F1 averages the classes that are in gold or predicted.
+    Returns ``{"accuracy", "macro_f1", "per_class": {name: {...}}}``.
+    """
+    p, g = np.asarray(pred).ravel(), np.asarray(gold).ravel()
+    w = np.ones(len(p)) if weights is None else np.asarray(weights, dtype=float).ravel()
+    if p.shape != g.shape or w.shape != p.shape:
+        raise ValueError(f"class_scores: {p.size} predictions, {g.size} gold labels and {w.size} weights; give one each per row")
+    known = g >= 0
+    p, g, w = p[known], g[known], w[known]
+    labels = list(range(len(classes)))
+    precision, recall, f1, _ = precision_recall_fscore_support(g, p, labels=labels, zero_division=0, sample_weight=w)
+    support = np.bincount(g, weights=w, minlength=len(classes))[: len(classes)]
+    per_class = {
+        str(name): {"precision": float(precision[c]), "recall": float(recall[c]), "f1": float(f1[c]), "support": int(support[c])}
+        for c, name in enumerate(classes)
+    }
+    seen = (support > 0) | (np.bincount(p[p >= 0], weights=w[p >= 0], minlength=len(classes))[: len(classes)] > 0)
+    return {"accuracy": float(w[p == g].sum() / w.sum()) if len(g) else float("nan"),
+            "macro_f1": float(np.mean(f1[seen])) if seen.any() else float("nan"), "per_class": per_class}  # fmt: skip

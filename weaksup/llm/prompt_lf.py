@@ -99,15 +99,15 @@ def _template_fields(name: str, template: str) -> tuple[str, ...]:
             "write literal braces as {{ and }}"
         ) from None
     fields = []
-    for _, field, _, _ in parsed:
-        if field is None:
+    for _, column, _, _ in parsed:
+        if column is None:
             continue
-        if not field.isidentifier():
+        if not column.isidentifier():
             raise ValueError(
-                f"prompted LF {name!r}: template field {{{field}}} must be a plain column name "
+                f"prompted LF {name!r}: template field {{{column}}} must be a plain column name "
                 "(no positional, attribute or index fields); prepare values with a field function"
             )
-        fields.append(field)
+        fields.append(column)
     return tuple(dict.fromkeys(fields))
 
 

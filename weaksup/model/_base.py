@@ -21,6 +21,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from weaksup import batches
 from weaksup.model._input import (
     LabelMatrix,
     as_votes,
@@ -33,10 +34,6 @@ from weaksup.votes import ABSTAIN, SparseVotes
 TIE_ATOL = 1e-9
 """Class probabilities within this of a row's maximum count as tied."""
 
-LABEL_BATCH_ROWS = 100_000
-"""Rows per step of :func:`labels_from_proba`."""
-
-
 def labels_from_proba(
     proba: np.ndarray, seed: int | np.random.Generator, tie_break: Literal["random", "abstain"] = "random"
 ) -> np.ndarray:
@@ -45,12 +42,12 @@ def labels_from_proba(
     (``np.random.default_rng(seed)``) instead, it draws on from where the last call stopped: the
     labels of consecutive row batches then equal those of all rows at once.
 
-    Works through :data:`LABEL_BATCH_ROWS` rows at a time (one generator draws the batches' tie
+    Works through :data:`weaksup.batches.TIE_BREAK_ROWS` rows at a time (one generator draws the batches' tie
     breaks in turn, the same numbers as one draw for all rows), so its temporaries stay small."""
     rng = np.random.default_rng(seed)
     labels = np.empty(len(proba), dtype=np.int64)
-    for start in range(0, len(proba), LABEL_BATCH_ROWS):
-        part = proba[start : start + LABEL_BATCH_ROWS]
+    for start in range(0, len(proba), batches.TIE_BREAK_ROWS):
+        part = proba[start : start + batches.TIE_BREAK_ROWS]
         tied = part >= part.max(axis=1, keepdims=True) - TIE_ATOL
         if tie_break == "abstain":
             got = part.argmax(axis=1)
@@ -93,6 +90,12 @@ def one_hot(votes: SparseVotes, cardinality: int) -> sp.csr_matrix:
     return X
 
 
+def vote_counts(votes: SparseVotes, cardinality: int) -> np.ndarray:
+    """Votes per row and class, shape (n, k), as floats."""
+    k = cardinality
+    return np.bincount(votes.rows * k + votes.labels, minlength=votes.n * k).reshape(votes.n, k).astype(float)
+
+
 def lf_coverage(votes: SparseVotes) -> np.ndarray:
     """Number of votes each LF casts, shape (m,)."""
     return np.bincount(votes.cols, minlength=votes.m)
@@ -115,11 +118,13 @@ class LabelModelBase(PersistentModel, BaseEstimator):
 
     # -- fitting and inference -------------------------------------------------------
 
-    def fit(self, L: LabelMatrix, class_balance: np.ndarray | None = None) -> LabelModelBase:
+    def fit(self, L: LabelMatrix, class_balance: np.ndarray | str | None = None) -> LabelModelBase:
         """Learn from the (n, m) label matrix ``L`` (dense with -1 = abstain, or SparseVotes).
 
-        ``class_balance`` fixes the class prior P(y); by default it is learned.
-        Returns ``self``.
+        ``class_balance`` fixes the class prior P(y): proportions, one per class, or
+        ``"uniform"``; ``"learned"`` or None leaves it to the model (learned by the default
+        model, Dawid–Skene and majority vote; uniform for ``firing_rates`` unless
+        ``learn_class_balance``, and Snorkel's own).  Returns ``self``.
         """
         name = type(self).__name__
         k = check_cardinality(self.cardinality, name)

@@ -112,15 +112,25 @@ def _check_coordinates(votes: SparseVotes, model: str) -> None:
             )
 
 
-def check_class_balance(class_balance: np.ndarray | None, cardinality: int, model: str):
-    """Return a validated class prior of length ``cardinality`` (or None)."""
-    if class_balance is None:
+def check_class_balance(class_balance: np.ndarray | str | None, cardinality: int, model: str):
+    """Return a validated class prior of length ``cardinality``, or None to learn it.
+
+    ``class_balance`` is proportions (one positive number per class, summing to 1), ``"uniform"``
+    (1/k each), or ``"learned"`` / None (the model learns it, or keeps its own default).
+    """
+    if class_balance is None or (isinstance(class_balance, str) and class_balance == "learned"):
         return None
+    if isinstance(class_balance, str):
+        if class_balance != "uniform":
+            raise ValueError(
+                f"{model}: class_balance must be proportions, 'uniform' or 'learned', got {class_balance!r}"
+            )
+        return np.full(cardinality, 1.0 / cardinality)
     p = np.asarray(class_balance, dtype=float)
     if p.shape != (cardinality,) or not np.isfinite(p).all() or (p <= 0).any():
         raise ValueError(
             f"{model}: class_balance must be {cardinality} positive numbers (one per class), "
-            f"got {class_balance!r}"
+            f"'uniform' or 'learned', got {class_balance!r}"
         )
     if abs(p.sum() - 1.0) > 1e-6:
         raise ValueError(f"{model}: class_balance must sum to 1, got sum {p.sum():.6g}")

@@ -1,30 +1,61 @@
-"""The default label model: picks the structure that fits the votes, by held-out vote likelihood.
+"""The default label model: picks the structure that fits the votes, without gold or with dev gold.
 
-Two structures cover the data weaksup meets, and neither is safe everywhere:
+Three structures cover the data weaksup meets, and none is safe everywhere:
 
 - ``"firing_rates"``: :class:`~weaksup.model.label_model.LabelModel`, per-LF, per-class firing
-  rates with a learned, shrunk class balance, fit with each LF's silence weakly counted and 100
-  pseudo-votes per rate (its docstring says why).  Which LF fires is evidence, so LFs that only
-  ever vote one class ("has a link → SPAM") are informative.  Best on hand-written LFs.
-- ``"confusion"``: :class:`~weaksup.model.dawid_skene.DawidSkene` with abstains skipped and
-  confusions shrunk toward the pooled one.  Best on crowd answers, where many workers each
-  label a few items and abstaining says nothing about the class.
+  rates, pseudo-votes growing as the square root of each LF's votes.  Which LF fires is
+  evidence, so LFs that only ever vote one class ("has a link → SPAM") are informative; its
+  learned weights beat majority vote on most hand-written LF sets.
+- ``"confusion"``: :class:`~weaksup.model.dawid_skene.DawidSkene` with abstains skipped.  Best on
+  crowd answers, where many workers each label a few items and abstaining says nothing.
+- ``"majority"``: :class:`~weaksup.model.majority.MajorityVote` with calibrated probabilities,
+  ties decided by Dawid–Skene with abstains observed.  The floor: where no learned weighting
+  can be trusted (prompted LFs near chance, many sparse keyword LFs over many classes) it keeps
+  majority vote's labels wherever the votes have a strict majority.
 
-Selection, never with gold labels: when fewer than ``MIN_MULTICLASS_SHARE`` of the votes come
-from LFs that vote two classes or more, the confusion structure cannot learn anything (a one-class
-LF's confusion row is the same for every class), so firing rates are used.  Otherwise both are
-fit on a seeded 75% of (at most ``SELECTION_ROWS``) covered rows and scored on the other 25% by
-:meth:`~weaksup.model._base.LabelModelBase.vote_log_likelihood`: how well each predicts a vote
-from the rest of its row.  The confusion structure is chosen when it wins by more than
-``MARGIN`` nats per vote, then refit on every row.  The choice is logged (logger
-``weaksup.model``) and kept in ``chosen_`` and ``selection_``; ``structure=`` forces either.
+**Selection without gold** (``structure="auto"``), on (at most ``SELECTION_ROWS``) covered rows,
+a seeded sample:
+
+1. When at least ``MIN_MULTICLASS_SHARE`` of the votes come from LFs that vote two classes or
+   more, the confusion structure is fit on 75% of them and scored against firing rates by
+   :meth:`~weaksup.model._base.LabelModelBase.vote_log_likelihood` on the held-out rows (how well
+   each predicts a vote from the rest of its row); confusion is kept when it leads by more than
+   ``margin`` nats per vote.  Below that share a confusion matrix cannot learn anything from
+   one-class LFs and is not tried.
+2. Otherwise firing rates and the majority structure differ mostly where the votes tie
+   (learned weights rarely overrule a strict majority), so they are compared on ties made from
+   held-out rows: a row whose votes name two classes or more loses as many votes of its top
+   class as that class leads by, and each structure, fit on the other rows (``TIE_FOLDS`` folds,
+   so every row is held out once), labels it.  The majority structure is chosen when it gives
+   the class that led on more rows than it misses, by a one-sided sign test at level
+   ``tie_alpha``.
+
+The two rules and their settings (``margin``, ``tie_alpha``, ``max_overrule``, ``prior_strength``, ``prior_estimate``)
+were chosen leave-one-set-out on ``benchmarks/label_models.py``'s sets: the figure reported for
+each set is the default chosen without it.
+
+**With gold on a dev split** (``fit(..., dev_votes=, dev_gold=)``), every structure is fit and the
+one with the least dev log-loss is kept (as WRENCH selects).
+
+**Class prior.**  ``fit(votes, class_balance=...)`` takes proportions, ``"uniform"`` or
+``"learned"`` (default).  Given or uniform, it is every structure's prior.  Learned, it is estimated
+from the covered rows as ``prior_estimate`` says (below, ``class_balance_``) and is the prior of
+the rows no LF votes on; on covered rows the confusion structure keeps its own (EM) prior, majority
+vote none, and firing rates, whose EM runs under a uniform prior (a learned one drifts with
+one-class LFs: the rates and the balance trade off), take the estimate at inference.  The
+estimates: ``"votes"``, majority vote's mean vote share; ``"posterior"``, the chosen model's mean
+posterior over (at most ``SELECTION_ROWS``) covered rows; ``"mean"``, the average of the two.
+Scores on covered and uncovered rows are reported apart by the pipeline.
+
+The choice and why are logged (logger ``weaksup.model``) and kept in ``chosen_`` and
+``selection_``; ``structure=`` forces one.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
 >>> y = rng.integers(0, 2, 3000)
 >>> L = np.stack([np.where(rng.random(3000) < a, y, 1 - y) for a in (0.9, 0.8, 0.7, 0.6)], 1)
 >>> model = AutoLabelModel(cardinality=2).fit(L)
->>> model.chosen_ in ("firing_rates", "confusion"), float((model.predict(L) == y).mean()) > 0.85
+>>> model.chosen_ in STRUCTURES, float((model.predict(L) == y).mean()) > 0.85
 (True, True)
 """
 
@@ -35,21 +66,22 @@ from typing import Any, Literal
 
 import numpy as np
 
-from weaksup.model._base import LabelModelBase
+from scipy.stats import binomtest
+
+from weaksup.model._base import LabelModelBase, vote_counts
+from weaksup.model._input import LabelMatrix, as_votes
 from weaksup.model.dawid_skene import DawidSkene
 from weaksup.model.label_model import LabelModel
+from weaksup.model.majority import MajorityVote
+from weaksup.model.selection import held_out_ties, hit_rate, multiclass_share
 from weaksup.votes import SparseVotes
 
 logger = logging.getLogger("weaksup.model")
 
 STRUCTURES: dict[str, tuple[type[LabelModelBase], dict[str, Any]]] = {
-    "firing_rates": (LabelModel, {
-        "learn_class_balance": True,
-        "balance_strength": 0.16,
-        "silence_weight": 0.15,
-        "prior_votes": 100.0,
-    }),
+    "firing_rates": (LabelModel, {}),
     "confusion": (DawidSkene, {"abstain": "skip"}),
+    "majority": (MajorityVote, {"proba": "fitted", "ties": "confusion"}),
 }
 """Each structure's model class and the parameters the default gives it."""
 MIN_MULTICLASS_SHARE = 0.5
@@ -57,114 +89,276 @@ MIN_MULTICLASS_SHARE = 0.5
 SELECTION_ROWS = 20_000
 """Selection fits on at most this many covered rows (a seeded sample), so it costs little at scale."""
 HOLDOUT = 0.25
-"""Share of the sampled rows held out to score the two structures."""
+"""Share of the sampled rows held out to score the structures by vote likelihood (rule 1)."""
+TIE_FOLDS = 4
+"""Folds of the sampled rows for the held-out ties (rule 2): each row is held out once."""
+TIE_BUDGET = 1000
+"""Rule 2 stops adding folds once this many ties are scored: a compute budget (far more than a
+sign test needs to see a real difference), so the selection costs little on large data."""
 SELECTION_FIT: dict[str, dict[str, Any]] = {
     "firing_rates": {"max_iter": 20, "tol": 1e-3},
     "confusion": {"max_iter": 20, "tol": 1e-4},
+    "majority": {},
 }
-"""Looser stopping for the held-out fits: ranking two structures needs no converged digits, and
-these fits would otherwise cost more than the final one."""
+"""Looser stopping for the held-out fits: ranking structures needs no converged digits, and these
+fits would otherwise cost more than the final one."""
 INNER = "model_."
 """Prefix of the chosen model's arrays in a saved default model."""
-MARGIN = 0.01
-"""Nats per held-out vote by which the confusion structure must win: firing rates has fewer
-parameters and is the cheaper fit at scale, so it keeps ties."""
+MARGIN = 0.05
+"""Default ``margin``: nats per held-out vote by which the confusion structure must beat firing rates (the cheaper fit
+at scale keeps ties)."""
+TIE_ALPHA = 0.05
+"""Default ``tie_alpha``: the one-sided sign test's level at which the majority structure wins the held-out ties."""
+MAX_OVERRULE = 0.05
+"""Default ``max_overrule``: firing rates that overrule a strict majority on more of the held-out rows
+are not kept (rule 2)."""
+PRIOR_ESTIMATE = "votes"
+"""Default ``prior_estimate`` for rows no LF votes on."""
+PRIOR_STRENGTH = 8.0
+"""Default ``prior_strength`` of the firing-rates structure (``LabelModel``'s own default is 4).
 
-
-def multiclass_share(votes: SparseVotes, cardinality: int) -> float:
-    """Share of the votes cast by LFs that vote at least two different classes."""
-    if votes.nnz == 0:
-        return 0.0
-    pairs = votes.cols * cardinality + votes.labels  # in the votes' own integer type: m·k is far below 2^31
-    seen = np.bincount(pairs, minlength=votes.m * cardinality) > 0  # (LF, class) pairs
-    del pairs
-    several = seen.reshape(votes.m, cardinality).sum(axis=1) >= 2
-    return float(np.bincount(votes.cols, minlength=votes.m)[several].sum() / votes.nnz)
+The defaults (``margin``, ``tie_alpha``, ``prior_strength``, ``prior_estimate``) are the grid point that
+``benchmarks/_loso.py`` chooses on all the benchmark's sets; the figure reported for each set is the
+point chosen without it (the same point on 27 of 28 sets: ``benchmarks/results/label_models.txt``)."""
 
 
 class AutoLabelModel(LabelModelBase):
     """The default categorical label model (registry name ``label_model``); see the module docstring.
 
-    ``structure`` is ``"auto"`` (select), ``"firing_rates"`` or ``"confusion"``.  Fitted:
-    ``chosen_`` (the structure), ``selection_`` (why: the multiclass vote share, the held-out
-    vote log-likelihoods, a sentence), ``model_`` (the fitted model of that structure), and its
-    ``class_balance_`` and ``accuracies_``.  Needs 3 LFs that vote.
+    ``structure`` is ``"auto"`` (select) or a key of :data:`STRUCTURES`; ``prior_strength`` goes
+    to the firing-rate structure; ``margin``, ``tie_alpha``, ``max_overrule`` and ``prior_estimate`` as the module
+    docstring says.
+    Fitted: ``chosen_`` (the structure), ``selection_`` (why: the figures each rule compared, a
+    sentence), ``model_`` (the fitted model of that structure), ``class_balance_`` (the prior of
+    rows no LF votes on) and ``accuracies_``.  Needs 3 LFs that vote.
     """
 
     min_lfs = 3
-    _fitted_arrays = ()
+    _fitted_arrays = ("class_balance_",)
     _fitted_meta = ("n_lfs_", "chosen_", "selection_")
 
     def __init__(
         self,
         cardinality: int,
         seed: int = 0,
-        structure: Literal["auto", "firing_rates", "confusion"] = "auto",
+        structure: Literal["auto", "firing_rates", "confusion", "majority"] = "auto",
+        prior_strength: float = PRIOR_STRENGTH,
+        margin: float = MARGIN,
+        tie_alpha: float = TIE_ALPHA,
+        max_overrule: float = MAX_OVERRULE,
+        prior_estimate: Literal["votes", "posterior", "mean"] = PRIOR_ESTIMATE,
     ) -> None:
         self.cardinality = cardinality
         self.seed = seed
         self.structure = structure
+        self.prior_strength = prior_strength
+        self.margin = margin
+        self.tie_alpha = tie_alpha
+        self.max_overrule = max_overrule
+        self.prior_estimate = prior_estimate
+
+    def fit(
+        self,
+        L: LabelMatrix,
+        class_balance: np.ndarray | str | None = None,
+        *,
+        dev_votes: LabelMatrix | None = None,
+        dev_gold: np.ndarray | None = None,
+    ) -> AutoLabelModel:
+        """Learn from the votes ``L`` (see :meth:`LabelModelBase.fit`); with ``dev_votes`` and
+        ``dev_gold`` (class ids, -1 where unknown) the structure is the one of least dev log-loss."""
+        if (dev_votes is None) != (dev_gold is None):
+            raise ValueError("AutoLabelModel.fit: give dev_votes and dev_gold together, or neither")
+        self._dev = None
+        if dev_votes is not None:
+            dev = as_votes(dev_votes, self.cardinality, "AutoLabelModel (dev_votes)")
+            gold = np.asarray(dev_gold).ravel()
+            if gold.shape != (dev.n,):
+                raise ValueError(f"AutoLabelModel.fit: dev_gold has {gold.size} labels for {dev.n} dev rows")
+            if (gold >= self.cardinality).any() or (gold < -1).any():
+                raise ValueError(f"AutoLabelModel.fit: dev_gold must be class ids 0..{self.cardinality - 1} or -1")
+            self._dev = (dev, gold)
+        try:
+            return super().fit(L, class_balance)
+        finally:
+            del self._dev
 
     def _build(self, structure: str, **overrides: Any) -> LabelModelBase:
         cls, params = STRUCTURES[structure]
+        if cls is LabelModel:
+            params = {**params, "prior_strength": self.prior_strength}
         return cls(cardinality=self.cardinality, seed=self.seed, **params, **overrides)
 
     def _fit(self, votes: SparseVotes, class_balance: np.ndarray | None) -> None:
         if self.structure not in ("auto", *STRUCTURES):
             raise ValueError(
-                f"AutoLabelModel: structure must be 'auto', {', '.join(map(repr, STRUCTURES))}; got {self.structure!r}"
+                f"AutoLabelModel: structure must be 'auto' or one of {', '.join(map(repr, STRUCTURES))}; got {self.structure!r}"
             )
-        share = multiclass_share(votes, self.cardinality)
-        selection: dict[str, Any] = {"multiclass_vote_share": share, "heldout_vote_loglik": {}}
+        if self.prior_estimate not in ("votes", "posterior", "mean"):
+            raise ValueError(f"AutoLabelModel: prior_estimate must be 'votes', 'posterior' or 'mean', got {self.prior_estimate!r}")
+        sampled = self._sample(votes)  # one pass over every vote; selection and prior read the sample
+        share = multiclass_share(sampled, self.cardinality)
+        selection: dict[str, Any] = {"multiclass_vote_share": share}
+        fitted: dict[str, LabelModelBase] = {}
         if self.structure != "auto":
             chosen, reason = self.structure, "set by structure="
-        elif share < MIN_MULTICLASS_SHARE:
-            chosen = "firing_rates"
-            reason = (
-                f"{share:.0%} of votes come from LFs that vote several classes: skipping abstains would "
-                "leave the one-class LFs nothing to learn from"
-            )
+        elif self._dev is not None and (self._dev[1] >= 0).any():
+            chosen, reason, selection["dev_log_loss"], fitted = self._by_dev_gold(votes, class_balance)
         else:
-            scores = self._heldout_scores(votes, class_balance)
-            selection["heldout_vote_loglik"] = scores
-            better = scores.get("confusion", -np.inf) - scores.get("firing_rates", -np.inf)
-            chosen = "confusion" if better > MARGIN else "firing_rates"
-            reason = (
-                f"held-out vote log-likelihood per vote: confusion {scores.get('confusion', float('nan')):.4f}, "
-                f"firing_rates {scores.get('firing_rates', float('nan')):.4f} (confusion needs a lead over {MARGIN})"
-            )
+            chosen, reason = self._without_gold(sampled, class_balance, share, selection)
         selection["reason"] = reason
         logger.info("label_model chose %s: %s", chosen, reason)
-        self.model_ = self._build(chosen).fit(votes, class_balance)
+        if chosen in fitted:
+            self.model_ = fitted[chosen]
+        else:  # the votes are checked already: fit the structure on them without a second pass
+            self.model_ = self._build(chosen)
+            self.model_._fit(votes, class_balance)
+            self.model_.n_lfs_ = votes.m
         self.chosen_, self.selection_ = chosen, selection
-        self.class_balance_, self.accuracies_ = self.model_.class_balance_, self.model_.accuracies_
+        self.class_balance_ = class_balance if class_balance is not None else self._learned_prior(sampled)
+        self.accuracies_ = self.model_.accuracies_
 
-    def _heldout_scores(self, votes: SparseVotes, class_balance: np.ndarray | None) -> dict[str, float]:
-        """Each structure's vote log-likelihood on held-out covered rows (structures that fail to fit are left out)."""
-        rng = np.random.default_rng(self.seed)
+    def _without_gold(
+        self, sampled: SparseVotes, class_balance: np.ndarray | None, share: float, selection: dict[str, Any]
+    ) -> tuple[str, str]:
+        """Rules 1 and 2 of the module docstring on held-out rows of the sampled covered rows."""
+        order = np.random.default_rng(self.seed).permutation(sampled.n)
+        cut = int(round(sampled.n * (1 - HOLDOUT)))
+        train, held = sampled.select_rows(np.sort(order[:cut])), sampled.select_rows(np.sort(order[cut:]))
+        models = {}
+        selection["heldout_vote_loglik"] = {}
+        if share >= MIN_MULTICLASS_SHARE and held.n:
+            for name in ("confusion", "firing_rates"):
+                models[name] = self._try_fit(name, train, class_balance)
+                score = models[name].vote_log_likelihood(held) if models[name] is not None else float("nan")
+                if np.isfinite(score):
+                    selection["heldout_vote_loglik"][name] = score
+        scores = selection["heldout_vote_loglik"]
+        if scores.get("confusion", -np.inf) - scores.get("firing_rates", -np.inf) > self.margin:
+            return "confusion", (
+                f"{share:.0%} of votes come from LFs voting several classes, and confusion predicts a held-out vote from "
+                f"the rest of its row better than firing rates (held-out vote log-likelihood {scores['confusion']:.4f} "
+                f"against {scores.get('firing_rates', float('nan')):.4f} nats per vote; needs a lead over {self.margin})"
+            )
+        if share < MIN_MULTICLASS_SHARE:
+            why = (f"{share:.0%} of votes come from LFs voting several classes: with one-class LFs a confusion matrix "
+                   "learns nothing, so it is not tried; ")  # fmt: skip
+        else:
+            why = ("confusion does not predict held-out votes better than firing rates (held-out vote log-likelihood "
+                   + ", ".join(f"{name} {value:.4f}" for name, value in scores.items()) + "); ")
+        return self._firing_rates_or_majority(sampled, order, class_balance, selection, why)
+
+    def _firing_rates_or_majority(
+        self, sampled: SparseVotes, order: np.ndarray, class_balance: np.ndarray | None, selection: dict[str, Any], why: str
+    ) -> tuple[str, str]:
+        """Rule 2 of the module docstring: held-out ties and overruled majorities, fold by fold."""
+        wins = losses = n_ties = overruled = n_strict = 0
+        fold = np.arange(sampled.n) % TIE_FOLDS
+        for f in range(TIE_FOLDS):  # each sampled row is held out once, until the ties suffice
+            if n_ties >= TIE_BUDGET:
+                break
+            held = sampled.select_rows(np.sort(order[fold == f]))
+            part = sampled.select_rows(np.sort(order[fold != f]))
+            fits = {name: self._try_fit(name, part, class_balance) for name in ("majority", "firing_rates")}
+            if fits["majority"] is None or fits["firing_rates"] is None or not held.n:
+                continue
+            counts = vote_counts(held, self.cardinality)
+            ordered = np.sort(counts, axis=1)
+            strict = ordered[:, -1] > ordered[:, -2]  # a strict majority: do the firing rates overrule it?
+            labels = fits["firing_rates"].predict_proba(held).argmax(axis=1)
+            overruled += int((labels != counts.argmax(axis=1))[strict].sum())
+            n_strict += int(strict.sum())
+            rows, led = held_out_ties(held, self.cardinality, self.seed)
+            if len(led):
+                hits = [hit_rate(fits[name].predict_proba(rows), led) for name in ("majority", "firing_rates")]
+                wins, losses = wins + int((hits[0] > hits[1]).sum()), losses + int((hits[0] < hits[1]).sum())
+                n_ties += len(led)
+        p_value = binomtest(wins, wins + losses, alternative="greater").pvalue if wins + losses else 1.0
+        overrule_rate = overruled / n_strict if n_strict else 0.0
+        selection["heldout_ties"] = {"n": n_ties, "majority_better": wins, "majority_worse": losses,
+                                     "p_value": float(p_value)}  # fmt: skip
+        selection["overruled_majorities"] = {"rows": n_strict, "share": overrule_rate}
+        if overrule_rate > self.max_overrule:
+            return "majority", why + (
+                f"firing rates overrule the strict majority of {overrule_rate:.1%} of {n_strict} held-out rows (more than "
+                f"{self.max_overrule:.0%}): weights that contradict most of the votes are not trusted, so majority vote "
+                "with abstain-aware tie breaks"
+            )
+        if p_value < self.tie_alpha:
+            return "majority", why + (
+                f"on ties made from {n_ties} held-out rows, majority vote with abstain-aware tie breaks picks the class "
+                f"that led more often than firing rates ({wins} rows better, {losses} worse; sign test p = {p_value:.2g} "
+                f"< {self.tie_alpha})"
+            )
+        return "firing_rates", why + (
+            f"on ties made from {n_ties} held-out rows the majority structure is not better ({wins} rows better, "
+            f"{losses} worse; sign test p = {p_value:.2g}, needs < {self.tie_alpha}), and firing rates overrule "
+            f"{overrule_rate:.1%} of strict majorities" if n_ties
+            else f"no held-out row could be made a tie, and firing rates overrule {overrule_rate:.1%} of strict "
+                 "majorities, so the learned weights decide")  # fmt: skip
+
+    def _sample(self, votes: SparseVotes) -> SparseVotes:
+        """The votes of at most ``SELECTION_ROWS`` covered rows (seeded), renumbered in row order."""
         covered = np.flatnonzero(np.bincount(votes.rows, minlength=votes.n) > 0)
-        sample = rng.permutation(covered)[:SELECTION_ROWS]
-        cut = int(round(len(sample) * (1 - HOLDOUT)))
-        train, held = votes.select_rows(np.sort(sample[:cut])), votes.select_rows(np.sort(sample[cut:]))
-        scores = {}
+        if len(covered) > SELECTION_ROWS:
+            covered = np.sort(np.random.default_rng(self.seed).choice(covered, SELECTION_ROWS, replace=False))
+        return votes.select_rows(covered)
+
+    def _try_fit(self, name: str, votes: SparseVotes, class_balance: np.ndarray | None) -> LabelModelBase | None:
+        """A structure fit for selection, or None where it cannot be (e.g. fewer than 3 LFs vote in the sample)."""
+        try:
+            return self._build(name, **SELECTION_FIT[name]).fit(votes, class_balance)
+        except ValueError as error:
+            logger.info("label_model: %s could not be fit for selection: %s", name, error)
+            return None
+
+    def _by_dev_gold(
+        self, votes: SparseVotes, class_balance: np.ndarray | None
+    ) -> tuple[str, str, dict[str, float], dict[str, LabelModelBase]]:
+        """Every structure fit on all votes, scored by log-loss on the dev rows with gold."""
+        dev, gold = self._dev
+        known = np.flatnonzero(gold >= 0)
+        dev_rows = dev.select_rows(known)
+        losses, fitted = {}, {}
         for name in STRUCTURES:
             try:
-                score = self._build(name, **SELECTION_FIT[name]).fit(train, class_balance).vote_log_likelihood(held)
-            except ValueError as error:  # e.g. fewer than 3 LFs vote in the sample
-                logger.info("label_model: %s could not be scored on held-out rows: %s", name, error)
+                model = self._build(name).fit(votes, class_balance)
+            except ValueError as error:
+                logger.info("label_model: %s could not be fit: %s", name, error)
                 continue
-            if np.isfinite(score):
-                scores[name] = score
-        return scores
+            fitted[name] = model
+            proba = model.predict_proba(dev_rows)
+            losses[name] = float(-np.mean(np.log(np.clip(proba[np.arange(len(known)), gold[known]], 1e-12, None))))
+        chosen = min(losses, key=losses.get)
+        shown = ", ".join(f"{name} {loss:.4f}" for name, loss in sorted(losses.items(), key=lambda kv: kv[1]))
+        return chosen, f"least log-loss on {len(known)} dev rows with gold: {shown}", losses, fitted
+
+    def _learned_prior(self, sampled: SparseVotes) -> np.ndarray:
+        """The prior of rows no LF votes on (``prior_estimate``), from the sampled covered rows."""
+        k = self.cardinality
+        if not sampled.n:
+            return np.full(k, 1.0 / k)
+        counts = vote_counts(sampled, k)
+        shares = (counts / counts.sum(axis=1, keepdims=True)).sum(axis=0)
+        by_votes = (shares + 1.0) / (sampled.n + k)  # majority vote's: add-one smoothed
+        if self.prior_estimate == "votes":
+            return by_votes
+        posterior = (self.model_.predict_proba(sampled).sum(axis=0) + 1.0) / (sampled.n + k)
+        return posterior if self.prior_estimate == "posterior" else (posterior + by_votes) / 2
 
     def _log_scores(self, votes: SparseVotes) -> np.ndarray:
-        return self.model_._log_scores(votes)
+        scores = self.model_._log_scores(votes)
+        uncovered = np.bincount(votes.rows, minlength=votes.n) == 0
+        if self.chosen_ == "firing_rates":  # its rates are fit under a uniform prior; the prior enters here
+            scores[~uncovered] += np.log(self.class_balance_) - np.log(self.model_.class_balance_)
+        scores[uncovered] = np.log(self.class_balance_)
+        return scores
 
     def _vote_terms(self, votes: SparseVotes) -> tuple[np.ndarray, np.ndarray]:
         return self.model_._vote_terms(votes)
 
     def fitted_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """The choice (``chosen_``, ``selection_``) and the chosen model's own state, its arrays under ``model_.``."""
+        """The choice (``chosen_``, ``selection_``), the prior and the chosen model's own state, its arrays under ``model_.``."""
         meta, arrays = super().fitted_state()
         inner_meta, inner_arrays = self.model_.fitted_state()
         meta["model_"] = inner_meta
@@ -183,10 +377,12 @@ class AutoLabelModel(LabelModelBase):
                 "model_": {"params": state["chosen_params"], "fitted_meta": {"n_lfs_": state["n_lfs"]}},
             }
             arrays = {INNER + name: a for name, a in arrays.items()}
+        inner = {name[len(INNER) :]: a for name, a in arrays.items() if name.startswith(INNER)}
+        if "class_balance_" not in arrays and "class_balance_" in inner:  # saved before the default kept its own prior
+            arrays = {**arrays, "class_balance_": inner["class_balance_"]}
         model = super().from_fitted_state(state, arrays, where, **params)
         if model.chosen_ not in STRUCTURES or "model_" not in state:
             raise ValueError(f"load: {where} holds no chosen label model (chosen {model.chosen_!r})")
-        inner = {name[len(INNER) :]: a for name, a in arrays.items() if name.startswith(INNER)}
         model.model_ = STRUCTURES[model.chosen_][0].from_fitted_state(state["model_"], inner, where)
-        model.class_balance_, model.accuracies_ = model.model_.class_balance_, model.model_.accuracies_
+        model.accuracies_ = model.model_.accuracies_
         return model

@@ -17,9 +17,8 @@ from typing import Literal
 
 import numpy as np
 
-from weaksup.model._base import LabelModelBase, one_hot, softmax_rows
+from weaksup.model._base import LabelModelBase, one_hot, softmax_rows, vote_counts
 from weaksup.model.label_model import distinct_rows
-from weaksup.model.majority import MajorityVote
 from weaksup.votes import SparseVotes
 
 
@@ -86,8 +85,8 @@ class DawidSkene(LabelModelBase):
         X = one_hot(votes, k)
         covered = (np.asarray(X.sum(axis=1)).ravel() > 0) & (weight > 0)
         Xc, w = X[covered], weight[covered][:, None]
-        mv = MajorityVote(cardinality=k).fit(votes, class_balance)
-        q = mv.predict_proba(votes)[covered]
+        shares = vote_counts(votes, k)[covered]  # start from majority vote: each row's vote shares
+        q = shares / shares.sum(axis=1, keepdims=True)
         previous = -np.inf
         self.n_iter_ = 0
         for self.n_iter_ in range(1, self.max_iter + 1):

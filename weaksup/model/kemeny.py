@@ -35,15 +35,15 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
+from weaksup import batches
+
 EXACT_MAX_ITEMS = 10
 """Default switch point: exact dynamic programming up to this many items, local search beyond."""
 
-_CHUNK_CELLS = 4_000_000
-"""Examples are processed in chunks of about this many array cells, bounding memory."""
 
 
 def _chunks(n: int, cells_per_example: int) -> list[slice]:
-    size = max(1, _CHUNK_CELLS // max(1, cells_per_example))
+    size = max(1, batches.MODEL_CHUNK_CELLS // max(1, cells_per_example))
     return [slice(s, min(n, s + size)) for s in range(0, n, size)]
 
 

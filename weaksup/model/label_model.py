@@ -7,8 +7,10 @@
 >>> L = np.stack([np.where(rng.random(5000) < a, y, 1 - y) for a in (0.9, 0.8, 0.7, 0.6)], 1)
 >>> L[rng.random(L.shape) < 0.5] = -1  # each LF votes on half the rows
 >>> lm = LabelModel(cardinality=2).fit(L)
->>> lm.accuracies_.round(1).tolist()
-[0.9, 0.8, 0.7, 0.6]
+>>> bool(np.all(np.diff(lm.accuracies_) < 0))  # the LFs' order is kept (true accuracies 0.9 to 0.6)
+True
+>>> float(np.abs(lm.accuracies_ - [0.9, 0.8, 0.7, 0.6]).max()) < 0.06  # the pseudo-votes shrink them a little
+True
 >>> float((lm.predict(L) == y).mean()) > float((MajorityVote(cardinality=2).fit(L).predict(L) == y).mean())
 True
 """
@@ -23,15 +25,17 @@ from contextlib import nullcontext
 import numpy as np
 import scipy.sparse as sp
 
+from weaksup import batches
 from weaksup.model._base import LabelModelBase, softmax_rows
 from weaksup.votes import SparseVotes
 
-PRIOR_VOTES = 50.0
-"""Default ``prior_votes``: pseudo-votes added to each (LF, voted class), like Snorkel's
-``prec_init``: they keep LFs with few votes from getting extreme weights, and vanish against
-thousands of votes.  Measured on the WRENCH folders (test and valid): 1 to 50 pseudo-votes of
-precision 0.6 to 0.9 give mean test scores 0.569 to 0.582; 50 at 0.9 was best on both splits.
-The default model (:class:`~weaksup.model.auto.AutoLabelModel`) uses 100: see the class docstring."""
+PRIOR_STRENGTH = 4.0
+"""Default ``prior_strength``: each (LF, class it votes) gets ``prior_strength · √(its votes)``
+pseudo-votes of precision ``PRIOR_PRECISION``, like Snorkel's ``prec_init``.  They keep an LF
+with few votes from getting an extreme weight, and their share of an LF's evidence falls as
+1/√(votes), so no count of rows is built in: an LF voting 25 times gets 20 pseudo-votes, one
+voting 25,000 times 632.  The default model (:class:`~weaksup.model.auto.AutoLabelModel`) chooses
+its own from 2, 4 and 8 leave-one-set-out (``benchmarks/label_models.py``)."""
 PRIOR_PRECISION = 0.9
 """The precision those pseudo-votes carry."""
 THREADED_VOTES = 1_000_000
@@ -53,7 +57,7 @@ def distinct_rows(votes: SparseVotes, cardinality: int) -> tuple[SparseVotes, np
         # No exact key: keep the votes as they are and give all-abstain rows weight 0.
         return votes, (np.bincount(votes.rows, minlength=votes.n) > 0).astype(float)
     digit = (k + 1) ** np.arange(votes.m, dtype=np.int64)
-    found = [_patterns(part, digit, start) for start, part in votes.row_batches(PATTERN_ROWS)]
+    found = [_patterns(part, digit, start) for start, part in votes.row_batches(batches.PATTERN_ROWS)]
     keys = np.concatenate([f[0] for f in found])
     firsts = np.concatenate([f[1] for f in found])
     counts = np.concatenate([f[2] for f in found])
@@ -68,10 +72,6 @@ def distinct_rows(votes: SparseVotes, cardinality: int) -> tuple[SparseVotes, np
     rows = order[np.searchsorted(keep[order], votes.rows[mine])]  # renumbered 0..len(keep)-1 in key order
     return SparseVotes(rows, votes.cols[mine], votes.labels[mine], len(keep), votes.m), weight
 
-
-PATTERN_ROWS = 1_000_000
-"""Rows whose patterns :func:`distinct_rows` finds at a time (votes sorted by row): its
-temporaries stay this size, and the batches' patterns are merged."""
 
 
 def _patterns(votes: SparseVotes, digit: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -173,93 +173,38 @@ class LabelModel(LabelModelBase):
     when y ≠ v (β ≥ γ, so no vote counts against its own class).  The class prior P(y) is
     uniform unless ``class_balance`` is passed to :meth:`fit` or ``learn_class_balance=True``.
 
-    Fitting is EM from the majority-vote posterior.  The M-step adds ``prior_votes`` pseudo-votes
-    of precision ``PRIOR_PRECISION`` to each (LF, class) count.  EM stops when no vote weight
+    Fitting is EM from the majority-vote posterior.  The M-step adds pseudo-votes of precision
+    ``PRIOR_PRECISION`` to each (LF, class it votes) count: ``prior_strength`` times the square
+    root of the LF's votes for that class (``PRIOR_STRENGTH``), or, with ``prior_votes``, that
+    fixed count to every (LF, class), as earlier versions did.  EM stops when no vote weight
     moves by more than ``tol`` (or after ``max_iter`` iterations); it is deterministic, so
     ``seed`` only drives tie-breaks in :meth:`predict`.  SQUAREM extrapolation cuts the number of
     EM steps (``n_iter_`` counts them); each costs two sparse products per class over that
     class's votes, O(nnz) in all whatever k is, and nothing of size n × m is built.  From
     ``THREADED_VOTES`` votes on, the classes' products share the cores.
 
-    Why this model (test scores, fit on train; F1 for sms, accuracy elsewhere):
-    youtube/sms/trec/imdb/hausa = 0.858/0.197/0.651/0.715/0.489, mean 0.582, against
-    Snorkel's LabelModel (500 epochs) at 0.866/0.210/0.469/0.712/0.489 (0.549) and majority vote
-    at 0.538.  Dawid–Skene that skips abstains scored 0.358 (a one-class LF carries no
-    information there); a symmetric one-accuracy-per-LF model collapses to one polarity's LFs.
-    Learning the class balance by EM (``learn_class_balance=True``) scored
-    0.872/0.071/0.652/0.702/0.366 (mean 0.532): with correlated real LFs the estimate drifts
-    (hausa's largest class, 28% of rows, came out at 2%).  The true balance scores like the
-    uniform prior on four folders (0.860/-/0.648/0.715/0.493) and 0.071 on sms, whose test F1
-    rewards guessing spam on the 60% of rows no LF covers (and whose shipped test votes do not
-    match its messages: ``benchmarks/sms_votes.py``).  So the prior is uniform unless you pass
-    ``class_balance``, as in Snorkel.  With ``learn_class_balance=True`` the learned balance is
-    shrunk toward uniform (a Dirichlet prior worth ``balance_strength`` × n rows): the estimate
-    becomes (shares + s/k) / (1 + s), which keeps hausa's drift in check (0.490 at s = 0.3 against
-    0.366 unshrunk) and still labels uncovered rows with the majority class on imbalanced data.
-    :class:`~weaksup.model.auto.AutoLabelModel` (the registry's ``label_model``) used s = 0.3 up to the silence weighting below.
-    It costs youtube train at 5% spam (F1 0.565, unshrunk 0.611, majority vote 0.647): EM puts
-    13.5% of covered rows in the spam class where 6.3% are, and F1 there needs about 89% ham.
-    Shrinking toward the majority-vote class shares instead (s = 0.1 to 3) lifts that set to
-    0.61 to 0.71 but costs trec (0.636 to 0.648 against 0.664), youtube at 20% spam for
-    s = 0.2 to 0.5 (0.79 against 0.83) and hausa from s = 0.5 (0.47 to 0.44); shrinking by a
-    fixed number of rows, pseudo-votes in proportion to class size, and choosing s by held-out
-    vote likelihood (which prefers the sharper prior, 0.442 on hausa) did no better.
+    Why this model: on hand-written LFs (youtube, trec, hausa, cdr, imdb, basketball) its weights
+    beat majority vote, Dawid–Skene and Snorkel's LabelModel, mostly by breaking the ties of majority
+    vote well (``benchmarks/results/label_models.txt``).  Where they do not (prompted LFs near chance,
+    dense LFs whose silence carries the class, many sparse keyword LFs over many classes), the
+    default model (:class:`~weaksup.model.auto.AutoLabelModel`) keeps majority vote instead.
 
-    Silence during fitting (``silence_weight`` τ, 0 by default; the default model uses τ = 0.15;
-    figures in this paragraph with ``balance_strength`` 0.12 and 50 pseudo-votes).  The spam excess
-    comes from EM itself: rows whose only vote is a weak, broad ham LF keep a sizeable spam
-    posterior (0.27 on 139 rows), that mass makes the ham LFs look as if they often fire on spam,
-    which weakens them further.  Nothing tells EM that a spam row where no spam LF fires is
-    unlikely, because abstains carry no evidence.  With τ > 0 the E-step while fitting also counts
-    each LF's silence on a class it votes, τ·log((1-β)/(1-γ)) (τ = 1 is the full Bernoulli model in
-    which abstains are evidence). Predictions still use votes only.  On the 13 benchmark sets
-    (``benchmarks/label_models.py``), youtube at 5% spam goes from 0.565 to 0.622 (majority vote
-    0.647), the mean from 0.733 to 0.738 and the mean Brier score from 0.296 to 0.277; trec goes
-    from 0.664 to 0.652, and no other set moves by more than 0.01.  τ between 0.15 and 0.2 with a
-    balance strength of 0.1 to 0.15 keeps every other set within 0.01 of its best peer.  A smaller
-    balance strength lets hausa's smallest class collapse again (0.366).  A larger one (0.2 to 0.3)
-    puts youtube 5% back at 0.574. Silence counted at prediction too breaks sms (73 mostly silent
-    LFs: F1 0.27).  τ = 1 fits youtube 5% (0.719) but costs trec (0.476) and youtube at 20% (0.774).
-    Also tried, all worse: pseudo-votes as a prior on each LF's precision instead of its firing
-    rates (youtube 5% unchanged, hausa down to 0.43 at 10 votes), pseudo-rows in proportion to class
-    size (0.74 on youtube 5% at 10 rows, but hausa 0.37 and trec 0.64), priors pooled over the LFs
-    voting each class (youtube 20% and test collapse, 0.47 to 0.62), 5 or 20 pseudo-votes instead of
-    50, and leave-one-out posteriors in the M-step (every youtube set drops).
+    Class prior.  Uniform unless ``class_balance`` is passed or ``learn_class_balance=True``: then it
+    is learned by EM and shrunk toward uniform (a Dirichlet prior worth ``balance_strength`` × n
+    rows, (shares + s/k) / (1 + s)), because with one-class LFs the learned balance and the rates
+    trade off and EM drifts (hausa's largest class, 28% of rows, came out at 2%).  The default model
+    leaves covered rows to the uniform prior and estimates the prior of uncovered rows apart.
 
-    Prior strength (``prior_votes``; the default model uses 100 with ``balance_strength`` 0.16
-    and τ = 0.15).  The pseudo-votes are counts, not shares, so they weigh most on a small class: on
-    youtube at 5% spam (about 40 spam rows among 640 covered) every rate on spam is fit from a few
-    dozen rows.  With 100 instead of 50, youtube 5% goes from 0.622 to 0.711 (Brier 0.096 to 0.063),
-    the 13-set mean from 0.738 to 0.745 and the mean Brier score from 0.277 to 0.267.  It does not
-    make the rates truer: the spam LFs' rate on spam rises from 0.36-0.56 to 0.61-0.73 (gold
-    0.15-0.45) and the broad ham LF 9's weight from 0.45 to 1.03 (gold 0.51), but the learned spam
-    share of covered rows falls from 0.19 to 0.15 (gold 0.06) and rows where a weak spam LF meets a
-    ham LF go to ham, as they should there.  Not a lucky draw: over 11 other draws of the positives
-    (numpy seeds 1 to 11), youtube 5% averages 0.707 (majority vote 0.657; with 50 pseudo-votes
-    0.582, and more than 0.01 under majority vote on all 11), youtube 20% 0.826 (0.814 with 50;
-    majority vote 0.797), sms 5% 0.562 (unchanged).  Costs: youtube test 0.872 → 0.860 (the 21 rows
-    where only the broad ham LF fires, 11 of them spam, sit at posterior 0.52 and fall to ham) for
-    any count from 80 to 120; trec's two rows where LF 14 votes class 1 and LFs 35 and 41 class 0
-    sit at posterior 0.45 to 0.54 and flip with any setting (0.648 or 0.652: with balance strength
-    0.12 and 100 pseudo-votes, 0.648, 0.003 under HyperLM - 0.01; with 0.16, 0.652), as does youtube
-    20% (0.804 at 0.12, 0.844 at 0.16).  So the last digits on trec and youtube 20% are coin flips,
-    the youtube 5% gain is not.  On imdb, whose LFs vote both classes, the stronger prior lowers the
-    firing rates' held-out vote likelihood (-0.556 to -0.577 per vote), so the default now picks the
-    confusion structure there (accuracy 0.712 either way, Brier 0.497 to 0.454).
+    Silence during fitting (``silence_weight`` τ, 0 by default): with τ > 0 the E-step while fitting
+    also counts each LF's silence on a class it votes, τ·log((1-β)/(1-γ)) (τ = 1 is the full
+    Bernoulli model in which abstains are evidence); predictions still use votes only.  It pulls a
+    learned balance toward the truth when a rare class's LFs are broad, but costs sets of many sparse
+    LFs (trec 0.476 at τ = 1), so the default leaves it at 0.
 
-    Selecting τ, the prior or the balance strength per data set by held-out likelihood (the
-    :class:`~weaksup.model.auto.AutoLabelModel` criterion, on the same 25% of covered rows) fails.
-    Held-out vote log-likelihood ranks τ ∈ {0.15, 0.3, 0.5, 1} against gold on only some sets: it
-    picks τ = 1 on youtube 5% (0.627) and 20% (0.755), 0.3 on trec (0.648) and, with τ = 0 allowed,
-    0 on hausa (0.366); from {0.15, 0.5} it keeps trec and hausa but puts youtube 5% at 0.632.  The
-    held-out likelihood of the whole firing pattern (abstains included, a Bernoulli per LF and voted
-    class) prefers τ = 1 on youtube 5%, trec (0.462), imdb and hausa, 0.3 on youtube 20% (0.792) and
-    0.5 on youtube test: τ = 1 is that likelihood's own fit.  The vote log-likelihood prefers fewer
-    pseudo-votes on all eight sets (youtube 5%, 10 to 100 votes: -0.144 to -0.324 per vote), hausa's
-    20 included (0.366), and the pattern likelihood on seven: for an LF that votes one class the
-    held-out vote's likelihood is set by the prior's firing rates on the classes it never votes, so
-    it rewards a weak prior, not a good fit.  Averaging the probabilities over τ ∈ {0.15, 0.3, 0.5}
-    or {0.15, ..., 1}: trec 0.596 to 0.636.
+    Pseudo-votes (``prior_strength``).  A fixed count (``prior_votes``, 50 or 100 in earlier versions)
+    dwarfs an LF that fires 20 times and barely touches one that fires 20,000 times; ``prior_strength``
+    · √(votes) weighs on a small LF without being a count of rows: 2, 4 and 8 were compared
+    leave-one-set-out (``benchmarks/label_models.py``).
 
     Fitted: ``log_weights_`` (m, k) = log(β/γ), ``rates_`` (2, m, k) = (β, γ), ``class_balance_`` (k,), ``accuracies_`` (m,) =
     expected share of each LF's votes that are correct (NaN for an LF that never votes),
@@ -278,19 +223,24 @@ class LabelModel(LabelModelBase):
         tol: float = 1e-4,
         balance_strength: float = 0.3,
         silence_weight: float = 0.0,
-        prior_votes: float = PRIOR_VOTES,
+        prior_strength: float = PRIOR_STRENGTH,
+        prior_votes: float | None = None,
     ) -> None:
         self.cardinality = cardinality
         self.seed = seed
         self.learn_class_balance = learn_class_balance
         self.balance_strength = balance_strength
         self.silence_weight = silence_weight
+        self.prior_strength = prior_strength
         self.prior_votes = prior_votes
         self.max_iter = max_iter
         self.tol = tol
 
     def _fit(self, votes: SparseVotes, class_balance: np.ndarray | None) -> None:
-        k, m, pv = self.cardinality, votes.m, self.prior_votes
+        k, m = self.cardinality, votes.m
+        if self.prior_strength <= 0 or (self.prior_votes is not None and self.prior_votes <= 0):
+            raise ValueError(f"LabelModel: prior_strength and prior_votes must be positive, got "
+                             f"{self.prior_strength} and {self.prior_votes}")  # fmt: skip
         # EM runs over distinct vote patterns: rows with the same votes share one posterior,
         # and rows where every LF abstains carry no evidence about the LFs.
         votes, weight = distinct_rows(votes, k)
@@ -303,6 +253,7 @@ class LabelModel(LabelModelBase):
         with ThreadPoolExecutor(threads) if threads > 1 else nullcontext() as pool:
             fired = _per_class(lambda v: XT[v] @ weight, k, pool)
             votes_for = fired > 0  # the classes each LF votes: only its silence on those says anything
+            pv = self.prior_votes if self.prior_votes is not None else self.prior_strength * np.sqrt(fired)
 
             def m_step(q: np.ndarray) -> np.ndarray:
                 """theta = (log vote weights, log class prior, β, γ) from the patterns' posteriors.
@@ -318,7 +269,10 @@ class LabelModel(LabelModelBase):
                 shrunk = (n_class / n_class.sum() + self.balance_strength / k) / (1 + self.balance_strength)
                 log_p = np.log(p0) if fixed_p else np.log(shrunk)
                 beta = np.maximum(beta, gamma)
-                return np.concatenate([np.log(beta / gamma).ravel(), log_p, beta.ravel(), gamma.ravel()])
+                # a class the LF never votes has no rates (√0 pseudo-votes) and adds nothing
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    weights = np.where(beta > 0, np.log(beta / gamma), 0.0)
+                return np.concatenate([weights.ravel(), log_p, beta.ravel(), gamma.ravel()])
 
             posterior = np.empty((k, votes.n))  # the one (n, k) buffer every step reuses
 
@@ -364,5 +318,7 @@ class LabelModel(LabelModelBase):
         own = np.arange(k)[None, :] == votes.labels[:, None]
         a, v = votes.cols, votes.labels
         contribution = np.where(own, self.log_weights_[a, v][:, None], 0.0)
-        log_conditional = np.log(np.where(own, beta[a, v][:, None], gamma[a, v][:, None])) - np.log(fires[a])
+        # (a class the LF never voted while fitting has rate 0: a vote for it is merely very unlikely)
+        log_conditional = np.log(np.maximum(np.where(own, beta[a, v][:, None], gamma[a, v][:, None]), 1e-12)) - np.log(
+            np.maximum(fires[a], 1e-12))
         return contribution, log_conditional

@@ -55,6 +55,7 @@ from scipy.optimize import least_squares
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from weaksup import batches
 from weaksup.persistence import PersistentModel
 from weaksup.model.kemeny import EXACT_MAX_ITEMS, kemeny, pairwise_posterior, weighted_borda
 from weaksup.model.mallows import pair_agreement
@@ -69,15 +70,13 @@ explain the agreements equally well it picks the smallest θ.  It matters only w
 not identified, e.g. with only two informative LFs, whose agreement fixes just the
 product of their qualities; it then splits it evenly instead of arbitrarily."""
 
-_CHUNK_CELLS = 4_000_000
-
 
 def preference_weights(group: RankingGroup, weights: np.ndarray) -> np.ndarray:
     """W[e, i, j] = Σ_a weights[a]·[LF a ranks item i above item j], shape (examples, d, d)."""
     pos = group.positions
     n, m, d = pos.shape
     W = np.empty((n, d, d))
-    step = max(1, _CHUNK_CELLS // max(1, m * d * d))
+    step = max(1, batches.MODEL_CHUNK_CELLS // max(1, m * d * d))
     for s in range(0, n, step):
         p = pos[s : s + step]
         ranked = p >= 0
@@ -134,7 +133,7 @@ def pair_agreement_stats(votes: RankingVotes) -> tuple[np.ndarray, np.ndarray, n
             continue
         iu, ju = np.triu_indices(g.d, k=1)
         count_d = np.zeros((m, m))
-        step = max(1, _CHUNK_CELLS // max(1, m * len(iu)))
+        step = max(1, batches.MODEL_CHUNK_CELLS // max(1, m * len(iu)))
         for s in range(0, len(g.rows), step):
             p = g.positions[s : s + step]
             ranked = (p[:, :, iu] >= 0) & (p[:, :, ju] >= 0)

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from weaksup.pipeline.cross_checks import CROSS_CHECKS
-from weaksup.pipeline.schema import SCHEMA, Key, Section, type_names
+from weaksup.pipeline.schema import SCHEMA, Key, Section
+from weaksup.pipeline.schema_doc import type_names
 from weaksup.pipeline.settings import Settings
 
 

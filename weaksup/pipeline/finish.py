@@ -87,6 +87,8 @@ def finish(
     run.phase("fitting label model")
     labeled = task.label(run.store, run.sync.ex_keys, lfs, prepared, train)
     run.timings["label_model_seconds"] = time.perf_counter() - t0
+    for note in labeled.notes:
+        run.say(note)
 
     t0 = time.perf_counter()
     run.phase("writing labels")
@@ -210,14 +212,24 @@ def _report(
             if key.startswith(model) and isinstance(value, float) and split is not None:
                 metric = key.removeprefix(model).removesuffix(f"_{split}")
                 shown = _SHOWN.get(metric) if model == "label_model_" else None
-                by_model.setdefault((name, split), []).append(f"{shown or metric.replace('_', ' ')} {value:.3f}")
+                scores = by_model.setdefault((name, split), [])
+                if model == "label_model_" and metric in _APART:  # on their own line: the first keeps coverage, accuracies
+                    scores = by_model.setdefault((f"{name}, {_APART[metric]},", split), [])
+                scores.append(f"{shown or metric.replace('_', ' ')} {value:.3f}")
     for (name, split), scores in by_model.items():
         say(f"{name} on {split}: {', '.join(scores)}")
+        per_class = metrics.get(f"label_model_per_class_{split}") if name == f"label model ({lm}), by class," else None
+        if per_class:
+            say(f"label model ({lm}) on {split}, precision / recall / F1 per class: " + "; ".join(
+                f"{c} {v['precision']:.3f} / {v['recall']:.3f} / {v['f1']:.3f}" for c, v in per_class.items()))
     for line in lines:
         say(line)
     say(f"outputs: {run_dir}")
 
 
-_SHOWN = {"accuracy": "accuracy on all rows", "accuracy_covered": "accuracy on covered rows"}
+_SHOWN = {"accuracy": "accuracy on all rows", "accuracy_covered": "accuracy on covered rows",
+          "accuracy_uncovered": "accuracy on rows no LF voted on (labeled by the class prior)"}
 """How a label-model metric reads in the report, where its name alone would mislead (rows no LF
 voted on get the prior's label, and count in the accuracy on all rows)."""
+_APART = {"accuracy_uncovered": "uncovered rows", "macro_f1": "by class"}
+"""Label-model metrics printed on a line of their own, named by the line's title."""

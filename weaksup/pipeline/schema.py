@@ -121,6 +121,14 @@ def _size(value: str, base: Path) -> str | None:
     return memory_size_problem(value)
 
 
+def _class_prior(value: str | list, base: Path) -> str | None:
+    if isinstance(value, str):  # a named prior, else proportions
+        return None if value in ("learned", "uniform", "gold") else "must be learned, uniform, gold or a list of proportions"
+    if not value or not all(isinstance(p, (int, float)) and not isinstance(p, bool) and p > 0 for p in value):
+        return "as proportions must be positive numbers, one per class"
+    return None if abs(sum(value) - 1.0) <= 1e-6 else f"as proportions must sum to 1, not {sum(value):.6g}"
+
+
 END_MODELS = {e: name for name, t in PIPELINE_TYPES.items() for e in t.end_models if e != "none"}
 """Each ``trainer.name`` but ``none``, with the label type whose end model it is."""
 
@@ -171,6 +179,8 @@ SCHEMA = Section(
                                    default="train"),
                 "test_split": Key(str, "Split the end model is evaluated on; it never trains anything.",
                                   default="test"),
+                "dev_split": Key(str, "Split whose gold labels choose the default label model by least log-loss, "
+                                 "give class_prior = 'gold' its proportions and check a learned one.", default="valid"),
                 "stream": Key(bool, "Read the source in batches, never whole (Parquet/CSV files or a glob; needs "
                               "id_column, categorical labels and trainer.name = 'none').", default=False),
                 "memory_limit": Key(str, "DuckDB's memory cap in a streamed run, e.g. '1GB': past it, the store spills "
@@ -274,6 +284,9 @@ SCHEMA = Section(
                             default="label_model"),
                 "seed": Key(int, "Seed for the label model and tie-breaks.", default=0),
                 "params": Key(dict, "Hyperparameters passed to the label model.", default={}),
+                "class_prior": Key((str, list), "Class prior P(y) (categorical) of the rows no LF votes on: 'learned', "
+                                   "'uniform', 'gold' (data.dev_split's gold proportions) or one proportion per class "
+                                   "summing to 1.", default="learned", check=_class_prior),
             },
         ),
         "trainer": Section(
@@ -378,22 +391,3 @@ def with_defaults(values: Mapping[str, Any], section: Section) -> dict[str, Any]
             out[key] = values[key] if key in values else (
                 spec.default.copy() if isinstance(spec.default, (list, dict)) else spec.default)  # fmt: skip
     return out
-
-
-def type_names(types: type | tuple[type, ...]) -> str:
-    return types.__name__ if isinstance(types, type) else "/".join(t.__name__ for t in types)
-
-
-def schema_doc(section: Section = SCHEMA, prefix: str = "") -> str:
-    """The schema as text: one line per key with its type, default and meaning."""
-    lines = []
-    for key, spec in section.keys.items():
-        name = f"{prefix}{key}"
-        if isinstance(spec, Section):
-            lines.append(f"[{name}]{' (optional)' if spec.optional else ''}  {spec.doc}")
-            lines.append(schema_doc(spec, f"{name}."))
-        else:
-            req = "required" if spec.required else f"default {spec.default!r}"
-            choices = f", one of {list(spec.choices)}" if spec.choices else ""
-            lines.append(f"  {name} ({type_names(spec.types)}, {req}{choices}): {spec.doc}")
-    return "\n".join(lines)

@@ -37,6 +37,7 @@ class DataSettings:
     train_split: str
     test_split: str
     encoding: str
+    dev_split: str = "valid"
     stream: bool = False
     memory_limit: str = STREAM_MEMORY_LIMIT
 
@@ -103,11 +104,12 @@ class AnswersSettings:
 
 @dataclass(frozen=True)
 class LabelModelSettings:
-    """``[label_model]``: which label model, its seed and hyperparameters."""
+    """``[label_model]``: which label model, its seed, hyperparameters and class prior."""
 
     name: str
     seed: int
     params: dict[str, Any]
+    class_prior: str | list[float] = "learned"
 
 
 @dataclass(frozen=True)

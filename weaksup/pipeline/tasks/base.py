@@ -138,6 +138,8 @@ class Labeled:
     metrics: dict[str, Any]
     summary: pl.DataFrame
     columns_read: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    """Lines for the run's console: what the label model chose and why, warnings about its prior."""
 
 
 @dataclass(frozen=True)

@@ -34,9 +34,9 @@ from weaksup.apply.kinds import LabelingFunctionLike
 from weaksup import batches
 from weaksup.analysis import lf_summary
 from weaksup.data import ID
-from weaksup.label_types import PIPELINE_TYPES
+from weaksup.evaluation import class_scores
 from weaksup.label_types.categorical import CATEGORICAL
-from weaksup.model import labels_from_proba, make_label_model
+from weaksup.model import AutoLabelModel, labels_from_proba, make_label_model
 from weaksup.pipeline.settings import Settings
 from weaksup.pipeline.tasks.base import (
     Labeled,
@@ -49,7 +49,7 @@ from weaksup.pipeline.tasks.base import (
     training_inputs,
     with_split,
 )
-from weaksup.pipeline.tasks.classifier import score_splits, train_classifier
+from weaksup.pipeline.tasks.classifier import check_end_model, check_trainer, score_splits, train_classifier
 from weaksup.pipeline.tasks.features import columns_read
 from weaksup.store import VoteStore
 from weaksup.votes import SparseVotes
@@ -75,7 +75,7 @@ class CategoricalTask:
         twice = sorted({c for c in classes if classes.count(c) > 1})
         if twice:
             return f"labels.classes names {twice} more than once; give each class once, in class-id order"
-        problem = CategoricalTask._check_trainer(settings)
+        problem = check_trainer(settings, CategoricalTask.end_models)
         if problem:
             return problem
         lm = settings.label_model
@@ -83,46 +83,35 @@ class CategoricalTask:
             make_label_model(lm.name, cardinality=len(classes), seed=lm.seed, **lm.params)
         except (TypeError, ValueError) as exc:
             return f"[label_model] is not usable: {exc}"
-        return None
-
-    @staticmethod
-    def _check_trainer(settings: Settings) -> str | None:
-        """The end model: a name of this type or an estimator that builds (fit, predict_proba), and
-        keys only for the end models that read them."""
-        trainer = settings.trainer
-        if trainer.name in ("tfidf_logreg", "none"):
-            defaults = {"features": None, "exclude_columns": [], "text_featurizer": "tfidf", "soft_labels": "auto"}
-            used = [key for key, default in defaults.items() if getattr(trainer, key) != default]
-            if used and trainer.name != "none":
-                return (f"trainer.{used[0]} is for the categorical end models on any columns (logreg, "
-                        "hist_gradient_boosting or an estimator); tfidf_logreg reads trainer.text_column alone")  # fmt: skip
-            return None
-        others = {e: t.name for t in PIPELINE_TYPES.values() if t is not CATEGORICAL for e in t.end_models}
-        if trainer.name in others:
-            return (f"trainer.name = {trainer.name!r} is for {' or '.join(sorted(set(others.values())))} labels; use one of "
-                    f"{list(CategoricalTask.end_models)} or a scikit-learn classifier's import path")  # fmt: skip
-        from weaksup.end_models.estimators import build_estimator
-
-        try:
-            build_estimator(trainer.name, trainer.params, settings.label_model.seed)
-        except (TypeError, ValueError) as exc:
-            return str(exc)
+        if isinstance(lm.class_prior, list) and len(lm.class_prior) != len(classes):
+            return (f"label_model.class_prior gives {len(lm.class_prior)} proportions for the {len(classes)} classes "
+                    f"{classes}; give one per class, in labels.classes' order")  # fmt: skip
+        data = settings.data
+        if data.dev_split in (data.train_split, data.test_split):
+            return (f"data.dev_split = {data.dev_split!r} is also the {'train' if data.dev_split == data.train_split else 'test'} "
+                    "split; its gold would choose the label model on the rows it fits or is scored on: name another split")
         return None
 
     def __init__(self, settings: Settings, end_model: Any = None) -> None:
         self.settings = settings
         self.classes = list(settings.labels.classes)
-        if end_model is not None:
-            from weaksup.end_models.soft_classifier import check_estimator
-
-            check_estimator(end_model, "run_pipeline(end_model=...)")
+        check_end_model(end_model)
         self.end_model = end_model
 
     def prepare(self, frame: pl.DataFrame, holdout: pl.DataFrame | None = None) -> InMemoryPrepared:
-        """Split the gold class ids (``data.gold_column``, -1 where unknown) off the examples."""
+        """Split the gold class ids (``data.gold_column``, -1 where unknown) off the examples; a
+        ``label_model.class_prior = 'gold'`` without gold on the dev split is refused here, before
+        any LF runs."""
         frame = with_split(frame, self.settings)
         column = gold_column(frame, self.settings)
         gold = class_ids(frame, column, self.classes) if column else np.full(frame.height, -1)
+        dev = self.settings.data.dev_split
+        if self.settings.label_model.class_prior == "gold" and not (gold[(frame["split"] == dev).to_numpy()] >= 0).any():
+            raise ValueError(
+                f"label_model.class_prior = 'gold' takes the class proportions of the gold labels of data.dev_split = "
+                f"{dev!r}, but no example of that split has one; give that split gold labels (data.gold_column), set "
+                "data.dev_split, or set label_model.class_prior to 'learned', 'uniform' or proportions"
+            )
         examples = frame.drop(column) if column else frame
         text_col = self.settings.trainer.text_column
         if self.trains_text_classifier and text_col not in examples.columns:
@@ -147,10 +136,19 @@ class CategoricalTask:
         lm = self.settings.label_model
         votes = store.votes.read(self.label_type, ex_keys, [(lf.name, lf.version) for lf in lfs])
         model = make_label_model(lm.name, cardinality=len(self.classes), seed=lm.seed, **lm.params)
-        model.fit(votes.select_rows(np.flatnonzero(train)))
+        dev = prepared.in_split(self.settings.data.dev_split) & (prepared.gold >= 0)
+        dev_gold = prepared.gold[dev]
+        prior = class_prior(lm.class_prior, dev_gold, len(self.classes))
+        if isinstance(model, AutoLabelModel) and dev.any():  # dev gold chooses the structure (least log-loss)
+            model.fit(votes.select_rows(np.flatnonzero(train)), prior, dev_votes=votes.select_rows(np.flatnonzero(dev)),
+                      dev_gold=dev_gold)  # fmt: skip
+        else:
+            model.fit(votes.select_rows(np.flatnonzero(train)), prior)
+        self.fitted = fitted_description(model, lm.class_prior, len(dev_gold))
+        notes = label_model_notes(model, lm, self.classes, dev_gold, self.settings.data.dev_split)
         n_votes = np.bincount(votes.rows, minlength=votes.n).astype(np.min_scalar_type(votes.m))
         rows = LabelRows(model, votes, ex_keys, n_votes)
-        metrics = split_scores(rows, prepared)
+        metrics = split_scores(rows, prepared, self.classes)
         gold = prepared.gold
         dev = ~prepared.in_split(self.settings.data.test_split)
         summary = lf_summary(votes.select_rows(np.flatnonzero(dev)), gold[dev],
@@ -162,7 +160,7 @@ class CategoricalTask:
         read = {}  # the end models on any columns never read an LF's columns
         if trains and not self.trains_text_classifier and isinstance(prepared, InMemoryPrepared):
             read = columns_read(lfs, prepared.examples.drop("split"))
-        return Labeled(model, rows, n_votes, probs, metrics, summary, read)
+        return Labeled(model, rows, n_votes, probs, metrics, summary, read, notes=notes)
 
     @property
     def trains_text_classifier(self) -> bool:
@@ -217,9 +215,64 @@ class CategoricalTask:
                                                "scores": details}}, lines)  # fmt: skip
 
     def describe(self) -> dict[str, Any]:
-        """The label model and the class names."""
+        """The label model (with, once fitted, the structure it chose, why, and its class prior) and the class names."""
         lm = self.settings.label_model
-        return {"label_model": {"name": lm.name, "seed": lm.seed, "params": lm.params}, "classes": self.classes}
+        return {"label_model": {"name": lm.name, "seed": lm.seed, "params": lm.params, **getattr(self, "fitted", {})},
+                "classes": self.classes}  # fmt: skip
+
+
+PRIOR_GAP = 0.1
+"""A learned class prior further than this (total variation distance) from the dev gold's
+proportions is warned about: rows no LF votes on take it."""
+
+
+def class_prior(setting: str | list[float], dev_gold: np.ndarray, k: int) -> np.ndarray | str | None:
+    """``label_model.class_prior`` as ``fit``'s ``class_balance``: None to learn it, ``"uniform"``, or
+    proportions (given, or those of the dev split's gold labels for ``"gold"``, add-one smoothed so
+    no class is impossible)."""
+    if setting == "learned":
+        return None
+    if setting == "uniform":
+        return "uniform"
+    if setting == "gold":
+        return (np.bincount(dev_gold, minlength=k) + 1.0) / (len(dev_gold) + k)
+    return np.asarray(setting, dtype=float)
+
+
+def fitted_description(model: Any, setting: str | list[float], n_dev_gold: int) -> dict[str, Any]:
+    """What the manifest says of the fitted label model: its class prior and, for the default, the
+    structure it chose and why."""
+    out: dict[str, Any] = {"class_prior": {"setting": setting, "dev_gold_labels": n_dev_gold}}
+    if getattr(model, "class_balance_", None) is not None:
+        out["class_prior"]["proportions"] = [float(p) for p in model.class_balance_]
+    if isinstance(model, AutoLabelModel):
+        out.update({"chosen": model.chosen_, "reason": model.selection_["reason"], "selection": model.selection_})
+    return out
+
+
+def label_model_notes(model: Any, lm: Any, classes: Sequence[str], dev_gold: np.ndarray, dev_split: str) -> list[str]:
+    """The run's console lines about the label model: its choice and why, its class prior, and a
+    warning when a learned prior is far from the dev split's gold proportions."""
+    notes = []
+    if isinstance(model, AutoLabelModel):
+        notes.append(f"the label model {lm.name} chose {model.chosen_}: {model.selection_['reason']}")
+    prior = getattr(model, "class_balance_", None)
+    if prior is None:
+        return notes
+    shown = ", ".join(f"{c} {p:.3f}" for c, p in zip(classes, prior))
+    notes.append(f"class prior ({lm.class_prior if isinstance(lm.class_prior, str) else 'given'}; labels the rows no LF "
+                 f"votes on): {shown}")  # fmt: skip
+    if lm.class_prior == "learned" and len(dev_gold):
+        gold = np.bincount(dev_gold, minlength=len(classes)) / len(dev_gold)
+        gap = 0.5 * float(np.abs(np.asarray(prior) - gold).sum())
+        if gap > PRIOR_GAP:
+            notes.append(
+                f"warning: the learned class prior ({shown}) is far from the proportions of the {len(dev_gold):,} gold "
+                f"labels of dev split {dev_split!r} (" + ", ".join(f"{c} {p:.3f}" for c, p in zip(classes, gold))
+                + f"; total variation {gap:.2f} > {PRIOR_GAP}); rows no LF votes on take it: set label_model.class_prior "
+                "= 'gold', or the proportions you know"
+            )
+    return notes
 
 
 def class_ids(frame: pl.DataFrame, column: str, classes: Sequence[str]) -> np.ndarray:
@@ -300,32 +353,48 @@ class LabelRows:
             yield CATEGORICAL.label_rows(self.ex_keys[start:stop], predicted, self.n_votes[start:stop])
 
 
-def split_scores(rows: Iterable[pl.DataFrame], prepared: Prepared) -> dict[str, float | None]:
+def split_scores(rows: Iterable[pl.DataFrame], prepared: Prepared, classes: Sequence[str] | None = None) -> dict[str, Any]:
     """Per split with gold, from label rows aligned with ``prepared`` (one frame after another):
     ``label_model_coverage_<split>``, ``label_model_accuracy_<split>`` (on all its rows: those no
-    LF voted on get the prior's label) and ``label_model_accuracy_covered_<split>``.  Counted
-    frame by frame, so no array of every example's label is built (and not at all without gold)."""
+    LF voted on get the prior's label), ``label_model_accuracy_covered_<split>`` and, where the
+    split has uncovered rows with gold, ``label_model_accuracy_uncovered_<split>``; with
+    ``classes``, also ``label_model_macro_f1_<split>`` and ``label_model_per_class_<split>``
+    (each class's precision, recall, F1 and support: :func:`weaksup.evaluation.class_scores`).
+    Counted frame by frame as (split, covered, gold, label) counts, so no array of every
+    example's label is built (and nothing at all without gold)."""
     if not prepared.has_gold.any():
         return {}
     parts, start = [], 0
     for frame in rows:
         gold = prepared.gold[start : start + frame.height]
-        known, covered = gold >= 0, frame["n_votes"].to_numpy() > 0
-        right = known & (frame["label"].to_numpy() == gold)
         parts.append(
             pl.DataFrame({"split": prepared.splits.slice(start, frame.height).cast(pl.String),
-                          "covered": covered, "known": known, "right": right,
-                          "known_covered": known & covered, "right_covered": right & covered})  # fmt: skip
-            .group_by("split")
-            .agg(pl.len().alias("rows"), pl.exclude("split").sum())
+                          "covered": frame["n_votes"].to_numpy() > 0, "gold": gold.astype(np.int64),
+                          "label": frame["label"].to_numpy().astype(np.int64)})  # fmt: skip
+            .group_by("split", "covered", "gold", "label")
+            .len()
         )
         start += frame.height
-    metrics: dict[str, float | None] = {}
-    totals = pl.concat(parts).group_by("split").agg(pl.all().sum()).sort("split")
-    for t in totals.iter_rows(named=True):
-        if t["known"]:  # rows no LF voted on get the prior's label: report them apart
-            s = t["split"]
-            metrics[f"label_model_coverage_{s}"] = t["covered"] / t["rows"]
-            metrics[f"label_model_accuracy_covered_{s}"] = t["right_covered"] / t["known_covered"] if t["known_covered"] else None
-            metrics[f"label_model_accuracy_{s}"] = t["right"] / t["known"]
+    counts = pl.concat(parts).group_by("split", "covered", "gold", "label").agg(pl.col("len").sum())
+    metrics: dict[str, Any] = {}
+    for (split,), part in sorted(counts.group_by("split"), key=lambda kv: str(kv[0][0])):
+        known = part.filter(pl.col("gold") >= 0)
+        if not known.height:
+            continue
+        right = known.filter(pl.col("gold") == pl.col("label"))
+        covered, right_covered = known.filter("covered"), right.filter("covered")
+        uncovered = known.filter(~pl.col("covered"))
+        n_rows = int(part["len"].sum())
+        metrics[f"label_model_coverage_{split}"] = int(part.filter("covered")["len"].sum()) / n_rows
+        metrics[f"label_model_accuracy_covered_{split}"] = (
+            int(right_covered["len"].sum()) / int(covered["len"].sum()) if covered.height else None)  # fmt: skip
+        metrics[f"label_model_accuracy_{split}"] = int(right["len"].sum()) / int(known["len"].sum())
+        if uncovered.height:  # rows no LF voted on get the prior's label: scored apart
+            right_uncovered = int(uncovered.filter(pl.col("gold") == pl.col("label"))["len"].sum())
+            metrics[f"label_model_accuracy_uncovered_{split}"] = right_uncovered / int(uncovered["len"].sum())
+        if classes is not None:
+            scores = class_scores(known["label"].to_numpy(), known["gold"].to_numpy(), classes,
+                                  weights=known["len"].to_numpy())  # fmt: skip
+            metrics[f"label_model_macro_f1_{split}"] = scores["macro_f1"]
+            metrics[f"label_model_per_class_{split}"] = scores["per_class"]
     return metrics

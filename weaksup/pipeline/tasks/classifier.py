@@ -27,7 +27,9 @@ import polars as pl
 from weaksup.class_metrics import class_scores, confusion
 from weaksup.data import ID
 from weaksup.end_models.columns import MAX_CATEGORIES, column_kind, column_kinds
-from weaksup.pipeline.settings import TrainerSettings
+from weaksup.label_types import PIPELINE_TYPES
+from weaksup.label_types.categorical import CATEGORICAL
+from weaksup.pipeline.settings import Settings, TrainerSettings
 from weaksup.pipeline.tasks.base import InMemoryPrepared, Labeled, Trained
 
 SUMMARY = ("accuracy", "macro_f1", "log_loss")
@@ -67,6 +69,38 @@ def feature_kinds(examples: pl.DataFrame, trainer: TrainerSettings, read: Mappin
             "column is read by an LF, excluded, or not numbers or categories; name columns in trainer.features"
         )
     return kinds
+
+
+def check_end_model(end_model: Any) -> None:
+    """Refuse an estimator given from Python (``run_pipeline(end_model=...)``) that is no classifier."""
+    if end_model is not None:
+        from weaksup.end_models.soft_classifier import check_estimator
+
+        check_estimator(end_model, "run_pipeline(end_model=...)")
+
+
+def check_trainer(settings: Settings, end_models: Sequence[str]) -> str | None:
+    """The end model: a name of this type or an estimator that builds (fit, predict_proba), and
+    keys only for the end models that read them."""
+    trainer = settings.trainer
+    if trainer.name in ("tfidf_logreg", "none"):
+        defaults = {"features": None, "exclude_columns": [], "text_featurizer": "tfidf", "soft_labels": "auto"}
+        used = [key for key, default in defaults.items() if getattr(trainer, key) != default]
+        if used and trainer.name != "none":
+            return (f"trainer.{used[0]} is for the categorical end models on any columns (logreg, "
+                    "hist_gradient_boosting or an estimator); tfidf_logreg reads trainer.text_column alone")  # fmt: skip
+        return None
+    others = {e: t.name for t in PIPELINE_TYPES.values() if t is not CATEGORICAL for e in t.end_models}
+    if trainer.name in others:
+        return (f"trainer.name = {trainer.name!r} is for {' or '.join(sorted(set(others.values())))} labels; use one of "
+                f"{list(end_models)} or a scikit-learn classifier's import path")  # fmt: skip
+    from weaksup.end_models.estimators import build_estimator
+
+    try:
+        build_estimator(trainer.name, trainer.params, settings.label_model.seed)
+    except (TypeError, ValueError) as exc:
+        return str(exc)
+    return None
 
 
 def score_splits(predict_proba: Callable[[np.ndarray], np.ndarray], prepared: InMemoryPrepared, classes: Sequence[str],

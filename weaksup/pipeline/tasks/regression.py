@@ -4,6 +4,9 @@
 offset, scale and noise) is fitted on the train split's votes.  ``regression.gold_labels``
 gold values (at most 50, drawn with ``label_model.seed`` from the train split) fix y's scale
 and offset; with 0, y is in ``label_model.params.reference_lf``'s units, else standardised.
+``[answers]`` runs are raters on one scale: y is in their units (``units="shared"``) and no
+gold value is drawn, unless ``label_model.params`` names ``units``.  The metrics name the units
+(``label_units``).
 Each example gets E[y | votes] and Var[y | votes]; scores on gold: MSE and MAE.  The end
 model (``soft_regressor``) fits the covered train examples' values, weighted by 1/variance, on
 numeric columns no LF reads (:mod:`.features`).
@@ -62,6 +65,9 @@ class RegressionTask:
         if task.gold_labels and "reference_lf" in settings.label_model.params:
             return ("label_model.params.reference_lf and regression.gold_labels both fix y's units; "
                     "set regression.gold_labels = 0 to use the reference LF")  # fmt: skip
+        if task.gold_labels and settings.label_model.params.get("units") == "shared":
+            return ("label_model.params.units = 'shared' puts y in the LFs' own scale, and regression.gold_labels would "
+                    "refit it; set regression.gold_labels = 0, or drop units")  # fmt: skip
         try:
             task.label_model()
         except ValueError as exc:
@@ -75,11 +81,21 @@ class RegressionTask:
         self.gold_labels = settings.regression.gold_labels if settings.regression else MAX_GOLD_LABELS
 
     def label_model(self) -> RegressionLabelModel:
-        """A fresh label model with ``label_model.params``."""
+        """A fresh label model with ``label_model.params``; ``[answers]`` runs read raters on one scale
+        (``units="shared"``) unless the params name ``units``."""
+        params = dict(self.settings.label_model.params)
+        if self.raters_on_one_scale:
+            params["units"] = "shared"
         try:
-            return RegressionLabelModel(**self.settings.label_model.params)
+            return RegressionLabelModel(**params)
         except TypeError as exc:
             raise ValueError(f"label_model.params do not fit the regression label model: {exc}") from None
+
+    @property
+    def raters_on_one_scale(self) -> bool:
+        """An ``[answers]`` run whose params leave ``units`` unset: its raters answer on one scale, so y
+        is in their units and no gold label is drawn to fix them."""
+        return self.settings.answers is not None and "units" not in self.settings.label_model.params
 
     def prepare(self, frame: pl.DataFrame, holdout: pl.DataFrame | None = None) -> InMemoryPrepared:
         """Split the gold values (``data.gold_column``, NaN where unknown) off the examples."""
@@ -109,13 +125,14 @@ class RegressionTask:
         gold = prepared.gold
         votes = store.votes.read(self.label_type, ex_keys, [(lf.name, lf.version) for lf in lfs])
         train_idx = np.flatnonzero(train)
-        y = draw_gold(gold[train_idx], self.gold_labels, self.settings.label_model.seed)
+        y = None if self.raters_on_one_scale else draw_gold(gold[train_idx], self.gold_labels, self.settings.label_model.seed)
         model = self.label_model()
         model.fit(RegressionVotes(values=votes.values[train_idx], lf_names=votes.lf_names), y=y)
         value, variance = model.predict(votes), model.predict_var(votes)
         n_votes = votes.observed.sum(axis=1)
         labels = REGRESSION.label_rows(ex_keys, (value, variance), n_votes)
-        metrics: dict[str, Any] = {"gold_labels_used": int((~np.isnan(y)).sum()) if y is not None else 0}
+        metrics: dict[str, Any] = {"gold_labels_used": int((~np.isnan(y)).sum()) if y is not None else 0,
+                                   "label_units": model.units_}  # fmt: skip
         metrics.update(scores_by_split(prepared.split, prepared.has_gold,
                                        lambda rows: REGRESSION.metrics(value[rows], gold[rows]), "label_model_"))  # fmt: skip
         read = columns_read(lfs, prepared.examples.drop("split"))
