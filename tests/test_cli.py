@@ -17,7 +17,7 @@ from weaksup.cli import build_parser, main
 from weaksup.pipeline.schedule import next_times
 
 README = ROOT / "README.md"
-COMMANDS = ["run", "schedule", "status", "history", "lfs", "export", "diff", "report", "gc", "predict", "schema", "serve-model"]
+COMMANDS = ["run", "schedule", "status", "history", "lfs", "export", "diff", "report", "gc", "predict", "estimate", "schema", "serve-model"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

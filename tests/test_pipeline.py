@@ -31,7 +31,7 @@ def test_cli_run_end_to_end_on_a_slice(slice_pipeline, tmp_path):
     assert "LF summary" in proc.stdout and "asks_to_subscribe" in proc.stdout
     line = next(x for x in proc.stdout.splitlines() if x.startswith("label model (majority_vote) on test: "))
     assert re.fullmatch(r".*: coverage 0\.\d{3}, accuracy on covered rows 0\.\d{3}, accuracy on all rows 0\.\d{3}", line)
-    end_acc = float(proc.stdout.split("end model on test: accuracy ")[1].split()[0])
+    end_acc = float(proc.stdout.split("end model on test: accuracy ")[1].split(",")[0])
     assert end_acc > 0.7  # 80 test comments; our LFs are far better than chance
 
     run_dir = tmp_path / "exports" / "run-0001"

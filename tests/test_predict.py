@@ -91,7 +91,7 @@ def test_predict_reads_the_end_model_of_any_label_type_and_names_a_bad_file(tmp_
     for target, data, message in (
         (run, "in.csv", "end_model.json' holds a None model, not a PairwiseRanker"),
         (tmp_path / "end_model.npz", "text.csv", "text.csv: no feature columns ['a', 'b'], which the end model reads"),
-        (tmp_path / "in.csv", "in.csv", "in.csv is not an end-model file: `weaksup predict` reads end_model.npz or end_model.json"),
+        (tmp_path / "in.csv", "in.csv", "in.csv is not an end-model file: `weaksup predict` reads end_model.npz or end_model.skops or end_model.json"),
         (tmp_path / "nothing", "in.csv", "does not exist: give a pipeline file, a run folder or an end-model file"),
     ):
         proc = _weaksup("predict", str(target), str(tmp_path / data), cwd=tmp_path)

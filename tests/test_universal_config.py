@@ -164,7 +164,7 @@ def test_universal_keys_are_refused_in_categorical_pipelines(tmp_path) -> None:
         'type = "categorical"', 'type = "categorical"\nclasses = ["LOW", "HIGH"]'
     )
     for extra, error in [
-        ("\n[trainer]\nexclude_columns = [\"x\"]\n", "trainer.exclude_columns is for ranking and regression labels only"),
+        ("\n[trainer]\nexclude_columns = [\"x\"]\n", "trainer.exclude_columns is for the categorical end models on any columns"),
         ("\n[trainer]\nname = \"pairwise_ranker\"\n", "trainer.name = 'pairwise_ranker' is for ranking or regression"),
         ("\n[regression]\ngold_labels = 5\n", r"\[regression\] is for labels.type = 'regression'"),
     ]:

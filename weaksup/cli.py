@@ -235,6 +235,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-suspicious", action="store_true", help="skip the cleanlab check (it trains 5 end models)")
     p.set_defaults(func=cli_store.report_command)
 
+    p = sub.add_parser("estimate", help="class shares with valid intervals, from soft labels and a few gold rows",
+                       description="Each class's share of a categorical run's examples (per group with --by): the "
+                       "plug-in average of the soft labels (biased by the label model's errors), the classical interval "
+                       "of the gold rows alone, and the prediction-powered (PPI++) estimate and interval, which combine "
+                       "both. The gold rows must be drawn at random (the ppi-python package: weaksup[estimate]).")
+    _target(p)
+    p.add_argument("--run", type=int, metavar="N", help="run id (default: the pipeline's newest succeeded run)")
+    p.add_argument("--by", metavar="COLUMN", help="an input column: one estimate per value")
+    p.add_argument("--alpha", type=float, default=0.1, help="miscoverage: 0.1 (default) gives 90%% intervals")
+    p.set_defaults(func=cli_store.estimate_command)
+
     p = sub.add_parser("gc", help="prune old runs' labels and exports",
                        description="Keep each pipeline's N newest succeeded runs; remove older runs' labels and export "
                        "folders, votes of LF versions no kept run used, and retired examples. Run rows stay in history.")
@@ -254,6 +265,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--id-column", help="column holding example ids (default: a hash of each row, as in a run)")
     p.add_argument("--rows", type=int, default=20, help="rows to print without --output (default 20)")
     p.add_argument("--output", type=Path, help="write predictions here (.parquet, .jsonl or .csv) instead of printing")
+    p.add_argument("--score", nargs="?", const="label", metavar="GOLD_COLUMN",
+                   help="score the predictions against a column of gold labels (class ids or names; default: label): "
+                   "accuracy, macro-F1, log-loss, per-class precision/recall/F1 and the confusion matrix")
+    p.add_argument("--trust", action="append", default=[], metavar="TYPE",
+                   help="an exact type name (module.Class) a skops end-model file may hold beyond weaksup's trusted "
+                   "scikit-learn types (repeatable); the pipeline's trainer.trusted_types count too")
     p.set_defaults(func=cli_store.predict_command)
 
     # Listed here for `weaksup --help`; main() hands its arguments to the server's own parser.

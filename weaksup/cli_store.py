@@ -177,6 +177,26 @@ def report_command(args: argparse.Namespace) -> None:
     print(f"wrote {path}")
 
 
+def estimate_command(args: argparse.Namespace) -> None:
+    """``weaksup estimate``: class shares with plug-in, classical and PPI intervals."""
+    from weaksup.estimate import run_prevalence
+    from weaksup.pipeline.config import load_config
+
+    if args.target.suffix != ".toml":
+        raise ValueError(f"weaksup estimate takes a pipeline file (its classes and gold), not {str(args.target)!r}")
+    cfg = load_config(args.target)
+    with open_store(args, "weaksup estimate") as store:
+        run_id, table = run_prevalence(store, cfg, args.run, args.by, args.alpha)
+    level = f"{1 - args.alpha:.0%}"
+    print(f"class shares in run {run_id} ({table['n'][0]:,} examples, {table['n_gold'][0]:,} with gold; {level} "
+          "intervals; PPI: prediction-powered, from the soft labels and the gold rows)")
+    shown = table.select(*(["group"] if args.by else []), "class_name", "n_gold", "plug_in",
+                         pl.format("{} [{}, {}]", *(pl.col(c).round(3) for c in ("classical", "classical_low", "classical_high"))).alias("classical (gold only)"),
+                         pl.format("{} [{}, {}]", *(pl.col(c).round(3) for c in ("ppi", "ppi_low", "ppi_high"))).alias("PPI"))  # fmt: skip
+    with pl.Config(tbl_rows=-1, fmt_str_lengths=60, tbl_hide_dataframe_shape=True, float_precision=3):
+        print(shown)
+
+
 def gc_command(args: argparse.Namespace) -> None:
     """``weaksup gc``: keep each pipeline's newest runs; prune what only older runs needed."""
     from weaksup.pipeline.config import load_config
@@ -205,25 +225,39 @@ def gc_command(args: argparse.Namespace) -> None:
 
 
 def predict_command(args: argparse.Namespace) -> None:
-    """``weaksup predict``: label a file with a run's end model."""
+    """``weaksup predict``: label a file with a run's end model (and score it with ``--score``)."""
     from weaksup.export import write_table
-    from weaksup.predict import find_model, predict_file
+    from weaksup.predict import find_model, predict_file, score_predictions, trusted_types_of
 
     model = find_model(args.model)
-    out, _, label_type = predict_file(model, args.input, text_column=args.text_column, id_column=args.id_column)
+    trusted = [*args.trust, *trusted_types_of(args.model)]
+    out, meta, label_type = predict_file(model, args.input, text_column=args.text_column, id_column=args.id_column,
+                                         trusted=trusted, score=args.score)  # fmt: skip
     if args.output:
-        write_table(out, args.output)
+        write_table(out.drop(args.score) if args.score else out, args.output)
         print(f"wrote {out.height} predictions by {model} to {args.output}")
-        return
-    print(f"model: {model}")
-    with pl.Config(tbl_rows=args.rows, fmt_str_lengths=60, tbl_hide_dataframe_shape=True, float_precision=3):
-        print(out.select("example_id", *label_type.predicted_columns))
-    if out.height > args.rows:
-        print(f"(first {args.rows} of {out.height} rows; --output FILE writes them all, with every column predict adds)")
+    else:
+        print(f"model: {model}")
+        with pl.Config(tbl_rows=args.rows, fmt_str_lengths=60, tbl_hide_dataframe_shape=True, float_precision=3):
+            print(out.select("example_id", *label_type.predicted_columns))
+        if out.height > args.rows:
+            print(f"(first {args.rows} of {out.height} rows; --output FILE writes them all, with every column predict adds)")
+    if args.score:
+        classes = [str(c) for c in meta.get("classes") or []]
+        scores, matrix = score_predictions(out, args.score, classes)
+        known = int(out[args.score].is_not_null().sum())
+        print(f"scores against {args.score!r} ({known} rows with gold): accuracy {scores['accuracy']:.3f}, "
+              f"macro-F1 {scores['macro_f1']:.3f}, log-loss {scores['log_loss']:.3f}")
+        for c in classes:
+            print(f"  {c}: precision {scores[f'precision_{c}']:.3f}, recall {scores[f'recall_{c}']:.3f}, "
+                  f"F1 {scores[f'f1_{c}']:.3f}")
+        print("confusion (rows: gold, columns: predicted, in class order " + ", ".join(classes) + "):")
+        for c, row in zip(classes, matrix):
+            print(f"  {c}: {row}")
 
 
 def schema_command(args: argparse.Namespace) -> None:
     """``weaksup schema``: the pipeline file's keys, with types, defaults and meaning."""
-    from weaksup.pipeline.schema import schema_doc
+    from weaksup.pipeline.schema_doc import schema_doc
 
     print(schema_doc())

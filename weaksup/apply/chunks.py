@@ -127,7 +127,7 @@ class ApplyResult:
 
 def apply_lfs(
     lfs: Sequence[Any],
-    frame: pl.DataFrame,
+    frame: Any,
     *,
     cardinality: int,
     strict: bool = False,
@@ -135,8 +135,11 @@ def apply_lfs(
     chunk_size: int = APPLY_CHUNK_ROWS,
     state: dict[str, Any] | None = None,
 ) -> ApplyResult:
-    """Apply ``lfs`` to every row of ``frame`` (which needs ``example_id``), in memory."""
+    """Apply ``lfs`` to every row of ``frame`` (which needs ``example_id``), in memory.  A pandas
+    DataFrame (Snorkel users' habit) is read through polars; without an ``example_id`` column its
+    rows get ids as :func:`weaksup.data.with_example_ids` gives them."""
     lfs = prepare_lfs(lfs)
+    frame = from_pandas(frame)
     check_frame(frame)
     ctx = ApplyContext(cardinality, strict, progress=progress, state={} if state is None else state)
     rows = np.arange(frame.height)
@@ -161,6 +164,17 @@ def apply_lfs(
         lf_names=tuple(col),
     )
     return ApplyResult(sparse, pl.concat(error_frames).drop("run_id", "ex_key"), table)
+
+
+def from_pandas(frame: Any) -> pl.DataFrame:
+    """``frame`` as a polars DataFrame: a pandas one converted (pandas is never imported here, so it
+    stays optional), with example ids added when it has none; a polars one as it is."""
+    if isinstance(frame, pl.DataFrame) or not type(frame).__module__.startswith("pandas"):
+        return frame
+    from weaksup.data import with_example_ids
+
+    converted = pl.from_pandas(frame)
+    return converted if ID in converted.columns else with_example_ids(converted)
 
 
 def check_frame(frame: pl.DataFrame) -> None:

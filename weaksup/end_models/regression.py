@@ -57,9 +57,16 @@ class BoostedTrees:
     @classmethod
     def from_estimator(cls, est: HistGradientBoostingRegressor) -> BoostedTrees:
         """The trees of a fitted :class:`~sklearn.ensemble.HistGradientBoostingRegressor` with numeric features."""
+        baseline = float(np.asarray(est._baseline_prediction).ravel()[0])
+        trees = [tree for (tree,) in est._predictors]  # one tree per iteration for a regressor
+        return cls.from_predictors(trees, baseline, est.loss, int(est.n_features_in_))
+
+    @classmethod
+    def from_predictors(cls, trees: list[Any], baseline: float, loss: str, n_features: int) -> BoostedTrees:
+        """Plain arrays of fitted gradient-boosting trees (scikit-learn's ``TreePredictor``s), in order."""
         parts: dict[str, list[np.ndarray]] = {name: [] for name in NODE_ARRAYS}
         roots, start = [], 0
-        for (tree,) in est._predictors:  # one tree per iteration for a regressor
+        for tree in trees:
             nodes = tree.nodes
             if nodes["is_categorical"].any():
                 raise ValueError("save: categorical splits cannot be saved; leave categorical_features unset")
@@ -74,8 +81,7 @@ class BoostedTrees:
             roots.append(start)
             start += len(nodes)
         arrays = {name: np.concatenate(p) for name, p in parts.items()}
-        baseline = float(np.asarray(est._baseline_prediction).ravel()[0])
-        return cls(arrays, np.asarray(roots, dtype=np.int64), baseline, est.loss, int(est.n_features_in_))
+        return cls(arrays, np.asarray(roots, dtype=np.int64), baseline, loss, n_features)
 
     def check(self, where: str) -> None:
         """Raise :class:`ModelFileError` unless the arrays form valid trees over ``n_features`` features."""

@@ -119,6 +119,13 @@ class LabelType:
     """Its end model's class (a name :mod:`weaksup.end_models` serves), as its model files name it."""
     end_model_file: ClassVar[str | None] = None
     """The file a run saves its end model to."""
+    other_model_files: ClassVar[tuple[str, ...]] = ()
+    """Other files a run may save its end model to (an estimator that is not plain data, through skops)."""
+    other_end_models: ClassVar[tuple[str, ...]] = ()
+    """Other end-model classes its model files may name."""
+    estimators: ClassVar[bool] = False
+    """Whether ``trainer.name`` may also name a scikit-learn estimator (an import path or an entry
+    point of ``weaksup.end_models``), and ``run_pipeline(end_model=...)`` pass one."""
     predicted_columns: ClassVar[tuple[str, ...]] = ()
     """The columns ``weaksup predict`` shows of its predictions."""
     task: ClassVar[Part[Any] | None] = None
@@ -198,9 +205,9 @@ class LabelType:
 
     # -- end model ---------------------------------------------------------------------
 
-    def load_end_model(self, path: Path) -> Any:
-        """The end model a run saved at ``path`` (plain data: loading runs no code from the file),
-        its metadata in ``metadata_``."""
+    def load_end_model(self, path: Path, **options: Any) -> Any:
+        """The end model a run saved at ``path`` (loading runs no code from the file), its metadata
+        in ``metadata_``; ``options``: ``trusted``, exact type names a skops file may hold."""
         raise NotImplementedError(f"label type {self.name!r} has no end model")
 
     def predict(self, model: Any, frame: pl.DataFrame, **options: Any) -> pl.DataFrame:

@@ -44,9 +44,12 @@ class CategoricalType(LabelType):
     votes_class = SparseVotes
     answer_dtype = pl.Int32
     label_columns = ("probs", "label", "confidence")
-    end_models = ("tfidf_logreg", "none")
+    end_models = ("tfidf_logreg", "logreg", "hist_gradient_boosting", "none")
     end_model = "SoftTextClassifier"
     end_model_file = "end_model.npz"
+    other_model_files = ("end_model.skops",)
+    other_end_models = ("SoftClassifier",)
+    estimators = True
     predicted_columns = ("label", "label_name", "confidence")
     task = Part("weaksup.pipeline.tasks.categorical:CategoricalTask")
     report_type = Part("weaksup.report.types.categorical:Categorical")
@@ -152,22 +155,45 @@ class CategoricalType(LabelType):
         known = gold >= 0
         return {"accuracy": float((pred[known] == gold[known]).mean()) if known.any() else None}
 
-    def load_end_model(self, path: Path) -> Any:
+    def load_end_model(self, path: Path, **options: Any) -> Any:
+        """The text classifier (``tfidf_logreg``), or a classifier on any columns: plain data in an
+        ``.npz`` file, or a skops file holding only trusted types (``options["trusted"]`` adds some)."""
+        from weaksup.end_models.plain import model_name
+
+        if path.suffix == ".skops":
+            from weaksup.end_models.trusted_files import load_skops
+
+            return load_skops(path, options.get("trusted") or ())
+        if model_name(path) in self.other_end_models:
+            from weaksup.end_models.classifier_files import load_plain
+
+            return load_plain(path)
         from weaksup.end_models.text import SoftTextClassifier
 
         return SoftTextClassifier.load(path)
 
     def predict(self, model: Any, frame: pl.DataFrame, **options: Any) -> pl.DataFrame:
-        """``label``, ``label_name``, ``confidence`` and ``prob_<class>`` per class, from the text in
-        ``text_column`` (default: the column the model was trained on)."""
+        """``label``, ``label_name``, ``confidence`` and ``prob_<class>`` per class: from the text in
+        ``text_column`` (default: the column the model was trained on), and for a classifier on any
+        columns from the other columns it reads too."""
         meta = model.metadata_
-        column = options.get("text_column") or meta.get("text_column", "text")
-        if column not in frame.columns:
-            raise ValueError(f"no text column {column!r}; its columns are {frame.columns}: choose one with --text-column")
-        if frame[column].dtype != pl.String:
-            raise ValueError(f"column {column!r} holds {frame[column].dtype}, not text: choose one with --text-column")
+        trained_on = meta.get("text_column", "text")
+        column = options.get("text_column") or trained_on
+        kinds = getattr(model, "kinds_", None)
+        if kinds is None or trained_on in kinds:  # the model reads a text column
+            if column not in frame.columns:
+                raise ValueError(f"no text column {column!r}; its columns are {frame.columns}: choose one with --text-column")
+            if frame[column].dtype != pl.String:
+                raise ValueError(f"column {column!r} holds {frame[column].dtype}, not text: choose one with --text-column")
         classes = [str(c) for c in meta.get("classes") or range(len(model.classes_))]
-        probs = model.predict_proba(frame[column].fill_null("").to_list())
+        if kinds is None:
+            probs = model.predict_proba(frame[column].fill_null("").to_list())
+        else:
+            inputs = frame.with_columns(pl.col(column).alias(trained_on)) if trained_on in kinds else frame
+            missing = [c for c in kinds if c not in inputs.columns]
+            if missing:
+                raise ValueError(f"no columns {missing}, which the end model reads; its columns are {frame.columns}")
+            probs = model.predict_proba(inputs)
         best = probs.argmax(axis=1)
         return pl.DataFrame(
             [

@@ -144,7 +144,7 @@ class RankingType(LabelType):
         rank = [[x for x in ranking if x in truth] for ranking, truth in zip(predicted, gold)]
         return {"kendall_tau_distance": mean_kendall_tau_distance(rank, gold), f"ndcg_at_{k}": mean_ndcg_at_k(rank, gold, k)}
 
-    def load_end_model(self, path: Path) -> Any:
+    def load_end_model(self, path: Path, **options: Any) -> Any:
         from weaksup.end_models.ranking import PairwiseRanker
 
         return PairwiseRanker.load(path)

@@ -107,7 +107,7 @@ class RegressionType(LabelType):
 
         return {"mse": mse(predicted, gold), "mae": mae(predicted, gold)}
 
-    def load_end_model(self, path: Path) -> Any:
+    def load_end_model(self, path: Path, **options: Any) -> Any:
         from weaksup.end_models.regression import SoftTargetRegressor
 
         return SoftTargetRegressor.load(path)

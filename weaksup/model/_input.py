@@ -23,7 +23,8 @@ import numpy as np
 from weaksup.votes import SparseVotes
 
 LabelMatrix = Union[np.ndarray, SparseVotes]
-"""What every label model accepts: a dense (n, m) int array or sparse votes."""
+"""What every label model accepts: a dense (n, m) int array (or a pandas DataFrame of one, whose
+columns name the LFs) or sparse votes."""
 
 
 def check_cardinality(cardinality: int, model: str) -> int:
@@ -71,13 +72,15 @@ def as_votes(
     if isinstance(L, SparseVotes):
         votes = L
         _check_coordinates(votes, model)
-    else:
-        arr = np.asarray(L)
+    else:  # an array, or a pandas DataFrame (its columns name the LFs) without importing pandas
+        columns = getattr(L, "columns", None)
+        names = tuple(str(c) for c in columns) if columns is not None and not isinstance(L, np.ndarray) else None
+        arr = np.asarray(L.to_numpy() if hasattr(L, "to_numpy") else L)
         if arr.ndim != 2:
             raise ValueError(
                 f"{model}: expected a 2-D (n, m) label matrix or SparseVotes, got shape {arr.shape}"
             )
-        votes = SparseVotes.from_dense(_dense_to_int(arr, model, None))
+        votes = SparseVotes.from_dense(_dense_to_int(arr, model, names), lf_names=names)
     names = votes.lf_names
     labels = votes.labels
     bad = (labels < 0) | (labels >= cardinality)

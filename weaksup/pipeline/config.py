@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from weaksup.pipeline.cross_checks import CROSS_CHECKS
-from weaksup.pipeline.schema import SCHEMA, Section, type_names
+from weaksup.pipeline.schema import SCHEMA, Key, Section
+from weaksup.pipeline.schema_doc import type_names
 from weaksup.pipeline.settings import Settings
 
 
@@ -86,8 +87,21 @@ def _checked(raw: dict[str, Any], ctx: _Context) -> PipelineConfig:
         problem = check(values, ctx.file.parent)
         if problem:
             raise ConfigError(f"{ctx.file}: {problem}")
-    digest = hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    digest = hashlib.sha256(json.dumps(_hashed(values, SCHEMA), sort_keys=True, default=str).encode()).hexdigest()[:12]
     return PipelineConfig(ctx.file.resolve(), values, digest, Settings.from_values(values))
+
+
+def _hashed(values: Any, section: Section) -> Any:
+    """``values`` without the keys at their default that the schema keeps out of the hash."""
+    if not isinstance(values, dict):
+        return values
+    out = {}
+    for name, value in values.items():
+        spec = section.keys.get(name)
+        if isinstance(spec, Key) and not spec.hashed_at_default and value == spec.default:
+            continue
+        out[name] = _hashed(value, spec) if isinstance(spec, Section) else value
+    return out
 
 
 def store_of(file: str | Path) -> Path:

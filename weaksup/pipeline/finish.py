@@ -129,13 +129,15 @@ def finish(
     run.timings["export_seconds"] = time.perf_counter() - t0
 
     manifest = task.describe()
-    if settings.trainer.name != "none":
+    lines: list[str] = []
+    if settings.trainer.name != "none" or task.end_model is not None:
         t0 = time.perf_counter()
         run.phase("training end model")
         assert isinstance(prepared, InMemoryPrepared)  # the config refuses an end model with data.stream
         trained = task.train_end_model(prepared, labeled, train, run.run_dir)
         metrics.update(trained.metrics)
         manifest.update(trained.manifest)
+        lines = trained.lines
         run.timings["train_seconds"] = time.perf_counter() - t0
     summary = labeled.summary
     del labeled, train  # the label model's per-example arrays: the rest reads the store
@@ -145,7 +147,7 @@ def finish(
     counts = {key: v for key, v in metrics.items() if key.startswith("n_") or key.endswith("_examples") or "_rows" in key}
     manifest.update({"label_type": task.label_type, "counts": counts})
     splits = sorted({*split_names, "holdout"}, key=len, reverse=True)
-    _report(run.say, summary, metrics, manifest["label_model"]["name"], splits, run.run_dir)
+    _report(run.say, summary, metrics, manifest["label_model"]["name"], splits, run.run_dir, lines)
     save_gold(run.run_dir, run.sync.ex_keys, prepared.gold, task.label_type)  # what later reports score against
     _complete(run, {lf.name: lf.version for lf in lfs}, summary, metrics, manifest)
     return metrics, summary, files
@@ -193,32 +195,35 @@ def _json_safe(value: Any) -> Any:
 
 def _report(
     say: Callable[[str], None], summary: pl.DataFrame, metrics: dict[str, Any], lm: str, splits: Sequence[str],
-    run_dir: Path,
+    run_dir: Path, lines: Sequence[str] = (),
 ) -> None:  # fmt: skip
-    """The LF summary, one line per model and split with its scores (``<model>_<metric>_<split>``), the folder."""
+    """The LF summary, one line per model and split with its scores (``<model>_<metric>_<split>``), the
+    end model's own ``lines``, the folder."""
     with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=160, float_precision=3, tbl_hide_dataframe_shape=True):
         say(f"LF summary (non-test examples):\n{summary}")
     if {"lf", "coverage"} <= set(summary.columns):
         for lf in summary.filter(pl.col("coverage") == 0)["lf"]:
             say(f"warning: LF {lf!r} never voted (coverage 0 in the LF summary): check what it matches, and the "
                 "columns it reads")
-    lines: dict[tuple[str, str], list[str]] = {}
+    by_model: dict[tuple[str, str], list[str]] = {}
     for key, value in metrics.items():
         for model, name in (("label_model_", f"label model ({lm})"), ("end_model_", "end model")):
             split = next((s for s in splits if key.endswith(f"_{s}")), None)
             if key.startswith(model) and isinstance(value, float) and split is not None:
                 metric = key.removeprefix(model).removesuffix(f"_{split}")
                 shown = _SHOWN.get(metric) if model == "label_model_" else None
-                scores = lines.setdefault((name, split), [])
-                if metric in _APART:  # on their own line: the first line keeps coverage and the accuracies
-                    scores = lines.setdefault((f"{name}, {_APART[metric]},", split), [])
+                scores = by_model.setdefault((name, split), [])
+                if model == "label_model_" and metric in _APART:  # on their own line: the first keeps coverage, accuracies
+                    scores = by_model.setdefault((f"{name}, {_APART[metric]},", split), [])
                 scores.append(f"{shown or metric.replace('_', ' ')} {value:.3f}")
-    for (name, split), scores in lines.items():
+    for (name, split), scores in by_model.items():
         say(f"{name} on {split}: {', '.join(scores)}")
         per_class = metrics.get(f"label_model_per_class_{split}") if name == f"label model ({lm}), by class," else None
         if per_class:
             say(f"label model ({lm}) on {split}, precision / recall / F1 per class: " + "; ".join(
                 f"{c} {v['precision']:.3f} / {v['recall']:.3f} / {v['f1']:.3f}" for c, v in per_class.items()))
+    for line in lines:
+        say(line)
     say(f"outputs: {run_dir}")
 
 

@@ -52,6 +52,7 @@ before any work, an export dir another store or pipeline owns, and a run folder 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -112,8 +113,13 @@ def run_pipeline(
     force: bool = False,
     reapply_failed: bool = False,
     retry_failed: bool | None = None,
+    end_model: Any = None,
 ) -> RunResult:
     """Run the pipeline once; raises on failure after recording it in the store.
+
+    ``end_model``: a scikit-learn classifier (or a Pipeline ending in one) to train on the soft
+    labels instead of ``trainer.name``'s (categorical pipelines; its description joins the
+    pipeline's hash, so a run with another estimator is never skipped as unchanged).
 
     If another process holds the store, wait for it (``wait=True``, saying so)
     or raise :class:`~weaksup.pipeline.lock.StoreBusy`.  When nothing changed since the
@@ -126,6 +132,11 @@ def run_pipeline(
         alias_warning("run_pipeline(retry_failed=...)", "run_pipeline(reapply_failed=...)")
         reapply_failed = retry_failed
     cfg = config if isinstance(config, PipelineConfig) else load_config(config)
+    if end_model is not None:
+        if cfg.settings.data.stream:
+            raise ValueError("run_pipeline(end_model=...) trains in memory; a pipeline with data.stream = true trains none")
+        described = hashlib.sha256(f"{cfg.hash} {end_model!r}".encode()).hexdigest()[:12]
+        cfg = dataclasses.replace(cfg, hash=described)
     store_file = Path(store_path) if store_path else cfg.resolve(cfg.settings.store)
     root = cfg.resolve(cfg.settings.export.dir)
     shield = StopShield()
@@ -145,7 +156,7 @@ def run_pipeline(
         try:
             owner.check_free(run_dir)  # a folder this run did not make is never written into
             result = _run(cfg, store, owner, shield, run_id, run_dir, phase, progress, phase.say(say), force,
-                          reapply_failed)  # fmt: skip
+                          reapply_failed, end_model)  # fmt: skip
         except BaseException as exc:
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             error = "interrupted (Ctrl-C or SIGTERM)" if status == "interrupted" else f"{type(exc).__name__}: {exc}"
@@ -259,12 +270,12 @@ class _Inputs:
         return sync, prepared, prepared.source(sync.ex_keys)
 
 
-def _load(cfg: PipelineConfig, stream: bool | None = None) -> _Inputs:
+def _load(cfg: PipelineConfig, stream: bool | None = None, end_model: Any = None) -> _Inputs:
     """The examples (holdout left out) shaped by the run's task, and the task's LFs; with
     ``data.stream`` (or ``stream``), a source that the sync reads batch by batch instead."""
     settings = cfg.settings
     holdout = load_holdout(settings.holdout, cfg.file.parent) if settings.holdout else None
-    task = task_for(settings)
+    task = task_for(settings, end_model)
     coded = load_lf_modules(settings.lfs.modules, base=cfg.file.parent) if settings.lfs.modules else []
     answers = load_answers(settings.answers, settings.labels, cfg.file.parent) if settings.answers else None
     lfs = task.select_lfs(prepare_lfs([*coded, *(answers.lfs if answers else [])]))
@@ -292,6 +303,7 @@ def _run(
     say: Callable[[str], None],
     force: bool,
     reapply_errors: bool,
+    end_model: Any = None,
 ) -> RunResult:
     settings = cfg.settings
     dataset = settings.name
@@ -299,7 +311,7 @@ def _run(
     t_run = t0 = time.perf_counter()
 
     phase("loading data")
-    got = _load(cfg)
+    got = _load(cfg, end_model=end_model)
     lfs = got.lfs
     timings["load_seconds"] = time.perf_counter() - t0
     if got.answers is not None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from weaksup.end_models.options import SOFT_LABELS, TEXT_FEATURIZERS, check_type_name, end_model_problem
 from weaksup.label_types import DEFAULT_LABEL_TYPE, LABEL_TYPES, PIPELINE_TYPES
 
 Check = Callable[[Any, Path], "str | None"]
@@ -25,7 +26,9 @@ class Key:
     """One key of the schema: its type(s), whether it is required, its default and doc.
 
     ``items`` is the type of list items or dict values; ``check`` a further
-    check returning a problem (or ``None``), run on each list item if ``each``.
+    check returning a problem (or ``None``), run on each list item if ``each``.  A key that
+    ``hashed_at_default`` is false for (one added after pipeline files existed) joins the
+    pipeline's hash only when set to another value, so existing pipelines keep their hash.
     """
 
     types: type | tuple[type, ...]
@@ -36,6 +39,7 @@ class Key:
     items: type | tuple[type, ...] | None = None
     check: Check | None = None
     each: bool = False
+    hashed_at_default: bool = True
 
 
 @dataclass(frozen=True)
@@ -288,15 +292,23 @@ SCHEMA = Section(
         "trainer": Section(
             "The end model.",
             {
-                "name": Key(str, f"End model: {_either([*(f'{e} ({n})' for e, n in END_MODELS.items()), 'none'])}.",
-                            default=PIPELINE_TYPES[DEFAULT_LABEL_TYPE].end_models[0], choices=(*END_MODELS, "none")),
-                "text_column": Key(str, "Input column the end model reads (tfidf_logreg).", default="text"),
-                "params": Key(dict, "Hyperparameters of the end model (tfidf_logreg: C, min_df; pairwise_ranker: "
-                              "C, max_pairs; soft_regressor: HistGradientBoostingRegressor's).", default={}),
-                "features": Key(list, "Numeric columns the pairwise_ranker or soft_regressor reads (default: every "
-                                "numeric column no LF reads); never a column an LF reads.", items=str),
-                "exclude_columns": Key(list, "Columns the pairwise_ranker or soft_regressor must not read, beside "
-                                       "the LFs' columns.", default=[], items=str),
+                "name": Key(str, f"End model: {_either([*(f'{e} ({n})' for e, n in END_MODELS.items()), 'none'])}; "
+                            "or (categorical) a classifier's entry point in 'weaksup.end_models' or import path.",
+                            default=PIPELINE_TYPES[DEFAULT_LABEL_TYPE].end_models[0],
+                            check=lambda v, base: end_model_problem(v, END_MODELS)),
+                "text_column": Key(str, "Input column the end model reads as text (when the data has it).", default="text"),
+                "params": Key(dict, "The end model's hyperparameters (tfidf_logreg: C, min_df; pairwise_ranker: C, max_pairs; "
+                              "soft_regressor: HistGradientBoostingRegressor's; others: the constructor's).", default={}),
+                "features": Key(list, "Input columns the end model reads (default: numbers, and for categorical labels "
+                                "short-valued strings, no LF reads); never a column an LF reads.", items=str),
+                "exclude_columns": Key(list, "Columns the end model must not read, beside the LFs'.", default=[], items=str),
+                "text_featurizer": Key(str, "Categorical estimators' text features: tfidf, hashing (no vocabulary) or "
+                                       "embeddings.", default="tfidf", choices=TEXT_FEATURIZERS, hashed_at_default=False),
+                "soft_labels": Key(str, "Soft labels to an estimator: expand (a weighted row per class), argmax (weighted "
+                                   "by confidence) or auto.", default="auto", choices=SOFT_LABELS, hashed_at_default=False),
+                "trusted_types": Key(list, "Exact type names (module.Class) a skops end-model file may hold beyond "
+                                     "weaksup's.", default=[], items=str, check=lambda v, base: check_type_name(v),
+                                     each=True, hashed_at_default=False),
             },
         ),
         "export": Section(
@@ -379,22 +391,3 @@ def with_defaults(values: Mapping[str, Any], section: Section) -> dict[str, Any]
             out[key] = values[key] if key in values else (
                 spec.default.copy() if isinstance(spec.default, (list, dict)) else spec.default)  # fmt: skip
     return out
-
-
-def type_names(types: type | tuple[type, ...]) -> str:
-    return types.__name__ if isinstance(types, type) else "/".join(t.__name__ for t in types)
-
-
-def schema_doc(section: Section = SCHEMA, prefix: str = "") -> str:
-    """The schema as text: one line per key with its type, default and meaning."""
-    lines = []
-    for key, spec in section.keys.items():
-        name = f"{prefix}{key}"
-        if isinstance(spec, Section):
-            lines.append(f"[{name}]{' (optional)' if spec.optional else ''}  {spec.doc}")
-            lines.append(schema_doc(spec, f"{name}."))
-        else:
-            req = "required" if spec.required else f"default {spec.default!r}"
-            choices = f", one of {list(spec.choices)}" if spec.choices else ""
-            lines.append(f"  {name} ({type_names(spec.types)}, {req}{choices}): {spec.doc}")
-    return "\n".join(lines)

@@ -121,6 +121,9 @@ class TrainerSettings:
     params: dict[str, Any]
     features: list[str] | None
     exclude_columns: list[str]
+    text_featurizer: str = "tfidf"
+    soft_labels: str = "auto"
+    trusted_types: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclass(frozen=True)

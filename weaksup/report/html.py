@@ -21,6 +21,7 @@ import polars as pl
 
 from weaksup.report.buckets import buckets
 from weaksup.report.charts import run_charts
+from weaksup.report.end_model import end_model_tables, recorded_scores
 from weaksup.report.frames import LLM_COLUMNS, RunChanges, history, lf_agreement, lf_table, run_changes
 from weaksup.report.style import CSS, SCRIPT
 from weaksup.report.suspicious import suspicious_labels, why_not_checked
@@ -53,6 +54,8 @@ class Report:
     suspicious: pl.DataFrame | None
     suspicious_note: str | None = None
     """Why suspicious labels were not checked, when they were asked for and could not be."""
+    end_model: dict[str, Any] | None = None
+    """The end model's recorded scores per split (:mod:`.end_model`), when the run saved them."""
 
 
 def build_report(store: VoteStore, run_id: int | None = None, run_dir: Path | None = None,
@@ -76,6 +79,7 @@ def build_report(store: VoteStore, run_id: int | None = None, run_dir: Path | No
         buckets(view, seed=seed),
         flagged,
         note,
+        recorded_scores(view.reader.gold_dir if view.reader else None),
     )
 
 
@@ -186,6 +190,13 @@ def render(report: Report) -> str:
                  f"{view.test_split!r} split are never shown, nor their gold: it stays unseen while you write LFs.",
                  bucket_html),
     ]  # fmt: skip
+    tables = end_model_tables(report.end_model or {})
+    if tables:
+        body = "".join(f"<h3>{escape(split)} (accuracy {report.end_model[split]['accuracy']:.3f}, macro-F1 "  # type: ignore[index]
+                       f"{report.end_model[split]['macro_f1']:.3f}, log-loss {report.end_model[split]['log_loss']:.3f})</h3>"  # type: ignore[index]
+                       + table(t, f"end-model-{split}") for split, t in tables.items())  # fmt: skip
+        sections.append(_section("end-model", "End model", "Per split with gold: each class's precision, recall and "
+                                 "F1, and the confusion matrix (rows: gold class; columns: predicted).", body))  # fmt: skip
     if report.suspicious is not None:
         body = table(report.suspicious, "suspicious") if report.suspicious.height else '<p class="muted">None flagged.</p>'
         sections.append(_section("suspicious", "Suspicious labels", "cleanlab's find_label_issues on out-of-sample "
@@ -203,7 +214,7 @@ def render(report: Report) -> str:
         sections.append(_section("changes", f"Changes since run {ch.previous}", "", body))
     sections.append(_section("history", "Run history", "", table(report.history, "history")))
     nav = "".join(f'<a href="#{a}">{escape(t)}</a>' for a, t in (("lfs", "LFs"), ("charts", "Charts"), ("buckets", "Buckets"),
-                  ("suspicious", "Suspicious"), ("changes", "Changes"), ("history", "History")) if f'id="{a}"' in "".join(sections))  # fmt: skip
+                  ("end-model", "End model"), ("suspicious", "Suspicious"), ("changes", "Changes"), ("history", "History")) if f'id="{a}"' in "".join(sections))  # fmt: skip
     started = run["started_at"].strftime("%Y-%m-%d %H:%M %Z") if isinstance(run["started_at"], datetime) else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">

@@ -13,6 +13,7 @@ regression end models' inputs.  The runner asks :func:`task_for`; the config ask
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from weaksup.label_types import PIPELINE_TYPES, LabelType
 from weaksup.pipeline.settings import Settings
@@ -24,9 +25,9 @@ TASKS: dict[str, type[Task]] = {name: t.task.load() for name, t in PIPELINE_TYPE
 __all__ = ["TASKS", "InMemoryPrepared", "Labeled", "Prepared", "StreamedPrepared", "Task", "Trained", "check", "task_for"]
 
 
-def task_for(settings: Settings) -> Task:
-    """The task of the run's label type."""
-    return TASKS[settings.labels.type](settings)
+def task_for(settings: Settings, end_model: Any = None) -> Task:
+    """The task of the run's label type (``end_model``: an estimator given from Python)."""
+    return TASKS[settings.labels.type](settings, end_model)
 
 
 def check(settings: Settings) -> str | None:
@@ -49,7 +50,7 @@ def check(settings: Settings) -> str | None:
             f"pipeline uses the {name} label model (set its options in label_model.params)"
         )
     problem = TASKS[name].check(settings)
-    if problem is None and settings.trainer.name not in label_type.end_models:
+    if problem is None and settings.trainer.name not in label_type.end_models and not label_type.estimators:
         return (f"trainer.name is {settings.trainer.name!r}, which does not fit labels.type = {name!r}; "
                 f"use one of {list(label_type.end_models)}")  # fmt: skip
     return problem

@@ -144,10 +144,12 @@ class Labeled:
 
 @dataclass(frozen=True)
 class Trained:
-    """What :meth:`Task.train_end_model` produced: its scores on gold, and its manifest entries."""
+    """What :meth:`Task.train_end_model` produced: its scores on gold, its manifest entries, and
+    lines for the run's output (beyond the one line of scores per split)."""
 
     metrics: dict[str, Any]
     manifest: dict[str, Any]
+    lines: list[str] = field(default_factory=list)
 
 
 class Task(Protocol):
@@ -156,8 +158,13 @@ class Task(Protocol):
     label_type: ClassVar[str]
     end_models: ClassVar[tuple[str, ...]]
     """``trainer.name`` values this type accepts, its default first; ``none`` trains none."""
+    end_model: Any
+    """An estimator given from Python, trained whatever ``trainer.name`` says; None: ``trainer.name``'s."""
 
-    def __init__(self, settings: Settings) -> None: ...
+    def __init__(self, settings: Settings, end_model: Any = None) -> None:
+        """``end_model``: an estimator given from Python (``run_pipeline(end_model=...)``), where the
+        type takes one; a type that does not refuses it."""
+        ...
 
     @staticmethod
     def check(settings: Settings) -> str | None:
@@ -194,6 +201,13 @@ class Task(Protocol):
     def describe(self) -> dict[str, Any]:
         """The task's entries of the run's manifest (label model, classes or end-model inputs)."""
         ...
+
+
+def refuse_end_model(end_model: Any, label_type: str) -> None:
+    """Refuse an estimator given from Python to a task whose end model takes none."""
+    if end_model is not None:
+        raise ValueError(f"run_pipeline(end_model=...) trains a categorical end model; a {label_type} pipeline's end "
+                         "model is set by trainer.name and trainer.params")
 
 
 def select_lfs(lfs: Sequence[LabelingFunctionLike], label_type: str) -> list[LabelingFunctionLike]:

@@ -2,8 +2,9 @@
 
 The label model (``label_model.name``, any model :func:`weaksup.model.make_label_model`
 builds) is fitted on the train split's votes, renumbered, and labels every live example with
-class probabilities.  The end model (``tfidf_logreg``) trains on the covered train examples'
-soft labels, read from ``trainer.text_column``; it is scored on the test split and the holdout.
+class probabilities.  The end model (:mod:`.classifier`: ``tfidf_logreg`` on ``trainer.text_column``,
+or a classifier on any columns) trains on the covered train examples' soft labels; it is scored on
+every split with gold and the holdout.
 
 **Exports** (``training_set.<format>``): ``example_id``, the input columns, ``prob_<class>``
 per class, ``label``, ``label_name``, ``confidence`` and ``n_votes``
@@ -48,6 +49,8 @@ from weaksup.pipeline.tasks.base import (
     training_inputs,
     with_split,
 )
+from weaksup.pipeline.tasks.classifier import check_end_model, check_trainer, score_splits, train_classifier
+from weaksup.pipeline.tasks.features import columns_read
 from weaksup.store import VoteStore
 from weaksup.votes import SparseVotes
 
@@ -72,12 +75,9 @@ class CategoricalTask:
         twice = sorted({c for c in classes if classes.count(c) > 1})
         if twice:
             return f"labels.classes names {twice} more than once; give each class once, in class-id order"
-        trainer = settings.trainer
-        if trainer.name not in CategoricalTask.end_models:
-            return f"trainer.name = {trainer.name!r} is for ranking or regression labels; use tfidf_logreg or none"
-        used = [key for key in ("features", "exclude_columns") if getattr(trainer, key)]
-        if used:
-            return f"trainer.{used[0]} is for ranking and regression labels only"
+        problem = check_trainer(settings, CategoricalTask.end_models)
+        if problem:
+            return problem
         lm = settings.label_model
         try:
             make_label_model(lm.name, cardinality=len(classes), seed=lm.seed, **lm.params)
@@ -92,9 +92,11 @@ class CategoricalTask:
                     "split; its gold would choose the label model on the rows it fits or is scored on: name another split")
         return None
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, end_model: Any = None) -> None:
         self.settings = settings
         self.classes = list(settings.labels.classes)
+        check_end_model(end_model)
+        self.end_model = end_model
 
     def prepare(self, frame: pl.DataFrame, holdout: pl.DataFrame | None = None) -> InMemoryPrepared:
         """Split the gold class ids (``data.gold_column``, -1 where unknown) off the examples; a
@@ -112,8 +114,10 @@ class CategoricalTask:
             )
         examples = frame.drop(column) if column else frame
         text_col = self.settings.trainer.text_column
-        if self.settings.trainer.name != "none" and text_col not in examples.columns:
-            raise ValueError(f"trainer.text_column {text_col!r} is not in the data; columns are {examples.columns}")
+        if self.trains_text_classifier and text_col not in examples.columns:
+            raise ValueError(f"trainer.text_column {text_col!r} is not in the data; columns are {examples.columns}. For "
+                             "a table without text, set trainer.name = 'logreg' or 'hist_gradient_boosting': they read "
+                             "numbers and categories (trainer.features)")  # fmt: skip
         check_output_columns(examples, ["label", "label_name", "confidence", "n_votes", *(f"prob_{c}" for c in self.classes)])
         return InMemoryPrepared(examples, gold, CATEGORICAL.gold_mask(gold), holdout)
 
@@ -151,8 +155,17 @@ class CategoricalTask:
                              learned_acc=getattr(model, "accuracies_", None))  # fmt: skip
         names = pl.element().replace_strict(list(range(len(self.classes))), self.classes, return_dtype=pl.String)
         summary = summary.with_columns(pl.col("polarity").list.eval(names))  # the classes an LF votes, by name
-        probs = predict_in_batches(model, votes, batches.PREDICT_ROWS) if self.settings.trainer.name != "none" else None
-        return Labeled(model, rows, n_votes, probs, metrics, summary, notes=notes)
+        trains = self.settings.trainer.name != "none" or self.end_model is not None
+        probs = predict_in_batches(model, votes, batches.PREDICT_ROWS) if trains else None
+        read = {}  # the end models on any columns never read an LF's columns
+        if trains and not self.trains_text_classifier and isinstance(prepared, InMemoryPrepared):
+            read = columns_read(lfs, prepared.examples.drop("split"))
+        return Labeled(model, rows, n_votes, probs, metrics, summary, read, notes=notes)
+
+    @property
+    def trains_text_classifier(self) -> bool:
+        """Whether the end model is ``tfidf_logreg`` (on the text column alone)."""
+        return self.settings.trainer.name == "tfidf_logreg" and self.end_model is None
 
     def training_set(self, store: VoteStore, run_id: int) -> pl.DataFrame:
         """The train split's examples (those with votes unless ``export.keep_uncovered``) with their
@@ -177,25 +190,29 @@ class CategoricalTask:
         return CATEGORICAL.training_frame(training_inputs(rows, dtype), rows, self.classes)
 
     def train_end_model(self, prepared: InMemoryPrepared, labeled: Labeled, train: np.ndarray, run_dir: Path) -> Trained:
-        """Fit the text classifier on the covered train examples' soft labels; test and holdout accuracy."""
+        """Fit the end model on the covered train examples' soft labels (:mod:`.classifier`); its
+        scores on every split with gold and the holdout."""
+        trainer, seed = self.settings.trainer, self.settings.label_model.seed
+        if not self.trains_text_classifier:
+            from weaksup.end_models.estimators import build_estimator
+
+            estimator = self.end_model if self.end_model is not None else build_estimator(trainer.name, trainer.params, seed)
+            files = (CATEGORICAL.end_model_file, *CATEGORICAL.other_model_files)
+            return train_classifier(estimator, trainer, seed, prepared, labeled, train, run_dir, self.classes,
+                                    lambda plain: files[0] if plain else files[1])  # fmt: skip
         from weaksup.end_models import SoftTextClassifier
 
-        trainer, test_split = self.settings.trainer, self.settings.data.test_split
         text_col = trainer.text_column  # in the data: checked by prepare
-        end_model = SoftTextClassifier(seed=self.settings.label_model.seed, **trainer.params)
+        end_model = SoftTextClassifier(seed=seed, **trainer.params)
         covered = np.flatnonzero(train & (labeled.n_votes > 0))
         texts = prepared.examples[text_col].cast(pl.String).fill_null("").to_numpy()
         end_model.fit(texts[covered], labeled.predictions[covered])
         end_model.save(run_dir / CATEGORICAL.end_model_file, {"classes": self.classes, "text_column": text_col})
-        out: dict[str, Any] = {}
-        test = prepared.split == test_split
-        if test.any() and (acc := accuracy(end_model.predict(texts[test]), prepared.gold[test])) is not None:
-            out[f"end_model_accuracy_{test_split}"] = acc
         holdout = prepared.holdout
-        if holdout is not None and (acc := accuracy(end_model.predict(holdout["text"].to_numpy()),
-                                                    holdout["gold"].to_numpy())) is not None:  # fmt: skip
-            out["end_model_accuracy_holdout"] = acc
-        return Trained(out, {})
+        held = (end_model.predict_proba(holdout["text"].to_numpy()), holdout["gold"].to_numpy()) if holdout is not None else None
+        metrics, details, lines = score_splits(lambda rows: end_model.predict_proba(texts[rows]), prepared, self.classes, held)
+        return Trained(metrics, {"end_model": {"name": trainer.name, "file": CATEGORICAL.end_model_file,
+                                               "scores": details}}, lines)  # fmt: skip
 
     def describe(self) -> dict[str, Any]:
         """The label model (with, once fitted, the structure it chose, why, and its class prior) and the class names."""

@@ -36,6 +36,7 @@ from weaksup.pipeline.tasks.base import (
     Trained,
     check_output_columns,
     gold_column,
+    refuse_end_model,
     scores_by_split,
     select_lfs,
     training_inputs,
@@ -76,7 +77,9 @@ class RankingTask:
             return str(exc)
         return None
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, end_model: Any = None) -> None:
+        refuse_end_model(end_model, self.label_type)
+        self.end_model = None
         self.settings = settings
         self.ranking = settings.ranking or DEFAULTS
 

@@ -35,6 +35,7 @@ from weaksup.pipeline.tasks.base import (
     Trained,
     check_output_columns,
     gold_column,
+    refuse_end_model,
     scores_by_split,
     select_lfs,
     training_inputs,
@@ -73,7 +74,9 @@ class RegressionTask:
             return str(exc)
         return None
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, end_model: Any = None) -> None:
+        refuse_end_model(end_model, self.label_type)
+        self.end_model = None
         self.settings = settings
         self.gold_labels = settings.regression.gold_labels if settings.regression else MAX_GOLD_LABELS
 

@@ -1,0 +1,106 @@
+"""``weaksup estimate`` (issue 23): class shares from a run's soft labels and a few gold rows, with the
+plug-in, classical and prediction-powered intervals side by side."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from test_end_models_any import _breast_cancer
+
+from weaksup.estimate import prevalence, regression
+from weaksup.pipeline import load_config, run_pipeline
+
+
+def _with_gold_on(pipeline: Path, n: int, seed: int = 0) -> float:
+    """Keep the diagnosis of ``n`` random cases of the pipeline's data (the others unknown); the
+    true share of malignant cases."""
+    data = pipeline.parent.parent / "data/breast_cancer/breast_cancer.csv"
+    frame = pl.read_csv(data)
+    keep = np.zeros(frame.height, dtype=bool)
+    keep[np.random.default_rng(seed).choice(frame.height, n, replace=False)] = True
+    truth = float((frame["diagnosis"] == "malignant").mean())
+    frame.with_columns(diagnosis=pl.when(pl.Series(keep)).then(pl.col("diagnosis"))).write_csv(data)
+    return truth
+
+
+def _estimate(pipeline: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "weaksup.cli", "estimate", str(pipeline), *args], capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+
+
+def test_estimate_prints_plug_in_classical_and_ppi_shares_of_a_run(tmp_path):
+    pipeline = _breast_cancer(tmp_path, 'name = "none"')
+    truth = _with_gold_on(pipeline, 150)
+    run_pipeline(pipeline)
+    proc = _estimate(pipeline)
+    assert proc.returncode == 0, proc.stderr
+    assert "class shares in run 1 (569 examples, 150 with gold; 90% intervals;" in proc.stdout
+    row = next(line for line in proc.stdout.splitlines() if "malignant" in line)
+    classical, ppi = (part.strip() for part in row.split("┆")[-2:])
+    low, high = (float(x) for x in ppi.rstrip(" │").split("[")[1].rstrip("]").split(", "))
+    c_low, c_high = (float(x) for x in classical.split("[")[1].rstrip("]").split(", "))
+    assert low < truth < high and high - low < c_high - c_low  # the soft labels narrow the interval
+
+    by_split = _estimate(pipeline, "--by", "split", "--alpha", "0.05")
+    assert by_split.returncode == 0, by_split.stderr
+    assert "95% intervals" in by_split.stdout and sum(" train " in x or " test " in x for x in by_split.stdout.splitlines()) == 4
+    bad = _estimate(pipeline, "--by", "no_such_column")
+    assert bad.returncode == 1 and "--by 'no_such_column' is not an input column of run 1; its columns are [" in bad.stderr
+
+
+def test_estimate_without_gold_rows_says_what_it_needs(tmp_path):
+    pipeline = _breast_cancer(tmp_path, 'name = "none"')
+    pipeline.write_text(pipeline.read_text().replace('gold_column = "diagnosis"\n', ""))
+    run_pipeline(pipeline)
+    proc = _estimate(pipeline)
+    assert proc.returncode == 1
+    assert "run 1 has no gold labels: weaksup estimate needs a few examples labeled by hand, drawn at random" in proc.stderr
+    regression_pipeline = tmp_path / "r.toml"
+    regression_pipeline.write_text((Path(__file__).parents[1] / "pipelines/movies_regression.toml").read_text())
+    with pytest.raises(ValueError, match="weaksup estimate estimates class shares; .* labels.type = 'regression'"):
+        from weaksup.estimate import run_prevalence
+
+        run_prevalence(None, load_config(Path(__file__).parents[1] / "pipelines/movies_regression.toml"))
+
+
+def test_ppi_intervals_cover_where_the_plug_in_is_biased():
+    """Soft labels that overstate the positive class: the plug-in misses the true share, the PPI
+    intervals cover it at about the nominal rate, and are narrower than the gold rows' alone."""
+    rng = np.random.default_rng(1)
+    n_all, covered, narrower = 3000, 0, 0
+    truth = (rng.random(n_all) < 0.25).astype(int)
+    p1 = np.clip(0.15 + 0.7 * truth + rng.normal(0, 0.15, n_all), 0, 1)
+    draws = 200
+    for _ in range(draws):
+        gold = np.full(n_all, -1)
+        picked = rng.choice(n_all, 100, replace=False)
+        gold[picked] = truth[picked]
+        row = prevalence(np.c_[1 - p1, p1], gold, ["no", "yes"]).row(1, named=True)
+        covered += row["ppi_low"] <= truth.mean() <= row["ppi_high"]
+        narrower += row["ppi_high"] - row["ppi_low"] < row["classical_high"] - row["classical_low"]
+    assert abs(row["plug_in"] - truth.mean()) > 0.05  # the bias PPI corrects
+    assert covered / draws >= 0.85 and narrower / draws >= 0.9
+    with pytest.raises(ValueError, match="1 example has gold; an interval needs gold labels on at least 2"):
+        prevalence(np.c_[1 - p1, p1], np.r_[0, np.full(n_all - 1, -1)], ["no", "yes"])
+
+
+def test_a_downstream_regression_gets_classical_and_ppi_coefficients():
+    rng = np.random.default_rng(0)
+    n_all = 4000
+    x = rng.normal(size=n_all)
+    X = np.c_[np.ones(n_all), x]
+    truth = (rng.random(n_all) < 1 / (1 + np.exp(-(0.5 + 1.5 * x)))).astype(float)
+    soft = np.clip(0.8 * truth + 0.1 + rng.normal(0, 0.05, n_all), 0, 1)
+    gold = rng.choice(n_all, 300, replace=False)
+    rest = np.setdiff1d(np.arange(n_all), gold)
+    table = regression(X[gold], truth[gold], soft[gold], X[rest], soft[rest], kind="logistic")
+    assert table["coefficient"].to_list() == [0, 1]
+    slope = table.row(1, named=True)
+    assert slope["ppi_low"] < 1.5 < slope["ppi_high"] and slope["classical_low"] < slope["classical_high"]
+    with pytest.raises(ValueError, match="kind is 'probit'; use 'logistic' or 'linear'"):
+        regression(X[gold], truth[gold], soft[gold], X[rest], soft[rest], kind="probit")

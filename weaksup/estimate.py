@@ -1,0 +1,162 @@
+"""Answers with valid intervals: class prevalence (and downstream regressions) from soft labels and
+a few gold rows, by prediction-powered inference.
+
+The plug-in average of weak labels is biased by the label model's errors.  With ``n`` gold rows
+drawn at random from the same examples, prediction-powered inference (Angelopoulos et al.,
+Science 2023; PPI++, Angelopoulos, Duchi and Zrnic, 2023) corrects the plug-in by the soft labels'
+average error on the gold rows, with a power-tuned weight, and gives a confidence interval that
+covers the true value at the nominal rate whatever the label model's quality; it is never much
+wider than the classical interval of the gold rows alone, and narrower when the soft labels are
+good.  :func:`prevalence` reports the three side by side: the plug-in, the classical (gold only)
+and the PPI estimate, per class and per group.  :func:`regression` is the same for the
+coefficients of a logistic or linear regression of a label on covariates (as DSL, Egami et al.,
+NeurIPS 2023).  The arithmetic is ``ppi-python``'s (MIT): ``pip install 'weaksup[estimate]'``.
+
+Both intervals rest on the gold rows being a uniform random sample of the examples (and the
+classical one on the normal approximation, which is poor for a handful of rows of a rare class).
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> truth = (rng.random(5000) < 0.3).astype(int)
+>>> p1 = np.clip(0.2 + 0.6 * truth + rng.normal(0, 0.1, 5000), 0, 1)  # soft labels, biased upwards
+>>> gold = np.full(5000, -1)
+>>> picked = rng.choice(5000, 200, replace=False)
+>>> gold[picked] = truth[picked]
+>>> table = prevalence(np.c_[1 - p1, p1], gold, ["no", "yes"])
+>>> row = table.filter(class_name="yes").row(0, named=True)
+>>> round(row["plug_in"], 2), bool(row["ppi_low"] < truth.mean() < row["ppi_high"])
+(0.38, True)
+>>> bool(row["ppi_high"] - row["ppi_low"] < row["classical_high"] - row["classical_low"])
+True
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+COLUMNS = ("class_name", "n", "n_gold", "plug_in", "classical", "classical_low", "classical_high", "ppi", "ppi_low",
+           "ppi_high")  # fmt: skip
+"""The columns of :func:`prevalence`'s table (after the group column, with ``by``)."""
+
+
+def _ppi() -> Any:
+    try:
+        import ppi_py
+    except ImportError:
+        raise ImportError("weaksup estimate needs ppi-python: pip install 'weaksup[estimate]'") from None
+    return ppi_py
+
+
+def class_interval(y: np.ndarray, yhat: np.ndarray, yhat_unlabeled: np.ndarray, alpha: float) -> dict[str, float]:
+    """One class's share: the plug-in (every row's soft label), the classical estimate and interval
+    (the gold rows ``y`` alone) and the PPI++ estimate and interval (the gold rows' soft labels
+    ``yhat`` and the other rows' ``yhat_unlabeled``; the classical one when there are none)."""
+    ppi = _ppi()
+    y, yhat, rest = (np.asarray(a, dtype=float) for a in (y, yhat, yhat_unlabeled))
+    low, high = ppi.classical_mean_ci(y, alpha=alpha)
+    if not len(rest):  # every example has gold: the soft labels add nothing to it
+        return {"plug_in": float(yhat.mean()), "classical": float(y.mean()), "classical_low": float(low),
+                "classical_high": float(high), "ppi": float(y.mean()), "ppi_low": float(low), "ppi_high": float(high)}  # fmt: skip
+    ppi_low, ppi_high = ppi.ppi_mean_ci(y, yhat, rest, alpha=alpha)
+    return {
+        "plug_in": float(np.concatenate([yhat, rest]).mean()),
+        "classical": float(y.mean()), "classical_low": float(low), "classical_high": float(high),
+        "ppi": float(np.ravel(ppi.ppi_mean_pointestimate(y, yhat, rest))[0]),
+        "ppi_low": float(np.ravel(ppi_low)[0]), "ppi_high": float(np.ravel(ppi_high)[0]),
+    }  # fmt: skip
+
+
+def prevalence(probs: np.ndarray, gold: np.ndarray, classes: Sequence[str], alpha: float = 0.1,
+               groups: Sequence[Any] | None = None) -> pl.DataFrame:  # fmt: skip
+    """Each class's share of the examples (per group of ``groups``, one value per row, when given):
+    the plug-in, classical and PPI estimates with ``1 - alpha`` intervals (see :data:`COLUMNS`).
+
+    ``probs``: (n, k) soft labels of every example; ``gold``: class ids, -1 where unknown.  A
+    ``ValueError`` when no row (of a group) has gold: without gold rows no interval is valid."""
+    probs, gold = np.asarray(probs, dtype=float), np.asarray(gold)
+    if probs.ndim != 2 or probs.shape != (len(gold), len(classes)):
+        raise ValueError(f"probs must be (n, k) = ({len(gold)}, {len(classes)}), got {probs.shape}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha is {alpha}; give the miscoverage in (0, 1), e.g. 0.1 for 90% intervals")
+    keys = np.asarray(groups, dtype=object) if groups is not None else np.zeros(len(gold), dtype=object)
+    rows = []
+    for group in dict.fromkeys(keys.tolist()):
+        mine = keys == group
+        known = mine & (gold >= 0)
+        where = f" in group {group!r}" if groups is not None else ""
+        if known.sum() < 2:
+            raise ValueError(f"{int(known.sum())} example{where} has gold; an interval needs gold labels on at least 2 "
+                             "examples drawn at random (data.gold_column)")  # fmt: skip
+        rest = mine & (gold < 0)
+        for j, name in enumerate(classes):
+            shares = class_interval((gold[known] == j).astype(float), probs[known, j], probs[rest, j], alpha)
+            rows.append({**({"group": group} if groups is not None else {}), "class_name": str(name),
+                         "n": int(mine.sum()), "n_gold": int(known.sum()), **shares})  # fmt: skip
+    return pl.DataFrame(rows)
+
+
+def regression(X: np.ndarray, y: np.ndarray, yhat: np.ndarray, X_unlabeled: np.ndarray, yhat_unlabeled: np.ndarray,
+               kind: str = "logistic", alpha: float = 0.1) -> pl.DataFrame:  # fmt: skip
+    """Coefficients of a ``logistic`` (a 0/1 label) or ``linear`` regression of the label on the
+    covariates ``X``, from the gold rows (``X``, gold ``y``, soft labels ``yhat``) and the other
+    rows (``X_unlabeled``, ``yhat_unlabeled``): per coefficient the classical (gold only) and the
+    PPI estimate with ``1 - alpha`` intervals.  Add a column of ones to ``X`` for an intercept."""
+    ppi = _ppi()
+    X, Xu = np.asarray(X, dtype=float), np.asarray(X_unlabeled, dtype=float)
+    y, yhat, yu = (np.asarray(a, dtype=float) for a in (y, yhat, yhat_unlabeled))
+    if kind == "logistic":
+        point = ppi.ppi_logistic_pointestimate(X, y, yhat, Xu, yu)
+        low, high = ppi.ppi_logistic_ci(X, y, yhat, Xu, yu, alpha=alpha)
+        c_low, c_high = ppi.classical_logistic_ci(X, y, alpha=alpha)
+    elif kind == "linear":
+        point = ppi.ppi_ols_pointestimate(X, y, yhat, Xu, yu)
+        low, high = ppi.ppi_ols_ci(X, y, yhat, Xu, yu, alpha=alpha)
+        c_low, c_high = ppi.classical_ols_ci(X, y, alpha=alpha)
+    else:
+        raise ValueError(f"kind is {kind!r}; use 'logistic' or 'linear'")
+    return pl.DataFrame({"coefficient": list(range(X.shape[1])), "classical_low": np.ravel(c_low),
+                         "classical_high": np.ravel(c_high), "ppi": np.ravel(point), "ppi_low": np.ravel(low),
+                         "ppi_high": np.ravel(high)})  # fmt: skip
+
+
+def run_prevalence(store: Any, cfg: Any, run_id: int | None = None, by: str | None = None,
+                   alpha: float = 0.1) -> tuple[int, pl.DataFrame]:  # fmt: skip
+    """:func:`prevalence` over every example of a categorical pipeline's run (default: its newest
+    succeeded one), from the soft labels the store keeps and the gold the run saved
+    (``gold.parquet``); ``by``: an input column to group by.  The run id and the table."""
+    from weaksup.report.view import load_gold
+
+    from weaksup.label_types import label_type_for
+
+    settings = cfg.settings
+    if "probs" not in label_type_for(settings.labels.type).label_columns:  # class probabilities to average
+        raise ValueError(f"weaksup estimate estimates class shares; {cfg.file} has labels.type = {settings.labels.type!r}")
+    if run_id is None:
+        last = store.runs.last_succeeded(settings.name)
+        if last is None:
+            raise ValueError(f"pipeline {settings.name!r} has no succeeded run in {store.path}; run it first (`weaksup run`)")
+        run_id = int(last["run_id"])
+    record = store.runs.labeled(run_id, " to estimate from")
+    labels = store.report_reader().run_labels(run_id, columns=("probs",), data=by not in (None, "split"), ids=False)
+    keys = labels["ex_key"].to_numpy()
+    folder = cfg.resolve(settings.export.dir) / str(record.get("export_dir") or "")
+    gold = load_gold(folder, keys, settings.labels.type) if record.get("export_dir") else None
+    if gold is None or not (np.asarray(gold) >= 0).any():
+        raise ValueError(f"run {run_id} has no gold labels: weaksup estimate needs a few examples labeled by hand, drawn "
+                         "at random, in data.gold_column (a few hundred give intervals a few points wide)")  # fmt: skip
+    groups = None
+    if by == "split":
+        groups = labels["split"].cast(pl.String).fill_null("(none)").to_list()
+    elif by is not None:
+        first = json.loads(labels["data"][0]) if labels.height else {}
+        if by not in first:
+            raise ValueError(f"--by {by!r} is not an input column of run {run_id}; its columns are {['split', *first]}")
+        values = [json.loads(row).get(by) for row in labels["data"]]
+        groups = ["(missing)" if v is None else v for v in values]
+    probs = np.vstack(labels["probs"].to_list())
+    return run_id, prevalence(probs, np.asarray(gold), list(settings.labels.classes), alpha, groups)
