@@ -19,7 +19,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, f1_score, log_loss, precision_recall_fscore_support
+from sklearn.metrics import confusion_matrix, log_loss
+
+from weaksup import evaluation
 
 PROB_FLOOR = 1e-15
 """Probabilities are clipped to [PROB_FLOOR, 1] before the log-loss, so one confident error is
@@ -29,24 +31,22 @@ finite (scikit-learn's own clipping, made explicit)."""
 def class_scores(probs: np.ndarray, gold: np.ndarray, classes: Sequence[str]) -> dict[str, float]:
     """``accuracy``, ``macro_f1``, ``log_loss`` and ``precision_<class>``, ``recall_<class>``,
     ``f1_<class>`` of (n, k) class probabilities against gold class ids (-1: unknown); empty when
-    no row has gold."""
+    no row has gold.  The label-based scores are :func:`weaksup.evaluation.class_scores`' (one
+    definition for the label model's and the end model's), flattened for a manifest."""
     probs, gold = np.asarray(probs, dtype=float), np.asarray(gold)
     known = gold >= 0
     if not known.any():
         return {}
-    k = len(classes)
     p, y = probs[known], gold[known]
-    pred = p.argmax(axis=1)
-    labels = list(range(k))
-    precision, recall, f1, _ = precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
+    scores = evaluation.class_scores(p.argmax(axis=1), y, classes)
     clipped = np.clip(p, PROB_FLOOR, 1.0)
     out = {
-        "accuracy": float((pred == y).mean()),
-        "macro_f1": float(f1_score(y, pred, labels=labels, average="macro", zero_division=0)),
-        "log_loss": float(log_loss(y, clipped / clipped.sum(axis=1, keepdims=True), labels=labels)),
+        "accuracy": scores["accuracy"],
+        "macro_f1": scores["macro_f1"],
+        "log_loss": float(log_loss(y, clipped / clipped.sum(axis=1, keepdims=True), labels=list(range(len(classes))))),
     }
-    for j, name in enumerate(classes):
-        out.update({f"precision_{name}": float(precision[j]), f"recall_{name}": float(recall[j]), f"f1_{name}": float(f1[j])})
+    for name, s in scores["per_class"].items():
+        out.update({f"precision_{name}": s["precision"], f"recall_{name}": s["recall"], f"f1_{name}": s["f1"]})
     return out
 
 
