@@ -320,7 +320,7 @@ class MultiLabelType(LabelType):
 
     # -- end model ---------------------------------------------------------------------
 
-    def load_end_model(self, path: Path) -> Any:
+    def load_end_model(self, path: Path, **options: Any) -> Any:
         from weaksup.end_models.multilabel import MultiLabelTextClassifier
 
         return MultiLabelTextClassifier.load(path)

@@ -41,6 +41,7 @@ from weaksup.pipeline.tasks.base import (
     Trained,
     check_output_columns,
     gold_column,
+    refuse_end_model,
     scores_by_split,
     select_lfs,
     training_inputs,
@@ -77,7 +78,9 @@ class MultiLabelTask:
             return f"[label_model] is not usable for multi-label labels: {exc}"
         return None
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, end_model: Any = None) -> None:
+        refuse_end_model(end_model, self.label_type)
+        self.end_model = None
         self.settings = settings
         self.classes = list(settings.labels.classes)
 
