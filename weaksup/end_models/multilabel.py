@@ -30,8 +30,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
-from weaksup.end_models.plain import ModelFileError, check_params, decode_strings, encode_strings, read_npz, write_npz
-from weaksup.end_models.text import MODEL_PARAMS, VECTORIZER_PARAMS, VECTORIZERS
+from weaksup.end_models.plain import ModelFileError, check_params, read_npz, write_npz
+from weaksup.end_models.text import MODEL_PARAMS, VECTORIZER_ARRAYS, vectorizers_as_data, vectorizers_from_data
 
 __all__ = ["MultiLabelTextClassifier", "best_thresholds"]
 
@@ -107,14 +107,8 @@ class MultiLabelTextClassifier:
 
     def save(self, path: str | Path, metadata: dict[str, Any] | None = None) -> None:
         """Write the fitted model as plain data to an ``.npz`` file (``metadata``: class names, text column)."""
-        arrays: dict[str, np.ndarray] = {"coef": self.coef_, "intercept": self.intercept_, "thresholds": self.thresholds_}
-        vectorizers = {}
-        for name, vectorizer in self.features_.transformer_list:
-            vectorizers[name] = {key: list(v) if isinstance(v, tuple) else v
-                                 for key, v in vectorizer.get_params().items() if key in VECTORIZER_PARAMS}  # fmt: skip
-            terms = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.__getitem__)
-            arrays[f"{name}_terms"], arrays[f"{name}_ends"] = encode_strings(terms)
-            arrays[f"{name}_idf"] = vectorizer.idf_
+        vectorizers, arrays = vectorizers_as_data(self.features_)
+        arrays.update(coef=self.coef_, intercept=self.intercept_, thresholds=self.thresholds_)
         meta = {"params": {"C": self.C, "min_df": self.min_df, "seed": self.seed}, "vectorizers": vectorizers,
                 "metadata": metadata or {}}  # fmt: skip
         write_npz(path, type(self).__name__, meta, arrays)
@@ -123,24 +117,10 @@ class MultiLabelTextClassifier:
     def load(cls, path: str | Path) -> MultiLabelTextClassifier:
         """Read a model written by :meth:`save`, its ``metadata`` in ``metadata_``; refuses
         (:class:`~weaksup.end_models.plain.ModelFileError`) anything else before building from it."""
-        names = {f"{v}_{part}" for v in VECTORIZERS for part in ("terms", "ends", "idf")} | {"coef", "intercept", "thresholds"}
-        meta, arrays = read_npz(path, cls.__name__, names)
+        meta, arrays = read_npz(path, cls.__name__, VECTORIZER_ARRAYS | {"coef", "intercept", "thresholds"})
         where = str(path)
         model = cls(**check_params(meta.get("params"), MODEL_PARAMS, f"{where}: params"))
-        vectorizers = meta.get("vectorizers")
-        if not isinstance(vectorizers, dict) or sorted(vectorizers) != sorted(VECTORIZERS):
-            raise ModelFileError(f"{where}: expected vectorizers {sorted(VECTORIZERS)}")
-        parts = []
-        for name in VECTORIZERS:
-            params = check_params(vectorizers[name], VECTORIZER_PARAMS, f"{where}: vectorizer {name!r}")
-            if "ngram_range" in params:
-                params["ngram_range"] = tuple(params["ngram_range"])
-            terms, idf = decode_strings(arrays[f"{name}_terms"], arrays[f"{name}_ends"]), arrays[f"{name}_idf"]
-            if len(set(terms)) != len(terms) or idf.shape != (len(terms),) or idf.dtype.kind != "f" or not np.isfinite(idf).all():
-                raise ModelFileError(f"{where}: vectorizer {name!r} has {len(terms)} terms and IDF weights of shape {idf.shape}")
-            vectorizer = TfidfVectorizer(**params, vocabulary={t: i for i, t in enumerate(terms)})
-            vectorizer.idf_ = idf
-            parts.append((name, vectorizer))
+        parts = vectorizers_from_data(meta, arrays, where)
         coef, intercept, thresholds = arrays["coef"], arrays["intercept"], arrays["thresholds"]
         n_features, k = sum(len(v.vocabulary) for _, v in parts), len(intercept)
         if (coef.shape != (k, n_features) or intercept.ndim != 1 or thresholds.shape != (k,) or k < 1

@@ -137,13 +137,7 @@ class SoftTextClassifier:
         """Write the fitted model as plain data to an ``.npz`` file: each vectorizer's parameters,
         terms and IDF weights, the logistic regression's parameters and weights, and ``metadata``
         (class names, text column...)."""
-        arrays: dict[str, np.ndarray] = {}
-        vectorizers = {}
-        for name, vectorizer in self.pipeline_.named_steps["features"].transformer_list:
-            vectorizers[name] = {k: _plain(v) for k, v in vectorizer.get_params().items() if k in VECTORIZER_PARAMS}
-            terms = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.__getitem__)
-            arrays[f"{name}_terms"], arrays[f"{name}_ends"] = encode_strings(terms)
-            arrays[f"{name}_idf"] = vectorizer.idf_
+        vectorizers, arrays = vectorizers_as_data(self.pipeline_.named_steps["features"])
         logistic = self.pipeline_.named_steps["model"]
         arrays.update(coef=logistic.coef_, intercept=logistic.intercept_, classes=logistic.classes_)
         meta = {
@@ -161,24 +155,10 @@ class SoftTextClassifier:
         Refuses (:class:`~weaksup.end_models.plain.ModelFileError`) any file that is not such
         plain data, before building anything from it.
         """
-        meta, arrays = read_npz(path, cls.__name__, _array_names())
+        meta, arrays = read_npz(path, cls.__name__, VECTORIZER_ARRAYS | {"coef", "intercept", "classes"})
         where = str(path)
         model = cls(**check_params(meta.get("params"), MODEL_PARAMS, f"{where}: params"))
-        vectorizers = meta.get("vectorizers")
-        if not isinstance(vectorizers, dict) or sorted(vectorizers) != sorted(VECTORIZERS):
-            raise ModelFileError(f"{where}: expected vectorizers {sorted(VECTORIZERS)}")
-        parts = []
-        for name in VECTORIZERS:
-            params = check_params(vectorizers[name], VECTORIZER_PARAMS, f"{where}: vectorizer {name!r}")
-            if "ngram_range" in params:
-                params["ngram_range"] = tuple(params["ngram_range"])
-            terms = decode_strings(arrays[f"{name}_terms"], arrays[f"{name}_ends"])
-            idf = arrays[f"{name}_idf"]
-            if len(set(terms)) != len(terms) or idf.shape != (len(terms),) or idf.dtype.kind != "f" or not np.isfinite(idf).all():
-                raise ModelFileError(f"{where}: vectorizer {name!r} has {len(terms)} terms and IDF weights of shape {idf.shape}")
-            vectorizer = TfidfVectorizer(**params, vocabulary={t: i for i, t in enumerate(terms)})
-            vectorizer.idf_ = idf
-            parts.append((name, vectorizer))
+        parts = vectorizers_from_data(meta, arrays, where)
         logistic = LogisticRegression(**check_params(meta.get("logistic"), LOGISTIC_PARAMS, f"{where}: logistic"))
         n_features = sum(len(v.vocabulary) for _, v in parts)
         coef, intercept, classes = arrays["coef"], arrays["intercept"], arrays["classes"]
@@ -215,10 +195,42 @@ def _class_names_fit(names: Any, k: int) -> bool:
             and all(isinstance(n, str) and n.strip() and n.isprintable() for n in names) and len(set(names)) == k)
 
 
-def _array_names() -> set[str]:
-    """The arrays of a saved :class:`SoftTextClassifier`."""
-    per_vectorizer = {f"{v}_{part}" for v in VECTORIZERS for part in ("terms", "ends", "idf")}
-    return per_vectorizer | {"coef", "intercept", "classes"}
+VECTORIZER_ARRAYS = frozenset(f"{v}_{part}" for v in VECTORIZERS for part in ("terms", "ends", "idf"))
+"""The arrays :func:`vectorizers_as_data` writes: each vectorizer's terms (and their ends) and IDF weights."""
+
+
+def vectorizers_as_data(union: FeatureUnion) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray]]:
+    """The fitted TF-IDF vectorizers of ``union`` as plain data: their parameters (for a model file's
+    metadata) and their terms and IDF weights (its arrays, :data:`VECTORIZER_ARRAYS`)."""
+    vectorizers: dict[str, dict[str, Any]] = {}
+    arrays: dict[str, np.ndarray] = {}
+    for name, vectorizer in union.transformer_list:
+        vectorizers[name] = {k: _plain(v) for k, v in vectorizer.get_params().items() if k in VECTORIZER_PARAMS}
+        terms = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.__getitem__)
+        arrays[f"{name}_terms"], arrays[f"{name}_ends"] = encode_strings(terms)
+        arrays[f"{name}_idf"] = vectorizer.idf_
+    return vectorizers, arrays
+
+
+def vectorizers_from_data(meta: dict[str, Any], arrays: dict[str, np.ndarray], where: str) -> list[tuple[str, TfidfVectorizer]]:
+    """The vectorizers :func:`vectorizers_as_data` wrote, rebuilt after checking every parameter, term
+    list and IDF array (:class:`~weaksup.end_models.plain.ModelFileError` names ``where`` otherwise)."""
+    vectorizers = meta.get("vectorizers")
+    if not isinstance(vectorizers, dict) or sorted(vectorizers) != sorted(VECTORIZERS):
+        raise ModelFileError(f"{where}: expected vectorizers {sorted(VECTORIZERS)}")
+    parts = []
+    for name in VECTORIZERS:
+        params = check_params(vectorizers[name], VECTORIZER_PARAMS, f"{where}: vectorizer {name!r}")
+        if "ngram_range" in params:
+            params["ngram_range"] = tuple(params["ngram_range"])
+        terms = decode_strings(arrays[f"{name}_terms"], arrays[f"{name}_ends"])
+        idf = arrays[f"{name}_idf"]
+        if len(set(terms)) != len(terms) or idf.shape != (len(terms),) or idf.dtype.kind != "f" or not np.isfinite(idf).all():
+            raise ModelFileError(f"{where}: vectorizer {name!r} has {len(terms)} terms and IDF weights of shape {idf.shape}")
+        vectorizer = TfidfVectorizer(**params, vocabulary={t: i for i, t in enumerate(terms)})
+        vectorizer.idf_ = idf
+        parts.append((name, vectorizer))
+    return parts
 
 
 def _plain(value: Any) -> Any:
