@@ -165,7 +165,7 @@ def test_universal_keys_are_refused_in_categorical_pipelines(tmp_path) -> None:
     )
     for extra, error in [
         ("\n[trainer]\nexclude_columns = [\"x\"]\n", "trainer.exclude_columns is for the categorical end models on any columns"),
-        ("\n[trainer]\nname = \"pairwise_ranker\"\n", "trainer.name = 'pairwise_ranker' is for ranking or regression"),
+        ("\n[trainer]\nname = \"pairwise_ranker\"\n", "trainer.name = 'pairwise_ranker' is for ranking labels;"),
         ("\n[regression]\ngold_labels = 5\n", r"\[regression\] is for labels.type = 'regression'"),
     ]:
         (tmp_path / "c.toml").write_text(base + extra)

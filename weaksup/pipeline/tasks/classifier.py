@@ -90,9 +90,9 @@ def check_trainer(settings: Settings, end_models: Sequence[str]) -> str | None:
             return (f"trainer.{used[0]} is for the categorical end models on any columns (logreg, "
                     "hist_gradient_boosting or an estimator); tfidf_logreg reads trainer.text_column alone")  # fmt: skip
         return None
-    others = {e: t.name for t in PIPELINE_TYPES.values() if t is not CATEGORICAL for e in t.end_models}
-    if trainer.name in others:
-        return (f"trainer.name = {trainer.name!r} is for {' or '.join(sorted(set(others.values())))} labels; use one of "
+    others = sorted(t.name for t in PIPELINE_TYPES.values() if t is not CATEGORICAL and trainer.name in t.end_models)
+    if others:
+        return (f"trainer.name = {trainer.name!r} is for {' or '.join(others)} labels; use one of "
                 f"{list(end_models)} or a scikit-learn classifier's import path")  # fmt: skip
     from weaksup.end_models.estimators import build_estimator
 

@@ -70,7 +70,7 @@ class MultiLabelTask:
             return f"labels.classes names {twice} more than once; give each label once, in label-id order"
         used = [key for key in ("features", "exclude_columns") if getattr(settings.trainer, key)]
         if used:
-            return f"trainer.{used[0]} is for ranking and regression labels only"
+            return f"trainer.{used[0]} is not for multi-label pipelines: their end model reads trainer.text_column alone"
         lm = settings.label_model
         try:
             make_multilabel_model(lm.name, len(classes), lm.seed, **lm.params)
