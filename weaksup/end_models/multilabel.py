@@ -26,12 +26,13 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
 from weaksup.end_models.plain import ModelFileError, check_params, read_npz, write_npz
-from weaksup.end_models.text import MODEL_PARAMS, VECTORIZER_ARRAYS, vectorizers_as_data, vectorizers_from_data
+from weaksup.end_models.text import (
+    MODEL_PARAMS, VECTORIZER_ARRAYS, soft_targets, text_features, vectorizers_as_data, vectorizers_from_data,
+)  # fmt: skip
 
 __all__ = ["MultiLabelTextClassifier", "best_thresholds"]
 
@@ -70,16 +71,9 @@ class MultiLabelTextClassifier:
             dev_gold: np.ndarray | None = None) -> MultiLabelTextClassifier:  # fmt: skip
         """Fit on ``texts`` with each label's probability ``probs`` (n, k); with dev texts and their
         gold (0/1, (n_dev, k)), choose each label's threshold there."""
-        probs = np.asarray(probs, dtype=float)
-        if probs.ndim != 2 or probs.shape[0] != len(texts):
-            raise ValueError(f"probs must be (n, k) with n = {len(texts)} texts, got shape {probs.shape}")
-        if len(texts) == 0:
-            raise ValueError("no training examples: the label model covered none (check the LFs' coverage)")
+        probs = soft_targets(texts, probs)
         n, k = probs.shape
-        self.features_ = FeatureUnion([
-            ("words", TfidfVectorizer(ngram_range=(1, 2), min_df=self.min_df, sublinear_tf=True)),
-            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=self.min_df, sublinear_tf=True)),
-        ])  # fmt: skip
+        self.features_ = text_features(self.min_df)
         X = self.features_.fit_transform(np.asarray(texts, dtype=object))
         doubled = sp.vstack([X, X]).tocsr()  # each row twice: once present, once absent
         self.coef_, self.intercept_ = np.zeros((k, X.shape[1])), np.zeros(k)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
@@ -88,24 +89,10 @@ class SoftTextClassifier:
         self.min_df = min_df
         self.seed = seed
 
-    def _features(self) -> FeatureUnion:
-        return FeatureUnion(
-            [
-                ("words", TfidfVectorizer(ngram_range=(1, 2), min_df=self.min_df, sublinear_tf=True)),
-                (
-                    "chars",
-                    TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=self.min_df, sublinear_tf=True),
-                ),
-            ]
-        )
 
     def fit(self, texts: Sequence[str], probs: np.ndarray) -> SoftTextClassifier:
         """Fit on ``texts`` with soft labels ``probs`` of shape (n, k)."""
-        probs = np.asarray(probs, dtype=float)
-        if probs.ndim != 2 or probs.shape[0] != len(texts):
-            raise ValueError(f"probs must be (n, k) with n = {len(texts)} texts, got shape {probs.shape}")
-        if len(texts) == 0:
-            raise ValueError("no training examples: the label model covered none (check the LFs' coverage)")
+        probs = soft_targets(texts, probs)
         n, k = probs.shape
         rows, classes = np.nonzero(probs > 0)
         present = np.unique(classes)
@@ -114,7 +101,7 @@ class SoftTextClassifier:
                 f"the soft labels put weight on only {len(present)} of {k} classes; the end model needs all of them"
             )
         # Featurise each text once, then expand the rows (not the texts) k ways.
-        features = self._features()
+        features = text_features(self.min_df)
         X = features.fit_transform(np.asarray(texts, dtype=object))
         # liblinear is the fast exact solver for two classes; lbfgs fits the multinomial model beyond.
         model = LogisticRegression(
@@ -193,6 +180,24 @@ def _class_names_fit(names: Any, k: int) -> bool:
     """Whether ``names`` (a file's ``metadata.classes``) names ``k`` classes: distinct, non-empty, printable."""
     return (isinstance(names, list) and len(names) == k
             and all(isinstance(n, str) and n.strip() and n.isprintable() for n in names) and len(set(names)) == k)
+
+
+def text_features(min_df: int) -> FeatureUnion:
+    """The unfitted TF-IDF features of :data:`VECTORIZERS`: word 1–2-grams and character 2–5-grams."""
+    return FeatureUnion([
+        ("words", TfidfVectorizer(ngram_range=(1, 2), min_df=min_df, sublinear_tf=True)),
+        ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=min_df, sublinear_tf=True)),
+    ])  # fmt: skip
+
+
+def soft_targets(texts: Sequence[str], probs: ArrayLike) -> np.ndarray:
+    """``probs`` as an (n, k) float array, one row per text; refuses another shape, or no texts."""
+    probs = np.asarray(probs, dtype=float)
+    if probs.ndim != 2 or probs.shape[0] != len(texts):
+        raise ValueError(f"probs must be (n, k) with n = {len(texts)} texts, got shape {probs.shape}")
+    if len(texts) == 0:
+        raise ValueError("no training examples: the label model covered none (check the LFs' coverage)")
+    return probs
 
 
 VECTORIZER_ARRAYS = frozenset(f"{v}_{part}" for v in VECTORIZERS for part in ("terms", "ends", "idf"))
