@@ -203,6 +203,21 @@ class Task(Protocol):
         ...
 
 
+def check_class_names(classes: Sequence[str], noun: str) -> str | None:
+    """At least two ``noun`` names (class, label), each non-empty, printable and given once: an empty
+    name, a newline or an escape code would garble CSV headers, tables and logs."""
+    if len(classes) < 2:
+        return f"labels.classes needs at least 2 {noun} names"
+    bad = [c for c in classes if not c.strip() or not c.isprintable()]
+    if bad:
+        return (f"labels.classes has the {noun} name {bad[0]!r}; give each {noun} a non-empty name of printable "
+                "characters (no newline, tab or control character)")
+    twice = sorted({c for c in classes if classes.count(c) > 1})
+    if twice:
+        return f"labels.classes names {twice} more than once; give each {noun} once, in {noun}-id order"
+    return None
+
+
 def refuse_end_model(end_model: Any, label_type: str) -> None:
     """Refuse an estimator given from Python to a task whose end model takes none."""
     if end_model is not None:

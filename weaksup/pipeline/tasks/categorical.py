@@ -43,6 +43,7 @@ from weaksup.pipeline.tasks.base import (
     InMemoryPrepared,
     Prepared,
     Trained,
+    check_class_names,
     check_output_columns,
     gold_column,
     select_lfs,
@@ -66,16 +67,7 @@ class CategoricalTask:
         """The categorical keys: at least two distinct classes, a usable label model, no ranking or
         regression keys."""
         classes = settings.labels.classes
-        if len(classes) < 2:
-            return "labels.classes needs at least 2 class names"
-        bad = [c for c in classes if not c.strip() or not c.isprintable()]
-        if bad:  # an empty name, a newline or an escape code would garble CSV headers, tables and logs
-            return (f"labels.classes has the class name {bad[0]!r}; give each class a non-empty name of printable "
-                    "characters (no newline, tab or control character)")
-        twice = sorted({c for c in classes if classes.count(c) > 1})
-        if twice:
-            return f"labels.classes names {twice} more than once; give each class once, in class-id order"
-        problem = check_trainer(settings, CategoricalTask.end_models)
+        problem = check_class_names(classes, "class") or check_trainer(settings, CategoricalTask.end_models)
         if problem:
             return problem
         lm = settings.label_model

@@ -39,6 +39,7 @@ from weaksup.pipeline.tasks.base import (
     InMemoryPrepared,
     Labeled,
     Trained,
+    check_class_names,
     check_output_columns,
     gold_column,
     refuse_end_model,
@@ -60,14 +61,9 @@ class MultiLabelTask:
     def check(settings: Settings) -> str | None:
         """At least two distinct printable class names, a usable label model, no ranking or regression keys."""
         classes = settings.labels.classes
-        if len(classes) < 2:
-            return "labels.classes needs at least 2 label names for labels.type = 'multilabel'"
-        bad = [c for c in classes if not c.strip() or not c.isprintable()]
-        if bad:
-            return f"labels.classes has the label name {bad[0]!r}; give each label a non-empty name of printable characters"
-        twice = sorted({c for c in classes if classes.count(c) > 1})
-        if twice:
-            return f"labels.classes names {twice} more than once; give each label once, in label-id order"
+        problem = check_class_names(classes, "label")
+        if problem:
+            return problem
         used = [key for key in ("features", "exclude_columns") if getattr(settings.trainer, key)]
         if used:
             return f"trainer.{used[0]} is not for multi-label pipelines: their end model reads trainer.text_column alone"
