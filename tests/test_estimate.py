@@ -151,3 +151,5 @@ def test_share_estimate_is_agresti_coull_at_lam_0_and_ppi_python_without_pseudo_
     assert np.allclose((point - norm.ppf(0.95) * se, point + norm.ppf(0.95) * se), (low[0], high[0]), atol=1e-4)
     none = share_estimate(np.zeros(50), np.full(50, 0.01), np.full(500, 0.01), 0.1)  # no row of the class
     assert none[1] > 0.01  # an interval, not a point
+    flat = np.full(80, 0.3), np.full(2000, 0.3)  # soft labels that say nothing: the classical interval
+    assert np.allclose(share_estimate(y, flat[0], flat[1], 0.1), share_estimate(y, f, rest, 0.1, lam=0.0))

@@ -66,7 +66,7 @@ def share_estimate(y: np.ndarray, yhat: np.ndarray, yhat_unlabeled: np.ndarray, 
     """The prediction-powered estimate of a class's share and its standard error, from the gold
     rows' 0/1 labels ``y`` and soft labels ``yhat`` and the other rows' soft labels; ``lam=0`` is
     the classical (gold only) estimate, ``lam=1`` plain PPI, ``None`` PPI++'s power-tuned weight
-    (clipped to [0, 1]).  Arrays may carry leading batch axes (the benchmark's draws).
+    (clipped to [0, 1]; 0 when the soft labels are constant).  Arrays may carry leading batch axes (the benchmark's draws).
 
     ``pseudo`` rows (default ``z**2 / 4``, z the normal quantile of ``alpha``) are added to the gold
     rows at each corner of (label, soft label) in {0, 1}^2, as Agresti and Min (2005) do for paired
@@ -88,8 +88,8 @@ def share_estimate(y: np.ndarray, yhat: np.ndarray, yhat_unlabeled: np.ndarray, 
     elif lam is None:
         every = (f.sum(-1) + fu.sum(-1)) / (n + n_rest)
         spread = (np.square(f).sum(-1) + np.square(fu).sum(-1)) / (n + n_rest) - every**2
-        with np.errstate(divide="ignore", invalid="ignore"):
-            lam = np.clip(np.nan_to_num(cov / ((1 + n / n_rest) * spread)), 0.0, 1.0)
+        varies = spread > 1e-12  # constant soft labels carry nothing: the classical estimate
+        lam = np.where(varies, np.clip(cov / ((1 + n / n_rest) * np.where(varies, spread, 1.0)), 0.0, 1.0), 0.0)
     rest_mean = fu.mean(-1) if n_rest else 0.0
     rest_var = fu.var(-1) / n_rest if n_rest else 0.0
     point = lam * rest_mean + mean_y - lam * mean_f
