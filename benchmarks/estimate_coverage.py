@@ -6,12 +6,14 @@ On each set's train split (imdb: valid and test, it has no train; the WRENCH vot
 (``label_model``) is fitted on the votes alone and gives every example soft labels.  The true share
 of each class is the train split's gold average.  Then, ``draws`` times for each n in 50, 100 and
 200, n examples are drawn at random as the gold rows, and :func:`weaksup.estimate.prevalence`
-gives the plug-in, the classical (gold only) and the PPI++ 90% interval of each class's share.
+gives the plug-in, the classical (gold only: Agresti-Coull) and the PPI++ 90% interval (with the
+same pseudo rows, :func:`weaksup.estimate.share_estimate`) of each class's share.
 Printed per set and n: how often the PPI interval covers the true share (mean over classes, and
 the worst class), its median width beside the classical one's and their ratio, how often the
 classical interval covers, and the plug-in's bias (mean over classes of |plug-in - truth|: it
-does not depend on the draw).  Nothing here is tuned: PPI++'s weight is chosen by ppi-python
-from the gold rows of each draw.
+does not depend on the draw).  Nothing here is tuned on these sets: the small-sample interval was
+chosen on synthetic data (benchmarks/estimate_simulation.py), and PPI++'s weight is chosen from
+the gold rows of each draw.
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ def main() -> None:
     args = parser.parse_args()
     start, load = time.perf_counter(), os.getloadavg()[0]
     print(f"`weaksup estimate` on each train split (imdb: valid + test): {args.draws} draws of n gold rows, {1 - ALPHA:.0%} intervals")
-    print("| set (N, k) | n | PPI coverage (worst class) | classical coverage | median width PPI / classical (ratio) "
+    print("| set (N, k) | n | PPI coverage (worst class) | classical (Agresti-Coull) coverage | median width PPI / classical (ratio) "
           "| plug-in bias |")
     print("|---|---|---|---|---|---|")
     for folder in args.sets.split(","):

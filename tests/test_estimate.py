@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 from test_end_models_any import _breast_cancer
 
-from weaksup.estimate import prevalence, regression
+from weaksup.estimate import prevalence, regression, share_estimate
 from weaksup.pipeline import load_config, run_pipeline
 
 
@@ -104,3 +104,52 @@ def test_a_downstream_regression_gets_classical_and_ppi_coefficients():
     assert slope["ppi_low"] < 1.5 < slope["ppi_high"] and slope["classical_low"] < slope["classical_high"]
     with pytest.raises(ValueError, match="kind is 'probit'; use 'logistic' or 'linear'"):
         regression(X[gold], truth[gold], soft[gold], X[rest], soft[rest], kind="probit")
+
+
+def test_a_rare_class_with_few_gold_rows_is_covered_where_the_clt_intervals_miss():
+    """A class of 2% with 50 gold rows and sharp soft labels that miss part of it: a draw often holds
+    none of the class, so the CLT intervals (ppi-python's PPI++ and Wald) shrink to a point and
+    miss; the pseudo rows keep both intervals near the nominal 90%."""
+    import ppi_py
+
+    rng = np.random.default_rng(3)
+    n_all, draws = 3000, 300
+    truth = (rng.random(n_all) < 0.02).astype(int)
+    p1 = 1 / (1 + np.exp(-(3 * (2 * truth - 1) - 1 + rng.normal(size=n_all))))
+    share = truth.mean()
+    old = {"ppi": 0, "classical": 0}
+    new = {"ppi": 0, "classical": 0}
+    for _ in range(draws):
+        gold = np.full(n_all, -1)
+        picked = rng.choice(n_all, 50, replace=False)
+        gold[picked] = truth[picked]
+        rest = np.setdiff1d(np.arange(n_all), picked)
+        y, f = truth[picked].astype(float), p1[picked]
+        low, high = (float(np.ravel(v)[0]) for v in ppi_py.ppi_mean_ci(y, f, p1[rest], alpha=0.1))
+        old["ppi"] += low <= share <= high
+        low, high = ppi_py.classical_mean_ci(y, alpha=0.1)
+        old["classical"] += low <= share <= high
+        row = prevalence(np.c_[1 - p1, p1], gold, ["no", "yes"]).row(1, named=True)
+        for name in new:
+            new[name] += row[f"{name}_low"] <= share <= row[f"{name}_high"]
+    assert old["ppi"] / draws < 0.75 and old["classical"] / draws < 0.75
+    assert new["ppi"] / draws >= 0.87 and new["classical"] / draws >= 0.87
+
+
+def test_share_estimate_is_agresti_coull_at_lam_0_and_ppi_python_without_pseudo_rows():
+    import ppi_py
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(80) < 0.2).astype(float)
+    f, rest = rng.random(80) * 0.5 + 0.4 * y, rng.random(2000) * 0.6
+    z2 = norm.ppf(0.95) ** 2
+    centre = (y.sum() + z2 / 2) / (80 + z2)
+    assert np.allclose(share_estimate(y, f, rest, 0.1, lam=0.0), (centre, np.sqrt(centre * (1 - centre) / (80 + z2))))
+    point, se = share_estimate(y, f, rest, 0.1, pseudo=0.0)
+    low, high = ppi_py.ppi_mean_ci(y, f, rest, alpha=0.1)
+    assert np.allclose((point - norm.ppf(0.95) * se, point + norm.ppf(0.95) * se), (low[0], high[0]), atol=1e-4)
+    none = share_estimate(np.zeros(50), np.full(50, 0.01), np.full(500, 0.01), 0.1)  # no row of the class
+    assert none[1] > 0.01  # an interval, not a point
+    flat = np.full(80, 0.3), np.full(2000, 0.3)  # soft labels that say nothing: the classical interval
+    assert np.allclose(share_estimate(y, flat[0], flat[1], 0.1), share_estimate(y, f, rest, 0.1, lam=0.0))

@@ -238,8 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("estimate", help="class shares with valid intervals, from soft labels and a few gold rows",
                        description="Each class's share of a categorical run's examples (per group with --by): the "
                        "plug-in average of the soft labels (biased by the label model's errors), the classical interval "
-                       "of the gold rows alone, and the prediction-powered (PPI++) estimate and interval, which combine "
-                       "both. The gold rows must be drawn at random (the ppi-python package: weaksup[estimate]).")
+                       "of the gold rows alone (Agresti-Coull), and the prediction-powered (PPI++) estimate and interval, "
+                       "which combine both; both add Agresti-Coull's pseudo rows to the gold rows, so that they hold with "
+                       "a few dozen gold rows and rare classes. The gold rows must be drawn at random.")
     _target(p)
     p.add_argument("--run", type=int, metavar="N", help="run id (default: the pipeline's newest succeeded run)")
     p.add_argument("--by", metavar="COLUMN", help="an input column: one estimate per value")

@@ -189,7 +189,8 @@ def estimate_command(args: argparse.Namespace) -> None:
         run_id, table = run_prevalence(store, cfg, args.run, args.by, args.alpha)
     level = f"{1 - args.alpha:.0%}"
     print(f"class shares in run {run_id} ({table['n'][0]:,} examples, {table['n_gold'][0]:,} with gold; {level} "
-          "intervals; PPI: prediction-powered, from the soft labels and the gold rows)")
+          "intervals; classical: Agresti-Coull, from the gold rows alone; PPI: prediction-powered, from the soft labels "
+          "and the gold rows)")
     shown = table.select(*(["group"] if args.by else []), "class_name", "n_gold", "plug_in",
                          pl.format("{} [{}, {}]", *(pl.col(c).round(3) for c in ("classical", "classical_low", "classical_high"))).alias("classical (gold only)"),
                          pl.format("{} [{}, {}]", *(pl.col(c).round(3) for c in ("ppi", "ppi_low", "ppi_high"))).alias("PPI"))  # fmt: skip

@@ -10,10 +10,18 @@ wider than the classical interval of the gold rows alone, and narrower when the 
 good.  :func:`prevalence` reports the three side by side: the plug-in, the classical (gold only)
 and the PPI estimate, per class and per group.  :func:`regression` is the same for the
 coefficients of a logistic or linear regression of a label on covariates (as DSL, Egami et al.,
-NeurIPS 2023).  The arithmetic is ``ppi-python``'s (MIT): ``pip install 'weaksup[estimate]'``.
+NeurIPS 2023), through ``ppi-python`` (MIT): ``pip install 'weaksup[estimate]'``.
 
-Both intervals rest on the gold rows being a uniform random sample of the examples (and the
-classical one on the normal approximation, which is poor for a handful of rows of a rare class).
+Both intervals rest on the gold rows being a uniform random sample of the examples.  With 50 or 100
+gold rows the central-limit intervals fail for a rare class: a sample with none of its rows (or
+none of the label model's errors on it) shows a variance of about 0, and PPI++'s weight, tuned on
+that sample, falls to 0 and the interval to a point.  So the class shares add pseudo rows to the
+gold rows (:func:`share_estimate`): the classical interval is Agresti-Coull's, and the PPI one the
+same pseudo rows at the corners of (label, soft label), as Agresti and Min (2005) do for paired
+proportions.  ppi-python's mean interval has no such option (its sample weights are not frequency
+weights), so these few lines of arithmetic are ours.  The choice was made on synthetic data
+(``benchmarks/estimate_simulation.py``: shares 0.02-0.5, weak to good soft labels, 50-200 gold
+rows), where 90% intervals cover at least 0.887 in every cell, against 0.553 for ppi-python's.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
@@ -38,6 +46,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from scipy.stats import norm
 
 COLUMNS = ("class_name", "n", "n_gold", "plug_in", "classical", "classical_low", "classical_high", "ppi", "ppi_low",
            "ppi_high")  # fmt: skip
@@ -52,23 +61,54 @@ def _ppi() -> Any:
     return ppi_py
 
 
+def share_estimate(y: np.ndarray, yhat: np.ndarray, yhat_unlabeled: np.ndarray, alpha: float = 0.1,
+                   lam: float | None = None, pseudo: float | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The prediction-powered estimate of a class's share and its standard error, from the gold
+    rows' 0/1 labels ``y`` and soft labels ``yhat`` and the other rows' soft labels; ``lam=0`` is
+    the classical (gold only) estimate, ``lam=1`` plain PPI, ``None`` PPI++'s power-tuned weight
+    (clipped to [0, 1]; 0 when the soft labels are constant).  Arrays may carry leading batch axes (the benchmark's draws).
+
+    ``pseudo`` rows (default ``z**2 / 4``, z the normal quantile of ``alpha``) are added to the gold
+    rows at each corner of (label, soft label) in {0, 1}^2, as Agresti and Min (2005) do for paired
+    proportions.  With ``lam=0`` this is exactly Agresti-Coull's interval (z^2/2 successes and z^2/2
+    failures); for PPI it keeps the rectifier's variance (and the tuned weight) away from the 0 a
+    small sample shows when it holds none of a rare class's errors, which made the plain CLT
+    interval collapse and miss."""
+    z = float(norm.ppf(1 - alpha / 2))
+    c = z * z / 4 if pseudo is None else pseudo
+    y, f, fu = (np.asarray(a, dtype=float) for a in (y, yhat, yhat_unlabeled))
+    n, n_rest = y.shape[-1], fu.shape[-1]
+    m = n + 4 * c
+    mean_y, mean_f = (y.sum(-1) + 2 * c) / m, (f.sum(-1) + 2 * c) / m
+    var_y = (np.square(y).sum(-1) + 2 * c) / m - mean_y**2
+    var_f = (np.square(f).sum(-1) + 2 * c) / m - mean_f**2
+    cov = ((y * f).sum(-1) + c) / m - mean_y * mean_f
+    if n_rest == 0:  # every example has gold: the soft labels add nothing
+        lam = 0.0
+    elif lam is None:
+        every = (f.sum(-1) + fu.sum(-1)) / (n + n_rest)
+        spread = (np.square(f).sum(-1) + np.square(fu).sum(-1)) / (n + n_rest) - every**2
+        varies = spread > 1e-12  # constant soft labels carry nothing: the classical estimate
+        lam = np.where(varies, np.clip(cov / ((1 + n / n_rest) * np.where(varies, spread, 1.0)), 0.0, 1.0), 0.0)
+    rest_mean = fu.mean(-1) if n_rest else 0.0
+    rest_var = fu.var(-1) / n_rest if n_rest else 0.0
+    point = lam * rest_mean + mean_y - lam * mean_f
+    rectifier_var = np.maximum(var_y + lam**2 * var_f - 2 * lam * cov, 0.0)
+    return point, np.sqrt(lam**2 * rest_var + rectifier_var / m)
+
+
 def class_interval(y: np.ndarray, yhat: np.ndarray, yhat_unlabeled: np.ndarray, alpha: float) -> dict[str, float]:
     """One class's share: the plug-in (every row's soft label), the classical estimate and interval
-    (the gold rows ``y`` alone) and the PPI++ estimate and interval (the gold rows' soft labels
-    ``yhat`` and the other rows' ``yhat_unlabeled``; the classical one when there are none)."""
-    ppi = _ppi()
-    y, yhat, rest = (np.asarray(a, dtype=float) for a in (y, yhat, yhat_unlabeled))
-    low, high = ppi.classical_mean_ci(y, alpha=alpha)
-    if not len(rest):  # every example has gold: the soft labels add nothing to it
-        return {"plug_in": float(yhat.mean()), "classical": float(y.mean()), "classical_low": float(low),
-                "classical_high": float(high), "ppi": float(y.mean()), "ppi_low": float(low), "ppi_high": float(high)}  # fmt: skip
-    ppi_low, ppi_high = ppi.ppi_mean_ci(y, yhat, rest, alpha=alpha)
-    return {
-        "plug_in": float(np.concatenate([yhat, rest]).mean()),
-        "classical": float(y.mean()), "classical_low": float(low), "classical_high": float(high),
-        "ppi": float(np.ravel(ppi.ppi_mean_pointestimate(y, yhat, rest))[0]),
-        "ppi_low": float(np.ravel(ppi_low)[0]), "ppi_high": float(np.ravel(ppi_high)[0]),
-    }  # fmt: skip
+    (the gold rows ``y`` alone, Agresti-Coull) and the PPI++ estimate and interval (the gold rows'
+    soft labels ``yhat`` and the other rows' ``yhat_unlabeled``), both from
+    :func:`share_estimate` with its pseudo rows; estimates are the intervals' centres, intervals
+    are clipped to [0, 1]."""
+    z = float(norm.ppf(1 - alpha / 2))
+    out = {"plug_in": float(np.concatenate([np.asarray(yhat, dtype=float), np.asarray(yhat_unlabeled, dtype=float)]).mean())}
+    for name, lam in (("classical", 0.0), ("ppi", None)):
+        point, se = (float(v) for v in share_estimate(y, yhat, yhat_unlabeled, alpha, lam=lam))
+        out |= {name: point, f"{name}_low": max(point - z * se, 0.0), f"{name}_high": min(point + z * se, 1.0)}
+    return out
 
 
 def prevalence(probs: np.ndarray, gold: np.ndarray, classes: Sequence[str], alpha: float = 0.1,
