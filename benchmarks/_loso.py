@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 GRID: dict[str, tuple[Any, ...]] = {
-    "prior_estimate": ("mean", "votes", "posterior"),
+    "prior_estimate": ("mean", "votes", "posterior", "held_out"),
     "margin": (0.01, 0.05),
     "tie_alpha": (0.05, 0.25),
     "prior_strength": (4.0, 2.0, 8.0),

@@ -617,5 +617,24 @@ def test_default_keeps_majority_when_it_predicts_held_out_lfs_better(caplog):
     without = AutoLabelModel(cardinality=2, lf_margin=float("inf")).fit(L)
     assert without.chosen_ == "firing_rates" and "heldout_lf_loglik" not in without.selection_
     assert (model.predict(L) == y).mean() > (without.predict(L) == y).mean() + 0.005
-    three = AutoLabelModel(cardinality=3).fit(np.where(L == 1, 2, L))  # not tried with more classes
-    assert "heldout_lf_loglik" not in three.selection_
+    L3 = L.copy()
+    L3[L3[:, 3] == 1, 3] = 2  # one spam LF votes a third class: rule 3 is not tried with more classes
+    assert "heldout_lf_loglik" not in AutoLabelModel(cardinality=3).fit(L3).selection_
+
+
+def test_held_out_prior_estimate_takes_the_prior_that_predicts_held_out_lfs_better():
+    L, _ = _rare_class_one_class_lfs()
+    model = AutoLabelModel(cardinality=2, prior_estimate="held_out").fit(L)
+    scores = model.selection_["prior_heldout_lf_loglik"]
+    picked = "mean" if scores["mean"] > scores["votes"] else "votes"
+    assert scores["lfs"] == 8 and scores["mean"] != scores["votes"]
+    fixed = AutoLabelModel(cardinality=2, prior_estimate=picked).fit(L)
+    np.testing.assert_allclose(model.class_balance_, fixed.class_balance_)
+    np.testing.assert_allclose(model.predict_proba(L), fixed.predict_proba(L))
+    three = L.copy()
+    three[three[:, 3] == 1, 3] = 2  # more classes: the vote shares, no comparison
+    many = AutoLabelModel(cardinality=3, prior_estimate="held_out").fit(three)
+    assert "prior_heldout_lf_loglik" not in many.selection_
+    np.testing.assert_allclose(many.class_balance_, AutoLabelModel(cardinality=3, prior_estimate="votes").fit(three).class_balance_)
+    with pytest.raises(ValueError, match="prior_estimate must be 'votes', 'posterior', 'mean' or 'held_out'"):
+        AutoLabelModel(cardinality=2, prior_estimate="gold").fit(L)

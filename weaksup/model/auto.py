@@ -52,7 +52,10 @@ the rows no LF votes on; on covered rows the confusion structure keeps its own (
 vote none, and firing rates, whose EM runs under a uniform prior (a learned one drifts with
 one-class LFs: the rates and the balance trade off), take the estimate at inference.  The
 estimates: ``"votes"``, majority vote's mean vote share; ``"posterior"``, the chosen model's mean
-posterior over (at most ``SELECTION_ROWS``) covered rows; ``"mean"``, the average of the two.
+posterior over (at most ``SELECTION_ROWS``) covered rows; ``"mean"``, the average of the two;
+``"held_out"``, with two classes, ``"votes"`` or ``"mean"``, whichever lets the chosen structure
+predict held-out LFs better as in rule 3 (a row only the held-out LF votes on gets the prior),
+else ``"votes"``.
 Scores on covered and uncovered rows are reported apart by the pipeline.
 
 The choice and why are logged (logger ``weaksup.model``) and kept in ``chosen_`` and
@@ -76,12 +79,15 @@ import numpy as np
 
 from scipy.stats import binomtest
 
-from weaksup.model._base import LabelModelBase, vote_counts
+from weaksup.model._base import LabelModelBase
 from weaksup.model._input import LabelMatrix, as_dev_gold
 from weaksup.model.dawid_skene import DawidSkene
 from weaksup.model.label_model import LabelModel
 from weaksup.model.majority import MajorityVote
-from weaksup.model.selection import held_out_lf_scores, least_dev_log_loss, multiclass_share, tie_contest
+from weaksup.model.selection import (
+    HELD_OUT_LFS, HOLDOUT, MIN_MULTICLASS_SHARE, SELECTION_FIT, SELECTION_ROWS, TIE_BUDGET, TIE_FOLDS,
+    held_out_lf_scores, learned_prior, least_dev_log_loss, multiclass_share, tie_contest,
+)  # fmt: skip
 from weaksup.votes import SparseVotes
 
 logger = logging.getLogger("weaksup.model")
@@ -92,24 +98,6 @@ STRUCTURES: dict[str, tuple[type[LabelModelBase], dict[str, Any]]] = {
     "majority": (MajorityVote, {"proba": "fitted", "ties": "confusion"}),
 }
 """Each structure's model class and the parameters the default gives it."""
-MIN_MULTICLASS_SHARE = 0.5
-"""Below this share of votes from LFs voting 2+ classes, the confusion structure is not tried."""
-SELECTION_ROWS = 20_000
-"""Selection fits on at most this many covered rows (a seeded sample), so it costs little at scale."""
-HOLDOUT = 0.25
-"""Share of the sampled rows held out to score the structures by vote likelihood (rule 1)."""
-TIE_FOLDS = 4
-"""Folds of the sampled rows for the held-out ties (rule 2): each row is held out once."""
-TIE_BUDGET = 1000
-"""Rule 2 stops adding folds once this many ties are scored: a compute budget (far more than a
-sign test needs to see a real difference), so the selection costs little on large data."""
-SELECTION_FIT: dict[str, dict[str, Any]] = {
-    "firing_rates": {"max_iter": 20, "tol": 1e-3},
-    "confusion": {"max_iter": 20, "tol": 1e-4},
-    "majority": {},
-}
-"""Looser stopping for the held-out fits: ranking structures needs no converged digits, and these
-fits would otherwise cost more than the final one."""
 INNER = "model_."
 """Prefix of the chosen model's arrays in a saved default model."""
 MARGIN = 0.05
@@ -122,16 +110,14 @@ MAX_OVERRULE = 0.05
 are not kept (rule 2)."""
 LF_MARGIN = 0.0
 """Default ``lf_margin``: the majority structure's least lead, nats per row, in rule 3 (``inf``: rule 3 off)."""
-HELD_OUT_LFS = 10
-"""Rule 3 holds out at most this many LFs, those with the most votes: a compute budget."""
-PRIOR_ESTIMATE = "votes"
+PRIOR_ESTIMATE = "held_out"
 """Default ``prior_estimate`` for rows no LF votes on."""
 PRIOR_STRENGTH = 8.0
 """Default ``prior_strength`` of the firing-rates structure (``LabelModel``'s own default is 4).
 
-The defaults (``margin``, ``tie_alpha``, ``prior_strength``, ``prior_estimate``) are the grid point that
-``benchmarks/_loso.py`` chooses on all the benchmark's sets; the figure reported for each set is the
-point chosen without it (the same point on 27 of 28 sets: ``benchmarks/results/label_models.txt``)."""
+The defaults (``margin``, ``tie_alpha``, ``prior_strength``, ``prior_estimate``, ``lf_margin``) are the grid
+point that ``benchmarks/_loso.py`` chooses on all the benchmark's sets; the figure reported for each set
+is the point chosen without it (the same point on 26 of 28 sets: ``benchmarks/results/label_models.txt``)."""
 
 
 class AutoLabelModel(LabelModelBase):
@@ -158,7 +144,7 @@ class AutoLabelModel(LabelModelBase):
         margin: float = MARGIN,
         tie_alpha: float = TIE_ALPHA,
         max_overrule: float = MAX_OVERRULE,
-        prior_estimate: Literal["votes", "posterior", "mean"] = PRIOR_ESTIMATE,
+        prior_estimate: Literal["votes", "posterior", "mean", "held_out"] = PRIOR_ESTIMATE,
         lf_margin: float = LF_MARGIN,
     ) -> None:
         self.cardinality = cardinality
@@ -198,8 +184,9 @@ class AutoLabelModel(LabelModelBase):
             raise ValueError(
                 f"AutoLabelModel: structure must be 'auto' or one of {', '.join(map(repr, STRUCTURES))}; got {self.structure!r}"
             )
-        if self.prior_estimate not in ("votes", "posterior", "mean"):
-            raise ValueError(f"AutoLabelModel: prior_estimate must be 'votes', 'posterior' or 'mean', got {self.prior_estimate!r}")
+        if self.prior_estimate not in ("votes", "posterior", "mean", "held_out"):
+            raise ValueError("AutoLabelModel: prior_estimate must be 'votes', 'posterior', 'mean' or 'held_out', "
+                             f"got {self.prior_estimate!r}")  # fmt: skip
         sampled = self._sample(votes)  # one pass over every vote; selection and prior read the sample
         share = multiclass_share(sampled, self.cardinality)
         selection: dict[str, Any] = {"multiclass_vote_share": share}
@@ -219,16 +206,17 @@ class AutoLabelModel(LabelModelBase):
             self.model_._fit(votes, class_balance)
             self.model_.n_lfs_ = votes.m
         self.chosen_, self.selection_ = chosen, selection
-        self.class_balance_ = class_balance if class_balance is not None else self._learned_prior(sampled)
+        if class_balance is None:
+            estimate = self._held_out_prior(sampled, chosen, selection) if self.prior_estimate == "held_out" else self.prior_estimate
+            class_balance = learned_prior(sampled, self.cardinality, estimate, self.model_)
+        self.class_balance_ = class_balance
         self.accuracies_ = self.model_.accuracies_
 
     def _without_gold(
         self, sampled: SparseVotes, class_balance: np.ndarray | None, share: float, selection: dict[str, Any]
     ) -> tuple[str, str]:
         """Rules 1 and 2 of the module docstring on held-out rows of the sampled covered rows."""
-        order = np.random.default_rng(self.seed).permutation(sampled.n)
-        cut = int(round(sampled.n * (1 - HOLDOUT)))
-        train, held = sampled.select_rows(np.sort(order[:cut])), sampled.select_rows(np.sort(order[cut:]))
+        order, train, held = self._split(sampled)
         models = {}
         selection["heldout_vote_loglik"] = {}
         if share >= MIN_MULTICLASS_SHARE and held.n:
@@ -299,15 +287,36 @@ class AutoLabelModel(LabelModelBase):
             else f"no held-out row could be made a tie, and firing rates overrule {overrule_rate:.1%} of strict "
                  "majorities, so the learned weights decide")  # fmt: skip
 
+    def _split(self, sampled: SparseVotes) -> tuple[np.ndarray, SparseVotes, SparseVotes]:
+        """The seeded order of the sampled rows, and the rows fit on and held out (``HOLDOUT``)."""
+        order = np.random.default_rng(self.seed).permutation(sampled.n)
+        cut = int(round(sampled.n * (1 - HOLDOUT)))
+        return order, sampled.select_rows(np.sort(order[:cut])), sampled.select_rows(np.sort(order[cut:]))
+
+    def _held_out_prior(self, sampled: SparseVotes, chosen: str, selection: dict[str, Any]) -> str:
+        """``prior_estimate="held_out"``: ``"votes"`` or ``"mean"``, whichever lets the chosen structure
+        predict held-out LFs better (:func:`held_out_lf_scores`); ``"votes"`` with more than two classes."""
+        _, train, held = self._split(sampled)
+        if self.cardinality != 2 or not held.n:
+            return "votes"
+        params = {"seed": self.seed, "structure": chosen, "prior_strength": self.prior_strength, "lf_margin": self.lf_margin}
+        try:
+            fits = {name: AutoLabelModel(self.cardinality, prior_estimate=name, **params).fit(train) for name in ("votes", "mean")}
+        except ValueError as error:
+            logger.info("label_model: a prior could not be compared: %s", error)
+            return "votes"
+        selection["prior_heldout_lf_loglik"] = scores = held_out_lf_scores(fits, train, held, HELD_OUT_LFS)
+        return "mean" if scores["mean"] > scores["votes"] else "votes"
+
     def _held_out_lfs(
         self, sampled: SparseVotes, order: np.ndarray, class_balance: np.ndarray | None, selection: dict[str, Any]
     ) -> float:
         """Rule 3 of the module docstring: majority's lead over firing rates, nats per row (-inf: not tried)."""
-        cut = int(round(sampled.n * (1 - HOLDOUT)))
-        train, held = sampled.select_rows(np.sort(order[:cut])), sampled.select_rows(np.sort(order[cut:]))
+        _, train, held = self._split(sampled)
         if self.cardinality != 2 or not np.isfinite(self.lf_margin) or not held.n:
             return -np.inf
-        params = {"seed": self.seed, "prior_strength": self.prior_strength, "prior_estimate": self.prior_estimate}
+        estimate = "votes" if self.prior_estimate == "held_out" else self.prior_estimate
+        params = {"seed": self.seed, "prior_strength": self.prior_strength, "prior_estimate": estimate}
         try:
             fits = {name: AutoLabelModel(self.cardinality, structure=name, **params).fit(train, class_balance)
                     for name in ("majority", "firing_rates")}  # fmt: skip
@@ -344,19 +353,6 @@ class AutoLabelModel(LabelModelBase):
             except ValueError as error:
                 logger.info("label_model: %s could not be fit: %s", name, error)
         return (*least_dev_log_loss(fitted, *self._dev), fitted)
-
-    def _learned_prior(self, sampled: SparseVotes) -> np.ndarray:
-        """The prior of rows no LF votes on (``prior_estimate``), from the sampled covered rows."""
-        k = self.cardinality
-        if not sampled.n:
-            return np.full(k, 1.0 / k)
-        counts = vote_counts(sampled, k)
-        shares = (counts / counts.sum(axis=1, keepdims=True)).sum(axis=0)
-        by_votes = (shares + 1.0) / (sampled.n + k)  # majority vote's: add-one smoothed
-        if self.prior_estimate == "votes":
-            return by_votes
-        posterior = (self.model_.predict_proba(sampled).sum(axis=0) + 1.0) / (sampled.n + k)
-        return posterior if self.prior_estimate == "posterior" else (posterior + by_votes) / 2
 
     def _log_scores(self, votes: SparseVotes) -> np.ndarray:
         scores = self.model_._log_scores(votes)

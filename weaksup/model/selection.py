@@ -7,7 +7,8 @@
 - :func:`held_out_lf_loglik`: how well a structure's posterior, without an LF, predicts that LF's
   outputs (abstains included; :func:`held_out_lf_scores`);
 - :func:`tie_contest`: the figures of rule 2 (ties won and lost, strict majorities overruled);
-- :func:`least_dev_log_loss`: with dev gold, the structure of least dev log-loss.
+- :func:`least_dev_log_loss`: with dev gold, the structure of least dev log-loss;
+- :func:`learned_prior`: the class prior of rows no LF votes on.
 
 >>> import numpy as np
 >>> from weaksup.votes import SparseVotes
@@ -22,11 +23,34 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from weaksup.model._base import TIE_ATOL, LabelModelBase, vote_counts
 from weaksup.votes import SparseVotes
+
+MIN_MULTICLASS_SHARE = 0.5
+"""Below this share of votes from LFs voting 2+ classes, the confusion structure is not tried."""
+SELECTION_ROWS = 20_000
+"""Selection fits on at most this many covered rows (a seeded sample), so it costs little at scale."""
+HOLDOUT = 0.25
+"""Share of the sampled rows held out to score the structures (rules 1 and 3) and the priors."""
+TIE_FOLDS = 4
+"""Folds of the sampled rows for the held-out ties (rule 2): each row is held out once."""
+TIE_BUDGET = 1000
+"""Rule 2 stops adding folds once this many ties are scored: a compute budget (far more than a
+sign test needs to see a real difference), so the selection costs little on large data."""
+SELECTION_FIT: dict[str, dict[str, Any]] = {
+    "firing_rates": {"max_iter": 20, "tol": 1e-3},
+    "confusion": {"max_iter": 20, "tol": 1e-4},
+    "majority": {},
+}
+"""Looser stopping for the held-out fits: ranking structures needs no converged digits, and these
+fits would otherwise cost more than the final one."""
+HELD_OUT_LFS = 10
+"""Rule 3 and ``prior_estimate="held_out"`` hold out at most this many LFs, those with the most votes:
+a compute budget."""
 
 
 def multiclass_share(votes: SparseVotes, cardinality: int) -> float:
@@ -145,3 +169,18 @@ def tie_contest(
         return 0, 0, 0, overruled, int(strict.sum())
     hits = [hit_rate(model.predict_proba(rows), led) for model in (majority, firing_rates)]
     return int((hits[0] > hits[1]).sum()), int((hits[0] < hits[1]).sum()), len(led), overruled, int(strict.sum())
+
+
+def learned_prior(sampled: SparseVotes, cardinality: int, estimate: str, model: LabelModelBase) -> np.ndarray:
+    """The class prior of rows no LF votes on, from the (sampled) covered rows: ``"votes"``, majority
+    vote's mean vote share (add-one smoothed); ``"posterior"``, ``model``'s mean posterior; ``"mean"``,
+    the average of the two."""
+    k = cardinality
+    if not sampled.n:
+        return np.full(k, 1.0 / k)
+    counts = vote_counts(sampled, k)
+    by_votes = ((counts / counts.sum(axis=1, keepdims=True)).sum(axis=0) + 1.0) / (sampled.n + k)
+    if estimate == "votes":
+        return by_votes
+    posterior = (model.predict_proba(sampled).sum(axis=0) + 1.0) / (sampled.n + k)
+    return posterior if estimate == "posterior" else (posterior + by_votes) / 2
