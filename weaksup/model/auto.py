@@ -207,7 +207,9 @@ class AutoLabelModel(LabelModelBase):
             self.model_.n_lfs_ = votes.m
         self.chosen_, self.selection_ = chosen, selection
         if class_balance is None:
-            estimate = self._held_out_prior(sampled, chosen, selection) if self.prior_estimate == "held_out" else self.prior_estimate
+            estimate = self.prior_estimate
+            if estimate == "held_out":
+                estimate = self._held_out_prior(sampled, chosen, selection)
             class_balance = learned_prior(sampled, self.cardinality, estimate, self.model_)
         self.class_balance_ = class_balance
         self.accuracies_ = self.model_.accuracies_
@@ -215,7 +217,7 @@ class AutoLabelModel(LabelModelBase):
     def _without_gold(
         self, sampled: SparseVotes, class_balance: np.ndarray | None, share: float, selection: dict[str, Any]
     ) -> tuple[str, str]:
-        """Rules 1 and 2 of the module docstring on held-out rows of the sampled covered rows."""
+        """Rules 1 to 3 of the module docstring on held-out rows of the sampled covered rows."""
         order, train, held = self._split(sampled)
         models = {}
         selection["heldout_vote_loglik"] = {}
@@ -243,7 +245,7 @@ class AutoLabelModel(LabelModelBase):
     def _firing_rates_or_majority(
         self, sampled: SparseVotes, order: np.ndarray, class_balance: np.ndarray | None, selection: dict[str, Any], why: str
     ) -> tuple[str, str]:
-        """Rule 2 of the module docstring: held-out ties and overruled majorities, fold by fold."""
+        """Rule 2 of the module docstring (held-out ties and overruled majorities, fold by fold), then rule 3."""
         totals = np.zeros(5, dtype=np.int64)  # ties won, lost and scored; strict majorities overruled and seen
         fold = np.arange(sampled.n) % TIE_FOLDS
         for f in range(TIE_FOLDS):  # each sampled row is held out once, until the ties suffice
@@ -301,7 +303,8 @@ class AutoLabelModel(LabelModelBase):
             return "votes"
         params = {"seed": self.seed, "structure": chosen, "prior_strength": self.prior_strength, "lf_margin": self.lf_margin}
         try:
-            fits = {name: AutoLabelModel(self.cardinality, prior_estimate=name, **params).fit(train) for name in ("votes", "mean")}
+            fits = {name: AutoLabelModel(self.cardinality, prior_estimate=name, **params).fit(train)
+                    for name in ("votes", "mean")}  # fmt: skip
         except ValueError as error:
             logger.info("label_model: a prior could not be compared: %s", error)
             return "votes"
