@@ -1,7 +1,7 @@
 """Leave-one-set-out (LOSO) choice of the default label model's settings, and the issue's checks.
 
-The default's settings (``AutoLabelModel``'s ``prior_strength``, ``margin``, ``tie_alpha`` and
-``prior_estimate``) are a grid; every setting is scored on every set.  For each set, the setting
+The default's settings (``AutoLabelModel``'s ``prior_strength``, ``margin``, ``tie_alpha``,
+``prior_estimate`` and ``lf_margin``) are a grid; every setting is scored on every set.  For each set, the setting
 is chosen on the *other* sets (most sets within 0.01 of their best peer and not more than 0.01
 below majority vote, then the highest mean score), and the set's figure is that setting's: a
 default chosen by looking at the sets it is judged on does not generalise.
@@ -16,15 +16,17 @@ from typing import Any
 import numpy as np
 
 GRID: dict[str, tuple[Any, ...]] = {
-    "prior_estimate": ("mean", "votes", "posterior"),
+    "prior_estimate": ("mean", "votes", "posterior", "held_out"),
     "margin": (0.01, 0.05),
     "tie_alpha": (0.05, 0.25),
     "prior_strength": (4.0, 2.0, 8.0),
+    "lf_margin": (float("inf"), 0.0),
 }
 """The settings the LOSO choice ranges over (the library's defaults are among them).  Their product
 is taken in this order, so a run cut short has scored every prior strength and overrule limit
 under the first prior estimates.  ``max_overrule`` was in it (0.05 and 1.0) and changed no label on
-any set, so it is left at its default."""
+any set, so it is left at its default.  ``lf_margin`` (rule 3) is on (0) or off (inf): its figures with
+rule 3 off are those of the grid before it (the off path runs no new code)."""
 PEERS = ("MV", "DS skip", "DS observe", "Snorkel 500 ep", "HyperLM")
 TOLERANCE = 0.01
 """Within this of the best peer, and not more than this below majority vote: the issue's bar."""

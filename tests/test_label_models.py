@@ -591,3 +591,50 @@ def test_default_does_not_keep_weights_that_overrule_most_majorities(caplog):
     assert (forced.predict(L) == y).mean() < (mv.predict(L) == y).mean() < (model.predict(L) == y).mean()
     lenient = AutoLabelModel(cardinality=2, max_overrule=1.0).fit(L)
     assert "overrule the strict majority of" not in lenient.selection_["reason"]
+
+
+def _rare_class_one_class_lfs(seed: int = 0, n: int = 4000):
+    """A new user's spam LFs: 13% spam, three ham LFs and five precise spam LFs, each voting one class.
+    Firing rates weigh the precise spam LFs so that every ham-spam tie goes to spam; most such rows are ham."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.13).astype(int)
+    ham = [(0.36, 0.054), (0.615, 0.318), (0.393, 0.08)]  # P(fires | ham), P(fires | spam)
+    spam = [(0.21, 0.009), (0.23, 0.008), (0.46, 0.013), (0.39, 0.015), (0.15, 0.006)]  # P(fires | spam), P(fires | ham)
+    cols = [np.where(rng.random(n) < np.where(y == 0, a, b), 0, -1) for a, b in ham]
+    cols += [np.where(rng.random(n) < np.where(y == 1, a, b), 1, -1) for a, b in spam]
+    return np.stack(cols, axis=1), y
+
+
+def test_default_keeps_majority_when_it_predicts_held_out_lfs_better(caplog):
+    """Rule 3: held-out ties do not tell the structures apart here, the held-out LFs do, and the
+    structure they pick labels more rows right than the one rule 2 alone keeps."""
+    L, y = _rare_class_one_class_lfs()
+    with caplog.at_level(logging.INFO, logger="weaksup.model"):
+        model = AutoLabelModel(cardinality=2).fit(L)
+    assert model.chosen_ == "majority" and "predicts its held-out votes and abstains better" in caplog.text
+    scores = model.selection_["heldout_lf_loglik"]
+    assert scores["lfs"] == 8 and scores["majority"] > scores["firing_rates"]
+    without = AutoLabelModel(cardinality=2, lf_margin=float("inf")).fit(L)
+    assert without.chosen_ == "firing_rates" and "heldout_lf_loglik" not in without.selection_
+    assert (model.predict(L) == y).mean() > (without.predict(L) == y).mean() + 0.005
+    L3 = L.copy()
+    L3[L3[:, 3] == 1, 3] = 2  # one spam LF votes a third class: rule 3 is not tried with more classes
+    assert "heldout_lf_loglik" not in AutoLabelModel(cardinality=3).fit(L3).selection_
+
+
+def test_held_out_prior_estimate_takes_the_prior_that_predicts_held_out_lfs_better():
+    L, _ = _rare_class_one_class_lfs()
+    model = AutoLabelModel(cardinality=2, prior_estimate="held_out").fit(L)
+    scores = model.selection_["prior_heldout_lf_loglik"]
+    picked = "mean" if scores["mean"] > scores["votes"] else "votes"
+    assert scores["lfs"] == 8 and scores["mean"] != scores["votes"]
+    fixed = AutoLabelModel(cardinality=2, prior_estimate=picked).fit(L)
+    np.testing.assert_allclose(model.class_balance_, fixed.class_balance_)
+    np.testing.assert_allclose(model.predict_proba(L), fixed.predict_proba(L))
+    three = L.copy()
+    three[three[:, 3] == 1, 3] = 2  # more classes: the vote shares, no comparison
+    many = AutoLabelModel(cardinality=3, prior_estimate="held_out").fit(three)
+    assert "prior_heldout_lf_loglik" not in many.selection_
+    np.testing.assert_allclose(many.class_balance_, AutoLabelModel(cardinality=3, prior_estimate="votes").fit(three).class_balance_)
+    with pytest.raises(ValueError, match="prior_estimate must be 'votes', 'posterior', 'mean' or 'held_out'"):
+        AutoLabelModel(cardinality=2, prior_estimate="gold").fit(L)

@@ -135,3 +135,20 @@ def check_class_balance(class_balance: np.ndarray | str | None, cardinality: int
     if abs(p.sum() - 1.0) > 1e-6:
         raise ValueError(f"{model}: class_balance must sum to 1, got sum {p.sum():.6g}")
     return p
+
+
+def as_dev_gold(
+    dev_votes: LabelMatrix | None, dev_gold: np.ndarray | None, cardinality: int, model: str
+) -> tuple[SparseVotes, np.ndarray] | None:
+    """Dev votes and their gold (class ids, -1 where unknown) checked, or None when neither is given."""
+    if (dev_votes is None) != (dev_gold is None):
+        raise ValueError(f"{model}: give dev_votes and dev_gold together, or neither")
+    if dev_votes is None:
+        return None
+    dev = as_votes(dev_votes, cardinality, f"{model.split('.')[0]} (dev_votes)")
+    gold = np.asarray(dev_gold).ravel()
+    if gold.shape != (dev.n,):
+        raise ValueError(f"{model}: dev_gold has {gold.size} labels for {dev.n} dev rows")
+    if (gold >= cardinality).any() or (gold < -1).any():
+        raise ValueError(f"{model}: dev_gold must be class ids 0..{cardinality - 1} or -1")
+    return dev, gold

@@ -29,8 +29,16 @@ a seeded sample:
    so every row is held out once), labels it.  The majority structure is chosen when it gives
    the class that led on more rows than it misses, by a one-sided sign test at level
    ``tie_alpha``.
+3. Made ties are few on small sets and hide what abstains say (a dropped vote reads as one).  So
+   with two classes, when rule 2 keeps firing rates, the busiest LFs (``HELD_OUT_LFS``) are held
+   out in turn: the structure whose posterior without the LF better predicts its outputs (class
+   or abstain) on held-out rows is the truer one, the LFs being independent given the class
+   (:func:`~weaksup.model.selection.held_out_lf_loglik`); majority wins by more than ``lf_margin``
+   nats per row.  Not used with more classes: on many-class keyword sets it favoured majority vote
+   where firing rates label better.
 
-The two rules and their settings (``margin``, ``tie_alpha``, ``max_overrule``, ``prior_strength``, ``prior_estimate``)
+The rules and their settings (``margin``, ``tie_alpha``, ``max_overrule``, ``lf_margin``, ``prior_strength``,
+``prior_estimate``)
 were chosen leave-one-set-out on ``benchmarks/label_models.py``'s sets: the figure reported for
 each set is the default chosen without it.
 
@@ -44,7 +52,10 @@ the rows no LF votes on; on covered rows the confusion structure keeps its own (
 vote none, and firing rates, whose EM runs under a uniform prior (a learned one drifts with
 one-class LFs: the rates and the balance trade off), take the estimate at inference.  The
 estimates: ``"votes"``, majority vote's mean vote share; ``"posterior"``, the chosen model's mean
-posterior over (at most ``SELECTION_ROWS``) covered rows; ``"mean"``, the average of the two.
+posterior over (at most ``SELECTION_ROWS``) covered rows; ``"mean"``, the average of the two;
+``"held_out"``, with two classes, ``"votes"`` or ``"mean"``, whichever lets the chosen structure
+predict held-out LFs better as in rule 3 (a row only the held-out LF votes on gets the prior),
+else ``"votes"``.
 Scores on covered and uncovered rows are reported apart by the pipeline.
 
 The choice and why are logged (logger ``weaksup.model``) and kept in ``chosen_`` and
@@ -68,12 +79,15 @@ import numpy as np
 
 from scipy.stats import binomtest
 
-from weaksup.model._base import LabelModelBase, vote_counts
-from weaksup.model._input import LabelMatrix, as_votes
+from weaksup.model._base import LabelModelBase
+from weaksup.model._input import LabelMatrix, as_dev_gold
 from weaksup.model.dawid_skene import DawidSkene
 from weaksup.model.label_model import LabelModel
 from weaksup.model.majority import MajorityVote
-from weaksup.model.selection import held_out_ties, hit_rate, multiclass_share
+from weaksup.model.selection import (
+    HELD_OUT_LFS, HOLDOUT, MIN_MULTICLASS_SHARE, SELECTION_FIT, SELECTION_ROWS, TIE_BUDGET, TIE_FOLDS,
+    held_out_lf_scores, learned_prior, least_dev_log_loss, multiclass_share, tie_contest,
+)  # fmt: skip
 from weaksup.votes import SparseVotes
 
 logger = logging.getLogger("weaksup.model")
@@ -84,24 +98,6 @@ STRUCTURES: dict[str, tuple[type[LabelModelBase], dict[str, Any]]] = {
     "majority": (MajorityVote, {"proba": "fitted", "ties": "confusion"}),
 }
 """Each structure's model class and the parameters the default gives it."""
-MIN_MULTICLASS_SHARE = 0.5
-"""Below this share of votes from LFs voting 2+ classes, the confusion structure is not tried."""
-SELECTION_ROWS = 20_000
-"""Selection fits on at most this many covered rows (a seeded sample), so it costs little at scale."""
-HOLDOUT = 0.25
-"""Share of the sampled rows held out to score the structures by vote likelihood (rule 1)."""
-TIE_FOLDS = 4
-"""Folds of the sampled rows for the held-out ties (rule 2): each row is held out once."""
-TIE_BUDGET = 1000
-"""Rule 2 stops adding folds once this many ties are scored: a compute budget (far more than a
-sign test needs to see a real difference), so the selection costs little on large data."""
-SELECTION_FIT: dict[str, dict[str, Any]] = {
-    "firing_rates": {"max_iter": 20, "tol": 1e-3},
-    "confusion": {"max_iter": 20, "tol": 1e-4},
-    "majority": {},
-}
-"""Looser stopping for the held-out fits: ranking structures needs no converged digits, and these
-fits would otherwise cost more than the final one."""
 INNER = "model_."
 """Prefix of the chosen model's arrays in a saved default model."""
 MARGIN = 0.05
@@ -112,22 +108,24 @@ TIE_ALPHA = 0.05
 MAX_OVERRULE = 0.05
 """Default ``max_overrule``: firing rates that overrule a strict majority on more of the held-out rows
 are not kept (rule 2)."""
-PRIOR_ESTIMATE = "votes"
+LF_MARGIN = 0.0
+"""Default ``lf_margin``: the majority structure's least lead, nats per row, in rule 3 (``inf``: rule 3 off)."""
+PRIOR_ESTIMATE = "held_out"
 """Default ``prior_estimate`` for rows no LF votes on."""
 PRIOR_STRENGTH = 8.0
 """Default ``prior_strength`` of the firing-rates structure (``LabelModel``'s own default is 4).
 
-The defaults (``margin``, ``tie_alpha``, ``prior_strength``, ``prior_estimate``) are the grid point that
-``benchmarks/_loso.py`` chooses on all the benchmark's sets; the figure reported for each set is the
-point chosen without it (the same point on 27 of 28 sets: ``benchmarks/results/label_models.txt``)."""
+The defaults (``margin``, ``tie_alpha``, ``prior_strength``, ``prior_estimate``, ``lf_margin``) are the grid
+point that ``benchmarks/_loso.py`` chooses on all the benchmark's sets; the figure reported for each set
+is the point chosen without it (the same point on 26 of 28 sets: ``benchmarks/results/label_models.txt``)."""
 
 
 class AutoLabelModel(LabelModelBase):
     """The default categorical label model (registry name ``label_model``); see the module docstring.
 
     ``structure`` is ``"auto"`` (select) or a key of :data:`STRUCTURES`; ``prior_strength`` goes
-    to the firing-rate structure; ``margin``, ``tie_alpha``, ``max_overrule`` and ``prior_estimate`` as the module
-    docstring says.
+    to the firing-rate structure; ``margin``, ``tie_alpha``, ``max_overrule``, ``lf_margin`` and ``prior_estimate``
+    as the module docstring says.
     Fitted: ``chosen_`` (the structure), ``selection_`` (why: the figures each rule compared, a
     sentence), ``model_`` (the fitted model of that structure), ``class_balance_`` (the prior of
     rows no LF votes on) and ``accuracies_``.  Needs 3 LFs that vote.
@@ -146,7 +144,8 @@ class AutoLabelModel(LabelModelBase):
         margin: float = MARGIN,
         tie_alpha: float = TIE_ALPHA,
         max_overrule: float = MAX_OVERRULE,
-        prior_estimate: Literal["votes", "posterior", "mean"] = PRIOR_ESTIMATE,
+        prior_estimate: Literal["votes", "posterior", "mean", "held_out"] = PRIOR_ESTIMATE,
+        lf_margin: float = LF_MARGIN,
     ) -> None:
         self.cardinality = cardinality
         self.seed = seed
@@ -156,6 +155,7 @@ class AutoLabelModel(LabelModelBase):
         self.tie_alpha = tie_alpha
         self.max_overrule = max_overrule
         self.prior_estimate = prior_estimate
+        self.lf_margin = lf_margin
 
     def fit(
         self,
@@ -167,17 +167,7 @@ class AutoLabelModel(LabelModelBase):
     ) -> AutoLabelModel:
         """Learn from the votes ``L`` (see :meth:`LabelModelBase.fit`); with ``dev_votes`` and
         ``dev_gold`` (class ids, -1 where unknown) the structure is the one of least dev log-loss."""
-        if (dev_votes is None) != (dev_gold is None):
-            raise ValueError("AutoLabelModel.fit: give dev_votes and dev_gold together, or neither")
-        self._dev = None
-        if dev_votes is not None:
-            dev = as_votes(dev_votes, self.cardinality, "AutoLabelModel (dev_votes)")
-            gold = np.asarray(dev_gold).ravel()
-            if gold.shape != (dev.n,):
-                raise ValueError(f"AutoLabelModel.fit: dev_gold has {gold.size} labels for {dev.n} dev rows")
-            if (gold >= self.cardinality).any() or (gold < -1).any():
-                raise ValueError(f"AutoLabelModel.fit: dev_gold must be class ids 0..{self.cardinality - 1} or -1")
-            self._dev = (dev, gold)
+        self._dev = as_dev_gold(dev_votes, dev_gold, self.cardinality, "AutoLabelModel.fit")
         try:
             return super().fit(L, class_balance)
         finally:
@@ -194,8 +184,9 @@ class AutoLabelModel(LabelModelBase):
             raise ValueError(
                 f"AutoLabelModel: structure must be 'auto' or one of {', '.join(map(repr, STRUCTURES))}; got {self.structure!r}"
             )
-        if self.prior_estimate not in ("votes", "posterior", "mean"):
-            raise ValueError(f"AutoLabelModel: prior_estimate must be 'votes', 'posterior' or 'mean', got {self.prior_estimate!r}")
+        if self.prior_estimate not in ("votes", "posterior", "mean", "held_out"):
+            raise ValueError("AutoLabelModel: prior_estimate must be 'votes', 'posterior', 'mean' or 'held_out', "
+                             f"got {self.prior_estimate!r}")  # fmt: skip
         sampled = self._sample(votes)  # one pass over every vote; selection and prior read the sample
         share = multiclass_share(sampled, self.cardinality)
         selection: dict[str, Any] = {"multiclass_vote_share": share}
@@ -215,16 +206,19 @@ class AutoLabelModel(LabelModelBase):
             self.model_._fit(votes, class_balance)
             self.model_.n_lfs_ = votes.m
         self.chosen_, self.selection_ = chosen, selection
-        self.class_balance_ = class_balance if class_balance is not None else self._learned_prior(sampled)
+        if class_balance is None:
+            estimate = self.prior_estimate
+            if estimate == "held_out":
+                estimate = self._held_out_prior(sampled, chosen, selection)
+            class_balance = learned_prior(sampled, self.cardinality, estimate, self.model_)
+        self.class_balance_ = class_balance
         self.accuracies_ = self.model_.accuracies_
 
     def _without_gold(
         self, sampled: SparseVotes, class_balance: np.ndarray | None, share: float, selection: dict[str, Any]
     ) -> tuple[str, str]:
-        """Rules 1 and 2 of the module docstring on held-out rows of the sampled covered rows."""
-        order = np.random.default_rng(self.seed).permutation(sampled.n)
-        cut = int(round(sampled.n * (1 - HOLDOUT)))
-        train, held = sampled.select_rows(np.sort(order[:cut])), sampled.select_rows(np.sort(order[cut:]))
+        """Rules 1 to 3 of the module docstring on held-out rows of the sampled covered rows."""
+        order, train, held = self._split(sampled)
         models = {}
         selection["heldout_vote_loglik"] = {}
         if share >= MIN_MULTICLASS_SHARE and held.n:
@@ -251,28 +245,19 @@ class AutoLabelModel(LabelModelBase):
     def _firing_rates_or_majority(
         self, sampled: SparseVotes, order: np.ndarray, class_balance: np.ndarray | None, selection: dict[str, Any], why: str
     ) -> tuple[str, str]:
-        """Rule 2 of the module docstring: held-out ties and overruled majorities, fold by fold."""
-        wins = losses = n_ties = overruled = n_strict = 0
+        """Rule 2 of the module docstring (held-out ties and overruled majorities, fold by fold), then rule 3."""
+        totals = np.zeros(5, dtype=np.int64)  # ties won, lost and scored; strict majorities overruled and seen
         fold = np.arange(sampled.n) % TIE_FOLDS
         for f in range(TIE_FOLDS):  # each sampled row is held out once, until the ties suffice
-            if n_ties >= TIE_BUDGET:
+            if totals[2] >= TIE_BUDGET:
                 break
             held = sampled.select_rows(np.sort(order[fold == f]))
             part = sampled.select_rows(np.sort(order[fold != f]))
             fits = {name: self._try_fit(name, part, class_balance) for name in ("majority", "firing_rates")}
             if fits["majority"] is None or fits["firing_rates"] is None or not held.n:
                 continue
-            counts = vote_counts(held, self.cardinality)
-            ordered = np.sort(counts, axis=1)
-            strict = ordered[:, -1] > ordered[:, -2]  # a strict majority: do the firing rates overrule it?
-            labels = fits["firing_rates"].predict_proba(held).argmax(axis=1)
-            overruled += int((labels != counts.argmax(axis=1))[strict].sum())
-            n_strict += int(strict.sum())
-            rows, led = held_out_ties(held, self.cardinality, self.seed)
-            if len(led):
-                hits = [hit_rate(fits[name].predict_proba(rows), led) for name in ("majority", "firing_rates")]
-                wins, losses = wins + int((hits[0] > hits[1]).sum()), losses + int((hits[0] < hits[1]).sum())
-                n_ties += len(led)
+            totals += tie_contest(fits["majority"], fits["firing_rates"], held, self.cardinality, self.seed)
+        wins, losses, n_ties, overruled, n_strict = map(int, totals)
         p_value = binomtest(wins, wins + losses, alternative="greater").pvalue if wins + losses else 1.0
         overrule_rate = overruled / n_strict if n_strict else 0.0
         selection["heldout_ties"] = {"n": n_ties, "majority_better": wins, "majority_worse": losses,
@@ -290,12 +275,60 @@ class AutoLabelModel(LabelModelBase):
                 f"that led more often than firing rates ({wins} rows better, {losses} worse; sign test p = {p_value:.2g} "
                 f"< {self.tie_alpha})"
             )
+        lead = self._held_out_lfs(sampled, order, class_balance, selection)
+        if lead > self.lf_margin:
+            return "majority", why + (
+                f"held-out ties do not decide ({wins} rows better, {losses} worse, p = {p_value:.2g}), but majority vote, "
+                f"without each busiest LF in turn, predicts its held-out votes and abstains better than firing rates, by "
+                f"{lead:.4f} nats per row (needs more than {self.lf_margin})"
+            )
         return "firing_rates", why + (
             f"on ties made from {n_ties} held-out rows the majority structure is not better ({wins} rows better, "
             f"{losses} worse; sign test p = {p_value:.2g}, needs < {self.tie_alpha}), and firing rates overrule "
             f"{overrule_rate:.1%} of strict majorities" if n_ties
             else f"no held-out row could be made a tie, and firing rates overrule {overrule_rate:.1%} of strict "
                  "majorities, so the learned weights decide")  # fmt: skip
+
+    def _split(self, sampled: SparseVotes) -> tuple[np.ndarray, SparseVotes, SparseVotes]:
+        """The seeded order of the sampled rows, and the rows fit on and held out (``HOLDOUT``)."""
+        order = np.random.default_rng(self.seed).permutation(sampled.n)
+        cut = int(round(sampled.n * (1 - HOLDOUT)))
+        return order, sampled.select_rows(np.sort(order[:cut])), sampled.select_rows(np.sort(order[cut:]))
+
+    def _held_out_prior(self, sampled: SparseVotes, chosen: str, selection: dict[str, Any]) -> str:
+        """``prior_estimate="held_out"``: ``"votes"`` or ``"mean"``, whichever lets the chosen structure
+        predict held-out LFs better (:func:`held_out_lf_scores`); ``"votes"`` with more than two classes."""
+        _, train, held = self._split(sampled)
+        if self.cardinality != 2 or not held.n:
+            return "votes"
+        params = {"seed": self.seed, "structure": chosen, "prior_strength": self.prior_strength, "lf_margin": self.lf_margin}
+        try:
+            fits = {name: AutoLabelModel(self.cardinality, prior_estimate=name, **params).fit(train)
+                    for name in ("votes", "mean")}  # fmt: skip
+        except ValueError as error:
+            logger.info("label_model: a prior could not be compared: %s", error)
+            return "votes"
+        selection["prior_heldout_lf_loglik"] = scores = held_out_lf_scores(fits, train, held, HELD_OUT_LFS)
+        return "mean" if scores["mean"] > scores["votes"] else "votes"
+
+    def _held_out_lfs(
+        self, sampled: SparseVotes, order: np.ndarray, class_balance: np.ndarray | None, selection: dict[str, Any]
+    ) -> float:
+        """Rule 3 of the module docstring: majority's lead over firing rates, nats per row (-inf: not tried)."""
+        _, train, held = self._split(sampled)
+        if self.cardinality != 2 or not np.isfinite(self.lf_margin) or not held.n:
+            return -np.inf
+        estimate = "votes" if self.prior_estimate == "held_out" else self.prior_estimate
+        params = {"seed": self.seed, "prior_strength": self.prior_strength, "prior_estimate": estimate}
+        try:
+            fits = {name: AutoLabelModel(self.cardinality, structure=name, **params).fit(train, class_balance)
+                    for name in ("majority", "firing_rates")}  # fmt: skip
+            scores = held_out_lf_scores(fits, train, held, HELD_OUT_LFS)
+        except ValueError as error:
+            logger.info("label_model: rule 3 could not fit a structure: %s", error)
+            return -np.inf
+        selection["heldout_lf_loglik"] = scores
+        return scores["majority"] - scores["firing_rates"]
 
     def _sample(self, votes: SparseVotes) -> SparseVotes:
         """The votes of at most ``SELECTION_ROWS`` covered rows (seeded), renumbered in row order."""
@@ -316,35 +349,13 @@ class AutoLabelModel(LabelModelBase):
         self, votes: SparseVotes, class_balance: np.ndarray | None
     ) -> tuple[str, str, dict[str, float], dict[str, LabelModelBase]]:
         """Every structure fit on all votes, scored by log-loss on the dev rows with gold."""
-        dev, gold = self._dev
-        known = np.flatnonzero(gold >= 0)
-        dev_rows = dev.select_rows(known)
-        losses, fitted = {}, {}
+        fitted = {}
         for name in STRUCTURES:
             try:
-                model = self._build(name).fit(votes, class_balance)
+                fitted[name] = self._build(name).fit(votes, class_balance)
             except ValueError as error:
                 logger.info("label_model: %s could not be fit: %s", name, error)
-                continue
-            fitted[name] = model
-            proba = model.predict_proba(dev_rows)
-            losses[name] = float(-np.mean(np.log(np.clip(proba[np.arange(len(known)), gold[known]], 1e-12, None))))
-        chosen = min(losses, key=losses.get)
-        shown = ", ".join(f"{name} {loss:.4f}" for name, loss in sorted(losses.items(), key=lambda kv: kv[1]))
-        return chosen, f"least log-loss on {len(known)} dev rows with gold: {shown}", losses, fitted
-
-    def _learned_prior(self, sampled: SparseVotes) -> np.ndarray:
-        """The prior of rows no LF votes on (``prior_estimate``), from the sampled covered rows."""
-        k = self.cardinality
-        if not sampled.n:
-            return np.full(k, 1.0 / k)
-        counts = vote_counts(sampled, k)
-        shares = (counts / counts.sum(axis=1, keepdims=True)).sum(axis=0)
-        by_votes = (shares + 1.0) / (sampled.n + k)  # majority vote's: add-one smoothed
-        if self.prior_estimate == "votes":
-            return by_votes
-        posterior = (self.model_.predict_proba(sampled).sum(axis=0) + 1.0) / (sampled.n + k)
-        return posterior if self.prior_estimate == "posterior" else (posterior + by_votes) / 2
+        return (*least_dev_log_loss(fitted, *self._dev), fitted)
 
     def _log_scores(self, votes: SparseVotes) -> np.ndarray:
         scores = self.model_._log_scores(votes)
