@@ -134,8 +134,9 @@ def main() -> None:
         say(f"{name:28s}{s['ours']:8.3f}{s['per-label MV']:14.3f}{s['per-label Snorkel']:19.3f}{s['end model']:11.3f}")
     with open("/proc/loadavg") as f:
         say(f"machine load at end: {' '.join(f.read().split()[:3])}")
-    if split == "test":
-        RESULTS.write_text("\n".join(lines) + "\n")
+    if split == "test":  # keeps the sections other benchmarks append (## ..., multilabel_prompted.py's)
+        old = RESULTS.read_text() if RESULTS.exists() else ""
+        RESULTS.write_text("\n".join(lines) + "\n" + (old[old.index("\n## "):] if "\n## " in old else ""))
 
 
 if __name__ == "__main__":

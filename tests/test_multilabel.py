@@ -36,17 +36,25 @@ CHECK = VOTE_CHECKS["multilabel"]
         ({0, 7}, r"label id 7, outside the label set 0\.\.3"),
         ([1, 1], r"label 1 twice in one vote"),
         ({"present": [2], "absent": [2]}, r"label 2 both present and absent"),
-        ({"joy"}, r"the label name 'joy'"),
+        ({"joy"}, r"the label name 'joy', with no labels\.classes to read names by \(vote ids, or pass classes=\)"),
         ({"present": [1], "maybe": [2]}, r"a mapping with keys \['maybe'\]"),
         ("joy", r"'joy' of type str"),
     ],
 )
 def test_a_bad_vote_names_the_lf_the_example_and_what_to_return(vote: object, message: str) -> None:
     with pytest.raises(LFApplicationError, match=rf"^LF 'emotions' returned {message} on example 'c7'; a multi-label LF "
-                                                 r"returns a set of label ids in 0\.\.3 \(e\.g\. \{3\}\), a mapping"):  # fmt: skip
+                                                 r"returns a set of label ids in 0\.\.3 or names \(e\.g\. \{3\}\), a mapping"):  # fmt: skip
         CHECK("emotions", vote, "c7", 4)
-    with pytest.raises(LFApplicationError, match=r"vote ids \(a name's position in labels\.classes\)"):
-        CHECK("emotions", ["joy"], "c7", 4)
+
+
+def test_an_unknown_label_name_is_refused_with_the_lf_the_example_and_the_valid_names() -> None:
+    classes = ("joy", "anger", "fear", "love")
+    assert CHECK("emotions", {"present": ["love", 0], "absent": {"fear"}}, "c7", 4, classes) == '{"present":[0,3],"absent":[2]}'
+    with pytest.raises(LFApplicationError, match=r"^LF 'emotions' returned the label name 'joyy', which is not one of "
+                                                 r"labels\.classes \['joy', 'anger', 'fear', 'love'\] on example 'c7'"):  # fmt: skip
+        CHECK("emotions", ["anger", "joyy"], "c7", 4, classes)
+    with pytest.raises(LFApplicationError, match=r"returned label 0 twice in one vote"):
+        CHECK("emotions", ["joy", 0], "c7", 4, classes)
 
 
 def test_votes_present_absent_and_abstain() -> None:
@@ -66,11 +74,12 @@ def test_vectorized_columns_are_checked_row_by_row() -> None:
         (pl.Series([None, 2]), "the bare label id 2", 1),
         (pl.Series([[0], [1, 1]]), "label 1 twice in one vote", 1),
         (pl.Series([[0], [], [9]]), "label id 9, outside the label set 0..2", 2),
-        (pl.Series([["joy"]]), "a column of label names", None),
+        (pl.Series([["joy"]]), "the label name 'joy', with no labels.classes", 0),
+        (pl.Series([["a"], None, ["c", "joy"]]), "the label name 'joy', which is not one of labels.classes ['a', 'b', 'c']", 2),
         (pl.Series([{"present": [0], "absent": [0]}]), "label 0 both present and absent", 0),
     ]:
         with pytest.raises(VoteError) as refused:
-            MULTILABEL.check_column(column, 3)
+            MULTILABEL.check_column(column, 3, () if problem.endswith("no labels.classes") else ("a", "b", "c"))
         assert refused.value.problem.startswith(problem) and refused.value.row == row
     lf = VectorizedLabelingFunction("tags", expr=pl.col("t"), label_type="multilabel")
     assert lf.label_type == "multilabel"

@@ -1,7 +1,8 @@
 """Checks of one LF return value per label type, shared by the kinds that call user code per row.
 
 Each label type checks its own votes (:meth:`weaksup.label_types.LabelType.check_vote`); here the
-checks take ``(lf_name, value, example_id, cardinality)`` and return the vote to store (``None`` =
+checks take ``(lf_name, value, example_id, cardinality, classes)`` (``classes``: the label names,
+optional) and return the vote to store (``None`` =
 abstain) or raise :class:`LFApplicationError` naming the LF, the example and what was expected.
 
 >>> VOTE_CHECKS["categorical"]("lf", 1, "e0", 2), VOTE_CHECKS["regression"]("lf", None, "e0", 0)
@@ -10,7 +11,7 @@ abstain) or raise :class:`LFApplicationError` naming the LF, the example and wha
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -30,14 +31,14 @@ def bad_vote(lf_name: str, error: VoteError, example_id: Any = None) -> LFApplic
     return LFApplicationError(f"LF {lf_name!r} returned {error.problem}{where}; {error.expected}")
 
 
-def _check(label_type: LabelType, lf_name: str, value: Any, example_id: str, k: int) -> Any:
+def _check(label_type: LabelType, lf_name: str, value: Any, example_id: str, k: int, classes: Sequence[str] = ()) -> Any:
     try:
-        return label_type.check_vote(value, k)
+        return label_type.check_vote(value, k, classes)
     except VoteError as exc:
         raise bad_vote(lf_name, exc, example_id) from None
 
 
-VOTE_CHECKS: dict[str, Callable[[str, Any, str, int], Any]] = {name: partial(_check, t) for name, t in LABEL_TYPES.items()}
+VOTE_CHECKS: dict[str, Callable[..., Any]] = {name: partial(_check, t) for name, t in LABEL_TYPES.items()}
 """Each label type's check of one LF return value."""
 VOTE_COLUMN = {name: t.vote_column for name, t in LABEL_TYPES.items()}
 """The votes table column each label type's votes go to."""

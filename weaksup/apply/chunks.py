@@ -134,14 +134,16 @@ def apply_lfs(
     progress: bool = True,
     chunk_size: int = APPLY_CHUNK_ROWS,
     state: dict[str, Any] | None = None,
+    classes: Sequence[str] = (),
 ) -> ApplyResult:
     """Apply ``lfs`` to every row of ``frame`` (which needs ``example_id``), in memory.  A pandas
     DataFrame (Snorkel users' habit) is read through polars; without an ``example_id`` column its
-    rows get ids as :func:`weaksup.data.with_example_ids` gives them."""
+    rows get ids as :func:`weaksup.data.with_example_ids` gives them.  ``classes`` names the labels, for
+    label types whose LFs may vote names (multi-label)."""
     lfs = prepare_lfs(lfs)
     frame = from_pandas(frame)
     check_frame(frame)
-    ctx = ApplyContext(cardinality, strict, progress=progress, state={} if state is None else state)
+    ctx = ApplyContext(cardinality, strict, progress=progress, state={} if state is None else state, classes=tuple(classes))
     rows = np.arange(frame.height)
     vote_frames, error_frames = [], []
     with tqdm(total=frame.height * len(lfs), desc="applying LFs", unit="vote", disable=progress_disabled(progress)) as bar:

@@ -49,15 +49,16 @@ def reapply_failed(
     cardinality: int,
     run_id: int | None = None,
     state: dict[str, Any] | None = None,
+    classes: Sequence[str] = (),
 ) -> Reapplied:
     """Ask each LF of ``lfs`` again on the live examples it has an error on, and store what it says
     now (see the module docstring).  ``examples`` is a frame whose store keys are ``ex_keys``, or an
-    :class:`~weaksup.examples.ExampleSource`, as for :func:`weaksup.apply.apply_to_store`."""
+    :class:`~weaksup.examples.ExampleSource`, as for :func:`weaksup.apply.apply_to_store` (and ``classes``)."""
     lfs = prepare_lfs(lfs)
     source = example_source(examples, ex_keys, "reapply_failed")
     failed = store.votes.failed_keys(dataset, [(lf.name, lf.version) for lf in lfs])
     ctx = ApplyContext(cardinality, False, store=store, run_id=run_id, progress=False,
-                       state={} if state is None else state)  # fmt: skip
+                       state={} if state is None else state, classes=tuple(classes))  # fmt: skip
     asked: dict[str, int] = {}
     still: dict[str, int] = {}
     for lf in lfs:

@@ -54,6 +54,7 @@ def apply_to_store(
     chunk_size: int | None = APPLY_CHUNK_ROWS,
     state: dict[str, Any] | None = None,
     engine: Engine | None = None,
+    classes: Sequence[str] = (),
 ) -> StoreApplyStats:
     """Apply each LF version to the examples it has not seen yet.
 
@@ -68,19 +69,19 @@ def apply_to_store(
     ``engine`` (a :class:`weaksup.engines.Engine`; default serial) runs the LFs of portable kinds;
     the others always run here, and this process commits every vote.  ``chunk_size=None`` commits
     each group of LFs (those resuming from one watermark) in chunks of the smallest of their kinds'
-    :attr:`~weaksup.apply.kinds.LFKind.chunk_rows`.
+    :attr:`~weaksup.apply.kinds.LFKind.chunk_rows`.  ``classes`` names the labels, for label types
+    whose LFs may vote names (multi-label).
     """
     lfs = prepare_lfs(lfs)
     source = example_source(frame, ex_keys, "apply_to_store")
-    ctx = ApplyContext(
-        cardinality, strict, store=store, run_id=run_id, progress=progress, state={} if state is None else state
-    )
+    ctx = ApplyContext(cardinality, strict, store=store, run_id=run_id, progress=progress,
+                       state={} if state is None else state, classes=tuple(classes))  # fmt: skip
     versions = [(lf.name, lf.version) for lf in lfs]
     store.votes.register_lfs([(lf.name, lf.version, lf.kind, lf.label_type) for lf in lfs], run_id)
     groups: dict[int, list[int]] = {}
     for j, mark in enumerate(store.votes.watermarks(dataset, versions)):
         groups.setdefault(mark, []).append(j)
-    lfset = LFSet(lfs, cardinality, strict, run_id)
+    lfset = LFSet(lfs, cardinality, strict, run_id, tuple(classes))
     total = sum(source.count_after(mark) * len(idx) for mark, idx in groups.items())
     session = (engine or SerialEngine()).open(lfset, ctx)
     try:

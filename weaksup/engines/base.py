@@ -49,6 +49,7 @@ class LFSet:
     cardinality: int
     strict: bool = False
     run_id: int | None = None
+    classes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -66,7 +67,7 @@ def apply_lf_set(
 ) -> ChunkVotes:
     """Apply LFs ``idx`` of ``lfset`` to ``chunk`` (rows keyed by ``keys``): the unit of work
     every engine runs, in the client or in a worker."""
-    ctx = ctx or ApplyContext(lfset.cardinality, lfset.strict, run_id=lfset.run_id, progress=False)
+    ctx = ctx or ApplyContext(lfset.cardinality, lfset.strict, run_id=lfset.run_id, progress=False, classes=lfset.classes)
     lfs = [lfset.lfs[j] for j in idx]
     outputs = apply_chunk(lfs, chunk, ctx)
     votes, errors = outputs_to_frames(lfs, outputs, chunk["example_id"], keys, lfset.run_id)

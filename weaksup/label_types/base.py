@@ -145,15 +145,16 @@ class LabelType:
 
     # -- votes -------------------------------------------------------------------------
 
-    def check_vote(self, value: Any, cardinality: int) -> Any:
+    def check_vote(self, value: Any, cardinality: int, classes: Sequence[str] = ()) -> Any:
         """One LF return value as the vote to store (``None`` = abstain); :class:`VoteError` if it
-        is not one of this type's."""
+        is not one of this type's.  ``classes``: the label names (``labels.classes``), for a type
+        whose LFs may vote names; empty when the caller has none."""
         raise NotImplementedError
 
-    def check_column(self, column: pl.Series, cardinality: int) -> tuple[np.ndarray, list[Any] | None]:
+    def check_column(self, column: pl.Series, cardinality: int, classes: Sequence[str] = ()) -> tuple[np.ndarray, list[Any] | None]:
         """A vectorized LF's output column (one value per row) as checked votes: ``(labels,
         values)`` as :meth:`as_output` gives them; :class:`VoteError` (with the first bad ``row``)
-        if it holds a value that is not one of this type's votes."""
+        if it holds a value that is not one of this type's votes (``classes``: as for :meth:`check_vote`)."""
         raise NotImplementedError(f"label type {self.name!r}: vectorized LFs cannot vote it")
 
     def as_output(self, votes: list[Any]) -> tuple[np.ndarray, list[Any] | None]:

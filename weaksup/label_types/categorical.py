@@ -58,7 +58,7 @@ class CategoricalType(LabelType):
     label_models = True
     streams = True
 
-    def check_vote(self, value: Any, cardinality: int) -> int | None:
+    def check_vote(self, value: Any, cardinality: int, classes: Sequence[str] = ()) -> int | None:
         if value is None:  # abstains, as a vectorized LF's null does
             return None
         expected = f"a categorical LF must return a class id in 0..{cardinality - 1} or ABSTAIN (-1), or None to abstain"
@@ -70,7 +70,7 @@ class CategoricalType(LabelType):
             raise VoteError(f"{value}, outside the label space", expected)
         raise VoteError(f"{value!r} of type {type(value).__name__}, not an int", expected)
 
-    def check_column(self, column: pl.Series, cardinality: int) -> tuple[np.ndarray, list[Any] | None]:
+    def check_column(self, column: pl.Series, cardinality: int, classes: Sequence[str] = ()) -> tuple[np.ndarray, list[Any] | None]:
         expected = f"a categorical LF yields class ids in 0..{cardinality - 1}, or null/-1 (ABSTAIN) to abstain"
         if column.dtype == pl.Null:
             return np.full(column.len(), ABSTAIN, np.int32), None

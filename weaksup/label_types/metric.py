@@ -14,7 +14,7 @@ task, report type or end model.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,7 +37,7 @@ class MetricType(LabelType):
     votes_class = list
     vectorized = False  # its JSON values are not a column type
 
-    def check_vote(self, value: Any, cardinality: int) -> str | None:
+    def check_vote(self, value: Any, cardinality: int, classes: Sequence[str] = ()) -> str | None:
         """Any JSON value (stored as its JSON text), or None to abstain."""
         if value is None:
             return None

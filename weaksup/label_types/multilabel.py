@@ -1,21 +1,24 @@
 """Multi-label labels: any number of ``labels.classes`` per example; LFs vote a set of label ids, or abstain.
 
 **How an LF votes.**  Labels are ids, a label's position in ``labels.classes`` (as categorical
-class ids are); LFs vote ids, not names.  An LF returns:
+class ids are), or the names in ``labels.classes``; an LF returns:
 
-- a set, list or tuple of label ids: those labels are present; it says nothing about the others;
-- a mapping ``{"present": ids, "absent": ids}`` (either key may be left out): the labels it names
+- a set, list or tuple of label ids or names: those labels are present; it says nothing about the others;
+- a mapping ``{"present": labels, "absent": labels}`` (either key may be left out): the labels it names
   absent are its per-label "no" votes ("not joy"); an LF that only says what is absent returns
-  ``{"absent": {JOY}}``;
+  ``{"absent": {"joy"}}``;
 - ``None`` or an empty set: it abstains.
 
-A vectorized LF yields a list column of label ids (``pl.when(cond).then(pl.lit([JOY]))``), or a
-struct column with list fields ``present`` and ``absent``; null abstains.  A prompted LF (which
-maps answers to one id) votes that label present.  Recorded answers (``[answers]``) are a set of
-labels per item and worker, the whole of what the worker chose: the labels not in it are absent.
+A vectorized LF yields a list column of label ids or names (``pl.when(cond).then(pl.lit(["joy"]))``),
+or a struct column with list fields ``present`` and ``absent``; null abstains.  Names become ids
+once per batch: a column by one polars ``replace_strict``, a row-wise LF's names through one
+name-to-id table per label set.  A prompted LF (which maps answers to one id) votes that label
+present.  Recorded answers (``[answers]``) are a set of labels per item and worker, the whole of
+what the worker chose: the labels not in it are absent.
 
-A bare id (``return 3``), a label name, an id outside ``0..k-1``, a label named twice or both
-present and absent stops the run with a message naming the LF and the example.
+A bare id (``return 3``), a name not in ``labels.classes``, an id outside ``0..k-1``, a label named
+twice or both present and absent stops the run with a message naming the LF and the example (and,
+for a name, the valid names).
 
 Votes go to the store's ``payload`` column as ``{"present":[...],"absent":[...]}`` and are read
 back as :class:`~weaksup.label_types.multilabel_votes.MultiLabelVotes`; labels are each label's
@@ -26,10 +29,12 @@ unknown); the end model is one-vs-rest logistic regression on soft targets
 
 >>> MULTILABEL.check_vote({2, 0}, 3), MULTILABEL.check_vote({"absent": [1]}, 3), MULTILABEL.check_vote(set(), 3)
 ('{"present":[0,2],"absent":[]}', '{"present":[],"absent":[1]}', None)
+>>> MULTILABEL.check_vote({"c", "a"}, 3, classes=("a", "b", "c"))
+'{"present":[0,2],"absent":[]}'
 >>> MULTILABEL.check_vote(2, 3)
 Traceback (most recent call last):
 ...
-weaksup.label_types.base.VoteError: the bare label id 2 (an int); a multi-label LF returns a set of label ids in 0..2 (e.g. {2}), a mapping {"present": ids, "absent": ids}, or None to abstain
+weaksup.label_types.base.VoteError: the bare label id 2 (an int); a multi-label LF returns a set of label ids in 0..2 or names (e.g. {2}), a mapping {"present": labels, "absent": labels}, or None to abstain
 >>> gold = np.array([[1, 0, 1], [0, 1, 0], [-1, -1, -1]])
 >>> scores = MULTILABEL.metrics([[0, 2], [0], []], gold, classes=["a", "b", "c"])  # row 3: no gold
 >>> round(scores["micro_f1"], 3), scores["subset_accuracy"], scores["recall_b"]
@@ -40,6 +45,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,8 +67,20 @@ SEPARATORS = r"[;|,]"
 
 
 def _expected(k: int) -> str:
-    return (f"a multi-label LF returns a set of label ids in 0..{k - 1} (e.g. {{{max(k - 1, 0)}}}), a mapping "
-            '{"present": ids, "absent": ids}, or None to abstain')  # fmt: skip
+    return (f"a multi-label LF returns a set of label ids in 0..{k - 1} or names (e.g. {{{max(k - 1, 0)}}}), a mapping "
+            '{"present": labels, "absent": labels}, or None to abstain')  # fmt: skip
+
+
+@lru_cache(maxsize=64)
+def _name_index(classes: tuple[str, ...]) -> dict[str, int]:
+    """Label name -> id, built once per label set (a row-wise LF's votes look names up here)."""
+    return {name: j for j, name in enumerate(classes)}
+
+
+def _unknown_name(name: object, classes: Sequence[str]) -> str:
+    if not classes:
+        return f"the label name {name!r}, with no labels.classes to read names by (vote ids, or pass classes=)"
+    return f"the label name {name!r}, which is not one of labels.classes {list(classes)}"
 
 
 def _vote_json(present: Sequence[int], absent: Sequence[int]) -> str:
@@ -89,7 +107,7 @@ class MultiLabelType(LabelType):
 
     # -- votes -------------------------------------------------------------------------
 
-    def check_vote(self, value: Any, cardinality: int) -> str | None:
+    def check_vote(self, value: Any, cardinality: int, classes: Sequence[str] = ()) -> str | None:
         """The vote as its stored JSON (``None``: abstain)."""
         if value is None:
             return None
@@ -98,9 +116,9 @@ class MultiLabelType(LabelType):
             unknown = sorted(set(map(str, value)) - {"present", "absent"})
             if unknown:
                 raise VoteError(f"a mapping with keys {unknown}", expected)
-            present, absent = (self._ids(value.get(key) or (), cardinality) for key in ("present", "absent"))
+            present, absent = (self._ids(value.get(key) or (), cardinality, classes) for key in ("present", "absent"))
         elif isinstance(value, (set, frozenset, list, tuple, np.ndarray)):
-            present, absent = self._ids(value, cardinality), []
+            present, absent = self._ids(value, cardinality, classes), []
         elif isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
             raise VoteError(f"{value!r} of type {type(value).__name__}", expected)
         else:
@@ -110,15 +128,18 @@ class MultiLabelType(LabelType):
             raise VoteError(f"label {both[0]} both present and absent", expected)
         return _vote_json(present, absent) if present or absent else None
 
-    def _ids(self, values: Any, k: int) -> list[int]:
+    def _ids(self, values: Any, k: int, classes: Sequence[str]) -> list[int]:
         expected = _expected(k)
         if isinstance(values, (str, bytes)) or not isinstance(values, (set, frozenset, list, tuple, np.ndarray)):
             raise VoteError(f"{values!r} of type {type(values).__name__} as a set of labels", expected)
+        index = _name_index(tuple(classes))
         ids = []
         for v in values:
             if isinstance(v, str):
-                raise VoteError(f"the label name {v!r}", expected + "; vote ids (a name's position in labels.classes)")
-            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+                if v not in index:
+                    raise VoteError(_unknown_name(str(v), classes), expected)
+                v = index[v]
+            elif isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
                 raise VoteError(f"{v!r} of type {type(v).__name__} among the labels", expected)
             if not 0 <= v < k:
                 raise VoteError(f"label id {int(v)}, outside the label set 0..{k - 1}", expected)
@@ -128,8 +149,8 @@ class MultiLabelType(LabelType):
             raise VoteError(f"label {twice[0]} twice in one vote", expected)
         return ids
 
-    def check_column(self, column: pl.Series, cardinality: int) -> tuple[np.ndarray, list[Any] | None]:
-        expected = (f"a multi-label LF yields lists of label ids in 0..{cardinality - 1} (e.g. pl.lit([{max(cardinality - 1, 0)}])), "
+    def check_column(self, column: pl.Series, cardinality: int, classes: Sequence[str] = ()) -> tuple[np.ndarray, list[Any] | None]:
+        expected = (f"a multi-label LF yields lists of label ids in 0..{cardinality - 1} or of names (e.g. pl.lit([{max(cardinality - 1, 0)}])), "
                     "or a struct of such lists 'present' and 'absent'; null abstains")  # fmt: skip
         if column.dtype == pl.Null:
             return self.as_output([None] * column.len())
@@ -148,8 +169,8 @@ class MultiLabelType(LabelType):
             raise VoteError(f"the bare label id {column[row]} (a column of {column.dtype})", expected, row)
         else:
             raise VoteError(f"a column of dtype {column.dtype}", expected)
-        votes = pl.DataFrame({"present": self._list_column(present, cardinality, expected),
-                              "absent": self._list_column(absent, cardinality, expected)})  # fmt: skip
+        votes = pl.DataFrame({"present": self._list_column(present, cardinality, expected, classes),
+                              "absent": self._list_column(absent, cardinality, expected, classes)})  # fmt: skip
         both = votes.select(pl.col("present").list.set_intersection("absent").list.len() > 0)["present"].to_numpy()
         if both.any():
             row = int(np.flatnonzero(both)[0])
@@ -159,13 +180,14 @@ class MultiLabelType(LabelType):
         encoded = votes.select(pl.struct(pl.col("present").list.sort(), pl.col("absent").list.sort()).struct.json_encode())
         return self.as_output([None if e else v for e, v in zip(empty, encoded.to_series().to_list())])
 
-    def _list_column(self, column: pl.Series, k: int, expected: str) -> pl.Series:
-        """A list column of label ids (null rows: empty), checked: ids in range, none twice, no null."""
+    def _list_column(self, column: pl.Series, k: int, expected: str, classes: Sequence[str]) -> pl.Series:
+        """A list column of label ids or names (null rows: empty) as ids, checked: ids in range, none twice, no null."""
         if column.dtype == pl.Null:
             return pl.Series([[]] * column.len(), dtype=pl.List(pl.Int32))
+        if isinstance(column.dtype, pl.List) and isinstance(column.dtype.inner, (pl.String, pl.Categorical, pl.Enum)):
+            column = self._names_to_ids(column.cast(pl.List(pl.String)), classes, expected)
         if not isinstance(column.dtype, pl.List) or not (column.dtype.inner.is_integer() or column.dtype.inner == pl.Null):
-            what = "label names" if isinstance(column.dtype, pl.List) and column.dtype.inner == pl.String else f"dtype {column.dtype}"
-            raise VoteError(f"a column of {what}", expected)
+            raise VoteError(f"a column of dtype {column.dtype}", expected)
         lists = column.fill_null([]).cast(pl.List(pl.Int64))
         holes = lists.list.eval(pl.element().is_null().any()).list.first().fill_null(False).to_numpy()
         if holes.any():
@@ -180,6 +202,16 @@ class MultiLabelType(LabelType):
             ids = lists[row].to_list()
             raise VoteError(f"label {next(v for v in ids if ids.count(v) > 1)} twice in one vote", expected, row)
         return lists.cast(pl.List(pl.Int32))
+
+    def _names_to_ids(self, names: pl.Series, classes: Sequence[str], expected: str) -> pl.Series:
+        """A list column of label names as ids, in one polars pass; a name not in ``classes`` is an
+        error at its first row."""
+        flat = pl.DataFrame({"row": np.arange(names.len()), "name": names}).explode("name")
+        unknown = flat.filter(pl.col("name").is_not_null() & ~pl.col("name").is_in(list(classes)))
+        if unknown.height:
+            raise VoteError(_unknown_name(unknown["name"][0], classes), expected, int(unknown["row"][0]))
+        return names.list.eval(pl.element().replace_strict(list(classes), list(range(len(classes))), default=None,
+                                                           return_dtype=pl.Int64))  # fmt: skip
 
     def answer_values(self, answers: pl.Series, classes: Sequence[str], by: str,
                       truth: bool = False) -> tuple[pl.Series, str, str]:  # fmt: skip

@@ -50,7 +50,7 @@ class RankingType(LabelType):
     report_type = Part("weaksup.report.types.ranking:Ranking")
     section = "ranking"
 
-    def check_vote(self, value: Any, cardinality: int) -> list[str] | None:
+    def check_vote(self, value: Any, cardinality: int, classes: Sequence[str] = ()) -> list[str] | None:
         """Item ids best first (stored as strings), or None to abstain."""
         if value is None:
             return None
@@ -63,7 +63,7 @@ class RankingType(LabelType):
             raise VoteError(f"a ranking with duplicate items {dupes}", expected)
         return items
 
-    def check_column(self, column: pl.Series, cardinality: int) -> tuple[np.ndarray, list[Any] | None]:
+    def check_column(self, column: pl.Series, cardinality: int, classes: Sequence[str] = ()) -> tuple[np.ndarray, list[Any] | None]:
         expected = "a ranking LF yields lists of distinct item ids, best first, or null to abstain"
         if not isinstance(column.dtype, pl.List):
             raise VoteError(f"a column of dtype {column.dtype}", expected)

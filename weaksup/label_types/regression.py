@@ -46,7 +46,7 @@ class RegressionType(LabelType):
     report_type = Part("weaksup.report.types.regression:Regression")
     section = "regression"
 
-    def check_vote(self, value: Any, cardinality: int) -> float | None:
+    def check_vote(self, value: Any, cardinality: int, classes: Sequence[str] = ()) -> float | None:
         if value is None:
             return None
         expected = "a regression LF must return a finite number, or None to abstain"
@@ -56,7 +56,7 @@ class RegressionType(LabelType):
             raise VoteError(repr(float(value)), expected)
         return float(value)
 
-    def check_column(self, column: pl.Series, cardinality: int) -> tuple[np.ndarray, list[Any] | None]:
+    def check_column(self, column: pl.Series, cardinality: int, classes: Sequence[str] = ()) -> tuple[np.ndarray, list[Any] | None]:
         expected = "a regression LF yields finite numbers, or null to abstain"
         if not column.dtype.is_numeric():
             raise VoteError(f"a column of dtype {column.dtype}", expected)

@@ -347,10 +347,11 @@ def _run(
             cardinality=len(settings.labels.classes), run_id=run_id, strict=settings.lfs.strict, progress=progress,
             chunk_size=settings.lfs.chunk_size or (batches.SOURCE_BATCH_ROWS if got.stream else None), state=state,
             engine=make_engine(dataclasses.asdict(settings.engine) if settings.engine else None),
+            classes=settings.labels.classes,
         )  # fmt: skip
         if reapply_errors:
             again = reapply_failed(store, dataset, lfs, examples, cardinality=len(settings.labels.classes),
-                                   run_id=run_id, state=state)  # fmt: skip
+                                   run_id=run_id, state=state, classes=settings.labels.classes)  # fmt: skip
             for name, n in again.asked.items():
                 say(f"re-applied LF {name!r} to the {n:,} examples it had failed on: {n - again.still_failing[name]:,} "
                     f"now answered, {again.still_failing[name]:,} failed again")  # fmt: skip

@@ -65,7 +65,8 @@ class LFOutput:
 
 @dataclass
 class ApplyContext:
-    """What a batch function may need beyond the chunk: label space, strictness and,
+    """What a batch function may need beyond the chunk: label space (``cardinality``, and the
+    names, ``classes``, when known), strictness and,
     for kinds that cache (prompted LFs), the store and run."""
 
     cardinality: int
@@ -75,6 +76,8 @@ class ApplyContext:
     progress: bool = True
     state: dict[str, Any] = field(default_factory=dict)
     """Per-run state a kind keeps across chunks (e.g. an LLM budget), keyed by kind."""
+    classes: tuple[str, ...] = ()
+    """The label names (``labels.classes``), for label types whose LFs may vote names; empty: none given."""
 
 
 class RunResource(Protocol):

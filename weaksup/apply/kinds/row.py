@@ -75,7 +75,7 @@ def _apply_one(lf: LabelingFunction, rows: list[Row], ids: pl.Series, ctx: Apply
                 ) from exc
             errors.append((i, exc))
             continue
-        votes[i] = check(lf.name, value, ids[i], ctx.cardinality)
+        votes[i] = check(lf.name, value, ids[i], ctx.cardinality, ctx.classes)
     labels, values = label_type_for(lf.label_type).as_output(votes)
     return LFOutput(labels, None, errors, values=values)
 

@@ -48,7 +48,7 @@ class VectorizedKind(LFKind):
         self, lfs: Sequence[VectorizedLabelingFunction], chunk: pl.DataFrame, ctx: ApplyContext
     ) -> list[LFOutput]:
         columns = _evaluate(lfs, chunk)
-        return [_check(lf, columns[j], chunk[ID], ctx.cardinality) for j, lf in enumerate(lfs)]
+        return [_check(lf, columns[j], chunk[ID], ctx) for j, lf in enumerate(lfs)]
 
     def columns_read(self, lfs: Sequence[VectorizedLabelingFunction], frame: pl.DataFrame) -> dict[str, list[str]]:
         sample = frame[np.unique(np.linspace(0, frame.height - 1, min(TRACE_ROWS, frame.height)).astype(int))]
@@ -122,10 +122,10 @@ def _one(lf: VectorizedLabelingFunction, chunk: pl.DataFrame) -> pl.Series:
     return series
 
 
-def _check(lf: VectorizedLabelingFunction, column: pl.Series, ids: pl.Series, k: int) -> LFOutput:
+def _check(lf: VectorizedLabelingFunction, column: pl.Series, ids: pl.Series, ctx: ApplyContext) -> LFOutput:
     """``column`` as checked votes of the LF's label type (:meth:`~weaksup.label_types.LabelType.check_column`)."""
     try:
-        labels, values = label_type_for(lf.label_type).check_column(column, k)
+        labels, values = label_type_for(lf.label_type).check_column(column, ctx.cardinality, ctx.classes)
     except VoteError as exc:
         raise bad_vote(lf.name, exc, None if exc.row is None else ids[exc.row]) from None
     return LFOutput(labels, values=values)
