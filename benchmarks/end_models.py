@@ -2,12 +2,13 @@
 
     python benchmarks/end_models.py [--sets youtube,sms,trec]
 
-For each set the default label model (``label_model``) is fitted on the train split's votes alone
-and gives the train examples soft labels; every end model learns from the covered train examples'
-soft labels and is scored on the test split's gold, beside the label model's own predictions of
-the test split (from its votes).  SMS's valid and test votes are misaligned with their texts, so
-on ``sms`` a seeded 30% of the train split is held out as its test split (the label model still
-sees all train votes, no gold).
+For each set the default label model (``label_model``) is fitted as a pipeline fits it: on the
+train split's votes, its structure chosen by least log-loss on the valid split's gold (a pipeline's
+``data.dev_split``) where the set has a usable one; it gives the train examples soft labels. Every
+end model learns from the covered train examples' soft labels and is scored on the test split's
+gold, beside the label model's own predictions of the test split (from its votes).  SMS's valid
+and test votes are misaligned with their texts, so on ``sms`` a seeded 30% of the train split is
+held out as its test split (the label model still sees all train votes, no gold, and no dev split).
 
 End models (:class:`~weaksup.end_models.soft_classifier.SoftClassifier` over the text column,
 soft labels by row expansion):
@@ -49,14 +50,16 @@ def split(folder: str, name: str) -> tuple[list[str], np.ndarray, np.ndarray]:
 
 
 def load(folder: str) -> dict[str, object]:
-    """Train texts, votes and gold, and test texts, votes and gold (SMS: a held-out part of train)."""
+    """Train texts, votes and gold, test texts, votes and gold (SMS: a held-out part of train), and
+    the dev split's votes and gold (valid; None on SMS)."""
     texts, L, y = split(folder, "train")
     if folder == "sms":
         held = np.random.default_rng(0).random(len(y)) < 0.3
         keep = ~held
         return {"train": ([t for t, h in zip(texts, held) if not h], L[keep], y[keep]),
-                "test": ([t for t, h in zip(texts, held) if h], L[held], y[held]), "L_fit": L}  # fmt: skip
-    return {"train": (texts, L, y), "test": split(folder, "test"), "L_fit": L}
+                "test": ([t for t, h in zip(texts, held) if h], L[held], y[held]), "L_fit": L, "dev": None}  # fmt: skip
+    _, L_dev, y_dev = split(folder, "valid")
+    return {"train": (texts, L, y), "test": split(folder, "test"), "L_fit": L, "dev": (L_dev, y_dev)}
 
 
 def end_models() -> dict[str, Callable[[], object]]:
@@ -76,14 +79,19 @@ def end_models() -> dict[str, Callable[[], object]]:
     }
 
 
-def run_set(folder: str) -> list[tuple[str, float, float, float]]:
+def run_set(folder: str) -> tuple[list[tuple[str, float, float, float]], str]:
     from weaksup.end_models.text import SoftTextClassifier
 
     data = load(folder)
     k = cardinality(folder)
     classes = [str(j) for j in range(k)]
     (train_texts, L_train, _), (test_texts, L_test, y_test) = data["train"], data["test"]  # type: ignore[misc]
-    model = make_label_model("label_model", cardinality=k, seed=0).fit(SparseVotes.from_dense(data["L_fit"]))
+    model = make_label_model("label_model", cardinality=k, seed=0)
+    if data["dev"] is None:
+        model.fit(SparseVotes.from_dense(data["L_fit"]))
+    else:  # as a run with dev gold fits it: the structure of least dev log-loss
+        L_dev, y_dev = data["dev"]  # type: ignore[misc]
+        model.fit(SparseVotes.from_dense(data["L_fit"]), dev_votes=SparseVotes.from_dense(L_dev), dev_gold=y_dev)
     rows = []
     lm = class_scores(model.predict_proba(SparseVotes.from_dense(L_test)), y_test, classes)
     rows.append(("label model", lm["accuracy"], lm["macro_f1"], 0.0))
@@ -100,7 +108,7 @@ def run_set(folder: str) -> list[tuple[str, float, float, float]]:
             got = end.predict_proba(pl.DataFrame({"text": test_texts}))
         scores = class_scores(got, y_test, classes)
         rows.append((name, scores["accuracy"], scores["macro_f1"], time.perf_counter() - t0))
-    return rows
+    return rows, f"{model.chosen_}: {model.selection_['reason']}"
 
 
 def main() -> None:
@@ -110,11 +118,15 @@ def main() -> None:
     load_avg = os.getloadavg()[0]
     print("| set | model | accuracy | macro-F1 | fit + predict (s) |")
     print("|---|---|---|---|---|")
+    chosen = []
     for folder in args.sets.split(","):
-        for name, acc, f1, seconds in run_set(folder):
+        rows, choice = run_set(folder)
+        chosen.append(f"{folder}: {choice}")
+        for name, acc, f1, seconds in rows:
             shown = "" if name == "label model" else f"{seconds:.1f}"
             print(f"| {'sms train (30% held out)' if folder == 'sms' else folder} | {name} | {acc:.3f} | {f1:.3f} | "
                   f"{shown} |", flush=True)  # fmt: skip
+    print("label model structure chosen:\n" + "\n".join(f"- {line}" for line in chosen))
     print(f"(load average {load_avg:.2f} at the start, {os.getloadavg()[0]:.2f} at the end, on 2 shared cores)")
 
 

@@ -22,6 +22,8 @@ from support.project import ROOT
 from weaksup.end_models.plain import ModelFileError
 from weaksup.end_models.trusted_files import load_skops
 from weaksup.pipeline import ConfigError, load_config, run_pipeline
+from weaksup.pipeline.tasks.features import FIRST_TRACE_ROWS
+from weaksup.store import VoteStore
 
 
 def _breast_cancer(tmp_path: Path, trainer: str = 'name = "hist_gradient_boosting"') -> Path:
@@ -110,7 +112,7 @@ def test_a_skops_file_naming_an_untrusted_type_is_refused_before_any_code_runs(t
     ("trainer", "message"),
     [
         ('name = "logreg"\nfeatures = ["worst_radius", "mean_area"]',
-         "trainer.features lists 'worst_radius', which LF 'small_nuclei' reads; the end model must not see"),
+         "trainer.features lists 'worst_radius', which LF 'large_nuclei' reads; the end model must not see"),
         ('name = "logreg"\nfeatures = ["no_such_column"]', "trainer.features lists 'no_such_column', which is not an input"),
         ('name = "sklearn.preprocessing:StandardScaler"', "which has no predict_proba"),
         ('name = "sklearn.ensemble:NoSuchForest"', "module 'sklearn.ensemble' has no 'NoSuchForest'"),
@@ -120,6 +122,33 @@ def test_a_skops_file_naming_an_untrusted_type_is_refused_before_any_code_runs(t
 def test_bad_end_model_settings_get_a_clear_message(tmp_path, trainer, message):
     with pytest.raises((ConfigError, ValueError, TypeError), match=message):
         run_pipeline(_breast_cancer(tmp_path, trainer))
+
+
+COUNTING_LF = """
+from pathlib import Path
+from weaksup import ABSTAIN, labeling_function
+
+@labeling_function()
+def large_radius(x):
+    with open(Path(__file__).with_name("calls.txt"), "a") as out:
+        out.write(".")
+    return 0 if x.worst_radius > 17 else ABSTAIN
+"""
+
+
+def test_a_feature_column_an_lf_reads_is_refused_before_any_lf_runs_on_the_data(tmp_path):
+    pipeline = _breast_cancer(tmp_path, 'name = "logreg"\nfeatures = ["mean_area", "worst_radius"]')
+    (tmp_path / "labeling_functions" / "counting.py").write_text(COUNTING_LF)
+    pipeline.write_text(pipeline.read_text().replace("breast_cancer.py", "counting.py"))
+    message = (r"trainer.features lists 'worst_radius', which LF 'large_radius' reads; the end model must not see the "
+               r"columns the LFs read \(it would learn the LFs back\): drop 'worst_radius' from trainer.features")  # fmt: skip
+    with pytest.raises(ValueError, match=message):
+        run_pipeline(pipeline, progress=False, say=lambda _: None)
+    calls = (tmp_path / "labeling_functions" / "calls.txt").read_text()
+    assert 0 < len(calls) <= FIRST_TRACE_ROWS  # traced on a few examples, never run on the 569
+    with VoteStore(tmp_path / "stores" / "breast_cancer.duckdb", read_only=True) as store:
+        assert store.query("SELECT count(*) AS n FROM votes")["n"][0] == 0
+        assert store.query("SELECT status FROM runs")["status"].to_list() == ["failed"]
 
 
 def test_a_column_the_end_model_cannot_read_and_an_estimator_without_predict_proba(tmp_path):

@@ -30,7 +30,8 @@ from weaksup.pipeline import ConfigError, config_from_dict, run_pipeline
 from weaksup.pipeline.schema import END_MODELS, SCHEMA
 from weaksup.pipeline.sources import load_lf_modules
 from weaksup.pipeline.tasks import TASKS
-from weaksup.pipeline.tasks.base import training_inputs
+from weaksup.pipeline.tasks.base import training_table
+from weaksup.pipeline.tasks.features import columns_read
 from weaksup.predict import find_model, model_type, predict_file
 from weaksup.report.types import REPORT_TYPES
 from weaksup.store import VoteStore
@@ -196,7 +197,7 @@ def test_a_pipeline_run_labels_exports_reports_and_predicts(name: str, runs: dic
     assert filled == set(t.label_columns) and labels.height == sample.frame.height
     # the exported training set is the type's training frame of the stored label rows
     exported = pl.read_parquet(result.run_dir / "training_set.parquet")
-    assert exported.equals(t.training_frame(training_inputs(rows), rows, classes))
+    assert exported.equals(training_table(t, rows, classes))
     assert [json.loads(line) for line in (result.run_dir / "training_set.jsonl").read_text().splitlines()] == exported.to_dicts()
     assert exported.height == (sample.frame["split"] == "train").sum()
     # the label model's scores are the type's metrics, per split
@@ -220,6 +221,33 @@ def test_a_pipeline_run_labels_exports_reports_and_predicts(name: str, runs: dic
     gold = [sample.gold[i] for i in at] if isinstance(sample.gold, list) else sample.gold[at]
     for metric, value in t.metrics(predicted, gold, **sample.metric_options).items():
         assert result.metrics[f"end_model_{metric}_test"] == pytest.approx(value)
+
+
+@pytest.mark.parametrize("name", PIPELINED)
+def test_kept_uncovered_rows_carry_the_prior_marked_as_such(name: str, tmp_path: Path) -> None:
+    """``export.keep_uncovered``: rows no LF voted on are exported with the label model's prior (the
+    same label for each), ``label_source`` says ``prior`` on them and ``votes`` on the others, and
+    every row carries its ``split``.  Three train rows get null in every column an LF reads (but a
+    ranking's ``items``: they are the example), so no LF votes on them."""
+    sample = SAMPLES[name]()
+    read = {c for cols in columns_read(_lfs(sample, tmp_path), sample.frame).values() for c in cols} - {"items"}
+    blank = sample.frame.filter(pl.col("split") == "train").head(3)
+    blank = blank.with_columns(pl.lit(None, blank.schema[c]).alias(c) for c in read)
+    frame = pl.concat([sample.frame, blank.with_columns(pl.format("blank{}", pl.int_range(3)).alias("example_id"))])
+    frame.rename({"example_id": "id"}).write_parquet(tmp_path / "data.parquet")
+    (tmp_path / "lfs.py").write_text(sample.lf_source)
+    values = {"name": name, "store": "s.duckdb", "data": {"source": "data.parquet", "id_column": "id", "gold_column": "gold"},
+              "lfs": {"modules": ["lfs.py"]}, "export": {"dir": "exports", "keep_uncovered": True},
+              **(sample.pipeline or {}), "trainer": {"name": "none"}}  # fmt: skip
+    result = run_pipeline(config_from_dict(values, tmp_path), progress=False, say=lambda _: None)
+    exported = pl.read_parquet(result.run_dir / "training_set.parquet")
+    assert exported.columns[:2] == ["example_id", "split"] and exported.columns[-2:] == ["n_votes", "label_source"]
+    assert exported.height == (frame["split"] == "train").sum() and (exported["split"] == "train").all()
+    prior = exported.filter(pl.col("label_source") == "prior")
+    assert sorted(prior["example_id"]) == ["blank0", "blank1", "blank2"] and (prior["n_votes"] == 0).all()
+    assert (exported.filter(pl.col("label_source") == "votes")["n_votes"] > 0).all()
+    labels = prior.drop("example_id", "ranking", *sample.frame.columns, strict=False)  # a ranking names its own items
+    assert labels.unique().height == 1  # no votes: the prior alone, the same on every such row
 
 
 def _predicted(t: LabelType, out: pl.DataFrame) -> Any:

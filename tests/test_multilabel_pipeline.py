@@ -65,7 +65,7 @@ def test_the_run_scores_labels_by_the_multilabel_metrics(run: tuple[object, Path
 def test_the_training_set_and_predict_use_the_label_names(run: tuple[object, Path, list[str]], tmp_path: Path) -> None:
     result, folder, _ = run
     train = pl.read_parquet(result.run_dir / "training_set.parquet")
-    assert train.columns == ["example_id", "text", *(f"prob_{c}" for c in CLASSES), "labels", "n_votes"]
+    assert train.columns == ["example_id", "split", "text", *(f"prob_{c}" for c in CLASSES), "labels", "n_votes", "label_source"]
     assert (train["n_votes"] > 0).all() and train["labels"].explode().drop_nulls().is_in(CLASSES).all()
     new = pl.DataFrame({"id": ["a", "b"], "text": ["Thank you so much!", "Why would anyone do that?"]})
     new.write_parquet(tmp_path / "new.parquet")

@@ -40,7 +40,9 @@ def test_cli_run_end_to_end_on_a_slice(slice_pipeline, tmp_path):
     assert manifest["run_id"] == 1 and len(manifest["lf_versions"]) == 13
     # Only train examples are exported, with the documented columns.
     train = pl.read_parquet(run_dir / "training_set.parquet")
-    assert train.columns == ["example_id", "text", "prob_HAM", "prob_SPAM", "label", "label_name", "confidence", "n_votes"]
+    assert train.columns == ["example_id", "split", "text", "prob_HAM", "prob_SPAM", "label", "label_name", "confidence",
+                             "n_votes", "label_source"]
+    assert (train["split"] == "train").all() and (train["label_source"] == "votes").all()
     assert train["example_id"].str.starts_with("train:").all()
     assert (train["n_votes"] > 0).all() and 0 < train.height <= 300
     assert np.allclose(train["prob_HAM"] + train["prob_SPAM"], 1)

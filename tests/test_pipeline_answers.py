@@ -156,7 +156,7 @@ def test_answers_join_data_examples_mix_with_coded_lfs_and_read_parquet_by_colum
     result = run_pipeline(path, progress=False, say=said.append)
     assert "answers: 8,000 from 164 workers on 800 items (answers.parquet); 10 answered items are not examples" in said[0]
     train = pl.read_parquet(result.run_dir / "training_set.parquet")
-    assert train.height == 795 and train.columns[:2] == ["example_id", "text"]
+    assert train.height == 795 and train.columns[:3] == ["example_id", "split", "text"]
     assert train.filter(pl.col("example_id").str.starts_with("new"))["label_name"].to_list() == ["no"] * 5
     gold = pl.read_parquet(result.run_dir / "gold.parquet")
     assert gold.height == 795

@@ -97,7 +97,7 @@ def test_ranking_pipeline_run_exports_and_rerun(tmp_path) -> None:
     assert any(line.startswith("end model on test: kendall tau distance ") for line in lines)
 
     exported = pl.read_parquet(first.run_dir / "training_set.parquet")
-    assert exported.columns[-3:] == ["ranking", "preferences", "n_votes"] and exported.height == 120
+    assert exported.columns[-4:] == ["ranking", "preferences", "n_votes", "label_source"] and exported.height == 120
     with VoteStore(tmp_path / "store.duckdb", read_only=True) as store:  # `weaksup export --run N` rebuilds it
         assert training_set(store, first.run_id).equals(exported)
 
@@ -118,7 +118,7 @@ def test_regression_pipeline_run(tmp_path) -> None:
     assert m["gold_labels_used"] == 30 and m["n_lfs"] == 5 and (m["n_examples"], m["n_train"]) == (500, train)
     assert m["label_model_mse_test"] < 0.2 and m["end_model_mse_test"] > 0
     exported = pl.read_parquet(result.run_dir / "training_set.parquet")
-    assert exported.columns[-3:] == ["value", "variance", "n_votes"] and exported.height == train
+    assert exported.columns[-4:] == ["value", "variance", "n_votes", "label_source"] and exported.height == train
     assert "vote_average" not in exported.columns
     summary = result.summary
     assert summary["lf"].to_list()[0] == "imdb_rating" and (summary["noise_sd_in_y_units"] > 0).all()

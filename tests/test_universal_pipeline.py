@@ -104,7 +104,8 @@ def test_ranking_run_end_to_end(tmp_path, movies) -> None:
     frame = pl.read_parquet(run_dir / "training_set.parquet")
     lines = (run_dir / "training_set.jsonl").read_text().splitlines()
     assert [json.loads(line) for line in lines] == frame.to_dicts()
-    assert frame.columns[0] == "example_id" and frame.columns[-3:] == ["ranking", "preferences", "n_votes"]
+    assert frame.columns[:2] == ["example_id", "split"] and (frame["split"] == "train").all()
+    assert frame.columns[-4:] == ["ranking", "preferences", "n_votes", "label_source"]
     assert {"items", "revenue", "budget"} <= set(frame.columns) and "vote_average" not in frame.columns
     assert frame.height == 150 and frame["example_id"].str.starts_with("train-").all()
     along = []  # P(i above j) for the pairs the exported ranking puts in the order i, j
@@ -153,8 +154,8 @@ def test_regression_run_end_to_end_and_rerun_is_incremental(tmp_path, movies) ->
     assert {"revenue", "budget", "Drama"} <= set(features)
 
     frame = pl.read_parquet(first.run_dir / "training_set.parquet")
-    assert frame.columns[0] == "example_id" and frame.columns[-3:] == ["value", "variance", "n_votes"]
-    assert frame.columns[1:-3] == [c for c in movies.columns if c not in ("example_id", "split", "vote_average")]
+    assert frame.columns[:2] == ["example_id", "split"] and frame.columns[-4:] == ["value", "variance", "n_votes", "label_source"]
+    assert frame.columns[2:-4] == [c for c in movies.columns if c not in ("example_id", "split", "vote_average")]
     assert frame.height == int((movies["split"] == "train").sum())
     lines = (first.run_dir / "training_set.jsonl").read_text().splitlines()
     assert len(lines) == frame.height and list(json.loads(lines[0])) == frame.columns

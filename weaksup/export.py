@@ -11,7 +11,9 @@
 Columns: the example id, the input columns, one ``prob_<class>`` column per
 class, the argmax ``label`` (id) and ``label_name``, ``confidence`` (the argmax
 probability) and ``n_votes`` (non-abstain votes).  Examples no LF voted on are
-dropped unless ``keep_uncovered=True``: their probabilities are only the prior.
+dropped unless ``keep_uncovered=True``: their probabilities are only the prior.  A pipeline's
+training set adds each row's ``split`` and its ``label_source`` (``votes``, or ``prior`` for a
+row no LF voted on: :func:`weaksup.pipeline.tasks.base.training_table`).
 """
 
 from __future__ import annotations

@@ -86,6 +86,7 @@ from weaksup.pipeline.sources import Examples, load_examples, load_holdout, load
 from weaksup.pipeline.status import StatusBoard, snapshot_history
 from weaksup.pipeline.streamed import StreamedSource
 from weaksup.pipeline.tasks import InMemoryPrepared, Prepared, Task, task_for
+from weaksup.pipeline.tasks.features import refuse_features_read
 from weaksup.store import SyncResult, VoteStore, crash_point
 
 
@@ -288,7 +289,10 @@ def _load(cfg: PipelineConfig, stream: bool | None = None, end_model: Any = None
         match_column = settings.holdout.match_column if settings.holdout else "text"
         loaded = load_examples(settings.data, holdout, cfg.file.parent, match_column)
         loaded = answers.join(loaded) if answers is not None else loaded
-    return _Inputs(loaded, task, task.prepare(loaded.frame, holdout), lfs, answers=answers)
+    prepared = task.prepare(loaded.frame, holdout)
+    trains = settings.trainer.name != "none" or end_model is not None
+    refuse_features_read(lfs, prepared.examples, settings.trainer, trains)  # before any LF runs on the data
+    return _Inputs(loaded, task, prepared, lfs, answers=answers)
 
 
 def _run(

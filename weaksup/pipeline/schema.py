@@ -316,7 +316,9 @@ SCHEMA = Section(
             {
                 "dir": Key(str, "Folder for per-run exports (training sets, models, manifest).", default="exports"),
                 "formats": Key(list, "Any of parquet, jsonl, csv.", default=["parquet"], items=str, check=_formats),
-                "keep_uncovered": Key(bool, "Also export examples no LF voted on.", default=False),
+                "keep_uncovered": Key(bool, "Also export examples no LF voted on; their label is the label model's "
+                                       "prior, and their label_source column says 'prior' (others: 'votes').",
+                                       default=False),
                 "report": Key(bool, "Write report.html (the LF report, `weaksup report`) into each run folder.", default=True),
                 "suspicious": Key(bool, "Also flag suspicious labels in each run's report (the cleanlab extra; it trains "
                                   "5 end models, so it is off by default: `weaksup report` always checks).",

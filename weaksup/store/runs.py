@@ -34,7 +34,7 @@ def _training_sql(keep_uncovered: bool, key_range: bool = False) -> str:
     covered = "" if keep_uncovered else "AND l.n_votes > 0"
     keys = "AND l.ex_key BETWEEN ? AND ?" if key_range else ""
     return (
-        "SELECT e.example_id, e.data, l.* EXCLUDE (run_id, ex_key) FROM labels l JOIN examples e USING (ex_key) "
+        "SELECT e.example_id, e.split, e.data, l.* EXCLUDE (run_id, ex_key) FROM labels l JOIN examples e USING (ex_key) "
         f"WHERE l.run_id = ? AND e.split = ? {covered} {keys} ORDER BY l.ex_key"
     )
 
@@ -244,7 +244,7 @@ class RunTable(Tables):
 
     def training_rows(self, run_id: int, split: str, keep_uncovered: bool) -> pl.DataFrame:
         """Run ``run_id``'s labels on the examples of ``split`` (only those with votes unless
-        ``keep_uncovered``), with each example's id and input columns (JSON), in store order."""
+        ``keep_uncovered``), with each example's id, split and input columns (JSON), in store order."""
         return self._query(_training_sql(keep_uncovered), [run_id, split])
 
     def training_batches(

@@ -32,6 +32,7 @@ import polars as pl
 from weaksup.apply.kinds import LabelingFunctionLike
 from weaksup.data import ID
 from weaksup.examples import InMemoryExamples
+from weaksup.label_types.base import LabelType
 from weaksup.pipeline.settings import Settings
 from weaksup.store import VoteStore
 
@@ -265,8 +266,9 @@ def gold_column(frame: pl.DataFrame, settings: Settings) -> str | None:
 
 
 def check_output_columns(examples: pl.DataFrame, outputs: Sequence[str]) -> None:
-    """Refuse input columns that the training set's own columns would overwrite, naming them and the fix."""
-    clash = [c for c in outputs if c in examples.columns]
+    """Refuse input columns that the training set's own columns (``outputs`` and :data:`LABEL_SOURCE`)
+    would overwrite, naming them and the fix."""
+    clash = [c for c in (*outputs, LABEL_SOURCE) if c in examples.columns]
     if clash:
         renames = ", ".join(f'{c} = "input_{c}"' for c in clash)
         raise ValueError(
@@ -287,10 +289,27 @@ def scores_by_split(
     return out
 
 
+LABEL_SOURCE = "label_source"
+"""The training set's column that says where a row's label comes from: ``votes`` (some LF voted) or
+``prior`` (none did: an ``export.keep_uncovered`` row, labeled with the label model's prior alone)."""
+
+
+def training_table(label_type: LabelType, rows: pl.DataFrame, classes: Sequence[str],
+                   dtype: pl.Struct | None = None) -> pl.DataFrame:  # fmt: skip
+    """The training set of training rows read from the store: ``example_id``, ``split``, the input
+    columns, ``label_type``'s label columns and ``n_votes``, then :data:`LABEL_SOURCE`, so a row
+    labeled by the prior alone is never taken for a voted one."""
+    frame = label_type.training_frame(training_inputs(rows, dtype), rows, classes)
+    source = pl.when(pl.col("n_votes") > 0).then(pl.lit("votes")).otherwise(pl.lit("prior"))
+    return frame.with_columns(source.alias(LABEL_SOURCE))
+
+
 def training_inputs(rows: pl.DataFrame, dtype: pl.Struct | None = None) -> pl.DataFrame:
-    """``example_id`` and the input columns (in the examples' order) of training rows read from the store;
-    ``dtype``: the inputs' struct type (a batch after the first decodes to the first's), else inferred."""
-    inputs = pl.DataFrame({ID: rows[ID], "data": rows["data"].str.json_decode(dtype)}).unnest("data")
+    """``example_id``, ``split`` and the input columns (in the examples' order) of training rows read
+    from the store; ``dtype``: the inputs' struct type (a batch after the first decodes to the
+    first's), else inferred."""
+    inputs = pl.DataFrame({ID: rows[ID], "split": rows["split"], "data": rows["data"].str.json_decode(dtype)})
+    inputs = inputs.unnest("data")
     if rows.height:  # JSON decoding loses the column order: restore the examples'
-        inputs = inputs.select(ID, *json.loads(rows["data"][0]))
+        inputs = inputs.select(ID, "split", *json.loads(rows["data"][0]))
     return inputs

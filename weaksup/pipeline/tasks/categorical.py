@@ -6,9 +6,9 @@ class probabilities.  The end model (:mod:`.classifier`: ``tfidf_logreg`` on ``t
 or a classifier on any columns) trains on the covered train examples' soft labels; it is scored on
 every split with gold and the holdout.
 
-**Exports** (``training_set.<format>``): ``example_id``, the input columns, ``prob_<class>``
-per class, ``label``, ``label_name``, ``confidence`` and ``n_votes``
-(:meth:`weaksup.label_types.categorical.CategoricalType.training_frame`).
+**Exports** (``training_set.<format>``): ``example_id``, ``split``, the input columns,
+``prob_<class>`` per class, ``label``, ``label_name``, ``confidence``, ``n_votes`` and
+``label_source`` (:func:`weaksup.pipeline.tasks.base.training_table`).
 
 >>> import numpy as np
 >>> from weaksup.votes import SparseVotes
@@ -47,7 +47,7 @@ from weaksup.pipeline.tasks.base import (
     check_output_columns,
     gold_column,
     select_lfs,
-    training_inputs,
+    training_table,
     with_split,
 )
 from weaksup.pipeline.tasks.classifier import check_end_model, check_trainer, score_splits, train_classifier
@@ -179,7 +179,7 @@ class CategoricalTask:
             yield self.training_set(store, run_id)
 
     def _soft_labels(self, rows: pl.DataFrame, dtype: pl.DataType | None) -> pl.DataFrame:
-        return CATEGORICAL.training_frame(training_inputs(rows, dtype), rows, self.classes)
+        return training_table(CATEGORICAL, rows, self.classes, dtype)
 
     def train_end_model(self, prepared: InMemoryPrepared, labeled: Labeled, train: np.ndarray, run_dir: Path) -> Trained:
         """Fit the end model on the covered train examples' soft labels (:mod:`.classifier`); its

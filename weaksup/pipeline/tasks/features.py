@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import polars as pl
 
 from weaksup.apply.kinds import LabelingFunctionLike, kinds_of
@@ -41,6 +42,30 @@ def columns_read(lfs: Sequence[LabelingFunctionLike], frame: pl.DataFrame) -> di
     for kind, idx in kinds_of(lfs).items():
         found.update(kind.columns_read([lfs[j] for j in idx], frame))
     return {lf.name: found[lf.name] for lf in lfs}
+
+
+FIRST_TRACE_ROWS = 16
+"""How many examples (evenly spaced) :func:`refuse_features_read` traces row-wise LFs on before a run."""
+
+
+def refuse_features_read(lfs: Sequence[LabelingFunctionLike], examples: pl.DataFrame, trainer: TrainerSettings,
+                         trains: bool) -> None:  # fmt: skip
+    """Refuse ``trainer.features`` naming a column an LF reads, before any LF runs on the data (an
+    end model that reads it would learn the LF back).  Vectorized LFs' columns come from their
+    expressions; row-wise ones are traced on :data:`FIRST_TRACE_ROWS` examples.  A column an LF reads
+    only on other rows is found after the run, on a larger sample (:func:`columns_read`)."""
+    if trainer.features is None or not trains or not examples.height:
+        return
+    rows = np.unique(np.linspace(0, examples.height - 1, min(FIRST_TRACE_ROWS, examples.height)).astype(int))
+    sample = examples[rows].drop("split", strict=False)
+    for name, columns in columns_read(lfs, sample).items():
+        listed = [c for c in columns if c in trainer.features]
+        if listed:
+            raise ValueError(
+                f"trainer.features lists {listed[0]!r}, which LF {name!r} reads; the end model must not see the "
+                f"columns the LFs read (it would learn the LFs back): drop {listed[0]!r} from trainer.features, or "
+                "leave trainer.features out to train on every column no LF reads"
+            )
 
 
 def _numeric(dtype: pl.DataType, ranking: bool) -> bool:

@@ -17,8 +17,8 @@ threshold is chosen on dev gold (the rows with gold in a split that is neither
 ``data.train_split`` nor ``data.test_split``) when there is some, else 0.5.  It is scored on the
 test split.
 
-**Exports**: ``example_id``, the input columns, ``prob_<class>`` per class, ``labels`` (the
-predicted class names) and ``n_votes``.
+**Exports**: ``example_id``, ``split``, the input columns, ``prob_<class>`` per class, ``labels``
+(the predicted class names), ``n_votes`` and ``label_source``.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from weaksup.pipeline.tasks.base import (
     refuse_end_model,
     scores_by_split,
     select_lfs,
-    training_inputs,
+    training_table,
     with_split,
 )
 from weaksup.store import VoteStore
@@ -128,7 +128,7 @@ class MultiLabelTask:
     def training_set(self, store: VoteStore, run_id: int) -> pl.DataFrame:
         """The train split's examples (those with votes unless ``export.keep_uncovered``) with their label probabilities."""
         rows = store.runs.training_rows(run_id, self.settings.data.train_split, self.settings.export.keep_uncovered)
-        return MULTILABEL.training_frame(training_inputs(rows), rows, self.classes)
+        return training_table(MULTILABEL, rows, self.classes)
 
     def training_batches(self, store: VoteStore, run_id: int, batch_rows: int) -> Iterator[pl.DataFrame]:
         """The training set as one batch: multi-label runs load their source whole (streaming is categorical)."""

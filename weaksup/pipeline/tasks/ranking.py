@@ -11,8 +11,9 @@ P(item i above item j).  Scores on gold: Kendall tau distance (tied pairs skippe
 The end model (``pairwise_ranker``) learns from the preference probabilities of the covered
 train examples, on numeric item columns no LF reads (:mod:`.features`).
 
-**Exports**: ``example_id``, the input columns, ``ranking`` (item ids, best first),
-``preferences`` (items in the example's order) and ``n_votes`` (LFs that ranked two or more items).
+**Exports**: ``example_id``, ``split``, the input columns, ``ranking`` (item ids, best first),
+``preferences`` (items in the example's order), ``n_votes`` (LFs that ranked two or more items) and
+``label_source``.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from weaksup.pipeline.tasks.base import (
     refuse_end_model,
     scores_by_split,
     select_lfs,
-    training_inputs,
+    training_table,
     with_split,
 )
 from weaksup.end_models.ranking import item_features
@@ -161,7 +162,7 @@ class RankingTask:
     def training_set(self, store: VoteStore, run_id: int) -> pl.DataFrame:
         """The train split's examples with their ranking, preferences and vote count."""
         rows = store.runs.training_rows(run_id, self.settings.data.train_split, self.settings.export.keep_uncovered)
-        return RANKING.training_frame(training_inputs(rows), rows, [])
+        return training_table(RANKING, rows, [])
 
     def training_batches(self, store: VoteStore, run_id: int, batch_rows: int) -> Iterator[pl.DataFrame]:
         """The training set as one batch: these runs load their source whole (streaming is categorical)."""

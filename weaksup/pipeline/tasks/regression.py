@@ -11,7 +11,8 @@ Each example gets E[y | votes] and Var[y | votes]; scores on gold: MSE and MAE. 
 model (``soft_regressor``) fits the covered train examples' values, weighted by 1/variance, on
 numeric columns no LF reads (:mod:`.features`).
 
-**Exports**: ``example_id``, the input columns, ``value``, ``variance`` and ``n_votes``.
+**Exports**: ``example_id``, ``split``, the input columns, ``value``, ``variance``, ``n_votes`` and
+``label_source``.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from weaksup.pipeline.tasks.base import (
     refuse_end_model,
     scores_by_split,
     select_lfs,
-    training_inputs,
+    training_table,
     with_split,
 )
 from weaksup.pipeline.tasks.features import columns_read, end_model_features
@@ -152,7 +153,7 @@ class RegressionTask:
     def training_set(self, store: VoteStore, run_id: int) -> pl.DataFrame:
         """The train split's examples with their value, variance and vote count."""
         rows = store.runs.training_rows(run_id, self.settings.data.train_split, self.settings.export.keep_uncovered)
-        return REGRESSION.training_frame(training_inputs(rows), rows, [])
+        return training_table(REGRESSION, rows, [])
 
     def training_batches(self, store: VoteStore, run_id: int, batch_rows: int) -> Iterator[pl.DataFrame]:
         """The training set as one batch: these runs load their source whole (streaming is categorical)."""
