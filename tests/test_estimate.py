@@ -53,6 +53,50 @@ def test_estimate_prints_plug_in_classical_and_ppi_shares_of_a_run(tmp_path):
     assert bad.returncode == 1 and "--by 'no_such_column' is not an input column of run 1; its columns are [" in bad.stderr
 
 
+def test_a_run_without_an_end_model_estimates_from_the_label_model_and_says_so(tmp_path):
+    pipeline = _breast_cancer(tmp_path, 'name = "none"')
+    _with_gold_on(pipeline, 100)
+    run_pipeline(pipeline)
+    proc = _estimate(pipeline)
+    assert proc.returncode == 0, proc.stderr
+    assert "note: run 1 has no end model (trainer.name = 'none'): the label model's soft labels predict" in proc.stdout
+    assert "predictions: label_model; plug-in: the mean of the label model's soft labels" in proc.stdout
+    asked = _estimate(pipeline, "--predictions", "end_model")
+    assert asked.returncode == 1 and "run 1 has no end model (trainer.name = 'none'" in asked.stderr
+    assert "use --predictions label_model" in asked.stderr
+
+
+def _plug_in(stdout: str, name: str) -> float:
+    row = next(line for line in stdout.splitlines() if f" {name} " in line)
+    return float(row.split("┆")[2])
+
+
+def test_estimate_averages_the_end_models_probabilities_by_default_and_the_label_models_on_request(tmp_path):
+    """The end model (the default) and the label model give different plug-ins: each the mean of its
+    own predictions on the run's examples (the end model's as `weaksup predict` gives them)."""
+    from weaksup.predict import find_model, predict_file
+
+    pipeline = _breast_cancer(tmp_path, 'name = "logreg"')
+    truth = _with_gold_on(pipeline, 150)
+    run_pipeline(pipeline)
+    default, end, label = (_estimate(pipeline, *a) for a in ([], ["--predictions", "end_model"],
+                                                             ["--predictions", "label_model"]))  # fmt: skip
+    for proc in (default, end, label):
+        assert proc.returncode == 0, proc.stderr
+        assert "note:" not in proc.stdout
+    assert "predictions: end_model; plug-in: the mean of the end model's class probabilities" in default.stdout
+    assert default.stdout == end.stdout
+    assert "predictions: label_model; plug-in: the mean of the label model's soft labels" in label.stdout
+
+    predicted, _, _ = predict_file(find_model(pipeline), pipeline.parent.parent / "data/breast_cancer/breast_cancer.csv")
+    end_mean = float(predicted["prob_malignant"].mean())
+    assert _plug_in(end.stdout, "malignant") == pytest.approx(end_mean, abs=5e-4)
+    assert abs(_plug_in(label.stdout, "malignant") - end_mean) > 0.005  # the other predictor's mean
+    row = next(line for line in end.stdout.splitlines() if " malignant " in line)
+    low, high = (float(x) for x in row.split("┆")[-1].rstrip(" │").split("[")[1].rstrip("]").split(", "))
+    assert low < truth < high
+
+
 def test_estimate_without_gold_rows_says_what_it_needs(tmp_path):
     pipeline = _breast_cancer(tmp_path, 'name = "none"')
     pipeline.write_text(pipeline.read_text().replace('gold_column = "diagnosis"\n', ""))

@@ -245,6 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", type=int, metavar="N", help="run id (default: the pipeline's newest succeeded run)")
     p.add_argument("--by", metavar="COLUMN", help="an input column: one estimate per value")
     p.add_argument("--alpha", type=float, default=0.1, help="miscoverage: 0.1 (default) gives 90%% intervals")
+    p.add_argument("--predictions", choices=("end_model", "label_model"),
+                   help="what predicts each example's class: the run's end model (default, when the run trained one; "
+                   "else the label model, with a note) or the label model's soft labels")  # fmt: skip
     p.set_defaults(func=cli_store.estimate_command)
 
     p = sub.add_parser("gc", help="prune old runs' labels and exports",

@@ -186,11 +186,14 @@ def estimate_command(args: argparse.Namespace) -> None:
         raise ValueError(f"weaksup estimate takes a pipeline file (its classes and gold), not {str(args.target)!r}")
     cfg = load_config(args.target)
     with open_store(args, "weaksup estimate") as store:
-        run_id, table = run_prevalence(store, cfg, args.run, args.by, args.alpha)
+        run_id, table, predictor, note = run_prevalence(store, cfg, args.run, args.by, args.alpha, args.predictions)
+    if note:
+        print(f"note: {note}")
     level = f"{1 - args.alpha:.0%}"
+    source = {"end_model": "the end model's class probabilities", "label_model": "the label model's soft labels"}[predictor]
     print(f"class shares in run {run_id} ({table['n'][0]:,} examples, {table['n_gold'][0]:,} with gold; {level} "
-          "intervals; classical: Agresti-Coull, from the gold rows alone; PPI: prediction-powered, from the soft labels "
-          "and the gold rows)")
+          f"intervals; predictions: {predictor}; plug-in: the mean of {source}; classical: Agresti-Coull, from the gold "
+          f"rows alone; PPI: prediction-powered, from {source} and the gold rows)")
     shown = table.select(*(["group"] if args.by else []), "class_name", "n_gold", "plug_in",
                          pl.format("{} [{}, {}]", *(pl.col(c).round(3) for c in ("classical", "classical_low", "classical_high"))).alias("classical (gold only)"),
                          pl.format("{} [{}, {}]", *(pl.col(c).round(3) for c in ("ppi", "ppi_low", "ppi_high"))).alias("PPI"))  # fmt: skip

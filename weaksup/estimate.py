@@ -12,6 +12,13 @@ and the PPI estimate, per class and per group.  :func:`regression` is the same f
 coefficients of a logistic or linear regression of a label on covariates (as DSL, Egami et al.,
 NeurIPS 2023), through ``ppi-python`` (MIT): ``pip install 'weaksup[estimate]'``.
 
+The predictions need not be the label model's: ``weaksup estimate`` uses by default the run's end
+model's class probabilities (:func:`run_prevalence`), which usually predict the truth better, and
+PPI's interval narrows as its predictor improves.  The intervals stay valid with it: the end model is
+fitted on the soft labels alone, never on gold, and without knowing which rows are gold, so given the
+fitted model the gold rows are still a uniform random draw from the finite set of examples, which is
+all PPI asks of them (its predictions, even in-sample, are then fixed numbers per example).
+
 Both intervals rest on the gold rows being a uniform random sample of the examples.  With 50 or 100
 gold rows the central-limit intervals fail for a rare class: a sample with none of its rows (or
 none of the label model's errors on it) shows a variance of about 0, and PPI++'s weight, tuned on
@@ -42,6 +49,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -164,16 +172,26 @@ def regression(X: np.ndarray, y: np.ndarray, yhat: np.ndarray, X_unlabeled: np.n
                          "ppi_high": np.ravel(high)})  # fmt: skip
 
 
-def run_prevalence(store: Any, cfg: Any, run_id: int | None = None, by: str | None = None,
-                   alpha: float = 0.1) -> tuple[int, pl.DataFrame]:  # fmt: skip
+PREDICTORS = ("end_model", "label_model")
+"""What :func:`run_prevalence` can average: the run's end model's class probabilities (the default,
+when the run trained one) or the label model's soft labels."""
+
+
+def run_prevalence(store: Any, cfg: Any, run_id: int | None = None, by: str | None = None, alpha: float = 0.1,
+                   predictions: str | None = None) -> tuple[int, pl.DataFrame, str, str | None]:  # fmt: skip
     """:func:`prevalence` over every example of a categorical pipeline's run (default: its newest
-    succeeded one), from the soft labels the store keeps and the gold the run saved
-    (``gold.parquet``); ``by``: an input column to group by.  The run id and the table."""
+    succeeded one), from the gold the run saved (``gold.parquet``) and the ``predictions`` of
+    :data:`PREDICTORS`: the run's saved end model's class probabilities on its examples, or the soft
+    labels the store keeps.  ``None``: the end model when the run has one, else the label model (with
+    a note); ``by``: an input column to group by.  The run id, the table, the predictor used and the
+    note (or None)."""
     from weaksup.report.view import load_gold
 
     from weaksup.label_types import label_type_for
 
     settings = cfg.settings
+    if predictions not in (None, *PREDICTORS):
+        raise ValueError(f"--predictions is {predictions!r}; use one of {list(PREDICTORS)}")
     if "probs" not in label_type_for(settings.labels.type).label_columns:  # class probabilities to average
         raise ValueError(f"weaksup estimate estimates class shares; {cfg.file} has labels.type = {settings.labels.type!r}")
     if run_id is None:
@@ -182,9 +200,19 @@ def run_prevalence(store: Any, cfg: Any, run_id: int | None = None, by: str | No
             raise ValueError(f"pipeline {settings.name!r} has no succeeded run in {store.path}; run it first (`weaksup run`)")
         run_id = int(last["run_id"])
     record = store.runs.labeled(run_id, " to estimate from")
-    labels = store.report_reader().run_labels(run_id, columns=("probs",), data=by not in (None, "split"), ids=False)
-    keys = labels["ex_key"].to_numpy()
     folder = cfg.resolve(settings.export.dir) / str(record.get("export_dir") or "")
+    model = end_model_file(folder) if record.get("export_dir") else None
+    note = None
+    if model is None and predictions == "end_model":
+        raise ValueError(f"run {run_id} has no end model (trainer.name = {settings.trainer.name!r}, or its run folder "
+                         f"{str(folder)!r} was pruned): use --predictions label_model, or run a pipeline that trains one")  # fmt: skip
+    if model is None and predictions is None:
+        note = f"run {run_id} has no end model (trainer.name = {settings.trainer.name!r}): the label model's soft labels predict"
+    predictor = predictions or ("end_model" if model is not None else "label_model")
+    use_end_model = predictor == "end_model"
+    labels = store.report_reader().run_labels(run_id, columns=("probs",), ids=False,
+                                              data=use_end_model or by not in (None, "split"))  # fmt: skip
+    keys = labels["ex_key"].to_numpy()
     gold = load_gold(folder, keys, settings.labels.type) if record.get("export_dir") else None
     if gold is None or not (np.asarray(gold) >= 0).any():
         raise ValueError(f"run {run_id} has no gold labels: weaksup estimate needs a few examples labeled by hand, drawn "
@@ -198,5 +226,32 @@ def run_prevalence(store: Any, cfg: Any, run_id: int | None = None, by: str | No
             raise ValueError(f"--by {by!r} is not an input column of run {run_id}; its columns are {['split', *first]}")
         values = [json.loads(row).get(by) for row in labels["data"]]
         groups = ["(missing)" if v is None else v for v in values]
-    probs = np.vstack(labels["probs"].to_list())
-    return run_id, prevalence(probs, np.asarray(gold), list(settings.labels.classes), alpha, groups)
+    classes = [str(c) for c in settings.labels.classes]
+    if use_end_model and model is not None:
+        probs = end_model_probs(model, labels["data"], classes, settings.trainer.trusted_types)
+    else:
+        probs = np.vstack(labels["probs"].to_list())
+    return run_id, prevalence(probs, np.asarray(gold), classes, alpha, groups), predictor, note
+
+
+def end_model_file(run_dir: Path) -> Path | None:
+    """The end-model file a run folder holds, or None."""
+    from weaksup.predict import MODEL_FILES
+
+    return next((run_dir / name for name in MODEL_FILES if (run_dir / name).exists()), None)
+
+
+def end_model_probs(path: Path, data: pl.Series, classes: Sequence[str], trusted: Sequence[str] = ()) -> np.ndarray:
+    """The class probabilities the end model in ``path`` gives the examples whose input rows ``data``
+    holds (JSON text, as the store keeps them), loaded and applied as ``weaksup predict`` does."""
+    from weaksup.predict import model_type
+
+    label_type = model_type(path)
+    model = label_type.load_end_model(path, trusted=tuple(trusted))
+    frame = data.str.json_decode(infer_schema_length=None).struct.unnest()
+    added = label_type.predict(model, frame)
+    columns = [f"prob_{c}" for c in classes]
+    if not all(c in added.columns for c in columns):
+        raise ValueError(f"the end model {str(path)!r} predicts {[c for c in added.columns if c.startswith('prob_')]}, "
+                         f"not the run's classes {list(classes)}")  # fmt: skip
+    return added.select(columns).to_numpy()
