@@ -21,6 +21,13 @@ from support.llm_server import FakeServer
 TEMPLATE = "Comment: {text}\nIs this comment spam? Answer yes or no."
 BIN = Path(sys.executable).parent
 
+
+def interruptible() -> None:
+    """Give a child Ctrl-C's default handling: a suite started in the background by a shell without
+    job control (``nohup make test &``) ignores SIGINT, the child would inherit that, and Python would
+    then never raise KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 APPLY_SCRIPT = textwrap.dedent(
     """
     import sys, time
@@ -130,7 +137,7 @@ def test_ctrl_c_keeps_every_response_already_received(tmp_path):
     store_path = tmp_path / "votes.duckdb"
     with FakeServer(latency=0.02) as server:
         cmd = [sys.executable, str(script), str(store_path), "2000", TEMPLATE, server.base_url]
-        child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
         deadline = time.monotonic() + 60
         while server.stats()["total"] < 200:
             assert child.poll() is None, f"child ended early: {child.communicate()}"
@@ -324,7 +331,8 @@ def test_ctrl_c_ends_a_prompting_run_even_when_its_cancellation_is_swallowed(tmp
     (exit 0, the interrupt lost); weaksup's runner raises KeyboardInterrupt whatever the task does."""
     script = tmp_path / "stubborn.py"
     script.write_text(STUBBORN_SCRIPT)
-    child = subprocess.Popen([sys.executable, str(script), runner], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen([sys.executable, str(script), runner], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=interruptible)  # fmt: skip
     assert child.stdout.readline() == "tick\n"  # running
     child.send_signal(signal.SIGINT)
     out, err = child.communicate(timeout=60)
