@@ -106,8 +106,7 @@ at scale keeps ties)."""
 TIE_ALPHA = 0.05
 """Default ``tie_alpha``: the one-sided sign test's level at which the majority structure wins the held-out ties."""
 MAX_OVERRULE = 0.05
-"""Default ``max_overrule``: firing rates that overrule a strict majority on more of the held-out rows
-are not kept (rule 2)."""
+"""Default ``max_overrule``: firing rates overruling a strict majority on more held-out rows are not kept (rule 2)."""
 LF_MARGIN = 0.0
 """Default ``lf_margin``: the majority structure's least lead, nats per row, in rule 3 (``inf``: rule 3 off)."""
 PRIOR_ESTIMATE = "held_out"
@@ -282,12 +281,14 @@ class AutoLabelModel(LabelModelBase):
                 f"without each busiest LF in turn, predicts its held-out votes and abstains better than firing rates, by "
                 f"{lead:.4f} nats per row (needs more than {self.lf_margin})"
             )
+        rule_3 = (f"; without each busiest LF in turn, majority vote predicts its held-out votes no better (lead {lead:.4f} "
+                  f"nats per row, needs more than {self.lf_margin})") if np.isfinite(lead) else ""  # fmt: skip
         return "firing_rates", why + (
             f"on ties made from {n_ties} held-out rows the majority structure is not better ({wins} rows better, "
             f"{losses} worse; sign test p = {p_value:.2g}, needs < {self.tie_alpha}), and firing rates overrule "
             f"{overrule_rate:.1%} of strict majorities" if n_ties
             else f"no held-out row could be made a tie, and firing rates overrule {overrule_rate:.1%} of strict "
-                 "majorities, so the learned weights decide")  # fmt: skip
+                 "majorities, so the learned weights decide") + rule_3  # fmt: skip
 
     def _split(self, sampled: SparseVotes) -> tuple[np.ndarray, SparseVotes, SparseVotes]:
         """The seeded order of the sampled rows, and the rows fit on and held out (``HOLDOUT``)."""
