@@ -245,6 +245,10 @@ def test_bad_settings_and_examples_name_the_key(tmp_path) -> None:
     queries = pl.DataFrame({"example_id": ["q1"], "items": [["a", "b", "a"]], "g": [[1.0, 2.0, 3.0]]})
     with pytest.raises(ValueError, match="example 'q1': item 'a' appears twice in 'items'"):
         ranking.prepare(queries)
+    for items in (None, ["a", None]):
+        holed = pl.DataFrame({"example_id": ["q0", "q1"], "items": [["a", "b"], items]}, schema_overrides={"items": pl.List(pl.String)})
+        with pytest.raises(ValueError, match=r"example 'q1': 'items' is .*; each example needs a list of item ids, none of them null"):
+            ranking.prepare(holed)
     short = pl.DataFrame({"example_id": ["q1"], "items": [["a", "b"]], "g": [[1.0]]})
     with pytest.raises(ValueError, match="example 'q1': data.gold_column 'g' holds 1 scores for 2 items"):
         ranking.prepare(short)

@@ -109,6 +109,10 @@ class RankingTask:
             raise ValueError(f"ranking.items_column {items_col!r} must hold lists of item ids, got {frame[items_col].dtype}")
         frame = frame.with_columns(pl.col(items_col).list.eval(pl.element().cast(pl.String)))
         items, ids = frame[items_col].to_list(), frame[ID].to_list()
+        empty = next((i for i, its in enumerate(items) if its is None or None in its), None)
+        if empty is not None:
+            raise ValueError(f"example {ids[empty]!r}: {items_col!r} is {items[empty]!r}; each example needs a list of "
+                             "item ids, none of them null: fill or drop such rows")  # fmt: skip
         for i, its in enumerate(items):
             if len(set(its)) != len(its):
                 dup = next(x for x in its if its.count(x) > 1)
