@@ -80,7 +80,7 @@ class PersistentModel:
         """What :meth:`save` writes: JSON-able meta (``params``, ``fitted_meta``) and named arrays.
 
         A model that holds another model (the default label model holds the structure it chose)
-        extends both with the inner model's state."""
+        extends both with the inner model's state (:func:`nest_state`)."""
         params = {k: v for k, v in self.get_params().items() if k not in self._unsaved_params}  # type: ignore[attr-defined]
         arrays = {name: np.asarray(getattr(self, name)) for name in self._fitted_arrays}
         fitted = {name: _plain(getattr(self, name)) for name in self._fitted_meta}
@@ -107,6 +107,21 @@ class PersistentModel:
         for name, value in fitted.items():
             setattr(model, name, tuple(value) if isinstance(value, list) else value)
         return model
+
+
+def nest_state(state: tuple[dict[str, Any], dict[str, np.ndarray]], attribute: str, inner: PersistentModel) -> None:
+    """Add ``inner``'s own state (a model held in ``attribute``) to an outer model's ``state``: its
+    meta under ``attribute``, its arrays under ``attribute + "."``."""
+    meta, arrays = state
+    inner_meta, inner_arrays = inner.fitted_state()
+    meta[attribute] = inner_meta
+    arrays.update({f"{attribute}.{name}": a for name, a in inner_arrays.items()})
+
+
+def nested_arrays(arrays: dict[str, np.ndarray], attribute: str) -> dict[str, np.ndarray]:
+    """The arrays :func:`nest_state` saved for the model held in ``attribute``, under their own names."""
+    prefix = f"{attribute}."
+    return {name[len(prefix) :]: a for name, a in arrays.items() if name.startswith(prefix)}
 
 
 class ModelStateError(ValueError):

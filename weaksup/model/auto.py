@@ -88,6 +88,7 @@ from weaksup.model.selection import (
     HELD_OUT_LFS, HOLDOUT, MIN_MULTICLASS_SHARE, SELECTION_FIT, SELECTION_ROWS, TIE_BUDGET, TIE_FOLDS,
     held_out_lf_scores, learned_prior, least_dev_log_loss, multiclass_share, tie_contest,
 )  # fmt: skip
+from weaksup.persistence import nest_state, nested_arrays
 from weaksup.votes import SparseVotes
 
 logger = logging.getLogger("weaksup.model")
@@ -98,8 +99,6 @@ STRUCTURES: dict[str, tuple[type[LabelModelBase], dict[str, Any]]] = {
     "majority": (MajorityVote, {"proba": "fitted", "ties": "confusion"}),
 }
 """Each structure's model class and the parameters the default gives it."""
-INNER = "model_."
-"""Prefix of the chosen model's arrays in a saved default model."""
 MARGIN = 0.05
 """Default ``margin``: nats per held-out vote by which the confusion structure must beat firing rates (the cheaper fit
 at scale keeps ties)."""
@@ -371,11 +370,9 @@ class AutoLabelModel(LabelModelBase):
 
     def fitted_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """The choice (``chosen_``, ``selection_``), the prior and the chosen model's own state, its arrays under ``model_.``."""
-        meta, arrays = super().fitted_state()
-        inner_meta, inner_arrays = self.model_.fitted_state()
-        meta["model_"] = inner_meta
-        arrays.update({INNER + name: a for name, a in inner_arrays.items()})
-        return meta, arrays
+        state = super().fitted_state()
+        nest_state(state, "model_", self.model_)
+        return state
 
     @classmethod
     def from_fitted_state(
@@ -388,8 +385,8 @@ class AutoLabelModel(LabelModelBase):
                 "fitted_meta": {"n_lfs_": state["n_lfs"], "chosen_": state["chosen"], "selection_": state["selection"]},
                 "model_": {"params": state["chosen_params"], "fitted_meta": {"n_lfs_": state["n_lfs"]}},
             }
-            arrays = {INNER + name: a for name, a in arrays.items()}
-        inner = {name[len(INNER) :]: a for name, a in arrays.items() if name.startswith(INNER)}
+            arrays = {f"model_.{name}": a for name, a in arrays.items()}  # as nest_state saves them
+        inner = nested_arrays(arrays, "model_")
         if "class_balance_" not in arrays and "class_balance_" in inner:  # saved before the default kept its own prior
             arrays = {**arrays, "class_balance_": inner["class_balance_"]}
         model = super().from_fitted_state(state, arrays, where, **params)

@@ -24,12 +24,11 @@ import numpy as np
 
 from weaksup.model._base import LabelModelBase, softmax_rows, vote_counts
 from weaksup.model.dawid_skene import DawidSkene
+from weaksup.persistence import nest_state, nested_arrays
 from weaksup.votes import SparseVotes
 
 MAX_ITER = 200
 """EM steps of ``proba="fitted"`` at most (it fits one number and converges in a few)."""
-TIE = "tie_model_."
-"""Prefix of the tie model's arrays in a saved model."""
 TIE_MODEL_FIT = {"max_iter": 30, "tol": 1e-5}
 """The tie model's EM stopping: it only orders tied classes, so it needs no converged digits."""
 MIN_WEIGHT = 1e-3
@@ -158,12 +157,10 @@ class MajorityVote(LabelModelBase):
 
     def fitted_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """With ``ties="confusion"``, the tie model's state too (its arrays under ``tie_model_.``)."""
-        meta, arrays = super().fitted_state()
+        state = super().fitted_state()
         if self.ties == "confusion":
-            inner_meta, inner_arrays = self.tie_model_.fitted_state()
-            meta["tie_model_"] = inner_meta
-            arrays.update({TIE + name: a for name, a in inner_arrays.items()})
-        return meta, arrays
+            nest_state(state, "tie_model_", self.tie_model_)
+        return state
 
     @classmethod
     def from_fitted_state(
@@ -174,8 +171,7 @@ class MajorityVote(LabelModelBase):
         if model.ties == "confusion":
             if "tie_model_" not in state:
                 raise ValueError(f"load: {where} holds no tie model for ties='confusion'")
-            inner = {name[len(TIE) :]: a for name, a in arrays.items() if name.startswith(TIE)}
-            model.tie_model_ = DawidSkene.from_fitted_state(state["tie_model_"], inner, where)
+            model.tie_model_ = DawidSkene.from_fitted_state(state["tie_model_"], nested_arrays(arrays, "tie_model_"), where)
         return model
 
     def _vote_terms(self, votes: SparseVotes) -> tuple[np.ndarray, np.ndarray]:
